@@ -1,0 +1,141 @@
+// dispatch.cc — picks the kernel level at run time.
+//
+// A level is usable only when three things agree: the CPU advertises the instructions (CPUID), the OS
+// saves the register state they need on context switches (XCR0 via XGETBV), and this build compiled
+// the level. The choice is made once; PYBERTCORE_ISA (or set_active_isa, for tests) may only lower it.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#define PBC_X86_HOST 1
+#endif
+
+namespace pbc {
+namespace {
+
+#ifdef PBC_X86_HOST
+uint64_t read_xcr0() {
+  uint32_t eax, edx;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (static_cast<uint64_t>(edx) << 32) | eax;
+}
+#endif
+
+Isa probe_cpu() {
+#if defined(PBC_X86_HOST) && defined(PBC_HAVE_X86_KERNELS)
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return Isa::kScalar;
+  const bool osxsave = (ecx >> 27) & 1;
+  const bool fma = (ecx >> 12) & 1;
+  const bool f16c = (ecx >> 29) & 1;
+  if (!osxsave) return Isa::kScalar;
+  const uint64_t xcr0 = read_xcr0();
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;           // SSE + AVX state
+  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;         // + opmask, ZMM_Hi256, Hi16_ZMM
+  if (__get_cpuid_max(0, nullptr) < 7) return Isa::kScalar;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const bool avx2 = (ebx >> 5) & 1;
+  const bool avx512f = (ebx >> 16) & 1, avx512dq = (ebx >> 17) & 1;
+  const bool avx512bw = (ebx >> 30) & 1, avx512vl = (ebx >> 31) & 1;
+  if (os_zmm && avx2 && fma && f16c && avx512f && avx512dq && avx512bw && avx512vl) return Isa::kAvx512;
+  if (os_ymm && avx2 && fma && f16c) return Isa::kAvx2;
+#endif
+  return Isa::kScalar;
+}
+
+struct Tables {
+  Kernels level[3];
+  Tables() {
+    fill_kernels_ref(&level[0]);
+    level[1] = level[0];
+    level[2] = level[0];
+#ifdef PBC_HAVE_X86_KERNELS
+    fill_kernels_avx2(&level[1]);
+    level[2] = level[1];
+    fill_kernels_avx512(&level[2]);
+#endif
+  }
+};
+
+const Tables& tables() {
+  static const Tables t;
+  return t;
+}
+
+std::atomic<int> g_active{-1};
+std::once_flag g_init;
+
+void init_active() {
+  std::call_once(g_init, [] {
+    Isa isa = detected_isa();
+    if (const char* env = std::getenv("PYBERTCORE_ISA")) {
+      if (*env) {
+        // A bad value here cannot be reported as an exception from a static initialiser; it is
+        // re-parsed (and raised) by pybertcore's Python layer at import, so fall back silently.
+        try {
+          Isa wanted = parse_isa(env);
+          if (static_cast<int>(wanted) < static_cast<int>(isa)) isa = wanted;
+        } catch (const std::exception&) {
+        }
+      }
+    }
+    g_active.store(static_cast<int>(isa));
+  });
+}
+
+}  // namespace
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+  }
+  return "unknown";
+}
+
+Isa parse_isa(const char* name) {
+  const std::string s(name);
+  if (s == "scalar" || s == "ref") return Isa::kScalar;
+  if (s == "avx2") return Isa::kAvx2;
+  if (s == "avx512") return Isa::kAvx512;
+  throw std::invalid_argument("unknown ISA level '" + s + "'; expected one of: scalar, avx2, avx512");
+}
+
+Isa detected_isa() {
+  static const Isa isa = probe_cpu();
+  return isa;
+}
+
+Isa active_isa() {
+  init_active();
+  return static_cast<Isa>(g_active.load());
+}
+
+void set_active_isa(Isa isa) {
+  init_active();
+  if (static_cast<int>(isa) > static_cast<int>(detected_isa())) {
+    throw std::invalid_argument(std::string("ISA level '") + isa_name(isa) +
+                                "' is not supported on this CPU (best available: '" +
+                                isa_name(detected_isa()) + "')");
+  }
+  g_active.store(static_cast<int>(isa));
+}
+
+const Kernels& kernels_for(Isa isa) {
+  if (static_cast<int>(isa) > static_cast<int>(detected_isa())) {
+    throw std::invalid_argument(std::string("ISA level '") + isa_name(isa) + "' is not supported here");
+  }
+  return tables().level[static_cast<int>(isa)];
+}
+
+const Kernels& active_kernels() { return kernels_for(active_isa()); }
+
+}  // namespace pbc

@@ -1,0 +1,125 @@
+// kernels.h — the numeric kernels the encoder is built from, their argument structs and the dispatch
+// table that binds one ISA level's implementations together.
+//
+// Dimension vocabulary (used in every shape comment of the core):
+//   B batch, T tokens per padded sequence, N packed (real) token rows of the whole batch,
+//   H hidden, NH heads, HS head size (H = NH * HS), I intermediate, V vocab, L layers.
+// Matrices are row-major. Weights are (out, in) exactly as transformers stores them, so a linear layer
+// computes y = x · Wᵀ + b.
+//
+// What this header leaves out: no kernel throws or reads Python objects, and none allocates beyond a
+// per-thread scratch buffer taken with malloc (ISA files avoid std:: templates, whose weak symbols
+// compiled with AVX flags could be picked by the linker for baseline code). Callers validate
+// every shape and index before the first parallel region (an exception escaping OpenMP kills the
+// process). Numerical guarantee: every level matches the scalar reference (ref/) within the per-op
+// tolerances of tests/test_kernels.py; reductions are written in a fixed order, no -ffast-math.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pbc {
+
+// Activations an encoder or head may apply. Bound to Python once (pybertcore._core.Activation);
+// never copy these numbers into Python code.
+enum class Activation : int {
+  kIdentity = 0,
+  kGeluErf = 1,    // transformers "gelu", "gelu_python": x/2 · (1 + erf(x/√2))
+  kGeluTanh = 2,   // "gelu_new", "gelu_pytorch_tanh", "gelu_fast": x/2 · (1 + tanh(√(2/π)(x + 0.044715x³)))
+  kQuickGelu = 3,  // "quick_gelu": x · σ(1.702x)
+  kRelu = 4,       // "relu"
+  kSilu = 5,       // "silu", "swish": x · σ(x)
+  kTanh = 6,       // the pooler's activation
+};
+
+// Instruction-set levels, lowest first. A level is usable when the CPU and the OS support it and the
+// build compiled it.
+enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// C = act(A · Bᵀ + bias) + residual, with B a weight matrix packed by the same level's pack_weight.
+//   A (M, K) with row stride lda; B (N, K) packed; bias (N) or null; residual (M, N) with row stride
+//   ldr, or null; C (M, N) with row stride ldc. C may alias residual (same pointer, same stride).
+struct GemmArgs {
+  int M = 0, N = 0, K = 0;
+  const float* a = nullptr;
+  int lda = 0;
+  const float* b_packed = nullptr;
+  const float* bias = nullptr;
+  Activation act = Activation::kIdentity;
+  const float* residual = nullptr;
+  int ldr = 0;
+  float* c = nullptr;
+  int ldc = 0;
+};
+
+// One sequence of the packed batch. Its rows are [row_begin, row_end) of the packed matrices; the rows
+// [key_begin, row_end) are its real tokens and serve as keys and values. A row before key_begin is a
+// query only: position 0 of a sequence whose first token is masked, kept so that the pooler reads the
+// same state transformers computes there.
+struct SequenceSpan {
+  int row_begin = 0;
+  int key_begin = 0;
+  int row_end = 0;
+};
+
+// Multi-head self-attention over packed rows, each sequence attending only to its own real tokens.
+//   qkv (N, 3H) with row stride ld_qkv: Q in columns [0, H), K in [H, 2H), V in [2H, 3H), head h
+//   at columns h·HS within each; ctx (N, H) with row stride ld_ctx receives softmax(Q·Kᵀ·scale)·V.
+//   probs, when not null, receives the attention probabilities of every query row: for packed row r
+//   of sequence s, head h, probs[((s·NH + h)·T + slot[r])·T + slot[k]] for each key row k. Entries for
+//   masked keys are left untouched (the caller zero-fills).
+// A sequence with no keys (an all-masked mask) produces ctx = 0.
+struct AttentionArgs {
+  float* ctx = nullptr;
+  int ld_ctx = 0;
+  float* probs = nullptr;
+  const int* slot = nullptr;  // (N) token index within the padded sequence, needed with probs
+  const float* qkv = nullptr;
+  int ld_qkv = 0;
+  const SequenceSpan* seqs = nullptr;
+  int B = 0, NH = 0, HS = 0, T = 0;
+  float scale = 1.0f;
+};
+
+// out = LayerNorm(inp) · weight + bias over the last dimension; inp and out (N, C), may alias.
+struct LayerNormArgs {
+  float* out = nullptr;
+  const float* inp = nullptr;
+  const float* weight = nullptr;
+  const float* bias = nullptr;
+  int N = 0, C = 0;
+  float eps = 1e-12f;
+};
+
+// The dispatch table. Filled from the lowest level up: each level copies the one below and overrides
+// what it implements, so no entry is ever null.
+struct Kernels {
+  const char* name = "scalar";
+  Isa isa = Isa::kScalar;
+  // Number of floats the packed form of an (N, K) weight needs, and the packing itself.
+  size_t (*packed_weight_size)(int N, int K) = nullptr;
+  void (*pack_weight)(float* packed, const float* w, int N, int K) = nullptr;
+  void (*gemm)(const GemmArgs& args) = nullptr;
+  void (*attention)(const AttentionArgs& args) = nullptr;
+  void (*layernorm)(const LayerNormArgs& args) = nullptr;
+};
+
+// Each level's table. The higher ones exist only in x86 builds.
+void fill_kernels_ref(Kernels* k);
+void fill_kernels_avx2(Kernels* k);
+void fill_kernels_avx512(Kernels* k);
+
+// --- dispatch.cc ----------------------------------------------------------------------------------
+const char* isa_name(Isa isa);
+// The best level this CPU, its OS and this build support (CPUID + XGETBV).
+Isa detected_isa();
+// The level in use: detected_isa(), or lower if PYBERTCORE_ISA or set_active_isa() asked for it.
+Isa active_isa();
+// Forces a level (not above detected_isa(); throws std::invalid_argument otherwise).
+void set_active_isa(Isa isa);
+Isa parse_isa(const char* name);  // "scalar" | "avx2" | "avx512"; throws std::invalid_argument
+// The table of a given level (must be supported), or of the active one.
+const Kernels& kernels_for(Isa isa);
+const Kernels& active_kernels();
+
+}  // namespace pbc

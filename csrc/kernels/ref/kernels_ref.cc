@@ -1,0 +1,119 @@
+// kernels_ref.cc — the scalar reference level: plain loops that define what every kernel means.
+//
+// Compiled with the baseline flags, so it runs on any CPU. It is also the fallback for entries a SIMD
+// level does not override. Reductions run in index order with fp32 accumulators (fp64 would drift
+// further from transformers, which accumulates in fp32 too).
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/activation.h"
+#include "kernels/kernels.h"
+
+namespace pbc {
+namespace {
+
+// The reference "packing" keeps W as it is: (N, K) row-major.
+size_t packed_weight_size_ref(int N, int K) { return static_cast<size_t>(N) * K; }
+
+void pack_weight_ref(float* packed, const float* w, int N, int K) {
+  memcpy(packed, w, sizeof(float) * static_cast<size_t>(N) * K);
+}
+
+// C (M, N) = act(A (M, K) · W (N, K)ᵀ + bias) + residual
+void gemm_ref(const GemmArgs& g) {
+#pragma omp parallel for schedule(static)
+  for (int m = 0; m < g.M; ++m) {
+    const float* a = g.a + static_cast<size_t>(m) * g.lda;
+    for (int n = 0; n < g.N; ++n) {
+      const float* w = g.b_packed + static_cast<size_t>(n) * g.K;
+      float acc = 0.0f;
+      for (int k = 0; k < g.K; ++k) acc += a[k] * w[k];
+      if (g.bias) acc += g.bias[n];
+      acc = activation_scalar(acc, g.act);
+      if (g.residual) acc += g.residual[static_cast<size_t>(m) * g.ldr + n];
+      g.c[static_cast<size_t>(m) * g.ldc + n] = acc;
+    }
+  }
+}
+
+// One (sequence, head) pair: softmax(q·Kᵀ·scale)·V for each query row, scores kept in `scores` (T).
+void attention_head_ref(const AttentionArgs& a, int s, int h, float* scores) {
+  const SequenceSpan span = a.seqs[s];
+  const int H = a.NH * a.HS;
+  const int n_keys = span.row_end - span.key_begin;
+  for (int r = span.row_begin; r < span.row_end; ++r) {
+    float* ctx = a.ctx + static_cast<size_t>(r) * a.ld_ctx + h * a.HS;
+    if (n_keys == 0) {
+      for (int d = 0; d < a.HS; ++d) ctx[d] = 0.0f;
+      continue;
+    }
+    const float* q = a.qkv + static_cast<size_t>(r) * a.ld_qkv + h * a.HS;
+    float max_score = -INFINITY;
+    for (int j = 0; j < n_keys; ++j) {
+      const float* k = a.qkv + static_cast<size_t>(span.key_begin + j) * a.ld_qkv + H + h * a.HS;
+      float dot = 0.0f;
+      for (int d = 0; d < a.HS; ++d) dot += q[d] * k[d];
+      scores[j] = dot * a.scale;
+      if (scores[j] > max_score) max_score = scores[j];
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < n_keys; ++j) {
+      scores[j] = expf(scores[j] - max_score);
+      sum += scores[j];
+    }
+    const float inv_sum = 1.0f / sum;
+    for (int j = 0; j < n_keys; ++j) scores[j] *= inv_sum;
+    for (int d = 0; d < a.HS; ++d) ctx[d] = 0.0f;
+    for (int j = 0; j < n_keys; ++j) {
+      const float* v = a.qkv + static_cast<size_t>(span.key_begin + j) * a.ld_qkv + 2 * H + h * a.HS;
+      for (int d = 0; d < a.HS; ++d) ctx[d] += scores[j] * v[d];
+    }
+    if (a.probs) {
+      float* row = a.probs + ((static_cast<size_t>(s) * a.NH + h) * a.T + a.slot[r]) * a.T;
+      for (int j = 0; j < n_keys; ++j) row[a.slot[span.key_begin + j]] = scores[j];
+    }
+  }
+}
+
+void attention_ref(const AttentionArgs& a) {
+  const int pairs = a.B * a.NH;
+#pragma omp parallel
+  {
+    float* scores = static_cast<float*>(malloc(sizeof(float) * (a.T > 0 ? a.T : 1)));
+#pragma omp for schedule(dynamic, 1)
+    for (int p = 0; p < pairs; ++p) attention_head_ref(a, p / a.NH, p % a.NH, scores);
+    free(scores);
+  }
+}
+
+// Two passes per row (mean, then variance of the centred values), as torch's LayerNorm computes it.
+void layernorm_ref(const LayerNormArgs& l) {
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < l.N; ++n) {
+    const float* x = l.inp + static_cast<size_t>(n) * l.C;
+    float* y = l.out + static_cast<size_t>(n) * l.C;
+    float mean = 0.0f;
+    for (int c = 0; c < l.C; ++c) mean += x[c];
+    mean /= static_cast<float>(l.C);
+    float var = 0.0f;
+    for (int c = 0; c < l.C; ++c) var += (x[c] - mean) * (x[c] - mean);
+    var /= static_cast<float>(l.C);
+    const float rstd = 1.0f / sqrtf(var + l.eps);
+    for (int c = 0; c < l.C; ++c) y[c] = (x[c] - mean) * rstd * l.weight[c] + l.bias[c];
+  }
+}
+
+}  // namespace
+
+void fill_kernels_ref(Kernels* k) {
+  k->name = "scalar";
+  k->isa = Isa::kScalar;
+  k->packed_weight_size = packed_weight_size_ref;
+  k->pack_weight = pack_weight_ref;
+  k->gemm = gemm_ref;
+  k->attention = attention_ref;
+  k->layernorm = layernorm_ref;
+}
+
+}  // namespace pbc

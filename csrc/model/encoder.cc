@@ -1,0 +1,309 @@
+// encoder.cc — the forward pass: embeddings, L post-LayerNorm transformer layers, the tanh pooler.
+//
+// Reads top to bottom as buffer arithmetic plus kernel calls. All validation happens in
+// validate_inputs(), before the first parallel region. Compiled with baseline flags: the SIMD work is
+// in the kernels this encoder was packed for.
+#include "model/encoder.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace pbc {
+
+void AlignedFree::operator()(float* p) const { std::free(p); }
+
+AlignedBuffer aligned_floats(size_t count) {
+  // Round up to whole cache lines: aligned_alloc requires a multiple of the alignment.
+  const size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
+  void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
+  if (!p) throw std::bad_alloc();
+  return AlignedBuffer(static_cast<float*>(p));
+}
+
+Dense::Dense(const Kernels& k, const float* weight, const float* bias_or_null, int n, int kdim)
+    : N(n), K(kdim), kernels(&k), packed(aligned_floats(k.packed_weight_size(n, kdim))) {
+  k.pack_weight(packed.get(), weight, N, K);
+  if (bias_or_null) bias.assign(bias_or_null, bias_or_null + N);
+}
+
+void Dense::forward(float* out, int ldo, const float* x, int ldx, int M, Activation act,
+                    const float* residual, int ldr) const {
+  if (M == 0) return;
+  GemmArgs g;
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.a = x;
+  g.lda = ldx;
+  g.b_packed = packed.get();
+  g.bias = bias.empty() ? nullptr : bias.data();
+  g.act = act;
+  g.residual = residual;
+  g.ldr = ldr;
+  g.c = out;
+  g.ldc = ldo;
+  kernels->gemm(g);
+}
+
+namespace {
+
+void check_dense(const Dense& d, int N, int K, const Kernels* k, const std::string& what) {
+  if (d.N != N || d.K != K) {
+    throw std::invalid_argument(what + ": expected shape (" + std::to_string(N) + ", " +
+                                std::to_string(K) + "), got (" + std::to_string(d.N) + ", " +
+                                std::to_string(d.K) + ")");
+  }
+  if (d.kernels != k) throw std::invalid_argument(what + ": packed for a different kernel level");
+}
+
+void check_size(size_t got, size_t want, const std::string& what) {
+  if (got != want) {
+    throw std::invalid_argument(what + ": expected " + std::to_string(want) + " values, got " +
+                                std::to_string(got));
+  }
+}
+
+void check_norm(const Norm& n, int C, const std::string& what) {
+  check_size(n.weight.size(), C, what + " weight");
+  check_size(n.bias.size(), C, what + " bias");
+}
+
+// Where each packed row came from, and each sequence's row range.
+struct Packing {
+  std::vector<int> batch;  // (N) sequence index
+  std::vector<int> slot;   // (N) token index t within the padded sequence
+  std::vector<SequenceSpan> spans;  // (B)
+  int rows() const { return static_cast<int>(slot.size()); }
+};
+
+Packing pack_tokens(const ForwardInputs& in) {
+  Packing p;
+  p.spans.resize(in.B);
+  for (int b = 0; b < in.B; ++b) {
+    const int64_t* mask = in.attention_mask ? in.attention_mask + static_cast<size_t>(b) * in.T : nullptr;
+    SequenceSpan& s = p.spans[b];
+    s.row_begin = p.rows();
+    if (mask && mask[0] == 0) {  // position 0 masked: a query-only row for the pooler
+      p.batch.push_back(b);
+      p.slot.push_back(0);
+    }
+    s.key_begin = p.rows();
+    for (int t = 0; t < in.T; ++t) {
+      if (mask && mask[t] == 0) continue;
+      p.batch.push_back(b);
+      p.slot.push_back(t);
+    }
+    s.row_end = p.rows();
+  }
+  return p;
+}
+
+// (N, C) packed rows → (B, T, C), padded rows zero.
+void scatter_rows(float* out, const float* rows, const Packing& p, int B, int T, int C) {
+  std::memset(out, 0, sizeof(float) * static_cast<size_t>(B) * T * C);
+  const int N = p.rows();
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < N; ++r) {
+    std::memcpy(out + (static_cast<size_t>(p.batch[r]) * T + p.slot[r]) * C,
+                rows + static_cast<size_t>(r) * C, sizeof(float) * C);
+  }
+}
+
+}  // namespace
+
+Encoder::Encoder(const EncoderConfig& c, EncoderWeights w) : config_(c), weights_(std::move(w)) {
+  if (c.V <= 0 || c.P <= 0 || c.TV < 0 || c.E <= 0 || c.H <= 0 || c.NH <= 0 || c.I <= 0 || c.L < 0) {
+    throw std::invalid_argument("encoder config: every size must be positive");
+  }
+  if (c.H % c.NH != 0) {
+    throw std::invalid_argument("encoder config: hidden size " + std::to_string(c.H) +
+                                " is not a multiple of the number of attention heads " +
+                                std::to_string(c.NH));
+  }
+  check_size(weights_.word_embeddings.size(), static_cast<size_t>(c.V) * c.E, "word embeddings");
+  check_size(weights_.position_embeddings.size(), static_cast<size_t>(c.P) * c.E, "position embeddings");
+  check_size(weights_.token_type_embeddings.size(), static_cast<size_t>(c.TV) * c.E,
+             "token type embeddings");
+  check_norm(weights_.embedding_norm, c.E, "embedding LayerNorm");
+  if (weights_.layer_sets.empty()) {
+    throw std::invalid_argument("encoder weights: no layer weight sets");
+  }
+  kernels_ = weights_.layer_sets[0].qkv.kernels;
+  if (!weights_.embedding_projection.empty()) {
+    check_dense(weights_.embedding_projection, c.H, c.E, kernels_, "embedding projection");
+  } else if (c.E != c.H) {
+    throw std::invalid_argument("encoder config: embedding size differs from hidden size but there is "
+                                "no embedding projection");
+  }
+  for (size_t i = 0; i < weights_.layer_sets.size(); ++i) {
+    const LayerWeights& lw = weights_.layer_sets[i];
+    const std::string name = "layer set " + std::to_string(i);
+    check_dense(lw.qkv, 3 * c.H, c.H, kernels_, name + " qkv");
+    check_dense(lw.attn_out, c.H, c.H, kernels_, name + " attention output");
+    check_norm(lw.attn_norm, c.H, name + " attention LayerNorm");
+    check_dense(lw.ffn_in, c.I, c.H, kernels_, name + " intermediate");
+    check_dense(lw.ffn_out, c.H, c.I, kernels_, name + " output");
+    check_norm(lw.ffn_norm, c.H, name + " output LayerNorm");
+  }
+  check_size(weights_.layer_map.size(), c.L, "layer map");
+  for (int s : weights_.layer_map) {
+    if (s < 0 || s >= static_cast<int>(weights_.layer_sets.size())) {
+      throw std::invalid_argument("layer map: weight set " + std::to_string(s) + " does not exist");
+    }
+  }
+  if (!weights_.pooler.empty()) check_dense(weights_.pooler, c.H, c.H, kernels_, "pooler");
+}
+
+namespace {
+
+void validate_ids(const int64_t* ids, size_t n, int64_t limit, const char* what, const char* limit_name) {
+  if (!ids) return;
+  for (size_t i = 0; i < n; ++i) {
+    if (ids[i] < 0 || ids[i] >= limit) {
+      throw std::invalid_argument(std::string(what) + " contains " + std::to_string(ids[i]) +
+                                  " at flat index " + std::to_string(i) + ", outside [0, " +
+                                  std::to_string(limit) + ") (" + limit_name + ")");
+    }
+  }
+}
+
+}  // namespace
+
+void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const {
+  const EncoderConfig& c = config_;
+  const int B = in.B, T = in.T, H = c.H, E = c.E, I = c.I, NH = c.NH, HS = c.H / c.NH;
+
+  // ---- validation: everything that can throw, before any parallel region --------------------------
+  if (B < 0 || T < 1) throw std::invalid_argument("input_ids must hold at least one token per sequence");
+  if (!in.input_ids) throw std::invalid_argument("input_ids is required");
+  if (!in.position_ids && T > c.P) {
+    throw std::invalid_argument("sequence length " + std::to_string(T) +
+                                " exceeds max_position_embeddings " + std::to_string(c.P));
+  }
+  const size_t BT = static_cast<size_t>(B) * T;
+  validate_ids(in.input_ids, BT, c.V, "input_ids", "vocab_size");
+  if (c.TV > 0) {
+    validate_ids(in.token_type_ids, BT, c.TV, "token_type_ids", "type_vocab_size");
+  } else if (in.token_type_ids) {
+    validate_ids(in.token_type_ids, BT, 1, "token_type_ids", "this model has no token type embeddings");
+  }
+  validate_ids(in.position_ids, BT, c.P, "position_ids", "max_position_embeddings");
+  if (out.pooler_output && weights_.pooler.empty()) {
+    throw std::invalid_argument("this encoder has no pooler");
+  }
+
+  const Packing pk = pack_tokens(in);
+  const int N = pk.rows();
+  const Kernels& k = *kernels_;
+
+  AlignedBuffer x = aligned_floats(static_cast<size_t>(N) * H);                 // (N, H) running state
+  AlignedBuffer x_mid = aligned_floats(static_cast<size_t>(N) * H);             // (N, H) after attention
+  AlignedBuffer qkv = aligned_floats(static_cast<size_t>(N) * 3 * H);           // (N, 3H)
+  AlignedBuffer ctx = aligned_floats(static_cast<size_t>(N) * H);               // (N, H)
+  AlignedBuffer inter = aligned_floats(static_cast<size_t>(N) * I);             // (N, I)
+
+  // ---- embeddings: word + token type + position, LayerNorm, optional projection E → H -------------
+  {
+    float* emb = x.get();  // (N, E): written in place when E == H, else in its own buffer
+    AlignedBuffer emb_wide;
+    if (E != H) {
+      emb_wide = aligned_floats(static_cast<size_t>(N) * E);
+      emb = emb_wide.get();
+    }
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; ++r) {
+      const size_t at = static_cast<size_t>(pk.batch[r]) * T + pk.slot[r];
+      const int64_t id = in.input_ids[at];
+      const int64_t pos = in.position_ids ? in.position_ids[at] : pk.slot[r];
+      const float* we = weights_.word_embeddings.data() + static_cast<size_t>(id) * E;
+      const float* pe = weights_.position_embeddings.data() + static_cast<size_t>(pos) * E;
+      float* row = emb + static_cast<size_t>(r) * E;
+      if (c.TV > 0) {
+        const int64_t tt = in.token_type_ids ? in.token_type_ids[at] : 0;
+        const float* te = weights_.token_type_embeddings.data() + static_cast<size_t>(tt) * E;
+        for (int e = 0; e < E; ++e) row[e] = (we[e] + te[e]) + pe[e];  // transformers' summation order
+      } else {
+        for (int e = 0; e < E; ++e) row[e] = we[e] + pe[e];
+      }
+    }
+    LayerNormArgs ln;
+    ln.out = emb;
+    ln.inp = emb;
+    ln.weight = weights_.embedding_norm.weight.data();
+    ln.bias = weights_.embedding_norm.bias.data();
+    ln.N = N;
+    ln.C = E;
+    ln.eps = c.layer_norm_eps;
+    k.layernorm(ln);
+    if (!weights_.embedding_projection.empty()) {
+      weights_.embedding_projection.forward(x.get(), H, emb, E, N, Activation::kIdentity);
+    }
+  }
+  const size_t layer_out_size = BT * H;
+  if (out.hidden_states) scatter_rows(out.hidden_states, x.get(), pk, B, T, H);
+  if (out.attentions) {
+    std::memset(out.attentions, 0, sizeof(float) * static_cast<size_t>(c.L) * B * NH * T * T);
+  }
+
+  // ---- transformer layers (post-LayerNorm) --------------------------------------------------------
+  for (int l = 0; l < c.L; ++l) {
+    const LayerWeights& lw = weights_.layer_sets[weights_.layer_map[l]];
+    lw.qkv.forward(qkv.get(), 3 * H, x.get(), H, N, Activation::kIdentity);
+
+    AttentionArgs at;
+    at.ctx = ctx.get();
+    at.ld_ctx = H;
+    at.probs = out.attentions ? out.attentions + static_cast<size_t>(l) * B * NH * T * T : nullptr;
+    at.slot = pk.slot.data();
+    at.qkv = qkv.get();
+    at.ld_qkv = 3 * H;
+    at.seqs = pk.spans.data();
+    at.B = B;
+    at.NH = NH;
+    at.HS = HS;
+    at.T = T;
+    at.scale = 1.0f / std::sqrt(static_cast<float>(HS));
+    k.attention(at);
+
+    LayerNormArgs ln;
+    ln.N = N;
+    ln.C = H;
+    ln.eps = c.layer_norm_eps;
+    // x_mid = LayerNorm(ctx · Woᵀ + bo + x)
+    lw.attn_out.forward(x_mid.get(), H, ctx.get(), H, N, Activation::kIdentity, x.get(), H);
+    ln.out = x_mid.get();
+    ln.inp = x_mid.get();
+    ln.weight = lw.attn_norm.weight.data();
+    ln.bias = lw.attn_norm.bias.data();
+    k.layernorm(ln);
+    // x = LayerNorm(act(x_mid · Wiᵀ + bi) · Wo2ᵀ + bo2 + x_mid)
+    lw.ffn_in.forward(inter.get(), I, x_mid.get(), H, N, c.act);
+    lw.ffn_out.forward(x.get(), H, inter.get(), I, N, Activation::kIdentity, x_mid.get(), H);
+    ln.out = x.get();
+    ln.inp = x.get();
+    ln.weight = lw.ffn_norm.weight.data();
+    ln.bias = lw.ffn_norm.bias.data();
+    k.layernorm(ln);
+
+    if (out.hidden_states) {
+      scatter_rows(out.hidden_states + (l + 1) * layer_out_size, x.get(), pk, B, T, H);
+    }
+  }
+
+  if (out.last_hidden_state) scatter_rows(out.last_hidden_state, x.get(), pk, B, T, H);
+
+  // ---- pooler: dense + tanh on position 0 of each sequence (the first row of its span) --------------
+  if (out.pooler_output) {
+    AlignedBuffer first = aligned_floats(static_cast<size_t>(B) * H);  // (B, H)
+    for (int b = 0; b < B; ++b) {
+      std::memcpy(first.get() + static_cast<size_t>(b) * H,
+                  x.get() + static_cast<size_t>(pk.spans[b].row_begin) * H, sizeof(float) * H);
+    }
+    weights_.pooler.forward(out.pooler_output, H, first.get(), H, B, Activation::kTanh);
+  }
+}
+
+}  // namespace pbc

@@ -1,0 +1,119 @@
+// encoder.h — the BERT-family encoder: weights, configuration and the forward pass over packed tokens.
+//
+// One structure serves every family (BERT, DistilBERT, RoBERTa, ELECTRA, ALBERT, ...): they differ
+// only in data — whether token-type embeddings exist, whether an embedding projection E→H follows the
+// embedding LayerNorm, which weight set each layer uses (ALBERT shares one), whether a pooler exists —
+// and those are fields here, never branches on a family name. Python maps each family's checkpoint
+// names onto these fields.
+//
+// Packed tokens: every matrix multiply runs over the real (unmasked) tokens of the whole batch,
+// concatenated; attention runs per sequence over its own tokens; results are scattered back to
+// (B, T, H) at the end. Padded positions of the outputs hold zeros, with one exception: when position
+// 0 of a sequence is masked, that row is still computed as a query (never as a key), because the
+// pooler and the classification heads read position 0 and transformers computes a value there.
+// A sequence whose mask is all zeros attends to nothing (context 0); transformers' values there are
+// an artefact of its additive mask and are not reproduced.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+
+namespace pbc {
+
+// A 64-byte aligned float buffer.
+struct AlignedFree {
+  void operator()(float* p) const;
+};
+using AlignedBuffer = std::unique_ptr<float[], AlignedFree>;
+AlignedBuffer aligned_floats(size_t count);
+
+// A linear layer y = act(x · Wᵀ + b), W (N, K) packed once for the kernels that will run it.
+struct Dense {
+  int N = 0, K = 0;
+  const Kernels* kernels = nullptr;  // the level whose layout `packed` is in
+  AlignedBuffer packed;
+  std::vector<float> bias;  // (N), empty for no bias
+
+  Dense() = default;
+  Dense(const Kernels& k, const float* weight, const float* bias_or_null, int N, int K);
+  bool empty() const { return N == 0; }
+  // out (M, N) with row stride ldo = act(x (M, K), row stride ldx, · Wᵀ + b) + residual (may alias out)
+  void forward(float* out, int ldo, const float* x, int ldx, int M, Activation act,
+               const float* residual = nullptr, int ldr = 0) const;
+};
+
+struct Norm {
+  std::vector<float> weight, bias;  // (C)
+};
+
+struct LayerWeights {
+  Dense qkv;       // (3H, H): query, key and value weights stacked in that order
+  Dense attn_out;  // (H, H)
+  Norm attn_norm;  // (H)
+  Dense ffn_in;    // (I, H)
+  Dense ffn_out;   // (H, I)
+  Norm ffn_norm;   // (H)
+};
+
+struct EncoderConfig {
+  int V = 0;        // vocab
+  int P = 0;        // max positions
+  int TV = 0;       // token types; 0 when the family has none (DistilBERT)
+  int E = 0;        // embedding size (== H unless an embedding projection exists)
+  int H = 0, NH = 0, I = 0;
+  int L = 0;        // layers run; layer_map[l] picks the weight set of layer l
+  Activation act = Activation::kGeluErf;
+  float layer_norm_eps = 1e-12f;
+};
+
+struct EncoderWeights {
+  std::vector<float> word_embeddings;        // (V, E)
+  std::vector<float> position_embeddings;    // (P, E)
+  std::vector<float> token_type_embeddings;  // (TV, E), empty when TV == 0
+  Norm embedding_norm;                       // (E)
+  Dense embedding_projection;                // (H, E), empty when E == H and the family has none
+  std::vector<LayerWeights> layer_sets;
+  std::vector<int> layer_map;                // (L) indices into layer_sets
+  Dense pooler;                              // (H, H) + tanh, empty when the family has none
+};
+
+// Inputs of one forward call; all (B, T) row-major int64, every pointer but input_ids optional.
+// position_ids defaults to the token's index t in its padded row.
+struct ForwardInputs {
+  int B = 0, T = 0;
+  const int64_t* input_ids = nullptr;
+  const int64_t* attention_mask = nullptr;  // nonzero = real token
+  const int64_t* token_type_ids = nullptr;  // defaults to 0
+  const int64_t* position_ids = nullptr;
+};
+
+// Output buffers, allocated by the caller; null where not wanted. The forward pass writes every
+// element of each buffer it is given.
+struct ForwardOutputs {
+  float* last_hidden_state = nullptr;  // (B, T, H)
+  float* pooler_output = nullptr;      // (B, H); needs a pooler
+  float* hidden_states = nullptr;      // (L + 1, B, T, H): the embeddings' output, then each layer's
+  float* attentions = nullptr;         // (L, B, NH, T, T)
+};
+
+class Encoder {
+ public:
+  Encoder(const EncoderConfig& config, EncoderWeights weights);
+  const EncoderConfig& config() const { return config_; }
+  bool has_pooler() const { return !weights_.pooler.empty(); }
+  const Kernels& kernels() const { return *kernels_; }
+  // Validates the inputs (std::invalid_argument naming the bad value), then runs. Thread-safe: the
+  // weights are read-only and every call has its own workspace.
+  void forward(const ForwardInputs& in, const ForwardOutputs& out) const;
+
+ private:
+  EncoderConfig config_;
+  EncoderWeights weights_;
+  const Kernels* kernels_;
+};
+
+}  // namespace pbc

@@ -1,0 +1,303 @@
+"""PreTrainedModel: parameters under transformers' names, random initialisation, loading and saving.
+
+A model keeps its parameters as float32 numpy arrays named exactly as transformers names them
+(``state_dict()``), and hands them once to the C++ core, which packs them for its kernels. Loading maps
+a checkpoint's names onto the model's (the base-model prefix, legacy ``gamma``/``beta``), reports
+missing, unexpected and mismatched weights through the ``pybertcore`` logger in transformers' words,
+and rebuilds the core.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, ClassVar, Optional
+
+import numpy as np
+
+from pybertcore.checkpoint import SAFE_WEIGHTS_NAME, CheckpointError, load_safetensors, save_safetensors
+from pybertcore.configuration_utils import _HUB_KWARGS, PretrainedConfig
+
+logger = logging.getLogger("pybertcore")
+
+_rng = np.random.default_rng()
+
+
+def set_seed(seed: int) -> None:
+    """Seeds the generator behind random initialisation (new models, newly initialised head weights)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def random_generator() -> np.random.Generator:
+    return _rng
+
+
+# How a parameter is initialised, as transformers' _init_weights does for BERT-family models.
+INIT_NORMAL = "normal"  # N(0, initializer_range): Linear and Embedding weights
+INIT_ZEROS = "zeros"  # biases, LayerNorm bias
+INIT_ONES = "ones"  # LayerNorm weight
+
+
+class ParamSpec:
+    """Name, shape and initialisation of one parameter."""
+
+    __slots__ = ("name", "shape", "init", "padding_row")
+
+    def __init__(self, name: str, shape: tuple[int, ...], init: str, padding_row: Optional[int] = None):
+        self.name, self.shape, self.init, self.padding_row = name, tuple(shape), init, padding_row
+
+
+def linear_specs(name: str, out_features: int, in_features: int, bias: bool = True) -> list[ParamSpec]:
+    specs = [ParamSpec(f"{name}.weight", (out_features, in_features), INIT_NORMAL)]
+    if bias:
+        specs.append(ParamSpec(f"{name}.bias", (out_features,), INIT_ZEROS))
+    return specs
+
+
+def layer_norm_specs(name: str, size: int) -> list[ParamSpec]:
+    return [ParamSpec(f"{name}.weight", (size,), INIT_ONES), ParamSpec(f"{name}.bias", (size,), INIT_ZEROS)]
+
+
+def init_param(spec: ParamSpec, initializer_range: float) -> np.ndarray:
+    if spec.init == INIT_NORMAL:
+        value = random_generator().normal(0.0, initializer_range, size=spec.shape).astype(np.float32)
+        if spec.padding_row is not None and 0 <= spec.padding_row < spec.shape[0]:
+            value[spec.padding_row] = 0.0  # nn.Embedding(padding_idx=...) keeps that row at zero
+        return value
+    if spec.init == INIT_ONES:
+        return np.ones(spec.shape, dtype=np.float32)
+    return np.zeros(spec.shape, dtype=np.float32)
+
+
+def _rename_legacy_key(key: str) -> str:
+    """Old TF-converted checkpoints name LayerNorm parameters gamma/beta."""
+    key = re.sub(r"\.gamma$", ".weight", key)
+    return re.sub(r"\.beta$", ".bias", key)
+
+
+class PreTrainedModel:
+    """Base of every pybertcore model."""
+
+    config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
+    base_model_prefix: ClassVar[str] = ""
+    # Checkpoint keys that are dropped silently (buffers older transformers versions saved).
+    _keys_to_ignore_on_load_unexpected: ClassVar[tuple[str, ...]] = (r"position_ids$",)
+    # Keyword arguments of from_pretrained that go to __init__, not to the config.
+    _init_kwargs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: PretrainedConfig) -> None:
+        if not isinstance(config, PretrainedConfig):
+            raise TypeError(f"config must be a {self.config_class.__name__}, got {type(config).__name__}")
+        self.config = config
+        self._params: OrderedDict[str, np.ndarray] = OrderedDict()
+        for spec in self._param_specs():
+            self._params[spec.name] = init_param(spec, getattr(config, "initializer_range", 0.02))
+        self._build()
+
+    # --- what subclasses define ----------------------------------------------------------------------
+    def _param_specs(self) -> list[ParamSpec]:
+        """Every parameter in transformers' state_dict order."""
+        raise NotImplementedError
+
+    def _build(self) -> None:
+        """(Re)creates the native objects from ``self._params``."""
+        raise NotImplementedError
+
+    # --- parameters ----------------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """The parameters under transformers' names, as read-only float32 arrays."""
+        out = OrderedDict()
+        for name, value in self._params.items():
+            view = value.view()
+            view.flags.writeable = False
+            out[name] = view
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
+        """Replaces parameters by name; returns (missing_keys, unexpected_keys) like torch."""
+        missing = [k for k in self._params if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in self._params]
+        if strict and (missing or unexpected):
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}: missing keys {missing}, "
+                f"unexpected keys {unexpected}"
+            )
+        for name, value in state_dict.items():
+            if name in self._params:
+                self._params[name] = self._checked_param(name, value)
+        self._build()
+        return missing, unexpected
+
+    def _checked_param(self, name: str, value: Any) -> np.ndarray:
+        arr = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
+        expected = self._params[name].shape
+        if arr.shape != expected:
+            raise ValueError(f"{name}: expected shape {expected}, found {tuple(arr.shape)}")
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise ValueError(f"{name}: expected floating-point values, found dtype {arr.dtype}")
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        names = self._params
+        if exclude_embeddings:
+            names = {k: v for k, v in names.items() if not k.endswith("embeddings.weight")}
+        return int(sum(v.size for v in names.values()))
+
+    # --- loading -------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *model_args: Any,
+        config: Optional[PretrainedConfig] = None,
+        ignore_mismatched_sizes: bool = False,
+        output_loading_info: bool = False,
+        dtype: Any = None,
+        torch_dtype: Any = None,
+        **kwargs: Any,
+    ):
+        """Loads a model from a folder holding ``config.json`` and ``model.safetensors``.
+
+        Keyword arguments that are config fields (``num_labels=8``, ...) override the saved config.
+        """
+        if model_args:
+            raise TypeError("from_pretrained takes no positional arguments after the path")
+        check_dtype_argument(dtype if dtype is not None else torch_dtype)
+        hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _HUB_KWARGS}
+        init_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in cls._init_kwargs}
+        from pybertcore.hub import resolve_model_folder
+
+        folder = resolve_model_folder(pretrained_model_name_or_path, **hub_kwargs)
+        if config is None:
+            config = cls.config_class.from_pretrained(folder, **kwargs)
+            config.name_or_path = str(pretrained_model_name_or_path)
+        elif kwargs:
+            for key, value in kwargs.items():
+                setattr(config, key, value)
+            config.validate()
+
+        checkpoint = load_checkpoint_folder(folder)
+        model = cls(config, **init_kwargs)
+        info = model._load_checkpoint(checkpoint, str(pretrained_model_name_or_path), ignore_mismatched_sizes)
+        if output_loading_info:
+            return model, info
+        return model
+
+    def _load_checkpoint(
+        self, checkpoint: dict[str, np.ndarray], source: str, ignore_mismatched_sizes: bool
+    ) -> dict[str, list]:
+        """Copies matching checkpoint tensors into the model and logs what did not match."""
+        expected = list(self._params)
+        renamed = {}
+        for key, value in checkpoint.items():
+            renamed[_rename_legacy_key(key)] = value
+
+        prefix = self.base_model_prefix + "." if self.base_model_prefix else ""
+        model_has_prefix = bool(prefix) and any(k.startswith(prefix) for k in expected)
+        ckpt_has_prefix = bool(prefix) and any(k.startswith(prefix) for k in renamed)
+        if prefix and ckpt_has_prefix and not model_has_prefix:
+            # A head model's checkpoint loaded into the base model: keep the base model's part.
+            renamed = {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in renamed.items()}
+        elif prefix and model_has_prefix and not ckpt_has_prefix:
+            # A base model's checkpoint loaded into a head model: its keys belong under the prefix.
+            renamed = {prefix + k: v for k, v in renamed.items()}
+
+        missing, unexpected, mismatched = [], [], []
+        for key in expected:
+            if key not in renamed:
+                missing.append(key)
+                continue
+            value = renamed[key]
+            want = self._params[key].shape
+            if tuple(value.shape) != want:
+                mismatched.append((key, tuple(value.shape), want))
+                continue
+            if not np.issubdtype(value.dtype, np.floating):
+                raise CheckpointError(f"{source}: weight {key} has dtype {value.dtype}, expected floating point")
+            self._params[key] = np.ascontiguousarray(value, dtype=np.float32)
+        for key in renamed:
+            if key not in self._params and not any(re.search(p, key) for p in self._keys_to_ignore_on_load_unexpected):
+                unexpected.append(key)
+
+        cls_name = type(self).__name__
+        if mismatched and not ignore_mismatched_sizes:
+            lines = "\n\t".join(
+                f"size mismatch for {k}: copying a param with shape {list(c)} from checkpoint, "
+                f"the shape in current model is {list(m)}."
+                for k, c, m in mismatched
+            )
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {cls_name}:\n\t{lines}\n\tYou may consider adding "
+                "`ignore_mismatched_sizes=True` in the model `from_pretrained` method."
+            )
+        if unexpected:
+            logger.warning(
+                "Some weights of the model checkpoint at %s were not used when initializing %s: %s\n"
+                "- This IS expected if you are initializing %s from the checkpoint of a model trained on another "
+                "task or with another architecture (e.g. initializing a BertForSequenceClassification model from "
+                "a BertForPreTraining model).\n- This IS NOT expected if you are initializing %s from the "
+                "checkpoint of a model that you expect to be exactly identical (initializing a "
+                "BertForSequenceClassification model from a BertForSequenceClassification model).",
+                source, cls_name, unexpected, cls_name, cls_name,
+            )
+        if missing:
+            logger.warning(
+                "Some weights of %s were not initialized from the model checkpoint at %s and are newly "
+                "initialized: %s\nYou should probably TRAIN this model on a down-stream task to be able to use it "
+                "for predictions and inference.",
+                cls_name, source, missing,
+            )
+        if mismatched:
+            details = "\n".join(
+                f"- {k}: found shape {list(c)} in the checkpoint and {list(m)} in the model instantiated"
+                for k, c, m in mismatched
+            )
+            logger.warning(
+                "Some weights of %s were not initialized from the model checkpoint at %s and are newly "
+                "initialized because the shapes did not match:\n%s\nYou should probably TRAIN this model on a "
+                "down-stream task to be able to use it for predictions and inference.",
+                cls_name, source, details,
+            )
+        self._build()
+        return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched, "error_msgs": []}
+
+    # --- saving --------------------------------------------------------------------------------------
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any) -> None:
+        """Writes ``config.json`` (with ``architectures``) and ``model.safetensors``."""
+        unsupported = set(kwargs) - {"safe_serialization"}
+        if unsupported:
+            raise TypeError(f"save_pretrained got unsupported arguments: {sorted(unsupported)}")
+        if kwargs.get("safe_serialization", True) is False:
+            raise NotImplementedError("safe_serialization=False (pytorch_model.bin) is not supported yet")
+        if os.path.isfile(save_directory):
+            raise ValueError(f"save_directory: {save_directory} is a file, expected a folder")
+        os.makedirs(save_directory, exist_ok=True)
+        self.config.architectures = [type(self).__name__]
+        self.config.save_pretrained(save_directory)
+        save_safetensors(dict(self._params), Path(save_directory) / SAFE_WEIGHTS_NAME)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(params={self.num_parameters():,}, config={type(self.config).__name__})"
+
+
+def check_dtype_argument(dtype: Any) -> None:
+    """from_pretrained's dtype/torch_dtype: the compute type is float32 today; other values raise by name."""
+    if dtype is None:
+        return
+    name = str(dtype).replace("torch.", "")
+    if name not in ("float32", "auto", "float"):
+        raise NotImplementedError(f"dtype={name!r}: pybertcore computes in float32 only for now")
+
+
+def load_checkpoint_folder(folder: Path) -> dict[str, np.ndarray]:
+    """All weights in a model folder (``model.safetensors``)."""
+    path = folder / SAFE_WEIGHTS_NAME
+    if path.is_file():
+        return load_safetensors(path)
+    others = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".safetensors", ".h5", ".msgpack"))
+    found = f"; found {', '.join(others)}" if others else ""
+    raise OSError(f"{folder} has no {SAFE_WEIGHTS_NAME}{found}")

@@ -1,0 +1,1 @@
+"""The model families, one sub-package each: configuration and modeling."""

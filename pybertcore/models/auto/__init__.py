@@ -1,0 +1,3 @@
+from pybertcore.models.auto.auto_factory import AutoConfig, AutoModel
+
+__all__ = ["AutoConfig", "AutoModel"]
