@@ -1,0 +1,63 @@
+"""Run-time ISA selection: CPUID picks the best level; PYBERTCORE_ISA only lowers it; bad values raise."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import SUPPORTED_ISAS
+
+import pybertcore
+
+_PROBE = "import json, pybertcore; print(json.dumps(pybertcore.cpu_info()))"
+
+
+def _cpu_info_with(env_value):
+    env = dict(os.environ)
+    env.pop("PYBERTCORE_ISA", None)
+    if env_value is not None:
+        env["PYBERTCORE_ISA"] = env_value
+    proc = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=120)
+    return proc
+
+
+def test_default_is_the_detected_level():
+    proc = _cpu_info_with(None)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["active_isa"] == info["detected_isa"] == SUPPORTED_ISAS[-1]
+    assert "scalar" in info["compiled_isas"]
+
+
+@pytest.mark.parametrize("level", SUPPORTED_ISAS)
+def test_environment_forces_a_lower_level(level):
+    proc = _cpu_info_with(level)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["active_isa"] == level
+
+
+def test_environment_cannot_raise_the_level():
+    levels = ["scalar", "avx2", "avx512"]
+    above = [name for name in levels if levels.index(name) > levels.index(SUPPORTED_ISAS[-1])]
+    if not above:
+        pytest.skip("this machine runs the highest compiled level")
+    proc = _cpu_info_with(above[0])
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["active_isa"] == SUPPORTED_ISAS[-1]
+    with pytest.raises(ValueError, match="not supported on this CPU"):
+        pybertcore._core.set_isa(above[0])
+
+
+def test_bad_environment_value_raises_at_import():
+    proc = _cpu_info_with("sse9")
+    assert proc.returncode != 0
+    assert "unknown ISA level 'sse9'" in proc.stderr
+
+
+def test_models_remember_their_level(isa):
+    model = pybertcore.BertModel(pybertcore.BertConfig(hidden_size=16, num_attention_heads=2, intermediate_size=8,
+                                                       num_hidden_layers=1, vocab_size=10))
+    assert model._encoder.isa == isa
