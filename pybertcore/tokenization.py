@@ -1,0 +1,604 @@
+"""Tokenizers: text to the ``input_ids`` / ``token_type_ids`` / ``attention_mask`` the models take.
+
+A thin layer over the ``tokenizers`` package (the Rust tokenizer transformers itself uses), with
+transformers' call signature and padding/truncation rules, so ids are identical to
+``transformers.AutoTokenizer`` on the same files. A folder with ``tokenizer.json`` is loaded as is; a
+folder with only ``vocab.txt`` (+ ``tokenizer_config.json``) gets the BERT pipeline transformers builds:
+WordPiece, BertNormalizer (lower-casing, accent stripping, CJK splitting as configured), BertPreTokenizer,
+``[CLS] $A [SEP] $B:1 [SEP]:1`` and the WordPiece decoder.
+
+Left out: slow (pure Python) tokenizers, ``is_split_into_words``, overflowing tokens with a stride,
+``text_target``. Arrays are numpy only (``return_tensors="np"``; "pt" is refused: the runtime has no torch).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Iterable, Optional, Union
+
+import numpy as np
+
+from pybertcore.hub import resolve_model_folder
+
+logger = logging.getLogger("pybertcore")
+
+TOKENIZER_FILE = "tokenizer.json"
+VOCAB_FILE = "vocab.txt"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+
+VERY_LARGE_INTEGER = int(1e30)  # transformers' "no model_max_length" value
+LARGE_INTEGER = int(1e20)
+
+SPECIAL_TOKEN_NAMES = ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token", "eos_token")
+
+# Tokenizer classes whose models take no token_type_ids (transformers' model_input_names).
+_NO_TOKEN_TYPE_CLASSES = ("Roberta", "XLMRoberta", "DistilBert", "Camembert", "Bart", "GPT2", "MPNet", "Longformer")
+
+
+def _token_str(value: Any) -> Optional[str]:
+    """A special token as written in tokenizer_config.json: a string or an AddedToken dict."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value.get("content")
+    return str(value)
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8") as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise OSError(f"{path} is not valid JSON: {e}") from None
+
+
+def load_vocab(vocab_file: Union[str, os.PathLike]) -> dict[str, int]:
+    """``vocab.txt``: one token a line, its id the line number (as transformers reads it)."""
+    vocab: dict[str, int] = {}
+    with open(vocab_file, encoding="utf-8") as f:
+        for index, line in enumerate(f):
+            vocab[line.rstrip("\n")] = index
+    return vocab
+
+
+class BatchEncoding(dict):
+    """What a tokenizer returns: a dict of ``input_ids``, ``token_type_ids``, ``attention_mask`` (lists or
+    numpy arrays) that also answers attribute access and keeps the ``tokenizers`` encodings for
+    ``tokens(i)`` / ``word_ids(i)``; pass it as ``model(**encoded)``."""
+
+    def __init__(self, data: Optional[dict] = None, encodings: Optional[list] = None, n_sequences: Optional[int] = None):
+        super().__init__(data or {})
+        self._encodings = encodings
+        self._n_sequences = n_sequences
+
+    def __getattr__(self, item: str) -> Any:
+        try:
+            return self[item]
+        except KeyError:
+            raise AttributeError(item) from None
+
+    def __getstate__(self) -> dict:
+        return {"data": dict(self), "encodings": self._encodings}
+
+    def __setstate__(self, state: dict) -> None:
+        self.update(state["data"])
+        self._encodings = state["encodings"]
+
+    @property
+    def encodings(self) -> Optional[list]:
+        return self._encodings
+
+    @property
+    def n_sequences(self) -> Optional[int]:
+        return self._n_sequences
+
+    def tokens(self, batch_index: int = 0) -> list[str]:
+        return self._encodings[batch_index].tokens
+
+    def word_ids(self, batch_index: int = 0) -> list[Optional[int]]:
+        return self._encodings[batch_index].word_ids
+
+    def sequence_ids(self, batch_index: int = 0) -> list[Optional[int]]:
+        return self._encodings[batch_index].sequence_ids
+
+    def to(self, device: Any) -> "BatchEncoding":
+        """For code written against transformers: arrays stay on the CPU."""
+        return self
+
+    def convert_to_tensors(self, tensor_type: Optional[str] = None) -> "BatchEncoding":
+        if tensor_type is None:
+            return self
+        if tensor_type != "np":
+            raise ValueError(f"return_tensors={tensor_type!r} is not supported by pybertcore; use 'np' or None")
+        for key, value in list(self.items()):
+            if isinstance(value, np.ndarray):
+                continue
+            try:
+                arr = np.asarray(value, dtype=np.int64)
+            except ValueError:
+                raise ValueError(
+                    f"{key}: sequences have different lengths, so they cannot form one array; "
+                    "use padding=True (or 'max_length') and truncation=True"
+                ) from None
+            if arr.ndim == 1 and key != "offset_mapping":
+                arr = arr[None, :]
+            self[key] = arr
+        return self
+
+
+class PreTrainedTokenizerFast:
+    """A ``tokenizers.Tokenizer`` with transformers' tokenizer API (``__call__``, ``decode``, ...)."""
+
+    model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
+    padding_side = "right"
+    truncation_side = "right"
+
+    def __init__(self, tokenizer_object: Any, **init_kwargs: Any) -> None:
+        from tokenizers import AddedToken
+
+        self._tokenizer = tokenizer_object
+        self._warned_too_long = False
+        # Padding and truncation are set per call, as transformers does; the file's defaults never apply.
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self.init_kwargs = dict(init_kwargs)
+        self.name_or_path = str(init_kwargs.pop("name_or_path", ""))
+        max_len = init_kwargs.get("model_max_length")
+        self.model_max_length = int(max_len) if max_len is not None else VERY_LARGE_INTEGER
+        self.padding_side = init_kwargs.get("padding_side", type(self).padding_side)
+        self.truncation_side = init_kwargs.get("truncation_side", type(self).truncation_side)
+        self.clean_up_tokenization_spaces = bool(init_kwargs.get("clean_up_tokenization_spaces", False))
+        names = init_kwargs.get("model_input_names")
+        if names is None:
+            cls_name = str(init_kwargs.get("tokenizer_class") or "")
+            if any(cls_name.startswith(prefix) for prefix in _NO_TOKEN_TYPE_CLASSES):
+                names = ["input_ids", "attention_mask"]
+        if names is not None:
+            self.model_input_names = list(names)
+        for name in SPECIAL_TOKEN_NAMES:
+            setattr(self, name, _token_str(init_kwargs.get(name)))
+        # Special tokens written in the text ("[MASK]") must stay whole, as in transformers.
+        added = {a.content for a in self._tokenizer.get_added_tokens_decoder().values()}
+        to_add = [
+            AddedToken(t, special=True, normalized=False)
+            for t in self.all_special_tokens
+            if t not in added and self._tokenizer.token_to_id(t) is not None
+        ]
+        if to_add:
+            self._tokenizer.add_special_tokens(to_add)
+
+    # ------------------------------------------------------------------ loading and saving
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Union[str, os.PathLike], *inputs: Any, **kwargs: Any):
+        """Loads ``tokenizer.json`` from a folder, or builds a BERT WordPiece tokenizer from ``vocab.txt``."""
+        from tokenizers import Tokenizer
+
+        hub_kwargs = {k: kwargs.pop(k) for k in ("cache_dir", "revision", "local_files_only", "token") if k in kwargs}
+        kwargs.pop("use_fast", None)
+        folder = resolve_model_folder(pretrained_model_name_or_path, **hub_kwargs)
+        config = _read_json(folder / TOKENIZER_CONFIG_FILE)
+        special_map = _read_json(folder / SPECIAL_TOKENS_MAP_FILE)
+        init_kwargs: dict[str, Any] = {}
+        for name in SPECIAL_TOKEN_NAMES:
+            if name in special_map:
+                init_kwargs[name] = _token_str(special_map[name])
+        init_kwargs.update({k: v for k, v in config.items() if k != "added_tokens_decoder"})
+        for name in SPECIAL_TOKEN_NAMES:
+            if name in init_kwargs:
+                init_kwargs[name] = _token_str(init_kwargs[name])
+        init_kwargs.update(kwargs)
+        init_kwargs["name_or_path"] = str(pretrained_model_name_or_path)
+
+        tokenizer_file = folder / TOKENIZER_FILE
+        vocab_file = folder / VOCAB_FILE
+        if tokenizer_file.is_file():
+            tokenizer = Tokenizer.from_file(str(tokenizer_file))
+            target = cls
+        elif vocab_file.is_file():
+            target = BertTokenizerFast if cls is PreTrainedTokenizerFast else cls
+            return target._from_vocab(vocab_file, **init_kwargs)
+        else:
+            raise OSError(
+                f"{folder} has neither {TOKENIZER_FILE} nor {VOCAB_FILE}; pybertcore loads a tokenizer from one of them"
+            )
+        cls_name = str(init_kwargs.get("tokenizer_class") or "")
+        if target is PreTrainedTokenizerFast and cls_name.startswith("Bert"):
+            target = BertTokenizerFast
+        return target(tokenizer, **init_kwargs)
+
+    def save_pretrained(self, save_directory: Union[str, os.PathLike], **kwargs: Any) -> tuple[str, ...]:
+        """Writes ``tokenizer.json``, ``tokenizer_config.json``, ``special_tokens_map.json`` (and ``vocab.txt``
+        for WordPiece), which transformers' ``AutoTokenizer.from_pretrained`` reads back."""
+        folder = Path(save_directory)
+        if folder.is_file():
+            raise OSError(f"save_pretrained: {folder} is a file, not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        config = {k: v for k, v in self.init_kwargs.items() if k not in ("name_or_path", "added_tokens_decoder")}
+        config.setdefault("tokenizer_class", type(self).__name__.replace("Fast", ""))
+        config["model_max_length"] = self.model_max_length
+        config["clean_up_tokenization_spaces"] = self.clean_up_tokenization_spaces
+        for name in SPECIAL_TOKEN_NAMES:
+            if getattr(self, name) is not None:
+                config[name] = getattr(self, name)
+        path = folder / TOKENIZER_CONFIG_FILE
+        path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(str(path))
+        path = folder / SPECIAL_TOKENS_MAP_FILE
+        special = {n: getattr(self, n) for n in SPECIAL_TOKEN_NAMES if getattr(self, n) is not None}
+        path.write_text(json.dumps(special, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(str(path))
+        path = folder / TOKENIZER_FILE
+        self._tokenizer.save(str(path))
+        written.append(str(path))
+        if type(self._tokenizer.model).__name__ == "WordPiece":
+            vocab = self._tokenizer.model.get_vocab() if hasattr(self._tokenizer.model, "get_vocab") else None
+            if vocab is None:
+                vocab = self._tokenizer.get_vocab(with_added_tokens=False)
+            path = folder / VOCAB_FILE
+            with open(path, "w", encoding="utf-8") as f:
+                for token, _ in sorted(vocab.items(), key=lambda kv: kv[1]):
+                    f.write(token + "\n")
+            written.append(str(path))
+        return tuple(written)
+
+    # ------------------------------------------------------------------ vocabulary
+    @property
+    def backend_tokenizer(self) -> Any:
+        return self._tokenizer
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tokenizer.get_vocab_size(with_added_tokens=False)
+
+    def __len__(self) -> int:
+        return self._tokenizer.get_vocab_size(with_added_tokens=True)
+
+    def get_vocab(self) -> dict[str, int]:
+        return self._tokenizer.get_vocab(with_added_tokens=True)
+
+    @property
+    def all_special_tokens(self) -> list[str]:
+        out = []
+        for name in SPECIAL_TOKEN_NAMES:
+            token = getattr(self, name, None)
+            if token is not None and token not in out:
+                out.append(token)
+        return out
+
+    @property
+    def all_special_ids(self) -> list[int]:
+        return [self.convert_tokens_to_ids(t) for t in self.all_special_tokens]
+
+    def _id_of(self, name: str) -> Optional[int]:
+        token = getattr(self, name, None)
+        return None if token is None else self._tokenizer.token_to_id(token)
+
+    unk_token_id = property(lambda self: self._id_of("unk_token"))
+    sep_token_id = property(lambda self: self._id_of("sep_token"))
+    pad_token_id = property(lambda self: self._id_of("pad_token"))
+    cls_token_id = property(lambda self: self._id_of("cls_token"))
+    mask_token_id = property(lambda self: self._id_of("mask_token"))
+    bos_token_id = property(lambda self: self._id_of("bos_token"))
+    eos_token_id = property(lambda self: self._id_of("eos_token"))
+
+    def convert_tokens_to_ids(self, tokens: Union[str, Iterable[str]]) -> Union[int, list[int]]:
+        if isinstance(tokens, str):
+            tid = self._tokenizer.token_to_id(tokens)
+            return self.unk_token_id if tid is None else tid
+        return [self.convert_tokens_to_ids(t) for t in tokens]
+
+    def convert_ids_to_tokens(self, ids: Any, skip_special_tokens: bool = False) -> Union[str, list[str]]:
+        if isinstance(ids, (int, np.integer)):
+            return self._tokenizer.id_to_token(int(ids))
+        special = set(self.all_special_ids) if skip_special_tokens else set()
+        return [self._tokenizer.id_to_token(int(i)) for i in _as_id_list(ids) if int(i) not in special]
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        return self._tokenizer.decoder.decode(tokens) if self._tokenizer.decoder else " ".join(tokens)
+
+    def tokenize(self, text: str, pair: Optional[str] = None, add_special_tokens: bool = False, **kwargs: Any) -> list[str]:
+        return self._tokenizer.encode(text, pair, add_special_tokens=add_special_tokens).tokens
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        return self._tokenizer.num_special_tokens_to_add(pair)
+
+    # ------------------------------------------------------------------ encoding
+    def _strategies(self, padding: Any, truncation: Any, max_length: Optional[int]) -> tuple[str, str, Optional[int]]:
+        """transformers' ``_get_padding_truncation_strategies``: (padding, truncation, max_length)."""
+        if max_length is not None and padding is False and truncation is None:
+            truncation = "longest_first"  # a bare max_length truncates, for backward compatibility
+        if padding is True:
+            pad = "longest"
+        elif padding is False or padding is None:
+            pad = "do_not_pad"
+        elif padding in ("longest", "max_length", "do_not_pad"):
+            pad = padding
+        else:
+            raise ValueError(f"padding={padding!r}: expected True, False, 'longest', 'max_length' or 'do_not_pad'")
+        if truncation is True:
+            trunc = "longest_first"
+        elif truncation is False or truncation is None:
+            trunc = "do_not_truncate"
+        elif truncation in ("longest_first", "only_first", "only_second", "do_not_truncate"):
+            trunc = truncation
+        else:
+            raise ValueError(
+                f"truncation={truncation!r}: expected True, False, 'longest_first', 'only_first' or 'only_second'"
+            )
+        if max_length is None:
+            if pad == "max_length":
+                if self.model_max_length > LARGE_INTEGER:
+                    pad = "do_not_pad"
+                else:
+                    max_length = self.model_max_length
+            if trunc != "do_not_truncate":
+                if self.model_max_length > LARGE_INTEGER:
+                    trunc = "do_not_truncate"
+                else:
+                    max_length = self.model_max_length
+        if pad != "do_not_pad" and self.pad_token_id is None:
+            raise ValueError("Asking to pad but the tokenizer has no padding token (pad_token)")
+        return pad, trunc, max_length
+
+    def __call__(
+        self,
+        text: Union[str, list[str], list[tuple[str, str]], None] = None,
+        text_pair: Union[str, list[str], None] = None,
+        add_special_tokens: bool = True,
+        padding: Union[bool, str] = False,
+        truncation: Union[bool, str, None] = None,
+        max_length: Optional[int] = None,
+        stride: int = 0,
+        pad_to_multiple_of: Optional[int] = None,
+        padding_side: Optional[str] = None,
+        return_tensors: Optional[str] = None,
+        return_token_type_ids: Optional[bool] = None,
+        return_attention_mask: Optional[bool] = None,
+        return_special_tokens_mask: bool = False,
+        return_offsets_mapping: bool = False,
+        return_length: bool = False,
+        verbose: bool = True,
+        **kwargs: Any,
+    ) -> BatchEncoding:
+        """Tokenizes a string, a list of strings, a list of (text, text_pair) pairs, or text + text_pair."""
+        if kwargs.pop("is_split_into_words", False):
+            raise NotImplementedError("is_split_into_words is not supported by pybertcore's tokenizer")
+        if kwargs.pop("return_overflowing_tokens", False):
+            raise NotImplementedError("return_overflowing_tokens is not supported by pybertcore's tokenizer")
+        if kwargs:
+            raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+        if text is None:
+            raise ValueError("You need to specify `text` (a string, a list of strings or a list of pairs)")
+        if return_tensors not in (None, "np"):
+            raise ValueError(
+                f"return_tensors={return_tensors!r} is not supported: pybertcore runs without torch; use 'np' or None"
+            )
+        batched = True
+        if isinstance(text, str):
+            if text_pair is not None and not isinstance(text_pair, str):
+                raise ValueError("text is a string, so text_pair must be a string too")
+            inputs = [text if text_pair is None else (text, text_pair)]
+            batched = False
+        else:
+            text = list(text)
+            if text_pair is not None:
+                if isinstance(text_pair, str) or len(text_pair) != len(text):
+                    raise ValueError(
+                        f"text is a batch of {len(text)}, so text_pair must be a list of as many strings"
+                    )
+                inputs = [(a, b) for a, b in zip(text, text_pair)]
+            else:
+                inputs = [tuple(t) if isinstance(t, (list, tuple)) else t for t in text]
+            for i, item in enumerate(inputs):
+                ok = isinstance(item, str) or (
+                    isinstance(item, tuple) and len(item) == 2 and all(isinstance(s, str) for s in item)
+                )
+                if not ok:
+                    raise ValueError(
+                        f"text[{i}] is {type(item).__name__}: expected a string or a (text, text_pair) pair of strings"
+                    )
+        pad, trunc, max_length = self._strategies(padding, truncation, max_length)
+        if (
+            trunc != "do_not_truncate" and pad != "do_not_pad" and pad_to_multiple_of is not None
+            and max_length is not None and max_length % pad_to_multiple_of != 0
+        ):
+            raise ValueError(
+                f"truncation length ({max_length}) is not a multiple of pad_to_multiple_of ({pad_to_multiple_of})"
+            )
+        return self._encode(
+            inputs, batched, add_special_tokens, pad, trunc, max_length, stride, pad_to_multiple_of,
+            padding_side or self.padding_side, return_tensors, return_token_type_ids, return_attention_mask,
+            return_special_tokens_mask, return_offsets_mapping, return_length, verbose,
+        )
+
+    def _encode(
+        self, inputs, batched, add_special_tokens, pad, trunc, max_length, stride, pad_to_multiple_of,
+        padding_side, return_tensors, return_token_type_ids, return_attention_mask,
+        return_special_tokens_mask, return_offsets_mapping, return_length, verbose=True,
+    ) -> BatchEncoding:
+        tok = self._tokenizer
+        if trunc != "do_not_truncate":
+            tok.enable_truncation(max_length, stride=stride, strategy=trunc, direction=self.truncation_side)
+        else:
+            tok.no_truncation()
+        if pad != "do_not_pad":
+            tok.enable_padding(
+                direction=padding_side, pad_id=self.pad_token_id, pad_type_id=0, pad_token=self.pad_token,
+                length=max_length if pad == "max_length" else None, pad_to_multiple_of=pad_to_multiple_of,
+            )
+        else:
+            tok.no_padding()
+        try:
+            encodings = tok.encode_batch(inputs, add_special_tokens=add_special_tokens) if inputs else []
+        except Exception as e:  # the Rust side raises a bare Exception, e.g. max_length below the special tokens
+            raise ValueError(f"tokenizer ({trunc}, max_length={max_length}): {e}") from None
+        finally:
+            # The Tokenizer is shared: leave it as loaded (no padding, no truncation).
+            tok.no_truncation()
+            tok.no_padding()
+
+        if trunc == "do_not_truncate" and verbose and not self._warned_too_long:
+            longest = max((len(e.ids) for e in encodings), default=0)
+            if longest > self.model_max_length:
+                self._warned_too_long = True
+                logger.warning(
+                    "Token indices sequence length is longer than the specified maximum sequence length for this "
+                    "model (%d > %d); the model will refuse it. Pass truncation=True to cut it.",
+                    longest, self.model_max_length,
+                )
+        if return_token_type_ids is None:
+            return_token_type_ids = "token_type_ids" in self.model_input_names
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
+        data: dict[str, list] = {"input_ids": [e.ids for e in encodings]}
+        if return_token_type_ids:
+            data["token_type_ids"] = [e.type_ids for e in encodings]
+        if return_attention_mask:
+            data["attention_mask"] = [e.attention_mask for e in encodings]
+        if return_special_tokens_mask:
+            data["special_tokens_mask"] = [e.special_tokens_mask for e in encodings]
+        if return_offsets_mapping:
+            data["offset_mapping"] = [e.offsets for e in encodings]
+        if return_length:
+            data["length"] = [len(e.ids) for e in encodings]
+        if not batched:
+            data = {k: v[0] for k, v in data.items()}
+        n_sequences = encodings[0].n_sequences if encodings else None
+        out = BatchEncoding(data, encodings=encodings, n_sequences=n_sequences)
+        if return_tensors == "np":
+            if batched and not encodings:
+                out = BatchEncoding({k: np.zeros((0, 0), dtype=np.int64) for k in data}, encodings=encodings)
+            else:
+                out.convert_to_tensors("np")
+        return out
+
+    def encode(self, text: str, text_pair: Optional[str] = None, add_special_tokens: bool = True, **kwargs: Any) -> Any:
+        """The ``input_ids`` of one text (or pair), as a list (or a (1, T) array with return_tensors='np')."""
+        return self(text, text_pair, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
+
+    def pad(self, encoded_inputs: Any, padding: Union[bool, str] = True, max_length: Optional[int] = None,
+            pad_to_multiple_of: Optional[int] = None, return_attention_mask: Optional[bool] = None,
+            return_tensors: Optional[str] = None) -> BatchEncoding:
+        """Pads a list of encodings (dicts of lists) or a dict of lists of lists to one length."""
+        if isinstance(encoded_inputs, (list, tuple)):
+            keys = list(encoded_inputs[0].keys()) if encoded_inputs else ["input_ids"]
+            encoded_inputs = {k: [list(e[k]) for e in encoded_inputs] for k in keys}
+        batch = {k: [list(np.asarray(s).tolist()) for s in v] for k, v in dict(encoded_inputs).items()}
+        ids = batch["input_ids"]
+        if padding == "max_length":
+            target = max_length if max_length is not None else self.model_max_length
+        elif padding in (True, "longest"):
+            target = max((len(s) for s in ids), default=0)
+        else:
+            target = None
+        if target is not None and pad_to_multiple_of:
+            target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
+        if return_attention_mask and "attention_mask" not in batch:
+            batch["attention_mask"] = [[1] * len(s) for s in ids]
+        if target is not None:
+            fill = {"input_ids": self.pad_token_id, "token_type_ids": 0, "attention_mask": 0, "special_tokens_mask": 1}
+            for key, seqs in batch.items():
+                value = fill.get(key, 0)
+                for i, s in enumerate(seqs):
+                    extra = [value] * max(0, target - len(s))
+                    seqs[i] = s + extra if self.padding_side == "right" else extra + s
+        out = BatchEncoding(batch)
+        return out.convert_to_tensors(return_tensors) if return_tensors else out
+
+    # ------------------------------------------------------------------ decoding
+    def decode(self, token_ids: Any, skip_special_tokens: bool = False,
+               clean_up_tokenization_spaces: Optional[bool] = None, **kwargs: Any) -> str:
+        if isinstance(token_ids, (int, np.integer)):
+            token_ids = [int(token_ids)]
+        text = self._tokenizer.decode(_as_id_list(token_ids), skip_special_tokens=skip_special_tokens)
+        clean = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces
+        return self.clean_up_tokenization(text) if clean else text
+
+    def batch_decode(self, sequences: Any, skip_special_tokens: bool = False,
+                     clean_up_tokenization_spaces: Optional[bool] = None, **kwargs: Any) -> list[str]:
+        return [self.decode(s, skip_special_tokens, clean_up_tokenization_spaces) for s in sequences]
+
+    @staticmethod
+    def clean_up_tokenization(text: str) -> str:
+        return (
+            text.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
+            .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s")
+            .replace(" 've", "'ve").replace(" 're", "'re")
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name_or_path={self.name_or_path!r}, vocab_size={self.vocab_size}, "
+            f"model_max_length={self.model_max_length}, padding_side={self.padding_side!r}, "
+            f"special_tokens={self.all_special_tokens})"
+        )
+
+
+def _as_id_list(ids: Any) -> list[int]:
+    if hasattr(ids, "detach") and hasattr(ids, "cpu"):
+        ids = ids.detach().cpu()
+    arr = np.asarray(ids)
+    if arr.ndim == 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 1:
+        raise ValueError(f"expected a sequence of token ids, got an array of shape {tuple(arr.shape)}")
+    return [int(i) for i in arr.tolist()]
+
+
+class BertTokenizerFast(PreTrainedTokenizerFast):
+    """BERT's WordPiece tokenizer; ``_from_vocab`` builds it as transformers' ``BertTokenizer`` does."""
+
+    @classmethod
+    def _from_vocab(cls, vocab_file: Union[str, os.PathLike], **init_kwargs: Any) -> "BertTokenizerFast":
+        from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+        from tokenizers.models import WordPiece
+
+        vocab = load_vocab(vocab_file)
+        defaults = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
+                    "mask_token": "[MASK]"}
+        for name, value in defaults.items():
+            if init_kwargs.get(name) is None:
+                init_kwargs[name] = value
+        do_lower_case = init_kwargs.setdefault("do_lower_case", True)
+        tokenize_chinese_chars = init_kwargs.setdefault("tokenize_chinese_chars", True)
+        strip_accents = init_kwargs.setdefault("strip_accents", None)
+        tokenizer = Tokenizer(WordPiece(vocab, unk_token=init_kwargs["unk_token"]))
+        tokenizer.normalizer = normalizers.BertNormalizer(
+            clean_text=True, handle_chinese_chars=tokenize_chinese_chars, strip_accents=strip_accents,
+            lowercase=do_lower_case,
+        )
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tokenizer.decoder = decoders.WordPiece(prefix="##")
+        cls_token, sep_token = init_kwargs["cls_token"], init_kwargs["sep_token"]
+        cls_id = vocab.get(cls_token, 2)
+        sep_id = vocab.get(sep_token, 3)
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{cls_token}:0 $A:0 {sep_token}:0",
+            pair=f"{cls_token}:0 $A:0 {sep_token}:0 $B:1 {sep_token}:1",
+            special_tokens=[(cls_token, cls_id), (sep_token, sep_id)],
+        )
+        return cls(tokenizer, **init_kwargs)
+
+
+BertTokenizer = BertTokenizerFast
+
+
+class AutoTokenizer:
+    """``AutoTokenizer.from_pretrained(folder)``: the folder's ``tokenizer.json``, or BERT's WordPiece
+    pipeline built from its ``vocab.txt``."""
+
+    def __init__(self) -> None:
+        raise OSError("AutoTokenizer is designed to be instantiated with AutoTokenizer.from_pretrained(path)")
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Union[str, os.PathLike], *inputs: Any, **kwargs: Any):
+        return PreTrainedTokenizerFast.from_pretrained(pretrained_model_name_or_path, *inputs, **kwargs)
