@@ -16,6 +16,7 @@ from pybertcore.modeling_outputs import BaseModelOutput, BaseModelOutputWithPool
 from pybertcore.modeling_utils import PreTrainedModel, set_seed
 from pybertcore.models.auto import AutoConfig, AutoModel
 from pybertcore.models.bert import BertConfig, BertModel, BertPreTrainedModel
+from pybertcore.sentence import SentenceEncoder
 from pybertcore.tokenization import (
     AutoTokenizer,
     BatchEncoding,
@@ -67,6 +68,7 @@ __all__ = [
     "PreTrainedModel",
     "PreTrainedTokenizerFast",
     "PretrainedConfig",
+    "SentenceEncoder",
     "cpu_info",
     "get_num_threads",
     "set_num_threads",

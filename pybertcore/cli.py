@@ -246,12 +246,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+_INTERESTING_FLAGS = ("sse4_2", "avx", "f16c", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq",
+                     "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16")
+
+
+def _cpu_features() -> dict:
+    """The CPU's model name and its SIMD flags that matter to the kernels (Linux /proc/cpuinfo)."""
+    import platform
+
+    model, flags = None, []
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name":
+                    model = value.strip()
+                elif key == "flags":
+                    present = set(value.split())
+                    flags = [flag for flag in _INTERESTING_FLAGS if flag in present]
+                    break
+    except OSError:
+        pass
+    return {"cpu": model or platform.processor() or None, "cpu_flags": flags}
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     import platform
 
     import pybertcore
 
     info = dict(pybertcore.cpu_info())
+    info.update(_cpu_features())
     info["version"] = pybertcore.__version__
     info["python"] = platform.python_version()
     info["machine"] = platform.machine()
