@@ -63,3 +63,54 @@ class BaseModelOutput(ModelOutput):
     last_hidden_state: Optional[np.ndarray] = None
     hidden_states: Optional[tuple] = None
     attentions: Optional[tuple] = None
+
+
+@dataclass(repr=False)
+class SequenceClassifierOutput(ModelOutput):
+    """``logits`` (B, num_labels); ``loss`` a float32 scalar when labels were given."""
+
+    loss: Optional[np.ndarray] = None
+    logits: Optional[np.ndarray] = None
+    hidden_states: Optional[tuple] = None
+    attentions: Optional[tuple] = None
+
+
+@dataclass(repr=False)
+class TokenClassifierOutput(ModelOutput):
+    """``logits`` (B, T, num_labels)."""
+
+    loss: Optional[np.ndarray] = None
+    logits: Optional[np.ndarray] = None
+    hidden_states: Optional[tuple] = None
+    attentions: Optional[tuple] = None
+
+
+@dataclass(repr=False)
+class QuestionAnsweringModelOutput(ModelOutput):
+    """``start_logits`` and ``end_logits`` (B, T)."""
+
+    loss: Optional[np.ndarray] = None
+    start_logits: Optional[np.ndarray] = None
+    end_logits: Optional[np.ndarray] = None
+    hidden_states: Optional[tuple] = None
+    attentions: Optional[tuple] = None
+
+
+@dataclass(repr=False)
+class MaskedLMOutput(ModelOutput):
+    """``logits`` (B, T, V)."""
+
+    loss: Optional[np.ndarray] = None
+    logits: Optional[np.ndarray] = None
+    hidden_states: Optional[tuple] = None
+    attentions: Optional[tuple] = None
+
+
+@dataclass(repr=False)
+class MultipleChoiceModelOutput(ModelOutput):
+    """``logits`` (B, C): one score per choice."""
+
+    loss: Optional[np.ndarray] = None
+    logits: Optional[np.ndarray] = None
+    hidden_states: Optional[tuple] = None
+    attentions: Optional[tuple] = None

@@ -43,12 +43,25 @@ INIT_ONES = "ones"  # LayerNorm weight
 
 
 class ParamSpec:
-    """Name, shape and initialisation of one parameter."""
+    """Name, shape and initialisation of one parameter.
 
-    __slots__ = ("name", "shape", "init", "padding_row")
+    ``tied_to`` names another parameter this one shares its storage with (an MLM decoder tied to the
+    word embeddings): it shows in ``state_dict()`` under its own name, as in torch, but is stored,
+    counted and saved once, under the name it is tied to.
+    """
 
-    def __init__(self, name: str, shape: tuple[int, ...], init: str, padding_row: Optional[int] = None):
+    __slots__ = ("name", "shape", "init", "padding_row", "tied_to")
+
+    def __init__(
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        init: str,
+        padding_row: Optional[int] = None,
+        tied_to: Optional[str] = None,
+    ):
         self.name, self.shape, self.init, self.padding_row = name, tuple(shape), init, padding_row
+        self.tied_to = tied_to
 
 
 def linear_specs(name: str, out_features: int, in_features: int, bias: bool = True) -> list[ParamSpec]:
@@ -94,8 +107,17 @@ class PreTrainedModel:
             raise TypeError(f"config must be a {self.config_class.__name__}, got {type(config).__name__}")
         self.config = config
         self._params: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._tied: dict[str, str] = {}  # tied name → the name it shares storage with
+        self._state_order: list[str] = []  # every state_dict name, tied ones included, in order
         for spec in self._param_specs():
-            self._params[spec.name] = init_param(spec, getattr(config, "initializer_range", 0.02))
+            self._state_order.append(spec.name)
+            if spec.tied_to is not None:
+                self._tied[spec.name] = spec.tied_to
+            else:
+                self._params[spec.name] = init_param(spec, getattr(config, "initializer_range", 0.02))
+        for name, source in self._tied.items():
+            if source not in self._params:
+                raise ValueError(f"{name} is tied to {source}, which is not a parameter of {type(self).__name__}")
         self._build()
 
     # --- what subclasses define ----------------------------------------------------------------------
@@ -111,8 +133,8 @@ class PreTrainedModel:
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """The parameters under transformers' names, as read-only float32 arrays."""
         out = OrderedDict()
-        for name, value in self._params.items():
-            view = value.view()
+        for name in self._state_order:
+            view = self._params[self._tied.get(name, name)].view()
             view.flags.writeable = False
             out[name] = view
         return out
@@ -120,7 +142,7 @@ class PreTrainedModel:
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
         """Replaces parameters by name; returns (missing_keys, unexpected_keys) like torch."""
         missing = [k for k in self._params if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in self._params]
+        unexpected = [k for k in state_dict if k not in self._params and k not in self._tied]
         if strict and (missing or unexpected):
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}: missing keys {missing}, "
@@ -173,12 +195,9 @@ class PreTrainedModel:
 
         folder = resolve_model_folder(pretrained_model_name_or_path, **hub_kwargs)
         if config is None:
-            config = cls.config_class.from_pretrained(folder, **kwargs)
+            config = cls.config_class.from_pretrained(folder)
             config.name_or_path = str(pretrained_model_name_or_path)
-        elif kwargs:
-            for key, value in kwargs.items():
-                setattr(config, key, value)
-            config.validate()
+        apply_config_overrides(config, kwargs)
 
         checkpoint = load_checkpoint_folder(folder)
         model = cls(config, **init_kwargs)
@@ -195,6 +214,7 @@ class PreTrainedModel:
         renamed = {}
         for key, value in checkpoint.items():
             renamed[_rename_legacy_key(key)] = value
+        tied_copies = {}  # a tied parameter's copy in the checkpoint: used only when its source is absent
 
         prefix = self.base_model_prefix + "." if self.base_model_prefix else ""
         model_has_prefix = bool(prefix) and any(k.startswith(prefix) for k in expected)
@@ -205,6 +225,12 @@ class PreTrainedModel:
         elif prefix and model_has_prefix and not ckpt_has_prefix:
             # A base model's checkpoint loaded into a head model: its keys belong under the prefix.
             renamed = {prefix + k: v for k, v in renamed.items()}
+
+        for name in self._tied:
+            if name in renamed:
+                tied_copies[name] = renamed.pop(name)
+        for name, value in tied_copies.items():
+            renamed.setdefault(self._tied[name], value)
 
         missing, unexpected, mismatched = [], [], []
         for key in expected:
@@ -282,6 +308,35 @@ class PreTrainedModel:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(params={self.num_parameters():,}, config={type(self.config).__name__})"
+
+
+def apply_config_overrides(config: PretrainedConfig, overrides: dict[str, Any]) -> None:
+    """Sets from_pretrained's config keyword arguments (``num_labels=8``, ``id2label=...``) as transformers does.
+
+    ``num_labels`` goes first: when it disagrees with the saved ``id2label`` it replaces the labels with
+    LABEL_0..LABEL_{n-1} and says so; an ``id2label`` passed with it then names them (keys become ints).
+    """
+    if not overrides:
+        return
+    overrides = dict(overrides)
+    if "num_labels" in overrides:
+        num_labels = overrides.pop("num_labels")
+        if num_labels != config.num_labels and "id2label" not in overrides:
+            logger.warning(
+                "You passed `num_labels=%s` which is incompatible to the `id2label` map of length `%s`.",
+                num_labels, config.num_labels,
+            )
+        config.num_labels = num_labels
+    if "id2label" in overrides:
+        id2label = {int(k): v for k, v in overrides.pop("id2label").items()}
+        config.id2label = id2label
+        if "label2id" not in overrides:
+            config.label2id = {v: k for k, v in id2label.items()}
+    if "label2id" in overrides:
+        config.label2id = {k: int(v) for k, v in overrides.pop("label2id").items()}
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    config.validate()
 
 
 def check_dtype_argument(dtype: Any) -> None:

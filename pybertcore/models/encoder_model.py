@@ -1,0 +1,296 @@
+"""EncoderModel: every BERT-family encoder on the one C++ core, each family's differences held as data.
+
+A family is an ``EncoderLayout``: where its checkpoint keeps each canonical weight the core takes (the
+names module.cc lists), how its config gives the core's sizes, which layer weight set each layer runs
+(ALBERT shares them), whether position ids derive from the input ids (RoBERTa), and which output class
+its bare model returns. The layout is chosen when the class is defined; nothing in the forward pass asks
+which family it runs.
+
+Shapes: ``B`` batch, ``T`` tokens, ``H`` hidden, ``E`` embedding size (== H unless the family projects
+E→H after the embedding LayerNorm), ``I`` intermediate, ``V`` vocab, ``P`` positions, ``TV`` token types.
+Weights are (out, in), as in transformers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Callable, ClassVar, Optional
+
+import numpy as np
+
+from pybertcore import _core
+from pybertcore.activations import activation_from_name
+from pybertcore.configuration_utils import PretrainedConfig
+from pybertcore.inputs import encoder_inputs
+from pybertcore.modeling_utils import INIT_NORMAL, ParamSpec, PreTrainedModel, layer_norm_specs, linear_specs
+
+
+@dataclass(frozen=True)
+class EncoderDims:
+    """The core's sizes for one config."""
+
+    V: int
+    P: int
+    TV: int  # 0 when the family has no token types
+    E: int
+    H: int
+    NH: int
+    I: int
+    L: int  # transformers' layers (num_hidden_layers)
+    groups: int  # layer weight groups: L, or ALBERT's num_hidden_groups
+    inner: int  # layers per group call: 1, or ALBERT's inner_group_num
+    act: str  # transformers' activation name
+    eps: float
+    pad_token_id: Optional[int]
+
+    def layer_map(self) -> list[int]:
+        """For each layer the core runs, its weight set; ALBERT's groups, else the identity.
+
+        transformers picks the group of layer i as int(i / (L / groups)) and runs that group's ``inner``
+        layers in turn; weight set g * inner + j is layer j of group g.
+        """
+        out = []
+        for i in range(self.L):
+            g = int(i / (self.L / self.groups))
+            out += [g * self.inner + j for j in range(self.inner)]
+        return out
+
+
+def bert_dims(config: PretrainedConfig) -> EncoderDims:
+    """BERT, RoBERTa, XLM-R, CamemBERT: E == H, one weight set per layer."""
+    c = config
+    return EncoderDims(
+        V=c.vocab_size, P=c.max_position_embeddings, TV=c.type_vocab_size, E=c.hidden_size, H=c.hidden_size,
+        NH=c.num_attention_heads, I=c.intermediate_size, L=c.num_hidden_layers, groups=c.num_hidden_layers,
+        inner=1, act=c.hidden_act, eps=float(c.layer_norm_eps), pad_token_id=c.pad_token_id,
+    )
+
+
+# Canonical layer roles and their shapes: (out, in) of a linear layer, or the size of a LayerNorm.
+LAYER_ROLES = ("q", "k", "v", "attn_out", "attn_norm", "ffn_in", "ffn_out", "ffn_norm")
+
+
+def _role_shape(role: str, d: EncoderDims) -> tuple[int, ...]:
+    return {
+        "q": (d.H, d.H), "k": (d.H, d.H), "v": (d.H, d.H), "attn_out": (d.H, d.H),
+        "ffn_in": (d.I, d.H), "ffn_out": (d.H, d.I), "attn_norm": (d.H,), "ffn_norm": (d.H,),
+    }[role]
+
+
+@dataclass(frozen=True)
+class EncoderLayout:
+    """Where a family keeps the core's weights, by transformers module name (without the model prefix)."""
+
+    dims: Callable[[PretrainedConfig], EncoderDims]
+    word_embeddings: str
+    position_embeddings: str
+    token_type_embeddings: Optional[str]  # None: the family has no token types
+    embedding_norm: str
+    embedding_projection: Optional[str]  # Linear(E → H) after the embedding LayerNorm, or None
+    layer: str  # one weight set's module prefix, with {group} and {inner} (its index within the group)
+    layer_params: tuple[tuple[str, str], ...]  # (canonical role, module under `layer`) in state_dict order
+    pooler: Optional[str]  # Linear(H → H) + tanh on position 0, or None
+    output_class: type
+    # nn.Embedding(padding_idx=pad_token_id) on the position table too (RoBERTa): that row starts at zero.
+    position_padding_row: bool = False
+    # position ids from input ids when the caller passes none; None: the token's index t
+    position_ids: Optional[Callable[[np.ndarray, EncoderDims], np.ndarray]] = None
+
+
+def padding_offset_position_ids(input_ids: np.ndarray, dims: EncoderDims) -> np.ndarray:
+    """RoBERTa's positions: cumsum(input_ids != pad) * (input_ids != pad) + pad, so real tokens count from
+    pad + 1 and padding sits on pad's own row. (B, T) int64."""
+    pad = dims.pad_token_id
+    real = (input_ids != pad).astype(np.int64)
+    positions = np.cumsum(real, axis=1) * real + pad
+    longest = int(real.sum(axis=1).max()) if real.size else 0
+    if longest + pad >= dims.P:
+        raise ValueError(
+            f"input_ids: a sequence of {longest} tokens needs position {longest + pad}, but "
+            f"max_position_embeddings is {dims.P} (positions start after padding_idx {pad}); "
+            f"the longest sequence this model takes is {dims.P - pad - 1} tokens"
+        )
+    return np.ascontiguousarray(positions)
+
+
+class EncoderPreTrainedModel(PreTrainedModel):
+    """A model whose parameters include a family encoder, under ``_encoder_prefix``."""
+
+    layout: ClassVar[EncoderLayout]
+    # "" for the bare model; "<base_model_prefix>." for the task heads.
+    _encoder_prefix: ClassVar[str] = ""
+    # Whether this model's encoder has its pooler; set by __init__ before the parameters are made.
+    _with_pooler: bool = False
+
+    @property
+    def dims(self) -> EncoderDims:
+        return self.layout.dims(self.config)
+
+    # --- parameters ----------------------------------------------------------------------------------
+    def _encoder_param_specs(self) -> list[ParamSpec]:
+        lay, d, pre = self.layout, self.dims, self._encoder_prefix
+        pad = d.pad_token_id
+        specs = [
+            ParamSpec(f"{pre}{lay.word_embeddings}.weight", (d.V, d.E), INIT_NORMAL, padding_row=pad),
+            ParamSpec(
+                f"{pre}{lay.position_embeddings}.weight", (d.P, d.E), INIT_NORMAL,
+                padding_row=pad if lay.position_padding_row else None,
+            ),
+        ]
+        if lay.token_type_embeddings is not None and d.TV > 0:
+            specs.append(ParamSpec(f"{pre}{lay.token_type_embeddings}.weight", (d.TV, d.E), INIT_NORMAL))
+        specs += layer_norm_specs(pre + lay.embedding_norm, d.E)
+        if lay.embedding_projection is not None:
+            specs += linear_specs(pre + lay.embedding_projection, d.H, d.E)
+        for group in range(d.groups):
+            for inner in range(d.inner):
+                p = pre + lay.layer.format(group=group, inner=inner)
+                for role, module in lay.layer_params:
+                    shape = _role_shape(role, d)
+                    if len(shape) == 2:
+                        specs += linear_specs(p + module, *shape)
+                    else:
+                        specs += layer_norm_specs(p + module, shape[0])
+        if self._with_pooler:
+            specs += linear_specs(pre + lay.pooler, d.H, d.H)
+        return specs
+
+    def _canonical_weights(self) -> dict[str, np.ndarray]:
+        """The core's names (module.cc) for this model's encoder parameters."""
+        lay, d, pre, p = self.layout, self.dims, self._encoder_prefix, self._params
+        w = {
+            "embeddings.word": p[f"{pre}{lay.word_embeddings}.weight"],
+            "embeddings.position": p[f"{pre}{lay.position_embeddings}.weight"],
+            "embeddings.norm.weight": p[f"{pre}{lay.embedding_norm}.weight"],
+            "embeddings.norm.bias": p[f"{pre}{lay.embedding_norm}.bias"],
+        }
+        if lay.token_type_embeddings is not None and d.TV > 0:
+            w["embeddings.token_type"] = p[f"{pre}{lay.token_type_embeddings}.weight"]
+        if lay.embedding_projection is not None:
+            for part in ("weight", "bias"):
+                w[f"embeddings.projection.{part}"] = p[f"{pre}{lay.embedding_projection}.{part}"]
+        modules = dict(lay.layer_params)
+        for group in range(d.groups):
+            for inner in range(d.inner):
+                src = pre + lay.layer.format(group=group, inner=inner)
+                dst = f"layers.{group * d.inner + inner}."
+                for part in ("weight", "bias"):
+                    w[f"{dst}qkv.{part}"] = np.concatenate([p[f"{src}{modules[r]}.{part}"] for r in ("q", "k", "v")])
+                    for role in ("attn_out", "attn_norm", "ffn_in", "ffn_out", "ffn_norm"):
+                        w[f"{dst}{role}.{part}"] = p[f"{src}{modules[role]}.{part}"]
+        if self._with_pooler:
+            w["pooler.weight"] = p[f"{pre}{lay.pooler}.weight"]
+            w["pooler.bias"] = p[f"{pre}{lay.pooler}.bias"]
+        return w
+
+    def _build_encoder(self) -> None:
+        d = self.dims
+        core = _core.EncoderConfig()
+        core.vocab_size = d.V
+        core.max_positions = d.P
+        core.type_vocab_size = d.TV if self.layout.token_type_embeddings is not None else 0
+        core.embedding_size = d.E
+        core.hidden_size = d.H
+        core.num_heads = d.NH
+        core.intermediate_size = d.I
+        layer_map = d.layer_map()
+        core.num_layers = len(layer_map)
+        core.activation = activation_from_name(d.act)
+        core.layer_norm_eps = d.eps
+        self._encoder = _core.Encoder(core, self._canonical_weights(), layer_map)
+
+    # --- forward -------------------------------------------------------------------------------------
+    def _flags(self, output_attentions, output_hidden_states, return_dict) -> tuple[bool, bool, bool]:
+        c = self.config
+        return (
+            bool(c.output_attentions if output_attentions is None else output_attentions),
+            bool(c.output_hidden_states if output_hidden_states is None else output_hidden_states),
+            bool(c.use_return_dict if return_dict is None else return_dict),
+        )
+
+    def _encode(
+        self,
+        input_ids: Any,
+        attention_mask: Any,
+        token_type_ids: Any,
+        position_ids: Any,
+        head_mask: Any,
+        inputs_embeds: Any,
+        output_attentions: bool,
+        output_hidden_states: bool,
+    ) -> tuple[dict[str, Any], Optional[np.ndarray]]:
+        """Runs the core; returns its outputs (hidden_states/attentions as tuples) and the (B, T) mask."""
+        if head_mask is not None:
+            raise NotImplementedError("head_mask is not supported by pybertcore")
+        if inputs_embeds is not None:
+            raise NotImplementedError("inputs_embeds is not supported by pybertcore; pass input_ids")
+        ids, mask, types, positions = encoder_inputs(input_ids, attention_mask, token_type_ids, position_ids)
+        if positions is None and self.layout.position_ids is not None:
+            positions = self.layout.position_ids(ids, self.dims)
+        out = self._encoder.forward(
+            ids, mask, types, positions,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
+            pooled=self._with_pooler,
+        )
+        out["hidden_states"] = tuple(out["hidden_states"]) if output_hidden_states else None
+        out["attentions"] = tuple(out["attentions"]) if output_attentions else None
+        return out, mask
+
+
+class EncoderModel(EncoderPreTrainedModel):
+    """The bare encoder: ``last_hidden_state`` and, where the family has a pooler, ``pooler_output``."""
+
+    _init_kwargs = ("add_pooling_layer",)
+
+    def __init__(self, config: PretrainedConfig, add_pooling_layer: bool = True) -> None:
+        self.add_pooling_layer = add_pooling_layer
+        self._with_pooler = bool(add_pooling_layer) and self.layout.pooler is not None
+        super().__init__(config)
+
+    def _param_specs(self) -> list[ParamSpec]:
+        return self._encoder_param_specs()
+
+    def _build(self) -> None:
+        self._build_encoder()
+
+    def forward(
+        self,
+        input_ids: Any = None,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        head_mask: Any = None,
+        inputs_embeds: Any = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+    ):
+        """Runs the encoder on token ids; see the output class for the fields.
+
+        Padded positions (attention_mask 0) of ``last_hidden_state`` and ``hidden_states`` hold zeros,
+        except position 0, which holds the state transformers computes there (the pooler reads it).
+        """
+        output_attentions, output_hidden_states, return_dict = self._flags(
+            output_attentions, output_hidden_states, return_dict
+        )
+        out, _ = self._encode(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions, output_hidden_states,
+        )
+        result = _make_output(
+            self.layout.output_class,
+            last_hidden_state=out["last_hidden_state"],
+            pooler_output=out.get("pooler_output"),
+            hidden_states=out["hidden_states"],
+            attentions=out["attentions"],
+        )
+        return result if return_dict else result.to_tuple()
+
+    __call__ = forward
+
+
+def _make_output(cls: type, **values: Any):
+    """An output of class ``cls`` from the values it has fields for (DistilBERT's has no pooler_output)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})

@@ -1,0 +1,431 @@
+"""Task heads on the family encoder: sequence and token classification, question answering, masked LM,
+multiple choice. Each family declares its heads as data (``Head``: which encoder output feeds it and a
+list of linear and LayerNorm steps named as in transformers); the computation runs in the C++ core
+(``_core.Dense``, ``_core.layer_norm``, GIL released there).
+
+Token-level heads (token classification, QA, masked LM) run on the real tokens only: a padded position
+(attention_mask 0) gets the head applied to the zero vector, which is what ``last_hidden_state`` holds
+there; transformers computes a value from the padded token instead, so compare logits on real tokens.
+Losses (``labels=...``) are computed in numpy in float64, as transformers' do in torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional, Union
+
+import numpy as np
+
+from pybertcore import _core
+from pybertcore.activations import activation_from_name
+from pybertcore.configuration_utils import PretrainedConfig
+from pybertcore.inputs import _to_numpy
+from pybertcore.modeling_outputs import (
+    MaskedLMOutput,
+    MultipleChoiceModelOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from pybertcore.modeling_utils import INIT_NORMAL, INIT_ZEROS, ParamSpec, layer_norm_specs
+from pybertcore.models.encoder_model import EncoderDims, EncoderPreTrainedModel
+
+# A size: an int, or a name resolved against the config: "H", "E", "V" (EncoderDims), "num_labels".
+Size = Union[int, str]
+
+
+@dataclass(frozen=True)
+class Linear:
+    """y = act(x · Wᵀ + b), parameters ``<name>.weight`` (out, in) and ``<name>.bias`` (out).
+
+    ``act``: a transformers activation name, ``"config:<field>"`` to read it from the config (None there
+    means identity), or None. ``tied_weight``: the encoder parameter (name without the model prefix)
+    the weight shares storage with when ``config.tie_word_embeddings``. ``tied_bias``: a head parameter
+    the bias always shares storage with (transformers' ``cls.predictions.bias``). ``when``: a boolean
+    config field; the step and its parameters exist only when it is true.
+    """
+
+    name: str
+    out: Size
+    inp: Size = "H"
+    act: Optional[str] = None
+    tied_weight: Optional[str] = None
+    tied_bias: Optional[str] = None
+    when: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Norm:
+    """LayerNorm over ``size`` features (eps: the family's), parameters ``<name>.weight``, ``<name>.bias``."""
+
+    name: str
+    size: Size = "H"
+
+
+@dataclass(frozen=True)
+class Bias:
+    """A bare bias vector (``cls.predictions.bias``), used through a Linear's ``tied_bias``."""
+
+    name: str
+    size: Size
+
+
+@dataclass(frozen=True)
+class Head:
+    """A head: its input (``"pooled"`` the pooler output, ``"first"`` position 0 of the last hidden
+    state, ``"tokens"`` every position) and its steps. ``order``: the parameters' module names in
+    transformers' state_dict order, when that differs from the steps' order."""
+
+    input: str
+    steps: tuple
+    order: Optional[tuple[str, ...]] = None
+
+
+def _size(size: Size, dims: EncoderDims, config: PretrainedConfig) -> int:
+    if isinstance(size, int):
+        return size
+    if size == "num_labels":
+        return config.num_labels
+    return getattr(dims, size)
+
+
+def _activation(act: Optional[str], config: PretrainedConfig) -> Any:
+    if act is not None and act.startswith("config:"):
+        field = act[len("config:"):]
+        act = getattr(config, field)
+        if act is None:
+            return _core.Activation.identity
+        return activation_from_name(act, field)
+    return _core.Activation.identity if act is None else activation_from_name(act)
+
+
+class EncoderForTask(EncoderPreTrainedModel):
+    """A family encoder (parameters under ``<base_model_prefix>.``) with the head the class declares."""
+
+    head: ClassVar[Head]
+
+    def __init__(self, config: PretrainedConfig) -> None:
+        self._with_pooler = self.head.input == "pooled"
+        if self._with_pooler and self.layout.pooler is None:
+            raise TypeError(f"{type(self).__name__}: a pooled head on a family without a pooler")
+        super().__init__(config)
+
+    @property
+    def _encoder_prefix(self) -> str:  # type: ignore[override]
+        return self.base_model_prefix + "."
+
+    def _steps(self) -> list:
+        return [s for s in self.head.steps if not getattr(s, "when", None) or getattr(self.config, s.when)]
+
+    def _head_param_specs(self) -> list[ParamSpec]:
+        d, c, pre = self.dims, self.config, self._encoder_prefix
+        by_module: dict[str, list[ParamSpec]] = {}
+        for step in self._steps():
+            if isinstance(step, Bias):
+                by_module[step.name] = [ParamSpec(step.name, (_size(step.size, d, c),), INIT_ZEROS)]
+            elif isinstance(step, Norm):
+                by_module[step.name] = layer_norm_specs(step.name, _size(step.size, d, c))
+            else:
+                out, inp = _size(step.out, d, c), _size(step.inp, d, c)
+                tied = pre + step.tied_weight if step.tied_weight and c.tie_word_embeddings else None
+                by_module[step.name] = [
+                    ParamSpec(f"{step.name}.weight", (out, inp), INIT_NORMAL, tied_to=tied),
+                    ParamSpec(f"{step.name}.bias", (out,), INIT_ZEROS, tied_to=step.tied_bias),
+                ]
+        order = self.head.order or tuple(by_module)
+        return [spec for module in order if module in by_module for spec in by_module[module]]
+
+    def _param_specs(self) -> list[ParamSpec]:
+        return self._encoder_param_specs() + self._head_param_specs()
+
+    def _build(self) -> None:
+        self._build_encoder()
+        params = {name: self._params[self._tied.get(name, name)] for name in self._state_order}
+        c = self.config
+        self._head_ops: list = []
+        for step in self._steps():
+            if isinstance(step, Linear):
+                dense = _core.Dense(
+                    np.ascontiguousarray(params[f"{step.name}.weight"]), np.ascontiguousarray(params[f"{step.name}.bias"])
+                )
+                self._head_ops.append(("dense", dense, _activation(step.act, c)))
+            elif isinstance(step, Norm):
+                self._head_ops.append(
+                    ("norm", np.ascontiguousarray(params[f"{step.name}.weight"]),
+                     np.ascontiguousarray(params[f"{step.name}.bias"]))
+                )
+
+    def _run_head(self, x: np.ndarray) -> np.ndarray:
+        """The head's steps on (M, H) rows; (M, out)."""
+        eps = self.dims.eps
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        for kind, a, b in self._head_ops:
+            x = a.forward(x, b) if kind == "dense" else _core.layer_norm(x, a, b, eps)
+        return x
+
+    def _head_logits(self, out: dict[str, Any], mask: Optional[np.ndarray]) -> np.ndarray:
+        """(B, out) for sequence heads, (B, T, out) for token heads."""
+        if self.head.input == "pooled":
+            return self._run_head(out["pooler_output"])
+        hidden = out["last_hidden_state"]  # (B, T, H)
+        if self.head.input == "first":
+            return self._run_head(hidden[:, 0])
+        B, T, H = hidden.shape
+        rows = hidden.reshape(B * T, H)
+        if mask is None:
+            return self._run_head(rows).reshape(B, T, -1)
+        # Real tokens, plus position 0 (the core computes it even when masked); the rest hold zeros.
+        computed = mask.astype(bool)
+        computed[:, 0] = True
+        index = np.flatnonzero(computed.reshape(-1))
+        head_rows = self._run_head(rows[index])
+        logits = np.empty((B * T, head_rows.shape[1]), dtype=np.float32)
+        logits[:] = self._run_head(np.zeros((1, H), dtype=np.float32))
+        logits[index] = head_rows
+        return logits.reshape(B, T, -1)
+
+    def _encode_for_head(self, input_ids, attention_mask, token_type_ids, position_ids, head_mask,
+                         inputs_embeds, output_attentions, output_hidden_states):
+        out, mask = self._encode(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions, output_hidden_states,
+        )
+        return out, mask, self._head_logits(out, mask)
+
+
+def _float_loss(value: float) -> np.ndarray:
+    return np.asarray(value, dtype=np.float32)
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray, ignore_index: int = -100) -> np.ndarray:
+    """Mean cross-entropy of (N, C) logits against (N,) int labels, skipping ignore_index (as torch)."""
+    logits = logits.astype(np.float64)
+    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    keep = labels != ignore_index
+    if not keep.any():
+        return _float_loss(np.nan)
+    z = logits[keep]
+    y = labels[keep]
+    if y.min() < 0 or y.max() >= z.shape[1]:
+        raise ValueError(f"labels: values must be in [0, {z.shape[1]}) or {ignore_index}, got {sorted(set(y.tolist()))}")
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return _float_loss(-logp[np.arange(len(y)), y].mean())
+
+
+def sequence_classification_loss(logits: np.ndarray, labels: Any, config: PretrainedConfig) -> np.ndarray:
+    """transformers' problem_type rules: regression (MSE), single-label (CE) or multi-label (BCE)."""
+    labels = _to_numpy(labels, "labels")
+    num_labels = config.num_labels
+    problem_type = config.problem_type
+    if problem_type is None:
+        if num_labels == 1:
+            problem_type = "regression"
+        elif num_labels > 1 and np.issubdtype(labels.dtype, np.integer):
+            problem_type = "single_label_classification"
+        else:
+            problem_type = "multi_label_classification"
+    if problem_type == "regression":
+        diff = logits.astype(np.float64).squeeze() - labels.astype(np.float64).squeeze()
+        return _float_loss(np.mean(diff**2))
+    if problem_type == "single_label_classification":
+        return cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1))
+    z, y = logits.astype(np.float64), labels.astype(np.float64)
+    return _float_loss(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+
+class ForSequenceClassification(EncoderForTask):
+    """``logits`` (B, num_labels)."""
+
+    def forward(
+        self,
+        input_ids: Any = None,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        head_mask: Any = None,
+        inputs_embeds: Any = None,
+        labels: Any = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+    ):
+        output_attentions, output_hidden_states, return_dict = self._flags(
+            output_attentions, output_hidden_states, return_dict
+        )
+        out, _, logits = self._encode_for_head(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions, output_hidden_states,
+        )
+        loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
+        result = SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=out["hidden_states"], attentions=out["attentions"]
+        )
+        return result if return_dict else result.to_tuple()
+
+    __call__ = forward
+
+
+class ForTokenClassification(EncoderForTask):
+    """``logits`` (B, T, num_labels)."""
+
+    def forward(
+        self,
+        input_ids: Any = None,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        head_mask: Any = None,
+        inputs_embeds: Any = None,
+        labels: Any = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+    ):
+        output_attentions, output_hidden_states, return_dict = self._flags(
+            output_attentions, output_hidden_states, return_dict
+        )
+        out, _, logits = self._encode_for_head(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions, output_hidden_states,
+        )
+        loss = None
+        if labels is not None:
+            loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), _to_numpy(labels, "labels"))
+        result = TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=out["hidden_states"], attentions=out["attentions"]
+        )
+        return result if return_dict else result.to_tuple()
+
+    __call__ = forward
+
+
+class ForQuestionAnswering(EncoderForTask):
+    """``start_logits`` and ``end_logits`` (B, T)."""
+
+    def forward(
+        self,
+        input_ids: Any = None,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        head_mask: Any = None,
+        inputs_embeds: Any = None,
+        start_positions: Any = None,
+        end_positions: Any = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+    ):
+        output_attentions, output_hidden_states, return_dict = self._flags(
+            output_attentions, output_hidden_states, return_dict
+        )
+        out, _, logits = self._encode_for_head(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions, output_hidden_states,
+        )
+        start_logits = np.ascontiguousarray(logits[..., 0])
+        end_logits = np.ascontiguousarray(logits[..., 1])
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            # transformers clamps positions outside the sequence to T and ignores them
+            T = start_logits.shape[1]
+            starts = np.clip(_to_numpy(start_positions, "start_positions").reshape(-1), 0, T)
+            ends = np.clip(_to_numpy(end_positions, "end_positions").reshape(-1), 0, T)
+            loss = _float_loss(
+                (cross_entropy(start_logits, starts, ignore_index=T) + cross_entropy(end_logits, ends, ignore_index=T))
+                / 2
+            )
+        result = QuestionAnsweringModelOutput(
+            loss=loss, start_logits=start_logits, end_logits=end_logits,
+            hidden_states=out["hidden_states"], attentions=out["attentions"],
+        )
+        return result if return_dict else result.to_tuple()
+
+    __call__ = forward
+
+
+class ForMaskedLM(EncoderForTask):
+    """``logits`` (B, T, V); the decoder shares the word embeddings (``config.tie_word_embeddings``)."""
+
+    def forward(
+        self,
+        input_ids: Any = None,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        head_mask: Any = None,
+        inputs_embeds: Any = None,
+        labels: Any = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+    ):
+        output_attentions, output_hidden_states, return_dict = self._flags(
+            output_attentions, output_hidden_states, return_dict
+        )
+        out, _, logits = self._encode_for_head(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions, output_hidden_states,
+        )
+        loss = None
+        if labels is not None:
+            loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), _to_numpy(labels, "labels"))
+        result = MaskedLMOutput(loss=loss, logits=logits, hidden_states=out["hidden_states"], attentions=out["attentions"])
+        return result if return_dict else result.to_tuple()
+
+    __call__ = forward
+
+
+def _flatten_choices(value: Any, name: str) -> Optional[np.ndarray]:
+    """(B, C, T) → (B·C, T); None stays None."""
+    if value is None:
+        return None
+    arr = _to_numpy(value, name)
+    if arr.ndim != 3:
+        raise ValueError(f"{name} must be 3-D (batch, choices, tokens) for multiple choice, got shape {tuple(arr.shape)}")
+    return arr.reshape(-1, arr.shape[-1])
+
+
+class ForMultipleChoice(EncoderForTask):
+    """Inputs (B, C, T); ``logits`` (B, C). Hidden states and attentions are per (B·C) sequence."""
+
+    def forward(
+        self,
+        input_ids: Any = None,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        head_mask: Any = None,
+        inputs_embeds: Any = None,
+        labels: Any = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+    ):
+        output_attentions, output_hidden_states, return_dict = self._flags(
+            output_attentions, output_hidden_states, return_dict
+        )
+        if input_ids is None:
+            raise ValueError("input_ids is required (inputs_embeds is not supported)")
+        ids = _to_numpy(input_ids, "input_ids")
+        if ids.ndim != 3:
+            raise ValueError(
+                f"input_ids must be 3-D (batch, choices, tokens) for multiple choice, got shape {tuple(ids.shape)}"
+            )
+        num_choices = ids.shape[1]
+        out, _, logits = self._encode_for_head(
+            ids.reshape(-1, ids.shape[-1]),
+            _flatten_choices(attention_mask, "attention_mask"),
+            _flatten_choices(token_type_ids, "token_type_ids"),
+            _flatten_choices(position_ids, "position_ids"),
+            head_mask, inputs_embeds, output_attentions, output_hidden_states,
+        )
+        logits = np.ascontiguousarray(logits.reshape(-1, num_choices))
+        loss = None if labels is None else cross_entropy(logits, _to_numpy(labels, "labels"))
+        result = MultipleChoiceModelOutput(
+            loss=loss, logits=logits, hidden_states=out["hidden_states"], attentions=out["attentions"]
+        )
+        return result if return_dict else result.to_tuple()
+
+    __call__ = forward
