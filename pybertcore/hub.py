@@ -1,34 +1,242 @@
-"""Where a model's files are: a local folder today; hub ids in the Hugging Face cache build on this.
+"""Where a model's files are: a local folder, or a hub id in the Hugging Face cache (downloaded if allowed).
 
-``from_pretrained(folder)`` never touches the network.
+``from_pretrained(folder)`` never touches the network. A hub id (``"org/name"`` or a bare legacy name
+such as ``"bert-base-cased"``) is looked up in the standard cache layout that huggingface_hub writes:
+
+    <cache>/models--org--name/refs/<branch or tag>      (text: the commit hash)
+    <cache>/models--org--name/snapshots/<commit>/<file> (usually symlinks into ../../blobs/)
+
+with ``<cache>`` = ``cache_dir=``, else ``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else
+``$XDG_CACHE_HOME/huggingface/hub``, else ``~/.cache/huggingface/hub``; ``revision=`` is a branch, a
+tag or a full commit hash (default ``main``). A complete snapshot (config.json plus weights, preferring
+safetensors over .bin) is used as is; otherwise, unless ``local_files_only=True`` or ``HF_HUB_OFFLINE``
+is set, the files are downloaded with huggingface_hub (the ``pybertcore[hub]`` extra, imported only
+then). The cache lookup itself needs no huggingface_hub.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Optional
 
+from pybertcore.checkpoints import WEIGHTS_FILE_NAMES, find_weights_file, shard_files
 from pybertcore.configuration_utils import CONFIG_NAME
 
+# Bare names the hub redirects to an organisation's repository. A cache may hold either spelling
+# (the folder is named after the id used to download), so both are looked for.
+LEGACY_MODEL_IDS = {
+    **{name: f"google-bert/{name}" for name in (
+        "bert-base-uncased", "bert-base-cased", "bert-large-uncased", "bert-large-cased",
+        "bert-base-multilingual-uncased", "bert-base-multilingual-cased", "bert-base-chinese",
+        "bert-base-german-cased", "bert-large-uncased-whole-word-masking", "bert-large-cased-whole-word-masking",
+        "bert-large-uncased-whole-word-masking-finetuned-squad",
+        "bert-large-cased-whole-word-masking-finetuned-squad", "bert-base-cased-finetuned-mrpc",
+    )},
+    **{name: f"distilbert/{name}" for name in (
+        "distilbert-base-uncased", "distilbert-base-cased", "distilbert-base-multilingual-cased",
+        "distilbert-base-uncased-finetuned-sst-2-english", "distilbert-base-cased-distilled-squad",
+        "distilbert-base-uncased-distilled-squad", "distilroberta-base",
+    )},
+    **{name: f"FacebookAI/{name}" for name in (
+        "roberta-base", "roberta-large", "roberta-large-mnli", "xlm-roberta-base", "xlm-roberta-large",
+    )},
+    **{name: f"albert/{name}" for name in (
+        "albert-base-v1", "albert-large-v1", "albert-base-v2", "albert-large-v2", "albert-xlarge-v2", "albert-xxlarge-v2",
+    )},
+}
+_CANONICAL_TO_LEGACY = {v: k for k, v in LEGACY_MODEL_IDS.items()}
+_TRUE = {"1", "ON", "YES", "TRUE"}
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 
-def resolve_model_folder(name_or_path: str | os.PathLike, **hub_kwargs) -> Path:
-    """The folder holding the model's files, or an OSError that names what was looked for and where."""
+
+def hub_cache_dir(cache_dir: Optional[str | os.PathLike] = None) -> Path:
+    """The hub cache folder, resolved as huggingface_hub resolves it."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(var):
+            return Path(os.path.expandvars(os.environ[var])).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.path.expandvars(os.environ["HF_HOME"])).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def is_offline() -> bool:
+    """``HF_HUB_OFFLINE`` (or transformers' ``TRANSFORMERS_OFFLINE``) set to 1/ON/YES/TRUE."""
+    return any((os.environ.get(v) or "").upper() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def repo_folder_name(repo_id: str) -> str:
+    return "models--" + repo_id.replace("/", "--")
+
+
+def candidate_repo_ids(name: str) -> list[str]:
+    """The id as given, then its other spelling for the well-known legacy names."""
+    ids = [name]
+    for other in (LEGACY_MODEL_IDS.get(name), _CANONICAL_TO_LEGACY.get(name)):
+        if other:
+            ids.append(other)
+    return ids
+
+
+def is_repo_id(name: str) -> bool:
+    return bool(_REPO_ID.fullmatch(name)) and "--" not in name and ".." not in name and not name.endswith(".git")
+
+
+def cached_snapshot(repo_id: str, cache: Path, revision: Optional[str] = None) -> Optional[Path]:
+    """``snapshots/<commit>`` of ``repo_id`` for ``revision`` (a ref name or a commit hash), or None."""
+    repo = cache / repo_folder_name(repo_id)
+    if not repo.is_dir():
+        return None
+    revision = revision or "main"
+    ref = repo / "refs" / revision
+    if ref.is_file():
+        commit = ref.read_text(encoding="utf-8").strip()
+    elif _COMMIT.fullmatch(revision):
+        commit = revision
+    else:
+        return None
+    snapshot = repo / "snapshots" / commit
+    return snapshot if snapshot.is_dir() else None
+
+
+def folder_is_complete(folder: Path, need_weights: bool) -> bool:
+    """config.json, and (when asked) a weights file whose shards, if any, are all present."""
+    if not (folder / CONFIG_NAME).is_file():
+        return False
+    if not need_weights:
+        return True
+    weights = find_weights_file(folder)
+    if weights is None:
+        return False
+    if weights.name.endswith(".index.json"):
+        try:
+            files, _ = shard_files(weights)
+        except ValueError:
+            return True  # let the loader report the broken index with its file name
+        return all((folder / f).is_file() for f in files)
+    return True
+
+
+def resolve_model_folder(
+    name_or_path: str | os.PathLike,
+    need_weights: bool = True,
+    cache_dir: Optional[str | os.PathLike] = None,
+    revision: Optional[str] = None,
+    local_files_only: bool = False,
+    token: object = None,
+    force_download: bool = False,
+    subfolder: str = "",
+    proxies: object = None,
+) -> Path:
+    """The folder holding the model's files, or an OSError that names what was looked for, where, and how to get it."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
-        return path
-    raise OSError(
-        f"{str(name_or_path)!r} is not a local folder. pybertcore.from_pretrained takes a folder written by "
-        "save_pretrained (config.json plus model.safetensors); save or download the model to a folder first."
-    )
+        folder = path / subfolder if subfolder else path
+        if not folder.is_dir():
+            raise OSError(f"{path} has no subfolder {subfolder!r}")
+        return folder
+    name = os.fspath(name_or_path)
+    if not is_repo_id(name):
+        raise OSError(
+            f"{name!r} is not a local folder (no such directory) and not a Hugging Face Hub model id "
+            "('org/name' or a bare name such as 'bert-base-cased'). Pass the path of a folder holding config.json "
+            "and model.safetensors (save_pretrained writes one), or a hub id."
+        )
+    cache = hub_cache_dir(cache_dir)
+    looked = []
+    for repo_id in candidate_repo_ids(name):
+        looked.append(str(cache / repo_folder_name(repo_id)))
+        if force_download:
+            continue
+        snapshot = cached_snapshot(repo_id, cache, revision)
+        if snapshot is not None:
+            folder = snapshot / subfolder if subfolder else snapshot
+            if folder_is_complete(folder, need_weights):
+                return folder
+
+    reason = "local_files_only=True" if local_files_only else "HF_HUB_OFFLINE is set" if is_offline() else None
+    if reason is None:
+        return _download(name, need_weights, cache_dir, revision, token, force_download, subfolder, proxies, looked)
+    raise OSError(_not_found_message(name, revision, looked, f"downloads are off ({reason})"))
 
 
 def resolve_config_file(name_or_path: str | os.PathLike, **hub_kwargs) -> Path:
-    """``config.json`` of a model folder, or the path itself when it is a JSON file."""
+    """``config.json`` of a model folder or hub id, or the path itself when it is a JSON file."""
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
-    folder = resolve_model_folder(name_or_path, **hub_kwargs)
+    folder = resolve_model_folder(name_or_path, need_weights=False, **hub_kwargs)
     config = folder / CONFIG_NAME
     if not config.is_file():
         raise OSError(f"{folder} has no {CONFIG_NAME}; a model folder needs one (save_pretrained writes it)")
     return config
+
+
+def _not_found_message(name: str, revision: Optional[str], looked: list[str], why: str) -> str:
+    at = f" at revision {revision!r}" if revision else ""
+    return (
+        f"{name!r} is not a local folder, and no complete copy of it{at} (config.json plus model.safetensors or "
+        f"pytorch_model.bin) is in the Hugging Face cache; looked in {', '.join(looked)}; {why}. To get it: run "
+        f"`hf download {name}` (huggingface_hub's CLI) where the network is reachable, or call from_pretrained "
+        "online with huggingface_hub installed (pip install 'pybertcore[hub]'), or pass the path of a folder "
+        "holding config.json and model.safetensors. Set HF_HUB_CACHE, HF_HOME or cache_dir= if the cache is elsewhere."
+    )
+
+
+def _download(
+    name: str,
+    need_weights: bool,
+    cache_dir: object,
+    revision: Optional[str],
+    token: object,
+    force_download: bool,
+    subfolder: str,
+    proxies: object,
+    looked: list[str],
+) -> Path:
+    """Fetches config.json and the preferred weights (safetensors, else .bin; shards too) into the cache."""
+    try:
+        import huggingface_hub
+    except ImportError:
+        raise OSError(_not_found_message(
+            name, revision, looked, "downloading needs huggingface_hub, which is not installed "
+            "(pip install 'pybertcore[hub]')"
+        )) from None
+    try:
+        from huggingface_hub.errors import EntryNotFoundError
+    except ImportError:  # huggingface_hub < 0.23
+        from huggingface_hub.utils import EntryNotFoundError
+
+    def fetch(filename: str) -> Path:
+        kwargs = {"proxies": proxies} if proxies is not None else {}
+        return Path(huggingface_hub.hf_hub_download(
+            name, filename, subfolder=subfolder or None, revision=revision, cache_dir=cache_dir,
+            token=token, force_download=force_download, **kwargs,
+        ))
+
+    try:
+        config = fetch(CONFIG_NAME)
+        if need_weights:
+            for filename in WEIGHTS_FILE_NAMES:
+                try:
+                    weights = fetch(filename)
+                except EntryNotFoundError:
+                    continue
+                if filename.endswith(".index.json"):
+                    for shard in shard_files(weights)[0]:
+                        fetch(shard)
+                break
+            else:
+                raise OSError(f"{name} has none of {', '.join(WEIGHTS_FILE_NAMES)}; pybertcore cannot load it")
+    except OSError as e:
+        if type(e).__name__ in ("RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError"):
+            raise OSError(f"{name!r}: {e}") from None
+        if isinstance(e, (FileNotFoundError, ConnectionError)) or type(e).__name__ == "LocalEntryNotFoundError":
+            raise OSError(_not_found_message(name, revision, looked, f"the download failed ({e})")) from None
+        raise
+    return config.parent

@@ -12,13 +12,20 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 import numpy as np
 
-from pybertcore.checkpoint import SAFE_WEIGHTS_NAME, CheckpointError, load_safetensors, save_safetensors
+from pybertcore.checkpoints import (
+    CheckpointError,
+    find_weights_file,
+    load_weights_file,
+    release_pages,
+    save_weights,
+)
 from pybertcore.configuration_utils import _HUB_KWARGS, PretrainedConfig
 
 logger = logging.getLogger("pybertcore")
@@ -75,7 +82,23 @@ def layer_norm_specs(name: str, size: int) -> list[ParamSpec]:
     return [ParamSpec(f"{name}.weight", (size,), INIT_ONES), ParamSpec(f"{name}.bias", (size,), INIT_ZEROS)]
 
 
+class _DeferredInit(threading.local):
+    """While from_pretrained builds a model, parameters are placeholders (``np.empty``: address space,
+    no pages) and the native build waits: the checkpoint fills them, and only what it lacks is drawn
+    at random, once, before the single build (as transformers' meta-device loading does)."""
+
+    active = False
+    pending: Optional[dict] = None
+
+
+_deferred = _DeferredInit()
+
+
 def init_param(spec: ParamSpec, initializer_range: float) -> np.ndarray:
+    if _deferred.active:
+        placeholder = np.empty(spec.shape, dtype=np.float32)
+        _deferred.pending[id(placeholder)] = (placeholder, spec, initializer_range)
+        return placeholder
     if spec.init == INIT_NORMAL:
         value = random_generator().normal(0.0, initializer_range, size=spec.shape).astype(np.float32)
         if spec.padding_row is not None and 0 <= spec.padding_row < spec.shape[0]:
@@ -118,7 +141,10 @@ class PreTrainedModel:
         for name, source in self._tied.items():
             if source not in self._params:
                 raise ValueError(f"{name} is tied to {source}, which is not a parameter of {type(self).__name__}")
-        self._build()
+        if _deferred.active:  # from_pretrained: _load_checkpoint fills the parameters, then builds
+            self._deferred_params, _deferred.pending = _deferred.pending, {}
+        else:
+            self._build()
 
     # --- what subclasses define ----------------------------------------------------------------------
     def _param_specs(self) -> list[ParamSpec]:
@@ -182,9 +208,12 @@ class PreTrainedModel:
         torch_dtype: Any = None,
         **kwargs: Any,
     ):
-        """Loads a model from a folder holding ``config.json`` and ``model.safetensors``.
+        """Loads a model from a folder, or a hub id resolved in the Hugging Face cache (see pybertcore.hub).
 
-        Keyword arguments that are config fields (``num_labels=8``, ...) override the saved config.
+        Weights: ``model.safetensors``, ``pytorch_model.bin`` (read without torch), or either sharded with
+        its index; float16/bfloat16 checkpoints are converted to float32, the compute type. Keyword
+        arguments that are config fields (``num_labels=8``, ...) override the saved config; ``cache_dir``,
+        ``revision``, ``local_files_only``, ``token``, ``force_download``, ``subfolder`` choose the files.
         """
         if model_args:
             raise TypeError("from_pretrained takes no positional arguments after the path")
@@ -200,8 +229,14 @@ class PreTrainedModel:
         apply_config_overrides(config, kwargs)
 
         checkpoint = load_checkpoint_folder(folder)
-        model = cls(config, **init_kwargs)
+        _deferred.active, _deferred.pending = True, {}
+        try:
+            model = cls(config, **init_kwargs)
+        finally:
+            _deferred.active, _deferred.pending = False, None
         info = model._load_checkpoint(checkpoint, str(pretrained_model_name_or_path), ignore_mismatched_sizes)
+        # Float32 parameters may still view the file: once packed, their pages need not stay resident.
+        release_pages(checkpoint)
         if output_loading_info:
             return model, info
         return model
@@ -288,23 +323,50 @@ class PreTrainedModel:
                 "down-stream task to be able to use it for predictions and inference.",
                 cls_name, source, details,
             )
+        self._init_deferred_params()
         self._build()
         return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched, "error_msgs": []}
 
+    def _init_deferred_params(self) -> None:
+        """Draws the parameters the checkpoint did not provide, when construction was deferred."""
+        pending = getattr(self, "_deferred_params", None) or {}
+        self._deferred_params = {}
+        for name, value in self._params.items():
+            entry = pending.get(id(value))
+            if entry is not None and entry[0] is value:
+                self._params[name] = init_param(entry[1], entry[2])
+
     # --- saving --------------------------------------------------------------------------------------
-    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any) -> None:
-        """Writes ``config.json`` (with ``architectures``) and ``model.safetensors``."""
-        unsupported = set(kwargs) - {"safe_serialization"}
-        if unsupported:
-            raise TypeError(f"save_pretrained got unsupported arguments: {sorted(unsupported)}")
-        if kwargs.get("safe_serialization", True) is False:
-            raise NotImplementedError("safe_serialization=False (pytorch_model.bin) is not supported yet")
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike,
+        is_main_process: bool = True,
+        state_dict: Optional[dict[str, Any]] = None,
+        max_shard_size: int | str = "50GB",
+        safe_serialization: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """Writes ``config.json`` (with ``architectures``) and the weights as transformers names them.
+
+        ``safe_serialization=True``: ``model.safetensors``; False: ``pytorch_model.bin`` in torch's zip
+        format (``torch.load(path, weights_only=True)`` reads it). Above ``max_shard_size`` bytes (an int
+        or "2GB"/"500MB"), shards ``model-00001-of-0000N.safetensors`` plus ``model.safetensors.index.json``.
+        """
+        unsupported = set(kwargs) - {"push_to_hub"}
+        if unsupported or kwargs.get("push_to_hub"):
+            raise TypeError(f"save_pretrained got unsupported arguments: {sorted(unsupported or ['push_to_hub'])}")
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory: {save_directory} is a file, expected a folder")
+        if not is_main_process:
+            return
         os.makedirs(save_directory, exist_ok=True)
         self.config.architectures = [type(self).__name__]
         self.config.save_pretrained(save_directory)
-        save_safetensors(dict(self._params), Path(save_directory) / SAFE_WEIGHTS_NAME)
+        tensors = dict(self._params) if state_dict is None else {
+            k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v) for k, v in state_dict.items()
+        }
+        save_weights(tensors, Path(save_directory), safe_serialization=bool(safe_serialization),
+                     max_shard_size=max_shard_size)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(params={self.num_parameters():,}, config={type(self.config).__name__})"
@@ -339,20 +401,54 @@ def apply_config_overrides(config: PretrainedConfig, overrides: dict[str, Any]) 
     config.validate()
 
 
+# dtype names from_pretrained accepts (float32 is the compute type; "auto" means "the checkpoint's", which
+# pybertcore converts to float32 on load) and names it knows but cannot compute in yet.
+_DTYPES_ACCEPTED = ("float32", "float", "fp32", "auto")
+_DTYPES_UNSUPPORTED = ("float16", "half", "fp16", "bfloat16", "bf16", "float64", "double", "int8", "uint8",
+                       "float8_e4m3fn", "float8_e5m2", "complex64")
+
+
+def _dtype_name(dtype: Any) -> str:
+    if isinstance(dtype, str):
+        return dtype.replace("torch.", "")
+    text = str(dtype)
+    if text.startswith("torch."):  # a torch.dtype, named without importing torch
+        return text[len("torch."):]
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return text
+
+
 def check_dtype_argument(dtype: Any) -> None:
-    """from_pretrained's dtype/torch_dtype: the compute type is float32 today; other values raise by name."""
+    """from_pretrained's dtype/torch_dtype, as transformers takes them: a name ("float32", "auto"), a
+    torch.dtype, a numpy dtype, or a dict of those per sub-model. The compute type is float32 (float16
+    and bfloat16 checkpoints load, converted); asking for another compute type raises naming it."""
     if dtype is None:
         return
-    name = str(dtype).replace("torch.", "")
-    if name not in ("float32", "auto", "float"):
-        raise NotImplementedError(f"dtype={name!r}: pybertcore computes in float32 only for now")
+    if isinstance(dtype, dict):
+        for value in dtype.values():
+            check_dtype_argument(value)
+        return
+    name = _dtype_name(dtype)
+    if name in _DTYPES_ACCEPTED:
+        return
+    if name in _DTYPES_UNSUPPORTED:
+        raise NotImplementedError(
+            f"dtype={name!r}: pybertcore computes in float32 only for now; pass dtype='float32' or 'auto' "
+            "(float16 and bfloat16 checkpoints load either way, converted to float32)"
+        )
+    raise ValueError(f"dtype={dtype!r} is not a dtype; pass 'auto', 'float32' or torch.float32")
 
 
 def load_checkpoint_folder(folder: Path) -> dict[str, np.ndarray]:
-    """All weights in a model folder (``model.safetensors``)."""
-    path = folder / SAFE_WEIGHTS_NAME
-    if path.is_file():
-        return load_safetensors(path)
-    others = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".safetensors", ".h5", ".msgpack"))
+    """All weights in a model folder: ``model.safetensors``, else ``pytorch_model.bin``, sharded or not."""
+    path = find_weights_file(folder)
+    if path is not None:
+        return load_weights_file(path)
+    others = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".safetensors", ".h5", ".msgpack", ".ckpt"))
     found = f"; found {', '.join(others)}" if others else ""
-    raise OSError(f"{folder} has no {SAFE_WEIGHTS_NAME}{found}")
+    raise OSError(
+        f"{folder} has no model.safetensors (nor model.safetensors.index.json, pytorch_model.bin, "
+        f"pytorch_model.bin.index.json){found}"
+    )
