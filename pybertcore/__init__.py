@@ -16,6 +16,7 @@ from pybertcore.modeling_outputs import BaseModelOutput, BaseModelOutputWithPool
 from pybertcore.modeling_utils import PreTrainedModel, set_seed
 from pybertcore.models.auto import AutoConfig, AutoModel
 from pybertcore.models.bert import BertConfig, BertModel, BertPreTrainedModel
+from pybertcore.pipelines import Pipeline, pipeline
 from pybertcore.sentence import SentenceEncoder
 from pybertcore.tokenization import (
     AutoTokenizer,
@@ -67,10 +68,12 @@ __all__ = [
     "PreTrainedConfig",
     "PreTrainedModel",
     "PreTrainedTokenizerFast",
+    "Pipeline",
     "PretrainedConfig",
     "SentenceEncoder",
     "cpu_info",
     "get_num_threads",
+    "pipeline",
     "set_num_threads",
     "set_seed",
 ]

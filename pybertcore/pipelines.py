@@ -1,0 +1,679 @@
+"""``pybertcore.pipeline(task, model=...)``: transformers' pipelines for encoder tasks, without torch.
+
+Tasks: "feature-extraction", "text-classification" (alias "sentiment-analysis"), "token-classification"
+(alias "ner"), "fill-mask", "question-answering". Each returns the structures transformers' pipeline
+returns (lists of dicts with the same keys, labels from ``config.id2label``, the same defaults for
+``top_k``, ``function_to_apply``, ``aggregation_strategy``, ``ignore_labels``, ``targets``); scores are
+Python floats. "question-answering" follows the extractive pipeline of transformers 4.x (removed in 5.x):
+question first, ``doc_stride`` windows over long contexts, spans scored by start x end probabilities.
+
+Differences on purpose: inputs run in padded batches (``batch_size``, default 8) rather than one at a
+time; the core's packed tokens make each result independent of its batch. Inputs longer than the model's
+limit are truncated with one warning per call naming how many were cut, where transformers would let the
+model fail. Left out: ``is_split_into_words``, token-classification ``stride``, ``device`` (CPU only).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+
+logger = logging.getLogger("pybertcore")
+
+TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
+
+# task → (Auto class name in pybertcore.models.auto, the suffix of the family class it picks)
+TASK_MODELS = {
+    "feature-extraction": ("AutoModel", "Model"),
+    "text-classification": ("AutoModelForSequenceClassification", "ForSequenceClassification"),
+    "token-classification": ("AutoModelForTokenClassification", "ForTokenClassification"),
+    "fill-mask": ("AutoModelForMaskedLM", "ForMaskedLM"),
+    "question-answering": ("AutoModelForQuestionAnswering", "ForQuestionAnswering"),
+}
+
+# Position ids of the RoBERTa family start after the padding index, so they use two fewer positions.
+_POSITION_OFFSET_TYPES = ("roberta", "xlm-roberta", "camembert")
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float32, copy=False)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _load_model_for_task(task: str, model: Any, kwargs: dict) -> Any:
+    """A model object for ``task``: ``model`` itself, or loaded from a folder with the task's Auto class."""
+    if not isinstance(model, (str, os.PathLike)):
+        return model
+    from pybertcore.models import auto
+
+    auto_name, suffix = TASK_MODELS[task]
+    auto_class = getattr(auto, auto_name, None)
+    if auto_class is not None:
+        return auto_class.from_pretrained(model, **kwargs)
+    # No Auto class for this head yet: the config's family module has "<Family>For<Task>".
+    import importlib
+
+    config = auto.AutoConfig.from_pretrained(model)
+    family = type(config).__name__[: -len("Config")]
+    package = importlib.import_module(type(config).__module__.rsplit(".", 1)[0])
+    model_class = getattr(package, family + suffix, None)
+    if model_class is None:
+        raise ValueError(f"{task}: pybertcore has no {family + suffix} for model_type {config.model_type!r}")
+    return model_class.from_pretrained(model, config=config, **kwargs)
+
+
+def _infer_task(model: Any) -> str:
+    from pybertcore.configuration_utils import PretrainedConfig
+
+    if isinstance(model, (str, os.PathLike)):
+        from pybertcore.models.auto import AutoConfig
+
+        config = AutoConfig.from_pretrained(model)
+    else:
+        config = getattr(model, "config", None)
+    architectures = list(getattr(config, "architectures", None) or []) if isinstance(config, PretrainedConfig) else []
+    for arch in architectures:
+        for task, (_, suffix) in TASK_MODELS.items():
+            if task != "feature-extraction" and arch.endswith(suffix):
+                return task
+    if architectures:
+        return "feature-extraction"
+    raise ValueError("pipeline(): pass a task; the model's config names no architecture to infer it from")
+
+
+def pipeline(
+    task: Optional[str] = None,
+    model: Any = None,
+    tokenizer: Any = None,
+    config: Any = None,
+    batch_size: int = 8,
+    device: Any = None,
+    model_kwargs: Optional[dict] = None,
+    **kwargs: Any,
+) -> "Pipeline":
+    """Builds the pipeline for ``task`` around ``model`` (a folder or a model object) and its tokenizer.
+
+    Keyword arguments that the task's ``__call__`` takes (``top_k``, ``aggregation_strategy``, ...) become
+    the pipeline's defaults, as in transformers.
+    """
+    if model is None:
+        raise ValueError(
+            "pipeline(): pass model= (a folder with config.json and weights); pybertcore downloads no default"
+        )
+    if device not in (None, "cpu", -1):
+        raise ValueError(f"device={device!r}: pybertcore runs on the CPU only")
+    if task is None:
+        task = _infer_task(model)
+    task = TASK_ALIASES.get(task, task)
+    if task not in PIPELINES:
+        raise ValueError(f"Unknown task {task!r}; available: {', '.join(sorted(list(PIPELINES) + list(TASK_ALIASES)))}")
+    model_kwargs = dict(model_kwargs or {})
+    if config is not None:
+        if isinstance(config, (str, os.PathLike)):
+            from pybertcore.models.auto import AutoConfig
+
+            config = AutoConfig.from_pretrained(config)
+        model_kwargs["config"] = config
+    model_source = model if isinstance(model, (str, os.PathLike)) else None
+    model = _load_model_for_task(task, model, model_kwargs)
+    if tokenizer is None:
+        source = model_source or getattr(model.config, "_name_or_path", None) or getattr(model, "name_or_path", None)
+        if not source:
+            raise ValueError("pipeline(): pass tokenizer= (the model object does not say which folder it came from)")
+        tokenizer = source
+    if isinstance(tokenizer, (str, os.PathLike)):
+        from pybertcore.tokenization import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+    return PIPELINES[task](model=model, tokenizer=tokenizer, task=task, batch_size=batch_size, **kwargs)
+
+
+class Pipeline:
+    """Tokenize, run the model in padded batches, post-process; subclasses define the task's parts."""
+
+    def __init__(self, model: Any, tokenizer: Any, task: str = "", batch_size: int = 8, **kwargs: Any) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.task = task
+        self.batch_size = batch_size
+        self._defaults = kwargs
+        self._check_params(kwargs)
+
+    def _check_params(self, kwargs: dict) -> None:
+        unknown = set(kwargs) - set(self.call_params)
+        if unknown:
+            raise TypeError(f"{self.task} pipeline: unexpected argument(s) {', '.join(sorted(unknown))}")
+
+    call_params: tuple[str, ...] = ()
+
+    def _params(self, kwargs: dict) -> dict:
+        self._check_params(kwargs)
+        params = dict(self._defaults)
+        params.update(kwargs)
+        return params
+
+    @property
+    def max_length(self) -> int:
+        """Tokens the model takes: the tokenizer's model_max_length, within the position table."""
+        config = self.model.config
+        limit = int(config.max_position_embeddings)
+        if getattr(config, "model_type", None) in _POSITION_OFFSET_TYPES:
+            limit -= int(config.pad_token_id or 0) + 1
+        return min(limit, int(self.tokenizer.model_max_length))
+
+    def _encode(self, texts: list, **tokenizer_kwargs: Any) -> Any:
+        """Tokenizes a batch with truncation at the model's limit; warns once with the count of cut inputs."""
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, verbose=False, **tokenizer_kwargs)
+        cut = sum(1 for e in enc.encodings if e.overflowing)
+        if cut:
+            logger.warning(
+                "%s: %d of %d inputs were longer than the model's limit of %d tokens and were truncated",
+                self.task, cut, len(texts), self.max_length,
+            )
+        return enc
+
+    def _run(self, encodings: list) -> list[dict[str, np.ndarray]]:
+        """The model's outputs for each ``tokenizers`` Encoding, sliced to its own tokens."""
+        results: list[dict[str, np.ndarray]] = []
+        pad_id = self.tokenizer.pad_token_id or 0
+        use_types = "token_type_ids" in self.tokenizer.model_input_names
+        for start in range(0, len(encodings), self.batch_size):
+            batch = encodings[start:start + self.batch_size]
+            T = max(len(e.ids) for e in batch)
+            ids = np.full((len(batch), T), pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), T), dtype=np.int64)
+            types = np.zeros((len(batch), T), dtype=np.int64)
+            for row, e in enumerate(batch):
+                n = len(e.ids)
+                ids[row, :n] = e.ids
+                mask[row, :n] = 1
+                types[row, :n] = e.type_ids
+            inputs = {"input_ids": ids, "attention_mask": mask}
+            if use_types:
+                inputs["token_type_ids"] = types
+            out = self.model(**inputs)
+            for row, e in enumerate(batch):
+                n = len(e.ids)
+                results.append({key: self._slice(key, out[key], row, n) for key in self._output_keys(out)})
+        return results
+
+    @staticmethod
+    def _output_keys(out: Any) -> list[str]:
+        return [k for k in ("logits", "start_logits", "end_logits", "last_hidden_state") if k in out and out[k] is not None]
+
+    @staticmethod
+    def _slice(key: str, value: np.ndarray, row: int, n: int) -> np.ndarray:
+        if key == "logits" and value.ndim == 2:  # sequence classification: (B, num_labels)
+            return value[row]
+        return value[row, :n]
+
+    def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(task={self.task!r}, model={type(self.model).__name__}, batch_size={self.batch_size})"
+
+
+def _as_text_list(inputs: Any, name: str = "inputs") -> tuple[list[str], bool]:
+    if isinstance(inputs, str):
+        return [inputs], True
+    texts = list(inputs)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise ValueError(f"{name}[{i}] is {type(t).__name__}, expected a string")
+    return texts, False
+
+
+class FeatureExtractionPipeline(Pipeline):
+    """Token features: each text's ``last_hidden_state`` as a (1, T, H) nested list (or array)."""
+
+    call_params = ("return_tensors", "truncation", "tokenize_kwargs")
+
+    def __call__(self, inputs: Union[str, list[str]], **kwargs: Any) -> Any:
+        params = self._params(kwargs)
+        texts, single = _as_text_list(inputs)
+        enc = self._encode(texts, **dict(params.get("tokenize_kwargs") or {}))
+        outputs = self._run(enc.encodings)
+        results = []
+        for out in outputs:
+            features = out["last_hidden_state"][None]
+            results.append(features if params.get("return_tensors") else features.tolist())
+        return results[0] if single else results
+
+
+class TextClassificationPipeline(Pipeline):
+    """Labels and scores per text (or text pair given as {"text", "text_pair"})."""
+
+    call_params = ("top_k", "function_to_apply")
+
+    def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        # transformers' quirks, kept: without top_k a label dict per text ("legacy"), and a single string
+        # still gets a list around its result unless top_k was passed to this call.
+        legacy = "top_k" not in kwargs and "top_k" not in self._defaults
+        wrap_single = isinstance(inputs, str) and "top_k" not in kwargs
+        params = self._params(kwargs)
+        single = isinstance(inputs, (str, dict))
+        items = [inputs] if single else list(inputs)
+        texts: list = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                if set(item) - {"text", "text_pair"} or "text" not in item:
+                    raise ValueError(f"inputs[{i}]: a text pair is a dict with keys 'text' and 'text_pair'")
+                texts.append(item["text"] if item.get("text_pair") is None else (item["text"], item["text_pair"]))
+            elif isinstance(item, str):
+                texts.append(item)
+            else:
+                raise ValueError(
+                    'The pipeline received invalid inputs, if you are trying to send text pairs, you can try to send '
+                    'a dictionary `{"text": "My text", "text_pair": "My pair"}` in order to send a text pair.'
+                )
+        outputs = self._run(self._encode(texts).encodings)
+        top_k = params.get("top_k", 1)
+        results = [self._postprocess(out["logits"], params.get("function_to_apply"), top_k, legacy) for out in outputs]
+        if wrap_single:
+            return [results[0]]
+        return results[0] if single else results
+
+    def _postprocess(self, logits: np.ndarray, function_to_apply: Optional[str], top_k: Optional[int], legacy: bool):
+        config = self.model.config
+        if function_to_apply is None:
+            problem = getattr(config, "problem_type", None)
+            if problem == "regression":
+                function_to_apply = "none"
+            elif problem == "multi_label_classification" or config.num_labels == 1:
+                function_to_apply = "sigmoid"
+            elif problem == "single_label_classification" or config.num_labels > 1:
+                function_to_apply = "softmax"
+            else:
+                function_to_apply = getattr(config, "function_to_apply", None) or "none"
+        function_to_apply = str(function_to_apply).lower()
+        if function_to_apply == "sigmoid":
+            scores = _sigmoid(logits)
+        elif function_to_apply == "softmax":
+            scores = _softmax(logits)
+        elif function_to_apply == "none":
+            scores = logits
+        else:
+            raise ValueError(f"Unrecognized `function_to_apply` argument: {function_to_apply}")
+        id2label = config.id2label
+        if top_k == 1 and legacy:
+            return {"label": id2label[int(scores.argmax())], "score": float(scores.max())}
+        entries = [{"label": id2label[i], "score": float(s)} for i, s in enumerate(scores)]
+        if not legacy:
+            entries.sort(key=lambda x: x["score"], reverse=True)
+            if top_k is not None:
+                entries = entries[:top_k]
+        return entries
+
+
+AGGREGATION_STRATEGIES = ("none", "simple", "first", "average", "max")
+
+
+class TokenClassificationPipeline(Pipeline):
+    """Per-token labels (``aggregation_strategy="none"``) or grouped entities ("simple", "first", ...)."""
+
+    call_params = ("aggregation_strategy", "ignore_labels")
+
+    def __call__(self, inputs: Union[str, list[str]], **kwargs: Any) -> Any:
+        params = self._params(kwargs)
+        strategy = str(params.get("aggregation_strategy") or "none").lower()
+        if strategy not in AGGREGATION_STRATEGIES:
+            raise ValueError(f"aggregation_strategy={strategy!r}: expected one of {', '.join(AGGREGATION_STRATEGIES)}")
+        ignore_labels = params.get("ignore_labels")
+        ignore_labels = ["O"] if ignore_labels is None else list(ignore_labels)
+        texts, single = _as_text_list(inputs)
+        enc = self._encode(texts)
+        outputs = self._run(enc.encodings)
+        results = []
+        for text, e, out in zip(texts, enc.encodings, outputs):
+            pre = self._gather_pre_entities(text, e, _softmax(out["logits"]))
+            entities = self._aggregate(pre, strategy)
+            results.append([
+                x for x in entities
+                if x.get("entity") not in ignore_labels and x.get("entity_group") not in ignore_labels
+            ])
+        return results[0] if single else results
+
+    def _gather_pre_entities(self, sentence: str, encoding: Any, scores: np.ndarray) -> list[dict]:
+        tok = self.tokenizer
+        subword_prefix = getattr(tok.backend_tokenizer.model, "continuing_subword_prefix", None)
+        pre = []
+        for idx, token_scores in enumerate(scores):
+            if encoding.special_tokens_mask[idx]:
+                continue
+            token_id = encoding.ids[idx]
+            word = tok.convert_ids_to_tokens(token_id)
+            start, end = encoding.offsets[idx]
+            word_ref = sentence[start:end]
+            if subword_prefix:
+                is_subword = len(word) != len(word_ref)
+            else:
+                is_subword = start > 0 and " " not in sentence[start - 1:start + 1]
+            if token_id == tok.unk_token_id:
+                word, is_subword = word_ref, False
+            pre.append({"word": word, "scores": token_scores, "start": start, "end": end, "index": idx,
+                        "is_subword": is_subword})
+        return pre
+
+    def _aggregate(self, pre: list[dict], strategy: str) -> list[dict]:
+        id2label = self.model.config.id2label
+        if strategy in ("none", "simple"):
+            entities = []
+            for p in pre:
+                i = int(p["scores"].argmax())
+                entities.append({"entity": id2label[i], "score": float(p["scores"][i]), "index": p["index"],
+                                 "word": p["word"], "start": p["start"], "end": p["end"]})
+        else:
+            entities = self._aggregate_words(pre, strategy)
+        if strategy == "none":
+            return entities
+        return self._group_entities(entities)
+
+    def _aggregate_word(self, entities: list[dict], strategy: str) -> dict:
+        id2label = self.model.config.id2label
+        word = self.tokenizer.convert_tokens_to_string([e["word"] for e in entities])
+        if strategy == "first":
+            scores = entities[0]["scores"]
+        elif strategy == "max":
+            scores = max(entities, key=lambda e: e["scores"].max())["scores"]
+        else:  # average
+            scores = np.nanmean(np.stack([e["scores"] for e in entities]), axis=0)
+        i = int(scores.argmax())
+        return {"entity": id2label[i], "score": float(scores[i]), "word": word,
+                "start": entities[0]["start"], "end": entities[-1]["end"]}
+
+    def _aggregate_words(self, pre: list[dict], strategy: str) -> list[dict]:
+        words, group = [], None
+        for p in pre:
+            if group is None:
+                group = [p]
+            elif p["is_subword"]:
+                group.append(p)
+            else:
+                words.append(self._aggregate_word(group, strategy))
+                group = [p]
+        if group is not None:
+            words.append(self._aggregate_word(group, strategy))
+        return words
+
+    @staticmethod
+    def _tag(name: str) -> tuple[str, str]:
+        if name.startswith("B-"):
+            return "B", name[2:]
+        if name.startswith("I-"):
+            return "I", name[2:]
+        return "I", name
+
+    def _group(self, entities: list[dict]) -> dict:
+        return {
+            "entity_group": entities[0]["entity"].split("-", 1)[-1],
+            "score": float(np.nanmean(np.array([e["score"] for e in entities], dtype=np.float32))),
+            "word": self.tokenizer.convert_tokens_to_string([e["word"] for e in entities]),
+            "start": entities[0]["start"],
+            "end": entities[-1]["end"],
+        }
+
+    def _group_entities(self, entities: list[dict]) -> list[dict]:
+        groups, current = [], []
+        for entity in entities:
+            if not current:
+                current.append(entity)
+                continue
+            bi, tag = self._tag(entity["entity"])
+            _, last_tag = self._tag(current[-1]["entity"])
+            if tag == last_tag and bi != "B":
+                current.append(entity)
+            else:
+                groups.append(self._group(current))
+                current = [entity]
+        if current:
+            groups.append(self._group(current))
+        return groups
+
+
+class FillMaskPipeline(Pipeline):
+    """The ``top_k`` most likely tokens at each mask token, with the filled-in sequence."""
+
+    call_params = ("top_k", "targets", "tokenizer_kwargs")
+
+    def __call__(self, inputs: Union[str, list[str]], **kwargs: Any) -> Any:
+        params = self._params(kwargs)
+        tok = self.tokenizer
+        if tok.mask_token_id is None:
+            raise ValueError("fill-mask: the tokenizer defines no mask_token")
+        top_k = params.get("top_k") or 5
+        target_ids = self._target_ids(params["targets"]) if params.get("targets") is not None else None
+        if target_ids is not None and len(target_ids) < top_k:
+            top_k = len(target_ids)
+        texts, single = _as_text_list(inputs)
+        enc = self._encode(texts, **dict(params.get("tokenizer_kwargs") or {}))
+        for i, e in enumerate(enc.encodings):
+            if tok.mask_token_id not in e.ids:
+                raise ValueError(f"fill-mask: no mask_token ({tok.mask_token}) found in inputs[{i}]: {texts[i]!r}")
+        outputs = self._run(enc.encodings)
+        results = [self._postprocess(np.asarray(e.ids), out["logits"], top_k, target_ids)
+                   for e, out in zip(enc.encodings, outputs)]
+        if single or len(results) == 1:
+            return results[0]
+        return results
+
+    def _postprocess(self, input_ids: np.ndarray, logits: np.ndarray, top_k: int, target_ids: Optional[np.ndarray]):
+        tok = self.tokenizer
+        masked = np.nonzero(input_ids == tok.mask_token_id)[0]
+        probs = _softmax(logits[masked])
+        if target_ids is not None:
+            probs = probs[:, target_ids]
+        single_mask = len(masked) == 1
+        result = []
+        for i, row in enumerate(probs):
+            order = np.argsort(-row, kind="stable")[:top_k]
+            entries = []
+            for p in order:
+                token = int(target_ids[p]) if target_ids is not None else int(p)
+                tokens = input_ids.copy()
+                tokens[masked[i]] = token
+                tokens = tokens[tokens != tok.pad_token_id]
+                entries.append({
+                    "score": float(row[p]),
+                    "token": token,
+                    "token_str": tok.decode([token]),
+                    "sequence": tok.decode(tokens, skip_special_tokens=single_mask),
+                })
+            result.append(entries)
+        return result[0] if single_mask else result
+
+    def _target_ids(self, targets: Union[str, list[str]]) -> np.ndarray:
+        if isinstance(targets, str):
+            targets = [targets]
+        vocab = self.tokenizer.get_vocab()
+        ids = []
+        for target in targets:
+            tid = vocab.get(target)
+            if tid is None:
+                pieces = self.tokenizer(target, add_special_tokens=False, return_attention_mask=False,
+                                        return_token_type_ids=False, max_length=1, truncation=True)["input_ids"]
+                if not pieces:
+                    logger.warning("fill-mask: target %r is not in the vocabulary; ignoring it", target)
+                    continue
+                tid = pieces[0]
+                logger.warning("fill-mask: target %r is not in the vocabulary; using %r", target,
+                               self.tokenizer.convert_ids_to_tokens(tid))
+            ids.append(tid)
+        ids = sorted(set(ids))
+        if not ids:
+            raise ValueError("At least one target must be provided when passed.")
+        return np.array(ids)
+
+
+class QuestionAnsweringPipeline(Pipeline):
+    """Extractive QA: the context span that answers the question, with its score and character offsets."""
+
+    call_params = ("top_k", "doc_stride", "max_answer_len", "max_seq_len", "max_question_len",
+                   "handle_impossible_answer", "align_to_words")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        question = kwargs.pop("question", None)
+        context = kwargs.pop("context", None)
+        for name in ("X", "data"):
+            if name in kwargs and not args:
+                args = (kwargs.pop(name),)
+        params = self._params(kwargs)
+        if question is not None or context is not None:
+            if question is None or context is None:
+                raise ValueError("question-answering: pass both question= and context=")
+            if args:
+                raise ValueError("question-answering: pass either question=/context= or positional inputs, not both")
+            examples, single = self._pairs(question, context)
+        elif len(args) == 2 and all(isinstance(a, (str, list)) for a in args):
+            examples, single = self._pairs(args[0], args[1])
+        elif len(args) == 1:
+            item = args[0]
+            single = isinstance(item, dict)
+            items = [item] if single else list(item)
+            examples = []
+            for i, x in enumerate(items):
+                if not isinstance(x, dict) or "question" not in x or "context" not in x:
+                    raise ValueError(f"question-answering: inputs[{i}] must be a dict with 'question' and 'context'")
+                examples.append((x["question"], x["context"]))
+        else:
+            raise ValueError("question-answering: pass question= and context= (strings or lists of strings)")
+        for i, (q, c) in enumerate(examples):
+            if not isinstance(q, str) or not isinstance(c, str):
+                raise ValueError(f"question-answering: example {i}: question and context must be strings")
+            if not q:
+                raise ValueError(f"question-answering: example {i}: `question` cannot be empty")
+            if not c:
+                raise ValueError(f"question-answering: example {i}: `context` cannot be empty")
+        results = [self._answer(q, c, params) for q, c in examples]
+        return results[0] if single else results
+
+    @staticmethod
+    def _pairs(question: Any, context: Any) -> tuple[list[tuple[str, str]], bool]:
+        if isinstance(question, str) and isinstance(context, str):
+            return [(question, context)], True
+        if isinstance(question, list) and isinstance(context, str):
+            return [(q, context) for q in question], False
+        if isinstance(question, list) and isinstance(context, list):
+            if len(question) != len(context):
+                raise ValueError("question-answering: question and context lists have different lengths")
+            return list(zip(question, context)), False
+        if isinstance(question, str) and isinstance(context, list):
+            return [(question, c) for c in context], False
+        raise ValueError("question-answering: question and context must be strings or lists of strings")
+
+    def _answer(self, question: str, context: str, params: dict) -> Any:
+        tok = self.tokenizer
+        top_k = int(params.get("top_k") or 1)
+        if top_k < 1:
+            raise ValueError(f"top_k parameter should be >= 1 (got {top_k})")
+        max_answer_len = int(params.get("max_answer_len") or 15)
+        if max_answer_len < 1:
+            raise ValueError(f"max_answer_len parameter should be >= 1 (got {max_answer_len})")
+        handle_impossible = bool(params.get("handle_impossible_answer", False))
+        align_to_words = params.get("align_to_words", True)
+        max_seq_len = params.get("max_seq_len") or min(self.max_length, 384)
+        max_seq_len = min(int(max_seq_len), self.max_length)
+        doc_stride = params.get("doc_stride")
+        doc_stride = min(max_seq_len // 2, 128) if doc_stride is None else int(doc_stride)
+        if doc_stride > max_seq_len:
+            raise ValueError(f"`doc_stride` ({doc_stride}) is larger than `max_seq_len` ({max_seq_len})")
+
+        question_first = tok.padding_side == "right"
+        first, second = (question, context) if question_first else (context, question)
+        backend = tok.backend_tokenizer
+        backend.enable_truncation(max_seq_len, stride=doc_stride,
+                                  strategy="only_second" if question_first else "only_first")
+        try:
+            main = backend.encode(first, second, add_special_tokens=True)
+        except Exception as e:
+            raise ValueError(f"question-answering: the question does not fit in max_seq_len={max_seq_len}: {e}") from None
+        finally:
+            backend.no_truncation()
+        spans = [main] + list(main.overflowing)
+        outputs = self._run(spans)
+
+        min_null_score = 1000000.0
+        answers = []
+        context_index = 1 if question_first else 0
+        for enc, out in zip(spans, outputs):
+            seq_ids = enc.sequence_ids
+            p_mask = np.array([(s != context_index) for s in seq_ids], dtype=np.int64)
+            if tok.cls_token_id is not None:
+                p_mask[np.asarray(enc.ids) == tok.cls_token_id] = 0
+            starts, ends, scores, min_null_score = _select_starts_ends(
+                out["start_logits"][None], out["end_logits"][None], p_mask, np.ones(len(enc.ids), dtype=np.int64),
+                min_null_score, top_k, handle_impossible, max_answer_len,
+            )
+            for s, e, score in zip(starts, ends, scores):
+                start_char, end_char = _char_span(enc, int(s), int(e), context_index, align_to_words)
+                answers.append({"score": float(score), "start": start_char, "end": end_char,
+                                "answer": context[start_char:end_char]})
+        if handle_impossible:
+            answers.append({"score": float(min_null_score), "start": 0, "end": 0, "answer": ""})
+        answers = sorted(answers, key=lambda x: x["score"], reverse=True)[:top_k]
+        return answers[0] if len(answers) == 1 else answers
+
+
+def _char_span(enc: Any, s: int, e: int, sequence_index: int, align_to_words: bool) -> tuple[int, int]:
+    if align_to_words:
+        try:
+            start_word, end_word = enc.token_to_word(s), enc.token_to_word(e)
+            return (enc.word_to_chars(start_word, sequence_index)[0], enc.word_to_chars(end_word, sequence_index)[1])
+        except Exception:  # tokenizers without words: keep to token offsets
+            pass
+    return enc.offsets[s][0], enc.offsets[e][1]
+
+
+def _decode_spans(start: np.ndarray, end: np.ndarray, topk: int, max_answer_len: int, desired: np.ndarray):
+    """transformers' decode_spans: the top-k (start, end) pairs by start x end probability."""
+    outer = np.matmul(start[..., :, None], end[..., None, :])
+    candidates = np.tril(np.triu(outer), max_answer_len - 1)
+    flat = candidates.flatten()
+    if topk == 1:
+        idx_sort = [np.argmax(flat)]
+    elif len(flat) <= topk:
+        idx_sort = np.argsort(-flat)
+    else:
+        idx = np.argpartition(-flat, topk)[0:topk]
+        idx_sort = idx[np.argsort(-flat[idx])]
+    starts, ends = np.unravel_index(idx_sort, candidates.shape)[1:]
+    keep = np.isin(starts, desired.nonzero()) & np.isin(ends, desired.nonzero())
+    starts, ends = starts[keep], ends[keep]
+    return starts, ends, candidates[0, starts, ends]
+
+
+def _select_starts_ends(start, end, p_mask, attention_mask, min_null_score, top_k, handle_impossible, max_answer_len):
+    """transformers' select_starts_ends: probabilities over context tokens only, then the best spans."""
+    desired = np.abs(np.array(p_mask) - 1) & attention_mask
+    undesired = desired == 0
+    start = np.where(undesired, -10000.0, start)
+    end = np.where(undesired, -10000.0, end)
+    start = np.exp(start - start.max(axis=-1, keepdims=True))
+    start = start / start.sum()
+    end = np.exp(end - end.max(axis=-1, keepdims=True))
+    end = end / end.sum()
+    if handle_impossible:
+        min_null_score = min(min_null_score, float(start[0, 0] * end[0, 0]))
+    start[0, 0] = end[0, 0] = 0.0
+    starts, ends, scores = _decode_spans(start, end, top_k, max_answer_len, desired)
+    return starts, ends, scores, min_null_score
+
+
+PIPELINES: dict[str, type[Pipeline]] = {
+    "feature-extraction": FeatureExtractionPipeline,
+    "text-classification": TextClassificationPipeline,
+    "token-classification": TokenClassificationPipeline,
+    "fill-mask": FillMaskPipeline,
+    "question-answering": QuestionAnsweringPipeline,
+}
