@@ -179,7 +179,7 @@ def save_torch_bin(tensors: Mapping[str, np.ndarray], path: str | os.PathLike) -
             array = array.astype(array.dtype.newbyteorder("<"))
         if array.dtype not in _STORAGE_TYPES:
             raise ValueError(f"{name}: dtype {array.dtype} cannot be stored in a pytorch_model.bin by pybertcore")
-        array = np.ascontiguousarray(array)
+        array = array if array.flags.c_contiguous else array.copy(order="C")  # ascontiguousarray makes 0-d 1-d
         identity = (array.__array_interface__["data"][0], array.nbytes, array.dtype.str, array.shape)
         key = storage_of.get(identity) if array.nbytes else None
         if key is None:
