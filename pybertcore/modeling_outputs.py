@@ -114,3 +114,23 @@ class MultipleChoiceModelOutput(ModelOutput):
     logits: Optional[np.ndarray] = None
     hidden_states: Optional[tuple] = None
     attentions: Optional[tuple] = None
+
+
+@dataclass(repr=False)
+class BaseModelOutputWithPooling(ModelOutput):
+    """Encoder output with a pooled first token (ALBERT)."""
+
+    last_hidden_state: Optional[np.ndarray] = None
+    pooler_output: Optional[np.ndarray] = None
+    hidden_states: Optional[tuple] = None
+    attentions: Optional[tuple] = None
+
+
+@dataclass(repr=False)
+class BaseModelOutputWithCrossAttentions(ModelOutput):
+    """Encoder output without a pooler (ELECTRA); ``cross_attentions`` is always None (encoders only)."""
+
+    last_hidden_state: Optional[np.ndarray] = None
+    hidden_states: Optional[tuple] = None
+    attentions: Optional[tuple] = None
+    cross_attentions: Optional[tuple] = None

@@ -383,7 +383,8 @@ def apply_config_overrides(config: PretrainedConfig, overrides: dict[str, Any]) 
     overrides = dict(overrides)
     if "num_labels" in overrides:
         num_labels = overrides.pop("num_labels")
-        if num_labels != config.num_labels and "id2label" not in overrides:
+        saved_labels = config.id2label != {i: f"LABEL_{i}" for i in range(config.num_labels)}
+        if num_labels != config.num_labels and saved_labels and "id2label" not in overrides:
             logger.warning(
                 "You passed `num_labels=%s` which is incompatible to the `id2label` map of length `%s`.",
                 num_labels, config.num_labels,

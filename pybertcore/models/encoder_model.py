@@ -42,6 +42,7 @@ class EncoderDims:
     act: str  # transformers' activation name
     eps: float
     pad_token_id: Optional[int]
+    projection: bool = False  # whether the layout's embedding projection E → H exists for this config
 
     def layer_map(self) -> list[int]:
         """For each layer the core runs, its weight set; ALBERT's groups, else the identity.
@@ -91,6 +92,8 @@ class EncoderLayout:
     layer_params: tuple[tuple[str, str], ...]  # (canonical role, module under `layer`) in state_dict order
     pooler: Optional[str]  # Linear(H → H) + tanh on position 0, or None
     output_class: type
+    # the embedding parameters' order in transformers' state_dict
+    embedding_order: tuple[str, ...] = ("word", "position", "token_type", "norm")
     # nn.Embedding(padding_idx=pad_token_id) on the position table too (RoBERTa): that row starts at zero.
     position_padding_row: bool = False
     # position ids from input ids when the caller passes none; None: the token's index t
@@ -130,17 +133,21 @@ class EncoderPreTrainedModel(PreTrainedModel):
     def _encoder_param_specs(self) -> list[ParamSpec]:
         lay, d, pre = self.layout, self.dims, self._encoder_prefix
         pad = d.pad_token_id
-        specs = [
-            ParamSpec(f"{pre}{lay.word_embeddings}.weight", (d.V, d.E), INIT_NORMAL, padding_row=pad),
-            ParamSpec(
-                f"{pre}{lay.position_embeddings}.weight", (d.P, d.E), INIT_NORMAL,
-                padding_row=pad if lay.position_padding_row else None,
-            ),
-        ]
+        embeddings = {
+            "word": [ParamSpec(f"{pre}{lay.word_embeddings}.weight", (d.V, d.E), INIT_NORMAL, padding_row=pad)],
+            "position": [
+                ParamSpec(
+                    f"{pre}{lay.position_embeddings}.weight", (d.P, d.E), INIT_NORMAL,
+                    padding_row=pad if lay.position_padding_row else None,
+                )
+            ],
+            "token_type": [],
+            "norm": layer_norm_specs(pre + lay.embedding_norm, d.E),
+        }
         if lay.token_type_embeddings is not None and d.TV > 0:
-            specs.append(ParamSpec(f"{pre}{lay.token_type_embeddings}.weight", (d.TV, d.E), INIT_NORMAL))
-        specs += layer_norm_specs(pre + lay.embedding_norm, d.E)
-        if lay.embedding_projection is not None:
+            embeddings["token_type"] = [ParamSpec(f"{pre}{lay.token_type_embeddings}.weight", (d.TV, d.E), INIT_NORMAL)]
+        specs = [spec for part in lay.embedding_order for spec in embeddings[part]]
+        if lay.embedding_projection is not None and d.projection:
             specs += linear_specs(pre + lay.embedding_projection, d.H, d.E)
         for group in range(d.groups):
             for inner in range(d.inner):
@@ -166,7 +173,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
         }
         if lay.token_type_embeddings is not None and d.TV > 0:
             w["embeddings.token_type"] = p[f"{pre}{lay.token_type_embeddings}.weight"]
-        if lay.embedding_projection is not None:
+        if lay.embedding_projection is not None and d.projection:
             for part in ("weight", "bias"):
                 w[f"embeddings.projection.{part}"] = p[f"{pre}{lay.embedding_projection}.{part}"]
         modules = dict(lay.layer_params)

@@ -103,6 +103,8 @@ class EncoderForTask(EncoderPreTrainedModel):
     """A family encoder (parameters under ``<base_model_prefix>.``) with the head the class declares."""
 
     head: ClassVar[Head]
+    # transformers' XLM-R and CamemBERT heads register the head before the encoder: state_dict lists it first.
+    _head_params_first: ClassVar[bool] = False
 
     def __init__(self, config: PretrainedConfig) -> None:
         self._with_pooler = self.head.input == "pooled"
@@ -136,6 +138,8 @@ class EncoderForTask(EncoderPreTrainedModel):
         return [spec for module in order if module in by_module for spec in by_module[module]]
 
     def _param_specs(self) -> list[ParamSpec]:
+        if self._head_params_first:
+            return self._head_param_specs() + self._encoder_param_specs()
         return self._encoder_param_specs() + self._head_param_specs()
 
     def _build(self) -> None:
@@ -301,7 +305,16 @@ class ForTokenClassification(EncoderForTask):
 
 
 class ForQuestionAnswering(EncoderForTask):
-    """``start_logits`` and ``end_logits`` (B, T)."""
+    """``start_logits`` and ``end_logits`` (B, T). ``qa_outputs`` has ``num_labels`` rows, as in
+    transformers; a span needs exactly two (start, end)."""
+
+    def __init__(self, config: PretrainedConfig) -> None:
+        if config.num_labels != 2:
+            raise ValueError(
+                f"num_labels: {type(self).__name__} scores a start and an end per token and needs "
+                f"num_labels=2, got {config.num_labels}"
+            )
+        super().__init__(config)
 
     def forward(
         self,

@@ -8,16 +8,40 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from pybertcore import models as _models
 from pybertcore.configuration_utils import _HUB_KWARGS, PretrainedConfig
-from pybertcore.models.bert import BertConfig, BertModel
+from pybertcore.modeling_utils import apply_config_overrides
 
-CONFIG_MAPPING: dict[str, type[PretrainedConfig]] = {
-    "bert": BertConfig,
+# model_type → (sub-package of pybertcore.models, class-name stem). One row per family.
+FAMILIES: dict[str, tuple[str, str]] = {
+    "bert": ("bert", "Bert"),
+    "distilbert": ("distilbert", "DistilBert"),
+    "roberta": ("roberta", "Roberta"),
+    "xlm-roberta": ("xlm_roberta", "XLMRoberta"),
+    "camembert": ("camembert", "Camembert"),
+    "electra": ("electra", "Electra"),
+    "albert": ("albert", "Albert"),
 }
 
-MODEL_MAPPING: dict[str, type] = {
-    "bert": BertModel,
-}
+
+def _mapping(suffix: str) -> dict[str, type]:
+    """model_type → the family's class named <stem><suffix> (every family has every head)."""
+    import importlib
+
+    out = {}
+    for model_type, (module, stem) in FAMILIES.items():
+        package = importlib.import_module(f"{_models.__name__}.{module}")
+        out[model_type] = getattr(package, stem + suffix)
+    return out
+
+
+CONFIG_MAPPING: dict[str, type[PretrainedConfig]] = _mapping("Config")
+MODEL_MAPPING: dict[str, type] = _mapping("Model")
+MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING: dict[str, type] = _mapping("ForSequenceClassification")
+MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING: dict[str, type] = _mapping("ForTokenClassification")
+MODEL_FOR_QUESTION_ANSWERING_MAPPING: dict[str, type] = _mapping("ForQuestionAnswering")
+MODEL_FOR_MASKED_LM_MAPPING: dict[str, type] = _mapping("ForMaskedLM")
+MODEL_FOR_MULTIPLE_CHOICE_MAPPING: dict[str, type] = _mapping("ForMultipleChoice")
 
 
 def _config_class_for(model_type: Any, source: str) -> type[PretrainedConfig]:
@@ -44,7 +68,10 @@ class AutoConfig:
         hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _HUB_KWARGS}
         config_dict = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
         config_class = _config_class_for(config_dict.get("model_type"), str(pretrained_model_name_or_path))
-        return config_class.from_dict(config_dict, **kwargs)
+        return_unused_kwargs = kwargs.pop("return_unused_kwargs", False)
+        config = config_class.from_dict(config_dict)
+        apply_config_overrides(config, kwargs)  # num_labels before id2label, as transformers
+        return (config, {}) if return_unused_kwargs else config
 
 
 class _BaseAutoModelClass:
@@ -92,3 +119,33 @@ class AutoModel(_BaseAutoModelClass):
     """``AutoModel.from_pretrained(path)`` loads the bare encoder of the family ``config.json`` names."""
 
     _model_mapping = MODEL_MAPPING
+
+
+class AutoModelForSequenceClassification(_BaseAutoModelClass):
+    """The family's ``...ForSequenceClassification``: ``logits`` (B, num_labels)."""
+
+    _model_mapping = MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING
+
+
+class AutoModelForTokenClassification(_BaseAutoModelClass):
+    """The family's ``...ForTokenClassification``: ``logits`` (B, T, num_labels)."""
+
+    _model_mapping = MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING
+
+
+class AutoModelForQuestionAnswering(_BaseAutoModelClass):
+    """The family's ``...ForQuestionAnswering``: ``start_logits`` and ``end_logits`` (B, T)."""
+
+    _model_mapping = MODEL_FOR_QUESTION_ANSWERING_MAPPING
+
+
+class AutoModelForMaskedLM(_BaseAutoModelClass):
+    """The family's ``...ForMaskedLM``: ``logits`` (B, T, V)."""
+
+    _model_mapping = MODEL_FOR_MASKED_LM_MAPPING
+
+
+class AutoModelForMultipleChoice(_BaseAutoModelClass):
+    """The family's ``...ForMultipleChoice``: ``logits`` (B, C) for inputs (B, C, T)."""
+
+    _model_mapping = MODEL_FOR_MULTIPLE_CHOICE_MAPPING

@@ -66,7 +66,7 @@ class BertForTokenClassification(BertPreTrainedModel, ForTokenClassification):
 
 
 class BertForQuestionAnswering(BertPreTrainedModel, ForQuestionAnswering):
-    head = Head("tokens", (Linear("qa_outputs", 2),))
+    head = Head("tokens", (Linear("qa_outputs", "num_labels"),))
 
 
 class BertForMaskedLM(BertPreTrainedModel, ForMaskedLM):

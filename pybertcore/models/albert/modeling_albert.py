@@ -1,0 +1,94 @@
+"""ALBERT: factorised embeddings (E, projected to H in the encoder) and layers shared in groups — weight
+set g·inner + j is layer j of group g, and the core's layer map repeats the sets as transformers does."""
+
+from __future__ import annotations
+
+from pybertcore.configuration_utils import PretrainedConfig
+from pybertcore.modeling_outputs import BaseModelOutputWithPooling
+from pybertcore.models.albert.configuration_albert import AlbertConfig
+from pybertcore.models.encoder_model import EncoderDims, EncoderLayout, EncoderModel, EncoderPreTrainedModel
+from pybertcore.models.heads import (
+    Bias,
+    ForMaskedLM,
+    ForMultipleChoice,
+    ForQuestionAnswering,
+    ForSequenceClassification,
+    ForTokenClassification,
+    Head,
+    Linear,
+    Norm,
+)
+
+
+def albert_dims(c: PretrainedConfig) -> EncoderDims:
+    return EncoderDims(
+        V=c.vocab_size, P=c.max_position_embeddings, TV=c.type_vocab_size, E=c.embedding_size, H=c.hidden_size,
+        NH=c.num_attention_heads, I=c.intermediate_size, L=c.num_hidden_layers, groups=c.num_hidden_groups,
+        inner=c.inner_group_num, act=c.hidden_act, eps=float(c.layer_norm_eps), pad_token_id=c.pad_token_id,
+        projection=True,
+    )
+
+
+ALBERT_LAYOUT = EncoderLayout(
+    dims=albert_dims,
+    word_embeddings="embeddings.word_embeddings",
+    position_embeddings="embeddings.position_embeddings",
+    token_type_embeddings="embeddings.token_type_embeddings",
+    embedding_norm="embeddings.LayerNorm",
+    embedding_projection="encoder.embedding_hidden_mapping_in",
+    layer="encoder.albert_layer_groups.{group}.albert_layers.{inner}.",
+    layer_params=(
+        ("ffn_norm", "full_layer_layer_norm"),
+        ("q", "attention.query"),
+        ("k", "attention.key"),
+        ("v", "attention.value"),
+        ("attn_out", "attention.dense"),
+        ("attn_norm", "attention.LayerNorm"),
+        ("ffn_in", "ffn"),
+        ("ffn_out", "ffn_output"),
+    ),
+    pooler="pooler",
+    output_class=BaseModelOutputWithPooling,
+)
+
+
+class AlbertPreTrainedModel(EncoderPreTrainedModel):
+    config_class = AlbertConfig
+    base_model_prefix = "albert"
+    layout = ALBERT_LAYOUT
+
+
+class AlbertModel(AlbertPreTrainedModel, EncoderModel):
+    """The bare ALBERT encoder: ``last_hidden_state`` and, with ``add_pooling_layer``, ``pooler_output``."""
+
+
+class AlbertForSequenceClassification(AlbertPreTrainedModel, ForSequenceClassification):
+    head = Head("pooled", (Linear("classifier", "num_labels"),))
+
+
+class AlbertForTokenClassification(AlbertPreTrainedModel, ForTokenClassification):
+    head = Head("tokens", (Linear("classifier", "num_labels"),))
+
+
+class AlbertForQuestionAnswering(AlbertPreTrainedModel, ForQuestionAnswering):
+    head = Head("tokens", (Linear("qa_outputs", "num_labels"),))
+
+
+class AlbertForMaskedLM(AlbertPreTrainedModel, ForMaskedLM):
+    head = Head(
+        "tokens",
+        (
+            Bias("predictions.bias", "V"),
+            Linear("predictions.dense", "E", act="config:hidden_act"),
+            Norm("predictions.LayerNorm", "E"),
+            Linear(
+                "predictions.decoder", "V", inp="E", tied_weight="embeddings.word_embeddings.weight",
+                tied_bias="predictions.bias",
+            ),
+        ),
+        order=("predictions.bias", "predictions.LayerNorm", "predictions.dense", "predictions.decoder"),
+    )
+
+
+class AlbertForMultipleChoice(AlbertPreTrainedModel, ForMultipleChoice):
+    head = Head("pooled", (Linear("classifier", 1),))

@@ -1,0 +1,52 @@
+"""CamemBERT: RoBERTa's layout and heads under its own class names (parameters under ``roberta.``)."""
+
+from __future__ import annotations
+
+from pybertcore.models.camembert.configuration_camembert import CamembertConfig
+from pybertcore.models.encoder_model import EncoderModel, EncoderPreTrainedModel
+from pybertcore.models.heads import (
+    ForMaskedLM,
+    ForMultipleChoice,
+    ForQuestionAnswering,
+    ForSequenceClassification,
+    ForTokenClassification,
+)
+from pybertcore.models.roberta.modeling_roberta import (
+    ROBERTA_CHOICE_HEAD,
+    ROBERTA_LAYOUT,
+    ROBERTA_MLM_HEAD,
+    ROBERTA_QA_HEAD,
+    ROBERTA_SEQUENCE_HEAD,
+    ROBERTA_TOKEN_HEAD,
+)
+
+
+class CamembertPreTrainedModel(EncoderPreTrainedModel):
+    config_class = CamembertConfig
+    base_model_prefix = "roberta"
+    layout = ROBERTA_LAYOUT
+    _head_params_first = True  # transformers' state_dict order for this family's heads
+
+
+class CamembertModel(CamembertPreTrainedModel, EncoderModel):
+    """The bare CamemBERT encoder: ``last_hidden_state`` and, with ``add_pooling_layer``, ``pooler_output``."""
+
+
+class CamembertForSequenceClassification(CamembertPreTrainedModel, ForSequenceClassification):
+    head = ROBERTA_SEQUENCE_HEAD
+
+
+class CamembertForTokenClassification(CamembertPreTrainedModel, ForTokenClassification):
+    head = ROBERTA_TOKEN_HEAD
+
+
+class CamembertForQuestionAnswering(CamembertPreTrainedModel, ForQuestionAnswering):
+    head = ROBERTA_QA_HEAD
+
+
+class CamembertForMaskedLM(CamembertPreTrainedModel, ForMaskedLM):
+    head = ROBERTA_MLM_HEAD
+
+
+class CamembertForMultipleChoice(CamembertPreTrainedModel, ForMultipleChoice):
+    head = ROBERTA_CHOICE_HEAD

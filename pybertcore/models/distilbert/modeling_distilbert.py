@@ -1,0 +1,85 @@
+"""DistilBERT: BERT's encoder under other names, without token types or pooler, LayerNorm eps 1e-12."""
+
+from __future__ import annotations
+
+from pybertcore.configuration_utils import PretrainedConfig
+from pybertcore.modeling_outputs import BaseModelOutput
+from pybertcore.models.distilbert.configuration_distilbert import DistilBertConfig
+from pybertcore.models.encoder_model import EncoderDims, EncoderLayout, EncoderModel, EncoderPreTrainedModel
+from pybertcore.models.heads import (
+    ForMaskedLM,
+    ForMultipleChoice,
+    ForQuestionAnswering,
+    ForSequenceClassification,
+    ForTokenClassification,
+    Head,
+    Linear,
+    Norm,
+)
+
+
+def distilbert_dims(c: PretrainedConfig) -> EncoderDims:
+    return EncoderDims(
+        V=c.vocab_size, P=c.max_position_embeddings, TV=0, E=c.dim, H=c.dim, NH=c.n_heads, I=c.hidden_dim,
+        L=c.n_layers, groups=c.n_layers, inner=1, act=c.activation, eps=1e-12, pad_token_id=c.pad_token_id,
+    )
+
+
+DISTILBERT_LAYOUT = EncoderLayout(
+    dims=distilbert_dims,
+    word_embeddings="embeddings.word_embeddings",
+    position_embeddings="embeddings.position_embeddings",
+    token_type_embeddings=None,
+    embedding_norm="embeddings.LayerNorm",
+    embedding_projection=None,
+    layer="transformer.layer.{group}.",
+    layer_params=(
+        ("q", "attention.q_lin"),
+        ("k", "attention.k_lin"),
+        ("v", "attention.v_lin"),
+        ("attn_out", "attention.out_lin"),
+        ("attn_norm", "sa_layer_norm"),
+        ("ffn_in", "ffn.lin1"),
+        ("ffn_out", "ffn.lin2"),
+        ("ffn_norm", "output_layer_norm"),
+    ),
+    pooler=None,
+    output_class=BaseModelOutput,
+)
+
+
+class DistilBertPreTrainedModel(EncoderPreTrainedModel):
+    config_class = DistilBertConfig
+    base_model_prefix = "distilbert"
+    layout = DISTILBERT_LAYOUT
+
+
+class DistilBertModel(DistilBertPreTrainedModel, EncoderModel):
+    """The bare DistilBERT encoder: ``last_hidden_state`` (no pooler, no token types)."""
+
+
+class DistilBertForSequenceClassification(DistilBertPreTrainedModel, ForSequenceClassification):
+    head = Head("first", (Linear("pre_classifier", "H", act="relu"), Linear("classifier", "num_labels")))
+
+
+class DistilBertForTokenClassification(DistilBertPreTrainedModel, ForTokenClassification):
+    head = Head("tokens", (Linear("classifier", "num_labels"),))
+
+
+class DistilBertForQuestionAnswering(DistilBertPreTrainedModel, ForQuestionAnswering):
+    head = Head("tokens", (Linear("qa_outputs", "num_labels"),))
+
+
+class DistilBertForMaskedLM(DistilBertPreTrainedModel, ForMaskedLM):
+    head = Head(
+        "tokens",
+        (
+            Linear("vocab_transform", "H", act="config:activation"),
+            Norm("vocab_layer_norm"),
+            Linear("vocab_projector", "V", tied_weight="embeddings.word_embeddings.weight"),
+        ),
+    )
+
+
+class DistilBertForMultipleChoice(DistilBertPreTrainedModel, ForMultipleChoice):
+    head = Head("first", (Linear("pre_classifier", "H", act="relu"), Linear("classifier", 1)))

@@ -1,0 +1,52 @@
+"""XLM-RoBERTa: RoBERTa's layout and heads under its own class names (parameters under ``roberta.``)."""
+
+from __future__ import annotations
+
+from pybertcore.models.xlm_roberta.configuration_xlm_roberta import XLMRobertaConfig
+from pybertcore.models.encoder_model import EncoderModel, EncoderPreTrainedModel
+from pybertcore.models.heads import (
+    ForMaskedLM,
+    ForMultipleChoice,
+    ForQuestionAnswering,
+    ForSequenceClassification,
+    ForTokenClassification,
+)
+from pybertcore.models.roberta.modeling_roberta import (
+    ROBERTA_CHOICE_HEAD,
+    ROBERTA_LAYOUT,
+    ROBERTA_MLM_HEAD,
+    ROBERTA_QA_HEAD,
+    ROBERTA_SEQUENCE_HEAD,
+    ROBERTA_TOKEN_HEAD,
+)
+
+
+class XLMRobertaPreTrainedModel(EncoderPreTrainedModel):
+    config_class = XLMRobertaConfig
+    base_model_prefix = "roberta"
+    layout = ROBERTA_LAYOUT
+    _head_params_first = True  # transformers' state_dict order for this family's heads
+
+
+class XLMRobertaModel(XLMRobertaPreTrainedModel, EncoderModel):
+    """The bare XLM-RoBERTa encoder: ``last_hidden_state`` and, with ``add_pooling_layer``, ``pooler_output``."""
+
+
+class XLMRobertaForSequenceClassification(XLMRobertaPreTrainedModel, ForSequenceClassification):
+    head = ROBERTA_SEQUENCE_HEAD
+
+
+class XLMRobertaForTokenClassification(XLMRobertaPreTrainedModel, ForTokenClassification):
+    head = ROBERTA_TOKEN_HEAD
+
+
+class XLMRobertaForQuestionAnswering(XLMRobertaPreTrainedModel, ForQuestionAnswering):
+    head = ROBERTA_QA_HEAD
+
+
+class XLMRobertaForMaskedLM(XLMRobertaPreTrainedModel, ForMaskedLM):
+    head = ROBERTA_MLM_HEAD
+
+
+class XLMRobertaForMultipleChoice(XLMRobertaPreTrainedModel, ForMultipleChoice):
+    head = ROBERTA_CHOICE_HEAD
