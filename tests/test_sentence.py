@@ -1,0 +1,174 @@
+"""SentenceEncoder against sentence-transformers' SentenceTransformer (the oracle) on MiniLM.
+
+Tolerance: cosine ≥ 0.99999 per sentence between the two embeddings (the encoder agrees with
+transformers within 1e-4 max abs; pooling is float32), and max abs ≤ 1e-4 on normalised vectors.
+Variants of the MiniLM folder (no Normalize module, CLS / max pooling, no modules.json) share the weights
+through a symlink.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from pybertcore import SentenceEncoder
+
+COS_MIN = 0.99999
+
+TEXTS = [
+    "A man is eating food.",
+    "Hello!",
+    "The new movie is awesome, and the popcorn was great too.",
+    "",
+    "Crème brûlée à l'hôtel, 北京欢迎你",
+    "A man is riding a white horse on an enclosed ground.",
+    "long " * 300,  # beyond max_seq_length=256: truncated
+    "Two dogs.",
+]
+
+
+def variant(minilm_dir, tmp_path, modules=None, pooling=None, keep_modules=True):
+    """A copy of the MiniLM folder (weights symlinked) with modules.json / pooling config replaced."""
+    for item in minilm_dir.iterdir():
+        if item.name in ("model.safetensors",):
+            os.symlink(item, tmp_path / item.name)
+        elif item.is_dir():
+            shutil.copytree(item, tmp_path / item.name)
+        else:
+            shutil.copy(item, tmp_path / item.name)
+    if modules is not None:
+        (tmp_path / "modules.json").write_text(json.dumps(modules))
+    if not keep_modules:
+        for name in ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"):
+            (tmp_path / name).unlink()
+        shutil.rmtree(tmp_path / "1_Pooling")
+    if pooling is not None:
+        config = json.loads((tmp_path / "1_Pooling" / "config.json").read_text())
+        for key in list(config):
+            if key.startswith("pooling_mode"):
+                config[key] = False
+        config.update(pooling)
+        (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(config))
+    return tmp_path
+
+
+MODULES_NO_NORMALIZE = [
+    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+]
+
+
+def reference(folder, texts, **kwargs):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(folder), device="cpu")
+    return model.encode(texts, **kwargs)
+
+
+def assert_close(ours, theirs):
+    assert ours.dtype == np.float32
+    assert ours.shape == theirs.shape
+    cos = (ours * theirs).sum(-1) / (np.linalg.norm(ours, axis=-1) * np.linalg.norm(theirs, axis=-1))
+    assert np.all(cos >= COS_MIN), cos
+
+
+@pytest.fixture(scope="module")
+def minilm_encoder(minilm_dir):
+    return SentenceEncoder.from_pretrained(minilm_dir)
+
+
+def test_minilm_matches_sentence_transformers(minilm_dir, minilm_encoder):
+    ours = minilm_encoder.encode(TEXTS, batch_size=3)
+    theirs = reference(minilm_dir, TEXTS, batch_size=3)
+    assert_close(ours, theirs)
+    assert np.abs(ours - theirs).max() <= 1e-4
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)  # modules.json has Normalize
+    ours_n = minilm_encoder.encode(TEXTS, normalize_embeddings=True)
+    assert_close(ours_n, theirs)
+
+
+def test_without_normalize_module(minilm_dir, tmp_path):
+    folder = variant(minilm_dir, tmp_path, modules=MODULES_NO_NORMALIZE)
+    encoder = SentenceEncoder.from_pretrained(folder)
+    for normalize in (False, True):
+        ours = encoder.encode(TEXTS, batch_size=4, normalize_embeddings=normalize)
+        theirs = reference(folder, TEXTS, batch_size=4, normalize_embeddings=normalize)
+        assert_close(ours, theirs)
+        np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0)
+    unnormalised = encoder.encode(TEXTS[:3])
+    assert not np.allclose(np.linalg.norm(unnormalised, axis=1), 1.0, atol=1e-3)
+    np.testing.assert_allclose(
+        encoder.encode(TEXTS[:3], normalize=True), encoder.encode(TEXTS[:3], normalize_embeddings=True)
+    )
+
+
+@pytest.mark.parametrize(
+    "pooling",
+    [{"pooling_mode_cls_token": True}, {"pooling_mode_max_tokens": True},
+     {"pooling_mode_mean_sqrt_len_tokens": True},
+     {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": True}],
+    ids=["cls", "max", "mean_sqrt_len", "cls+mean+max"],
+)
+def test_pooling_modes(minilm_dir, tmp_path, pooling):
+    folder = variant(minilm_dir, tmp_path, modules=MODULES_NO_NORMALIZE, pooling=pooling)
+    texts = TEXTS[:4]
+    ours = SentenceEncoder.from_pretrained(folder).encode(texts, batch_size=2)
+    theirs = reference(folder, texts, batch_size=2)
+    assert_close(ours, theirs)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0)
+
+
+def test_plain_checkpoint_gets_mean_pooling(minilm_dir, tmp_path):
+    folder = variant(minilm_dir, tmp_path, keep_modules=False)
+    encoder = SentenceEncoder.from_pretrained(folder)
+    assert encoder.pooling_modes == ("mean",)
+    assert encoder.max_seq_length == 512
+    texts = TEXTS[:3]
+    assert_close(encoder.encode(texts), reference(folder, texts))
+
+
+def test_original_order_and_batch_independence(minilm_encoder):
+    texts = TEXTS[:6]
+    base = minilm_encoder.encode(texts, batch_size=32)
+    perm = np.random.default_rng(0).permutation(len(texts))
+    shuffled = minilm_encoder.encode([texts[i] for i in perm], batch_size=2)
+    np.testing.assert_allclose(shuffled, base[perm], atol=1e-5, rtol=0)
+    one_by_one = np.stack([minilm_encoder.encode(t) for t in texts])
+    np.testing.assert_allclose(one_by_one, base, atol=1e-5, rtol=0)
+
+
+def test_shapes(minilm_encoder):
+    assert minilm_encoder.encode("Hello!").shape == (384,)
+    assert minilm_encoder.encode(["Hello!"]).shape == (1, 384)
+    assert minilm_encoder.encode([]).shape == (0, 384)
+    assert minilm_encoder.get_sentence_embedding_dimension() == 384
+    assert minilm_encoder.max_seq_length == 256
+
+
+def test_truncation_warns_once_with_count(minilm_encoder, caplog):
+    with caplog.at_level(logging.WARNING, logger="pybertcore"):
+        minilm_encoder.encode(["long " * 300, "short", "word " * 400], batch_size=1)
+    messages = [r.getMessage() for r in caplog.records if "truncated" in r.getMessage()]
+    assert messages == ["2 of 3 inputs were longer than max_seq_length=256 tokens and were truncated"]
+
+
+def test_progress_bar_only_on_a_terminal(minilm_encoder, capsys):
+    texts = ["a", "b", "c"] * 3  # more than 8 batches: long enough for a bar, were stderr a terminal
+    minilm_encoder.encode(texts, batch_size=1)
+    assert capsys.readouterr().err == ""
+    minilm_encoder.encode(texts, batch_size=1, show_progress_bar=True)
+    assert "Encoding" in capsys.readouterr().err
+
+
+def test_bad_arguments(minilm_encoder):
+    with pytest.raises(ValueError, match=r"sentences\[1\]"):
+        minilm_encoder.encode(["ok", None])
+    with pytest.raises(ValueError, match="batch_size"):
+        minilm_encoder.encode(["ok"], batch_size=0)
+    with pytest.raises(NotImplementedError, match="torch"):
+        minilm_encoder.encode(["ok"], convert_to_tensor=True)
