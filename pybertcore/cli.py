@@ -187,12 +187,25 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+HEAD_NEEDED = {
+    "text-classification": "a sequence-classification head (e.g. a fine-tuned BertForSequenceClassification)",
+    "fill-mask": "a masked-LM head (e.g. a BertForMaskedLM checkpoint such as bert-base-uncased)",
+}
+
+
 def _run_pipeline(task: str, args: argparse.Namespace, **call_kwargs) -> int:
     from pybertcore.pipelines import pipeline
 
+    if args.model is None:
+        raise SystemExit(
+            f"pybertcore: {task} needs --model FOLDER with {HEAD_NEEDED[task]}; "
+            "the default all-MiniLM-L6-v2 is a sentence encoder without one"
+        )
     texts = _read_texts(args)
     pipe = pipeline(task, model=resolve_model_argument(args.model))
     results = pipe(texts, **call_kwargs)
+    if task == "fill-mask" and len(texts) == 1:
+        results = [results]  # the fill-mask pipeline unwraps a list of one, as transformers' does
     for text, result in zip(texts, results):
         sys.stdout.write(json.dumps({"text": text, "result": result}, ensure_ascii=False) + "\n")
     return 0
