@@ -122,21 +122,36 @@ if _os.environ.get("PYBERTCORE_ISA"):
 
 
 def cpu_info() -> dict:
-    """What the core detected and uses: ISA levels, threads."""
+    """What the core detected and uses.
+
+    detected_isa: the best level this CPU and OS support; compiled_isas: the levels in this build;
+    active_isa: the level new models are packed for (PYBERTCORE_ISA may lower it); openmp: the OpenMP
+    version the core was built with (yyyymm, 0 without OpenMP); num_threads: threads each call uses;
+    default_num_threads and what it came from (affinity_cpus, cgroup_cpus: the cgroup CPU quota,
+    0 when none).
+    """
+    t = _core.thread_info()
     return {
         "detected_isa": _core.detected_isa(),
         "active_isa": _core.active_isa(),
         "compiled_isas": _core.compiled_isas(),
+        "openmp": t["openmp"],
         "num_threads": _core.get_num_threads(),
+        "default_num_threads": t["default_threads"],
+        "affinity_cpus": t["affinity_cpus"],
+        "cgroup_cpus": t["cgroup_cpus"],
     }
 
 
 def set_num_threads(n: int) -> None:
-    """Threads the core's OpenMP regions use."""
-    _core.set_num_threads(n)
+    """Threads each call of the core may use, process-wide (default: the CPUs this process may use,
+    from its affinity mask and cgroup quota). Calls made at the same time from several Python threads
+    share this budget rather than each starting a full team."""
+    _core.set_num_threads(int(n))
 
 
 def get_num_threads() -> int:
+    """The thread budget set by set_num_threads, or its default."""
     return _core.get_num_threads()
 
 

@@ -10,11 +10,13 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "kernels/kernels.h"
 #include "model/encoder.h"
+#include "model/threads.h"
 
 namespace py = pybind11;
 using namespace pbc;
@@ -176,23 +178,119 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
   return result;
 }
 
-FloatArray dense_forward(const Dense& d, const FloatArray& x, Activation act) {
+FloatArray dense_forward(const Dense& d, const FloatArray& x, Activation act, const py::object& residual) {
   if (x.ndim() != 2 || x.shape(1) != d.K) {
     throw std::invalid_argument("input has shape " + shape_str(x) + ", expected (M, " +
                                 std::to_string(d.K) + ")");
   }
   const py::ssize_t M = x.shape(0);
+  const float* rp = nullptr;
+  FloatArray res;
+  if (!residual.is_none()) {
+    if (!py::isinstance<FloatArray>(residual)) {
+      throw std::invalid_argument("residual must be a float32 C-contiguous array");
+    }
+    res = residual.cast<FloatArray>();
+    if (res.ndim() != 2 || res.shape(0) != M || res.shape(1) != d.N) {
+      throw std::invalid_argument("residual has shape " + shape_str(res) + ", expected (" +
+                                  std::to_string(M) + ", " + std::to_string(d.N) + ")");
+    }
+    rp = res.data();
+  }
   FloatArray y({M, static_cast<py::ssize_t>(d.N)});
   float* yp = y.mutable_data();
   const float* xp = x.data();
   {
     py::gil_scoped_release release;
-    d.forward(yp, d.N, xp, d.K, static_cast<int>(M), act);
+    const ThreadLease lease;
+    d.forward(yp, d.N, xp, d.K, static_cast<int>(M), act, rp, d.N);
   }
   return y;
 }
 
-FloatArray layer_norm(const FloatArray& x, const FloatArray& weight, const FloatArray& bias, float eps) {
+// The kernel table of `isa` (a name), or the active one for None.
+const Kernels& kernels_named(const py::object& isa) {
+  if (isa.is_none()) return active_kernels();
+  return kernels_for(parse_isa(isa.cast<std::string>().c_str()));
+}
+
+// The attention kernel alone, for tests: qkv (N, 3H); spans (B, 3) int32 rows [row_begin, key_begin,
+// row_end) of each sequence; slots (N) int32 token index of each row within its padded sequence
+// (needed for the probabilities). Returns (ctx (N, H), probs (B, NH, T, T) or None).
+py::tuple attention_forward(const FloatArray& qkv, const py::array_t<int32_t, py::array::c_style>& spans,
+                            int num_heads, int T, float scale, const py::object& slots, bool output_probs,
+                            const py::object& isa) {
+  const Kernels& k = kernels_named(isa);
+  if (qkv.ndim() != 2 || num_heads < 1 || qkv.shape(1) % (3 * num_heads) != 0) {
+    throw std::invalid_argument("qkv has shape " + shape_str(qkv) + ", expected (N, 3 * num_heads * head_size)");
+  }
+  if (spans.ndim() != 2 || spans.shape(1) != 3) {
+    throw std::invalid_argument("spans has shape " + shape_str(spans) + ", expected (B, 3)");
+  }
+  const int N = static_cast<int>(qkv.shape(0)), H = static_cast<int>(qkv.shape(1) / 3);
+  const int B = static_cast<int>(spans.shape(0));
+  std::vector<SequenceSpan> seqs(B);
+  int prev = 0;
+  for (int b = 0; b < B; ++b) {
+    const int32_t* s = spans.data() + 3 * b;
+    if (s[0] != prev || s[1] < s[0] || s[2] < s[1] || s[2] > N || s[2] - s[0] > T) {
+      throw std::invalid_argument("spans row " + std::to_string(b) + " is not a valid contiguous span");
+    }
+    seqs[b] = SequenceSpan{s[0], s[1], s[2]};
+    prev = s[2];
+  }
+  if (prev != N) throw std::invalid_argument("spans do not cover the N rows of qkv");
+  std::vector<int> slot(N);
+  if (!slots.is_none()) {
+    auto sl = slots.cast<py::array_t<int32_t, py::array::c_style>>();
+    if (sl.ndim() != 1 || sl.shape(0) != N) throw std::invalid_argument("slots must have shape (N,)");
+    for (int r = 0; r < N; ++r) {
+      if (sl.data()[r] < 0 || sl.data()[r] >= T) throw std::invalid_argument("slots out of [0, T)");
+      slot[r] = sl.data()[r];
+    }
+  } else {
+    for (const SequenceSpan& sp : seqs) {
+      for (int r = sp.row_begin; r < sp.row_end; ++r) slot[r] = r - sp.row_begin;
+    }
+  }
+  FloatArray ctx({static_cast<py::ssize_t>(N), static_cast<py::ssize_t>(H)});
+  py::object probs_obj = py::none();
+  float* probs = nullptr;
+  if (output_probs) {
+    FloatArray p({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(num_heads), static_cast<py::ssize_t>(T),
+                  static_cast<py::ssize_t>(T)});
+    std::fill(p.mutable_data(), p.mutable_data() + p.size(), 0.0f);
+    probs = p.mutable_data();
+    probs_obj = p;
+  }
+  AttentionArgs a;
+  a.ctx = ctx.mutable_data();
+  a.ld_ctx = H;
+  a.probs = probs;
+  a.slot = slot.data();
+  a.qkv = qkv.data();
+  a.ld_qkv = 3 * H;
+  a.seqs = seqs.data();
+  a.B = B;
+  a.NH = num_heads;
+  a.HS = H / num_heads;
+  a.T = T;
+  a.scale = scale;
+  {
+    py::gil_scoped_release release;
+    const ThreadLease lease;
+    a.threads = lease.threads();
+    a.scratch_floats = k.attention_scratch_floats(T, a.HS);
+    AlignedBuffer scratch = aligned_floats(a.scratch_floats * a.threads);
+    a.scratch = scratch.get();
+    k.attention(a);
+  }
+  return py::make_tuple(ctx, probs_obj);
+}
+
+FloatArray layer_norm(const FloatArray& x, const FloatArray& weight, const FloatArray& bias, float eps,
+                      const py::object& isa) {
+  const Kernels& k = kernels_named(isa);
   if (x.ndim() != 2) throw std::invalid_argument("input must be 2-D, got shape " + shape_str(x));
   const py::ssize_t C = x.shape(1);
   if (weight.ndim() != 1 || weight.shape(0) != C || bias.ndim() != 1 || bias.shape(0) != C) {
@@ -209,7 +307,8 @@ FloatArray layer_norm(const FloatArray& x, const FloatArray& weight, const Float
   ln.eps = eps;
   {
     py::gil_scoped_release release;
-    active_kernels().layernorm(ln);
+    const ThreadLease lease;
+    k.layernorm(ln);
   }
   return y;
 }
@@ -246,11 +345,23 @@ PYBIND11_MODULE(_core, m) {
         py::arg("name"), "force an ISA level no higher than detected_isa(); affects models built afterwards");
   m.def("parse_isa", [](const std::string& name) { return std::string(isa_name(parse_isa(name.c_str()))); },
         py::arg("name"));
-  m.def("get_num_threads", [] { return omp_get_max_threads(); });
-  m.def("set_num_threads", [](int n) {
-    if (n < 1) throw std::invalid_argument("number of threads must be at least 1, got " + std::to_string(n));
-    omp_set_num_threads(n);
-  }, py::arg("n"));
+  m.def("get_num_threads", &pbc::num_threads, "threads each call of the core uses (the process-wide budget)");
+  m.def("set_num_threads", &pbc::set_num_threads, py::arg("n"),
+        "set the budget; concurrent calls share it instead of each starting a full team");
+  m.def("thread_info", [] {
+    const ThreadInfo t = thread_info();
+    py::dict d;
+    d["affinity_cpus"] = t.affinity_cpus;
+    d["cgroup_cpus"] = t.cgroup_cpus;
+    d["default_threads"] = t.default_threads;
+    d["omp_num_procs"] = omp_get_num_procs();
+#ifdef _OPENMP
+    d["openmp"] = static_cast<int>(_OPENMP);
+#else
+    d["openmp"] = 0;
+#endif
+    return d;
+  }, "what the thread default was derived from: affinity mask, cgroup quota, OpenMP version (yyyymm)");
 
   py::class_<EncoderConfig>(m, "EncoderConfig")
       .def(py::init<>())
@@ -270,6 +381,8 @@ PYBIND11_MODULE(_core, m) {
            "pack the canonical weights (see module.cc) with the active ISA level")
       .def_property_readonly("isa", [](const Encoder& e) { return std::string(e.kernels().name); })
       .def_property_readonly("has_pooler", &Encoder::has_pooler)
+      .def_property_readonly("pooled_workspace_bytes",
+                             [](const Encoder& e) { return e.pooled_workspace_floats() * sizeof(float); })
       .def("forward", &encoder_forward, py::arg("input_ids"), py::arg("attention_mask") = py::none(),
            py::arg("token_type_ids") = py::none(), py::arg("position_ids") = py::none(),
            py::arg("output_hidden_states") = false, py::arg("output_attentions") = false,
@@ -277,21 +390,28 @@ PYBIND11_MODULE(_core, m) {
            "run the encoder; returns a dict of float32 arrays (padded positions are zero)");
 
   py::class_<Dense>(m, "Dense")
-      .def(py::init([](const FloatArray& weight, const py::object& bias) {
+      .def(py::init([](const FloatArray& weight, const py::object& bias, const py::object& isa) {
+             const Kernels& k = kernels_named(isa);
              if (weight.ndim() != 2) throw std::invalid_argument("weight must be 2-D (out, in), got " + shape_str(weight));
              const int N = static_cast<int>(weight.shape(0)), K = static_cast<int>(weight.shape(1));
-             if (bias.is_none()) return Dense(active_kernels(), weight.data(), nullptr, N, K);
+             if (bias.is_none()) return Dense(k, weight.data(), nullptr, N, K);
              FloatArray b = bias.cast<FloatArray>();
              if (b.ndim() != 1 || b.shape(0) != N) {
                throw std::invalid_argument("bias has shape " + shape_str(b) + ", expected (" + std::to_string(N) + ",)");
              }
-             return Dense(active_kernels(), weight.data(), b.data(), N, K);
+             return Dense(k, weight.data(), b.data(), N, K);
            }),
-           py::arg("weight"), py::arg("bias") = py::none(), "a linear layer y = act(x · weightᵀ + bias), packed once")
+           py::arg("weight"), py::arg("bias") = py::none(), py::arg("isa") = py::none(),
+           "a linear layer y = act(x · weightᵀ + bias), packed once for `isa` (default: the active level)")
+      .def_property_readonly("isa", [](const Dense& d) { return std::string(d.kernels->name); })
       .def_readonly("out_features", &Dense::N)
       .def_readonly("in_features", &Dense::K)
-      .def("forward", &dense_forward, py::arg("x"), py::arg("activation") = Activation::kIdentity);
+      .def("forward", &dense_forward, py::arg("x"), py::arg("activation") = Activation::kIdentity,
+           py::arg("residual") = py::none(), "act(x · weightᵀ + bias) + residual");
 
   m.def("layer_norm", &layer_norm, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("eps"),
-        "LayerNorm over the last dimension of a 2-D float32 array");
+        py::arg("isa") = py::none(), "LayerNorm over the last dimension of a 2-D float32 array");
+  m.def("attention", &attention_forward, py::arg("qkv"), py::arg("spans"), py::arg("num_heads"), py::arg("T"),
+        py::arg("scale"), py::arg("slots") = py::none(), py::arg("output_probs") = false, py::arg("isa") = py::none(),
+        "the attention kernel alone (for tests): returns (ctx, probs or None)");
 }

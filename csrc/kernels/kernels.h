@@ -38,7 +38,8 @@ enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 
 // C = act(A · Bᵀ + bias) + residual, with B a weight matrix packed by the same level's pack_weight.
 //   A (M, K) with row stride lda; B (N, K) packed; bias (N) or null; residual (M, N) with row stride
-//   ldr, or null; C (M, N) with row stride ldc. C may alias residual (same pointer, same stride).
+//   ldr, or null; C (M, N) with row stride ldc. C must not overlap A or the residual: the blocked
+//   levels keep partial sums of earlier K blocks in C before the epilogue reads the residual.
 struct GemmArgs {
   int M = 0, N = 0, K = 0;
   const float* a = nullptr;
@@ -69,6 +70,9 @@ struct SequenceSpan {
 //   of sequence s, head h, probs[((s·NH + h)·T + slot[r])·T + slot[k]] for each key row k. Entries for
 //   masked keys are left untouched (the caller zero-fills).
 // A sequence with no keys (an all-masked mask) produces ctx = 0.
+// scratch: `threads` slices of scratch_floats floats each (at least the level's
+// attention_scratch_floats(T, HS)), one per thread of the kernel's team; the caller owns it so that
+// nothing is allocated per layer and nothing can fail inside the parallel region.
 struct AttentionArgs {
   float* ctx = nullptr;
   int ld_ctx = 0;
@@ -79,6 +83,9 @@ struct AttentionArgs {
   const SequenceSpan* seqs = nullptr;
   int B = 0, NH = 0, HS = 0, T = 0;
   float scale = 1.0f;
+  float* scratch = nullptr;
+  size_t scratch_floats = 0;  // per thread
+  int threads = 1;            // the team size; scratch holds this many slices
 };
 
 // out = LayerNorm(inp) · weight + bias over the last dimension; inp and out (N, C), may alias.
@@ -101,6 +108,8 @@ struct Kernels {
   void (*pack_weight)(float* packed, const float* w, int N, int K) = nullptr;
   void (*gemm)(const GemmArgs& args) = nullptr;
   void (*attention)(const AttentionArgs& args) = nullptr;
+  // Floats of per-thread attention scratch for sequences of up to T tokens, head size HS.
+  size_t (*attention_scratch_floats)(int T, int HS) = nullptr;
   void (*layernorm)(const LayerNormArgs& args) = nullptr;
 };
 

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "model/threads.h"
+
 namespace pbc {
 
 void AlignedFree::operator()(float* p) const { std::free(p); }
@@ -114,6 +116,52 @@ void scatter_rows(float* out, const float* rows, const Packing& p, int B, int T,
 
 }  // namespace
 
+std::unique_ptr<Workspace> Encoder::acquire_workspace(size_t floats) const {
+  {
+    std::lock_guard<std::mutex> hold(pool_mutex_);
+    // Best fit among pooled workspaces; one over 4x the need is not taken (and is freed below).
+    size_t best = pool_.size();
+    for (size_t i = 0; i < pool_.size(); ++i) {
+      const size_t cap = pool_[i]->capacity;
+      if (cap >= floats && cap <= 4 * floats + 4096 &&
+          (best == pool_.size() || cap < pool_[best]->capacity)) {
+        best = i;
+      }
+    }
+    if (best < pool_.size()) {
+      std::unique_ptr<Workspace> ws = std::move(pool_[best]);
+      pool_.erase(pool_.begin() + static_cast<long>(best));
+      return ws;
+    }
+    // Nothing fits: drop the smallest pooled one (it would only be outgrown) so the pool stays
+    // bounded by the number of concurrent callers.
+    if (!pool_.empty()) {
+      size_t smallest = 0;
+      for (size_t i = 1; i < pool_.size(); ++i) {
+        if (pool_[i]->capacity < pool_[smallest]->capacity) smallest = i;
+      }
+      pool_.erase(pool_.begin() + static_cast<long>(smallest));
+    }
+  }
+  auto ws = std::make_unique<Workspace>();
+  ws->data = aligned_floats(floats);
+  ws->capacity = floats;
+  return ws;
+}
+
+void Encoder::release_workspace(std::unique_ptr<Workspace> ws) const {
+  if (!ws) return;
+  std::lock_guard<std::mutex> hold(pool_mutex_);
+  pool_.push_back(std::move(ws));
+}
+
+size_t Encoder::pooled_workspace_floats() const {
+  std::lock_guard<std::mutex> hold(pool_mutex_);
+  size_t total = 0;
+  for (const auto& ws : pool_) total += ws->capacity;
+  return total;
+}
+
 Encoder::Encoder(const EncoderConfig& c, EncoderWeights w) : config_(c), weights_(std::move(w)) {
   if (c.V <= 0 || c.P <= 0 || c.TV < 0 || c.E <= 0 || c.H <= 0 || c.NH <= 0 || c.I <= 0 || c.L < 0) {
     throw std::invalid_argument("encoder config: every size must be positive");
@@ -198,21 +246,49 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
   const Packing pk = pack_tokens(in);
   const int N = pk.rows();
   const Kernels& k = *kernels_;
+  const ThreadLease lease;  // sets this call's team size; concurrent calls share the budget
 
-  AlignedBuffer x = aligned_floats(static_cast<size_t>(N) * H);                 // (N, H) running state
-  AlignedBuffer x_mid = aligned_floats(static_cast<size_t>(N) * H);             // (N, H) after attention
-  AlignedBuffer qkv = aligned_floats(static_cast<size_t>(N) * 3 * H);           // (N, 3H)
-  AlignedBuffer ctx = aligned_floats(static_cast<size_t>(N) * H);               // (N, H)
-  AlignedBuffer inter = aligned_floats(static_cast<size_t>(N) * I);             // (N, I)
+  // ---- workspace: one block, carved in 64-byte aligned pieces ------------------------------------
+  const size_t attn_per_thread = k.attention_scratch_floats(T, HS);
+  auto piece = [](size_t floats) { return (floats + 15) / 16 * 16; };
+  const size_t sizes[] = {
+      piece(static_cast<size_t>(N) * H),                     // x      (N, H) running state
+      piece(static_cast<size_t>(N) * H),                     // x_mid  (N, H) after attention
+      piece(static_cast<size_t>(N) * 3 * H),                 // qkv    (N, 3H)
+      piece(static_cast<size_t>(N) * H),                     // ctx    (N, H)
+      piece(static_cast<size_t>(N) * I),                     // inter  (N, I)
+      piece(E != H ? static_cast<size_t>(N) * E : 0),        // emb    (N, E) before the projection
+      piece(out.pooler_output ? static_cast<size_t>(B) * H : 0),  // first (B, H) pooler input
+      piece(attn_per_thread) * lease.threads(),              // attention scratch, per thread
+  };
+  size_t total = 0;
+  for (size_t sz : sizes) total += sz;
+  std::unique_ptr<Workspace> ws = acquire_workspace(total);
+  struct Return {  // gives the workspace back to the pool however this call ends
+    const Encoder* self;
+    std::unique_ptr<Workspace>* ws;
+    ~Return() { self->release_workspace(std::move(*ws)); }
+  } give_back{this, &ws};
+  float* carve[8];
+  {
+    float* p = ws->data.get();
+    for (int i = 0; i < 8; ++i) {
+      carve[i] = p;
+      p += sizes[i];
+    }
+  }
+  float* const x = carve[0];
+  float* const x_mid = carve[1];
+  float* const qkv = carve[2];
+  float* const ctx = carve[3];
+  float* const inter = carve[4];
+  float* const emb_wide = carve[5];
+  float* const first = carve[6];
+  float* const attn_scratch = carve[7];
 
   // ---- embeddings: word + token type + position, LayerNorm, optional projection E → H -------------
   {
-    float* emb = x.get();  // (N, E): written in place when E == H, else in its own buffer
-    AlignedBuffer emb_wide;
-    if (E != H) {
-      emb_wide = aligned_floats(static_cast<size_t>(N) * E);
-      emb = emb_wide.get();
-    }
+    float* emb = E != H ? emb_wide : x;  // (N, E): written in place when E == H
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; ++r) {
       const size_t at = static_cast<size_t>(pk.batch[r]) * T + pk.slot[r];
@@ -239,11 +315,11 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     ln.eps = c.layer_norm_eps;
     k.layernorm(ln);
     if (!weights_.embedding_projection.empty()) {
-      weights_.embedding_projection.forward(x.get(), H, emb, E, N, Activation::kIdentity);
+      weights_.embedding_projection.forward(x, H, emb, E, N, Activation::kIdentity);
     }
   }
   const size_t layer_out_size = BT * H;
-  if (out.hidden_states) scatter_rows(out.hidden_states, x.get(), pk, B, T, H);
+  if (out.hidden_states) scatter_rows(out.hidden_states, x, pk, B, T, H);
   if (out.attentions) {
     std::memset(out.attentions, 0, sizeof(float) * static_cast<size_t>(c.L) * B * NH * T * T);
   }
@@ -251,14 +327,14 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
   // ---- transformer layers (post-LayerNorm) --------------------------------------------------------
   for (int l = 0; l < c.L; ++l) {
     const LayerWeights& lw = weights_.layer_sets[weights_.layer_map[l]];
-    lw.qkv.forward(qkv.get(), 3 * H, x.get(), H, N, Activation::kIdentity);
+    lw.qkv.forward(qkv, 3 * H, x, H, N, Activation::kIdentity);
 
     AttentionArgs at;
-    at.ctx = ctx.get();
+    at.ctx = ctx;
     at.ld_ctx = H;
     at.probs = out.attentions ? out.attentions + static_cast<size_t>(l) * B * NH * T * T : nullptr;
     at.slot = pk.slot.data();
-    at.qkv = qkv.get();
+    at.qkv = qkv;
     at.ld_qkv = 3 * H;
     at.seqs = pk.spans.data();
     at.B = B;
@@ -266,6 +342,9 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     at.HS = HS;
     at.T = T;
     at.scale = 1.0f / std::sqrt(static_cast<float>(HS));
+    at.scratch = attn_scratch;
+    at.scratch_floats = piece(attn_per_thread);
+    at.threads = lease.threads();
     k.attention(at);
 
     LayerNormArgs ln;
@@ -273,36 +352,35 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     ln.C = H;
     ln.eps = c.layer_norm_eps;
     // x_mid = LayerNorm(ctx · Woᵀ + bo + x)
-    lw.attn_out.forward(x_mid.get(), H, ctx.get(), H, N, Activation::kIdentity, x.get(), H);
-    ln.out = x_mid.get();
-    ln.inp = x_mid.get();
+    lw.attn_out.forward(x_mid, H, ctx, H, N, Activation::kIdentity, x, H);
+    ln.out = x_mid;
+    ln.inp = x_mid;
     ln.weight = lw.attn_norm.weight.data();
     ln.bias = lw.attn_norm.bias.data();
     k.layernorm(ln);
     // x = LayerNorm(act(x_mid · Wiᵀ + bi) · Wo2ᵀ + bo2 + x_mid)
-    lw.ffn_in.forward(inter.get(), I, x_mid.get(), H, N, c.act);
-    lw.ffn_out.forward(x.get(), H, inter.get(), I, N, Activation::kIdentity, x_mid.get(), H);
-    ln.out = x.get();
-    ln.inp = x.get();
+    lw.ffn_in.forward(inter, I, x_mid, H, N, c.act);
+    lw.ffn_out.forward(x, H, inter, I, N, Activation::kIdentity, x_mid, H);
+    ln.out = x;
+    ln.inp = x;
     ln.weight = lw.ffn_norm.weight.data();
     ln.bias = lw.ffn_norm.bias.data();
     k.layernorm(ln);
 
     if (out.hidden_states) {
-      scatter_rows(out.hidden_states + (l + 1) * layer_out_size, x.get(), pk, B, T, H);
+      scatter_rows(out.hidden_states + (l + 1) * layer_out_size, x, pk, B, T, H);
     }
   }
 
-  if (out.last_hidden_state) scatter_rows(out.last_hidden_state, x.get(), pk, B, T, H);
+  if (out.last_hidden_state) scatter_rows(out.last_hidden_state, x, pk, B, T, H);
 
   // ---- pooler: dense + tanh on position 0 of each sequence (the first row of its span) --------------
   if (out.pooler_output) {
-    AlignedBuffer first = aligned_floats(static_cast<size_t>(B) * H);  // (B, H)
     for (int b = 0; b < B; ++b) {
-      std::memcpy(first.get() + static_cast<size_t>(b) * H,
-                  x.get() + static_cast<size_t>(pk.spans[b].row_begin) * H, sizeof(float) * H);
+      std::memcpy(first + static_cast<size_t>(b) * H,
+                  x + static_cast<size_t>(pk.spans[b].row_begin) * H, sizeof(float) * H);
     }
-    weights_.pooler.forward(out.pooler_output, H, first.get(), H, B, Activation::kTanh);
+    weights_.pooler.forward(out.pooler_output, H, first, H, B, Activation::kTanh);
   }
 }
 

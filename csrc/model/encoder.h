@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,14 @@ struct ForwardOutputs {
   float* attentions = nullptr;         // (L, B, NH, T, T)
 };
 
+// Activation memory of one forward call: a single 64-byte aligned block carved into the buffers of
+// the pass. Encoders keep finished workspaces in a pool and hand them to later calls, so a steady
+// stream of calls allocates nothing; concurrent calls each take their own.
+struct Workspace {
+  AlignedBuffer data;
+  size_t capacity = 0;  // floats
+};
+
 class Encoder {
  public:
   Encoder(const EncoderConfig& config, EncoderWeights weights);
@@ -109,11 +118,20 @@ class Encoder {
   // Validates the inputs (std::invalid_argument naming the bad value), then runs. Thread-safe: the
   // weights are read-only and every call has its own workspace.
   void forward(const ForwardInputs& in, const ForwardOutputs& out) const;
+  // Floats held by pooled workspaces (for tests and memory accounting).
+  size_t pooled_workspace_floats() const;
 
  private:
+  // A workspace of at least `floats`, from the pool when one fits. One much larger than the call
+  // needs is dropped rather than reused, so a single huge batch does not pin its memory forever.
+  std::unique_ptr<Workspace> acquire_workspace(size_t floats) const;
+  void release_workspace(std::unique_ptr<Workspace> ws) const;
+
   EncoderConfig config_;
   EncoderWeights weights_;
   const Kernels* kernels_;
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<std::unique_ptr<Workspace>> pool_;
 };
 
 }  // namespace pbc

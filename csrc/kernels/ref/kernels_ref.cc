@@ -4,6 +4,7 @@
 // level does not override. Reductions run in index order with fp32 accumulators (fp64 would drift
 // further from transformers, which accumulates in fp32 too).
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,14 +77,15 @@ void attention_head_ref(const AttentionArgs& a, int s, int h, float* scores) {
   }
 }
 
+size_t attention_scratch_floats_ref(int T, int /*HS*/) { return static_cast<size_t>(T > 0 ? T : 1); }
+
 void attention_ref(const AttentionArgs& a) {
   const int pairs = a.B * a.NH;
-#pragma omp parallel
+#pragma omp parallel num_threads(a.threads > 0 ? a.threads : 1)
   {
-    float* scores = static_cast<float*>(malloc(sizeof(float) * (a.T > 0 ? a.T : 1)));
+    float* scores = a.scratch + static_cast<size_t>(omp_get_thread_num()) * a.scratch_floats;
 #pragma omp for schedule(dynamic, 1)
     for (int p = 0; p < pairs; ++p) attention_head_ref(a, p / a.NH, p % a.NH, scores);
-    free(scores);
   }
 }
 
@@ -113,6 +115,7 @@ void fill_kernels_ref(Kernels* k) {
   k->pack_weight = pack_weight_ref;
   k->gemm = gemm_ref;
   k->attention = attention_ref;
+  k->attention_scratch_floats = attention_scratch_floats_ref;
   k->layernorm = layernorm_ref;
 }
 

@@ -1,0 +1,160 @@
+// simd/gemm.h — packed-weight GEMM with a fused epilogue, written once over vec_<isa>.h.
+//
+//   C (M, N) = act(A (M, K) · W (N, K)ᵀ + bias) + residual
+//
+// Plan, pack, execute (the BLIS loop nest):
+//   * W is packed once at load into panels of kNR = 2·kW columns: panel p holds Wᵀ[:, kNR·p : kNR·p+kNR]
+//     as K rows of kNR floats, zero-padded past N, so the micro-kernel reads B strictly sequentially
+//     and a K block of a panel is one contiguous slice.
+//   * Work is split into units of (kMCMax-row block of A) × (up to 8 panels). Per unit and K block of
+//     kKC, the A block is packed into kMR-row tiles ((k, i) at [k·kMR + i], rows past M zero) on the
+//     stack — it stays in L2 — and each B micro-panel slice stays in L1 while all row tiles run.
+//   * The micro-kernel keeps a kMR × kNR tile of C in registers for one K block; partial sums of
+//     earlier K blocks go through C itself, and the epilogue runs on the last block's store.
+// Units are numbered N-block-major so a thread's contiguous share reuses one set of B panels from L2
+// across consecutive A blocks; the N block shrinks when that is needed to give every thread work.
+//
+// Numerics: per output an fp32 FMA chain over k in index order within a K block, blocks summed in
+// order — within ~1e-6 relative of the scalar reference at the sizes the tests use.
+// C must not overlap A or the residual (partial sums are written to C before the residual is read).
+#pragma once
+
+#include <omp.h>
+
+#include "kernels/kernels.h"
+
+namespace pbc {
+namespace {
+
+constexpr int kNR = 2 * kW;
+
+size_t packed_weight_size_simd(int N, int K) {
+  return static_cast<size_t>((N + kNR - 1) / kNR) * kNR * K;
+}
+
+void pack_weight_simd(float* packed, const float* w, int N, int K) {
+  const int panels = (N + kNR - 1) / kNR;
+#pragma omp parallel for schedule(static)
+  for (int p = 0; p < panels; ++p) {
+    float* dst = packed + static_cast<size_t>(p) * kNR * K;
+    for (int j = 0; j < kNR; ++j) {
+      const int n = p * kNR + j;
+      const float* src = w + static_cast<size_t>(n) * K;
+      if (n < N) {
+        for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kNR + j] = src[k];
+      } else {
+        for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kNR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+// ap (tiles of kMR rows, kc columns) ← A rows [0, rows) × columns [0, kc) of a (row stride lda).
+inline void pack_a(float* ap, const float* a, int lda, int rows, int kc) {
+  const int tiles = (rows + kMR - 1) / kMR;
+  for (int t = 0; t < tiles; ++t) {
+    float* dst = ap + static_cast<size_t>(t) * kMR * kc;
+    for (int i = 0; i < kMR; ++i) {
+      const int r = t * kMR + i;
+      if (r < rows) {
+        const float* src = a + static_cast<size_t>(r) * lda;
+        for (int k = 0; k < kc; ++k) dst[k * kMR + i] = src[k];
+      } else {
+        for (int k = 0; k < kc; ++k) dst[k * kMR + i] = 0.0f;
+      }
+    }
+  }
+}
+
+// One register of a finished C row: bias, activation, residual, then the (possibly partial) store.
+inline void store_out(const GemmArgs& g, VF v, int m, int n, int cols, bool last, bool accumulate) {
+  float* c = g.c + static_cast<size_t>(m) * g.ldc + n;
+  if (cols >= kW) {
+    if (accumulate) v = v_add(v, v_load(c));
+    if (last) {
+      if (g.bias) v = v_add(v, v_load(g.bias + n));
+      v = v_activation(v, g.act);
+      if (g.residual) v = v_add(v, v_load(g.residual + static_cast<size_t>(m) * g.ldr + n));
+    }
+    v_store(c, v);
+  } else {
+    if (accumulate) v = v_add(v, v_load_tail(c, cols));
+    if (last) {
+      if (g.bias) v = v_add(v, v_load_tail(g.bias + n, cols));
+      v = v_activation(v, g.act);
+      if (g.residual) v = v_add(v, v_load_tail(g.residual + static_cast<size_t>(m) * g.ldr + n, cols));
+    }
+    v_store_tail(c, v, cols);
+  }
+}
+
+// C[m0 : m0+rows, n0 : n0+cols] (+)= Ap (kMR × kc, packed) · Bp (kc × kNR, packed); rows ≤ kMR, cols ≤ kNR.
+inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float* bp, int m0, int rows,
+                         int n0, int cols, bool accumulate, bool last) {
+  VF acc0[kMR], acc1[kMR];
+#pragma GCC unroll 16
+  for (int i = 0; i < kMR; ++i) acc0[i] = acc1[i] = v_zero();
+  for (int k = 0; k < kc; ++k) {
+    const VF b0 = v_load(bp);
+    const VF b1 = v_load(bp + kW);
+#pragma GCC unroll 16
+    for (int i = 0; i < kMR; ++i) {
+      const VF av = v_set1(ap[i]);
+      acc0[i] = v_fmadd(av, b0, acc0[i]);
+      acc1[i] = v_fmadd(av, b1, acc1[i]);
+    }
+    ap += kMR;
+    bp += kNR;
+  }
+  const int cols1 = cols - kW;
+#pragma GCC unroll 16
+  for (int i = 0; i < kMR; ++i) {
+    if (i >= rows) break;
+    store_out(g, acc0[i], m0 + i, n0, cols < kW ? cols : kW, last, accumulate);
+    if (cols1 > 0) store_out(g, acc1[i], m0 + i, n0 + kW, cols1, last, accumulate);
+  }
+}
+
+void gemm_simd(const GemmArgs& g) {
+  const int M = g.M, N = g.N, K = g.K;
+  if (M <= 0 || N <= 0) return;
+  const int panels = (N + kNR - 1) / kNR;
+  const int threads = omp_get_max_threads();
+  // Fewest A blocks of at most kMCMax rows, equal in size, each a whole number of row tiles.
+  int mblocks = (M + kMCMax - 1) / kMCMax;
+  int per = (M + mblocks - 1) / mblocks;
+  const int mc = ((per + kMR - 1) / kMR) * kMR;
+  mblocks = (M + mc - 1) / mc;
+  // Up to 8 panels per unit; fewer when there would be under two units per thread (batch-1 shapes).
+  int nb = 8;
+  while (nb > 1 && static_cast<long>(mblocks) * ((panels + nb - 1) / nb) < 2L * threads) nb /= 2;
+  const int nblocks = (panels + nb - 1) / nb;
+  const long units = static_cast<long>(mblocks) * nblocks;
+#pragma omp parallel if (units > 1)
+  {
+    alignas(64) float apack[kMCMax * kKC];
+#pragma omp for schedule(static)
+    for (long u = 0; u < units; ++u) {
+      const int jb = static_cast<int>(u / mblocks), ib = static_cast<int>(u % mblocks);
+      const int m0 = ib * mc, rows = M - m0 < mc ? M - m0 : mc;
+      const int p0 = jb * nb, p1 = p0 + nb < panels ? p0 + nb : panels;
+      // K == 0 still runs one (empty) block so the epilogue writes C.
+      for (int k0 = 0; k0 < K || k0 == 0; k0 += kKC) {
+        const int kc = K - k0 < kKC ? K - k0 : kKC;
+        const bool accumulate = k0 > 0, last = k0 + kKC >= K;
+        pack_a(apack, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc);
+        for (int p = p0; p < p1; ++p) {
+          const float* bp = g.b_packed + (static_cast<size_t>(p) * K + k0) * kNR;
+          const int n0 = p * kNR, cols = N - n0 < kNR ? N - n0 : kNR;
+          for (int i = 0; i < rows; i += kMR) {
+            micro_kernel(g, kc, apack + static_cast<size_t>(i) * kc, bp, m0 + i,
+                         rows - i < kMR ? rows - i : kMR, n0, cols, accumulate, last);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pbc

@@ -1,0 +1,64 @@
+// vec_avx512.h — the vector vocabulary of simd/*.h for AVX-512 (F, DQ, BW, VL).
+//
+// Include only from a translation unit compiled with the AVX-512 flags. Same names and meaning as
+// vec_avx2.h; tails use opmask registers instead of a mask vector.
+#pragma once
+
+#include <immintrin.h>
+
+namespace pbc {
+namespace {
+
+using VF = __m512;
+constexpr int kW = 16;
+
+// 12×32 micro-tile: 12×2 accumulators + 2 B + 1 broadcast = 27 of 32 zmm. kKC·32 floats = 24 KB of B
+// per micro-panel slice (L1 is 48 KB on the AVX-512 parts we target); the A block (72·192 floats = 54 KB)
+// stays in L2.
+constexpr int kMR = 12;
+constexpr int kKC = 192;
+constexpr int kMCMax = 72;
+
+inline VF v_zero() { return _mm512_setzero_ps(); }
+inline VF v_set1(float x) { return _mm512_set1_ps(x); }
+inline VF v_load(const float* p) { return _mm512_loadu_ps(p); }
+inline void v_store(float* p, VF v) { _mm512_storeu_ps(p, v); }
+inline VF v_add(VF a, VF b) { return _mm512_add_ps(a, b); }
+inline VF v_sub(VF a, VF b) { return _mm512_sub_ps(a, b); }
+inline VF v_mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
+inline VF v_div(VF a, VF b) { return _mm512_div_ps(a, b); }
+inline VF v_fmadd(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
+inline VF v_fnmadd(VF a, VF b, VF c) { return _mm512_fnmadd_ps(a, b, c); }
+inline VF v_max(VF a, VF b) { return _mm512_max_ps(a, b); }
+inline VF v_min(VF a, VF b) { return _mm512_min_ps(a, b); }
+inline VF v_and(VF a, VF b) { return _mm512_and_ps(a, b); }
+inline VF v_or(VF a, VF b) { return _mm512_or_ps(a, b); }
+inline VF v_andnot(VF a, VF b) { return _mm512_andnot_ps(a, b); }
+inline VF v_round(VF a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline VF v_pow2i(VF n) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+}
+inline VF v_select_lt(VF a, VF b, VF t, VF f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), f, t); }
+
+inline __mmask16 tail_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+inline VF v_load_tail(const float* p, int n) { return _mm512_maskz_loadu_ps(tail_mask(n), p); }
+inline void v_store_tail(float* p, VF v, int n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
+
+// Fixed-order pairwise reductions (the same tree shape as the AVX2 level's, one level deeper).
+inline float v_reduce_add(VF v) {
+  __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+inline float v_reduce_max(VF v) {
+  __m256 h = _mm256_max_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+}  // namespace
+}  // namespace pbc

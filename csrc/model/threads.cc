@@ -1,0 +1,110 @@
+// threads.cc — thread budget: affinity + cgroup quota detection, and the per-call lease.
+#include "model/threads.h"
+
+#include <omp.h>
+#include <sched.h>
+
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace pbc {
+namespace {
+
+int affinity_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return omp_get_num_procs();
+  const int n = CPU_COUNT(&set);
+  return n > 0 ? n : 1;
+}
+
+// ceil(quota / period) from a cgroup v2 "cpu.max" file ("max 100000" means no limit), or 0.
+int read_cpu_max(const std::string& path) {
+  std::ifstream f(path);
+  std::string quota;
+  double period = 0;
+  if (!(f >> quota >> period) || quota == "max" || period <= 0) return 0;
+  const double q = std::atof(quota.c_str());
+  return q > 0 ? static_cast<int>(std::ceil(q / period)) : 0;
+}
+
+int cgroup_cpus() {
+  int best = 0;
+  auto take = [&best](int n) {
+    if (n > 0 && (best == 0 || n < best)) best = n;
+  };
+  // cgroup v2: this process's group and every ancestor may carry a quota; the tightest wins.
+  std::ifstream self("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(self, line)) {
+    if (line.rfind("0::", 0) != 0) continue;
+    std::string rel = line.substr(3);
+    while (true) {
+      take(read_cpu_max("/sys/fs/cgroup" + rel + "/cpu.max"));
+      if (rel.empty() || rel == "/") break;
+      const size_t slash = rel.find_last_of('/');
+      rel = slash == 0 || slash == std::string::npos ? "" : rel.substr(0, slash);
+    }
+  }
+  take(read_cpu_max("/sys/fs/cgroup/cpu.max"));
+  // cgroup v1
+  std::ifstream q("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us"), p("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us");
+  double quota = 0, period = 0;
+  if ((q >> quota) && (p >> period) && quota > 0 && period > 0) take(static_cast<int>(std::ceil(quota / period)));
+  return best;
+}
+
+const ThreadInfo& detected() {
+  static const ThreadInfo info = [] {
+    ThreadInfo t;
+    t.affinity_cpus = affinity_cpus();
+    t.cgroup_cpus = cgroup_cpus();
+    t.default_threads = t.cgroup_cpus > 0 && t.cgroup_cpus < t.affinity_cpus ? t.cgroup_cpus : t.affinity_cpus;
+    return t;
+  }();
+  return info;
+}
+
+std::atomic<int> g_threads{0};  // 0: not set, use the default
+std::atomic<int> g_in_use{0};
+
+}  // namespace
+
+ThreadInfo thread_info() { return detected(); }
+
+int num_threads() {
+  const int n = g_threads.load();
+  return n > 0 ? n : detected().default_threads;
+}
+
+void set_num_threads(int n) {
+  if (n < 1) throw std::invalid_argument("number of threads must be at least 1, got " + std::to_string(n));
+  g_threads.store(n);
+}
+
+ThreadLease::ThreadLease() {
+  if (omp_in_parallel()) {
+    n_ = 1;
+  } else {
+    const int want = num_threads();
+    const int before = g_in_use.fetch_add(want);
+    int got = want - before;
+    if (got < 1) got = 1;
+    if (got > want) got = want;
+    if (got < want) g_in_use.fetch_sub(want - got);
+    claimed_ = got;
+    n_ = got;
+  }
+  omp_set_max_active_levels(1);
+  omp_set_num_threads(n_);
+}
+
+ThreadLease::~ThreadLease() {
+  if (claimed_) g_in_use.fetch_sub(claimed_);
+}
+
+}  // namespace pbc
