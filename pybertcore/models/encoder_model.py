@@ -291,6 +291,8 @@ class EncoderModel(EncoderPreTrainedModel):
             pooler_output=out.get("pooler_output"),
             hidden_states=out["hidden_states"],
             attentions=out["attentions"],
+            # transformers returns an empty tuple here whenever attentions are asked for (encoders only)
+            cross_attentions=() if output_attentions else None,
         )
         return result if return_dict else result.to_tuple()
 
