@@ -39,23 +39,12 @@ class ModelNotFoundError(OSError):
 
 
 def _hf_cache_snapshot(model_id: str) -> Optional[Path]:
-    """The newest snapshot folder of ``model_id`` in the Hugging Face cache that has a config.json."""
-    if os.environ.get("HF_HUB_CACHE"):
-        roots = [Path(os.environ["HF_HUB_CACHE"])]
-    elif os.environ.get("HF_HOME"):
-        roots = [Path(os.environ["HF_HOME"]) / "hub"]
-    else:
-        roots = [Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "huggingface" / "hub"]
-    for root in roots:
-        repo = root.expanduser() / ("models--" + model_id.replace("/", "--"))
-        ref = repo / "refs" / "main"
-        if ref.is_file():
-            snapshot = repo / "snapshots" / ref.read_text().strip()
-            if (snapshot / "config.json").is_file():
-                return snapshot
-        snapshots = sorted((repo / "snapshots").glob("*/config.json"), key=lambda p: p.stat().st_mtime)
-        if snapshots:
-            return snapshots[-1].parent
+    """The ``main`` snapshot of ``model_id`` in the Hugging Face cache, if it has a config.json; never downloads."""
+    from pybertcore.hub import cached_snapshot, hub_cache_dir
+
+    snapshot = cached_snapshot(model_id, hub_cache_dir())
+    if snapshot is not None and (snapshot / "config.json").is_file():
+        return snapshot
     return None
 
 
@@ -83,15 +72,9 @@ def default_model_path() -> Path:
 
 
 def resolve_model_argument(model: Optional[str]) -> str:
-    """``--model`` as given (a folder, or a hub id in the cache), or the default model's folder."""
-    if model is None:
+    """``--model`` as given (a folder or a hub id, resolved by from_pretrained), or the default model's folder."""
+    if model is None or model in (DEFAULT_MODEL_ID, "all-MiniLM-L6-v2"):
         return str(default_model_path())
-    if model == DEFAULT_MODEL_ID or model == "all-MiniLM-L6-v2":
-        return str(default_model_path())
-    if not Path(model).expanduser().exists() and "/" in model:
-        snapshot = _hf_cache_snapshot(model)
-        if snapshot is not None:
-            return str(snapshot)
     return model
 
 

@@ -148,7 +148,7 @@ class SentenceEncoder:
         from pybertcore.models.auto import AutoModel
         from pybertcore.tokenization import AutoTokenizer
 
-        folder = resolve_model_folder(model_name_or_path)
+        folder = resolve_model_folder(model_name_or_path, need_weights=False)
         transformer_folder, pooling, dense, normalize = folder, ("mean",), [], False
         max_seq_length, do_lower_case = None, False
         modules_file = folder / "modules.json"

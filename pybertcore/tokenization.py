@@ -181,7 +181,7 @@ class PreTrainedTokenizerFast:
 
         hub_kwargs = {k: kwargs.pop(k) for k in ("cache_dir", "revision", "local_files_only", "token") if k in kwargs}
         kwargs.pop("use_fast", None)
-        folder = resolve_model_folder(pretrained_model_name_or_path, **hub_kwargs)
+        folder = resolve_model_folder(pretrained_model_name_or_path, need_weights=False, **hub_kwargs)
         config = _read_json(folder / TOKENIZER_CONFIG_FILE)
         special_map = _read_json(folder / SPECIAL_TOKENS_MAP_FILE)
         init_kwargs: dict[str, Any] = {}
