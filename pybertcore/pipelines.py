@@ -22,6 +22,9 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from pybertcore.sentence import progress_bar, stderr_is_terminal
+from pybertcore.tokenization import model_token_limit
+
 logger = logging.getLogger("pybertcore")
 
 TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
@@ -34,10 +37,6 @@ TASK_MODELS = {
     "fill-mask": ("AutoModelForMaskedLM", "ForMaskedLM"),
     "question-answering": ("AutoModelForQuestionAnswering", "ForQuestionAnswering"),
 }
-
-# Position ids of the RoBERTa family start after the padding index, so they use two fewer positions.
-_POSITION_OFFSET_TYPES = ("roberta", "xlm-roberta", "camembert")
-
 
 def _softmax(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.float32, copy=False)
@@ -166,11 +165,7 @@ class Pipeline:
     @property
     def max_length(self) -> int:
         """Tokens the model takes: the tokenizer's model_max_length, within the position table."""
-        config = self.model.config
-        limit = int(config.max_position_embeddings)
-        if getattr(config, "model_type", None) in _POSITION_OFFSET_TYPES:
-            limit -= int(config.pad_token_id or 0) + 1
-        return min(limit, int(self.tokenizer.model_max_length))
+        return model_token_limit(self.model.config, self.tokenizer)
 
     def _encode(self, texts: list, **tokenizer_kwargs: Any) -> Any:
         """Tokenizes a batch with truncation at the model's limit; warns once with the count of cut inputs."""
@@ -188,24 +183,32 @@ class Pipeline:
         results: list[dict[str, np.ndarray]] = []
         pad_id = self.tokenizer.pad_token_id or 0
         use_types = "token_type_ids" in self.tokenizer.model_input_names
-        for start in range(0, len(encodings), self.batch_size):
-            batch = encodings[start:start + self.batch_size]
-            T = max(len(e.ids) for e in batch)
-            ids = np.full((len(batch), T), pad_id, dtype=np.int64)
-            mask = np.zeros((len(batch), T), dtype=np.int64)
-            types = np.zeros((len(batch), T), dtype=np.int64)
-            for row, e in enumerate(batch):
-                n = len(e.ids)
-                ids[row, :n] = e.ids
-                mask[row, :n] = 1
-                types[row, :n] = e.type_ids
-            inputs = {"input_ids": ids, "attention_mask": mask}
-            if use_types:
-                inputs["token_type_ids"] = types
-            out = self.model(**inputs)
-            for row, e in enumerate(batch):
-                n = len(e.ids)
-                results.append({key: self._slice(key, out[key], row, n) for key in self._output_keys(out)})
+        n_batches = -(-len(encodings) // self.batch_size)
+        bar = progress_bar(len(encodings), n_batches > 8 and stderr_is_terminal(), self.task)
+        try:
+            for start in range(0, len(encodings), self.batch_size):
+                batch = encodings[start:start + self.batch_size]
+                T = max(len(e.ids) for e in batch)
+                ids = np.full((len(batch), T), pad_id, dtype=np.int64)
+                mask = np.zeros((len(batch), T), dtype=np.int64)
+                types = np.zeros((len(batch), T), dtype=np.int64)
+                for row, e in enumerate(batch):
+                    n = len(e.ids)
+                    ids[row, :n] = e.ids
+                    mask[row, :n] = 1
+                    types[row, :n] = e.type_ids
+                inputs = {"input_ids": ids, "attention_mask": mask}
+                if use_types:
+                    inputs["token_type_ids"] = types
+                out = self.model(**inputs)
+                for row, e in enumerate(batch):
+                    n = len(e.ids)
+                    results.append({key: self._slice(key, out[key], row, n) for key in self._output_keys(out)})
+                if bar is not None:
+                    bar.update(len(batch))
+        finally:
+            if bar is not None:
+                bar.close()
         return results
 
     @staticmethod

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Optional, Union
 import numpy as np
 
 from pybertcore.hub import resolve_model_folder
+from pybertcore.tokenization import model_token_limit
 
 logger = logging.getLogger("pybertcore")
 
@@ -134,9 +135,7 @@ class SentenceEncoder:
         self.model = model
         self.tokenizer = tokenizer
         self.pooling_modes = tuple(pooling_modes)
-        limit = int(model.config.max_position_embeddings)
-        if tokenizer.model_max_length < limit:
-            limit = tokenizer.model_max_length
+        limit = model_token_limit(model.config, tokenizer)
         self.max_seq_length = limit if max_seq_length is None else min(int(max_seq_length), limit)
         self.do_lower_case = bool(do_lower_case)
         self.dense = list(dense or [])
@@ -237,8 +236,8 @@ class SentenceEncoder:
         order = np.argsort([-len(ids) for ids in ids_list], kind="stable")
         out = np.empty((len(texts), dim), dtype=np.float32)
         if show_progress_bar is None:
-            show_progress_bar = len(texts) > 8 * batch_size and _stderr_is_terminal()
-        bar = _progress_bar(len(texts), show_progress_bar, "Encoding")
+            show_progress_bar = len(texts) > 8 * batch_size and stderr_is_terminal()
+        bar = progress_bar(len(texts), show_progress_bar, "Encoding")
         try:
             for start in range(0, len(texts), batch_size):
                 idx = order[start:start + batch_size]
@@ -284,14 +283,14 @@ class SentenceEncoder:
         )
 
 
-def _stderr_is_terminal() -> bool:
+def stderr_is_terminal() -> bool:
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
 
 
-def _progress_bar(total: int, show: bool, desc: str):
+def progress_bar(total: int, show: bool, desc: str):
     """A tqdm bar on stderr, or None when not shown (or tqdm is missing)."""
     if not show:
         return None

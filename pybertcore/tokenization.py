@@ -543,6 +543,20 @@ class PreTrainedTokenizerFast:
         )
 
 
+# Position ids of the RoBERTa family start after the padding index, so they use two fewer positions.
+_POSITION_OFFSET_TYPES = ("roberta", "xlm-roberta", "camembert")
+
+
+def model_token_limit(config: Any, tokenizer: Optional["PreTrainedTokenizerFast"] = None) -> int:
+    """The most tokens one sequence may have: the model's position table, within the tokenizer's limit."""
+    limit = int(config.max_position_embeddings)
+    if getattr(config, "model_type", None) in _POSITION_OFFSET_TYPES:
+        limit -= int(getattr(config, "pad_token_id", None) or 0) + 1
+    if tokenizer is not None:
+        limit = min(limit, int(tokenizer.model_max_length))
+    return limit
+
+
 def _as_id_list(ids: Any) -> list[int]:
     if hasattr(ids, "detach") and hasattr(ids, "cpu"):
         ids = ids.detach().cpu()

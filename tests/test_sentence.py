@@ -172,3 +172,22 @@ def test_bad_arguments(minilm_encoder):
         minilm_encoder.encode(["ok"], batch_size=0)
     with pytest.raises(NotImplementedError, match="torch"):
         minilm_encoder.encode(["ok"], convert_to_tensor=True)
+
+
+def test_dense_module_saved_by_sentence_transformers(minilm_dir, tmp_path):
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules.dense import Dense
+
+    base = SentenceTransformer(str(minilm_dir), device="cpu")
+    torch.manual_seed(0)
+    model = SentenceTransformer(modules=[base[0], base[1], Dense(in_features=384, out_features=16), base[2]],
+                                device="cpu")
+    model.save(str(tmp_path))
+    encoder = SentenceEncoder.from_pretrained(tmp_path)
+    assert encoder.get_sentence_embedding_dimension() == 16
+    texts = TEXTS[:3]
+    ours = encoder.encode(texts)
+    theirs = SentenceTransformer(str(tmp_path), device="cpu").encode(texts)
+    assert_close(ours, theirs)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0)
