@@ -217,3 +217,36 @@ def test_bad_arguments_name_the_problem(minilm_dir, tmp_path):
 def test_empty_batch(minilm_dir):
     tok = AutoTokenizer.from_pretrained(minilm_dir)
     assert tok([])["input_ids"] == []
+
+
+def test_byte_level_bpe_tokenizer_json_like_roberta(tmp_path):
+    """A RoBERTa-style tokenizer.json (byte-level BPE, <s> </s>, no token types) loads as transformers loads it."""
+    import json
+
+    import transformers
+    from tokenizers import ByteLevelBPETokenizer
+    from tokenizers.processors import RobertaProcessing
+
+    corpus = ["Hello world, a tiny corpus for byte-level BPE.", "Paris is a city in France.",
+              "Jean-Baptiste lives in Montréal."] * 20
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(corpus, vocab_size=300, min_frequency=1,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.post_processor = RobertaProcessing(("</s>", bpe.token_to_id("</s>")), ("<s>", bpe.token_to_id("<s>")))
+    bpe.save(str(tmp_path / "tokenizer.json"))
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "RobertaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",
+        "cls_token": "<s>", "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>",
+        "model_max_length": 512,
+    }))
+    ours = AutoTokenizer.from_pretrained(tmp_path)
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    texts = ["Hello world!", "Paris <mask> France.", "", "unseen 北京 text"]
+    for kwargs in ({}, {"padding": True}, {"padding": True, "truncation": True, "max_length": 6}):
+        assert_same(ours(texts, **kwargs), theirs(texts, **kwargs))
+    assert_same(ours(texts[:2], texts[2:]), theirs(texts[:2], texts[2:]))
+    assert "token_type_ids" not in ours("x")
+    ids = theirs(texts)["input_ids"][1]
+    assert ours.decode(ids) == theirs.decode(ids)
+    assert ours.decode(ids, skip_special_tokens=True) == theirs.decode(ids, skip_special_tokens=True)
+    assert ours.tokenize(texts[0]) == theirs.tokenize(texts[0])
