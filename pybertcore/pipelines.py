@@ -23,7 +23,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from pybertcore.sentence import progress_bar, stderr_is_terminal
-from pybertcore.tokenization import model_token_limit
+from pybertcore.tokenization import model_takes_token_types, model_token_limit
 
 logger = logging.getLogger("pybertcore")
 
@@ -182,7 +182,7 @@ class Pipeline:
         """The model's outputs for each ``tokenizers`` Encoding, sliced to its own tokens."""
         results: list[dict[str, np.ndarray]] = []
         pad_id = self.tokenizer.pad_token_id or 0
-        use_types = "token_type_ids" in self.tokenizer.model_input_names
+        use_types = "token_type_ids" in self.tokenizer.model_input_names and model_takes_token_types(self.model.config)
         n_batches = -(-len(encodings) // self.batch_size)
         bar = progress_bar(len(encodings), n_batches > 8 and stderr_is_terminal(), self.task)
         try:
@@ -463,6 +463,11 @@ class FillMaskPipeline(Pipeline):
         enc = self._encode(texts, **dict(params.get("tokenizer_kwargs") or {}))
         for i, e in enumerate(enc.encodings):
             if tok.mask_token_id not in e.ids:
+                if any(tok.mask_token_id in o.ids for o in e.overflowing):
+                    raise ValueError(
+                        f"fill-mask: inputs[{i}] is longer than the model's limit of {self.max_length} tokens and "
+                        f"its mask_token ({tok.mask_token}) was cut off; shorten the text around the mask"
+                    )
                 raise ValueError(f"fill-mask: no mask_token ({tok.mask_token}) found in inputs[{i}]: {texts[i]!r}")
         outputs = self._run(enc.encodings)
         results = [self._postprocess(np.asarray(e.ids), out["logits"], top_k, target_ids)

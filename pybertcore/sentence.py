@@ -27,7 +27,7 @@ from typing import Any, Iterable, Optional, Union
 import numpy as np
 
 from pybertcore.hub import resolve_model_folder
-from pybertcore.tokenization import model_token_limit
+from pybertcore.tokenization import model_takes_token_types, model_token_limit
 
 logger = logging.getLogger("pybertcore")
 
@@ -225,7 +225,7 @@ class SentenceEncoder:
 
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length, verbose=False)
         ids_list = encoded["input_ids"]
-        types_list = encoded.get("token_type_ids")
+        types_list = encoded.get("token_type_ids") if model_takes_token_types(self.model.config) else None
         n_cut = sum(1 for e in encoded.encodings if e.overflowing)
         if n_cut:
             logger.warning(

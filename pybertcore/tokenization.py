@@ -557,6 +557,11 @@ def model_token_limit(config: Any, tokenizer: Optional["PreTrainedTokenizerFast"
     return limit
 
 
+def model_takes_token_types(config: Any) -> bool:
+    """Whether the model has a token-type embedding to feed (DistilBERT has none)."""
+    return int(getattr(config, "type_vocab_size", 0) or 0) > 0
+
+
 def _as_id_list(ids: Any) -> list[int]:
     if hasattr(ids, "detach") and hasattr(ids, "cpu"):
         ids = ids.detach().cpu()

@@ -164,6 +164,37 @@ def test_fill_mask_without_mask_token(folders):
     ours = pipeline("fill-mask", model=str(folders["mlm"]))
     with pytest.raises(ValueError, match=r"mask_token \(\[MASK\]\)"):
         ours("no mask here")
+    with pytest.raises(ValueError, match="cut off"):
+        ours("word " * 100 + "[MASK]")  # max_position_embeddings is 64
+
+
+@pytest.mark.parametrize("family", ["distilbert", "roberta", "electra"])
+def test_other_families(tmp_path, minilm_dir, family):
+    """Heads of the other families: no token types for DistilBERT, RoBERTa's position offset."""
+    import torch
+    import transformers
+
+    small = {
+        "distilbert": (transformers.DistilBertConfig, "DistilBert",
+                       dict(dim=36, n_heads=3, hidden_dim=50, n_layers=2, max_position_embeddings=64)),
+        "roberta": (transformers.RobertaConfig, "Roberta",
+                    dict(hidden_size=36, num_attention_heads=3, intermediate_size=50, num_hidden_layers=2,
+                         max_position_embeddings=66, pad_token_id=0)),
+        "electra": (transformers.ElectraConfig, "Electra",
+                    dict(hidden_size=36, embedding_size=20, num_attention_heads=3, intermediate_size=50,
+                         num_hidden_layers=2, max_position_embeddings=64)),
+    }
+    config_class, prefix, kwargs = small[family]
+    torch.manual_seed(0)
+    config = config_class(vocab_size=30522, num_labels=5, id2label=ID2LABEL_TOK, **kwargs)
+    getattr(transformers, prefix + "ForTokenClassification")(config).eval().save_pretrained(tmp_path)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(minilm_dir / name, tmp_path / name)
+    ours = pipeline("token-classification", model=str(tmp_path))
+    theirs = transformers.pipeline("token-classification", model=str(tmp_path))
+    for strategy in ("none", "simple"):
+        assert_same_result(ours(TEXTS, aggregation_strategy=strategy), theirs(TEXTS, aggregation_strategy=strategy))
+    assert len(ours(["word " * 100])) == 1  # truncated at the model's limit, not a crash
 
 
 def test_feature_extraction(folders):
