@@ -250,6 +250,7 @@ class PreTrainedModel:
         for key, value in checkpoint.items():
             renamed[_rename_legacy_key(key)] = value
         tied_copies = {}  # a tied parameter's copy in the checkpoint: used only when its source is absent
+        checkpoint_name: dict[str, str] = {}
 
         prefix = self.base_model_prefix + "." if self.base_model_prefix else ""
         model_has_prefix = bool(prefix) and any(k.startswith(prefix) for k in expected)
@@ -260,6 +261,8 @@ class PreTrainedModel:
         elif prefix and model_has_prefix and not ckpt_has_prefix:
             # A base model's checkpoint loaded into a head model: its keys belong under the prefix.
             renamed = {prefix + k: v for k, v in renamed.items()}
+            # Unused keys are reported under the checkpoint's own names, as transformers does.
+            checkpoint_name = {k: k[len(prefix):] for k in renamed}
 
         for name in self._tied:
             if name in renamed:
@@ -280,9 +283,12 @@ class PreTrainedModel:
             if not np.issubdtype(value.dtype, np.floating):
                 raise CheckpointError(f"{source}: weight {key} has dtype {value.dtype}, expected floating point")
             self._params[key] = np.ascontiguousarray(value, dtype=np.float32)
+        if self._tied:  # a tied name is missing with its source (decoder.bias with cls.predictions.bias)
+            missing_sources = set(missing)
+            missing = [k for k in self._state_order if self._tied.get(k, k) in missing_sources]
         for key in renamed:
             if key not in self._params and not any(re.search(p, key) for p in self._keys_to_ignore_on_load_unexpected):
-                unexpected.append(key)
+                unexpected.append(checkpoint_name.get(key, key))
 
         cls_name = type(self).__name__
         if mismatched and not ignore_mismatched_sizes:
