@@ -600,14 +600,17 @@ class QuestionAnsweringPipeline(Pipeline):
         question_first = tok.padding_side == "right"
         first, second = (question, context) if question_first else (context, question)
         backend = tok.backend_tokenizer
-        backend.enable_truncation(max_seq_len, stride=doc_stride,
-                                  strategy="only_second" if question_first else "only_first")
-        try:
-            main = backend.encode(first, second, add_special_tokens=True)
-        except Exception as e:
-            raise ValueError(f"question-answering: the question does not fit in max_seq_len={max_seq_len}: {e}") from None
-        finally:
-            backend.no_truncation()
+        with tok._lock:  # truncation with a stride is set on the shared Rust tokenizer for this one call
+            backend.enable_truncation(max_seq_len, stride=doc_stride,
+                                      strategy="only_second" if question_first else "only_first")
+            try:
+                main = backend.encode(first, second, add_special_tokens=True)
+            except Exception as e:
+                raise ValueError(
+                    f"question-answering: the question does not fit in max_seq_len={max_seq_len}: {e}"
+                ) from None
+            finally:
+                backend.no_truncation()
         spans = [main] + list(main.overflowing)
         outputs = self._run(spans)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
@@ -144,6 +145,8 @@ class PreTrainedTokenizerFast:
 
         self._tokenizer = tokenizer_object
         self._warned_too_long = False
+        # Padding and truncation are settings of the shared Rust tokenizer: one call at a time sets them.
+        self._lock = threading.Lock()
         # Padding and truncation are set per call, as transformers does; the file's defaults never apply.
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
@@ -304,7 +307,17 @@ class PreTrainedTokenizerFast:
         return self._tokenizer.decoder.decode(tokens) if self._tokenizer.decoder else " ".join(tokens)
 
     def tokenize(self, text: str, pair: Optional[str] = None, add_special_tokens: bool = False, **kwargs: Any) -> list[str]:
-        return self._tokenizer.encode(text, pair, add_special_tokens=add_special_tokens).tokens
+        with self._lock:
+            return self._tokenizer.encode(text, pair, add_special_tokens=add_special_tokens).tokens
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return self._tokenizer.num_special_tokens_to_add(pair)
@@ -424,25 +437,26 @@ class PreTrainedTokenizerFast:
         return_special_tokens_mask, return_offsets_mapping, return_length, verbose=True,
     ) -> BatchEncoding:
         tok = self._tokenizer
-        if trunc != "do_not_truncate":
-            tok.enable_truncation(max_length, stride=stride, strategy=trunc, direction=self.truncation_side)
-        else:
-            tok.no_truncation()
-        if pad != "do_not_pad":
-            tok.enable_padding(
-                direction=padding_side, pad_id=self.pad_token_id, pad_type_id=0, pad_token=self.pad_token,
-                length=max_length if pad == "max_length" else None, pad_to_multiple_of=pad_to_multiple_of,
-            )
-        else:
-            tok.no_padding()
-        try:
-            encodings = tok.encode_batch(inputs, add_special_tokens=add_special_tokens) if inputs else []
-        except Exception as e:  # the Rust side raises a bare Exception, e.g. max_length below the special tokens
-            raise ValueError(f"tokenizer ({trunc}, max_length={max_length}): {e}") from None
-        finally:
-            # The Tokenizer is shared: leave it as loaded (no padding, no truncation).
-            tok.no_truncation()
-            tok.no_padding()
+        with self._lock:
+            if trunc != "do_not_truncate":
+                tok.enable_truncation(max_length, stride=stride, strategy=trunc, direction=self.truncation_side)
+            else:
+                tok.no_truncation()
+            if pad != "do_not_pad":
+                tok.enable_padding(
+                    direction=padding_side, pad_id=self.pad_token_id, pad_type_id=0, pad_token=self.pad_token,
+                    length=max_length if pad == "max_length" else None, pad_to_multiple_of=pad_to_multiple_of,
+                )
+            else:
+                tok.no_padding()
+            try:
+                encodings = tok.encode_batch(inputs, add_special_tokens=add_special_tokens) if inputs else []
+            except Exception as e:  # the Rust side raises a bare Exception, e.g. max_length below the special tokens
+                raise ValueError(f"tokenizer ({trunc}, max_length={max_length}): {e}") from None
+            finally:
+                # Leave the shared tokenizer as loaded (no padding, no truncation) for tokenize/encode users.
+                tok.no_truncation()
+                tok.no_padding()
 
         if trunc == "do_not_truncate" and verbose and not self._warned_too_long:
             longest = max((len(e.ids) for e in encodings), default=0)

@@ -250,3 +250,35 @@ def test_byte_level_bpe_tokenizer_json_like_roberta(tmp_path):
     assert ours.decode(ids) == theirs.decode(ids)
     assert ours.decode(ids, skip_special_tokens=True) == theirs.decode(ids, skip_special_tokens=True)
     assert ours.tokenize(texts[0]) == theirs.tokenize(texts[0])
+
+
+def test_concurrent_calls_keep_their_own_settings(minilm_dir):
+    """Padding/truncation live on the shared Rust tokenizer; calls from several threads must not mix them."""
+    import threading
+
+    tok = AutoTokenizer.from_pretrained(minilm_dir)
+    errors = []
+
+    def work(length):
+        try:
+            for _ in range(30):
+                ids = tok(["a b c d e f g h"] * 3, padding="max_length", max_length=length, truncation=True)["input_ids"]
+                assert all(len(x) == length for x in ids)
+                assert len(tok.tokenize("a b c d e f g h i j")) == 10
+        except AssertionError as e:  # pragma: no cover - only on a race
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(5 + i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_pickle_round_trip(minilm_dir):
+    import pickle
+
+    tok = AutoTokenizer.from_pretrained(minilm_dir)
+    again = pickle.loads(pickle.dumps(tok))
+    assert again("Hello!") == tok("Hello!")
