@@ -104,16 +104,16 @@ def cached_snapshot(repo_id: str, cache: Path, revision: Optional[str] = None) -
     return snapshot if snapshot.is_dir() else None
 
 
-def folder_is_complete(folder: Path, need_weights: bool) -> bool:
+def folder_is_complete(folder: Path, need_weights: bool, weights_names: tuple[str, ...] = WEIGHTS_FILE_NAMES) -> bool:
     """config.json, and (when asked) a weights file whose shards, if any, are all present."""
     if not (folder / CONFIG_NAME).is_file():
         return False
     if not need_weights:
         return True
-    weights = find_weights_file(folder)
+    weights = find_weights_file(folder, weights_names)
     if weights is None:
         return False
-    if weights.name.endswith(".index.json"):
+    if weights.name.endswith(".json"):
         try:
             files, _ = shard_files(weights)
         except ValueError:
@@ -132,8 +132,13 @@ def resolve_model_folder(
     force_download: bool = False,
     subfolder: str = "",
     proxies: object = None,
+    weights_names: tuple[str, ...] = WEIGHTS_FILE_NAMES,
 ) -> Path:
-    """The folder holding the model's files, or an OSError that names what was looked for, where, and how to get it."""
+    """The folder holding the model's files, or an OSError that names what was looked for, where, and how to get it.
+
+    ``need_weights``: a snapshot counts only if it also holds one of ``weights_names`` (best first; a
+    shard index with all its shards); a download fetches the first of them the repository has.
+    """
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         folder = path / subfolder if subfolder else path
@@ -156,12 +161,13 @@ def resolve_model_folder(
         snapshot = cached_snapshot(repo_id, cache, revision)
         if snapshot is not None:
             folder = snapshot / subfolder if subfolder else snapshot
-            if folder_is_complete(folder, need_weights):
+            if folder_is_complete(folder, need_weights, weights_names):
                 return folder
 
     reason = "local_files_only=True" if local_files_only else "HF_HUB_OFFLINE is set" if is_offline() else None
     if reason is None:
-        return _download(name, need_weights, cache_dir, revision, token, force_download, subfolder, proxies, looked)
+        return _download(name, need_weights, cache_dir, revision, token, force_download, subfolder, proxies, looked,
+                         weights_names)
     raise OSError(_not_found_message(name, revision, looked, f"downloads are off ({reason})"))
 
 
@@ -198,6 +204,7 @@ def _download(
     subfolder: str,
     proxies: object,
     looked: list[str],
+    weights_names: tuple[str, ...],
 ) -> Path:
     """Fetches config.json and the preferred weights (safetensors, else .bin; shards too) into the cache."""
     try:
@@ -222,17 +229,17 @@ def _download(
     try:
         config = fetch(CONFIG_NAME)
         if need_weights:
-            for filename in WEIGHTS_FILE_NAMES:
+            for filename in weights_names:
                 try:
                     weights = fetch(filename)
                 except EntryNotFoundError:
                     continue
-                if filename.endswith(".index.json"):
+                if filename.endswith(".json"):
                     for shard in shard_files(weights)[0]:
                         fetch(shard)
                 break
             else:
-                raise OSError(f"{name} has none of {', '.join(WEIGHTS_FILE_NAMES)}; pybertcore cannot load it")
+                raise OSError(f"{name} has none of {', '.join(weights_names)}; pybertcore cannot load it")
     except OSError as e:
         if type(e).__name__ in ("RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError"):
             raise OSError(f"{name!r}: {e}") from None

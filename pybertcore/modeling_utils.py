@@ -20,11 +20,13 @@ from typing import Any, ClassVar, Optional
 import numpy as np
 
 from pybertcore.checkpoints import (
+    WEIGHTS_FILE_NAMES,
     CheckpointError,
     find_weights_file,
     load_weights_file,
     release_pages,
     save_weights,
+    weights_file_names,
 )
 from pybertcore.configuration_utils import _HUB_KWARGS, PretrainedConfig
 
@@ -206,6 +208,8 @@ class PreTrainedModel:
         output_loading_info: bool = False,
         dtype: Any = None,
         torch_dtype: Any = None,
+        use_safetensors: Optional[bool] = None,
+        variant: Optional[str] = None,
         **kwargs: Any,
     ):
         """Loads a model from a folder, or a hub id resolved in the Hugging Face cache (see pybertcore.hub).
@@ -213,7 +217,9 @@ class PreTrainedModel:
         Weights: ``model.safetensors``, ``pytorch_model.bin`` (read without torch), or either sharded with
         its index; float16/bfloat16 checkpoints are converted to float32, the compute type. Keyword
         arguments that are config fields (``num_labels=8``, ...) override the saved config; ``cache_dir``,
-        ``revision``, ``local_files_only``, ``token``, ``force_download``, ``subfolder`` choose the files.
+        ``revision``, ``local_files_only``, ``token``, ``force_download``, ``subfolder`` choose the files;
+        ``use_safetensors`` (True: only safetensors, False: only .bin) and ``variant`` ("fp16" →
+        ``model.fp16.safetensors``) choose the weights file as in transformers.
         """
         if model_args:
             raise TypeError("from_pretrained takes no positional arguments after the path")
@@ -222,13 +228,14 @@ class PreTrainedModel:
         init_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in cls._init_kwargs}
         from pybertcore.hub import resolve_model_folder
 
-        folder = resolve_model_folder(pretrained_model_name_or_path, **hub_kwargs)
+        weights_names = weights_file_names(use_safetensors, variant)
+        folder = resolve_model_folder(pretrained_model_name_or_path, weights_names=weights_names, **hub_kwargs)
         if config is None:
             config = cls.config_class.from_pretrained(folder)
             config.name_or_path = str(pretrained_model_name_or_path)
         apply_config_overrides(config, kwargs)
 
-        checkpoint = load_checkpoint_folder(folder)
+        checkpoint = load_checkpoint_folder(folder, weights_names)
         _deferred.active, _deferred.pending = True, {}
         try:
             model = cls(config, **init_kwargs)
@@ -350,6 +357,7 @@ class PreTrainedModel:
         state_dict: Optional[dict[str, Any]] = None,
         max_shard_size: int | str = "50GB",
         safe_serialization: bool = True,
+        variant: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
         """Writes ``config.json`` (with ``architectures``) and the weights as transformers names them.
@@ -367,12 +375,14 @@ class PreTrainedModel:
             return
         os.makedirs(save_directory, exist_ok=True)
         self.config.architectures = [type(self).__name__]
+        if getattr(self.config, "dtype", None) not in (None, "float32"):
+            self.config.dtype = "float32"  # the weights written are float32, whatever the checkpoint held
         self.config.save_pretrained(save_directory)
         tensors = dict(self._params) if state_dict is None else {
             k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v) for k, v in state_dict.items()
         }
         save_weights(tensors, Path(save_directory), safe_serialization=bool(safe_serialization),
-                     max_shard_size=max_shard_size)
+                     max_shard_size=max_shard_size, variant=variant)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(params={self.num_parameters():,}, config={type(self.config).__name__})"
@@ -448,14 +458,11 @@ def check_dtype_argument(dtype: Any) -> None:
     raise ValueError(f"dtype={dtype!r} is not a dtype; pass 'auto', 'float32' or torch.float32")
 
 
-def load_checkpoint_folder(folder: Path) -> dict[str, np.ndarray]:
+def load_checkpoint_folder(folder: Path, weights_names: tuple[str, ...] = WEIGHTS_FILE_NAMES) -> dict[str, np.ndarray]:
     """All weights in a model folder: ``model.safetensors``, else ``pytorch_model.bin``, sharded or not."""
-    path = find_weights_file(folder)
+    path = find_weights_file(folder, weights_names)
     if path is not None:
         return load_weights_file(path)
     others = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".safetensors", ".h5", ".msgpack", ".ckpt"))
     found = f"; found {', '.join(others)}" if others else ""
-    raise OSError(
-        f"{folder} has no model.safetensors (nor model.safetensors.index.json, pytorch_model.bin, "
-        f"pytorch_model.bin.index.json){found}"
-    )
+    raise OSError(f"{folder} has no {weights_names[0]} (nor {', '.join(weights_names[1:])}){found}")

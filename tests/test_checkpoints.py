@@ -451,3 +451,39 @@ def test_state_dict_pickle_roundtrip_after_load(tmp_path):
     again = pickle.loads(pickle.dumps(sd))
     for k in sd:
         np.testing.assert_array_equal(again[k], sd[k])
+
+
+# --- choosing the weights file ---------------------------------------------------------------------
+
+def test_use_safetensors_and_variant(tmp_path):
+    tf0, folder = make_transformers_bert(tmp_path / "a", **CFG)
+    tf1, _ = make_transformers_bert(tmp_path / "b", seed=1, **CFG)
+    torch.save(tf1.state_dict(), folder / "pytorch_model.bin")  # both formats, different weights
+    _compare(pybertcore.BertModel.from_pretrained(folder), tf0)  # safetensors preferred
+    _compare(pybertcore.BertModel.from_pretrained(folder, use_safetensors=False), tf1)
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(OSError, match="has no model.safetensors"):
+        pybertcore.BertModel.from_pretrained(folder, use_safetensors=True)
+
+    ours = pybertcore.BertModel.from_pretrained(folder)
+    out = tmp_path / "variant"
+    ours.save_pretrained(out, variant="v2", max_shard_size="300KB")
+    assert (out / "model.safetensors.index.v2.json").is_file()
+    assert any(p.name.startswith("model.v2-00001-of-") for p in out.iterdir())
+    theirs = transformers.BertModel.from_pretrained(out, variant="v2", attn_implementation="eager").eval()
+    _compare(ours, theirs)
+    _compare(pybertcore.BertModel.from_pretrained(out, variant="v2"), theirs)
+    with pytest.raises(OSError, match="has no model.safetensors"):
+        pybertcore.BertModel.from_pretrained(out)
+
+
+def test_half_checkpoint_saved_as_float32_config(tmp_path):
+    """Weights load as float32, so a re-save must not claim the checkpoint's float16 in config.json."""
+    _, folder = make_transformers_bert(tmp_path, **CFG)
+    half = tmp_path / "half"
+    transformers.BertModel.from_pretrained(folder, dtype=torch.float16).save_pretrained(half)
+    assert json.loads((half / "config.json").read_text())["dtype"] == "float16"
+    out = tmp_path / "resaved"
+    pybertcore.BertModel.from_pretrained(half).save_pretrained(out)
+    assert json.loads((out / "config.json").read_text()).get("dtype") == "float32"
+    assert transformers.BertModel.from_pretrained(out, dtype="auto").dtype == torch.float32

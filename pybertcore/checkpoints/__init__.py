@@ -14,6 +14,8 @@ from pybertcore.checkpoints.safetensors_io import (
 )
 from pybertcore.checkpoints.sharding import (
     WEIGHTS_FILE_NAMES,
+    add_variant,
+    weights_file_names,
     find_weights_file,
     load_sharded,
     load_weights_file,
@@ -31,6 +33,8 @@ __all__ = [
     "WEIGHTS_FILE_NAMES",
     "WEIGHTS_INDEX_NAME",
     "WEIGHTS_NAME",
+    "add_variant",
+    "weights_file_names",
     "CheckpointError",
     "StateDict",
     "bf16_to_float32",

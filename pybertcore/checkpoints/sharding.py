@@ -14,7 +14,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Mapping, Union
+from typing import Mapping, Optional, Union
 
 import numpy as np
 
@@ -31,7 +31,21 @@ from pybertcore.checkpoints.torch_bin_writer import save_torch_bin
 # In transformers' order of preference.
 WEIGHTS_FILE_NAMES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
 _UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-_SHARD_RE = re.compile(r"^(model|pytorch_model)-\d{5}-of-\d{5}\.(safetensors|bin)$")
+
+
+def add_variant(name: str, variant: Optional[str]) -> str:
+    """transformers' variant naming: ``model.safetensors`` → ``model.fp16.safetensors``."""
+    if not variant:
+        return name
+    stem, ext = name.rsplit(".", 1)
+    return f"{stem}.{variant}.{ext}"
+
+
+def weights_file_names(use_safetensors: Optional[bool] = None, variant: Optional[str] = None) -> tuple[str, ...]:
+    """The weights files to look for, best first: safetensors then .bin (None), only one kind (True/False)."""
+    safe, binary = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME), (WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
+    names = safe if use_safetensors else binary if use_safetensors is False else safe + binary
+    return tuple(add_variant(n, variant) for n in names)
 
 
 def parse_size(size: Union[int, str]) -> int:
@@ -49,9 +63,9 @@ def parse_size(size: Union[int, str]) -> int:
     raise ValueError(f"max_shard_size: cannot read {size!r}; pass bytes as an int or a string like '2GB' or '500MB'")
 
 
-def find_weights_file(folder: Path) -> Path | None:
+def find_weights_file(folder: Path, names: tuple[str, ...] = WEIGHTS_FILE_NAMES) -> Path | None:
     """The weights file (or shard index) transformers would load from ``folder``, or None."""
-    for name in WEIGHTS_FILE_NAMES:
+    for name in names:
         if (folder / name).is_file():
             return folder / name
     return None
@@ -60,7 +74,7 @@ def find_weights_file(folder: Path) -> Path | None:
 def load_weights_file(path: Path) -> StateDict:
     """A ``.safetensors``/``.bin`` file, or every shard an index names."""
     name = path.name
-    if name.endswith(".index.json"):
+    if name.endswith(".json") and ".index." in name:
         return load_sharded(path)
     if name.endswith(".safetensors"):
         return load_safetensors(path)
@@ -129,6 +143,7 @@ def save_weights(
     folder: Path,
     safe_serialization: bool = True,
     max_shard_size: Union[int, str] = "50GB",
+    variant: Optional[str] = None,
 ) -> list[Path]:
     """Writes ``tensors`` into ``folder`` as one file or shards plus index; returns the files written.
 
@@ -137,7 +152,9 @@ def save_weights(
     """
     limit = parse_size(max_shard_size)
     single, index_name = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME) if safe_serialization else (WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
+    single, index_name = add_variant(single, variant), add_variant(index_name, variant)
     stem, ext = single.rsplit(".", 1)
+    shard_re = re.compile(re.escape(stem) + r"-\d{5}-of-\d{5}\." + re.escape(ext))
     save = save_safetensors if safe_serialization else save_torch_bin
     shards = split_into_shards(tensors, limit)
     if len(shards) == 1:
@@ -146,7 +163,7 @@ def save_weights(
         names = [f"{stem}-{i + 1:05d}-of-{len(shards):05d}.{ext}" for i in range(len(shards))]
 
     for old in os.listdir(folder):
-        if old not in names and _SHARD_RE.match(old) and old.startswith(stem + "-") and old.endswith("." + ext):
+        if old not in names and shard_re.fullmatch(old):
             os.remove(folder / old)
     if len(shards) == 1 and (folder / index_name).is_file():
         os.remove(folder / index_name)
