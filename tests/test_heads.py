@@ -107,6 +107,19 @@ def test_masked_lm_decoder_is_tied(tmp_path, family):
     assert saved == set(state) - set(model._tied)
 
 
+@pytest.mark.parametrize("family", ["bert", "distilbert", "roberta", "electra", "albert"])
+def test_masked_lm_untied(tmp_path, family):
+    """tie_word_embeddings=False: the decoder has its own weight and bias, saved and counted."""
+    tf_model = make_transformers_model(family, "ForMaskedLM", tmp_path / "tf", tie_word_embeddings=False)
+    model = pybertcore.AutoModelForMaskedLM.from_pretrained(tmp_path / "tf")
+    assert model._tied == {}
+    assert list(model.state_dict()) == list(tf_model.state_dict())
+    assert model.num_parameters() == tf_model.num_parameters()
+    inputs = ragged_inputs(family, tf_model.config.pad_token_id)
+    theirs = to_numpy(run_transformers(tf_model, inputs).logits)
+    assert max_abs_on_mask(model(**inputs).logits, theirs, inputs["attention_mask"]) < TOL
+
+
 def test_multiple_choice_needs_three_dimensions(tmp_path):
     make_transformers_model("bert", "ForMultipleChoice", tmp_path / "tf")
     model = pybertcore.AutoModelForMultipleChoice.from_pretrained(tmp_path / "tf")

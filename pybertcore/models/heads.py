@@ -40,8 +40,8 @@ class Linear:
 
     ``act``: a transformers activation name, ``"config:<field>"`` to read it from the config (None there
     means identity), or None. ``tied_weight``: the encoder parameter (name without the model prefix)
-    the weight shares storage with when ``config.tie_word_embeddings``. ``tied_bias``: a head parameter
-    the bias always shares storage with (transformers' ``cls.predictions.bias``). ``when``: a boolean
+    the weight shares storage with, ``tied_bias``: the head parameter the bias shares storage with
+    (transformers' ``cls.predictions.bias``); both only when ``config.tie_word_embeddings``. ``when``: a boolean
     config field; the step and its parameters exist only when it is true.
     """
 
@@ -129,10 +129,13 @@ class EncoderForTask(EncoderPreTrainedModel):
                 by_module[step.name] = layer_norm_specs(step.name, _size(step.size, d, c))
             else:
                 out, inp = _size(step.out, d, c), _size(step.inp, d, c)
-                tied = pre + step.tied_weight if step.tied_weight and c.tie_word_embeddings else None
+                # transformers ties both or neither, by tie_word_embeddings
+                tie = bool(c.tie_word_embeddings)
+                tied_weight = pre + step.tied_weight if step.tied_weight and tie else None
+                tied_bias = step.tied_bias if tie else None
                 by_module[step.name] = [
-                    ParamSpec(f"{step.name}.weight", (out, inp), INIT_NORMAL, tied_to=tied),
-                    ParamSpec(f"{step.name}.bias", (out,), INIT_ZEROS, tied_to=step.tied_bias),
+                    ParamSpec(f"{step.name}.weight", (out, inp), INIT_NORMAL, tied_to=tied_weight),
+                    ParamSpec(f"{step.name}.bias", (out,), INIT_ZEROS, tied_to=tied_bias),
                 ]
         order = self.head.order or tuple(by_module)
         return [spec for module in order if module in by_module for spec in by_module[module]]
