@@ -137,3 +137,25 @@ def test_labels_give_transformers_loss(tmp_path):
     theirs = run_transformers(tf_model, {**inputs, "labels": labels})
     assert abs(float(ours.loss) - float(theirs.loss)) < TOL
     assert model(**inputs, labels=labels, return_dict=False)[0] == ours.loss
+
+
+def test_question_answering_needs_two_labels():
+    config = pybertcore.BertConfig(hidden_size=60, num_attention_heads=3, intermediate_size=37, vocab_size=101,
+                                   num_hidden_layers=1, num_labels=3)
+    with pytest.raises(ValueError, match="num_labels=2, got 3"):
+        pybertcore.BertForQuestionAnswering(config)
+
+
+def test_electra_multiple_choice_summary_type():
+    config = pybertcore.ElectraConfig(hidden_size=60, num_attention_heads=3, intermediate_size=37, vocab_size=101,
+                                      num_hidden_layers=1, embedding_size=24, summary_type="mean")
+    with pytest.raises(NotImplementedError, match="summary_type: 'mean'"):
+        pybertcore.ElectraForMultipleChoice(config)
+
+
+def test_from_config_builds_a_random_head():
+    config = pybertcore.AutoConfig.for_model("albert", hidden_size=60, num_attention_heads=3, intermediate_size=37,
+                                             vocab_size=101, num_hidden_layers=2, embedding_size=24, num_labels=4)
+    model = pybertcore.AutoModelForSequenceClassification.from_config(config)
+    assert type(model).__name__ == "AlbertForSequenceClassification"
+    assert model(input_ids=[[2, 5, 9, 3]]).logits.shape == (1, 4)
