@@ -219,10 +219,12 @@ def _download(
     except ImportError:  # huggingface_hub < 0.23
         from huggingface_hub.utils import EntryNotFoundError
 
+    cache = hub_cache_dir(cache_dir)  # the folder the lookup used, whatever huggingface_hub read at import
+
     def fetch(filename: str) -> Path:
         kwargs = {"proxies": proxies} if proxies is not None else {}
         return Path(huggingface_hub.hf_hub_download(
-            name, filename, subfolder=subfolder or None, revision=revision, cache_dir=cache_dir,
+            name, filename, subfolder=subfolder or None, revision=revision, cache_dir=str(cache),
             token=token, force_download=force_download, **kwargs,
         ))
 

@@ -225,3 +225,68 @@ def test_sharded_snapshot_needs_every_shard(tmp_path, models):
     next(snapshot.glob("model-00002-of-*.safetensors")).unlink()
     with pytest.raises(OSError, match="no complete copy"):
         resolve_model_folder("org/sharded", cache_dir=cache, local_files_only=True)
+
+
+_FAKE_HUB = '''
+"""A stand-in for huggingface_hub: "downloads" from the folder $FAKE_HUB_REMOTE/<repo_id>/ into the cache."""
+import os, shutil
+from pathlib import Path
+from huggingface_hub.errors import EntryNotFoundError
+
+CALLS = []
+
+def hf_hub_download(repo_id, filename, subfolder=None, revision=None, cache_dir=None, token=None,
+                    force_download=False, **kwargs):
+    CALLS.append(filename)
+    with open(os.environ["FAKE_HUB_LOG"], "a") as log:
+        log.write(filename + "\\n")
+    source = Path(os.environ["FAKE_HUB_REMOTE"]) / repo_id / filename
+    if not source.is_file():
+        raise EntryNotFoundError(f"{filename} not in {repo_id}")
+    repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
+    commit = "c" * 40
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / (revision or "main")).write_text(commit)
+    target = repo / "snapshots" / commit / filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, target)
+    return str(target)
+'''
+
+
+def test_download_prefers_safetensors_then_bin_shards(tmp_path, models):
+    """The download path with a stand-in huggingface_hub (no network): config, then the first weights
+    file the repository has, every shard of an index; the next load is served by the cache offline."""
+    import torch
+    import transformers
+    from huggingface_hub import split_torch_state_dict_into_shards
+
+    remote = tmp_path / "remote" / "org" / "binonly"
+    remote.mkdir(parents=True)
+    shutil.copy(models[0] / "config.json", remote)
+    sd = transformers.BertModel.from_pretrained(models[0]).state_dict()
+    split = split_torch_state_dict_into_shards(sd, filename_pattern="pytorch_model{suffix}.bin", max_shard_size="300KB")
+    for filename, keys in split.filename_to_tensors.items():
+        torch.save({k: sd[k].contiguous() for k in keys}, remote / filename)
+    (remote / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": split.metadata,
+                                                                      "weight_map": split.tensor_to_filename}))
+    fake = tmp_path / "fake" / "huggingface_hub"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(_FAKE_HUB)
+    (fake / "errors.py").write_text("class EntryNotFoundError(Exception):\n    pass\n")
+    log = tmp_path / "calls.log"
+    env = {"FAKE_HUB_REMOTE": str(tmp_path / "remote"), "FAKE_HUB_LOG": str(log), "HF_HOME": str(tmp_path / "home"),
+           "PYTHONPATH": str(tmp_path / "fake")}
+    code = "import pybertcore; print(pybertcore.BertModel.from_pretrained('org/binonly')([[5, 6, 7, 8]]).pooler_output.tolist())"
+    proc = _run(code, env)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(json.loads(proc.stdout), _pooled(models[0]), atol=1e-6)
+    calls = log.read_text().split()
+    assert calls[:5] == ["config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                         "pytorch_model.bin.index.json"]
+    assert sorted(calls[5:]) == sorted(split.filename_to_tensors)
+    log.unlink()
+    proc = _run(code, {**env, "HF_HUB_OFFLINE": "1"})  # now from the cache, offline, nothing fetched
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(json.loads(proc.stdout), _pooled(models[0]), atol=1e-6)
+    assert not log.exists()
