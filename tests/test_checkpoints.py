@@ -270,6 +270,7 @@ def test_our_shards_read_by_transformers(tmp_path, safe):
     tf_model, folder = make_transformers_bert(tmp_path, **CFG)
     ours = pybertcore.BertModel.from_pretrained(folder)
     out = tmp_path / "sharded"
+    ours.save_pretrained(out, safe_serialization=safe)  # a single file first: the sharded save replaces it
     ours.save_pretrained(out, max_shard_size="300KB", safe_serialization=safe)
     stem, ext, index_name = ("model", "safetensors", "model.safetensors.index.json") if safe else (
         "pytorch_model", "bin", "pytorch_model.bin.index.json")

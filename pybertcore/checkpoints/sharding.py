@@ -147,8 +147,9 @@ def save_weights(
 ) -> list[Path]:
     """Writes ``tensors`` into ``folder`` as one file or shards plus index; returns the files written.
 
-    Shards and an index of the same format left by an earlier save are removed, so the folder holds
-    exactly one set of weights of that format.
+    Shards, an index or a single file of the same format left by an earlier save are removed, so the
+    folder holds exactly one set of weights of that format (a stale ``model.safetensors`` next to a new
+    index would otherwise be loaded first, by us and by transformers).
     """
     limit = parse_size(max_shard_size)
     single, index_name = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME) if safe_serialization else (WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
@@ -165,8 +166,9 @@ def save_weights(
     for old in os.listdir(folder):
         if old not in names and shard_re.fullmatch(old):
             os.remove(folder / old)
-    if len(shards) == 1 and (folder / index_name).is_file():
-        os.remove(folder / index_name)
+    stale = index_name if len(shards) == 1 else single  # the other layout of this format, if an earlier save left it
+    if (folder / stale).is_file():
+        os.remove(folder / stale)
 
     written = []
     for name, keys in zip(names, shards):
