@@ -6,13 +6,13 @@
 //   * W is packed once at load into panels of kNR = 2·kW columns: panel p holds Wᵀ[:, kNR·p : kNR·p+kNR]
 //     as K rows of kNR floats, zero-padded past N, so the micro-kernel reads B strictly sequentially
 //     and a K block of a panel is one contiguous slice.
-//   * Work is split into units of (kMCMax-row block of A) × (up to 8 panels). Per unit and K block of
+//   * Work is split into units of (kMCMax-row block of A) × (a run of panels). Per unit and K block of
 //     kKC, the A block is packed into kMR-row tiles ((k, i) at [k·kMR + i], rows past M zero) on the
 //     stack — it stays in L2 — and each B micro-panel slice stays in L1 while all row tiles run.
 //   * The micro-kernel keeps a kMR × kNR tile of C in registers for one K block; partial sums of
 //     earlier K blocks go through C itself, and the epilogue runs on the last block's store.
-// Units are numbered N-block-major so a thread's contiguous share reuses one set of B panels from L2
-// across consecutive A blocks; the N block shrinks when that is needed to give every thread work.
+// Units are numbered N-block-major so consecutive units reuse one run of B panels across A blocks;
+// the run shrinks only when that is needed to give every thread work.
 //
 // Numerics: per output an fp32 FMA chain over k in index order within a K block, blocks summed in
 // order — within ~1e-6 relative of the scalar reference at the sizes the tests use.
@@ -94,6 +94,7 @@ inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float
   VF acc0[kMR], acc1[kMR];
 #pragma GCC unroll 16
   for (int i = 0; i < kMR; ++i) acc0[i] = acc1[i] = v_zero();
+#pragma GCC unroll 4
   for (int k = 0; k < kc; ++k) {
     const VF b0 = v_load(bp);
     const VF b1 = v_load(bp + kW);
@@ -125,15 +126,18 @@ void gemm_simd(const GemmArgs& g) {
   int per = (M + mblocks - 1) / mblocks;
   const int mc = ((per + kMR - 1) / kMR) * kMR;
   mblocks = (M + mc - 1) / mc;
-  // Up to 8 panels per unit; fewer when there would be under two units per thread (batch-1 shapes).
-  int nb = 8;
-  while (nb > 1 && static_cast<long>(mblocks) * ((panels + nb - 1) / nb) < 2L * threads) nb /= 2;
+  // A unit takes every panel when there are enough A blocks to go round, so each A block is packed
+  // once per K block and B streams through L1 from L3; with few A blocks (batch-1 shapes) the
+  // panels are split until every thread has about four units.
+  int nb = panels;
+  while (nb > 1 && static_cast<long>(mblocks) * ((panels + nb - 1) / nb) < 4L * threads) nb = (nb + 1) / 2;
   const int nblocks = (panels + nb - 1) / nb;
   const long units = static_cast<long>(mblocks) * nblocks;
 #pragma omp parallel if (units > 1)
   {
     alignas(64) float apack[kMCMax * kKC];
-#pragma omp for schedule(static)
+    // Dynamic: on a shared machine a descheduled thread must not hold the others at the barrier.
+#pragma omp for schedule(dynamic, 1)
     for (long u = 0; u < units; ++u) {
       const int jb = static_cast<int>(u / mblocks), ib = static_cast<int>(u % mblocks);
       const int m0 = ib * mc, rows = M - m0 < mc ? M - m0 : mc;
