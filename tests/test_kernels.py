@@ -1,0 +1,256 @@
+"""Every kernel of the core against its scalar reference (and numpy in float64), on every ISA level
+this machine runs, with awkward shapes; plus the threads API, the workspace pool and long sequences.
+
+Per-op tolerances (fp32), next to the tests that use them:
+  GEMM          |got - ref| ≤ 2e-5 · (1 + Σ_k |a_k w_k|)  — FMA and K blocking change the rounding
+                of the dot product, never by more than a few ulp of its absolute terms.
+  activations   ≤ 1e-6 absolute against libm (the scalar level), over [-20, 20].
+  LayerNorm     ≤ 2e-5 absolute (outputs are O(1)).
+  attention     ≤ 2e-6 absolute on ctx and probabilities (a softmax of O(1) scores, values O(1)).
+  whole model   1e-4 absolute against transformers (the parity bound of tests/test_bert_parity.py).
+No timing assertions here: speed is bench/bench.py's business.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from conftest import SUPPORTED_ISAS, make_transformers_bert, max_abs_on, ragged_batch, run_transformers
+
+import pybertcore
+from pybertcore import _core
+
+A = _core.Activation
+ACTS = [A.identity, A.gelu_erf, A.gelu_tanh, A.quick_gelu, A.relu, A.silu, A.tanh]
+SIMD_ISAS = [i for i in SUPPORTED_ISAS if i != "scalar"]
+
+# M = 1, rows not a multiple of the 6- or 12-row micro-tile, N not a multiple of the 16/32-column panel,
+# K = 1, K not a multiple of the K block (256 on AVX2, 192 on AVX-512), K over several blocks.
+GEMM_SHAPES = [(1, 1, 1), (1, 33, 7), (5, 17, 300), (13, 40, 1), (7, 3, 513), (75, 130, 97), (128, 96, 1000)]
+
+
+def _act_np(x, act):
+    import math
+
+    x = x.astype(np.float64)
+    if act == A.identity:
+        return x
+    if act == A.gelu_erf:
+        erf = np.vectorize(math.erf)
+        return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+    if act == A.gelu_tanh:
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    if act == A.quick_gelu:
+        return x / (1 + np.exp(-1.702 * x))
+    if act == A.relu:
+        return np.maximum(x, 0)
+    if act == A.silu:
+        return x / (1 + np.exp(-x))
+    if act == A.tanh:
+        return np.tanh(x)
+    raise AssertionError(act)
+
+
+@pytest.mark.parametrize("isa", SUPPORTED_ISAS)
+@pytest.mark.parametrize("M,N,K", GEMM_SHAPES)
+def test_gemm_against_float64(isa, M, N, K):
+    rng = np.random.default_rng(M * 1000 + N + K)
+    x = rng.standard_normal((M, K), dtype=np.float32)
+    w = rng.standard_normal((N, K), dtype=np.float32)
+    b = rng.standard_normal(N, dtype=np.float32)
+    res = rng.standard_normal((M, N), dtype=np.float32)
+    d = _core.Dense(w, b, isa=isa)
+    assert d.isa == isa
+    pre = x.astype(np.float64) @ w.T.astype(np.float64) + b
+    scale = 1 + np.abs(x).astype(np.float64) @ np.abs(w).T.astype(np.float64)
+    for act in ACTS:
+        got = d.forward(x, act)
+        assert got.shape == (M, N) and got.dtype == np.float32
+        # act' ≤ ~1.13 everywhere, so the pre-activation bound carries through.
+        assert (np.abs(got - _act_np(pre, act)) <= 2e-5 * 1.2 * scale).all(), act
+    got = d.forward(x, A.gelu_erf, residual=res)
+    assert (np.abs(got - (_act_np(pre, A.gelu_erf) + res)) <= 2.4e-5 * scale).all()
+
+
+@pytest.mark.parametrize("isa", SIMD_ISAS)
+def test_gemm_matches_scalar_level(isa):
+    rng = np.random.default_rng(7)
+    M, N, K = 37, 2 * 16 + 5, 2 * 256 + 11
+    x = rng.standard_normal((M, K), dtype=np.float32)
+    w = rng.standard_normal((N, K), dtype=np.float32)
+    ref = _core.Dense(w, None, isa="scalar").forward(x)
+    got = _core.Dense(w, None, isa=isa).forward(x)
+    scale = 1 + np.abs(x) @ np.abs(w).T
+    assert (np.abs(got - ref) <= 2e-5 * scale).all()
+
+
+@pytest.mark.parametrize("isa", SIMD_ISAS)
+def test_activation_approximations(isa):
+    # Through a K = 1 GEMM with weight 1, so the epilogue sees exactly x.
+    x = np.linspace(-20, 20, 40001, dtype=np.float32)[:, None]
+    w = np.ones((1, 1), np.float32)
+    for act in ACTS:
+        ref = _core.Dense(w, None, isa="scalar").forward(x, act)
+        got = _core.Dense(w, None, isa=isa).forward(x, act)
+        assert np.abs(got - ref).max() <= 1e-6, act
+        assert np.isfinite(got).all()
+
+
+@pytest.mark.parametrize("isa", SUPPORTED_ISAS)
+@pytest.mark.parametrize("N,C", [(1, 1), (3, 7), (5, 37), (64, 768), (2, 1000)])
+def test_layer_norm(isa, N, C):
+    rng = np.random.default_rng(C)
+    x = (rng.standard_normal((N, C)) * 3 + 1).astype(np.float32)
+    w = rng.standard_normal(C, dtype=np.float32)
+    b = rng.standard_normal(C, dtype=np.float32)
+    got = _core.layer_norm(x, w, b, 1e-12, isa=isa)
+    x64 = x.astype(np.float64)
+    mean = x64.mean(1, keepdims=True)
+    var = ((x64 - mean) ** 2).mean(1, keepdims=True)
+    ref = (x64 - mean) / np.sqrt(var + 1e-12) * w + b
+    assert np.abs(got - ref).max() <= 2e-5
+
+
+def _attention_np(qkv, spans, NH, T, scale, slots):
+    N, H3 = qkv.shape
+    H = H3 // 3
+    HS = H // NH
+    ctx = np.zeros((N, H))
+    probs = np.zeros((len(spans), NH, T, T))
+    q64 = qkv.astype(np.float64)
+    for s, (r0, k0, r1) in enumerate(spans):
+        for h in range(NH):
+            q = q64[r0:r1, h * HS:(h + 1) * HS]
+            k = q64[k0:r1, H + h * HS:H + (h + 1) * HS]
+            v = q64[k0:r1, 2 * H + h * HS:2 * H + (h + 1) * HS]
+            if r1 == k0:
+                continue
+            sc = q @ k.T * scale
+            p = np.exp(sc - sc.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            ctx[r0:r1, h * HS:(h + 1) * HS] = p @ v
+            for i, r in enumerate(range(r0, r1)):
+                probs[s, h, slots[r], slots[k0:r1]] = p[i]
+    return ctx, probs
+
+
+def _spans(lengths, query_only):
+    spans, slots, row = [], [], 0
+    for n, qo in zip(lengths, query_only):
+        r0 = row
+        if qo:
+            slots.append(0)
+            row += 1
+        k0 = row
+        slots.extend(range(1 if qo else 0, (1 if qo else 0) + n))
+        row += n
+        spans.append((r0, k0, row))
+    return np.array(spans, dtype=np.int32), np.array(slots, dtype=np.int32)
+
+
+# (sequence lengths, query-only first row?, heads, head size, padded T). T = 1; a sequence with no keys;
+# head sizes below, at and off the register width; T = 513 with one long sequence (several query blocks).
+ATTENTION_CASES = [
+    ([1], [False], 1, 4, 1),
+    ([3, 0, 5], [False, True, True], 3, 9, 7),
+    ([33, 1, 17], [False, False, True], 2, 16, 40),
+    ([70], [False], 4, 24, 70),
+    ([513], [False], 2, 64, 513),
+    ([40, 511], [True, True], 2, 32, 513),
+]
+
+
+@pytest.mark.parametrize("isa", SUPPORTED_ISAS)
+@pytest.mark.parametrize("lengths,query_only,NH,HS,T", ATTENTION_CASES)
+def test_attention(isa, lengths, query_only, NH, HS, T):
+    rng = np.random.default_rng(sum(lengths) + NH * HS)
+    spans, slots = _spans(lengths, query_only)
+    N = int(spans[-1, 2])
+    qkv = rng.standard_normal((N, 3 * NH * HS), dtype=np.float32)
+    scale = 1 / np.sqrt(HS)
+    ctx, probs = _core.attention(qkv, spans, NH, T, scale, slots=slots, output_probs=True, isa=isa)
+    ref_ctx, ref_probs = _attention_np(qkv, spans, NH, T, scale, slots)
+    assert np.abs(ctx - ref_ctx).max() <= 2e-6
+    assert np.abs(probs - ref_probs).max() <= 2e-6
+    ctx2, none = _core.attention(qkv, spans, NH, T, scale, isa=isa)
+    assert none is None and np.array_equal(ctx, ctx2)
+
+
+def test_attention_rejects_bad_spans():
+    qkv = np.zeros((4, 12), np.float32)
+    with pytest.raises(ValueError, match="spans"):
+        _core.attention(qkv, np.array([[0, 0, 3]], np.int32), 2, 4, 1.0)
+    with pytest.raises(ValueError, match="qkv"):
+        _core.attention(np.zeros((4, 10), np.float32), np.array([[0, 0, 4]], np.int32), 2, 4, 1.0)
+
+
+def test_long_sequence_model(tmp_path, isa):
+    """T = 513 against a config with 1024 positions: attention's query blocks and long score rows."""
+    cfg = dict(hidden_size=48, num_attention_heads=2, intermediate_size=67, vocab_size=211, num_hidden_layers=2,
+               max_position_embeddings=1024)
+    tf_model, folder = make_transformers_bert(tmp_path, **cfg)
+    ours = pybertcore.BertModel.from_pretrained(folder)
+    rng = np.random.default_rng(3)
+    ids, mask = ragged_batch(rng, cfg["vocab_size"], [513, 300], 513, left=True)
+    ref = run_transformers(tf_model, ids, mask, output_attentions=True)
+    got = ours(ids, attention_mask=mask, output_attentions=True)
+    assert max_abs_on(got.last_hidden_state, ref.last_hidden_state.numpy(), mask) <= 1e-4
+    assert np.abs(got.pooler_output - ref.pooler_output.numpy()).max() <= 1e-4
+    for g, r in zip(got.attentions, ref.attentions):
+        assert max_abs_on(g.transpose(0, 2, 1, 3), r.numpy().transpose(0, 2, 1, 3), mask) <= 1e-4
+
+
+def test_workspace_is_reused_and_concurrent_calls_agree(tmp_path):
+    cfg = dict(hidden_size=64, num_attention_heads=4, intermediate_size=96, vocab_size=300, num_hidden_layers=2)
+    _, folder = make_transformers_bert(tmp_path, **cfg)
+    model = pybertcore.BertModel.from_pretrained(folder)
+    enc = model._encoder
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 300, size=(4, 33))
+    first = model(ids).last_hidden_state
+    held = enc.pooled_workspace_bytes
+    assert held > 0
+    for _ in range(3):
+        np.testing.assert_array_equal(model(ids).last_hidden_state, first)
+    assert enc.pooled_workspace_bytes == held  # reused, not reallocated per call
+    small = model(ids[:1, :5]).last_hidden_state  # a much smaller call does not pin the big workspace
+    assert small.shape == (1, 5, 64)
+
+    results, errors = {}, []
+
+    def worker(i):
+        try:
+            for _ in range(5):
+                results[i] = model(ids).last_hidden_state
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for r in results.values():
+        np.testing.assert_allclose(r, first, atol=1e-6, rtol=0)
+
+
+def test_threads_api():
+    info = pybertcore.cpu_info()
+    for key in ("detected_isa", "active_isa", "compiled_isas", "openmp", "num_threads", "default_num_threads",
+                "affinity_cpus", "cgroup_cpus"):
+        assert key in info
+    assert info["openmp"] >= 201107
+    assert 1 <= info["default_num_threads"] <= info["affinity_cpus"]
+    before = pybertcore.get_num_threads()
+    try:
+        pybertcore.set_num_threads(1)
+        assert pybertcore.get_num_threads() == 1
+        assert pybertcore.cpu_info()["num_threads"] == 1
+        with pytest.raises(ValueError, match="at least 1"):
+            pybertcore.set_num_threads(0)
+    finally:
+        pybertcore.set_num_threads(before)
+    assert pybertcore.get_num_threads() == before
