@@ -96,4 +96,13 @@ def max_abs_on(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# torch's OpenMP threads keep spinning after each call and starve the core's own threads on small
+# machines; the oracle's speed does not matter, so it runs on one thread.
+try:
+    import torch as _torch
+
+    _torch.set_num_threads(1)
+except ImportError:  # the suite needs torch; tests that use it will say so
+    pass
 __all__ = ["pybertcore"]
