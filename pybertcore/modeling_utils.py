@@ -101,6 +101,8 @@ def init_param(spec: ParamSpec, initializer_range: float) -> np.ndarray:
         placeholder = np.empty(spec.shape, dtype=np.float32)
         _deferred.pending[id(placeholder)] = (placeholder, spec, initializer_range)
         return placeholder
+    if callable(spec.init):  # a family's own initialiser: shape → values (DistilBERT's sinusoidal positions)
+        return np.ascontiguousarray(spec.init(spec.shape), dtype=np.float32)
     if spec.init == INIT_NORMAL:
         value = random_generator().normal(0.0, initializer_range, size=spec.shape).astype(np.float32)
         if spec.padding_row is not None and 0 <= spec.padding_row < spec.shape[0]:

@@ -186,3 +186,14 @@ def test_distilbert_rejects_token_types(tmp_path):
     model = pybertcore.AutoModel.from_pretrained(tmp_path / "tf")
     with pytest.raises(ValueError, match="token type"):
         model(np.array([[5, 6]]), token_type_ids=np.array([[0, 1]]))
+
+
+def test_distilbert_sinusoidal_positions_from_config():
+    """sinusoidal_pos_embds=True: a model built from the config has transformers' fixed table."""
+    import transformers
+
+    _, kwargs = FAMILIES["distilbert"]
+    model = pybertcore.DistilBertModel(pybertcore.DistilBertConfig(sinusoidal_pos_embds=True, **kwargs))
+    tf_model = transformers.DistilBertModel(transformers.DistilBertConfig(sinusoidal_pos_embds=True, **kwargs))
+    key = "embeddings.position_embeddings.weight"
+    np.testing.assert_allclose(model.state_dict()[key], to_numpy(tf_model.state_dict()[key]), atol=1e-7)

@@ -96,6 +96,8 @@ class EncoderLayout:
     embedding_order: tuple[str, ...] = ("word", "position", "token_type", "norm")
     # nn.Embedding(padding_idx=pad_token_id) on the position table too (RoBERTa): that row starts at zero.
     position_padding_row: bool = False
+    # the position table's initialiser for a config (shape → values), or None for N(0, initializer_range)
+    position_init: Optional[Callable[[PretrainedConfig], Optional[Callable[[tuple], np.ndarray]]]] = None
     # position ids from input ids when the caller passes none; None: the token's index t
     position_ids: Optional[Callable[[np.ndarray, EncoderDims], np.ndarray]] = None
 
@@ -137,7 +139,8 @@ class EncoderPreTrainedModel(PreTrainedModel):
             "word": [ParamSpec(f"{pre}{lay.word_embeddings}.weight", (d.V, d.E), INIT_NORMAL, padding_row=pad)],
             "position": [
                 ParamSpec(
-                    f"{pre}{lay.position_embeddings}.weight", (d.P, d.E), INIT_NORMAL,
+                    f"{pre}{lay.position_embeddings}.weight", (d.P, d.E),
+                    (lay.position_init(self.config) if lay.position_init else None) or INIT_NORMAL,
                     padding_row=pad if lay.position_padding_row else None,
                 )
             ],

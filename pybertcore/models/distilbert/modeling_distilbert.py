@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from pybertcore.configuration_utils import PretrainedConfig
 from pybertcore.modeling_outputs import BaseModelOutput
 from pybertcore.models.distilbert.configuration_distilbert import DistilBertConfig
@@ -25,6 +27,20 @@ def distilbert_dims(c: PretrainedConfig) -> EncoderDims:
     )
 
 
+def sinusoidal_positions(shape: tuple) -> np.ndarray:
+    """transformers' fixed sinusoidal table (P, dim): sin on even columns, cos on odd, in float64."""
+    n_pos, dim = shape
+    angle = np.array([[pos / np.power(10000, 2 * (j // 2) / dim) for j in range(dim)] for pos in range(n_pos)])
+    out = np.empty(shape, dtype=np.float32)
+    out[:, 0::2] = np.sin(angle[:, 0::2])
+    out[:, 1::2] = np.cos(angle[:, 1::2])
+    return out
+
+
+def distilbert_position_init(config: PretrainedConfig):
+    return sinusoidal_positions if config.sinusoidal_pos_embds else None
+
+
 DISTILBERT_LAYOUT = EncoderLayout(
     dims=distilbert_dims,
     word_embeddings="embeddings.word_embeddings",
@@ -45,6 +61,7 @@ DISTILBERT_LAYOUT = EncoderLayout(
     ),
     pooler=None,
     output_class=BaseModelOutput,
+    position_init=distilbert_position_init,
 )
 
 
