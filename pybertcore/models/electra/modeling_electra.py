@@ -93,6 +93,11 @@ class ElectraForMultipleChoice(ElectraPreTrainedModel, ForMultipleChoice):
             raise NotImplementedError(
                 f"summary_type: {config.summary_type!r} is not implemented by pybertcore; only 'first' is"
             )
+        if not config.summary_use_proj and config.summary_activation:
+            raise NotImplementedError(
+                "summary_activation without summary_use_proj (an activation on the raw first token) is not "
+                "implemented by pybertcore"
+            )
         if getattr(config, "summary_proj_to_labels", False):
             raise NotImplementedError("summary_proj_to_labels: a summary projected to the labels is not implemented")
         super().__init__(config)
