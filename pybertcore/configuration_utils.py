@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 from typing import Any, ClassVar
 
@@ -58,13 +59,15 @@ class PretrainedConfig:
         num_labels = kwargs.pop("num_labels", None)
         id2label = kwargs.pop("id2label", None)
         label2id = kwargs.pop("label2id", None)
+        if id2label is not None and num_labels is not None and num_labels != len(id2label):
+            # transformers' behaviour: num_labels wins, the labels become LABEL_0..LABEL_{n-1}.
+            logging.getLogger("pybertcore").warning(
+                "You passed `num_labels=%s` which is incompatible to the `id2label` map of length `%s`.",
+                num_labels, len(id2label),
+            )
+            id2label = label2id = None
         if id2label is not None:
             self.id2label = {int(k): v for k, v in id2label.items()}
-            if num_labels is not None and num_labels != len(self.id2label):
-                raise ValueError(
-                    f"num_labels={num_labels} is incompatible with id2label of {len(self.id2label)} labels; "
-                    "pass one of them"
-                )
         else:
             self.id2label = _default_id2label(num_labels if num_labels is not None else _DEFAULT_NUM_LABELS)
         if label2id is not None:
@@ -178,8 +181,6 @@ class PretrainedConfig:
         config_dict = cls.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
         model_type = config_dict.get("model_type")
         if cls.model_type and model_type and model_type != cls.model_type:
-            import logging
-
             logging.getLogger("pybertcore").warning(
                 "You are using a model of type %s to instantiate a model of type %s. This is not supported "
                 "for all configurations of models and can yield errors.",

@@ -108,3 +108,13 @@ def test_auto_config_unknown_model_type(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(ValueError, match="gpt2.*supported model types: .*bert"):
         pybertcore.AutoConfig.from_pretrained(tmp_path)
+
+
+def test_num_labels_overrides_saved_labels(tmp_path, caplog):
+    """As in transformers: num_labels wins over a saved id2label of another length, with a warning."""
+    pybertcore.BertConfig(id2label={i: f"L{i}" for i in range(8)}).save_pretrained(tmp_path)
+    with caplog.at_level("WARNING", logger="pybertcore"):
+        config = pybertcore.BertConfig.from_pretrained(tmp_path, num_labels=3)
+    assert config.num_labels == 3 and config.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
+    assert "You passed `num_labels=3` which is incompatible to the `id2label` map of length `8`." in caplog.text
+    assert transformers.BertConfig.from_pretrained(tmp_path, num_labels=3).id2label == config.id2label
