@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/parallel.h"
 #include "model/threads.h"
 
 namespace pbc {
@@ -104,13 +105,49 @@ Packing pack_tokens(const ForwardInputs& in) {
 }
 
 // (N, C) packed rows → (B, T, C), padded rows zero.
+struct Scatter {
+  float* out;
+  const float* rows;
+  const Packing* p;
+  int T, C;
+};
+
+void scatter_row(void* ctx, long r, int /*worker*/) {
+  const Scatter& s = *static_cast<const Scatter*>(ctx);
+  std::memcpy(s.out + (static_cast<size_t>(s.p->batch[r]) * s.T + s.p->slot[r]) * s.C,
+              s.rows + static_cast<size_t>(r) * s.C, sizeof(float) * s.C);
+}
+
 void scatter_rows(float* out, const float* rows, const Packing& p, int B, int T, int C) {
   std::memset(out, 0, sizeof(float) * static_cast<size_t>(B) * T * C);
-  const int N = p.rows();
-#pragma omp parallel for schedule(static)
-  for (int r = 0; r < N; ++r) {
-    std::memcpy(out + (static_cast<size_t>(p.batch[r]) * T + p.slot[r]) * C,
-                rows + static_cast<size_t>(r) * C, sizeof(float) * C);
+  Scatter s{out, rows, &p, T, C};
+  parallel_for(p.rows(), scatter_row, &s);
+}
+
+// Embedding rows: word + token type + position, in transformers' summation order.
+struct Embed {
+  const EncoderConfig* c;
+  const EncoderWeights* w;
+  const ForwardInputs* in;
+  const Packing* pk;
+  float* emb;  // (N, E)
+};
+
+void embed_row(void* ctx, long r, int /*worker*/) {
+  const Embed& e = *static_cast<const Embed*>(ctx);
+  const int E = e.c->E, T = e.in->T;
+  const size_t at = static_cast<size_t>(e.pk->batch[r]) * T + e.pk->slot[r];
+  const int64_t id = e.in->input_ids[at];
+  const int64_t pos = e.in->position_ids ? e.in->position_ids[at] : e.pk->slot[r];
+  const float* we = e.w->word_embeddings.data() + static_cast<size_t>(id) * E;
+  const float* pe = e.w->position_embeddings.data() + static_cast<size_t>(pos) * E;
+  float* row = e.emb + static_cast<size_t>(r) * E;
+  if (e.c->TV > 0) {
+    const int64_t tt = e.in->token_type_ids ? e.in->token_type_ids[at] : 0;
+    const float* te = e.w->token_type_embeddings.data() + static_cast<size_t>(tt) * E;
+    for (int i = 0; i < E; ++i) row[i] = (we[i] + te[i]) + pe[i];
+  } else {
+    for (int i = 0; i < E; ++i) row[i] = we[i] + pe[i];
   }
 }
 
@@ -289,22 +326,8 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
   // ---- embeddings: word + token type + position, LayerNorm, optional projection E → H -------------
   {
     float* emb = E != H ? emb_wide : x;  // (N, E): written in place when E == H
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < N; ++r) {
-      const size_t at = static_cast<size_t>(pk.batch[r]) * T + pk.slot[r];
-      const int64_t id = in.input_ids[at];
-      const int64_t pos = in.position_ids ? in.position_ids[at] : pk.slot[r];
-      const float* we = weights_.word_embeddings.data() + static_cast<size_t>(id) * E;
-      const float* pe = weights_.position_embeddings.data() + static_cast<size_t>(pos) * E;
-      float* row = emb + static_cast<size_t>(r) * E;
-      if (c.TV > 0) {
-        const int64_t tt = in.token_type_ids ? in.token_type_ids[at] : 0;
-        const float* te = weights_.token_type_embeddings.data() + static_cast<size_t>(tt) * E;
-        for (int e = 0; e < E; ++e) row[e] = (we[e] + te[e]) + pe[e];  // transformers' summation order
-      } else {
-        for (int e = 0; e < E; ++e) row[e] = we[e] + pe[e];
-      }
-    }
+    Embed job{&c, &weights_, &in, &pk, emb};
+    parallel_for(N, embed_row, &job);
     LayerNormArgs ln;
     ln.out = emb;
     ln.inp = emb;

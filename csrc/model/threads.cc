@@ -1,6 +1,8 @@
 // threads.cc — thread budget: affinity + cgroup quota detection, and the per-call lease.
 #include "model/threads.h"
 
+#include "kernels/parallel.h"
+
 #include <omp.h>
 #include <sched.h>
 
@@ -99,11 +101,14 @@ ThreadLease::ThreadLease() {
     claimed_ = got;
     n_ = got;
   }
+  // The SIMD levels run on the pool of kernels/parallel.h, the scalar reference on OpenMP.
+  prev_parallel_ = set_parallel_threads(n_);
   omp_set_max_active_levels(1);
   omp_set_num_threads(n_);
 }
 
 ThreadLease::~ThreadLease() {
+  set_parallel_threads(prev_parallel_);
   if (claimed_) g_in_use.fetch_sub(claimed_);
 }
 

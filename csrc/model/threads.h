@@ -32,6 +32,7 @@ class ThreadLease {
  private:
   int n_ = 1;
   int claimed_ = 0;
+  int prev_parallel_ = 0;
 };
 
 }  // namespace pbc

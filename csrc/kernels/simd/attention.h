@@ -15,9 +15,9 @@
 #pragma once
 
 #include <math.h>
-#include <omp.h>
 
 #include "kernels/kernels.h"
+#include "kernels/parallel.h"
 
 namespace pbc {
 namespace {
@@ -165,24 +165,33 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
   }
 }
 
+struct AttentionPlan {
+  const AttentionArgs* a;
+  int split, per;
+};
+
+void attention_task(void* ctx, long u, int worker) {
+  const AttentionPlan& pl = *static_cast<const AttentionPlan*>(ctx);
+  const AttentionArgs& a = *pl.a;
+  const int part = static_cast<int>(u % pl.split);
+  const int sh = static_cast<int>(u / pl.split);
+  attention_unit_simd(a, sh / a.NH, sh % a.NH, part * pl.per, part * pl.per + pl.per,
+                      a.scratch + static_cast<size_t>(worker) * a.scratch_floats);
+}
+
 void attention_simd(const AttentionArgs& a) {
   const int qblocks = (a.T + kQB - 1) / kQB;
   const int threads = a.threads > 0 ? a.threads : 1;
   // Whole (sequence, head) units gather K and V once; split the query rows only when there are too
   // few units for the threads.
-  const int split = static_cast<long>(a.B) * a.NH >= 4L * threads ? 1 : qblocks;
-  const int per = (qblocks + split - 1) / split;
-  const long units = static_cast<long>(a.B) * a.NH * split;
-#pragma omp parallel num_threads(threads)
-  {
-    float* scratch = a.scratch + static_cast<size_t>(omp_get_thread_num()) * a.scratch_floats;
-#pragma omp for schedule(dynamic, 1)
-    for (long u = 0; u < units; ++u) {
-      const int part = static_cast<int>(u % split);
-      const int sh = static_cast<int>(u / split);
-      attention_unit_simd(a, sh / a.NH, sh % a.NH, part * per, part * per + per, scratch);
-    }
-  }
+  AttentionPlan pl;
+  pl.a = &a;
+  pl.split = static_cast<long>(a.B) * a.NH >= 4L * threads ? 1 : qblocks;
+  pl.per = (qblocks + pl.split - 1) / pl.split;
+  // The scratch holds a.threads slices: never run on more threads than that.
+  const int prev = set_parallel_threads(threads < parallel_threads() ? threads : parallel_threads());
+  parallel_for(static_cast<long>(a.B) * a.NH * pl.split, attention_task, &pl);
+  set_parallel_threads(prev);
 }
 
 }  // namespace

