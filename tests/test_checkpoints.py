@@ -195,6 +195,52 @@ def test_other_globals_are_refused(tmp_path, module, name):
         load_torch_bin(path)
 
 
+@pytest.mark.parametrize("pkl, opcode", [
+    (b"\x80\x05\x96\x01\x00\x00\x00\x00\x00\x00\x00a\x98.", "BYTEARRAY8"),  # protocol-5 buffers
+    (b"(ibuiltins\neval\n.", "INST"),
+    (b"\x80\x02ccollections\nOrderedDict\n)\x81.", "NEWOBJ"),
+    (b"\x80\x02\x82\x01.", "EXT1"),
+])
+def test_opcodes_a_state_dict_never_uses_are_refused(tmp_path, pkl, opcode):
+    path = tmp_path / "odd.bin"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", pkl)
+    with pytest.raises(CheckpointError, match=f"refused to load: the pickle uses the {opcode} opcode"):
+        load_torch_bin(path)
+
+
+def test_random_corruption_only_raises_checkpoint_error(tmp_path):
+    """Flipped bytes and cuts anywhere in .bin (zip and legacy) and .safetensors files: CheckpointError or a
+    successful read, never another exception or a crash."""
+    import random
+
+    from safetensors.torch import save_file
+
+    sd = {"a": torch.randn(5, 7), "b": torch.randn(7).half(), "c": torch.randn(3, 3).bfloat16(), "d": torch.arange(4)}
+    sd["e"] = sd["a"][1:3, ::2]
+    files = {"zip.bin": load_torch_bin, "legacy.bin": load_torch_bin, "x.safetensors": load_safetensors}
+    torch.save(sd, tmp_path / "zip.bin")
+    torch.save(sd, tmp_path / "legacy.bin", _use_new_zipfile_serialization=False)
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(tmp_path / "x.safetensors"))
+    rng = random.Random(0)
+    for name, loader in files.items():
+        raw = (tmp_path / name).read_bytes()
+        for _ in range(150):
+            data = bytearray(raw)
+            if rng.random() < 0.2:
+                data = data[: rng.randrange(len(data))]
+            else:
+                for _ in range(rng.randint(1, 4)):  # mostly in the headers and the pickle
+                    data[rng.randrange(min(len(data), 800) if rng.random() < 0.8 else len(data))] = rng.randrange(256)
+            path = tmp_path / f"bad_{name}"
+            path.write_bytes(bytes(data))
+            try:
+                for value in loader(path).values():
+                    np.asarray(value).tobytes()
+            except CheckpointError:
+                pass
+
+
 def test_pickle_cannot_modify_the_allowed_stand_ins(tmp_path):
     """BUILD on an allowed global (setting its state) is refused, so one file cannot tamper with the next."""
     pkl = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n}X\x02\x00\x00\x00fnNsb."

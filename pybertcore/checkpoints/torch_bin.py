@@ -5,7 +5,8 @@ torch.save writes a zip archive (``<name>/data.pkl``, the pickled state dict, pl
 five pickles (magic number, protocol, system info, the object, storage keys) followed by each storage
 as an int64 element count and its raw bytes. Both are read here.
 
-Safety: the pickle is read by ``_RestrictedUnpickler``, whose ``find_class`` resolves only the handful
+Safety: the pickle's opcodes are first scanned (parsed, not run) and any opcode a state dict never uses is
+refused; then the pickle is read by ``_RestrictedUnpickler``, whose ``find_class`` resolves only the handful
 of globals a state dict needs (the tensor rebuild functions, ``collections.OrderedDict`` and the storage
 type names) to pybertcore's own stand-ins; any other global — ``os.system``, ``builtins.eval``, a model
 class — raises CheckpointError at the moment it is named, before it could be called. Nothing from torch
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 import struct
 import zipfile
 from collections import OrderedDict
@@ -194,9 +196,41 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return storage
 
 
+# Opcodes a state dict pickled by torch (protocol 2, or up to 4 by other writers) can contain. Anything
+# else (protocol-5 buffers, INST/OBJ/NEWOBJ object construction, the extension registry, text persistent
+# ids) is refused by a scan of the opcodes before the unpickler sees the data.
+_ALLOWED_OPCODES = frozenset("""
+    PROTO FRAME STOP MARK POP POP_MARK DUP
+    GLOBAL STACK_GLOBAL REDUCE BUILD BINPERSID
+    NONE NEWTRUE NEWFALSE INT BININT BININT1 BININT2 LONG LONG1 LONG4 FLOAT BINFLOAT
+    STRING BINSTRING SHORT_BINSTRING UNICODE BINUNICODE SHORT_BINUNICODE BINUNICODE8
+    BINBYTES SHORT_BINBYTES BINBYTES8
+    EMPTY_TUPLE TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_LIST APPEND APPENDS LIST EMPTY_DICT DICT SETITEM SETITEMS
+    GET BINGET LONG_BINGET PUT BINPUT LONG_BINPUT MEMOIZE
+""".split())
+
+
+def _check_opcodes(file: Any, source: Path) -> None:
+    """Walks the pickle's opcodes (parsing only, nothing is built) and refuses any not in _ALLOWED_OPCODES."""
+    start = file.tell()
+    try:
+        for opcode, _arg, _pos in pickletools.genops(file):
+            if opcode.name not in _ALLOWED_OPCODES:
+                raise CheckpointError(
+                    f"{source}: refused to load: the pickle uses the {opcode.name} opcode, which a checkpoint of "
+                    "tensors never needs"
+                )
+    except CheckpointError:
+        raise
+    except Exception as e:  # pickletools raises ValueError on malformed data, EOF on a cut one
+        raise CheckpointError(f"{source}: corrupt or truncated checkpoint ({type(e).__name__}: {e})") from None
+    file.seek(start)
+
+
 def _unpickle(data: Any, source: Path, storages: dict) -> Any:
     """One pickle from a bytes buffer or file object, with every failure turned into CheckpointError."""
     file = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    _check_opcodes(file, source)
     try:
         return _RestrictedUnpickler(file, source, storages).load()
     except CheckpointError:
@@ -284,7 +318,7 @@ def _load_zip(path: Path) -> StateDict:
     try:
         archive = zipfile.ZipFile(path)
         infos = {info.filename: info for info in archive.infolist()}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint (not a readable zip archive: {e})") from None
     with archive:
         pkl = [name for name in infos if name.endswith("data.pkl") and name.count("/") == 1]
@@ -295,7 +329,7 @@ def _load_zip(path: Path) -> StateDict:
         def record(name: str) -> bytes:
             try:
                 return archive.read(prefix + name)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as e:
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError, NotImplementedError) as e:
                 raise CheckpointError(f"{path}: corrupt or truncated checkpoint (record {name}: {e})") from None
 
         byteorder = record("byteorder").decode(errors="replace") if prefix + "byteorder" in infos else "little"
