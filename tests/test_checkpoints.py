@@ -574,3 +574,30 @@ def test_load_memory(tmp_path):
     measured = json.loads(proc.stdout)
     assert measured["peak"] <= 2.5 * size, measured
     assert measured["after"] <= 1.3 * size, measured
+
+
+def test_parameters_and_big_endian_records(tmp_path):
+    """nn.Parameter entries (_rebuild_parameter) and a file whose byteorder record says big-endian."""
+    sd = {"p": torch.nn.Parameter(torch.randn(3, 4)), "h": torch.randn(5).half(), "i": torch.arange(3)}
+    path = tmp_path / "params.bin"
+    torch.save(sd, path)
+    for k, v in load_torch_bin(path).items():
+        np.testing.assert_array_equal(v, sd[k].detach().numpy())
+    with zipfile.ZipFile(path) as z:
+        records = {n: z.read(n) for n in z.namelist()}
+    itemsize = {"0": 4, "1": 2, "2": 8}
+    big = {}
+    for n, data in records.items():
+        if n.endswith("/byteorder"):
+            data = b"big"
+        elif "/data/" in n and "serialization" not in n:
+            data = np.frombuffer(data, dtype=f"<u{itemsize[n.rsplit('/', 1)[1]]}").byteswap().tobytes()
+        big[n] = data
+    big_path = tmp_path / "big.bin"
+    with zipfile.ZipFile(big_path, "w") as z:
+        for n, data in big.items():
+            z.writestr(n, data)
+    theirs = torch.load(big_path, weights_only=True)
+    for k, v in load_torch_bin(big_path).items():
+        np.testing.assert_array_equal(v, sd[k].detach().numpy())
+        np.testing.assert_array_equal(v, theirs[k].detach().numpy())
