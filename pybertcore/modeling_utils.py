@@ -226,6 +226,7 @@ class PreTrainedModel:
         if model_args:
             raise TypeError("from_pretrained takes no positional arguments after the path")
         check_dtype_argument(dtype if dtype is not None else torch_dtype)
+        check_placement_arguments(kwargs)
         hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _HUB_KWARGS}
         init_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in cls._init_kwargs}
         from pybertcore.hub import resolve_model_folder
@@ -437,6 +438,30 @@ def _dtype_name(dtype: Any) -> str:
         return np.dtype(dtype).name
     except TypeError:
         return text
+
+
+# from_pretrained options that say how to load rather than what: shared with the Auto classes, which
+# must not mistake them for config fields.
+LOADING_KWARGS = (
+    "ignore_mismatched_sizes", "output_loading_info", "dtype", "torch_dtype", "use_safetensors", "variant",
+    "low_cpu_mem_usage", "device_map", "trust_remote_code", "attn_implementation",
+)
+
+
+def check_placement_arguments(kwargs: dict[str, Any]) -> None:
+    """Pops transformers' placement options, accepting the values that mean what pybertcore does anyway.
+
+    ``low_cpu_mem_usage`` (loading is always lean), ``trust_remote_code`` (no checkpoint code is ever run),
+    ``attn_implementation`` (attention is exact, whatever the name), ``device_map`` on the CPU.
+    """
+    kwargs.pop("low_cpu_mem_usage", None)
+    kwargs.pop("trust_remote_code", None)
+    attn = kwargs.pop("attn_implementation", None)
+    if attn not in (None, "eager", "sdpa", "flash_attention_2"):
+        raise ValueError(f"attn_implementation: unknown value {attn!r}")
+    device_map = kwargs.pop("device_map", None)
+    if device_map not in (None, "cpu", "auto") and not (isinstance(device_map, dict) and set(device_map.values()) <= {"cpu"}):
+        raise NotImplementedError(f"device_map={device_map!r}: pybertcore runs on the CPU only")
 
 
 def check_dtype_argument(dtype: Any) -> None:

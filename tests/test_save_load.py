@@ -124,3 +124,15 @@ def test_config_overrides_through_from_pretrained(tmp_path):
     with pytest.raises(NotImplementedError, match="bfloat16"):
         pybertcore.BertModel.from_pretrained(folder, dtype="bfloat16")
     assert pybertcore.BertModel.from_pretrained(folder, torch_dtype=torch.float32) is not None
+
+
+def test_transformers_loading_options(tmp_path):
+    """Options users pass to transformers' from_pretrained are accepted where they mean what we do anyway."""
+    _, folder = make_transformers_bert(tmp_path, **CFG)
+    model = pybertcore.AutoModel.from_pretrained(
+        folder, low_cpu_mem_usage=True, trust_remote_code=False, attn_implementation="eager", device_map="cpu",
+        use_safetensors=True,
+    )
+    assert not hasattr(model.config, "use_safetensors") and not hasattr(model.config, "device_map")
+    with pytest.raises(NotImplementedError, match="device_map='cuda'"):
+        pybertcore.AutoModel.from_pretrained(folder, device_map="cuda")

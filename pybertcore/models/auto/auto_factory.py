@@ -10,7 +10,7 @@ from typing import Any
 
 from pybertcore import models as _models
 from pybertcore.configuration_utils import _HUB_KWARGS, PretrainedConfig
-from pybertcore.modeling_utils import apply_config_overrides
+from pybertcore.modeling_utils import LOADING_KWARGS, apply_config_overrides
 
 # model_type → (sub-package of pybertcore.models, class-name stem). One row per family.
 FAMILIES: dict[str, tuple[str, str]] = {
@@ -108,7 +108,7 @@ class _BaseAutoModelClass:
         return model_class.from_pretrained(pretrained_model_name_or_path, *model_args, config=config, **kwargs)
 
 
-_LOADING_KWARGS = ("ignore_mismatched_sizes", "output_loading_info", "dtype", "torch_dtype") + _HUB_KWARGS
+_LOADING_KWARGS = LOADING_KWARGS + _HUB_KWARGS
 
 
 def _is_loading_kwarg(key: str) -> bool:
