@@ -1,17 +1,18 @@
 // simd/attention.h — fused multi-head self-attention over packed rows, written once over vec_<isa>.h.
 //
-// Per unit (sequence, head, block of query rows): gather the head's keys transposed (HS, nk) and its
-// values (nk, HSp) into per-thread scratch, then for each block of kQB query rows compute the scores
-// (vectorised along keys, 4 query rows per pass so each key register feeds 4 FMAs), a masked softmax,
-// and ctx = P·V (vectorised along the head dimension, 2 rows per pass). Only a kQB × T slice of the
+// Per unit (sequence, head, run of query blocks): pack the head's keys and values as GEMM B panels in
+// per-thread scratch, then for each block of kQB query rows compute the scores Q·Kᵀ and ctx = P·V with
+// the GEMM micro-kernel of gemm.h (packed Q and P as its A tiles) around a vectorised masked softmax,
+// writing ctx straight into its rows. Only a kQB × T slice of the
 // T × T score matrix exists at any time, so for T = 512 the working set (K, V, scores ≈ 330 KB at
 // HS = 64) stays in L2. Units are (sequence, head) when there are enough of them to keep every
 // thread busy, otherwise (sequence, head, query block) — batch 1 still uses every thread.
 // What it leaves out: no online-softmax pass over key blocks; the attention-probabilities output needs
 // whole rows anyway, and at the position limits of BERT-family models a row of scores fits in L1.
 //
-// Numerics: dot products and the P·V sums run over d and over keys in index order with FMA; exp is
-// v_exp (≈ 2 ulp). Agrees with the scalar reference to ~1e-6.
+// Numerics: dot products and the P·V sums run over d and over keys in index order with FMA (the
+// micro-kernel's order); exp is v_exp (≈ 2 ulp). Agrees with the scalar reference to ~1e-6.
+// Include after gemm.h.
 #pragma once
 
 #include <math.h>
@@ -27,36 +28,9 @@ constexpr int kQB = 32;  // query rows per block: a 32 × 520 score slice is 66 
 inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
 size_t attention_scratch_floats_simd(int T, int HS) {
-  const size_t Tp = static_cast<size_t>(round_up(T, kW)), HSp = static_cast<size_t>(round_up(HS, kW));
-  return HS * Tp + T * HSp + kQB * Tp + 2 * kW;
-}
-
-// ctx rows [q0, q0+nq) · head h ← softmax(Q·Kᵀ·scale)·V, keys/values already gathered.
-template <int NV>
-inline void pv_rows(float* c0, float* c1, const float* p0, const float* p1, const float* v, int nk,
-                    int HSp, int cols) {
-  VF a0[NV], a1[NV];
-  for (int u = 0; u < NV; ++u) a0[u] = a1[u] = v_zero();
-  for (int j = 0; j < nk; ++j) {
-    const VF pa = v_set1(p0[j]), pb = v_set1(p1[j]);
-    const float* vr = v + static_cast<size_t>(j) * HSp;
-    for (int u = 0; u < NV; ++u) {
-      const VF vv = v_load(vr + u * kW);
-      a0[u] = v_fmadd(pa, vv, a0[u]);
-      a1[u] = v_fmadd(pb, vv, a1[u]);
-    }
-  }
-  for (int u = 0; u < NV; ++u) {
-    const int n = cols - u * kW;
-    if (n <= 0) break;
-    if (n >= kW) {
-      v_store(c0 + u * kW, a0[u]);
-      if (c1) v_store(c1 + u * kW, a1[u]);
-    } else {
-      v_store_tail(c0 + u * kW, a0[u], n);
-      if (c1) v_store_tail(c1 + u * kW, a1[u], n);
-    }
-  }
+  const size_t Tn = static_cast<size_t>(round_up(T, kNR)), HSn = static_cast<size_t>(round_up(HS, kNR));
+  const size_t QBm = static_cast<size_t>(round_up(kQB, kMR));
+  return HS * Tn + HSn * T + QBm * HS + kQB * Tn + QBm * T + 4 * kW;
 }
 
 void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int qb_end, float* scratch) {
@@ -73,57 +47,71 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
     }
     return;
   }
-  const int nkp = round_up(nk, kW), HSp = round_up(HS, kW);
-  float* kt = scratch;                                  // (HS, nkp) keys, transposed
-  float* vv = kt + static_cast<size_t>(HS) * nkp;       // (nk, HSp) values, zero-padded columns
-  float* sc = vv + static_cast<size_t>(nk) * HSp;       // (kQB, nkp) scores, then probabilities
-  for (int j = 0; j < nk; ++j) {
-    const float* kr = a.qkv + static_cast<size_t>(sp.key_begin + j) * ld + H + h * HS;
-    for (int d = 0; d < HS; ++d) kt[static_cast<size_t>(d) * nkp + j] = kr[d];
-    const float* vr = kr + H;
-    float* dst = vv + static_cast<size_t>(j) * HSp;
-    for (int d = 0; d < HS; ++d) dst[d] = vr[d];
-    for (int d = HS; d < HSp; ++d) dst[d] = 0.0f;
+  // Both products run on the GEMM micro-kernel, so K and V are packed as its B panels and Q and P
+  // as its A tiles: scores (nq, nk) = Q (nq, HS) · K (nk, HS)ᵀ and ctx (nq, HS) = P (nq, nk) · V (nk, HS).
+  const int kpanels = (nk + kNR - 1) / kNR, vpanels = (HS + kNR - 1) / kNR;
+  const int ldsc = kpanels * kNR;
+  float* kp = scratch;                                                 // K panels: (kpanels, HS, kNR)
+  float* vp = kp + static_cast<size_t>(kpanels) * HS * kNR;            // V panels: (vpanels, nk, kNR)
+  float* qp = vp + static_cast<size_t>(vpanels) * nk * kNR;            // Q tiles:  (kQB ↑ kMR, HS)
+  float* sc = qp + static_cast<size_t>(round_up(kQB, kMR)) * HS;       // scores, then P: (kQB, ldsc)
+  float* pp = sc + static_cast<size_t>(kQB) * ldsc;                    // P tiles:  (kQB ↑ kMR, nk)
+  for (int p = 0; p < kpanels; ++p) {
+    float* dst = kp + static_cast<size_t>(p) * HS * kNR;
+    for (int jj = 0; jj < kNR; ++jj) {
+      const int j = p * kNR + jj;
+      if (j < nk) {
+        const float* kr = a.qkv + static_cast<size_t>(sp.key_begin + j) * ld + H + h * HS;
+        for (int d = 0; d < HS; ++d) dst[d * kNR + jj] = kr[d];
+      } else {
+        for (int d = 0; d < HS; ++d) dst[d * kNR + jj] = 0.0f;
+      }
+    }
   }
-  for (int d = 0; d < HS; ++d) {
-    for (int j = nk; j < nkp; ++j) kt[static_cast<size_t>(d) * nkp + j] = 0.0f;
+  for (int j = 0; j < nk; ++j) {
+    const float* vr = a.qkv + static_cast<size_t>(sp.key_begin + j) * ld + 2 * H + h * HS;
+    for (int p = 0; p < vpanels; ++p) {
+      float* dst = vp + (static_cast<size_t>(p) * nk + j) * kNR;
+      for (int dd = 0; dd < kNR; ++dd) {
+        const int d = p * kNR + dd;
+        dst[dd] = d < HS ? vr[d] : 0.0f;
+      }
+    }
   }
   const VF scale = v_set1(a.scale);
   const int tail = nk % kW, body = nk - tail;
 
   for (int q0 = row0; q0 < row1; q0 += kQB) {
     const int nq = row1 - q0 < kQB ? row1 - q0 : kQB;
-    // scores (nq, nk) = Q · Kᵀ · scale, four query rows per pass
-    for (int r = 0; r < nq; r += 4) {
-      const float* q[4];
-      for (int u = 0; u < 4; ++u) {
-        const int rr = r + u < nq ? r + u : nq - 1;  // a short last pass repeats its last row
-        q[u] = a.qkv + static_cast<size_t>(q0 + rr) * ld + h * HS;
-      }
-      for (int j = 0; j < nkp; j += kW) {
-        VF acc0 = v_zero(), acc1 = v_zero(), acc2 = v_zero(), acc3 = v_zero();
-        const float* kc = kt + j;
-        for (int d = 0; d < HS; ++d) {
-          const VF kv = v_load(kc + static_cast<size_t>(d) * nkp);
-          acc0 = v_fmadd(v_set1(q[0][d]), kv, acc0);
-          acc1 = v_fmadd(v_set1(q[1][d]), kv, acc1);
-          acc2 = v_fmadd(v_set1(q[2][d]), kv, acc2);
-          acc3 = v_fmadd(v_set1(q[3][d]), kv, acc3);
-        }
-        float* out = sc + static_cast<size_t>(r) * nkp + j;
-        v_store(out, v_mul(acc0, scale));
-        if (r + 1 < nq) v_store(out + nkp, v_mul(acc1, scale));
-        if (r + 2 < nq) v_store(out + 2 * nkp, v_mul(acc2, scale));
-        if (r + 3 < nq) v_store(out + 3 * nkp, v_mul(acc3, scale));
+    // scores (nq, nk) = Q · Kᵀ; the scale is applied in the softmax pass, after the dot product,
+    // as the reference does
+    pack_a(qp, a.qkv + static_cast<size_t>(q0) * ld + h * HS, ld, nq, HS);
+    GemmArgs gs;
+    gs.M = nq;
+    gs.N = nk;
+    gs.K = HS;
+    gs.c = sc;
+    gs.ldc = ldsc;
+    for (int i = 0; i < nq; i += kMR) {
+      for (int p = 0; p < kpanels; ++p) {
+        micro_kernel(gs, HS, qp + static_cast<size_t>(i) * HS, kp + static_cast<size_t>(p) * HS * kNR, i,
+                     nq - i < kMR ? nq - i : kMR, p * kNR, nk - p * kNR < kNR ? nk - p * kNR : kNR, false, true);
       }
     }
     // softmax over the nk real keys of each row
     for (int r = 0; r < nq; ++r) {
-      float* row = sc + static_cast<size_t>(r) * nkp;
+      float* row = sc + static_cast<size_t>(r) * ldsc;
       VF mx = v_set1(-INFINITY);
-      for (int j = 0; j < body; j += kW) mx = v_max(mx, v_load(row + j));
+      for (int j = 0; j < body; j += kW) {
+        const VF x = v_mul(v_load(row + j), scale);
+        v_store(row + j, x);
+        mx = v_max(mx, x);
+      }
       float m = v_reduce_max(mx);
-      for (int j = body; j < nk; ++j) m = row[j] > m ? row[j] : m;
+      for (int j = body; j < nk; ++j) {
+        row[j] *= a.scale;
+        m = row[j] > m ? row[j] : m;
+      }
       const VF vm = v_set1(m);
       VF sum = v_zero();
       for (int j = 0; j < body; j += kW) {
@@ -143,23 +131,18 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
         for (int j = 0; j < nk; ++j) prow[a.slot[sp.key_begin + j]] = row[j];
       }
     }
-    // ctx (nq, HS) = P · V, two query rows per pass, up to 4 registers of the head dimension at once
-    for (int r = 0; r < nq; r += 2) {
-      const bool two = r + 1 < nq;
-      const float* p0 = sc + static_cast<size_t>(r) * nkp;
-      const float* p1 = two ? p0 + nkp : p0;
-      float* c0 = a.ctx + static_cast<size_t>(q0 + r) * a.ld_ctx + h * HS;
-      float* c1 = two ? c0 + a.ld_ctx : nullptr;
-      for (int d0 = 0; d0 < HSp; d0 += 4 * kW) {
-        const int nv = (HSp - d0) / kW;
-        const float* v = vv + d0;
-        const int cols = HS - d0;
-        switch (nv >= 4 ? 4 : nv) {
-          case 4: pv_rows<4>(c0 + d0, c1 ? c1 + d0 : nullptr, p0, p1, v, nk, HSp, cols); break;
-          case 3: pv_rows<3>(c0 + d0, c1 ? c1 + d0 : nullptr, p0, p1, v, nk, HSp, cols); break;
-          case 2: pv_rows<2>(c0 + d0, c1 ? c1 + d0 : nullptr, p0, p1, v, nk, HSp, cols); break;
-          default: pv_rows<1>(c0 + d0, c1 ? c1 + d0 : nullptr, p0, p1, v, nk, HSp, cols); break;
-        }
+    // ctx (nq, HS) = P · V, written straight into the context rows
+    pack_a(pp, sc, ldsc, nq, nk);
+    GemmArgs gc;
+    gc.M = nq;
+    gc.N = HS;
+    gc.K = nk;
+    gc.c = a.ctx + static_cast<size_t>(q0) * a.ld_ctx + h * HS;
+    gc.ldc = a.ld_ctx;
+    for (int i = 0; i < nq; i += kMR) {
+      for (int p = 0; p < vpanels; ++p) {
+        micro_kernel(gc, nk, pp + static_cast<size_t>(i) * nk, vp + static_cast<size_t>(p) * nk * kNR, i,
+                     nq - i < kMR ? nq - i : kMR, p * kNR, HS - p * kNR < kNR ? HS - p * kNR : kNR, false, true);
       }
     }
   }
