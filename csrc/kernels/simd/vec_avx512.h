@@ -4,7 +4,47 @@
 // vec_avx2.h; tails use opmask registers instead of a mask vector.
 #pragma once
 
+#ifdef PBC_SIMDE_AVX512
+// Test-only: tests/native/avx512_simde_test.cc runs this level on CPUs without AVX-512 through SIMDe's
+// portable implementations of the same intrinsics.
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <math.h>
+#include <stdint.h>
+#include <simde/x86/avx512.h>
+// The few intrinsics older SIMDe releases (0.7.x) lack, spelled out lane by lane.
+namespace pbc {
+namespace {
+inline simde__m512i simde_fill_cvtps_epi32(simde__m512 a) {
+  float f[16];
+  int32_t r[16];
+  simde_mm512_storeu_ps(f, a);
+  for (int i = 0; i < 16; ++i) r[i] = static_cast<int32_t>(nearbyintf(f[i]));
+  return simde_mm512_loadu_si512(r);
+}
+inline simde__m256 simde_fill_extractf32x8_ps(simde__m512 a, int hi) {
+  return simde_mm256_castpd_ps(simde_mm512_extractf64x4_pd(simde_mm512_castps_pd(a), hi));
+}
+inline simde__m512 simde_fill_maskz_loadu_ps(uint16_t m, const float* p) {
+  float f[16];
+  for (int i = 0; i < 16; ++i) f[i] = (m >> i) & 1 ? p[i] : 0.0f;
+  return simde_mm512_loadu_ps(f);
+}
+inline void simde_fill_mask_storeu_ps(float* p, uint16_t m, simde__m512 a) {
+  float f[16];
+  simde_mm512_storeu_ps(f, a);
+  for (int i = 0; i < 16; ++i) {
+    if ((m >> i) & 1) p[i] = f[i];
+  }
+}
+}  // namespace
+}  // namespace pbc
+#define _mm512_cvtps_epi32 simde_fill_cvtps_epi32
+#define _mm512_extractf32x8_ps simde_fill_extractf32x8_ps
+#define _mm512_maskz_loadu_ps simde_fill_maskz_loadu_ps
+#define _mm512_mask_storeu_ps simde_fill_mask_storeu_ps
+#else
 #include <immintrin.h>
+#endif
 
 namespace pbc {
 namespace {

@@ -1,0 +1,160 @@
+// avx512_simde_test.cc — runs the AVX-512 kernel level on a CPU without AVX-512, through SIMDe's
+// emulation of the intrinsics, and checks every kernel against the scalar reference level.
+//
+// Build (test only, never shipped): cmake -DPYBERTCORE_SIMDE_AVX512_TEST=ON ... && ninja avx512_simde_test
+// It compiles csrc/kernels/avx512/kernels_avx512.cc with -DPBC_SIMDE_AVX512 (vec_avx512.h then takes
+// the intrinsics from <simde/x86/avx512.h>) and AVX2 flags only. Exit status 0 when every check passes.
+// Tolerances are those of tests/test_kernels.py.
+#include <math.h>
+#include <stdio.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "model/threads.h"
+
+using namespace pbc;
+
+static int failures = 0;
+
+static void check(bool ok, const char* what, double err) {
+  printf("%-60s %s (err %.3g)\n", what, ok ? "ok" : "FAIL", err);
+  if (!ok) ++failures;
+}
+
+static std::vector<float> randn(size_t n, std::mt19937& rng, float s = 1.0f) {
+  std::normal_distribution<float> d(0.0f, s);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+static void test_gemm(const Kernels& ref, const Kernels& k, int M, int N, int K, Activation act, bool residual) {
+  std::mt19937 rng(M * 131 + N * 7 + K);
+  auto a = randn(static_cast<size_t>(M) * K, rng), w = randn(static_cast<size_t>(N) * K, rng), b = randn(N, rng);
+  auto r = randn(static_cast<size_t>(M) * N, rng);
+  std::vector<float> pr(ref.packed_weight_size(N, K)), pk(k.packed_weight_size(N, K));
+  ref.pack_weight(pr.data(), w.data(), N, K);
+  k.pack_weight(pk.data(), w.data(), N, K);
+  std::vector<float> c0(static_cast<size_t>(M) * N), c1(static_cast<size_t>(M) * N);
+  GemmArgs g;
+  g.M = M; g.N = N; g.K = K; g.a = a.data(); g.lda = K; g.bias = b.data(); g.act = act;
+  g.residual = residual ? r.data() : nullptr; g.ldr = N; g.ldc = N;
+  g.b_packed = pr.data(); g.c = c0.data(); ref.gemm(g);
+  g.b_packed = pk.data(); g.c = c1.data(); k.gemm(g);
+  double worst = 0;
+  bool ok = true;
+  for (int m = 0; m < M; ++m) {
+    for (int n = 0; n < N; ++n) {
+      double scale = 1;
+      for (int i = 0; i < K; ++i) scale += fabs(a[static_cast<size_t>(m) * K + i] * w[static_cast<size_t>(n) * K + i]);
+      const double e = fabs(c0[static_cast<size_t>(m) * N + n] - c1[static_cast<size_t>(m) * N + n]);
+      worst = e > worst ? e : worst;
+      if (!(e <= 2.4e-5 * scale)) ok = false;
+    }
+  }
+  char what[128];
+  snprintf(what, sizeof(what), "gemm M=%d N=%d K=%d act=%d residual=%d", M, N, K, static_cast<int>(act), residual);
+  check(ok, what, worst);
+}
+
+static void test_activations(const Kernels& ref, const Kernels& k) {
+  const int M = 40001;
+  std::vector<float> x(M), w{1.0f}, pr(ref.packed_weight_size(1, 1)), pk(k.packed_weight_size(1, 1));
+  for (int i = 0; i < M; ++i) x[i] = -20.0f + 40.0f * i / (M - 1);
+  ref.pack_weight(pr.data(), w.data(), 1, 1);
+  k.pack_weight(pk.data(), w.data(), 1, 1);
+  for (int act = 0; act <= 6; ++act) {
+    std::vector<float> c0(M), c1(M);
+    GemmArgs g;
+    g.M = M; g.N = 1; g.K = 1; g.a = x.data(); g.lda = 1; g.act = static_cast<Activation>(act); g.ldc = 1;
+    g.b_packed = pr.data(); g.c = c0.data(); ref.gemm(g);
+    g.b_packed = pk.data(); g.c = c1.data(); k.gemm(g);
+    double worst = 0;
+    for (int i = 0; i < M; ++i) worst = fmax(worst, fabs(c0[i] - c1[i]));
+    char what[64];
+    snprintf(what, sizeof(what), "activation %d over [-20, 20]", act);
+    check(worst <= 1e-6, what, worst);
+  }
+}
+
+static void test_layernorm(const Kernels& ref, const Kernels& k, int N, int C) {
+  std::mt19937 rng(C);
+  auto x = randn(static_cast<size_t>(N) * C, rng, 3.0f), w = randn(C, rng), b = randn(C, rng);
+  std::vector<float> y0(x.size()), y1(x.size());
+  LayerNormArgs l;
+  l.inp = x.data(); l.weight = w.data(); l.bias = b.data(); l.N = N; l.C = C; l.eps = 1e-12f;
+  l.out = y0.data(); ref.layernorm(l);
+  l.out = y1.data(); k.layernorm(l);
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) worst = fmax(worst, fabs(y0[i] - y1[i]));
+  char what[64];
+  snprintf(what, sizeof(what), "layernorm N=%d C=%d", N, C);
+  check(worst <= 2e-5, what, worst);
+}
+
+// lengths[i] real tokens, query_only[i]: an extra first row that is a query only.
+static void test_attention(const Kernels& ref, const Kernels& k, std::vector<int> lengths, std::vector<int> query_only,
+                           int NH, int HS, int T) {
+  std::vector<SequenceSpan> spans;
+  std::vector<int> slot;
+  int row = 0;
+  for (size_t s = 0; s < lengths.size(); ++s) {
+    SequenceSpan sp;
+    sp.row_begin = row;
+    if (query_only[s]) { slot.push_back(0); ++row; }
+    sp.key_begin = row;
+    for (int t = 0; t < lengths[s]; ++t) slot.push_back(t + query_only[s]);
+    row += lengths[s];
+    sp.row_end = row;
+    spans.push_back(sp);
+  }
+  const int N = row, H = NH * HS, B = static_cast<int>(lengths.size());
+  std::mt19937 rng(N + H);
+  auto qkv = randn(static_cast<size_t>(N) * 3 * H, rng);
+  double worst = 0;
+  std::vector<float> ctx[2], probs[2];
+  const Kernels* ks[2] = {&ref, &k};
+  for (int i = 0; i < 2; ++i) {
+    ctx[i].assign(static_cast<size_t>(N) * H, -1.0f);
+    probs[i].assign(static_cast<size_t>(B) * NH * T * T, 0.0f);
+    const ThreadLease lease;
+    AttentionArgs a;
+    a.ctx = ctx[i].data(); a.ld_ctx = H; a.probs = probs[i].data(); a.slot = slot.data(); a.qkv = qkv.data();
+    a.ld_qkv = 3 * H; a.seqs = spans.data(); a.B = B; a.NH = NH; a.HS = HS; a.T = T; a.scale = 1.0f / sqrtf(HS);
+    a.threads = lease.threads();
+    a.scratch_floats = ks[i]->attention_scratch_floats(T, HS);
+    std::vector<float> scratch(a.scratch_floats * a.threads);
+    a.scratch = scratch.data();
+    ks[i]->attention(a);
+  }
+  for (size_t i = 0; i < ctx[0].size(); ++i) worst = fmax(worst, fabs(ctx[0][i] - ctx[1][i]));
+  for (size_t i = 0; i < probs[0].size(); ++i) worst = fmax(worst, fabs(probs[0][i] - probs[1][i]));
+  char what[96];
+  snprintf(what, sizeof(what), "attention B=%d NH=%d HS=%d T=%d", B, NH, HS, T);
+  check(worst <= 2e-6, what, worst);
+}
+
+int main() {
+  Kernels ref, k;
+  fill_kernels_ref(&ref);
+  k = ref;
+  fill_kernels_avx512(&k);
+  printf("level under test: %s (SIMDe emulation)\n", k.name);
+  const int shapes[][3] = {{1, 1, 1}, {1, 33, 7}, {5, 17, 300}, {13, 40, 1}, {7, 3, 513}, {75, 130, 97}, {30, 70, 400}};
+  for (auto& s : shapes) {
+    for (int act = 0; act <= 6; ++act) test_gemm(ref, k, s[0], s[1], s[2], static_cast<Activation>(act), act == 1);
+  }
+  test_activations(ref, k);
+  const int ln[][2] = {{1, 1}, {3, 7}, {5, 37}, {64, 768}, {2, 1000}};
+  for (auto& s : ln) test_layernorm(ref, k, s[0], s[1]);
+  test_attention(ref, k, {1}, {0}, 1, 4, 1);
+  test_attention(ref, k, {3, 0, 5}, {0, 1, 1}, 3, 9, 7);
+  test_attention(ref, k, {33, 1, 17}, {0, 0, 1}, 2, 16, 40);
+  test_attention(ref, k, {70}, {0}, 4, 24, 70);
+  test_attention(ref, k, {513}, {0}, 2, 64, 513);
+  test_attention(ref, k, {40, 511}, {1, 1}, 2, 32, 513);
+  printf("%s: %d failure(s)\n", failures ? "FAILED" : "PASSED", failures);
+  return failures ? 1 : 0;
+}
