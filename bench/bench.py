@@ -13,7 +13,8 @@ pooler_output for all-ones masks, fp32, with the same thread count.
 Method: each engine lives in its own worker process (so one engine's thread pool or allocator never
 slows another), loaded once. For each configuration every engine runs a warm-up call, then the engines
 take turns, one timed call each per round, in an order that rotates every round; the table reports
-medians. Throughput is sequences per second (batch / median seconds), latency the median in ms.
+medians; before each timed call the parent waits SETTLE_S so the previous engine's spin-waiting threads
+have gone idle. Throughput is sequences per second (batch / median seconds), latency the median in ms.
 GFLOP/s counts the useful work (dense layers and the two attention matmuls) and is set next to a
 measured roofline: the best of our GEMM and PyTorch's on 4096×768·768×3072 at the same thread count.
 The machine may be shared and noisy: compare ratios from one run, not numbers across runs.
@@ -255,6 +256,8 @@ def gflop_per_seq(L, H, I, T):
 
 MODELS = {"bert-base": dict(L=12, H=768, I=3072, vocab=30522), "minilm": dict(L=6, H=384, I=1536, vocab=30522)}
 
+SETTLE_S = 0.2  # idle gap before each timed call
+
 # (model, batch, tokens, timed rounds full, timed rounds --quick)
 CONFIGS = [
     ("bert-base", 1, 128, 9, 3),
@@ -340,6 +343,9 @@ def main() -> None:
             for rnd in range(reps):
                 order = engines[rnd % len(engines):] + engines[:rnd % len(engines)]
                 for e in order:
+                    # Let the previous engine's idle threads stop spinning (ONNX Runtime's and OpenMP's
+                    # pools spin-wait after a call), so no engine is timed against another's spinning.
+                    time.sleep(SETTLE_S)
                     s = procs[e].ask(op="run", name=model, B=B, T=T, vocab=m["vocab"], seed=rnd + 1)["seconds"]
                     times[e].append(s)
                 log(f"{model} {B}x{T} round {rnd + 1}/{reps}: " +
