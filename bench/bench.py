@@ -276,6 +276,7 @@ def main() -> None:
     ap.add_argument("--engines", default="pybertcore,torch,onnxruntime")
     ap.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "pybertcore-bench"))
     ap.add_argument("--only", default="", help="comma-separated model names to run (bert-base, minilm)")
+    ap.add_argument("--configs", default="", help="comma-separated configurations, e.g. bert-base:1x128,minilm:1x128")
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.threads)
@@ -297,6 +298,8 @@ def main() -> None:
         f"{threads} threads; engines {', '.join(engines)}")
     paths = prepare(Path(args.workdir), "onnxruntime" in engines)
     configs = [c for c in CONFIGS if not args.only or c[0] in args.only.split(",")]
+    if args.configs:
+        configs = [c for c in configs if f"{c[0]}:{c[1]}x{c[2]}" in args.configs.split(",")]
 
     procs = {}
     for e in engines:

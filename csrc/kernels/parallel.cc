@@ -2,6 +2,7 @@
 #include "kernels/parallel.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -123,6 +124,26 @@ Pool& pool() {
 }
 
 }  // namespace
+
+namespace {
+struct Scratch {
+  float* p = nullptr;
+  size_t n = 0;
+  ~Scratch() { std::free(p); }
+};
+thread_local Scratch t_scratch;
+}  // namespace
+
+float* thread_scratch(size_t floats) {
+  if (floats <= t_scratch.n) return t_scratch.p;
+  const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) return nullptr;
+  std::free(t_scratch.p);
+  t_scratch.p = static_cast<float*>(p);
+  t_scratch.n = bytes / sizeof(float);
+  return t_scratch.p;
+}
 
 int parallel_threads() { return t_lease_threads > 0 ? t_lease_threads : num_threads(); }
 

@@ -12,6 +12,8 @@
 // it without instantiating any std:: template (see kernels.h).
 #pragma once
 
+#include <cstddef>
+
 namespace pbc {
 
 // fn(ctx, unit, worker) for every unit in [0, units); worker in [0, parallel_threads()) names the
@@ -19,6 +21,11 @@ namespace pbc {
 // budget is 1, when another call is using the pool, or when called from inside a unit.
 using ParallelFn = void (*)(void* ctx, long unit, int worker);
 void parallel_for(long units, ParallelFn fn, void* ctx);
+
+// A 64-byte aligned buffer of at least `floats` floats owned by the calling thread, kept and reused by
+// later calls on that thread (it grows, never shrinks; freed when the thread exits). Valid until this
+// thread calls thread_scratch again. Returns null when the allocation fails (callers fall back).
+float* thread_scratch(size_t floats);
 
 // Threads a parallel_for started now on this thread may use: the claim of the innermost ThreadLease
 // on this thread (model/threads.h), or num_threads() outside any lease.
