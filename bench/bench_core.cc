@@ -41,7 +41,12 @@ Dense random_dense(const Kernels& k, int N, int K, std::mt19937& rng) {
   return Dense(k, w.data(), b.data(), N, K);
 }
 
-Norm random_norm(int C) { return Norm{std::vector<float>(C, 1.0f), std::vector<float>(C, 0.0f)}; }
+Norm random_norm(int C) { return Norm{WeightVector(C, 1.0f), WeightVector(C, 0.0f)}; }
+
+WeightVector random_weights(size_t n, std::mt19937& rng, float scale) {
+  std::vector<float> v = random_vec(n, rng, scale);
+  return WeightVector(v.begin(), v.end());
+}
 
 template <class F>
 void time_it(const char* label, double gflop, int reps, F&& f) {
@@ -83,9 +88,9 @@ void bench_model(const Kernels& k, const Shape& s, int B, int T, int reps) {
   c.I = s.I;
   c.L = s.L;
   EncoderWeights w;
-  w.word_embeddings = random_vec(static_cast<size_t>(c.V) * c.H, rng, 0.02f);
-  w.position_embeddings = random_vec(static_cast<size_t>(c.P) * c.H, rng, 0.02f);
-  w.token_type_embeddings = random_vec(static_cast<size_t>(c.TV) * c.H, rng, 0.02f);
+  w.word_embeddings = random_weights(static_cast<size_t>(c.V) * c.H, rng, 0.02f);
+  w.position_embeddings = random_weights(static_cast<size_t>(c.P) * c.H, rng, 0.02f);
+  w.token_type_embeddings = random_weights(static_cast<size_t>(c.TV) * c.H, rng, 0.02f);
   w.embedding_norm = random_norm(c.H);
   for (int l = 0; l < c.L; ++l) {
     LayerWeights lw;

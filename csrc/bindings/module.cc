@@ -63,9 +63,9 @@ FloatArray take(const py::dict& weights, const std::string& key, const std::vect
   return a;
 }
 
-std::vector<float> take_vector(const py::dict& w, const std::string& key, const std::vector<py::ssize_t>& shape) {
+WeightVector take_vector(const py::dict& w, const std::string& key, const std::vector<py::ssize_t>& shape) {
   FloatArray a = take(w, key, shape);
-  return std::vector<float>(a.data(), a.data() + a.size());
+  return WeightVector(a.data(), a.data() + a.size());
 }
 
 Dense take_dense(const Kernels& k, const py::dict& w, const std::string& prefix, int N, int K, bool bias = true) {

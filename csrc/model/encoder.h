@@ -16,6 +16,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,12 +34,33 @@ struct AlignedFree {
 using AlignedBuffer = std::unique_ptr<float[], AlignedFree>;
 AlignedBuffer aligned_floats(size_t count);
 
+// std::vector storage on 64-byte boundaries: every weight the core keeps (embeddings, biases, norms)
+// starts on a cache line, like the packed matrices.
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(size_t n) {
+    void* p = nullptr;
+    if (posix_memalign(&p, 64, n * sizeof(T) ? n * sizeof(T) : 64) != 0) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { free(p); }
+  template <class U>
+  bool operator==(const CacheLineAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const CacheLineAllocator<U>&) const { return false; }
+};
+using WeightVector = std::vector<float, CacheLineAllocator<float>>;
+
 // A linear layer y = act(x · Wᵀ + b), W (N, K) packed once for the kernels that will run it.
 struct Dense {
   int N = 0, K = 0;
   const Kernels* kernels = nullptr;  // the level whose layout `packed` is in
   AlignedBuffer packed;
-  std::vector<float> bias;  // (N), empty for no bias
+  WeightVector bias;  // (N), empty for no bias
 
   Dense() = default;
   Dense(const Kernels& k, const float* weight, const float* bias_or_null, int N, int K);
@@ -48,7 +71,7 @@ struct Dense {
 };
 
 struct Norm {
-  std::vector<float> weight, bias;  // (C)
+  WeightVector weight, bias;  // (C)
 };
 
 struct LayerWeights {
@@ -72,9 +95,9 @@ struct EncoderConfig {
 };
 
 struct EncoderWeights {
-  std::vector<float> word_embeddings;        // (V, E)
-  std::vector<float> position_embeddings;    // (P, E)
-  std::vector<float> token_type_embeddings;  // (TV, E), empty when TV == 0
+  WeightVector word_embeddings;        // (V, E)
+  WeightVector position_embeddings;    // (P, E)
+  WeightVector token_type_embeddings;  // (TV, E), empty when TV == 0
   Norm embedding_norm;                       // (E)
   Dense embedding_projection;                // (H, E), empty when E == H and the family has none
   std::vector<LayerWeights> layer_sets;
