@@ -254,3 +254,23 @@ def test_threads_api():
     finally:
         pybertcore.set_num_threads(before)
     assert pybertcore.get_num_threads() == before
+
+
+def test_forked_child_runs_the_model(tmp_path):
+    """A child forked after the pool started has none of its helper threads; it must still run."""
+    import os
+
+    cfg = dict(hidden_size=32, num_attention_heads=2, intermediate_size=40, vocab_size=100, num_hidden_layers=1)
+    _, folder = make_transformers_bert(tmp_path, **cfg)
+    model = pybertcore.BertModel.from_pretrained(folder)
+    ids = np.random.default_rng(0).integers(1, 100, size=(3, 50))
+    ref = model(ids).last_hidden_state
+    out_file = tmp_path / "child.npy"
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            np.save(out_file, model(ids).last_hidden_state)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    np.testing.assert_array_equal(np.load(out_file), ref)

@@ -1,6 +1,8 @@
 // parallel.cc — the work-claiming thread pool of parallel.h. Compiled with baseline flags.
 #include "kernels/parallel.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <condition_variable>
@@ -118,9 +120,19 @@ class Pool {
   int slots_ = 0;
 };
 
+Pool* g_pool = nullptr;
+std::once_flag g_pool_once;
+
+// A forked child has none of the parent's helper threads (and may have inherited a pool caught
+// mid-call): give it a fresh pool; the old one is abandoned, never touched again.
+void reset_pool_in_child() { g_pool = new Pool(); }
+
 Pool& pool() {
-  static Pool* p = new Pool();  // never destroyed: helpers may still be asleep at exit
-  return *p;
+  std::call_once(g_pool_once, [] {
+    g_pool = new Pool();  // never destroyed: helpers may still be asleep at exit
+    pthread_atfork(nullptr, nullptr, reset_pool_in_child);
+  });
+  return *g_pool;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "kernels/parallel.h"
 
 #include <omp.h>
+#include <pthread.h>
 #include <sched.h>
 
 #include <atomic>
@@ -75,6 +76,13 @@ std::atomic<int> g_threads{0};  // 0: not set, use the default
 std::atomic<int> g_in_use{0};
 
 }  // namespace
+
+// A child forked during a call must not inherit the parent's claims on the budget.
+struct ForkReset {
+  ForkReset() {
+    pthread_atfork(nullptr, nullptr, [] { g_in_use.store(0); });
+  }
+} g_fork_reset;
 
 ThreadInfo thread_info() { return detected(); }
 
