@@ -7,8 +7,9 @@
 //     as K rows of kNR floats, zero-padded past N, so the micro-kernel reads B strictly sequentially
 //     and a K block of a panel is one contiguous slice.
 //   * Work is split into units of (kMCMax-row block of A) × (a run of panels). Per unit and K block of
-//     kKC, the A block is packed into kMR-row tiles ((k, i) at [k·kMR + i], rows past M zero) on the
-//     stack — it stays in L2 — and each B micro-panel slice stays in L1 while all row tiles run.
+//     kKC, the A block is packed into kMR-row tiles ((k, i) at [k·kMR + i], rows past M zero) — it
+//     stays in L2 — and each B micro-panel slice stays in L1 while all row tiles run. When the
+//     panels are split over several units, all of A is packed once up front instead.
 //   * The micro-kernel keeps a kMR × kNR tile of C in registers for one K block; partial sums of
 //     earlier K blocks go through C itself, and the epilogue runs on the last block's store.
 // Units are numbered N-block-major so consecutive units reuse one run of B panels across A blocks;
@@ -128,6 +129,7 @@ struct GemmPlan {
   int panels, mc, mblocks, nb;
   float* a_packed;  // all of A packed once (K block after K block), or null: each unit packs its block
   int m_pad;        // M rounded up to whole row tiles
+  float* own;       // without a_packed: per-worker A block buffers, kMCMax·kKC floats each
 };
 
 // Packs rows [t·kMR·8, …) of A for one K block into the shared buffer: unit = (K block, 8 row tiles).
@@ -143,12 +145,11 @@ void pack_a_unit(void* ctx, long u, int /*worker*/) {
   pack_a(dst, g.a + static_cast<size_t>(r0) * g.lda + k0, g.lda, rows, kc);
 }
 
-// One unit: A block ib (mc rows) × panel run jb, all of K.
-void gemm_unit(void* ctx, long u, int /*worker*/) {
-  const GemmPlan& pl = *static_cast<const GemmPlan*>(ctx);
+// One unit: A block ib (mc rows) × panel run jb, all of K; `own` holds this worker's A block when
+// A is not packed up front.
+inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
   const GemmArgs& g = *pl.g;
   const int M = g.M, N = g.N, K = g.K;
-  alignas(64) float own[kMCMax * kKC];
   const int jb = static_cast<int>(u / pl.mblocks), ib = static_cast<int>(u % pl.mblocks);
   const int m0 = ib * pl.mc, rows = M - m0 < pl.mc ? M - m0 : pl.mc;
   const int p0 = jb * pl.nb, p1 = p0 + pl.nb < pl.panels ? p0 + pl.nb : pl.panels;
@@ -170,6 +171,22 @@ void gemm_unit(void* ctx, long u, int /*worker*/) {
                      n0, cols, accumulate, last);
       }
     }
+  }
+}
+
+// The last resort when no heap scratch could be had: the A block on the stack (132 KB on AVX2), kept
+// out of the normal path so that callers on small thread stacks never pay for it.
+__attribute__((noinline)) void gemm_unit_stack(const GemmPlan& pl, long u) {
+  alignas(64) float own[kMCMax * kKC];
+  gemm_unit_with(pl, u, own);
+}
+
+void gemm_unit(void* ctx, long u, int worker) {
+  const GemmPlan& pl = *static_cast<const GemmPlan*>(ctx);
+  if (pl.a_packed || pl.own) {
+    gemm_unit_with(pl, u, pl.own ? pl.own + static_cast<size_t>(worker) * kMCMax * kKC : nullptr);
+  } else {
+    gemm_unit_stack(pl, u);
   }
 }
 
@@ -195,7 +212,10 @@ void gemm_simd(const GemmArgs& g) {
   const long units = static_cast<long>(pl.mblocks) * nblocks;
   // When the panels are split, several units share an A block: pack all of A once, in parallel,
   // instead of once per unit (at batch-1 shapes that repacking cost ~8% of the GEMM).
+  // Otherwise each worker packs its A blocks into its own slice of the caller's scratch. Both live
+  // in the calling thread's reusable scratch (parallel.h), so nothing is allocated per call once warm.
   pl.a_packed = nullptr;
+  pl.own = nullptr;
   pl.m_pad = (M + kMR - 1) / kMR * kMR;
   if (nblocks > 1 && g.K > 0) {
     pl.a_packed = thread_scratch(static_cast<size_t>(pl.m_pad) * g.K);
@@ -204,6 +224,7 @@ void gemm_simd(const GemmArgs& g) {
       parallel_for(static_cast<long>(kblocks) * groups, pack_a_unit, &pl);
     }
   }
+  if (!pl.a_packed) pl.own = thread_scratch(static_cast<size_t>(threads) * kMCMax * kKC);
   parallel_for(units, gemm_unit, &pl);
 }
 

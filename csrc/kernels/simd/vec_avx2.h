@@ -17,10 +17,12 @@ constexpr int kW = 8;  // floats per register
 // GEMM blocking of this level. kMR×(2·kW) micro-tile: 6×2 accumulators + 2 B + 1 broadcast = 15 of
 // the 16 ymm registers. kKC: a B micro-panel slice is kKC·16 floats = 16 KB, half of a 32 KB L1, so
 // it stays resident while every row tile of the A block runs against it. kMCMax: the packed A block
-// (kMCMax·kKC floats = 72 KB) stays in L2.
+// (kMCMax·kKC floats = 132 KB) stays in L2 (512 KB); 132 rows cover a 128-token sequence in one
+// block, so at batch 1 the threads split the weights' columns and each streams only its own share
+// of them from memory (measured ~3-10% faster on bert-base 1×128 than 72-row blocks).
 constexpr int kMR = 6;
 constexpr int kKC = 256;
-constexpr int kMCMax = 72;
+constexpr int kMCMax = 132;
 
 inline VF v_zero() { return _mm256_setzero_ps(); }
 inline VF v_set1(float x) { return _mm256_set1_ps(x); }

@@ -53,11 +53,11 @@ using VF = __m512;
 constexpr int kW = 16;
 
 // 12×32 micro-tile: 12×2 accumulators + 2 B + 1 broadcast = 27 of 32 zmm. kKC·32 floats = 24 KB of B
-// per micro-panel slice (L1 is 48 KB on the AVX-512 parts we target); the A block (72·192 floats = 54 KB)
-// stays in L2.
+// per micro-panel slice (L1 is 48 KB on the AVX-512 parts we target); the A block (132·192 floats =
+// 99 KB) stays in L2 and, as on AVX2, covers a 128-token sequence in one block.
 constexpr int kMR = 12;
 constexpr int kKC = 192;
-constexpr int kMCMax = 72;
+constexpr int kMCMax = 132;
 
 inline VF v_zero() { return _mm512_setzero_ps(); }
 inline VF v_set1(float x) { return _mm512_set1_ps(x); }
