@@ -7,12 +7,14 @@
 // Matrices are row-major. Weights are (out, in) exactly as transformers stores them, so a linear layer
 // computes y = x · Wᵀ + b.
 //
-// What this header leaves out: no kernel throws or reads Python objects, and none allocates (scratch
-// comes from the caller, or the stack for the GEMM's packed A block). ISA files avoid std:: templates,
-// whose weak symbols compiled with AVX flags could be picked by the linker for baseline code; the
-// SIMD levels parallelise through kernels/parallel.h (a function-pointer interface for that reason),
-// the scalar reference through OpenMP. Both follow the calling thread's ThreadLease (model/threads.h). Callers validate
-// every shape and index before the first parallel region (an exception escaping OpenMP kills the
+// What this header leaves out: no kernel throws or reads Python objects. Kernels allocate nothing per
+// call once warm: attention scratch comes from the caller, the GEMM's packed A from the calling
+// thread's reusable scratch (parallel.h). ISA files avoid std:: templates, whose weak symbols
+// compiled with AVX flags could be picked by the linker for baseline code; the SIMD levels are the
+// shared bodies in simd/*.h over one vector header per level, and they parallelise through
+// parallel.h (a function-pointer interface for the same reason); the scalar reference uses OpenMP.
+// Both follow the calling thread's ThreadLease (model/threads.h). Callers validate every shape and
+// index before the first parallel region (an exception escaping a parallel region kills the
 // process). Numerical guarantee: every level matches the scalar reference (ref/) within the per-op
 // tolerances of tests/test_kernels.py; reductions are written in a fixed order, no -ffast-math.
 #pragma once
