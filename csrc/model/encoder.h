@@ -44,7 +44,7 @@ struct CacheLineAllocator {
   CacheLineAllocator(const CacheLineAllocator<U>&) {}
   T* allocate(size_t n) {
     void* p = nullptr;
-    if (posix_memalign(&p, 64, n * sizeof(T) ? n * sizeof(T) : 64) != 0) throw std::bad_alloc();
+    if (posix_memalign(&p, 64, n == 0 ? 64 : n * sizeof(T)) != 0) throw std::bad_alloc();
     return static_cast<T*>(p);
   }
   void deallocate(T* p, size_t) { free(p); }
