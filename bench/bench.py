@@ -16,7 +16,8 @@ take turns, one timed call each per round, in an order that rotates every round;
 medians; before each timed call the parent waits SETTLE_S so the previous engine's spin-waiting threads
 have gone idle. Throughput is sequences per second (batch / median seconds), latency the median in ms.
 GFLOP/s counts the useful work (dense layers and the two attention matmuls) and is set next to a
-measured roofline: the best of our GEMM and PyTorch's on 4096×768·768×3072 at the same thread count.
+measured roofline: the best of our GEMM and PyTorch's on 4096×768·768×3072 at the same thread count
+(each engine: the best of 3 rounds of a 7-call median, rounds alternating between the engines).
 The machine may be shared and noisy: compare ratios from one run, not numbers across runs.
 """
 
@@ -99,7 +100,7 @@ def worker(engine: str, threads: int) -> None:
             f = lambda: torch.nn.functional.linear(at, wt, bt)  # noqa: E731
         f()
         times = []
-        for _ in range(5):
+        for _ in range(7):
             t0 = time.perf_counter()
             f()
             times.append(time.perf_counter() - t0)
@@ -260,10 +261,10 @@ SETTLE_S = 0.2  # idle gap before each timed call
 
 # (model, batch, tokens, timed rounds full, timed rounds --quick)
 CONFIGS = [
-    ("bert-base", 1, 128, 9, 3),
+    ("bert-base", 1, 128, 15, 3),
     ("bert-base", 32, 128, 3, 1),
     ("bert-base", 8, 512, 3, 1),
-    ("minilm", 1, 128, 15, 5),
+    ("minilm", 1, 128, 25, 5),
     ("minilm", 64, 128, 5, 2),
 ]
 
@@ -311,7 +312,7 @@ def main() -> None:
         roof = {}
         gemm_engines = [e for e in ("pybertcore", "torch") if e in procs]
         for nt in sorted({1, threads}):
-            for rnd in range(2):
+            for rnd in range(2 if args.quick else 3):
                 for e in gemm_engines if rnd % 2 == 0 else gemm_engines[::-1]:
                     s = procs[e].ask(op="gemm", shape=list(GEMM_SHAPE), threads=nt)["seconds"]
                     roof.setdefault((e, nt), []).append(s)
