@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "kernels/quantize.h"
 #include "model/encoder.h"
 #include "model/threads.h"
 
@@ -72,11 +73,27 @@ WeightVector take_vector(const py::dict& w, const std::string& key, const std::v
   return WeightVector(a.data(), a.data() + a.size());
 }
 
-Dense take_dense(const Kernels& k, const py::dict& w, const std::string& prefix, int N, int K, bool bias = true) {
+Dense take_dense(const Kernels& k, const py::dict& w, const std::string& prefix, int N, int K, bool bias = true,
+                 Precision p = Precision::kFloat32) {
   FloatArray weight = take(w, prefix + ".weight", {N, K});
-  if (!bias) return Dense(k, weight.data(), nullptr, N, K);
+  if (!bias) return Dense(k, weight.data(), nullptr, N, K, p);
   FloatArray b = take(w, prefix + ".bias", {N});
-  return Dense(k, weight.data(), b.data(), N, K);
+  return Dense(k, weight.data(), b.data(), N, K, p);
+}
+
+Precision parse_precision(const std::string& s) {
+  if (s == "float32") return Precision::kFloat32;
+  if (s == "bfloat16") return Precision::kBFloat16;
+  if (s == "int8") return Precision::kInt8;
+  throw std::invalid_argument("unknown precision '" + s + "'; expected one of: float32, bfloat16, int8");
+}
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::kBFloat16: return "bfloat16";
+    case Precision::kInt8: return "int8";
+    default: return "float32";
+  }
 }
 
 Norm take_norm(const py::dict& w, const std::string& prefix, int C) {
@@ -101,7 +118,15 @@ void release_freed_heap() {
 //   embeddings.norm.{weight,bias} (E), embeddings.projection.{weight (H, E), bias (H)} optional,
 //   layers.<s>.{qkv (3H, H), attn_out (H, H), attn_norm (H), ffn_in (I, H), ffn_out (H, I),
 //   ffn_norm (H)}.{weight,bias} for each weight set s = 0, 1, ..., pooler.{weight,bias} optional.
-std::unique_ptr<Encoder> make_encoder(const EncoderConfig& c, const py::dict& w, const std::vector<int>& layer_map) {
+// `precision` applies to the layers' four matrix multiplies (qkv, attn_out, ffn_in, ffn_out); the
+// embedding projection and the pooler stay fp32, and so does every layer named in keep_float32
+// ("layers.<s>.<role>"), for layers whose accuracy a measurement showed to be sensitive.
+std::unique_ptr<Encoder> make_encoder(const EncoderConfig& c, const py::dict& w, const std::vector<int>& layer_map,
+                                      const std::string& precision, const std::vector<std::string>& keep_float32) {
+  const Precision lowp = parse_precision(precision);
+  auto layer_precision = [&](const std::string& name) {
+    return std::find(keep_float32.begin(), keep_float32.end(), name) != keep_float32.end() ? Precision::kFloat32 : lowp;
+  };
   if (c.H <= 0 || c.E <= 0 || c.I <= 0 || c.V <= 0 || c.P <= 0 || c.TV < 0) {
     throw std::invalid_argument("EncoderConfig: sizes must be positive");
   }
@@ -121,11 +146,11 @@ std::unique_ptr<Encoder> make_encoder(const EncoderConfig& c, const py::dict& w,
     const std::string p = "layers." + std::to_string(s) + ".";
     if (!w.contains(p + "qkv.weight")) break;
     LayerWeights lw;
-    lw.qkv = take_dense(k, w, p + "qkv", 3 * c.H, c.H);
-    lw.attn_out = take_dense(k, w, p + "attn_out", c.H, c.H);
+    lw.qkv = take_dense(k, w, p + "qkv", 3 * c.H, c.H, true, layer_precision(p + "qkv"));
+    lw.attn_out = take_dense(k, w, p + "attn_out", c.H, c.H, true, layer_precision(p + "attn_out"));
     lw.attn_norm = take_norm(w, p + "attn_norm", c.H);
-    lw.ffn_in = take_dense(k, w, p + "ffn_in", c.I, c.H);
-    lw.ffn_out = take_dense(k, w, p + "ffn_out", c.H, c.I);
+    lw.ffn_in = take_dense(k, w, p + "ffn_in", c.I, c.H, true, layer_precision(p + "ffn_in"));
+    lw.ffn_out = take_dense(k, w, p + "ffn_out", c.H, c.I, true, layer_precision(p + "ffn_out"));
     lw.ffn_norm = take_norm(w, p + "ffn_norm", c.H);
     ew.layer_sets.push_back(std::move(lw));
   }
@@ -333,6 +358,41 @@ FloatArray layer_norm(const FloatArray& x, const FloatArray& weight, const Float
   return y;
 }
 
+// Test helpers: the number formats of quantize.h, exactly as the kernels apply them.
+FloatArray bf16_round(const FloatArray& x) {
+  FloatArray y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  const float* src = x.data();
+  float* dst = y.mutable_data();
+  for (py::ssize_t i = 0; i < x.size(); ++i) dst[i] = bf16_to_float(bf16_from_float(src[i]));
+  return y;
+}
+
+py::tuple quantize_activations(const FloatArray& x) {
+  if (x.ndim() != 2) throw std::invalid_argument("x must be 2-D (rows, K), got " + shape_str(x));
+  const py::ssize_t M = x.shape(0), K = x.shape(1);
+  py::array_t<uint8_t> q({M, K});
+  FloatArray scale({M});
+  py::array_t<int32_t> zero({M});
+  for (py::ssize_t m = 0; m < M; ++m) {
+    quantize_act_row(q.mutable_data() + m * K, scale.mutable_data() + m, zero.mutable_data() + m, x.data() + m * K,
+                     static_cast<int>(K), static_cast<int>(K));
+  }
+  return py::make_tuple(q, scale, zero);
+}
+
+py::tuple quantize_weights(const FloatArray& w) {
+  if (w.ndim() != 2) throw std::invalid_argument("weight must be 2-D (out, in), got " + shape_str(w));
+  const py::ssize_t N = w.shape(0), K = w.shape(1);
+  py::array_t<int8_t> q({N, K});
+  FloatArray scale({N});
+  py::array_t<int32_t> qsum({N});
+  for (py::ssize_t n = 0; n < N; ++n) {
+    scale.mutable_data()[n] = quantize_weight_row(q.mutable_data() + n * K, qsum.mutable_data() + n, w.data() + n * K,
+                                                  static_cast<int>(K));
+  }
+  return py::make_tuple(q, scale, qsum);
+}
+
 std::vector<std::string> compiled_isas() {
   std::vector<std::string> names{"scalar"};
 #ifdef PBC_HAVE_X86_KERNELS
@@ -357,6 +417,28 @@ PYBIND11_MODULE(_core, m) {
       .value("tanh", Activation::kTanh);
 
   m.def("compiled_isas", &compiled_isas, "ISA levels this build contains, lowest first");
+  m.def("bf16_round", &bf16_round, py::arg("x"), "x rounded to bfloat16 (nearest even), as float32");
+  m.def("quantize_activations", &quantize_activations, py::arg("x"),
+        "the int8 GEMM's per-row 7-bit quantization of a (rows, K) float32 array: (q uint8, scale, zero_point)");
+  m.def("quantize_weights", &quantize_weights, py::arg("weight"),
+        "the int8 GEMM's per-output-channel s8 quantization of (N, K) float32: (q int8, scale, sum of q per row)");
+  m.def("lowp_info", [](const py::object& isa) {
+    const Kernels& k = kernels_named(isa);
+    const CpuFeatures& f = cpu_features();
+    py::dict d;
+    d["bf16_kernel"] = k.bf16_kernel;
+    d["int8_kernel"] = k.int8_kernel;
+    d["bf16_rounds_activations"] = k.bf16_rounds_activations;
+    d["avx512_bf16"] = f.avx512_bf16;
+    d["avx512_vnni"] = f.avx512_vnni;
+    d["amx_tile"] = f.amx_tile;
+    d["amx_bf16"] = f.amx_bf16;
+    d["amx_int8"] = f.amx_int8;
+    d["os_amx"] = f.os_amx;
+    d["amx_permitted"] = f.amx_permitted;
+    d["amx_kernels"] = false;  // not built: never validated on AMX hardware
+    return d;
+  }, py::arg("isa") = py::none(), "the low-precision kernels of a level (default: active) and the CPU's bf16/int8 features");
   m.def("detected_isa", [] { return std::string(isa_name(detected_isa())); },
         "the best ISA level this CPU and OS support (and the build contains)");
   m.def("active_isa", [] { return std::string(isa_name(active_isa())); },
@@ -398,7 +480,13 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<Encoder>(m, "Encoder")
       .def(py::init(&make_encoder), py::arg("config"), py::arg("weights"), py::arg("layer_map"),
-           "pack the canonical weights (see module.cc) with the active ISA level")
+           py::arg("precision") = "float32", py::arg("keep_float32") = std::vector<std::string>{},
+           "pack the canonical weights (see module.cc) with the active ISA level; `precision` (float32, "
+           "bfloat16, int8) for the layers' matrix multiplies except those named in keep_float32")
+      .def_property_readonly("precision", [](const Encoder& e) {
+        // The layers' precision: that of the first layer's qkv (keep_float32 may exempt some layers).
+        return std::string(precision_name(e.layer_precision()));
+      })
       .def_property_readonly("isa", [](const Encoder& e) { return std::string(e.kernels().name); })
       .def_property_readonly("has_pooler", &Encoder::has_pooler)
       .def_property_readonly("pooled_workspace_bytes",
@@ -410,20 +498,23 @@ PYBIND11_MODULE(_core, m) {
            "run the encoder; returns a dict of float32 arrays (padded positions are zero)");
 
   py::class_<Dense>(m, "Dense")
-      .def(py::init([](const FloatArray& weight, const py::object& bias, const py::object& isa) {
+      .def(py::init([](const FloatArray& weight, const py::object& bias, const py::object& isa, const std::string& dtype) {
              const Kernels& k = kernels_named(isa);
+             const Precision p = parse_precision(dtype);
              if (weight.ndim() != 2) throw std::invalid_argument("weight must be 2-D (out, in), got " + shape_str(weight));
              const int N = static_cast<int>(weight.shape(0)), K = static_cast<int>(weight.shape(1));
-             if (bias.is_none()) return Dense(k, weight.data(), nullptr, N, K);
+             if (bias.is_none()) return Dense(k, weight.data(), nullptr, N, K, p);
              FloatArray b = bias.cast<FloatArray>();
              if (b.ndim() != 1 || b.shape(0) != N) {
                throw std::invalid_argument("bias has shape " + shape_str(b) + ", expected (" + std::to_string(N) + ",)");
              }
-             return Dense(k, weight.data(), b.data(), N, K);
+             return Dense(k, weight.data(), b.data(), N, K, p);
            }),
-           py::arg("weight"), py::arg("bias") = py::none(), py::arg("isa") = py::none(),
-           "a linear layer y = act(x · weightᵀ + bias), packed once for `isa` (default: the active level)")
+           py::arg("weight"), py::arg("bias") = py::none(), py::arg("isa") = py::none(), py::arg("dtype") = "float32",
+           "a linear layer y = act(x · weightᵀ + bias), packed once for `isa` (default: the active level) "
+           "in precision `dtype` (float32, bfloat16, int8)")
       .def_property_readonly("isa", [](const Dense& d) { return std::string(d.kernels->name); })
+      .def_property_readonly("dtype", [](const Dense& d) { return std::string(precision_name(d.precision)); })
       .def_readonly("out_features", &Dense::N)
       .def_readonly("in_features", &Dense::K)
       .def("forward", &dense_forward, py::arg("x"), py::arg("activation") = Activation::kIdentity,

@@ -16,6 +16,10 @@
 #include <cpuid.h>
 #define PBC_X86_HOST 1
 #endif
+#if defined(PBC_X86_HOST) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace pbc {
 namespace {
@@ -50,16 +54,52 @@ Isa probe_cpu() {
   return Isa::kScalar;
 }
 
+CpuFeatures probe_features() {
+  CpuFeatures f;
+#if defined(PBC_X86_HOST)
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !((ecx >> 27) & 1)) return f;  // no OSXSAVE
+  if (__get_cpuid_max(0, nullptr) < 7) return f;
+  const uint64_t xcr0 = read_xcr0();
+  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const unsigned max_sub = eax;
+  f.avx512_vnni = os_zmm && ((ecx >> 11) & 1);
+  f.amx_bf16 = (edx >> 22) & 1;
+  f.amx_tile = (edx >> 24) & 1;
+  f.amx_int8 = (edx >> 25) & 1;
+  if (max_sub >= 1) {
+    __cpuid_count(7, 1, eax, ebx, ecx, edx);
+    f.avx512_bf16 = os_zmm && ((eax >> 5) & 1);
+  }
+  f.os_amx = (xcr0 & 0x60000) == 0x60000;  // XTILECFG (17) and XTILEDATA (18)
+#if defined(__linux__)
+  if (f.amx_tile && f.os_amx) {
+    // Linux hands out AMX tile state only on request (ARCH_REQ_XCOMP_PERM = 0x1023, XTILEDATA = 18).
+    f.amx_permitted = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+  }
+#endif
+#endif
+  return f;
+}
+
 struct Tables {
   Kernels level[3];
   Tables() {
     fill_kernels_ref(&level[0]);
+    fill_lowp_ref(&level[0]);
     level[1] = level[0];
     level[2] = level[0];
 #ifdef PBC_HAVE_X86_KERNELS
     fill_kernels_avx2(&level[1]);
+    fill_lowp_avx2(&level[1]);
     level[2] = level[1];
     fill_kernels_avx512(&level[2]);
+    fill_lowp_avx512(&level[2]);
+    // Within the AVX-512 level, the native bf16 / int8 dot products where CPUID reports them. (AMX
+    // kernels are not built: no machine this was developed on could run them.)
+    if (cpu_features().avx512_bf16) fill_lowp_avx512bf16(&level[2]);
+    if (cpu_features().avx512_vnni) fill_lowp_avx512vnni(&level[2]);
 #endif
   }
 };
@@ -137,5 +177,10 @@ const Kernels& kernels_for(Isa isa) {
 }
 
 const Kernels& active_kernels() { return kernels_for(active_isa()); }
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures f = probe_features();
+  return f;
+}
 
 }  // namespace pbc

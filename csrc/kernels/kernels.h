@@ -40,6 +40,10 @@ enum class Activation : int {
 // build compiled it.
 enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 
+// Compute precision of a linear layer's matrix multiply (quantize.h defines the formats). Accumulation
+// is fp32 (bf16) or exact int32 (int8); bias, activation and residual run in fp32 either way.
+enum class Precision : int { kFloat32 = 0, kBFloat16 = 1, kInt8 = 2 };
+
 // C = act(A · Bᵀ + bias) + residual, with B a weight matrix packed by the same level's pack_weight.
 //   A (M, K) with row stride lda; B (N, K) packed; bias (N) or null; residual (M, N) with row stride
 //   ldr, or null; C (M, N) with row stride ldc. C must not overlap A or the residual: the blocked
@@ -55,6 +59,8 @@ struct GemmArgs {
   int ldr = 0;
   float* c = nullptr;
   int ldc = 0;
+  // gemm_bf16 / gemm_int8 only: the weight packed by that entry's pack function (b_packed unused).
+  const void* b_lowp = nullptr;
 };
 
 // One sequence of the packed batch. Its rows are [row_begin, row_end) of the packed matrices; the rows
@@ -115,12 +121,31 @@ struct Kernels {
   // Floats of per-thread attention scratch for sequences of up to T tokens, head size HS.
   size_t (*attention_scratch_floats)(int T, int HS) = nullptr;
   void (*layernorm)(const LayerNormArgs& args) = nullptr;
+  // Low precision (quantize.h): bytes of an (N, K) weight packed as bf16 / int8 (with its per-channel
+  // scales and sums), the packing, and the GEMM over it (A, bias, residual, C stay fp32).
+  size_t (*packed_bf16_bytes)(int N, int K) = nullptr;
+  void (*pack_weight_bf16)(void* packed, const float* w, int N, int K) = nullptr;
+  void (*gemm_bf16)(const GemmArgs& args) = nullptr;
+  // Whether gemm_bf16 rounds A to bf16 too (a native bf16 dot product: AVX512-BF16); otherwise A stays
+  // fp32 and only the weights are bf16.
+  bool bf16_rounds_activations = false;
+  size_t (*packed_int8_bytes)(int N, int K) = nullptr;
+  void (*pack_weight_int8)(void* packed, const float* w, int N, int K) = nullptr;
+  void (*gemm_int8)(const GemmArgs& args) = nullptr;
+  const char* bf16_kernel = "scalar";  // which implementation fills the entries above (for cpu_info)
+  const char* int8_kernel = "scalar";
 };
 
 // Each level's table. The higher ones exist only in x86 builds.
 void fill_kernels_ref(Kernels* k);
 void fill_kernels_avx2(Kernels* k);
 void fill_kernels_avx512(Kernels* k);
+// The low-precision entries of each level (own translation units: lowp_<isa>.cc).
+void fill_lowp_ref(Kernels* k);
+void fill_lowp_avx2(Kernels* k);
+void fill_lowp_avx512(Kernels* k);
+void fill_lowp_avx512bf16(Kernels* k);  // gemm_bf16 on vdpbf16ps, when the CPU has AVX512_BF16
+void fill_lowp_avx512vnni(Kernels* k);  // gemm_int8 on vpdpbusd, when the CPU has AVX512_VNNI
 
 // --- dispatch.cc ----------------------------------------------------------------------------------
 const char* isa_name(Isa isa);
@@ -134,5 +159,16 @@ Isa parse_isa(const char* name);  // "scalar" | "avx2" | "avx512"; throws std::i
 // The table of a given level (must be supported), or of the active one.
 const Kernels& kernels_for(Isa isa);
 const Kernels& active_kernels();
+
+// CPU features beyond the levels (CPUID, with the OS's register-state support from XCR0), reported by
+// cpu_info() and used to pick the low-precision kernels within the AVX-512 level.
+struct CpuFeatures {
+  bool avx512_bf16 = false;  // CPUID.(7,1):EAX[5]
+  bool avx512_vnni = false;  // CPUID.(7,0):ECX[11]
+  bool amx_bf16 = false, amx_tile = false, amx_int8 = false;  // CPUID.(7,0):EDX[22, 24, 25]
+  bool os_amx = false;         // XCR0 bits 17-18 (XTILECFG, XTILEDATA)
+  bool amx_permitted = false;  // Linux granted XTILEDATA (arch_prctl ARCH_REQ_XCOMP_PERM), asked once
+};
+const CpuFeatures& cpu_features();
 
 }  // namespace pbc

@@ -26,9 +26,23 @@ AlignedBuffer aligned_floats(size_t count) {
   return AlignedBuffer(static_cast<float*>(p));
 }
 
-Dense::Dense(const Kernels& k, const float* weight, const float* bias_or_null, int n, int kdim)
-    : N(n), K(kdim), kernels(&k), packed(aligned_floats(k.packed_weight_size(n, kdim))) {
-  k.pack_weight(packed.get(), weight, N, K);
+namespace {
+size_t packed_floats(const Kernels& k, int N, int K, Precision p) {
+  switch (p) {
+    case Precision::kBFloat16: return (k.packed_bf16_bytes(N, K) + 3) / 4;
+    case Precision::kInt8: return (k.packed_int8_bytes(N, K) + 3) / 4;
+    default: return k.packed_weight_size(N, K);
+  }
+}
+}  // namespace
+
+Dense::Dense(const Kernels& k, const float* weight, const float* bias_or_null, int n, int kdim, Precision p)
+    : N(n), K(kdim), kernels(&k), precision(p), packed(aligned_floats(packed_floats(k, n, kdim, p))) {
+  switch (p) {
+    case Precision::kBFloat16: k.pack_weight_bf16(packed.get(), weight, N, K); break;
+    case Precision::kInt8: k.pack_weight_int8(packed.get(), weight, N, K); break;
+    default: k.pack_weight(packed.get(), weight, N, K);
+  }
   if (bias_or_null) bias.assign(bias_or_null, bias_or_null + N);
 }
 
@@ -48,7 +62,17 @@ void Dense::forward(float* out, int ldo, const float* x, int ldx, int M, Activat
   g.ldr = ldr;
   g.c = out;
   g.ldc = ldo;
-  kernels->gemm(g);
+  switch (precision) {
+    case Precision::kBFloat16:
+      g.b_lowp = packed.get();
+      kernels->gemm_bf16(g);
+      break;
+    case Precision::kInt8:
+      g.b_lowp = packed.get();
+      kernels->gemm_int8(g);
+      break;
+    default: kernels->gemm(g);
+  }
 }
 
 namespace {

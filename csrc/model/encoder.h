@@ -56,14 +56,18 @@ struct CacheLineAllocator {
 using WeightVector = std::vector<float, CacheLineAllocator<float>>;
 
 // A linear layer y = act(x · Wᵀ + b), W (N, K) packed once for the kernels that will run it.
+// `precision` picks the kernel table's gemm / gemm_bf16 / gemm_int8 and the matching packing (for
+// the low precisions `packed` holds that entry's bytes; the fp32 weights are not kept).
 struct Dense {
   int N = 0, K = 0;
   const Kernels* kernels = nullptr;  // the level whose layout `packed` is in
+  Precision precision = Precision::kFloat32;
   AlignedBuffer packed;
   WeightVector bias;  // (N), empty for no bias
 
   Dense() = default;
-  Dense(const Kernels& k, const float* weight, const float* bias_or_null, int N, int K);
+  Dense(const Kernels& k, const float* weight, const float* bias_or_null, int N, int K,
+        Precision precision = Precision::kFloat32);
   bool empty() const { return N == 0; }
   // out (M, N) with row stride ldo = act(x (M, K), row stride ldx, · Wᵀ + b) + residual (may alias out)
   void forward(float* out, int ldo, const float* x, int ldx, int M, Activation act,
@@ -138,6 +142,8 @@ class Encoder {
   const EncoderConfig& config() const { return config_; }
   bool has_pooler() const { return !weights_.pooler.empty(); }
   const Kernels& kernels() const { return *kernels_; }
+  // The precision of the first layer's matrix multiplies (the model's compute precision).
+  Precision layer_precision() const { return weights_.layer_sets[0].qkv.precision; }
   // Validates the inputs (std::invalid_argument naming the bad value), then runs. Thread-safe: the
   // weights are read-only and every call has its own workspace.
   void forward(const ForwardInputs& in, const ForwardOutputs& out) const;

@@ -1,0 +1,29 @@
+// lowp_avx2.cc — the low-precision GEMMs of the AVX2 level (compiled with -mavx2 -mfma -mf16c).
+//
+// bf16: weights bf16 in vdpbf16ps' pair layout, widened exactly (shift / mask) and multiplied with fp32
+// activations in fp32 FMAs; the speed-up over fp32 is the halved weight traffic only (AVX2 has no bf16
+// arithmetic). int8: vpmaddubsw + vpmaddwd on 7-bit activations and s8 weights, exact int32 sums,
+// 32 multiply-adds per three instructions against eight per FMA. Bodies: ../simd/gemm_bf16.h,
+// gemm_int8.h; formats: ../quantize.h.
+#include "kernels/simd/vec_avx2.h"
+// (the order matters: the bodies are written in the vocabulary the lines above and below define)
+#include "kernels/simd/vec_lowp_avx2.h"
+#include "kernels/simd/math.h"
+#include "kernels/simd/gemm_bf16.h"
+#include "kernels/simd/gemm_int8.h"
+
+namespace pbc {
+
+void fill_lowp_avx2(Kernels* k) {
+  k->packed_bf16_bytes = packed_bf16_bytes_simd;
+  k->pack_weight_bf16 = pack_weight_bf16_simd;
+  k->gemm_bf16 = gemm_bf16_simd;
+  k->bf16_rounds_activations = false;
+  k->bf16_kernel = "avx2 (bf16 weights widened, fp32 FMA)";
+  k->packed_int8_bytes = packed_int8_bytes_simd;
+  k->pack_weight_int8 = pack_weight_int8_simd;
+  k->gemm_int8 = gemm_int8_simd;
+  k->int8_kernel = "avx2 (vpmaddubsw, 7-bit activations)";
+}
+
+}  // namespace pbc

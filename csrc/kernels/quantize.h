@@ -1,0 +1,90 @@
+// quantize.h — the number formats of the low-precision GEMMs, defined once in plain scalar code.
+//
+// Every level (scalar, AVX2, AVX-512, AVX512-BF16, AVX512-VNNI) rounds and quantizes through these
+// functions, so the bf16 weights and the int8 weights/activations are bit-identical across levels:
+// the integer GEMM then agrees exactly in its int32 accumulators, and the levels differ only in the
+// fp32 epilogue's rounding.
+//
+//   bf16: round-to-nearest-even of the fp32 bits (NaN stays NaN, quiet).
+//   int8 weights: per output channel (row of W (N, K)), symmetric s8 in [-127, 127],
+//     scale = max|w| / 127 (1 for an all-zero row).
+//   int8 activations: per token row, asymmetric **7-bit** unsigned: q in [0, 127], zero point z,
+//     a ≈ scale · (q − z), the range [min(a, 0), max(a, 0)] mapped onto 0..127. Why 7 bits: AVX2's
+//     vpmaddubsw sums two u8·s8 products into a saturating int16; with q ≤ 127 and |w| ≤ 127 a pair is
+//     at most 2·127·127 = 32258 < 32767, so it never saturates and every level computes the exact
+//     int32 dot product (VNNI's vpdpbusd would take 8 bits, but the levels must agree).
+//   GEMM: acc[m][n] = Σ_k q_a[m][k] · q_w[n][k] (exact int32: |acc| ≤ K·127·127 < 2³¹ for K < 133 000),
+//     C = scale_a[m] · scale_w[n] · (acc − z[m] · Σ_k q_w[n][k]) + bias, then activation and residual.
+//
+// Everything has internal linkage (included by files compiled with different ISA flags).
+#pragma once
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+namespace pbc {
+namespace {
+
+constexpr int kActQMax = 127;  // 7-bit activations (see above)
+constexpr int kWeightQMax = 127;
+
+inline uint16_t bf16_from_float(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // quiet NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+inline float bf16_to_float(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+// q (K) ← the symmetric s8 quantization of one weight row w (K); returns its scale and writes Σ q to *qsum.
+inline float quantize_weight_row(int8_t* q, int32_t* qsum, const float* w, int K) {
+  float amax = 0.0f;
+  for (int k = 0; k < K; ++k) amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
+  const float scale = amax > 0.0f ? amax / static_cast<float>(kWeightQMax) : 1.0f;
+  const float inv = 1.0f / scale;
+  int32_t sum = 0;
+  for (int k = 0; k < K; ++k) {
+    int v = static_cast<int>(nearbyintf(w[k] * inv));
+    v = v < -kWeightQMax ? -kWeightQMax : (v > kWeightQMax ? kWeightQMax : v);
+    q[k] = static_cast<int8_t>(v);
+    sum += v;
+  }
+  *qsum = sum;
+  return scale;
+}
+
+// q (Kp) ← the asymmetric 7-bit quantization of one activation row a (K); q[K..Kp) = z (padding,
+// multiplied by zero weights). Writes the row's scale and zero point.
+inline void quantize_act_row(uint8_t* q, float* scale, int32_t* zero, const float* a, int K, int Kp) {
+  float lo = 0.0f, hi = 0.0f;
+  for (int k = 0; k < K; ++k) {
+    lo = a[k] < lo ? a[k] : lo;
+    hi = a[k] > hi ? a[k] : hi;
+  }
+  float s = (hi - lo) / static_cast<float>(kActQMax);
+  if (!(s > 0.0f) || !(s < INFINITY)) s = 1.0f;
+  const float inv = 1.0f / s;
+  int z = static_cast<int>(nearbyintf(-lo * inv));
+  z = z < 0 ? 0 : (z > kActQMax ? kActQMax : z);
+  for (int k = 0; k < K; ++k) {
+    const float r = nearbyintf(a[k] * inv);
+    const int iv = (r >= -1024.0f && r <= 1024.0f) ? static_cast<int>(r) : (r > 0.0f ? 1024 : (r < 0.0f ? -1024 : 0));
+    int v = iv + z;  // NaN → z
+    v = v < 0 ? 0 : (v > kActQMax ? kActQMax : v);
+    q[k] = static_cast<uint8_t>(v);
+  }
+  for (int k = K; k < Kp; ++k) q[k] = static_cast<uint8_t>(z);
+  *scale = s;
+  *zero = z;
+}
+
+}  // namespace
+}  // namespace pbc

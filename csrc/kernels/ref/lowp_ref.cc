@@ -1,0 +1,105 @@
+// lowp_ref.cc — the scalar reference of the low-precision GEMMs: what gemm_bf16 and gemm_int8 mean.
+//
+// Baseline flags; also the fallback every higher level starts from. Formats: quantize.h.
+//   bf16:  C = act(A · bf16(W)ᵀ + bias) + residual, A in fp32, products and sums in fp32, k in order.
+//   int8:  A quantized per row (7-bit asymmetric), W per output channel (s8 symmetric), exact int32
+//          dot products, then C = sa[m]·sw[n]·(acc − z[m]·Σq_w[n]) + bias, activation, residual.
+// Packed layouts (this level only): bf16 W (N, K) row-major; int8 [q_w (N, K) | pad to 64 bytes |
+// scale_w (N) | Σq_w (N) int32].
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <vector>
+
+#include "kernels/activation.h"
+#include "kernels/kernels.h"
+#include "kernels/quantize.h"
+
+namespace pbc {
+namespace {
+
+size_t packed_bf16_bytes_ref(int N, int K) { return static_cast<size_t>(N) * K * 2; }
+
+void pack_weight_bf16_ref(void* packed, const float* w, int N, int K) {
+  uint16_t* dst = static_cast<uint16_t*>(packed);
+  const size_t n = static_cast<size_t>(N) * K;
+  for (size_t i = 0; i < n; ++i) dst[i] = bf16_from_float(w[i]);
+}
+
+inline float epilogue(const GemmArgs& g, float acc, int m, int n) {
+  if (g.bias) acc += g.bias[n];
+  acc = activation_scalar(acc, g.act);
+  if (g.residual) acc += g.residual[static_cast<size_t>(m) * g.ldr + n];
+  return acc;
+}
+
+void gemm_bf16_ref(const GemmArgs& g) {
+  const uint16_t* wq = static_cast<const uint16_t*>(g.b_lowp);
+#pragma omp parallel for schedule(static)
+  for (int m = 0; m < g.M; ++m) {
+    const float* a = g.a + static_cast<size_t>(m) * g.lda;
+    for (int n = 0; n < g.N; ++n) {
+      const uint16_t* w = wq + static_cast<size_t>(n) * g.K;
+      float acc = 0.0f;
+      for (int k = 0; k < g.K; ++k) acc += a[k] * bf16_to_float(w[k]);
+      g.c[static_cast<size_t>(m) * g.ldc + n] = epilogue(g, acc, m, n);
+    }
+  }
+}
+
+size_t int8_q_bytes(int N, int K) { return (static_cast<size_t>(N) * K + 63) / 64 * 64; }
+
+size_t packed_int8_bytes_ref(int N, int K) { return int8_q_bytes(N, K) + static_cast<size_t>(N) * 8; }
+
+void pack_weight_int8_ref(void* packed, const float* w, int N, int K) {
+  int8_t* q = static_cast<int8_t*>(packed);
+  float* scale = reinterpret_cast<float*>(static_cast<char*>(packed) + int8_q_bytes(N, K));
+  int32_t* qsum = reinterpret_cast<int32_t*>(scale + N);
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; ++n) {
+    scale[n] = quantize_weight_row(q + static_cast<size_t>(n) * K, qsum + n, w + static_cast<size_t>(n) * K, K);
+  }
+}
+
+void gemm_int8_ref(const GemmArgs& g) {
+  const int M = g.M, N = g.N, K = g.K;
+  if (M <= 0 || N <= 0) return;
+  const int8_t* wq = static_cast<const int8_t*>(g.b_lowp);
+  const float* sw = reinterpret_cast<const float*>(static_cast<const char*>(g.b_lowp) + int8_q_bytes(N, K));
+  const int32_t* wsum = reinterpret_cast<const int32_t*>(sw + N);
+  std::vector<uint8_t> aq(static_cast<size_t>(M) * (K > 0 ? K : 1));
+  std::vector<float> sa(M);
+  std::vector<int32_t> za(M);
+#pragma omp parallel for schedule(static)
+  for (int m = 0; m < M; ++m) {
+    quantize_act_row(aq.data() + static_cast<size_t>(m) * K, &sa[m], &za[m], g.a + static_cast<size_t>(m) * g.lda, K, K);
+  }
+#pragma omp parallel for schedule(static)
+  for (int m = 0; m < M; ++m) {
+    const uint8_t* a = aq.data() + static_cast<size_t>(m) * K;
+    for (int n = 0; n < N; ++n) {
+      const int8_t* w = wq + static_cast<size_t>(n) * K;
+      int32_t acc = 0;
+      for (int k = 0; k < K; ++k) acc += static_cast<int32_t>(a[k]) * w[k];
+      const float v = static_cast<float>(acc - za[m] * wsum[n]) * (sa[m] * sw[n]);
+      g.c[static_cast<size_t>(m) * g.ldc + n] = epilogue(g, v, m, n);
+    }
+  }
+}
+
+}  // namespace
+
+void fill_lowp_ref(Kernels* k) {
+  k->packed_bf16_bytes = packed_bf16_bytes_ref;
+  k->pack_weight_bf16 = pack_weight_bf16_ref;
+  k->gemm_bf16 = gemm_bf16_ref;
+  k->bf16_rounds_activations = false;
+  k->bf16_kernel = "scalar";
+  k->packed_int8_bytes = packed_int8_bytes_ref;
+  k->pack_weight_int8 = pack_weight_int8_ref;
+  k->gemm_int8 = gemm_int8_ref;
+  k->int8_kernel = "scalar";
+}
+
+}  // namespace pbc

@@ -1,0 +1,244 @@
+// simd/gemm_bf16.h — C (M, N) = act(A (M, K) · bf16(W) (N, K)ᵀ + bias) + residual, over vec_<isa>.h and
+// vec_lowp_<isa>.h, with bf16 weights packed once.
+//
+// Packed W: panels of kNR = 2·kW columns; within a panel, K/2 pair rows (K rounded up to even, zero
+// padded), each holding for every column j the pair (W[j][k], W[j][k+1]) as two bf16 in one 32-bit
+// lane, so a pair row is two registers. This is the operand layout of AVX512-BF16's vdpbf16ps; the
+// widening levels turn one register into two fp32 registers with a shift and a mask.
+//
+// Two variants of the micro-kernel:
+//   * widening (default): A stays fp32; B widened exactly; fp32 FMAs, k in order within a K block,
+//     blocks summed in order — within ~1e-6 relative of the scalar reference (ref/lowp_ref.cc).
+//   * PBC_LOWP_BF16_DOT: A rounded to bf16 (round to nearest even) and packed in pairs too; vdpbf16ps
+//     accumulates the pair products in fp32. This is what "a bf16 matmul" means on that hardware;
+//     its error against the widening levels is A's rounding (relative 2⁻⁹ per element).
+// Loop nest as simd/gemm.h: units of (A block of ≤ kMCMax rows) × (run of panels); per K block of
+// kKC the A block is packed into the worker's scratch, each B slice stays in L1 across the row tiles;
+// partial sums of earlier K blocks go through C, the epilogue runs on the last block.
+// C must not overlap A or the residual.
+#pragma once
+
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+#include "kernels/parallel.h"
+#include "kernels/quantize.h"
+
+namespace pbc {
+namespace {
+
+constexpr int kNRb = 2 * kW;
+static_assert(kKC % 2 == 0, "K blocks must hold whole pairs");
+
+inline int even_up(int k) { return (k + 1) & ~1; }
+
+size_t packed_bf16_bytes_simd(int N, int K) {
+  return static_cast<size_t>((N + kNRb - 1) / kNRb) * kNRb * even_up(K) * sizeof(uint16_t);
+}
+
+struct Bf16PackPlan {
+  uint16_t* packed;
+  const float* w;
+  int N, K;
+};
+
+void bf16_pack_panel(void* ctx, long p, int /*worker*/) {
+  const Bf16PackPlan& pl = *static_cast<const Bf16PackPlan*>(ctx);
+  const int Kp = even_up(pl.K);
+  uint16_t* dst = pl.packed + static_cast<size_t>(p) * kNRb * Kp;
+  for (int j = 0; j < kNRb; ++j) {
+    const int n = static_cast<int>(p) * kNRb + j;
+    const float* src = pl.w + static_cast<size_t>(n) * pl.K;
+    for (int k = 0; k < Kp; ++k) {
+      const uint16_t v = (n < pl.N && k < pl.K) ? bf16_from_float(src[k]) : 0;
+      dst[(static_cast<size_t>(k / 2) * kNRb + j) * 2 + (k & 1)] = v;
+    }
+  }
+}
+
+void pack_weight_bf16_simd(void* packed, const float* w, int N, int K) {
+  Bf16PackPlan pl{static_cast<uint16_t*>(packed), w, N, K};
+  parallel_for((N + kNRb - 1) / kNRb, bf16_pack_panel, &pl);
+}
+
+#ifdef PBC_LOWP_BF16_DOT
+// ap (tiles of kMRBf16 rows; pair kk of row i at [kk·kMRBf16 + i], two bf16 in 32 bits) ← A rows
+// [0, rows) × columns [0, kc), rounded to bf16; odd kc and rows past `rows` padded with zeros.
+inline void bf16_pack_a(float* ap_f, const float* a, int lda, int rows, int kc) {
+  uint32_t* ap = reinterpret_cast<uint32_t*>(ap_f);
+  const int pairs = (kc + 1) / 2, tiles = (rows + kMRBf16 - 1) / kMRBf16;
+  for (int t = 0; t < tiles; ++t) {
+    uint32_t* dst = ap + static_cast<size_t>(t) * kMRBf16 * pairs;
+    for (int i = 0; i < kMRBf16; ++i) {
+      const int r = t * kMRBf16 + i;
+      const float* src = a + static_cast<size_t>(r) * lda;
+      for (int kk = 0; kk < pairs; ++kk) {
+        uint32_t lo = 0, hi = 0;
+        if (r < rows) {
+          lo = bf16_from_float(src[2 * kk]);
+          if (2 * kk + 1 < kc) hi = bf16_from_float(src[2 * kk + 1]);
+        }
+        dst[kk * kMRBf16 + i] = lo | (hi << 16);
+      }
+    }
+  }
+}
+inline size_t bf16_a_tile_floats(int kc) { return static_cast<size_t>(kMRBf16) * ((kc + 1) / 2); }
+#else
+// ap (tiles of kMRBf16 rows; (k, i) at [k·kMRBf16 + i], fp32) ← A rows [0, rows) × columns [0, kc);
+// kc rounded up to even and rows past `rows` padded with zeros.
+inline void bf16_pack_a(float* ap, const float* a, int lda, int rows, int kc) {
+  const int kp = even_up(kc), tiles = (rows + kMRBf16 - 1) / kMRBf16;
+  for (int t = 0; t < tiles; ++t) {
+    float* dst = ap + static_cast<size_t>(t) * kMRBf16 * kp;
+    for (int i = 0; i < kMRBf16; ++i) {
+      const int r = t * kMRBf16 + i;
+      const float* src = a + static_cast<size_t>(r) * lda;
+      for (int k = 0; k < kp; ++k) dst[k * kMRBf16 + i] = (r < rows && k < kc) ? src[k] : 0.0f;
+    }
+  }
+}
+inline size_t bf16_a_tile_floats(int kc) { return static_cast<size_t>(kMRBf16) * even_up(kc); }
+#endif
+
+// One register of a finished C row: partial sum, then (last K block) bias, activation, residual.
+inline void lowp_store(const GemmArgs& g, VF v, int m, int n, int cols, bool last, bool accumulate) {
+  float* c = g.c + static_cast<size_t>(m) * g.ldc + n;
+  if (cols >= kW) {
+    if (accumulate) v = v_add(v, v_load(c));
+    if (last) {
+      if (g.bias) v = v_add(v, v_load(g.bias + n));
+      v = v_activation(v, g.act);
+      if (g.residual) v = v_add(v, v_load(g.residual + static_cast<size_t>(m) * g.ldr + n));
+    }
+    v_store(c, v);
+  } else {
+    if (accumulate) v = v_add(v, v_load_tail(c, cols));
+    if (last) {
+      if (g.bias) v = v_add(v, v_load_tail(g.bias + n, cols));
+      v = v_activation(v, g.act);
+      if (g.residual) v = v_add(v, v_load_tail(g.residual + static_cast<size_t>(m) * g.ldr + n, cols));
+    }
+    v_store_tail(c, v, cols);
+  }
+}
+
+// C[m0 : m0+rows, n0 : n0+cols] (+)= Ap (kMRBf16 rows, `pairs` pairs) · Bp (pairs × kNRb, bf16 pairs).
+inline void bf16_micro_kernel(const GemmArgs& g, int pairs, const float* ap, const uint16_t* bp, int m0, int rows,
+                              int n0, int cols, bool accumulate, bool last) {
+  VF acc0[kMRBf16], acc1[kMRBf16];
+#pragma GCC unroll 16
+  for (int i = 0; i < kMRBf16; ++i) acc0[i] = acc1[i] = v_zero();
+#ifdef PBC_LOWP_BF16_DOT
+  const uint32_t* a32 = reinterpret_cast<const uint32_t*>(ap);
+#pragma GCC unroll 2
+  for (int kk = 0; kk < pairs; ++kk) {
+    const VI b0 = vi_load(bp), b1 = vi_load(bp + 2 * kW);
+#pragma GCC unroll 16
+    for (int i = 0; i < kMRBf16; ++i) {
+      const VI av = vi_set1(static_cast<int32_t>(a32[i]));
+      acc0[i] = v_dot_bf16(acc0[i], av, b0);
+      acc1[i] = v_dot_bf16(acc1[i], av, b1);
+    }
+    a32 += kMRBf16;
+    bp += 4 * kW;
+  }
+#else
+#pragma GCC unroll 2
+  for (int kk = 0; kk < pairs; ++kk) {
+    const VI b0 = vi_load(bp), b1 = vi_load(bp + 2 * kW);
+    VF be = v_bf16_even(b0), bo = v_bf16_even(b1);
+#pragma GCC unroll 16
+    for (int i = 0; i < kMRBf16; ++i) {
+      const VF av = v_set1(ap[i]);
+      acc0[i] = v_fmadd(av, be, acc0[i]);
+      acc1[i] = v_fmadd(av, bo, acc1[i]);
+    }
+    be = v_bf16_odd(b0);
+    bo = v_bf16_odd(b1);
+#pragma GCC unroll 16
+    for (int i = 0; i < kMRBf16; ++i) {
+      const VF av = v_set1(ap[kMRBf16 + i]);
+      acc0[i] = v_fmadd(av, be, acc0[i]);
+      acc1[i] = v_fmadd(av, bo, acc1[i]);
+    }
+    ap += 2 * kMRBf16;
+    bp += 4 * kW;
+  }
+#endif
+  const int cols1 = cols - kW;
+#pragma GCC unroll 16
+  for (int i = 0; i < kMRBf16; ++i) {
+    if (i >= rows) break;
+    lowp_store(g, acc0[i], m0 + i, n0, cols < kW ? cols : kW, last, accumulate);
+    if (cols1 > 0) lowp_store(g, acc1[i], m0 + i, n0 + kW, cols1, last, accumulate);
+  }
+}
+
+struct Bf16Plan {
+  const GemmArgs* g;
+  int panels, mc, mblocks, nb;
+  float* own;  // per-worker A block buffers, bf16_a_tile_floats(kKC) · kMCMax / kMRBf16 floats each
+  size_t own_floats;
+};
+
+inline void bf16_unit_with(const Bf16Plan& pl, long u, float* own) {
+  const GemmArgs& g = *pl.g;
+  const int M = g.M, N = g.N, K = g.K, Kp = even_up(K);
+  const uint16_t* B = static_cast<const uint16_t*>(g.b_lowp);
+  const int jb = static_cast<int>(u / pl.mblocks), ib = static_cast<int>(u % pl.mblocks);
+  const int m0 = ib * pl.mc, rows = M - m0 < pl.mc ? M - m0 : pl.mc;
+  const int p0 = jb * pl.nb, p1 = p0 + pl.nb < pl.panels ? p0 + pl.nb : pl.panels;
+  for (int k0 = 0; k0 < K || k0 == 0; k0 += kKC) {
+    const int kc = K - k0 < kKC ? K - k0 : kKC, pairs = (kc + 1) / 2;
+    const bool accumulate = k0 > 0, last = k0 + kKC >= K;
+    bf16_pack_a(own, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc);
+    const size_t tile = bf16_a_tile_floats(kc);
+    for (int p = p0; p < p1; ++p) {
+      const uint16_t* bp = B + static_cast<size_t>(p) * kNRb * Kp + static_cast<size_t>(k0) * kNRb;
+      const int n0 = p * kNRb, cols = N - n0 < kNRb ? N - n0 : kNRb;
+      for (int i = 0; i < rows; i += kMRBf16) {
+        bf16_micro_kernel(g, pairs, own + static_cast<size_t>(i / kMRBf16) * tile, bp, m0 + i,
+                          rows - i < kMRBf16 ? rows - i : kMRBf16, n0, cols, accumulate, last);
+      }
+    }
+  }
+}
+
+__attribute__((noinline)) void bf16_unit_stack(const Bf16Plan& pl, long u) {
+  alignas(64) float own[(kMCMax + kMRBf16) * kKC];
+  bf16_unit_with(pl, u, own);
+}
+
+void bf16_unit(void* ctx, long u, int worker) {
+  const Bf16Plan& pl = *static_cast<const Bf16Plan*>(ctx);
+  if (pl.own) {
+    bf16_unit_with(pl, u, pl.own + static_cast<size_t>(worker) * pl.own_floats);
+  } else {
+    bf16_unit_stack(pl, u);
+  }
+}
+
+void gemm_bf16_simd(const GemmArgs& g) {
+  const int M = g.M, N = g.N;
+  if (M <= 0 || N <= 0) return;
+  Bf16Plan pl;
+  pl.g = &g;
+  pl.panels = (N + kNRb - 1) / kNRb;
+  const int threads = parallel_threads();
+  int mblocks = (M + kMCMax - 1) / kMCMax;
+  const int per = (M + mblocks - 1) / mblocks;
+  pl.mc = ((per + kMRBf16 - 1) / kMRBf16) * kMRBf16;
+  pl.mblocks = (M + pl.mc - 1) / pl.mc;
+  int nb = pl.panels;
+  while (nb > 1 && static_cast<long>(pl.mblocks) * ((pl.panels + nb - 1) / nb) < 4L * threads) nb = (nb + 1) / 2;
+  pl.nb = nb;
+  const long units = static_cast<long>(pl.mblocks) * ((pl.panels + nb - 1) / nb);
+  // A block of mc rows (whole tiles), one K block: (mc / kMRBf16) tiles of bf16_a_tile_floats(kKC).
+  pl.own_floats = (static_cast<size_t>(pl.mc / kMRBf16) * bf16_a_tile_floats(kKC) + 15) / 16 * 16;
+  pl.own = thread_scratch(static_cast<size_t>(threads) * pl.own_floats);
+  parallel_for(units, bf16_unit, &pl);
+}
+
+}  // namespace
+}  // namespace pbc

@@ -1,0 +1,50 @@
+// vec_lowp_avx512.h — the integer and bf16 vocabulary of simd/gemm_bf16.h and simd/gemm_int8.h,
+// AVX-512 (F, BW): same names and meaning as vec_lowp_avx2.h.
+//
+// Include after vec_avx512.h. Two optional instruction sets, each only in its own translation unit
+// with its own flag: PBC_LOWP_VNNI (-mavx512vnni) makes vi_dot_u8s8 one vpdpbusd; PBC_LOWP_BF16_DOT
+// (-mavx512bf16) adds v_dot_bf16 (vdpbf16ps), used by gemm_bf16.h instead of widening.
+#pragma once
+
+#include <stdint.h>
+#include <string.h>
+
+namespace pbc {
+namespace {
+
+using VI = __m512i;
+
+constexpr int kMRBf16 = 12;
+constexpr int kMRInt8 = 8;
+
+inline VI vi_zero() { return _mm512_setzero_si512(); }
+inline VI vi_set1(int32_t x) { return _mm512_set1_epi32(x); }
+inline VI vi_load(const void* p) { return _mm512_loadu_si512(p); }
+inline VI vi_sub(VI a, VI b) { return _mm512_sub_epi32(a, b); }
+inline VI vi_mullo(VI a, VI b) { return _mm512_mullo_epi32(a, b); }
+inline VF vi_to_float(VI a) { return _mm512_cvtepi32_ps(a); }
+
+#ifdef PBC_LOWP_VNNI
+inline VI vi_dot_u8s8(VI acc, VI a, VI b) { return _mm512_dpbusd_epi32(acc, a, b); }
+#else
+// Exact for 7-bit activations (see vec_lowp_avx2.h).
+inline VI vi_dot_u8s8(VI acc, VI a, VI b) {
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(a, b), _mm512_set1_epi16(1)));
+}
+#endif
+
+inline VF v_bf16_even(VI x) { return _mm512_castsi512_ps(_mm512_slli_epi32(x, 16)); }
+inline VF v_bf16_odd(VI x) { return _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32(-65536))); }
+
+#ifdef PBC_LOWP_BF16_DOT
+// acc + a.bf16[2l]·b.bf16[2l] + a.bf16[2l+1]·b.bf16[2l+1] per fp32 lane l.
+inline __m512bh as_bh(VI x) {
+  __m512bh r;
+  memcpy(&r, &x, sizeof(r));
+  return r;
+}
+inline VF v_dot_bf16(VF acc, VI a, VI b) { return _mm512_dpbf16_ps(acc, as_bh(a), as_bh(b)); }
+#endif
+
+}  // namespace
+}  // namespace pbc
