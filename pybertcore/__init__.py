@@ -105,6 +105,7 @@ from pybertcore.models.albert import (
     AlbertPreTrainedModel,
 )
 from pybertcore.pipelines import Pipeline, pipeline
+from pybertcore.precision import accuracy_report
 from pybertcore.sentence import SentenceEncoder
 from pybertcore.tokenization import (
     AutoTokenizer,
@@ -128,9 +129,13 @@ def cpu_info() -> dict:
     active_isa: the level new models are packed for (PYBERTCORE_ISA may lower it); openmp: the OpenMP
     version the core was built with (yyyymm, 0 without OpenMP); num_threads: threads each call uses;
     default_num_threads and what it came from (affinity_cpus, cgroup_cpus: the cgroup CPU quota,
-    0 when none).
+    0 when none). bf16_kernel / int8_kernel: the low-precision GEMMs the active level runs;
+    avx512_bf16, avx512_vnni, amx_tile, amx_bf16, amx_int8: CPUID (with the OS's register state);
+    amx_permitted: Linux granted the AMX tile data (always False without AMX); amx_kernels: False —
+    no AMX kernels are built yet.
     """
     t = _core.thread_info()
+    lowp = _core.lowp_info()
     return {
         "detected_isa": _core.detected_isa(),
         "active_isa": _core.active_isa(),
@@ -140,6 +145,10 @@ def cpu_info() -> dict:
         "default_num_threads": t["default_threads"],
         "affinity_cpus": t["affinity_cpus"],
         "cgroup_cpus": t["cgroup_cpus"],
+        "bf16_kernel": lowp["bf16_kernel"],
+        "int8_kernel": lowp["int8_kernel"],
+        **{k: lowp[k] for k in ("avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8", "amx_permitted",
+                                "amx_kernels")},
     }
 
 
@@ -240,6 +249,7 @@ __all__ = [
     "XLMRobertaModel",
     "XLMRobertaPreTrainedModel",
     "cpu_info",
+    "accuracy_report",
     "get_num_threads",
     "pipeline",
     "set_num_threads",

@@ -159,6 +159,38 @@ class PreTrainedModel:
         """(Re)creates the native objects from ``self._params``."""
         raise NotImplementedError
 
+    # --- compute precision ---------------------------------------------------------------------------
+    # The precision of the encoder's matrix multiplies: "float32", "bfloat16" or "int8". Parameters,
+    # state_dict() and save_pretrained stay float32 whatever it is (config.dtype keeps describing the
+    # stored weights, as in transformers).
+    _compute_dtype: str = "float32"
+
+    @property
+    def dtype(self) -> str:
+        """The compute precision of the encoder's matrix multiplies ("float32", "bfloat16" or "int8")."""
+        return self._compute_dtype
+
+    def to(self, *args: Any, **kwargs: Any) -> "PreTrainedModel":
+        """``model.to("bfloat16")`` / ``model.to(torch.bfloat16)`` / ``model.to(dtype="int8")``: repacks the
+        encoder's weights for that compute precision (from the float32 parameters, so any round trip is
+        lossless). ``model.to("cpu")`` is accepted and does nothing; other devices raise."""
+        targets = list(args) + ([kwargs.pop("dtype")] if "dtype" in kwargs else [])
+        device = kwargs.pop("device", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        wanted = None
+        for value in targets + ([device] if device is not None else []):
+            text = _dtype_name(value) if not isinstance(value, str) else value
+            if text in ("cpu",) or text.startswith("cpu:") or str(value) == "cpu":
+                continue
+            if text in ("cuda", "mps", "meta", "xpu") or text.startswith(("cuda:", "xpu:")):
+                raise NotImplementedError(f"to({value!r}): pybertcore runs on the CPU only")
+            wanted = check_dtype_argument(value) or "float32"
+        if wanted is not None and wanted != self._compute_dtype:
+            self._compute_dtype = wanted
+            self._build()
+        return self
+
     # --- parameters ----------------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """The parameters under transformers' names, as read-only float32 arrays."""
@@ -225,7 +257,7 @@ class PreTrainedModel:
         """
         if model_args:
             raise TypeError("from_pretrained takes no positional arguments after the path")
-        check_dtype_argument(dtype if dtype is not None else torch_dtype)
+        compute_dtype = check_dtype_argument(dtype if dtype is not None else torch_dtype)
         check_placement_arguments(kwargs)
         hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _HUB_KWARGS}
         init_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in cls._init_kwargs}
@@ -244,6 +276,8 @@ class PreTrainedModel:
             model = cls(config, **init_kwargs)
         finally:
             _deferred.active, _deferred.pending = False, None
+        if compute_dtype is not None:
+            model._compute_dtype = compute_dtype  # packed in this precision by the build below
         info = model._load_checkpoint(checkpoint, str(pretrained_model_name_or_path), ignore_mismatched_sizes)
         # Float32 parameters may still view the file: once packed, their pages need not stay resident.
         release_pages(checkpoint)
@@ -421,10 +455,12 @@ def apply_config_overrides(config: PretrainedConfig, overrides: dict[str, Any]) 
     config.validate()
 
 
-# dtype names from_pretrained accepts (float32 is the compute type; "auto" means "the checkpoint's", which
-# pybertcore converts to float32 on load) and names it knows but cannot compute in yet.
-_DTYPES_ACCEPTED = ("float32", "float", "fp32", "auto")
-_DTYPES_UNSUPPORTED = ("float16", "half", "fp16", "bfloat16", "bf16", "float64", "double", "int8", "uint8",
+# dtype names from_pretrained accepts ("auto" means "the checkpoint's", which pybertcore converts to float32
+# on load, computing in float32) and names it knows but cannot compute in.
+# Compute precisions of the encoder's matrix multiplies, by the names users pass (torch's included).
+COMPUTE_DTYPES = {"float32": "float32", "float": "float32", "fp32": "float32",
+                  "bfloat16": "bfloat16", "bf16": "bfloat16", "int8": "int8", "qint8": "int8"}
+_DTYPES_UNSUPPORTED = ("float16", "half", "fp16", "float64", "double", "uint8",
                        "float8_e4m3fn", "float8_e5m2", "complex64")
 
 
@@ -464,25 +500,33 @@ def check_placement_arguments(kwargs: dict[str, Any]) -> None:
         raise NotImplementedError(f"device_map={device_map!r}: pybertcore runs on the CPU only")
 
 
-def check_dtype_argument(dtype: Any) -> None:
-    """from_pretrained's dtype/torch_dtype, as transformers takes them: a name ("float32", "auto"), a
-    torch.dtype, a numpy dtype, or a dict of those per sub-model. The compute type is float32 (float16
-    and bfloat16 checkpoints load, converted); asking for another compute type raises naming it."""
+def check_dtype_argument(dtype: Any) -> Optional[str]:
+    """from_pretrained's dtype/torch_dtype, as transformers takes them: a name ("float32", "bfloat16",
+    "int8", "auto"), a torch.dtype (torch.bfloat16, torch.qint8), a numpy dtype, or a dict of those per
+    sub-model (which must agree). Returns the compute precision of the encoder's matrix multiplies
+    ("float32", "bfloat16" or "int8"), or None for "auto"/None (float32). Checkpoints of any float
+    dtype load either way; the parameters are kept in float32. float16 compute is refused by name:
+    bfloat16 is the 16-bit format the kernels have (float16's 5-bit exponent overflows in BERT's
+    activations); float64 is refused too."""
     if dtype is None:
-        return
+        return None
     if isinstance(dtype, dict):
-        for value in dtype.values():
-            check_dtype_argument(value)
-        return
+        names = {check_dtype_argument(value) for value in dtype.values()} - {None}
+        if len(names) > 1:
+            raise NotImplementedError(f"dtype={dtype!r}: one compute dtype for the whole model, got {sorted(names)}")
+        return names.pop() if names else None
     name = _dtype_name(dtype)
-    if name in _DTYPES_ACCEPTED:
-        return
+    if name == "auto":
+        return None
+    if name in COMPUTE_DTYPES:
+        return COMPUTE_DTYPES[name]
     if name in _DTYPES_UNSUPPORTED:
+        hint = "; bfloat16 is the 16-bit compute type" if name in ("float16", "half", "fp16") else ""
         raise NotImplementedError(
-            f"dtype={name!r}: pybertcore computes in float32 only for now; pass dtype='float32' or 'auto' "
-            "(float16 and bfloat16 checkpoints load either way, converted to float32)"
+            f"dtype={name!r}: pybertcore computes in float32, bfloat16 or int8{hint} "
+            "(checkpoints of any float dtype load, converted to float32)"
         )
-    raise ValueError(f"dtype={dtype!r} is not a dtype; pass 'auto', 'float32' or torch.float32")
+    raise ValueError(f"dtype={dtype!r} is not a dtype; pass 'auto', 'float32', 'bfloat16', 'int8' or a torch.dtype")
 
 
 def load_checkpoint_folder(folder: Path, weights_names: tuple[str, ...] = WEIGHTS_FILE_NAMES) -> dict[str, np.ndarray]:

@@ -121,8 +121,9 @@ def test_config_overrides_through_from_pretrained(tmp_path):
     model = pybertcore.BertModel.from_pretrained(folder, num_labels=5, output_attentions=True)
     assert model.config.num_labels == 5
     assert model([[1, 2, 3]]).attentions is not None
-    with pytest.raises(NotImplementedError, match="bfloat16"):
-        pybertcore.BertModel.from_pretrained(folder, dtype="bfloat16")
+    with pytest.raises(NotImplementedError, match="float16"):
+        pybertcore.BertModel.from_pretrained(folder, dtype="float16")
+    assert pybertcore.BertModel.from_pretrained(folder, dtype="bfloat16").dtype == "bfloat16"
     assert pybertcore.BertModel.from_pretrained(folder, torch_dtype=torch.float32) is not None
 
 

@@ -373,11 +373,14 @@ py::tuple quantize_activations(const FloatArray& x) {
   py::array_t<uint8_t> q({M, K});
   FloatArray scale({M});
   py::array_t<int32_t> zero({M});
+  py::array_t<int32_t> idx({M, static_cast<py::ssize_t>(kActOutliers)});
+  FloatArray res({M, static_cast<py::ssize_t>(kActOutliers)});
   for (py::ssize_t m = 0; m < M; ++m) {
-    quantize_act_row(q.mutable_data() + m * K, scale.mutable_data() + m, zero.mutable_data() + m, x.data() + m * K,
+    quantize_act_row(q.mutable_data() + m * K, scale.mutable_data() + m, zero.mutable_data() + m,
+                     idx.mutable_data() + m * kActOutliers, res.mutable_data() + m * kActOutliers, x.data() + m * K,
                      static_cast<int>(K), static_cast<int>(K));
   }
-  return py::make_tuple(q, scale, zero);
+  return py::make_tuple(q, scale, zero, idx, res);
 }
 
 py::tuple quantize_weights(const FloatArray& w) {
@@ -419,7 +422,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("compiled_isas", &compiled_isas, "ISA levels this build contains, lowest first");
   m.def("bf16_round", &bf16_round, py::arg("x"), "x rounded to bfloat16 (nearest even), as float32");
   m.def("quantize_activations", &quantize_activations, py::arg("x"),
-        "the int8 GEMM's per-row 7-bit quantization of a (rows, K) float32 array: (q uint8, scale, zero_point)");
+        "the int8 GEMM's per-row 7-bit quantization of a (rows, K) float32 array: (q uint8, scale, zero_point, "
+        "outlier_index (rows, 4), outlier_residual (rows, 4))");
   m.def("quantize_weights", &quantize_weights, py::arg("weight"),
         "the int8 GEMM's per-output-channel s8 quantization of (N, K) float32: (q int8, scale, sum of q per row)");
   m.def("lowp_info", [](const py::object& isa) {

@@ -207,7 +207,16 @@ class EncoderPreTrainedModel(PreTrainedModel):
         core.num_layers = len(layer_map)
         core.activation = activation_from_name(d.act)
         core.layer_norm_eps = d.eps
-        self._encoder = _core.Encoder(core, self._canonical_weights(), layer_map)
+        self._encoder = _core.Encoder(
+            core, self._canonical_weights(), layer_map,
+            precision=self._compute_dtype, keep_float32=self._float32_layers(len(layer_map)),
+        )
+
+    def _float32_layers(self, num_layers: int) -> list[str]:
+        """Layers kept in float32 whatever the compute precision (the core's names, module.cc): none
+        for bfloat16; for int8 none either — the measured MiniLM accuracy (README, "Precision") met the
+        bound with every layer quantized."""
+        return []
 
     # --- forward -------------------------------------------------------------------------------------
     def _flags(self, output_attentions, output_hidden_states, return_dict) -> tuple[bool, bool, bool]:

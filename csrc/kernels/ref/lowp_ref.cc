@@ -2,8 +2,9 @@
 //
 // Baseline flags; also the fallback every higher level starts from. Formats: quantize.h.
 //   bf16:  C = act(A · bf16(W)ᵀ + bias) + residual, A in fp32, products and sums in fp32, k in order.
-//   int8:  A quantized per row (7-bit asymmetric), W per output channel (s8 symmetric), exact int32
-//          dot products, then C = sa[m]·sw[n]·(acc − z[m]·Σq_w[n]) + bias, activation, residual.
+//   int8:  A quantized per row (7-bit asymmetric, 4 outliers kept as fp32 residuals), W per output
+//          channel (s8 symmetric), exact int32 dot products, then
+//          C = sw[n]·(sa[m]·(acc − z[m]·Σq_w[n]) + Σ_o r[m][o]·q_w[n][k_o]) + bias, activation, residual.
 // Packed layouts (this level only): bf16 W (N, K) row-major; int8 [q_w (N, K) | pad to 64 bytes |
 // scale_w (N) | Σq_w (N) int32].
 #include <omp.h>
@@ -70,10 +71,12 @@ void gemm_int8_ref(const GemmArgs& g) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(sw + N);
   std::vector<uint8_t> aq(static_cast<size_t>(M) * (K > 0 ? K : 1));
   std::vector<float> sa(M);
-  std::vector<int32_t> za(M);
+  std::vector<int32_t> za(M), oi(static_cast<size_t>(M) * kActOutliers);
+  std::vector<float> orr(static_cast<size_t>(M) * kActOutliers);
 #pragma omp parallel for schedule(static)
   for (int m = 0; m < M; ++m) {
-    quantize_act_row(aq.data() + static_cast<size_t>(m) * K, &sa[m], &za[m], g.a + static_cast<size_t>(m) * g.lda, K, K);
+    quantize_act_row(aq.data() + static_cast<size_t>(m) * K, &sa[m], &za[m], &oi[static_cast<size_t>(m) * kActOutliers],
+                     &orr[static_cast<size_t>(m) * kActOutliers], g.a + static_cast<size_t>(m) * g.lda, K, K);
   }
 #pragma omp parallel for schedule(static)
   for (int m = 0; m < M; ++m) {
@@ -82,7 +85,12 @@ void gemm_int8_ref(const GemmArgs& g) {
       const int8_t* w = wq + static_cast<size_t>(n) * K;
       int32_t acc = 0;
       for (int k = 0; k < K; ++k) acc += static_cast<int32_t>(a[k]) * w[k];
-      const float v = static_cast<float>(acc - za[m] * wsum[n]) * (sa[m] * sw[n]);
+      float v = static_cast<float>(acc - za[m] * wsum[n]) * sa[m];
+      for (int o = 0; o < kActOutliers; ++o) {
+        const size_t i = static_cast<size_t>(m) * kActOutliers + o;
+        v += orr[i] * static_cast<float>(w[oi[i]]);
+      }
+      v *= sw[n];
       g.c[static_cast<size_t>(m) * g.ldc + n] = epilogue(g, v, m, n);
     }
   }

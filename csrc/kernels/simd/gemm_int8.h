@@ -9,7 +9,8 @@
 // K padded to whole quads with the row's zero point. Units of (64-row block) × (run of panels); the
 // micro-kernel (kMRInt8 rows × kNRi channels) keeps int32 accumulators over all of K — the sums are
 // exact, so there are no partial sums through C — and dequantizes in the epilogue:
-//   C = (acc − z[m]·Σq_w[n]) · (scale_a[m] · scale_w[n]) + bias, activation, residual,
+//   C = scale_w[n] · (scale_a[m] · (acc − z[m]·Σq_w[n]) + Σ_o r[m][o] · q_w[n][k_o]) + bias, activation,
+//   residual (the outliers' weights read back from the panel: one lane extract per outlier),
 // the same fp32 operations as the scalar reference (which may differ by an FMA contraction: ~1 ulp).
 // C must not overlap A or the residual.
 #pragma once
@@ -74,6 +75,8 @@ struct Int8Plan {
   uint8_t* aq;   // (M, Kp) quantized A
   float* sa;     // (M) row scales
   int32_t* za;   // (M) row zero points
+  int32_t* oi;   // (M, kActOutliers) outlier columns
+  float* orr;    // (M, kActOutliers) their fp32 residuals
   const int8_t* bq;
   const float* sw;
   const int32_t* wsum;
@@ -84,8 +87,8 @@ void int8_quantize_rows(void* ctx, long u, int /*worker*/) {
   const GemmArgs& g = *pl.g;
   const int r0 = static_cast<int>(u) * 16, r1 = r0 + 16 < g.M ? r0 + 16 : g.M;
   for (int m = r0; m < r1; ++m) {
-    quantize_act_row(pl.aq + static_cast<size_t>(m) * pl.Kp, pl.sa + m, pl.za + m,
-                     g.a + static_cast<size_t>(m) * g.lda, g.K, pl.Kp);
+    quantize_act_row(pl.aq + static_cast<size_t>(m) * pl.Kp, pl.sa + m, pl.za + m, pl.oi + static_cast<size_t>(m) * kActOutliers,
+                     pl.orr + static_cast<size_t>(m) * kActOutliers, g.a + static_cast<size_t>(m) * g.lda, g.K, pl.Kp);
   }
 }
 
@@ -95,10 +98,18 @@ inline int32_t load_quad(const uint8_t* p) {
   return v;
 }
 
-// One dequantized register of C row m, columns n .. n+cols (cols ≤ kW).
-inline void int8_store(const Int8Plan& pl, VI acc, int m, int n, int cols) {
+// One dequantized register of C row m, columns n .. n+cols (cols ≤ kW); `panel` is the packed panel
+// holding these columns, `half` which of its two registers they are (for the outliers' weights).
+inline void int8_store(const Int8Plan& pl, VI acc, const int8_t* panel, int half, int m, int n, int cols) {
   const VI corr = vi_mullo(vi_set1(pl.za[m]), vi_load(pl.wsum + n));
-  const VF v = v_mul(vi_to_float(vi_sub(acc, corr)), v_mul(v_set1(pl.sa[m]), v_load(pl.sw + n)));
+  VF v = v_mul(vi_to_float(vi_sub(acc, corr)), v_set1(pl.sa[m]));
+#pragma GCC unroll 8
+  for (int o = 0; o < kActOutliers; ++o) {
+    const int k = pl.oi[static_cast<size_t>(m) * kActOutliers + o];
+    const VI quad = vi_load(panel + (static_cast<size_t>(k / 4) * 2 + half) * 4 * kW);
+    v = v_fmadd(v_set1(pl.orr[static_cast<size_t>(m) * kActOutliers + o]), v_s8_lane(quad, k & 3), v);
+  }
+  v = v_mul(v, v_load(pl.sw + n));
   lowp_store(*pl.g, v, m, n, cols, true, false);
 }
 
@@ -111,6 +122,7 @@ inline void int8_micro_kernel(const Int8Plan& pl, const int8_t* bp, int m0, int 
 #pragma GCC unroll 16
   for (int i = 0; i < kMRInt8; ++i) acc0[i] = acc1[i] = vi_zero();
   const int Kq = pl.Kp / 4;
+  const int8_t* const panel = bp;
 #pragma GCC unroll 2
   for (int q = 0; q < Kq; ++q) {
     const VI b0 = vi_load(bp), b1 = vi_load(bp + 4 * kW);
@@ -126,8 +138,8 @@ inline void int8_micro_kernel(const Int8Plan& pl, const int8_t* bp, int m0, int 
 #pragma GCC unroll 16
   for (int i = 0; i < kMRInt8; ++i) {
     if (i >= rows) break;
-    int8_store(pl, acc0[i], m0 + i, n0, cols < kW ? cols : kW);
-    if (cols1 > 0) int8_store(pl, acc1[i], m0 + i, n0 + kW, cols1);
+    int8_store(pl, acc0[i], panel, 0, m0 + i, n0, cols < kW ? cols : kW);
+    if (cols1 > 0) int8_store(pl, acc1[i], panel, 1, m0 + i, n0 + kW, cols1);
   }
 }
 
@@ -160,13 +172,15 @@ void gemm_int8_simd(const GemmArgs& g) {
   pl.wsum = reinterpret_cast<const int32_t*>(pl.sw + int8_n_pad(N));
   // Quantized A, then the row scales and zero points, in the calling thread's reusable scratch.
   const size_t a_floats = (static_cast<size_t>(M) * (pl.Kp > 0 ? pl.Kp : 4) + 3) / 4;
-  const size_t scratch_floats = a_floats + 2 * static_cast<size_t>(M);
+  const size_t scratch_floats = a_floats + (2 + 2 * kActOutliers) * static_cast<size_t>(M);
   float* scratch = thread_scratch(scratch_floats);
   float* heap = nullptr;  // only when no scratch could be had (out of memory): std::bad_alloc, before any work
   if (!scratch) scratch = heap = new float[scratch_floats];
   pl.aq = reinterpret_cast<uint8_t*>(scratch);
   pl.sa = scratch + a_floats;
   pl.za = reinterpret_cast<int32_t*>(pl.sa + M);
+  pl.oi = pl.za + M;
+  pl.orr = reinterpret_cast<float*>(pl.oi + static_cast<size_t>(M) * kActOutliers);
   parallel_for((M + 15) / 16, int8_quantize_rows, &pl);
   const int threads = parallel_threads();
   int nb = pl.panels;

@@ -32,6 +32,11 @@ inline VI vi_dot_u8s8(VI acc, VI a, VI b) {
 
 // A register of bf16 pairs (k even in the low half of each 32-bit lane, k odd in the high half) as
 // two fp32 registers: one shift or one mask each, no conversion instruction.
+// The s8 at byte `b` (0..3) of each 32-bit lane, as fp32.
+inline VF v_s8_lane(VI x, int b) {
+  return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_sll_epi32(x, _mm_cvtsi32_si128(24 - 8 * b)), 24));
+}
+
 inline VF v_bf16_even(VI x) { return _mm256_castsi256_ps(_mm256_slli_epi32(x, 16)); }
 inline VF v_bf16_odd(VI x) { return _mm256_castsi256_ps(_mm256_and_si256(x, _mm256_set1_epi32(-65536))); }
 

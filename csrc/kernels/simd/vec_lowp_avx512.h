@@ -33,6 +33,10 @@ inline VI vi_dot_u8s8(VI acc, VI a, VI b) {
 }
 #endif
 
+inline VF v_s8_lane(VI x, int b) {
+  return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_sll_epi32(x, _mm_cvtsi32_si128(24 - 8 * b)), 24));
+}
+
 inline VF v_bf16_even(VI x) { return _mm512_castsi512_ps(_mm512_slli_epi32(x, 16)); }
 inline VF v_bf16_odd(VI x) { return _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32(-65536))); }
 

@@ -1,0 +1,246 @@
+"""bfloat16 and int8 compute: kernels per ISA level against fp64 references, whole models against float32.
+
+Kernel references are computed in fp64 from the *same rounded inputs* the kernels use
+(pybertcore._core.bf16_round / quantize_weights / quantize_activations expose quantize.h's formats),
+so what is tested is the arithmetic, not the quantization:
+  bf16:  fp32 FMAs over exact bf16 weights, K ≤ 700 → relative 2e-6 of the output's scale.
+  int8:  the int32 sums are exact; what remains is the fp32 epilogue → relative 1e-6.
+Model tolerances against our own float32 (the quantization itself):
+  bf16:  mean-pooled cosine ≥ 0.9999 on MiniLM text, ≥ 0.999 on random small models.
+  int8:  mean-pooled cosine ≥ 0.99 on MiniLM text (the measured minimum over the bundled 276 sentences
+         is 0.9933, README "Precision"), mean ≥ 0.999; ≥ 0.98 on random small models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pybertcore
+from pybertcore import _core
+from pybertcore.precision import accuracy_report, sample_sentences
+
+from family_models import FAMILIES, make_transformers_model, ragged_inputs
+
+SHAPES = [(1, 1, 1), (1, 5, 3), (7, 33, 9), (13, 17, 131), (37, 100, 255), (130, 70, 257), (64, 48, 700)]
+
+
+def _problem(M, N, K, seed=0, outlier=True):
+    rng = np.random.default_rng(seed + M * 1000 + N * 10 + K)
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    if outlier and K > 2:
+        x[:, 1] *= 25.0  # an outlier channel, as BERT's hidden states have
+    w = (rng.standard_normal((N, K)) * 0.2).astype(np.float32)
+    b = rng.standard_normal(N).astype(np.float32)
+    r = rng.standard_normal((M, N)).astype(np.float32)
+    return x, w, b, r
+
+
+def _int8_reference(x, w, b):
+    """fp64 result of the int8 GEMM from the kernels' own quantized integers (quantize.h's formula)."""
+    q, sa, za, oi, orr = _core.quantize_activations(x)
+    qw, sw, qsum = _core.quantize_weights(w)
+    acc = q.astype(np.int64) @ qw.astype(np.int64).T
+    v = (acc - za[:, None].astype(np.int64) * qsum[None, :]) * sa[:, None].astype(np.float64)
+    for o in range(oi.shape[1]):
+        v += orr[:, o:o + 1].astype(np.float64) * qw[:, oi[:, o]].T
+    return v * sw[None, :] + b
+
+
+def test_formats():
+    x = np.array([1.0, 1.00390625, 1.01171875, -3.0e38, np.inf, 1e-40, 0.1], dtype=np.float32)
+    y = _core.bf16_round(x)
+    assert y[0] == 1.0 and y[1] == 1.0  # halfway rounds to even (mantissa 0)
+    assert y[2] == np.float32(1.015625)  # halfway rounds to even (up)
+    assert np.isinf(y[4])
+    assert y[6] == np.float32(0.10009765625)
+    w = np.array([[0.5, -1.0, 0.25], [0.0, 0.0, 0.0]], dtype=np.float32)
+    qw, sw, qsum = _core.quantize_weights(w)
+    assert qw.tolist() == [[64, -127, 32], [0, 0, 0]] and sw[0] == np.float32(1.0 / 127) and sw[1] == 1.0
+    assert qsum.tolist() == [-31, 0]
+    x = np.array([[0.0, 1.0, -1.0, 0.5, 100.0, -50.0, 40.0, 30.0]], dtype=np.float32)
+    q, sa, za, oi, orr = _core.quantize_activations(x)
+    assert q.max() <= 127 and q.min() >= 0  # 7-bit: vpmaddubsw pairs cannot saturate
+    assert oi[0].tolist() == [4, 5, 6, 7]  # the four outliers are kept out of the range...
+    for o, k in enumerate(oi[0]):  # ...and restored exactly by their residuals
+        assert abs(float(sa[0]) * (int(q[0, k]) - int(za[0])) + orr[0, o] - x[0, k]) < 1e-5
+    assert abs(float(sa[0]) - 2.0 / 127) < 1e-7 and za[0] == 64
+
+
+@pytest.mark.parametrize("M,N,K", SHAPES)
+def test_gemm_bf16(isa, M, N, K):
+    x, w, b, r = _problem(M, N, K)
+    info = _core.lowp_info(isa)
+    a = _core.bf16_round(x) if info["bf16_rounds_activations"] else x
+    ref = a.astype(np.float64) @ _core.bf16_round(w).astype(np.float64).T + b
+    dense = _core.Dense(w, b, isa=isa, dtype="bfloat16")
+    assert dense.dtype == "bfloat16"
+    y = dense.forward(x)
+    scale = np.abs(ref).max()
+    assert np.abs(y - ref).max() <= 2e-6 * scale * max(1.0, np.sqrt(K / 64))
+    # epilogue: activation and residual, as the fp32 GEMM applies them
+    y = dense.forward(x, activation=_core.Activation.gelu_erf, residual=r)
+    from math import erf
+
+    gelu = np.vectorize(lambda v: 0.5 * v * (1.0 + erf(v / np.sqrt(2.0))))
+    assert np.abs(y - (gelu(ref) + r)).max() <= 2e-6 * scale * max(1.0, np.sqrt(K / 64)) + 1e-5
+
+
+@pytest.mark.parametrize("M,N,K", SHAPES)
+def test_gemm_int8(isa, M, N, K):
+    x, w, b, r = _problem(M, N, K)
+    ref = _int8_reference(x, w, b)
+    dense = _core.Dense(w, b, isa=isa, dtype="int8")
+    assert dense.dtype == "int8"
+    y = dense.forward(x)
+    scale = np.abs(ref).max()
+    assert np.abs(y - ref).max() <= 1e-6 * scale + 1e-6
+    y = dense.forward(x, activation=_core.Activation.relu, residual=r)
+    assert np.abs(y - (np.maximum(ref, 0) + r)).max() <= 1e-6 * scale + 1e-5
+    # and it is a quantization of the fp32 product, not something else
+    exact = x.astype(np.float64) @ w.T.astype(np.float64) + b
+    assert np.abs(y - (np.maximum(exact, 0) + r)).max() <= 0.03 * scale
+
+
+def test_int8_levels_agree_exactly_in_integers():
+    """Every level quantizes with the same code: results differ only by the fp32 epilogue's rounding."""
+    x, w, b, _ = _problem(50, 70, 300)
+    ys = [_core.Dense(w, b, isa=i, dtype="int8").forward(x) for i in _supported()]
+    for y in ys[1:]:
+        assert np.abs(y - ys[0]).max() <= 1e-6 * np.abs(ys[0]).max()
+
+
+def test_int8_row_extremes():
+    """Constant rows, zero rows, one huge value, NaN-free extremes: no overflow, no division by zero."""
+    x = np.zeros((4, 40), dtype=np.float32)
+    x[1] = 3.0
+    x[2, 7] = 1e6
+    x[3] = np.linspace(-1e4, 1e4, 40, dtype=np.float32)
+    w = np.random.default_rng(0).standard_normal((9, 40)).astype(np.float32)
+    for isa in _supported():
+        y = _core.Dense(w, None, isa=isa, dtype="int8").forward(x)
+        ref = x.astype(np.float64) @ w.T
+        assert np.all(np.isfinite(y))
+        assert np.abs(y - ref).max() <= 0.02 * np.abs(ref).max()
+
+
+def test_bad_precision_names():
+    w = np.ones((2, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        _core.Dense(w, dtype="fp8")
+
+
+def test_cpu_features_reported():
+    info = _core.lowp_info()
+    for key in ("avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8", "amx_permitted", "amx_kernels"):
+        assert isinstance(info[key], bool), key
+    assert info["amx_kernels"] is False
+    cpu = pybertcore.cpu_info()
+    assert "avx512_bf16" in cpu and "bf16_kernel" in cpu and "int8_kernel" in cpu
+
+
+def _supported():
+    from conftest import SUPPORTED_ISAS
+
+    return SUPPORTED_ISAS
+
+
+# --- whole models -----------------------------------------------------------------------------------
+
+def _cosines(a, b, mask):
+    m = mask[..., None].astype(np.float64)
+    ea, eb = (a * m).sum(1) / m.sum(1), (b * m).sum(1) / m.sum(1)
+    return (ea * eb).sum(1) / (np.linalg.norm(ea, axis=1) * np.linalg.norm(eb, axis=1))
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_families_in_each_precision(tmp_path, isa, family):
+    stem, _ = FAMILIES[family]
+    make_transformers_model(family, "Model", tmp_path)
+    model = pybertcore.AutoModel.from_pretrained(tmp_path)
+    pad = model.config.pad_token_id or 0
+    inputs = ragged_inputs(family, pad, lengths=(9, 1, 5, 7), T=9)
+    ref = model(**inputs).last_hidden_state
+    mask = inputs["attention_mask"]
+    for dtype, bound in (("bfloat16", 0.999), ("int8", 0.98)):
+        low = pybertcore.AutoModel.from_pretrained(tmp_path, dtype=dtype)
+        assert low.dtype == dtype
+        out = low(**inputs).last_hidden_state
+        cos = _cosines(ref, out, mask)
+        assert cos.min() >= bound, (dtype, cos)
+        # state_dict stays float32 under transformers' names
+        sd = low.state_dict()
+        assert all(v.dtype == np.float32 for v in sd.values())
+        assert list(sd) == list(model.state_dict())
+
+
+def test_to_switches_and_round_trips(tmp_path):
+    make_transformers_model("bert", "ForSequenceClassification", tmp_path)
+    model = pybertcore.AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    inputs = ragged_inputs("bert", 0)
+    ref = model(**inputs).logits
+    assert model.dtype == "float32"
+    assert model.to("bfloat16") is model and model.dtype == "bfloat16"
+    bf = model(**inputs).logits
+    assert 0 < np.abs(bf - ref).max() < 0.02
+    model.to(dtype="int8")
+    assert model.dtype == "int8"
+    model.to("cpu")
+    assert model.dtype == "int8"
+    model.to("float32")
+    np.testing.assert_array_equal(model(**inputs).logits, ref)  # repacked from the fp32 parameters
+    with pytest.raises(NotImplementedError, match="CPU only"):
+        model.to("cuda")
+    with pytest.raises(NotImplementedError, match="float16"):
+        model.to("float16")
+
+
+def test_torch_dtype_objects(tmp_path):
+    torch = pytest.importorskip("torch")
+    make_transformers_model("bert", "Model", tmp_path)
+    assert pybertcore.AutoModel.from_pretrained(tmp_path, torch_dtype=torch.bfloat16).dtype == "bfloat16"
+    assert pybertcore.AutoModel.from_pretrained(tmp_path, dtype=torch.qint8).dtype == "int8"
+    assert pybertcore.AutoModel.from_pretrained(tmp_path, dtype={"": "int8"}).dtype == "int8"
+    model = pybertcore.AutoModel.from_pretrained(tmp_path)
+    assert model.to(torch.bfloat16).dtype == "bfloat16"
+
+
+def test_fallback_forced_to_scalar(tmp_path):
+    """The scalar level runs both precisions (the path CPUs without AVX2 take)."""
+    make_transformers_model("bert", "Model", tmp_path)
+    inputs = ragged_inputs("bert", 0)
+    previous = _core.active_isa()
+    outs = {}
+    try:
+        for level in ("scalar", previous):
+            _core.set_isa(level)
+            for dtype in ("bfloat16", "int8"):
+                m = pybertcore.AutoModel.from_pretrained(tmp_path, dtype=dtype)
+                outs[level, dtype] = m(**inputs).last_hidden_state
+    finally:
+        _core.set_isa(previous)
+    mask = inputs["attention_mask"].astype(bool)
+    assert np.abs(outs["scalar", "bfloat16"] - outs[previous, "bfloat16"])[mask].max() < 1e-4
+    assert np.abs(outs["scalar", "int8"] - outs[previous, "int8"])[mask].max() < 1e-3
+
+
+def test_minilm_accuracy_bounds(minilm_dir):
+    """The issue's bounds on real text: bf16 min cosine ≥ 0.9999; int8 measured (see the module doc)."""
+    assert len(sample_sentences()) >= 256
+    bf = accuracy_report(minilm_dir, "bfloat16")
+    assert bf["n_texts"] >= 256
+    assert bf["cosine_min"] >= 0.9999, bf
+    assert bf["max_abs_diff"] < 0.05, bf
+    i8 = accuracy_report(minilm_dir, "int8")
+    assert i8["cosine_min"] >= 0.99, i8
+    assert i8["cosine_mean"] >= 0.999, i8
+    assert i8["max_abs_diff"] < 0.5, i8
+
+
+def test_accuracy_report_on_a_model_with_given_texts(minilm_dir):
+    model = pybertcore.AutoModel.from_pretrained(minilm_dir, dtype="int8")
+    tokenizer = pybertcore.AutoTokenizer.from_pretrained(minilm_dir)
+    report = accuracy_report(model, "bfloat16", texts=["A short one.", "Another, slightly longer sentence here."],
+                             tokenizer=tokenizer)
+    assert report["n_texts"] == 2 and report["dtype"] == "bfloat16"
+    assert model.dtype == "int8"  # restored
