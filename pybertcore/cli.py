@@ -212,7 +212,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     checkpoint = resolve_model_argument(args.model)
     if args.threads:
         pybertcore.set_num_threads(args.threads)
-    model = AutoModel.from_pretrained(checkpoint)
+    if args.accuracy:
+        return _bench_accuracy(args, checkpoint)
+    model = AutoModel.from_pretrained(checkpoint, dtype=args.dtype)
     info = pybertcore.cpu_info()
     rng = np.random.default_rng(0)
     ids = rng.integers(1000, min(model.config.vocab_size, 20000), size=(args.batch_size, args.seq_len))
@@ -229,6 +231,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     result = {
         "model": checkpoint,
         "isa": info["active_isa"],
+        "dtype": model.dtype,
         "threads": info["num_threads"],
         "batch_size": args.batch_size,
         "seq_len": args.seq_len,
@@ -239,6 +242,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "sequences_per_s": round(args.batch_size / median, 2),
     }
     print(json.dumps(result))
+    return 0
+
+
+def _bench_accuracy(args: argparse.Namespace, checkpoint: str) -> int:
+    """--accuracy: the chosen precision against float32 on the given texts or the bundled sentences."""
+    import pybertcore
+
+    texts = None
+    if args.texts or args.file:
+        texts = _read_texts(args)
+    dtypes = [args.dtype] if args.dtype != "float32" else ["bfloat16", "int8"]
+    for dtype in dtypes:
+        report = pybertcore.accuracy_report(checkpoint, dtype, texts=texts, max_length=args.seq_len)
+        report["model"] = checkpoint
+        print(json.dumps(report))
     return 0
 
 
@@ -343,6 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="OpenMP threads (default: the core's choice)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "int8"),
+                   help="compute precision of the encoder's matrix multiplies")
+    p.add_argument("--accuracy", action="store_true",
+                   help="instead of timing: compare --dtype (default: bfloat16 and int8) with float32 on TEXT "
+                        "arguments / --file, or the bundled sample sentences (min/mean cosine of mean-pooled "
+                        "embeddings, max abs diff of hidden states)")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="--accuracy: texts to compare on")
+    p.add_argument("--file", help="--accuracy: a file with one text a line ('-' reads stdin)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("info", help="CPU features, ISA in use, threads, version")

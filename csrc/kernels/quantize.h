@@ -92,25 +92,39 @@ inline void quantize_act_row(uint8_t* q, float* scale, int32_t* zero, int32_t* o
       idx[j] = k;
     }
   }
+  // The range of the other values: those below the smallest outlier's magnitude T, plus any that tie
+  // with T without being one of the outliers (rare: checked one by one).
+  const float T = n_out == kActOutliers ? mag[kActOutliers - 1] : INFINITY;
   float lo = 0.0f, hi = 0.0f;
+  bool ties = false;
   for (int k = 0; k < K; ++k) {
-    bool outlier = false;
-    for (int o = 0; o < n_out; ++o) outlier = outlier || idx[o] == k;
-    if (outlier) continue;
-    lo = a[k] < lo ? a[k] : lo;
-    hi = a[k] > hi ? a[k] : hi;
+    const float v = fabsf(a[k]) < T ? a[k] : 0.0f;
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+    ties = ties || fabsf(a[k]) == T;
+  }
+  if (ties && n_out == kActOutliers) {
+    for (int k = 0; k < K; ++k) {
+      if (fabsf(a[k]) != T) continue;
+      bool outlier = false;
+      for (int o = 0; o < n_out; ++o) outlier = outlier || idx[o] == k;
+      if (outlier) continue;
+      lo = a[k] < lo ? a[k] : lo;
+      hi = a[k] > hi ? a[k] : hi;
+    }
   }
   float s = (hi - lo) / static_cast<float>(kActQMax);
   if (!(s > 0.0f) || !(s < INFINITY)) s = 1.0f;
   const float inv = 1.0f / s;
-  int z = static_cast<int>(nearbyintf(-lo * inv));
-  z = z < 0 ? 0 : (z > kActQMax ? kActQMax : z);
+  float zf = nearbyintf(-lo * inv);
+  zf = zf > 0.0f ? zf : 0.0f;
+  zf = zf < static_cast<float>(kActQMax) ? zf : static_cast<float>(kActQMax);
+  const int z = static_cast<int>(zf);
   for (int k = 0; k < K; ++k) {
-    const float r = nearbyintf(a[k] * inv);
-    const int iv = (r >= -1024.0f && r <= 1024.0f) ? static_cast<int>(r) : (r > 0.0f ? 1024 : (r < 0.0f ? -1024 : 0));
-    int v = iv + z;  // NaN → z
-    v = v < 0 ? 0 : (v > kActQMax ? kActQMax : v);
-    q[k] = static_cast<uint8_t>(v);
+    float r = nearbyintf(a[k] * inv) + zf;
+    r = r > 0.0f ? r : 0.0f;  // NaN → 0
+    r = r < static_cast<float>(kActQMax) ? r : static_cast<float>(kActQMax);
+    q[k] = static_cast<uint8_t>(static_cast<int>(r));
   }
   for (int k = K; k < Kp; ++k) q[k] = static_cast<uint8_t>(z);
   for (int o = 0; o < kActOutliers; ++o) {
