@@ -4,6 +4,17 @@
     PYTHONPATH=. python bench/bench.py --quick    # fewer repeats, for a smoke test
     options: --threads N (default: pybertcore's default, the CPUs this process may use),
              --engines pybertcore,torch,onnxruntime   --workdir DIR (checkpoints and ONNX files, reused)
+    PYTHONPATH=. python bench/bench.py --lowp     # the low precisions side by side (issue 6), and
+                                                  # --accuracy: their MiniLM accuracy against our fp32
+
+Low-precision engines (--lowp selects them all; each is also a name for --engines):
+    pybertcore-bf16 / pybertcore-int8   from_pretrained(dtype="bfloat16" / "int8")
+    torch-bf16                          transformers with dtype=torch.bfloat16 (outputs cast to fp32)
+    onnxruntime-int8                    onnxruntime.quantization.quantize_dynamic(per_channel=True, QInt8)
+                                        of the fp32 export
+    ctranslate2-int8                    CTranslate2's converter (quantization="int8"), compute_type int8
+Ratios pair each peer with our engine of the same precision (torch-bf16 with pybertcore-bf16, the int8
+peers with pybertcore-int8, fp32 peers with pybertcore).
 
 Models: bert-base (transformers' BertConfig(), random weights, saved once with save_pretrained) and the
 real all-MiniLM-L6-v2 checkpoint. ONNX Runtime runs a graph exported by torch.onnx from the same
@@ -45,24 +56,30 @@ def worker(engine: str, threads: int) -> None:
     import numpy as np
 
     models = {}
-    if engine == "pybertcore":
+    family, _, precision = engine.partition("-")
+    if family == "pybertcore":
         import pybertcore
 
         pybertcore.set_num_threads(threads)
-    elif engine == "torch":
+    elif family == "ctranslate2":
+        import ctranslate2
+    elif family == "torch":
         import torch
         import transformers
 
         torch.set_num_threads(threads)
         torch.set_num_interop_threads(1)
-    elif engine == "onnxruntime":
+    elif family == "onnxruntime":
         import onnxruntime as ort
 
     def load(name: str, path: str):
-        if engine == "pybertcore":
-            return pybertcore.AutoModel.from_pretrained(path)
-        if engine == "torch":
-            return transformers.AutoModel.from_pretrained(path).eval()
+        if family == "pybertcore":
+            return pybertcore.AutoModel.from_pretrained(path, dtype={"bf16": "bfloat16", "int8": "int8"}.get(precision))
+        if family == "torch":
+            dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+            return transformers.AutoModel.from_pretrained(path, dtype=dtype).eval()
+        if family == "ctranslate2":
+            return ctranslate2.Encoder(path, device="cpu", compute_type="int8", intra_threads=threads, inter_threads=1)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -73,14 +90,17 @@ def worker(engine: str, threads: int) -> None:
     def run(model, ids):
         mask = np.ones_like(ids)
         types = np.zeros_like(ids)
-        if engine == "pybertcore":
+        if family == "pybertcore":
             out = model(ids, attention_mask=mask, token_type_ids=types)
             return out.last_hidden_state, out.pooler_output
-        if engine == "torch":
+        if family == "torch":
             with torch.inference_mode():
                 out = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
                             token_type_ids=torch.from_numpy(types))
-            return out.last_hidden_state.numpy(), out.pooler_output.numpy()
+            return out.last_hidden_state.float().numpy(), out.pooler_output.float().numpy()
+        if family == "ctranslate2":
+            out = model.forward_batch(ids.tolist(), token_type_ids=types.tolist())
+            return np.asarray(out.last_hidden_state), np.asarray(out.pooler_output)
         return tuple(model.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}))
 
     def gemm(M, N, K, nthreads):
@@ -88,7 +108,7 @@ def worker(engine: str, threads: int) -> None:
         a = rng.standard_normal((M, K), dtype=np.float32)
         w = rng.standard_normal((N, K), dtype=np.float32)
         b = rng.standard_normal(N, dtype=np.float32)
-        if engine == "pybertcore":
+        if family == "pybertcore":
             from pybertcore import _core
 
             pybertcore.set_num_threads(nthreads)
@@ -104,7 +124,7 @@ def worker(engine: str, threads: int) -> None:
             t0 = time.perf_counter()
             f()
             times.append(time.perf_counter() - t0)
-        if engine == "pybertcore":
+        if family == "pybertcore":
             pybertcore.set_num_threads(threads)
         else:
             torch.set_num_threads(threads)
@@ -196,6 +216,126 @@ def minilm_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
+def prepare_lowp(workdir: Path, paths: dict, engines: list[str]) -> None:
+    """The ONNX Runtime int8 graphs (dynamic, per channel) and the CTranslate2 int8 models, made once."""
+    for name, p in paths.items():
+        if "onnxruntime-int8" in engines:
+            p["onnx-int8"] = workdir / f"{name}.int8.onnx"
+            if not p["onnx-int8"].exists():
+                log(f"quantizing {name}.onnx (quantize_dynamic, per_channel=True, QInt8) ...")
+                subprocess.run([sys.executable, "-c", (
+                    "import sys; from onnxruntime.quantization import quantize_dynamic, QuantType; "
+                    "quantize_dynamic(sys.argv[1], sys.argv[2] + '.tmp', per_channel=True, weight_type=QuantType.QInt8); "
+                    "import os; os.replace(sys.argv[2] + '.tmp', sys.argv[2])"), str(p["onnx"]), str(p["onnx-int8"])],
+                    check=True)
+        if "ctranslate2-int8" in engines:
+            p["ct2-int8"] = workdir / f"{name}.ct2-int8"
+            if not (p["ct2-int8"] / "model.bin").exists():
+                log(f"converting {name} with CTranslate2 (int8) ...")
+                # CTranslate2's BERT converter reads config.position_embedding_type, which transformers 5
+                # no longer writes: convert from a copy of the folder (weights linked) that has it.
+                src = workdir / f"{name}.ct2-src"
+                src.mkdir(exist_ok=True)
+                for f in Path(p["dir"]).iterdir():
+                    if f.name != "config.json" and not (src / f.name).exists():
+                        (src / f.name).symlink_to(f.resolve())
+                config = json.loads((Path(p["dir"]) / "config.json").read_text())
+                config.setdefault("position_embedding_type", "absolute")
+                (src / "config.json").write_text(json.dumps(config))
+                subprocess.run([sys.executable, "-c", (
+                    "import sys, ctranslate2; ctranslate2.converters.TransformersConverter(sys.argv[1])"
+                    ".convert(sys.argv[2], quantization='int8', force=True)"), str(src), str(p["ct2-int8"])],
+                    check=True, stderr=subprocess.DEVNULL)
+
+
+def model_path(engine: str, p: dict) -> Path:
+    return {"onnxruntime": p.get("onnx"), "onnxruntime-int8": p.get("onnx-int8"),
+            "ctranslate2-int8": p.get("ct2-int8")}.get(engine, p["dir"])
+
+
+def ours_for(engine: str, engines: list[str]):
+    """Our engine of the same precision as a peer (torch-bf16 → pybertcore-bf16), else fp32 pybertcore."""
+    _, _, precision = engine.partition("-")
+    for cand in (f"pybertcore-{precision}" if precision else "pybertcore", "pybertcore"):
+        if cand in engines:
+            return cand
+    return None
+
+
+LOWP_ENGINES = ["pybertcore-bf16", "torch-bf16", "pybertcore-int8", "onnxruntime-int8", "ctranslate2-int8"]
+
+
+def accuracy(paths: dict, engines: list[str]) -> list[dict]:
+    """MiniLM on the bundled sentences: each low-precision engine's mean-pooled embeddings against our fp32."""
+    import numpy as np
+
+    import pybertcore
+    from pybertcore.precision import sample_sentences
+
+    texts = sample_sentences()
+    folder = paths["minilm"]["dir"]
+    tok = pybertcore.AutoTokenizer.from_pretrained(folder)
+    batches = [tok(texts[i:i + 32], padding=True, truncation=True, max_length=128, return_tensors="np")
+               for i in range(0, len(texts), 32)]
+    feeds = [{"input_ids": np.asarray(b["input_ids"], dtype=np.int64),
+              "attention_mask": np.asarray(b["attention_mask"], dtype=np.int64),
+              "token_type_ids": np.asarray(b["token_type_ids"], dtype=np.int64)} for b in batches]
+
+    def pooled(outs):
+        res = []
+        for h, f in zip(outs, feeds):
+            m = f["attention_mask"][..., None].astype(np.float64)
+            res.append((np.asarray(h, dtype=np.float64) * m).sum(1) / m.sum(1))
+        return np.concatenate(res)
+
+    ours = pybertcore.AutoModel.from_pretrained(folder)
+    ref_h = [ours(**f).last_hidden_state for f in feeds]
+    ref = pooled(ref_h)
+    rows = []
+    for e in engines:
+        family, _, precision = e.partition("-")
+        if not precision:
+            continue
+        if family == "pybertcore":
+            ours.to({"bf16": "bfloat16", "int8": "int8"}[precision])
+            outs = [ours(**f).last_hidden_state for f in feeds]
+            ours.to("float32")
+        elif family == "torch":
+            import torch
+            import transformers
+
+            m = transformers.AutoModel.from_pretrained(folder, dtype=torch.bfloat16).eval()
+            with torch.inference_mode():
+                outs = [m(**{k: torch.from_numpy(v) for k, v in f.items()}).last_hidden_state.float().numpy()
+                        for f in feeds]
+        elif family == "onnxruntime":
+            import onnxruntime as ort
+
+            sess = ort.InferenceSession(str(paths["minilm"]["onnx-int8"]), providers=["CPUExecutionProvider"])
+            outs = [sess.run(None, f)[0] for f in feeds]
+        elif family == "ctranslate2":
+            import ctranslate2
+
+            enc = ctranslate2.Encoder(str(paths["minilm"]["ct2-int8"]), device="cpu", compute_type="int8")
+            outs = []
+            for f in feeds:
+                lengths = f["attention_mask"].sum(1).tolist()
+                ids = [row[:n].tolist() for row, n in zip(f["input_ids"], lengths)]
+                h = np.asarray(enc.forward_batch(ids).last_hidden_state)
+                outs.append(h[:, :f["input_ids"].shape[1]] if h.shape[1] >= f["input_ids"].shape[1] else
+                            np.pad(h, ((0, 0), (0, f["input_ids"].shape[1] - h.shape[1]), (0, 0))))
+        else:
+            continue
+        emb = pooled(outs)
+        cos = (emb * ref).sum(1) / (np.linalg.norm(emb, axis=1) * np.linalg.norm(ref, axis=1))
+        diff = max(float(np.abs(np.asarray(o, dtype=np.float64) - r)[f["attention_mask"].astype(bool)].max())
+                   for o, r, f in zip(outs, ref_h, feeds))
+        rows.append({"engine": e, "cosine_min": float(cos.min()), "cosine_mean": float(cos.mean()),
+                     "max_abs_diff": diff, "worst_text": texts[int(cos.argmin())]})
+        log(f"accuracy {e}: min cosine {cos.min():.5f}, mean {cos.mean():.6f}, max |diff| {diff:.3g}")
+    return rows
+
+
 def prepare(workdir: Path, want_onnx: bool) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     base = workdir / "bert-base"
@@ -278,6 +418,9 @@ def main() -> None:
     ap.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "pybertcore-bench"))
     ap.add_argument("--only", default="", help="comma-separated model names to run (bert-base, minilm)")
     ap.add_argument("--configs", default="", help="comma-separated configurations, e.g. bert-base:1x128,minilm:1x128")
+    ap.add_argument("--lowp", action="store_true", help="engines: " + ",".join(LOWP_ENGINES) + " (issue 6)")
+    ap.add_argument("--accuracy", action="store_true",
+                    help="also: MiniLM accuracy of each low-precision engine against our fp32 (bundled sentences)")
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.threads)
@@ -287,17 +430,18 @@ def main() -> None:
     import pybertcore
 
     threads = args.threads or pybertcore.get_num_threads()
-    engines = [e for e in args.engines.split(",") if e]
-    if "onnxruntime" in engines:
+    engines = LOWP_ENGINES[:] if args.lowp else [e for e in args.engines.split(",") if e]
+    for e in [e for e in engines if e.startswith(("onnxruntime", "ctranslate2"))]:
         try:
-            import onnxruntime  # noqa: F401
+            __import__(e.split("-")[0])
         except ImportError:
-            log("onnxruntime is not installed: running without it (pip install onnxruntime onnx)")
-            engines.remove("onnxruntime")
+            log(f"{e.split('-')[0]} is not installed: running without {e}")
+            engines.remove(e)
     info = pybertcore.cpu_info()
     log(f"pybertcore {pybertcore.__version__}: isa {info['active_isa']} (detected {info['detected_isa']}), "
         f"{threads} threads; engines {', '.join(engines)}")
-    paths = prepare(Path(args.workdir), "onnxruntime" in engines)
+    paths = prepare(Path(args.workdir), any(e.startswith("onnxruntime") for e in engines))
+    prepare_lowp(Path(args.workdir), paths, engines)
     configs = [c for c in CONFIGS if not args.only or c[0] in args.only.split(",")]
     if args.configs:
         configs = [c for c in configs if f"{c[0]}:{c[1]}x{c[2]}" in args.configs.split(",")]
@@ -310,7 +454,7 @@ def main() -> None:
     try:
         # Roofline: the same big GEMM, ours and PyTorch's, on 1 thread and on `threads`.
         roof = {}
-        gemm_engines = [e for e in ("pybertcore", "torch") if e in procs]
+        gemm_engines = [e for e in ("pybertcore", "torch") if e in procs]  # fp32 only
         for nt in sorted({1, threads}):
             for rnd in range(2 if args.quick else 3):
                 for e in gemm_engines if rnd % 2 == 0 else gemm_engines[::-1]:
@@ -329,7 +473,7 @@ def main() -> None:
             m = MODELS[model]
             for e in engines:
                 if (e, model) not in loaded:
-                    path = paths[model]["onnx"] if e == "onnxruntime" else paths[model]["dir"]
+                    path = model_path(e, paths[model])
                     if e == "pybertcore" and model == "bert-base" and memory is None:
                         before = procs[e].ask(op="rss")["rss"]
                     s = procs[e].ask(op="load", name=model, path=str(path))["seconds"]
@@ -363,13 +507,21 @@ def main() -> None:
             p.close()
 
     report(results, roof_gf, threads, engines, checks, memory, paths)
+    if args.accuracy:
+        rows = accuracy(paths, engines)
+        print()
+        print("MiniLM accuracy against pybertcore fp32, %d bundled sentences (mean-pooled cosine; last_hidden_state):"
+              % len(__import__("pybertcore.precision", fromlist=["x"]).sample_sentences()))
+        for r in rows:
+            print(f"  {r['engine']:18s} min cosine {r['cosine_min']:.5f}  mean {r['cosine_mean']:.6f}  "
+                  f"max |diff| {r['max_abs_diff']:.3g}  worst: {r['worst_text']!r}")
 
 
 def report(results, roof_gf, threads, engines, checks, memory, paths):
     import numpy as np
 
     roofline = max(roof_gf.get(("pybertcore", threads), 0), roof_gf.get(("torch", threads), 0))
-    peers = [e for e in engines if e != "pybertcore"]
+    peers = [e for e in engines if not e.startswith("pybertcore") and ours_for(e, engines)]
     print()
     print(f"GEMM 4096x768 · 768x3072 (GFLOP/s): " + "; ".join(
         f"{e} {nt} thread{'s' if nt > 1 else ''} {gf:.1f}" for (e, nt), gf in sorted(roof_gf.items())))
@@ -378,7 +530,8 @@ def report(results, roof_gf, threads, engines, checks, memory, paths):
             print(f"  ours / PyTorch at {nt} thread(s): {roof_gf[('pybertcore', nt)] / roof_gf[('torch', nt)]:.2f}")
     print(f"roofline ({threads} threads, best big GEMM): {roofline:.1f} GFLOP/s")
     print()
-    head = ["config", "unit"] + engines + [f"ours/{p}" for p in peers] + ["GFLOP/s ours", "% roofline"]
+    head = ["config", "unit"] + engines + [f"{ours_for(p, engines)}/{p}".replace("pybertcore", "ours") for p in peers] + [
+        "GFLOP/s ours", "% roofline"]
     rows = []
     for (model, B, T), med in results.items():
         m = MODELS[model]
@@ -389,10 +542,10 @@ def report(results, roof_gf, threads, engines, checks, memory, paths):
             vals.append(f"{med[e] * 1e3:.1f}" if latency else f"{B / med[e]:.2f}")
         ratios = []
         for p in peers:
-            if "pybertcore" in med:
-                # latency: our time / theirs (lower is better); throughput: our seq/s / theirs (higher is better)
-                ratios.append(f"{med['pybertcore'] / med[p]:.2f}" if latency else f"{med[p] / med['pybertcore']:.2f}")
-        ours = med.get("pybertcore")
+            o = ours_for(p, engines)
+            # latency: our time / theirs (lower is better); throughput: our seq/s / theirs (higher is better)
+            ratios.append(f"{med[o] / med[p]:.2f}" if latency else f"{med[p] / med[o]:.2f}")
+        ours = med.get("pybertcore") or next((med[e] for e in engines if e.startswith("pybertcore")), None)
         gf = gflop / ours if ours else float("nan")
         rows.append([f"{model} {B}x{T}", "ms" if latency else "seq/s"] + vals + ratios +
                     [f"{gf:.1f}", f"{100 * gf / roofline:.0f}%" if roofline else "-"])
@@ -412,7 +565,7 @@ def report(results, roof_gf, threads, engines, checks, memory, paths):
     # Outputs should agree across engines (same checkpoint): a broken export or load shows here.
     worst = 0.0
     for (model, B, T, e), r in checks.items():
-        if e == "pybertcore":
+        if e.startswith("pybertcore") or "-" in e:  # low precisions are compared in --accuracy instead
             continue
         ref = checks.get((model, B, T, "pybertcore"))
         if ref:
