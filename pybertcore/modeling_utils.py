@@ -22,6 +22,7 @@ import numpy as np
 from pybertcore.checkpoints import (
     WEIGHTS_FILE_NAMES,
     CheckpointError,
+    MappedPages,
     find_weights_file,
     load_weights_file,
     release_pages,
@@ -159,6 +160,16 @@ class PreTrainedModel:
         """(Re)creates the native objects from ``self._params``."""
         raise NotImplementedError
 
+    # The read-only file mappings parameters may view (set by from_pretrained), or None.
+    _mapped_pages: Optional[MappedPages] = None
+
+    def _release_pages(self, arrays) -> None:
+        """Drops the resident file pages behind ``arrays`` (those that view the checkpoint; others are left
+        alone). Called by a build right after the core has packed them: the arrays stay valid, and a later
+        read (state_dict(), save_pretrained, a rebuild) faults the pages back in from the file."""
+        if self._mapped_pages is not None:
+            self._mapped_pages.release(arrays)
+
     # --- compute precision ---------------------------------------------------------------------------
     # The precision of the encoder's matrix multiplies: "float32", "bfloat16" or "int8". Parameters,
     # state_dict() and save_pretrained stay float32 whatever it is (config.dtype keeps describing the
@@ -278,8 +289,10 @@ class PreTrainedModel:
             _deferred.active, _deferred.pending = False, None
         if compute_dtype is not None:
             model._compute_dtype = compute_dtype  # packed in this precision by the build below
+        # Parameters that view the file: each build lets their pages go once the core has packed them.
+        model._mapped_pages = MappedPages(getattr(checkpoint, "mappings", []))
         info = model._load_checkpoint(checkpoint, str(pretrained_model_name_or_path), ignore_mismatched_sizes)
-        # Float32 parameters may still view the file: once packed, their pages need not stay resident.
+        # Whatever the build did not release (head weights, unused tensors, the header) goes too.
         release_pages(checkpoint)
         if output_loading_info:
             return model, info

@@ -122,3 +122,30 @@ def test_weight_shape_mismatch_names_the_key(saved):
 def test_bad_isa_override():
     with pytest.raises(ValueError, match="unknown ISA level 'sse9'"):
         pybertcore._core.set_isa("sse9")
+
+
+def test_encoder_builder_misuse():
+    """The core's piece-by-piece builder names the missing piece, the bad shape, and a second build()."""
+    from pybertcore import _core
+
+    c = _core.EncoderConfig()
+    c.vocab_size, c.max_positions, c.type_vocab_size, c.embedding_size = 11, 8, 2, 8
+    c.hidden_size, c.num_heads, c.intermediate_size, c.num_layers = 8, 2, 12, 1
+    f = lambda *shape: np.zeros(shape, dtype=np.float32)  # noqa: E731
+    emb = {"word": f(11, 8), "position": f(8, 8), "token_type": f(2, 8), "norm.weight": f(8), "norm.bias": f(8)}
+    layer = {f"{r}.{p}": f(8, 8) if p == "weight" else f(8) for r in ("q", "k", "v", "attn_out") for p in ("weight", "bias")}
+    layer.update({"ffn_in.weight": f(12, 8), "ffn_in.bias": f(12), "ffn_out.weight": f(8, 12), "ffn_out.bias": f(8)})
+    layer.update({f"{n}.{p}": f(8) for n in ("attn_norm", "ffn_norm") for p in ("weight", "bias")})
+    b = _core.EncoderBuilder(c, [0])
+    with pytest.raises(ValueError, match=r"build\(\) before embeddings"):
+        b.build()
+    with pytest.raises(ValueError, match=r"'word' has shape \(10, 8\), expected \(11, 8\)"):
+        b.embeddings({**emb, "word": f(10, 8)})
+    b.embeddings(emb)
+    with pytest.raises(ValueError, match="missing 'v.bias'"):
+        b.add_layer_set({k: v for k, v in layer.items() if k != "v.bias"})
+    b.add_layer_set(layer)
+    enc = b.build()
+    assert enc.forward(np.array([[1, 2, 3]]))["last_hidden_state"].shape == (1, 3, 8)
+    with pytest.raises(RuntimeError, match=r"build\(\) was already called"):
+        b.build()

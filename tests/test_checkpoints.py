@@ -29,6 +29,7 @@ from pybertcore.checkpoints import (
     load_torch_bin,
     save_torch_bin,
 )
+from pybertcore.modeling_utils import load_checkpoint_folder
 
 TOL = 1e-4
 CFG = dict(hidden_size=96, num_attention_heads=3, intermediate_size=200, vocab_size=1013, num_hidden_layers=2)
@@ -551,19 +552,22 @@ print(json.dumps({"peak": status("VmHWM") - before, "after": status("VmRSS") - b
 """
 
 
-def test_load_memory(tmp_path):
+@pytest.mark.parametrize("kind", ["safetensors", "bin"])
+def test_load_memory(tmp_path, kind):
     """Resident memory of from_pretrained on a 44 MB checkpoint, in a fresh process.
 
-    Peak: the file's pages (viewed, not copied) plus the core's packed copy, about 2.1x; a random
-    initialisation or a second copy of the weights would push it past 2.5x. Afterwards the file's pages
-    are released and the packed weights remain: at most 1.3x.
+    The core is built piece by piece and each piece's file pages are released once it is packed (the word
+    table block by block), so the peak is the packed weights plus about one layer's file pages: 1.10x
+    measured here (embeddings are 70% of this model), 1.08x on bert-base. The issue's bound is 1.3x; the
+    old single-call build (file pages and packed copy both resident) reached 2.2x. Afterwards the packed
+    weights remain.
     """
     torch.manual_seed(0)
     config = transformers.BertConfig(hidden_size=256, num_attention_heads=4, intermediate_size=1024,
                                      num_hidden_layers=4, vocab_size=30000)
     folder = tmp_path / "mid"
-    transformers.BertModel(config).save_pretrained(folder)
-    size = sum(v.nbytes for v in load_safetensors(folder / "model.safetensors").values())
+    transformers.BertModel(config).save_pretrained(folder, safe_serialization=kind == "safetensors")
+    size = sum(v.nbytes for v in load_checkpoint_folder(folder).values())
     env = dict(os.environ, PYTHONPATH=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     import subprocess
     import sys
@@ -572,8 +576,27 @@ def test_load_memory(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     measured = json.loads(proc.stdout)
-    assert measured["peak"] <= 2.5 * size, measured
-    assert measured["after"] <= 1.3 * size, measured
+    assert measured["peak"] <= 1.3 * size, measured
+    assert measured["after"] <= 1.15 * size, measured
+
+
+def test_released_pages_read_back(tmp_path):
+    """After a load has released the file's pages, state_dict(), a rebuild in another precision and a
+    re-save still see the checkpoint's values (the pages fault back in from the file)."""
+    _, folder = make_transformers_bert(tmp_path, **CFG)
+    stored = {k: np.array(v) for k, v in load_safetensors(folder / "model.safetensors").items()}
+    model = pybertcore.BertModel.from_pretrained(folder)
+    ids = np.array([[101, 7, 8, 9, 102]])
+    before = model(ids).last_hidden_state
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, stored[name])
+    model.to("bfloat16")
+    model.to("float32")
+    np.testing.assert_array_equal(model(ids).last_hidden_state, before)
+    out = tmp_path / "resaved"
+    model.save_pretrained(out)
+    for name, value in load_safetensors(out / "model.safetensors").items():
+        np.testing.assert_array_equal(value, stored[name])
 
 
 def test_parameters_and_big_endian_records(tmp_path):

@@ -161,6 +161,131 @@ std::unique_ptr<Encoder> make_encoder(const EncoderConfig& c, const py::dict& w,
   return enc;
 }
 
+// Builds an Encoder one piece at a time, so the caller can let each piece's source pages go once it is
+// packed (peak memory during a load: the packed weights plus one layer's sources, not both copies of
+// everything). Pieces, as dicts of float32 C-contiguous arrays under these names:
+//   embeddings(): word (V, E), position (P, E), token_type (TV, E) when TV > 0, norm.{weight,bias} (E),
+//                 projection.{weight (H, E), bias (H)} optional; copied into the core's aligned storage.
+//   add_layer_set(): {q,k,v,attn_out}.{weight (H, H), bias (H)}, attn_norm.{weight,bias} (H),
+//                 ffn_in.{weight (I, H), bias (I)}, ffn_out.{weight (H, I), bias (H)}, ffn_norm.{weight,bias}
+//                 (H); weight sets are numbered in the order they are added. q, k and v are packed into
+//                 the fused (3H, H) QKV panel through one reused staging buffer (no caller-side concat).
+//   pooler(): weight (H, H), bias (H).
+// build() validates the whole (Encoder's constructor) and hands the encoder over; the builder is then spent.
+class EncoderBuilder {
+ public:
+  EncoderBuilder(const EncoderConfig& c, const std::vector<int>& layer_map, const std::string& precision,
+                 const std::vector<std::string>& keep_float32)
+      : c_(c), lowp_(parse_precision(precision)), keep_float32_(keep_float32), k_(&active_kernels()) {
+    if (c.H <= 0 || c.E <= 0 || c.I <= 0 || c.V <= 0 || c.P <= 0 || c.TV < 0) {
+      throw std::invalid_argument("EncoderConfig: sizes must be positive");
+    }
+    ew_.layer_map = layer_map;
+  }
+
+  // `on_word_rows(begin, end)`, when given, is called after each block of word-embedding rows is copied
+  // (blocks of about 8 MiB), so the caller can release that block's source pages before the next is read:
+  // on a vocabulary-heavy model (XLM-R: 250k x 768) the table is most of the weights.
+  void embeddings(const py::dict& w, const py::object& on_word_rows) {
+    check_open();
+    if (have_embeddings_) throw std::invalid_argument("EncoderBuilder: embeddings were already given");
+    FloatArray word = take(w, "word", {c_.V, c_.E});
+    FloatArray position = take(w, "position", {c_.P, c_.E});
+    FloatArray token_type = c_.TV > 0 ? take(w, "token_type", {c_.TV, c_.E}) : FloatArray();
+    Norm norm = take_norm(w, "norm", c_.E);
+    const bool projection = w.contains("projection.weight");
+    FloatArray pw = projection ? take(w, "projection.weight", {c_.H, c_.E}) : FloatArray();
+    FloatArray pb = projection ? take(w, "projection.bias", {c_.H}) : FloatArray();
+    ew_.word_embeddings.resize(word.size());
+    const py::ssize_t block = std::max<py::ssize_t>(1, (py::ssize_t{8} << 20) / (sizeof(float) * c_.E));
+    for (py::ssize_t r = 0; r < c_.V; r += block) {
+      const py::ssize_t end = std::min<py::ssize_t>(c_.V, r + block);
+      {
+        py::gil_scoped_release release;
+        std::copy(word.data() + r * c_.E, word.data() + end * c_.E, ew_.word_embeddings.data() + r * c_.E);
+      }
+      if (!on_word_rows.is_none()) on_word_rows(r, end);
+    }
+    {
+      py::gil_scoped_release release;
+      ew_.position_embeddings.assign(position.data(), position.data() + position.size());
+      if (c_.TV > 0) ew_.token_type_embeddings.assign(token_type.data(), token_type.data() + token_type.size());
+      ew_.embedding_norm = std::move(norm);
+      if (projection) ew_.embedding_projection = Dense(*k_, pw.data(), pb.data(), c_.H, c_.E);
+    }
+    have_embeddings_ = true;
+  }
+
+  void add_layer_set(const py::dict& w) {
+    check_open();
+    const int H = c_.H, I = c_.I;
+    const std::string name = "layers." + std::to_string(ew_.layer_sets.size()) + ".";
+    FloatArray qkv_w[3], qkv_b[3];
+    const char* parts[3] = {"q", "k", "v"};
+    for (int i = 0; i < 3; ++i) {
+      qkv_w[i] = take(w, std::string(parts[i]) + ".weight", {H, H});
+      qkv_b[i] = take(w, std::string(parts[i]) + ".bias", {H});
+    }
+    FloatArray ao_w = take(w, "attn_out.weight", {H, H}), ao_b = take(w, "attn_out.bias", {H});
+    FloatArray fi_w = take(w, "ffn_in.weight", {I, H}), fi_b = take(w, "ffn_in.bias", {I});
+    FloatArray fo_w = take(w, "ffn_out.weight", {H, I}), fo_b = take(w, "ffn_out.bias", {H});
+    LayerWeights lw;
+    lw.attn_norm = take_norm(w, "attn_norm", H);
+    lw.ffn_norm = take_norm(w, "ffn_norm", H);
+    {
+      py::gil_scoped_release release;
+      const size_t HH = static_cast<size_t>(H) * H;
+      if (!qkv_stage_) qkv_stage_ = aligned_floats(3 * HH + 3 * static_cast<size_t>(H));
+      float* stage_w = qkv_stage_.get();
+      float* stage_b = stage_w + 3 * HH;
+      for (int i = 0; i < 3; ++i) {
+        std::copy(qkv_w[i].data(), qkv_w[i].data() + HH, stage_w + i * HH);
+        std::copy(qkv_b[i].data(), qkv_b[i].data() + H, stage_b + i * H);
+      }
+      lw.qkv = Dense(*k_, stage_w, stage_b, 3 * H, H, precision_of(name + "qkv"));
+      lw.attn_out = Dense(*k_, ao_w.data(), ao_b.data(), H, H, precision_of(name + "attn_out"));
+      lw.ffn_in = Dense(*k_, fi_w.data(), fi_b.data(), I, H, precision_of(name + "ffn_in"));
+      lw.ffn_out = Dense(*k_, fo_w.data(), fo_b.data(), H, I, precision_of(name + "ffn_out"));
+    }
+    ew_.layer_sets.push_back(std::move(lw));
+  }
+
+  void pooler(const py::dict& w) {
+    check_open();
+    FloatArray pw = take(w, "weight", {c_.H, c_.H}), pb = take(w, "bias", {c_.H});
+    py::gil_scoped_release release;
+    ew_.pooler = Dense(*k_, pw.data(), pb.data(), c_.H, c_.H);
+  }
+
+  std::unique_ptr<Encoder> build() {
+    check_open();
+    if (!have_embeddings_) throw std::invalid_argument("EncoderBuilder: build() before embeddings()");
+    spent_ = true;
+    qkv_stage_.reset();
+    auto enc = std::make_unique<Encoder>(c_, std::move(ew_));
+    g_trim_pending.store(true);
+    return enc;
+  }
+
+ private:
+  void check_open() const {
+    if (spent_) throw std::runtime_error("EncoderBuilder: build() was already called");
+  }
+  Precision precision_of(const std::string& name) const {
+    return std::find(keep_float32_.begin(), keep_float32_.end(), name) != keep_float32_.end() ? Precision::kFloat32
+                                                                                              : lowp_;
+  }
+
+  EncoderConfig c_;
+  Precision lowp_;
+  std::vector<std::string> keep_float32_;
+  const Kernels* k_;
+  EncoderWeights ew_;
+  AlignedBuffer qkv_stage_;  // (3H, H) weights then (3H) bias, reused across layer sets
+  bool have_embeddings_ = false;
+  bool spent_ = false;
+};
+
 // A (B, T) int64 input, or null when None; `name` goes into the error.
 const int64_t* optional_ids(const py::object& obj, const char* name, py::ssize_t B, py::ssize_t T,
                             std::vector<IdArray>& keep) {
@@ -481,6 +606,17 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("num_layers", &EncoderConfig::L)
       .def_readwrite("activation", &EncoderConfig::act)
       .def_readwrite("layer_norm_eps", &EncoderConfig::layer_norm_eps);
+
+  py::class_<EncoderBuilder>(m, "EncoderBuilder")
+      .def(py::init<const EncoderConfig&, const std::vector<int>&, const std::string&, const std::vector<std::string>&>(),
+           py::arg("config"), py::arg("layer_map"), py::arg("precision") = "float32",
+           py::arg("keep_float32") = std::vector<std::string>{},
+           "an Encoder built piece by piece (see module.cc): embeddings(), add_layer_set() per weight set, "
+           "pooler() optional, then build()")
+      .def("embeddings", &EncoderBuilder::embeddings, py::arg("weights"), py::arg("on_word_rows") = py::none())
+      .def("add_layer_set", &EncoderBuilder::add_layer_set, py::arg("weights"))
+      .def("pooler", &EncoderBuilder::pooler, py::arg("weights"))
+      .def("build", &EncoderBuilder::build);
 
   py::class_<Encoder>(m, "Encoder")
       .def(py::init(&make_encoder), py::arg("config"), py::arg("weights"), py::arg("layer_map"),

@@ -5,7 +5,7 @@ Loaders return ``{name: np.ndarray}`` in the stored dtype (bfloat16 widened to f
 read-only mapping of the file where the layout allows; callers convert to the compute type.
 """
 
-from pybertcore.checkpoints.common import CheckpointError, StateDict, bf16_to_float32, release_pages
+from pybertcore.checkpoints.common import CheckpointError, MappedPages, StateDict, bf16_to_float32, release_pages
 from pybertcore.checkpoints.safetensors_io import (
     SAFE_WEIGHTS_INDEX_NAME,
     SAFE_WEIGHTS_NAME,
@@ -36,6 +36,7 @@ __all__ = [
     "add_variant",
     "weights_file_names",
     "CheckpointError",
+    "MappedPages",
     "StateDict",
     "bf16_to_float32",
     "find_weights_file",

@@ -2,7 +2,8 @@
 
 Arrays read from files are views of a read-only ``mmap`` of the file wherever the stored layout allows
 (no copy until the model converts what it needs); ``release_pages`` drops the mapped pages from the
-process's resident set once the weights have been packed, without unmapping them.
+process's resident set once the weights have been packed, without unmapping them, and ``MappedPages``
+does the same for chosen arrays only (a layer's weights right after the core has packed them).
 """
 
 from __future__ import annotations
@@ -52,6 +53,44 @@ def release_pages(state_dict: dict) -> None:
                 mm.madvise(mmap.MADV_DONTNEED)
             except (OSError, ValueError):
                 pass
+
+
+class MappedPages:
+    """The address ranges of a state dict's file mappings, to release the pages behind chosen arrays.
+
+    ``release(arrays)`` calls ``madvise(MADV_DONTNEED)`` on the pages each array spans inside a mapping
+    (rounded out to whole pages: a neighbour's page that goes too is read back on its next use) and skips
+    arrays that view no mapping (converted copies, random initialisations: dropping those would zero them).
+    The mappings are read-only and shared, so released pages fault back in from the page cache or the file.
+    """
+
+    def __init__(self, mappings: list) -> None:
+        self._ranges = []  # (start address, end address, mmap)
+        if not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        for mm in mappings:
+            if mm.closed or len(mm) == 0:
+                continue
+            start = np.frombuffer(mm, dtype=np.uint8, count=1).__array_interface__["data"][0]
+            self._ranges.append((start, start + len(mm), mm))
+
+    def release(self, arrays) -> None:
+        page = mmap.PAGESIZE
+        for array in arrays:
+            if not isinstance(array, np.ndarray) or array.size == 0:
+                continue
+            lo = array.__array_interface__["data"][0]
+            hi = lo + array.nbytes if array.flags.c_contiguous else lo + sum(
+                (n - 1) * abs(s) for n, s in zip(array.shape, array.strides)) + array.itemsize
+            for start, end, mm in self._ranges:
+                if start <= lo < end and not mm.closed:
+                    first = (lo - start) // page * page
+                    last = min(hi, end) - start
+                    try:
+                        mm.madvise(mmap.MADV_DONTNEED, first, last - first)
+                    except (OSError, ValueError):
+                        pass
+                    break
 
 
 def file_size(path: Path) -> int:

@@ -14,7 +14,7 @@ Weights are (out, in), as in transformers.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Callable, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Iterator, Optional
 
 import numpy as np
 
@@ -165,35 +165,36 @@ class EncoderPreTrainedModel(PreTrainedModel):
             specs += linear_specs(pre + lay.pooler, d.H, d.H)
         return specs
 
-    def _canonical_weights(self) -> dict[str, np.ndarray]:
-        """The core's names (module.cc) for this model's encoder parameters."""
+    def _canonical_pieces(self) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+        """The encoder's parameters as the core's builder takes them (module.cc, EncoderBuilder), one piece
+        at a time: ("embeddings", {...}), ("layer_set", {...}) per weight set in order, ("pooler", {...})."""
         lay, d, pre, p = self.layout, self.dims, self._encoder_prefix, self._params
-        w = {
-            "embeddings.word": p[f"{pre}{lay.word_embeddings}.weight"],
-            "embeddings.position": p[f"{pre}{lay.position_embeddings}.weight"],
-            "embeddings.norm.weight": p[f"{pre}{lay.embedding_norm}.weight"],
-            "embeddings.norm.bias": p[f"{pre}{lay.embedding_norm}.bias"],
+        emb = {
+            "word": p[f"{pre}{lay.word_embeddings}.weight"],
+            "position": p[f"{pre}{lay.position_embeddings}.weight"],
+            "norm.weight": p[f"{pre}{lay.embedding_norm}.weight"],
+            "norm.bias": p[f"{pre}{lay.embedding_norm}.bias"],
         }
         if lay.token_type_embeddings is not None and d.TV > 0:
-            w["embeddings.token_type"] = p[f"{pre}{lay.token_type_embeddings}.weight"]
+            emb["token_type"] = p[f"{pre}{lay.token_type_embeddings}.weight"]
         if lay.embedding_projection is not None and d.projection:
             for part in ("weight", "bias"):
-                w[f"embeddings.projection.{part}"] = p[f"{pre}{lay.embedding_projection}.{part}"]
+                emb[f"projection.{part}"] = p[f"{pre}{lay.embedding_projection}.{part}"]
+        yield "embeddings", emb
         modules = dict(lay.layer_params)
         for group in range(d.groups):
             for inner in range(d.inner):
                 src = pre + lay.layer.format(group=group, inner=inner)
-                dst = f"layers.{group * d.inner + inner}."
-                for part in ("weight", "bias"):
-                    w[f"{dst}qkv.{part}"] = np.concatenate([p[f"{src}{modules[r]}.{part}"] for r in ("q", "k", "v")])
-                    for role in ("attn_out", "attn_norm", "ffn_in", "ffn_out", "ffn_norm"):
-                        w[f"{dst}{role}.{part}"] = p[f"{src}{modules[role]}.{part}"]
+                yield "layer_set", {
+                    f"{role}.{part}": p[f"{src}{modules[role]}.{part}"]
+                    for role in LAYER_ROLES for part in ("weight", "bias")
+                }
         if self._with_pooler:
-            w["pooler.weight"] = p[f"{pre}{lay.pooler}.weight"]
-            w["pooler.bias"] = p[f"{pre}{lay.pooler}.bias"]
-        return w
+            yield "pooler", {"weight": p[f"{pre}{lay.pooler}.weight"], "bias": p[f"{pre}{lay.pooler}.bias"]}
 
     def _build_encoder(self) -> None:
+        """Packs the encoder piece by piece; the file pages behind each piece are released once it is
+        packed, so a load's peak is the packed weights plus one layer's file pages, not two copies."""
         d = self.dims
         core = _core.EncoderConfig()
         core.vocab_size = d.V
@@ -207,10 +208,19 @@ class EncoderPreTrainedModel(PreTrainedModel):
         core.num_layers = len(layer_map)
         core.activation = activation_from_name(d.act)
         core.layer_norm_eps = d.eps
-        self._encoder = _core.Encoder(
-            core, self._canonical_weights(), layer_map,
-            precision=self._compute_dtype, keep_float32=self._float32_layers(len(layer_map)),
+        builder = _core.EncoderBuilder(
+            core, layer_map, precision=self._compute_dtype, keep_float32=self._float32_layers(len(layer_map)),
         )
+        for kind, weights in self._canonical_pieces():
+            if kind == "embeddings":  # the word table is released block by block as it is copied
+                word = weights["word"]
+                builder.embeddings(weights, on_word_rows=lambda begin, end: self._release_pages([word[begin:end]]))
+            elif kind == "layer_set":
+                builder.add_layer_set(weights)
+            else:
+                builder.pooler(weights)
+            self._release_pages(weights.values())
+        self._encoder = builder.build()
 
     def _float32_layers(self, num_layers: int) -> list[str]:
         """Layers kept in float32 whatever the compute precision (the core's names, module.cc): none
