@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "kernels/quantize.h"
 #include "model/threads.h"
 
 using namespace pbc;
@@ -136,6 +137,55 @@ static void test_attention(const Kernels& ref, const Kernels& k, std::vector<int
   check(worst <= 2e-6, what, worst);
 }
 
+// gemm_bf16 / gemm_int8 of level k against the scalar reference. For a level whose bf16 GEMM rounds
+// the activations (AVX512-BF16's vdpbf16ps), the reference gets A rounded to bf16 beforehand.
+// Tolerances: bf16 as the fp32 GEMM's (2.4e-5 of Σ|a·w|); int8: the int32 sums are exact, the
+// epilogue's fp32 rounding remains (1e-5 of Σ|a·w|).
+static void test_lowp(const Kernels& ref, const Kernels& k, bool int8, int M, int N, int K, Activation act, bool residual) {
+  std::mt19937 rng(M * 131 + N * 7 + K + (int8 ? 1 : 0));
+  auto a = randn(static_cast<size_t>(M) * K, rng), w = randn(static_cast<size_t>(N) * K, rng), b = randn(N, rng);
+  if (K > 3) for (int m = 0; m < M; ++m) a[static_cast<size_t>(m) * K + 2] *= 30.0f;  // an outlier channel
+  auto r = randn(static_cast<size_t>(M) * N, rng);
+  auto a_ref = a;
+  if (!int8 && k.bf16_rounds_activations) {
+    for (auto& x : a_ref) x = bf16_to_float(bf16_from_float(x));
+  }
+  const size_t br = int8 ? ref.packed_int8_bytes(N, K) : ref.packed_bf16_bytes(N, K);
+  const size_t bk = int8 ? k.packed_int8_bytes(N, K) : k.packed_bf16_bytes(N, K);
+  std::vector<float> pr((br + 3) / 4 + 16), pk((bk + 3) / 4 + 16);
+  if (int8) {
+    ref.pack_weight_int8(pr.data(), w.data(), N, K);
+    k.pack_weight_int8(pk.data(), w.data(), N, K);
+  } else {
+    ref.pack_weight_bf16(pr.data(), w.data(), N, K);
+    k.pack_weight_bf16(pk.data(), w.data(), N, K);
+  }
+  std::vector<float> c0(static_cast<size_t>(M) * N), c1(static_cast<size_t>(M) * N);
+  GemmArgs g;
+  g.M = M; g.N = N; g.K = K; g.lda = K; g.bias = b.data(); g.act = act;
+  g.residual = residual ? r.data() : nullptr; g.ldr = N; g.ldc = N;
+  g.a = a_ref.data(); g.b_lowp = pr.data(); g.c = c0.data();
+  (int8 ? ref.gemm_int8 : ref.gemm_bf16)(g);
+  g.a = a.data(); g.b_lowp = pk.data(); g.c = c1.data();
+  (int8 ? k.gemm_int8 : k.gemm_bf16)(g);
+  double worst = 0;
+  bool ok = true;
+  const double tol = int8 ? 1e-5 : 2.4e-5;
+  for (int m = 0; m < M; ++m) {
+    for (int n = 0; n < N; ++n) {
+      double scale = 1;
+      for (int i = 0; i < K; ++i) scale += fabs(a[static_cast<size_t>(m) * K + i] * w[static_cast<size_t>(n) * K + i]);
+      const double e = fabs(c0[static_cast<size_t>(m) * N + n] - c1[static_cast<size_t>(m) * N + n]);
+      worst = e > worst ? e : worst;
+      if (!(e <= tol * scale)) ok = false;
+    }
+  }
+  char what[160];
+  snprintf(what, sizeof(what), "%s %s M=%d N=%d K=%d act=%d residual=%d", int8 ? "gemm_int8" : "gemm_bf16",
+           int8 ? k.int8_kernel : k.bf16_kernel, M, N, K, static_cast<int>(act), residual);
+  check(ok, what, worst);
+}
+
 int main() {
   Kernels ref, k;
   fill_kernels_ref(&ref);
@@ -155,6 +205,23 @@ int main() {
   test_attention(ref, k, {70}, {0}, 4, 24, 70);
   test_attention(ref, k, {513}, {0}, 2, 64, 513);
   test_attention(ref, k, {40, 511}, {1, 1}, 2, 32, 513);
+  // Low precision: the AVX-512 level's own (widening bf16, vpmaddubsw int8), then AVX512-BF16's and
+  // AVX512-VNNI's, which dispatch.cc installs only when CPUID reports them.
+  Kernels ref_lowp = ref, k_lowp = k;
+  fill_lowp_ref(&ref_lowp);
+  fill_lowp_avx512(&k_lowp);
+  Kernels k_bf16 = k_lowp, k_vnni = k_lowp;
+  fill_lowp_avx512bf16(&k_bf16);
+  fill_lowp_avx512vnni(&k_vnni);
+  const int lowp_shapes[][3] = {{1, 1, 1}, {1, 33, 7}, {5, 17, 300}, {13, 40, 1}, {7, 3, 513}, {75, 130, 97}, {30, 70, 400}, {140, 64, 256}};
+  for (auto& s : lowp_shapes) {
+    for (int act = 0; act <= 1; ++act) {
+      test_lowp(ref_lowp, k_lowp, false, s[0], s[1], s[2], static_cast<Activation>(act), act == 1);
+      test_lowp(ref_lowp, k_bf16, false, s[0], s[1], s[2], static_cast<Activation>(act), act == 1);
+      test_lowp(ref_lowp, k_lowp, true, s[0], s[1], s[2], static_cast<Activation>(act), act == 1);
+      test_lowp(ref_lowp, k_vnni, true, s[0], s[1], s[2], static_cast<Activation>(act), act == 1);
+    }
+  }
   printf("%s: %d failure(s)\n", failures ? "FAILED" : "PASSED", failures);
   return failures ? 1 : 0;
 }

@@ -22,20 +22,46 @@ inline VI vi_set1(int32_t x) { return _mm512_set1_epi32(x); }
 inline VI vi_load(const void* p) { return _mm512_loadu_si512(p); }
 inline VI vi_sub(VI a, VI b) { return _mm512_sub_epi32(a, b); }
 inline VI vi_mullo(VI a, VI b) { return _mm512_mullo_epi32(a, b); }
-inline VF vi_to_float(VI a) { return _mm512_cvtepi32_ps(a); }
+
+#ifdef PBC_SIMDE_AVX512
+// SIMDe 0.7.4's native alias of _mm512_madd_epi16 is declared with the wrong number of arguments, and
+// it has no _mm512_cvtepi32_ps: spelled out here.
+inline VI vi_madd_epi16(VI a, VI b) { return simde_mm512_madd_epi16(a, b); }
+inline VF vi_cvt_ps(VI a) {
+  int32_t i[16];
+  float f[16];
+  _mm512_storeu_si512(i, a);
+  for (int l = 0; l < 16; ++l) f[l] = static_cast<float>(i[l]);
+  return _mm512_loadu_ps(f);
+}
+#else
+inline VI vi_madd_epi16(VI a, VI b) { return _mm512_madd_epi16(a, b); }
+inline VF vi_cvt_ps(VI a) { return _mm512_cvtepi32_ps(a); }
+#endif
+inline VF vi_to_float(VI a) { return vi_cvt_ps(a); }
 
 #ifdef PBC_LOWP_VNNI
 inline VI vi_dot_u8s8(VI acc, VI a, VI b) { return _mm512_dpbusd_epi32(acc, a, b); }
 #else
 // Exact for 7-bit activations (see vec_lowp_avx2.h).
 inline VI vi_dot_u8s8(VI acc, VI a, VI b) {
-  return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(a, b), _mm512_set1_epi16(1)));
+  return _mm512_add_epi32(acc, vi_madd_epi16(_mm512_maddubs_epi16(a, b), _mm512_set1_epi16(1)));
 }
 #endif
 
-inline VF v_s8_lane(VI x, int b) {
-  return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_sll_epi32(x, _mm_cvtsi32_si128(24 - 8 * b)), 24));
+#ifdef PBC_SIMDE_AVX512
+inline VF v_s8_lane(VI x, int b) {  // (SIMDe 0.7.4 has no _mm512_srai_epi32)
+  int8_t bytes[64];
+  float f[16];
+  _mm512_storeu_si512(bytes, x);
+  for (int l = 0; l < 16; ++l) f[l] = static_cast<float>(bytes[4 * l + b]);
+  return _mm512_loadu_ps(f);
 }
+#else
+inline VF v_s8_lane(VI x, int b) {
+  return vi_cvt_ps(_mm512_srai_epi32(_mm512_sll_epi32(x, _mm_cvtsi32_si128(24 - 8 * b)), 24));
+}
+#endif
 
 inline VF v_bf16_even(VI x) { return _mm512_castsi512_ps(_mm512_slli_epi32(x, 16)); }
 inline VF v_bf16_odd(VI x) { return _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32(-65536))); }

@@ -1,0 +1,4 @@
+// lowp_avx512_simde.cc — csrc/kernels/avx512/lowp_avx512.cc compiled against SIMDe (test only; see
+// avx512_simde_test.cc).
+#define PBC_SIMDE_AVX512 1
+#include "kernels/avx512/lowp_avx512.cc"
