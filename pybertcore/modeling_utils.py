@@ -1,7 +1,8 @@
 """PreTrainedModel: parameters under transformers' names, random initialisation, loading and saving.
 
 A model keeps its parameters as float32 numpy arrays named exactly as transformers names them
-(``state_dict()``), and hands them once to the C++ core, which packs them for its kernels. Loading maps
+(``state_dict()``; a float16 checkpoint's stay float16 views of the file, converted when read or packed),
+and hands them once to the C++ core, which packs them for its kernels. Loading maps
 a checkpoint's names onto the model's (the base-model prefix, legacy ``gamma``/``beta``), reports
 missing, unexpected and mismatched weights through the ``pybertcore`` logger in transformers' words,
 and rebuilds the core.
@@ -114,6 +115,12 @@ def init_param(spec: ParamSpec, initializer_range: float) -> np.ndarray:
     return np.zeros(spec.shape, dtype=np.float32)
 
 
+def as_float32(param: np.ndarray) -> np.ndarray:
+    """A parameter in the compute type: float32 parameters as they are, float16 ones (kept as views of a
+    float16 checkpoint, see _load_checkpoint) converted to a new C-contiguous array."""
+    return param if param.dtype == np.float32 else np.ascontiguousarray(param, dtype=np.float32)
+
+
 def _rename_legacy_key(key: str) -> str:
     """Old TF-converted checkpoints name LayerNorm parameters gamma/beta."""
     key = re.sub(r"\.gamma$", ".weight", key)
@@ -207,7 +214,7 @@ class PreTrainedModel:
         """The parameters under transformers' names, as read-only float32 arrays."""
         out = OrderedDict()
         for name in self._state_order:
-            view = self._params[self._tied.get(name, name)].view()
+            view = as_float32(self._params[self._tied.get(name, name)]).view()
             view.flags.writeable = False
             out[name] = view
         return out
@@ -339,7 +346,10 @@ class PreTrainedModel:
                 continue
             if not np.issubdtype(value.dtype, np.floating):
                 raise CheckpointError(f"{source}: weight {key} has dtype {value.dtype}, expected floating point")
-            self._params[key] = np.ascontiguousarray(value, dtype=np.float32)
+            # float16 stays a view of the file, converted piece by piece when packed and when read
+            # (state_dict, save_pretrained): a float32 copy of every weight would sit beside the packed one.
+            keep = np.float16 if value.dtype == np.float16 else np.float32
+            self._params[key] = np.ascontiguousarray(value, dtype=keep)
         if self._tied:  # a tied name is missing with its source (decoder.bias with cls.predictions.bias)
             missing_sources = set(missing)
             missing = [k for k in self._state_order if self._tied.get(k, k) in missing_sources]
@@ -428,7 +438,7 @@ class PreTrainedModel:
         if getattr(self.config, "dtype", None) not in (None, "float32"):
             self.config.dtype = "float32"  # the weights written are float32, whatever the checkpoint held
         self.config.save_pretrained(save_directory)
-        tensors = dict(self._params) if state_dict is None else {
+        tensors = {k: as_float32(v) for k, v in self._params.items()} if state_dict is None else {
             k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v) for k, v in state_dict.items()
         }
         save_weights(tensors, Path(save_directory), safe_serialization=bool(safe_serialization),

@@ -132,16 +132,24 @@ def test_encoder_builder_misuse():
     c.vocab_size, c.max_positions, c.type_vocab_size, c.embedding_size = 11, 8, 2, 8
     c.hidden_size, c.num_heads, c.intermediate_size, c.num_layers = 8, 2, 12, 1
     f = lambda *shape: np.zeros(shape, dtype=np.float32)  # noqa: E731
-    emb = {"word": f(11, 8), "position": f(8, 8), "token_type": f(2, 8), "norm.weight": f(8), "norm.bias": f(8)}
+    emb = {"position": f(8, 8), "token_type": f(2, 8), "norm.weight": f(8), "norm.bias": f(8)}
     layer = {f"{r}.{p}": f(8, 8) if p == "weight" else f(8) for r in ("q", "k", "v", "attn_out") for p in ("weight", "bias")}
     layer.update({"ffn_in.weight": f(12, 8), "ffn_in.bias": f(12), "ffn_out.weight": f(8, 12), "ffn_out.bias": f(8)})
     layer.update({f"{n}.{p}": f(8) for n in ("attn_norm", "ffn_norm") for p in ("weight", "bias")})
     b = _core.EncoderBuilder(c, [0])
     with pytest.raises(ValueError, match=r"build\(\) before embeddings"):
         b.build()
-    with pytest.raises(ValueError, match=r"'word' has shape \(10, 8\), expected \(11, 8\)"):
-        b.embeddings({**emb, "word": f(10, 8)})
+    with pytest.raises(ValueError, match=r"'position' has shape \(7, 8\), expected \(8, 8\)"):
+        b.embeddings({**emb, "position": f(7, 8)})
     b.embeddings(emb)
+    b.word_embedding_rows(0, f(6, 8))
+    with pytest.raises(ValueError, match="must come in order: expected row 6, got 0"):
+        b.word_embedding_rows(0, f(5, 8))
+    with pytest.raises(ValueError, match=r"rows have shape \(6, 8\) at row 6, expected \(n, 8\) within 11 rows"):
+        b.word_embedding_rows(6, f(6, 8))
+    with pytest.raises(ValueError, match=r"build\(\) with 6 of 11 word embedding rows given"):
+        b.build()
+    b.word_embedding_rows(6, f(5, 8))
     with pytest.raises(ValueError, match="missing 'v.bias'"):
         b.add_layer_set({k: v for k, v in layer.items() if k != "v.bias"})
     b.add_layer_set(layer)

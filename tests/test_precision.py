@@ -4,11 +4,11 @@ Kernel references are computed in fp64 from the *same rounded inputs* the kernel
 (pybertcore._core.bf16_round / quantize_weights / quantize_activations expose quantize.h's formats),
 so what is tested is the arithmetic, not the quantization:
   bf16:  fp32 FMAs over exact bf16 weights, K ≤ 700 → relative 2e-6 of the output's scale.
-  int8:  the int32 sums are exact; what remains is the fp32 epilogue → relative 1e-6.
+  int8:  the int32 sums are exact; what remains is the fp32 folding of groups and epilogue → relative 1e-6.
 Model tolerances against our own float32 (the quantization itself):
   bf16:  mean-pooled cosine ≥ 0.9999 on MiniLM text, ≥ 0.999 on random small models.
-  int8:  mean-pooled cosine ≥ 0.99 on MiniLM text (the measured minimum over the bundled 276 sentences
-         is 0.9933, README "Precision"), mean ≥ 0.999; ≥ 0.98 on random small models.
+  int8:  mean-pooled cosine ≥ 0.995 on MiniLM text (the measured minimum over the bundled 276 sentences
+         is 0.9961, README "Precision"), mean ≥ 0.999; ≥ 0.98 on random small models.
 """
 
 from __future__ import annotations
@@ -36,15 +36,25 @@ def _problem(M, N, K, seed=0, outlier=True):
     return x, w, b, r
 
 
+GROUP = 128  # k per weight scale (quantize.h kWeightGroup)
+
+
 def _int8_reference(x, w, b):
-    """fp64 result of the int8 GEMM from the kernels' own quantized integers (quantize.h's formula)."""
+    """fp64 result of the int8 GEMM from the kernels' own quantized integers (quantize.h's formula):
+    exact int64 sums per weight group, then the scales, zero points and outlier residuals in fp64."""
     q, sa, za, oi, orr = _core.quantize_activations(x)
     qw, sw, qsum = _core.quantize_weights(w)
-    acc = q.astype(np.int64) @ qw.astype(np.int64).T
-    v = (acc - za[:, None].astype(np.int64) * qsum[None, :]) * sa[:, None].astype(np.float64)
+    K = x.shape[1]
+    dot = np.zeros((x.shape[0], w.shape[0]))
+    for g in range(sw.shape[1]):
+        ks = slice(g * GROUP, min(K, (g + 1) * GROUP))
+        acc = q[:, ks].astype(np.int64) @ qw[:, ks].astype(np.int64).T
+        dot += (acc - za[:, None].astype(np.int64) * qsum[None, :, g]) * sw[None, :, g].astype(np.float64)
+    v = dot * sa[:, None].astype(np.float64)
     for o in range(oi.shape[1]):
-        v += orr[:, o:o + 1].astype(np.float64) * qw[:, oi[:, o]].T
-    return v * sw[None, :] + b
+        k = oi[:, o]
+        v += orr[:, o:o + 1].astype(np.float64) * (sw[:, k // GROUP].T.astype(np.float64) * qw[:, k].T)
+    return v + b
 
 
 def test_formats():
@@ -56,8 +66,12 @@ def test_formats():
     assert y[6] == np.float32(0.10009765625)
     w = np.array([[0.5, -1.0, 0.25], [0.0, 0.0, 0.0]], dtype=np.float32)
     qw, sw, qsum = _core.quantize_weights(w)
-    assert qw.tolist() == [[64, -127, 32], [0, 0, 0]] and sw[0] == np.float32(1.0 / 127) and sw[1] == 1.0
-    assert qsum.tolist() == [-31, 0]
+    assert qw.tolist() == [[64, -127, 32], [0, 0, 0]] and sw[0, 0] == np.float32(1.0 / 127) and sw[1, 0] == 1.0
+    assert qsum.tolist() == [[-31], [0]]
+    w = np.concatenate([np.full((1, GROUP), 0.5), np.full((1, 6), -2.0)], axis=1).astype(np.float32)
+    qw, sw, qsum = _core.quantize_weights(w)  # one scale per group of GROUP k
+    assert sw.shape == (1, 2) and sw[0, 0] == np.float32(0.5 / 127) and sw[0, 1] == np.float32(2.0 / 127)
+    assert qsum.tolist() == [[GROUP * 127, -6 * 127]]
     x = np.array([[0.0, 1.0, -1.0, 0.5, 100.0, -50.0, 40.0, 30.0]], dtype=np.float32)
     q, sa, za, oi, orr = _core.quantize_activations(x)
     assert q.max() <= 127 and q.min() >= 0  # 7-bit: vpmaddubsw pairs cannot saturate
@@ -232,7 +246,7 @@ def test_minilm_accuracy_bounds(minilm_dir):
     assert bf["cosine_min"] >= 0.9999, bf
     assert bf["max_abs_diff"] < 0.05, bf
     i8 = accuracy_report(minilm_dir, "int8")
-    assert i8["cosine_min"] >= 0.99, i8
+    assert i8["cosine_min"] >= 0.995, i8
     assert i8["cosine_mean"] >= 0.999, i8
     assert i8["max_abs_diff"] < 0.5, i8
 

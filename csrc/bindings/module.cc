@@ -164,8 +164,11 @@ std::unique_ptr<Encoder> make_encoder(const EncoderConfig& c, const py::dict& w,
 // Builds an Encoder one piece at a time, so the caller can let each piece's source pages go once it is
 // packed (peak memory during a load: the packed weights plus one layer's sources, not both copies of
 // everything). Pieces, as dicts of float32 C-contiguous arrays under these names:
-//   embeddings(): word (V, E), position (P, E), token_type (TV, E) when TV > 0, norm.{weight,bias} (E),
+//   embeddings(): position (P, E), token_type (TV, E) when TV > 0, norm.{weight,bias} (E),
 //                 projection.{weight (H, E), bias (H)} optional; copied into the core's aligned storage.
+//   word_embedding_rows(begin, rows): rows (n, E) of the word table, from row `begin`, in order until all V
+//                 are given: the caller converts and releases the table block by block (on XLM-R, 250k x
+//                 768, it is most of the weights).
 //   add_layer_set(): {q,k,v,attn_out}.{weight (H, H), bias (H)}, attn_norm.{weight,bias} (H),
 //                 ffn_in.{weight (I, H), bias (I)}, ffn_out.{weight (H, I), bias (H)}, ffn_norm.{weight,bias}
 //                 (H); weight sets are numbered in the order they are added. q, k and v are packed into
@@ -183,37 +186,47 @@ class EncoderBuilder {
     ew_.layer_map = layer_map;
   }
 
-  // `on_word_rows(begin, end)`, when given, is called after each block of word-embedding rows is copied
-  // (blocks of about 8 MiB), so the caller can release that block's source pages before the next is read:
-  // on a vocabulary-heavy model (XLM-R: 250k x 768) the table is most of the weights.
-  void embeddings(const py::dict& w, const py::object& on_word_rows) {
+  void embeddings(const py::dict& w) {
     check_open();
     if (have_embeddings_) throw std::invalid_argument("EncoderBuilder: embeddings were already given");
-    FloatArray word = take(w, "word", {c_.V, c_.E});
     FloatArray position = take(w, "position", {c_.P, c_.E});
     FloatArray token_type = c_.TV > 0 ? take(w, "token_type", {c_.TV, c_.E}) : FloatArray();
     Norm norm = take_norm(w, "norm", c_.E);
     const bool projection = w.contains("projection.weight");
     FloatArray pw = projection ? take(w, "projection.weight", {c_.H, c_.E}) : FloatArray();
     FloatArray pb = projection ? take(w, "projection.bias", {c_.H}) : FloatArray();
-    ew_.word_embeddings.resize(word.size());
-    const py::ssize_t block = std::max<py::ssize_t>(1, (py::ssize_t{8} << 20) / (sizeof(float) * c_.E));
-    for (py::ssize_t r = 0; r < c_.V; r += block) {
-      const py::ssize_t end = std::min<py::ssize_t>(c_.V, r + block);
-      {
-        py::gil_scoped_release release;
-        std::copy(word.data() + r * c_.E, word.data() + end * c_.E, ew_.word_embeddings.data() + r * c_.E);
-      }
-      if (!on_word_rows.is_none()) on_word_rows(r, end);
-    }
     {
       py::gil_scoped_release release;
+      ew_.word_embeddings.reserve(static_cast<size_t>(c_.V) * c_.E);  // filled in order by word_embedding_rows
       ew_.position_embeddings.assign(position.data(), position.data() + position.size());
       if (c_.TV > 0) ew_.token_type_embeddings.assign(token_type.data(), token_type.data() + token_type.size());
       ew_.embedding_norm = std::move(norm);
       if (projection) ew_.embedding_projection = Dense(*k_, pw.data(), pb.data(), c_.H, c_.E);
     }
     have_embeddings_ = true;
+  }
+
+  void word_embedding_rows(py::ssize_t begin, const py::object& rows_obj) {
+    check_open();
+    if (!have_embeddings_) throw std::invalid_argument("EncoderBuilder: word_embedding_rows() before embeddings()");
+    if (begin != word_rows_) {
+      throw std::invalid_argument("EncoderBuilder: word embedding rows must come in order: expected row " +
+                                  std::to_string(word_rows_) + ", got " + std::to_string(begin));
+    }
+    if (!py::isinstance<FloatArray>(rows_obj)) {
+      throw std::invalid_argument("encoder weights: word embedding rows must be a float32 C-contiguous array");
+    }
+    FloatArray rows = rows_obj.cast<FloatArray>();
+    if (rows.ndim() != 2 || rows.shape(1) != c_.E || begin + rows.shape(0) > c_.V) {
+      throw std::invalid_argument("encoder weights: word embedding rows have shape " + shape_str(rows) + " at row " +
+                                  std::to_string(begin) + ", expected (n, " + std::to_string(c_.E) +
+                                  ") within " + std::to_string(c_.V) + " rows");
+    }
+    {
+      py::gil_scoped_release release;
+      ew_.word_embeddings.insert(ew_.word_embeddings.end(), rows.data(), rows.data() + rows.size());
+    }
+    word_rows_ += rows.shape(0);
   }
 
   void add_layer_set(const py::dict& w) {
@@ -260,6 +273,10 @@ class EncoderBuilder {
   std::unique_ptr<Encoder> build() {
     check_open();
     if (!have_embeddings_) throw std::invalid_argument("EncoderBuilder: build() before embeddings()");
+    if (word_rows_ != c_.V) {
+      throw std::invalid_argument("EncoderBuilder: build() with " + std::to_string(word_rows_) + " of " +
+                                  std::to_string(c_.V) + " word embedding rows given");
+    }
     spent_ = true;
     qkv_stage_.reset();
     auto enc = std::make_unique<Encoder>(c_, std::move(ew_));
@@ -282,6 +299,7 @@ class EncoderBuilder {
   const Kernels* k_;
   EncoderWeights ew_;
   AlignedBuffer qkv_stage_;  // (3H, H) weights then (3H) bias, reused across layer sets
+  py::ssize_t word_rows_ = 0;  // word embedding rows given so far
   bool have_embeddings_ = false;
   bool spent_ = false;
 };
@@ -511,12 +529,13 @@ py::tuple quantize_activations(const FloatArray& x) {
 py::tuple quantize_weights(const FloatArray& w) {
   if (w.ndim() != 2) throw std::invalid_argument("weight must be 2-D (out, in), got " + shape_str(w));
   const py::ssize_t N = w.shape(0), K = w.shape(1);
+  const py::ssize_t G = weight_groups(static_cast<int>(K));
   py::array_t<int8_t> q({N, K});
-  FloatArray scale({N});
-  py::array_t<int32_t> qsum({N});
+  FloatArray scale({N, G});
+  py::array_t<int32_t> qsum({N, G});
   for (py::ssize_t n = 0; n < N; ++n) {
-    scale.mutable_data()[n] = quantize_weight_row(q.mutable_data() + n * K, qsum.mutable_data() + n, w.data() + n * K,
-                                                  static_cast<int>(K));
+    quantize_weight_row(q.mutable_data() + n * K, scale.mutable_data() + n * G, qsum.mutable_data() + n * G,
+                        w.data() + n * K, static_cast<int>(K));
   }
   return py::make_tuple(q, scale, qsum);
 }
@@ -550,7 +569,8 @@ PYBIND11_MODULE(_core, m) {
         "the int8 GEMM's per-row 7-bit quantization of a (rows, K) float32 array: (q uint8, scale, zero_point, "
         "outlier_index (rows, 4), outlier_residual (rows, 4))");
   m.def("quantize_weights", &quantize_weights, py::arg("weight"),
-        "the int8 GEMM's per-output-channel s8 quantization of (N, K) float32: (q int8, scale, sum of q per row)");
+        "the int8 GEMM's s8 quantization of (N, K) float32 per output channel and group of 128 k: (q int8, "
+        "scale (N, groups), sum of q (N, groups))");
   m.def("lowp_info", [](const py::object& isa) {
     const Kernels& k = kernels_named(isa);
     const CpuFeatures& f = cpu_features();
@@ -611,9 +631,11 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init<const EncoderConfig&, const std::vector<int>&, const std::string&, const std::vector<std::string>&>(),
            py::arg("config"), py::arg("layer_map"), py::arg("precision") = "float32",
            py::arg("keep_float32") = std::vector<std::string>{},
-           "an Encoder built piece by piece (see module.cc): embeddings(), add_layer_set() per weight set, "
+           "an Encoder built piece by piece (see module.cc): embeddings(), word_embedding_rows() until every row "
+           "is given, add_layer_set() per weight set, "
            "pooler() optional, then build()")
-      .def("embeddings", &EncoderBuilder::embeddings, py::arg("weights"), py::arg("on_word_rows") = py::none())
+      .def("embeddings", &EncoderBuilder::embeddings, py::arg("weights"))
+      .def("word_embedding_rows", &EncoderBuilder::word_embedding_rows, py::arg("begin"), py::arg("rows"))
       .def("add_layer_set", &EncoderBuilder::add_layer_set, py::arg("weights"))
       .def("pooler", &EncoderBuilder::pooler, py::arg("weights"))
       .def("build", &EncoderBuilder::build);

@@ -22,7 +22,14 @@ from pybertcore import _core
 from pybertcore.activations import activation_from_name
 from pybertcore.configuration_utils import PretrainedConfig
 from pybertcore.inputs import encoder_inputs
-from pybertcore.modeling_utils import INIT_NORMAL, ParamSpec, PreTrainedModel, layer_norm_specs, linear_specs
+from pybertcore.modeling_utils import (
+    INIT_NORMAL,
+    ParamSpec,
+    PreTrainedModel,
+    as_float32,
+    layer_norm_specs,
+    linear_specs,
+)
 
 
 @dataclass(frozen=True)
@@ -211,22 +218,28 @@ class EncoderPreTrainedModel(PreTrainedModel):
         builder = _core.EncoderBuilder(
             core, layer_map, precision=self._compute_dtype, keep_float32=self._float32_layers(len(layer_map)),
         )
+        f32 = lambda weights: {k: as_float32(v) for k, v in weights.items()}  # noqa: E731 (float16: a piece at a time)
         for kind, weights in self._canonical_pieces():
-            if kind == "embeddings":  # the word table is released block by block as it is copied
-                word = weights["word"]
-                builder.embeddings(weights, on_word_rows=lambda begin, end: self._release_pages([word[begin:end]]))
+            if kind == "embeddings":  # the word table goes block by block: converted, copied, released
+                word = weights.pop("word")
+                block = max(1, (8 << 20) // (4 * d.E))
+                builder.embeddings(f32(weights))
+                for begin in range(0, d.V, block):
+                    builder.word_embedding_rows(begin, as_float32(word[begin:begin + block]))
+                    self._release_pages([word[begin:begin + block]])
             elif kind == "layer_set":
-                builder.add_layer_set(weights)
+                builder.add_layer_set(f32(weights))
             else:
-                builder.pooler(weights)
+                builder.pooler(f32(weights))
             self._release_pages(weights.values())
         self._encoder = builder.build()
 
     def _float32_layers(self, num_layers: int) -> list[str]:
         """Layers kept in float32 whatever the compute precision (the core's names, module.cc,
         "layers.<s>.<role>"). None: for bfloat16 the bound holds with every layer converted; for int8,
-        measured on MiniLM over the bundled sentences, keeping one role of every layer in float32 lifts
-        the worst cosine from 0.9933 to at most 0.9975 (ffn_out; qkv 0.9957, ffn_in 0.9945, attn_out
+        measured on MiniLM over the bundled sentences (with per-channel weight scales, before the
+        per-group ones), keeping one role of every layer in float32 lifted the worst cosine from 0.9933
+        to at most 0.9975 (ffn_out; qkv 0.9957, ffn_in 0.9945, attn_out
         none) and no single layer stands out, so no layer is worth its fp32 cost. Subclasses may
         override this."""
         return []

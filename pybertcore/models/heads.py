@@ -153,13 +153,14 @@ class EncoderForTask(EncoderPreTrainedModel):
         for step in self._steps():
             if isinstance(step, Linear):
                 dense = _core.Dense(
-                    np.ascontiguousarray(params[f"{step.name}.weight"]), np.ascontiguousarray(params[f"{step.name}.bias"])
+                    np.ascontiguousarray(params[f"{step.name}.weight"], dtype=np.float32),
+                    np.ascontiguousarray(params[f"{step.name}.bias"], dtype=np.float32),
                 )
                 self._head_ops.append(("dense", dense, _activation(step.act, c)))
             elif isinstance(step, Norm):
                 self._head_ops.append(
-                    ("norm", np.ascontiguousarray(params[f"{step.name}.weight"]),
-                     np.ascontiguousarray(params[f"{step.name}.bias"]))
+                    ("norm", np.ascontiguousarray(params[f"{step.name}.weight"], dtype=np.float32),
+                     np.ascontiguousarray(params[f"{step.name}.bias"], dtype=np.float32))
                 )
 
     def _run_head(self, x: np.ndarray) -> np.ndarray:

@@ -3,10 +3,10 @@
 // Baseline flags; also the fallback every higher level starts from. Formats: quantize.h.
 //   bf16:  C = act(A · bf16(W)ᵀ + bias) + residual, A in fp32, products and sums in fp32, k in order.
 //   int8:  A quantized per row (7-bit asymmetric, 4 outliers kept as fp32 residuals), W per output
-//          channel (s8 symmetric), exact int32 dot products, then
-//          C = sw[n]·(sa[m]·(acc − z[m]·Σq_w[n]) + Σ_o r[m][o]·q_w[n][k_o]) + bias, activation, residual.
+//          channel and group of 64 k (s8 symmetric), exact int32 dot products per group, then the
+//          formula of quantize.h.
 // Packed layouts (this level only): bf16 W (N, K) row-major; int8 [q_w (N, K) | pad to 64 bytes |
-// scale_w (N) | Σq_w (N) int32].
+// scale_w (N, groups) | Σq_w (N, groups) int32 | zc (N)].
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -51,24 +51,34 @@ void gemm_bf16_ref(const GemmArgs& g) {
 
 size_t int8_q_bytes(int N, int K) { return (static_cast<size_t>(N) * K + 63) / 64 * 64; }
 
-size_t packed_int8_bytes_ref(int N, int K) { return int8_q_bytes(N, K) + static_cast<size_t>(N) * 8; }
+size_t packed_int8_bytes_ref(int N, int K) {
+  return int8_q_bytes(N, K) + static_cast<size_t>(N) * weight_groups(K) * 8 + static_cast<size_t>(N) * 4;
+}
 
 void pack_weight_int8_ref(void* packed, const float* w, int N, int K) {
+  const int G = weight_groups(K);
   int8_t* q = static_cast<int8_t*>(packed);
-  float* scale = reinterpret_cast<float*>(static_cast<char*>(packed) + int8_q_bytes(N, K));
-  int32_t* qsum = reinterpret_cast<int32_t*>(scale + N);
+  float* scale = reinterpret_cast<float*>(static_cast<char*>(packed) + int8_q_bytes(N, K));  // (N, G)
+  int32_t* qsum = reinterpret_cast<int32_t*>(scale + static_cast<size_t>(N) * G);            // (N, G)
+  float* zc = reinterpret_cast<float*>(qsum + static_cast<size_t>(N) * G);                    // (N)
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; ++n) {
-    scale[n] = quantize_weight_row(q + static_cast<size_t>(n) * K, qsum + n, w + static_cast<size_t>(n) * K, K);
+    float* s = scale + static_cast<size_t>(n) * G;
+    int32_t* qs = qsum + static_cast<size_t>(n) * G;
+    quantize_weight_row(q + static_cast<size_t>(n) * K, s, qs, w + static_cast<size_t>(n) * K, K);
+    float c = 0.0f;
+    for (int g = 0; g < G; ++g) c += s[g] * static_cast<float>(qs[g]);
+    zc[n] = c;
   }
 }
 
 void gemm_int8_ref(const GemmArgs& g) {
   const int M = g.M, N = g.N, K = g.K;
   if (M <= 0 || N <= 0) return;
+  const int G = weight_groups(K);
   const int8_t* wq = static_cast<const int8_t*>(g.b_lowp);
   const float* sw = reinterpret_cast<const float*>(static_cast<const char*>(g.b_lowp) + int8_q_bytes(N, K));
-  const int32_t* wsum = reinterpret_cast<const int32_t*>(sw + N);
+  const float* zc = reinterpret_cast<const float*>(sw + static_cast<size_t>(N) * G * 2);
   std::vector<uint8_t> aq(static_cast<size_t>(M) * (K > 0 ? K : 1));
   std::vector<float> sa(M);
   std::vector<int32_t> za(M), oi(static_cast<size_t>(M) * kActOutliers);
@@ -83,14 +93,19 @@ void gemm_int8_ref(const GemmArgs& g) {
     const uint8_t* a = aq.data() + static_cast<size_t>(m) * K;
     for (int n = 0; n < N; ++n) {
       const int8_t* w = wq + static_cast<size_t>(n) * K;
-      int32_t acc = 0;
-      for (int k = 0; k < K; ++k) acc += static_cast<int32_t>(a[k]) * w[k];
-      float v = static_cast<float>(acc - za[m] * wsum[n]) * sa[m];
+      const float* s = sw + static_cast<size_t>(n) * G;
+      float dot = 0.0f;
+      for (int gi = 0; gi < G; ++gi) {
+        const int k0 = gi * kWeightGroup, k1 = k0 + kWeightGroup < K ? k0 + kWeightGroup : K;
+        int32_t acc = 0;
+        for (int k = k0; k < k1; ++k) acc += static_cast<int32_t>(a[k]) * w[k];
+        dot += static_cast<float>(acc) * s[gi];
+      }
+      float v = (dot - static_cast<float>(za[m]) * zc[n]) * sa[m];
       for (int o = 0; o < kActOutliers; ++o) {
         const size_t i = static_cast<size_t>(m) * kActOutliers + o;
-        v += orr[i] * static_cast<float>(w[oi[i]]);
+        v += orr[i] * (s[oi[i] / kWeightGroup] * static_cast<float>(w[oi[i]]));
       }
-      v *= sw[n];
       g.c[static_cast<size_t>(m) * g.ldc + n] = epilogue(g, v, m, n);
     }
   }

@@ -4,11 +4,12 @@
 // Packed W (once, at load): panels of kNRi = 2·kW output channels; within a panel, ⌈K/4⌉ quad rows,
 // each holding for every channel j the four s8 weights W[j][4q .. 4q+3] in one 32-bit lane (zero
 // padded past K and past N) — the operand layout of vpmaddubsw pairs and of VNNI's vpdpbusd. After
-// the panels: scale_w (N rounded up to kNRi, fp32) and Σ_k q_w (same length, int32).
+// the panels: scale_w and Σ q_w of each weight group (quantize.h), each (groups, N rounded up to kNRi),
+// then zc (N rounded up): the zero point's share of every channel.
 // Per call: every row of A is quantized once (7-bit, per row) into the calling thread's scratch,
 // K padded to whole quads with the row's zero point. Units of (64-row block) × (run of panels); the
-// micro-kernel (kMRInt8 rows × kNRi channels) keeps int32 accumulators over all of K — the sums are
-// exact, so there are no partial sums through C — and dequantizes in the epilogue:
+// micro-kernel (kMRInt8 rows × kNRi channels) keeps int32 accumulators over each weight group of 128 k
+// (exact), folds them into fp32 accumulators with the group's scales, and finishes in the epilogue:
 //   C = scale_w[n] · (scale_a[m] · (acc − z[m]·Σq_w[n]) + Σ_o r[m][o] · q_w[n][k_o]) + bias, activation,
 //   residual (the outliers' weights read back from the panel: one lane extract per outlier),
 // the same fp32 operations as the scalar reference (which may differ by an FMA contraction: ~1 ulp).
@@ -34,7 +35,9 @@ inline size_t int8_panel_bytes(int N, int K) {
 }
 inline int int8_n_pad(int N) { return (N + kNRi - 1) / kNRi * kNRi; }
 
-size_t packed_int8_bytes_simd(int N, int K) { return int8_panel_bytes(N, K) + static_cast<size_t>(int8_n_pad(N)) * 8; }
+size_t packed_int8_bytes_simd(int N, int K) {
+  return int8_panel_bytes(N, K) + static_cast<size_t>(int8_n_pad(N)) * (weight_groups(K) * 8 + 4);
+}
 
 struct Int8PackPlan {
   char* packed;
@@ -46,22 +49,30 @@ void int8_pack_panel(void* ctx, long p, int /*worker*/) {
   const Int8PackPlan& pl = *static_cast<const Int8PackPlan*>(ctx);
   const int K = pl.K, Kq = quads(K);
   int8_t* dst = reinterpret_cast<int8_t*>(pl.packed) + static_cast<size_t>(p) * kNRi * Kq * 4;
-  float* scale = reinterpret_cast<float*>(pl.packed + int8_panel_bytes(pl.N, K));
-  int32_t* qsum = reinterpret_cast<int32_t*>(scale + int8_n_pad(pl.N));
+  const int G = weight_groups(K), npad = int8_n_pad(pl.N);
+  float* scale = reinterpret_cast<float*>(pl.packed + int8_panel_bytes(pl.N, K));  // (G, npad)
+  int32_t* qsum = reinterpret_cast<int32_t*>(scale + static_cast<size_t>(G) * npad);  // (G, npad)
+  float* zc = reinterpret_cast<float*>(qsum + static_cast<size_t>(G) * npad);         // (npad)
   int8_t* row = new int8_t[K > 0 ? K : 1];
+  float* rs = new float[G > 0 ? G : 1];
+  int32_t* rq = new int32_t[G > 0 ? G : 1];
   for (int j = 0; j < kNRi; ++j) {
     const int n = static_cast<int>(p) * kNRi + j;
-    if (n < pl.N) {
-      scale[n] = quantize_weight_row(row, qsum + n, pl.w + static_cast<size_t>(n) * K, K);
-    } else {
-      scale[n] = 0.0f;
-      qsum[n] = 0;
+    if (n < pl.N) quantize_weight_row(row, rs, rq, pl.w + static_cast<size_t>(n) * K, K);
+    float c = 0.0f;
+    for (int g = 0; g < G; ++g) {
+      scale[static_cast<size_t>(g) * npad + n] = n < pl.N ? rs[g] : 0.0f;
+      qsum[static_cast<size_t>(g) * npad + n] = n < pl.N ? rq[g] : 0;
+      if (n < pl.N) c += rs[g] * static_cast<float>(rq[g]);
     }
+    zc[n] = c;
     for (int k = 0; k < Kq * 4; ++k) {
       dst[(static_cast<size_t>(k / 4) * kNRi + j) * 4 + (k & 3)] = (n < pl.N && k < K) ? row[k] : 0;
     }
   }
   delete[] row;
+  delete[] rs;
+  delete[] rq;
 }
 
 void pack_weight_int8_simd(void* packed, const float* w, int N, int K) {
@@ -71,15 +82,15 @@ void pack_weight_int8_simd(void* packed, const float* w, int N, int K) {
 
 struct Int8Plan {
   const GemmArgs* g;
-  int panels, mblocks, nb, Kp;
+  int panels, mblocks, nb, Kp, npad;
   uint8_t* aq;   // (M, Kp) quantized A
   float* sa;     // (M) row scales
   int32_t* za;   // (M) row zero points
   int32_t* oi;   // (M, kActOutliers) outlier columns
   float* orr;    // (M, kActOutliers) their fp32 residuals
   const int8_t* bq;
-  const float* sw;
-  const int32_t* wsum;
+  const float* sw;      // (groups, npad) weight scales
+  const float* zc;      // (npad) Σ_g scale_w · Σ q_w: the zero point's share
 };
 
 void int8_quantize_rows(void* ctx, long u, int /*worker*/) {
@@ -98,48 +109,63 @@ inline int32_t load_quad(const uint8_t* p) {
   return v;
 }
 
-// One dequantized register of C row m, columns n .. n+cols (cols ≤ kW); `panel` is the packed panel
-// holding these columns, `half` which of its two registers they are (for the outliers' weights).
-inline void int8_store(const Int8Plan& pl, VI acc, const int8_t* panel, int half, int m, int n, int cols) {
-  const VI corr = vi_mullo(vi_set1(pl.za[m]), vi_load(pl.wsum + n));
-  VF v = v_mul(vi_to_float(vi_sub(acc, corr)), v_set1(pl.sa[m]));
+// One finished register of C row m, columns n .. n+cols (cols ≤ kW): `dot` holds Σ_g scale_w · acc_g;
+// `panel` is the packed panel holding these columns, `half` which of its two registers they are (for
+// the outliers' weights).
+inline void int8_store(const Int8Plan& pl, VF dot, const int8_t* panel, int half, int m, int n, int cols) {
+  VF v = v_mul(v_fnmadd(v_set1(static_cast<float>(pl.za[m])), v_load(pl.zc + n), dot), v_set1(pl.sa[m]));
 #pragma GCC unroll 8
   for (int o = 0; o < kActOutliers; ++o) {
     const int k = pl.oi[static_cast<size_t>(m) * kActOutliers + o];
     const VI quad = vi_load(panel + (static_cast<size_t>(k / 4) * 2 + half) * 4 * kW);
-    v = v_fmadd(v_set1(pl.orr[static_cast<size_t>(m) * kActOutliers + o]), v_s8_lane(quad, k & 3), v);
+    const VF w = v_mul(v_load(pl.sw + static_cast<size_t>(k / kWeightGroup) * pl.npad + n), v_s8_lane(quad, k & 3));
+    v = v_fmadd(v_set1(pl.orr[static_cast<size_t>(m) * kActOutliers + o]), w, v);
   }
-  v = v_mul(v, v_load(pl.sw + n));
   lowp_store(*pl.g, v, m, n, cols, true, false);
 }
 
-// C[m0 : m0+rows, n0 : n0+cols] = epilogue(q(A) rows · panel bp); rows ≤ kMRInt8, cols ≤ kNRi.
+// C[m0 : m0+rows, n0 : n0+cols] = epilogue(q(A) rows · panel bp); rows ≤ kMRInt8, cols ≤ kNRi. Exact
+// int32 sums over each weight group, folded into fp32 with the group's scales.
 inline void int8_micro_kernel(const Int8Plan& pl, const int8_t* bp, int m0, int rows, int n0, int cols) {
   const uint8_t* a[kMRInt8];
 #pragma GCC unroll 16
   for (int i = 0; i < kMRInt8; ++i) a[i] = pl.aq + static_cast<size_t>(m0 + (i < rows ? i : rows - 1)) * pl.Kp;
-  VI acc0[kMRInt8], acc1[kMRInt8];
+  VF f0[kMRInt8], f1[kMRInt8];
 #pragma GCC unroll 16
-  for (int i = 0; i < kMRInt8; ++i) acc0[i] = acc1[i] = vi_zero();
+  for (int i = 0; i < kMRInt8; ++i) f0[i] = f1[i] = v_zero();
   const int Kq = pl.Kp / 4;
   const int8_t* const panel = bp;
+  constexpr int kQuadsPerGroup = kWeightGroup / 4;
+  for (int q0 = 0, g = 0; q0 < Kq; q0 += kQuadsPerGroup, ++g) {
+    const int q1 = q0 + kQuadsPerGroup < Kq ? q0 + kQuadsPerGroup : Kq;
+    VI acc0[kMRInt8], acc1[kMRInt8];
+#pragma GCC unroll 16
+    for (int i = 0; i < kMRInt8; ++i) acc0[i] = acc1[i] = vi_zero();
 #pragma GCC unroll 2
-  for (int q = 0; q < Kq; ++q) {
-    const VI b0 = vi_load(bp), b1 = vi_load(bp + 4 * kW);
+    for (int q = q0; q < q1; ++q) {
+      const VI b0 = vi_load(bp), b1 = vi_load(bp + 4 * kW);
+#pragma GCC unroll 16
+      for (int i = 0; i < kMRInt8; ++i) {
+        const VI av = vi_set1(load_quad(a[i] + 4 * q));
+        acc0[i] = vi_dot_u8s8(acc0[i], av, b0);
+        acc1[i] = vi_dot_u8s8(acc1[i], av, b1);
+      }
+      bp += 8 * kW;
+    }
+    const size_t off = static_cast<size_t>(g) * pl.npad + n0;
+    const VF s0 = v_load(pl.sw + off), s1 = v_load(pl.sw + off + kW);
 #pragma GCC unroll 16
     for (int i = 0; i < kMRInt8; ++i) {
-      const VI av = vi_set1(load_quad(a[i] + 4 * q));
-      acc0[i] = vi_dot_u8s8(acc0[i], av, b0);
-      acc1[i] = vi_dot_u8s8(acc1[i], av, b1);
+      f0[i] = v_fmadd(vi_to_float(acc0[i]), s0, f0[i]);
+      f1[i] = v_fmadd(vi_to_float(acc1[i]), s1, f1[i]);
     }
-    bp += 8 * kW;
   }
   const int cols1 = cols - kW;
 #pragma GCC unroll 16
   for (int i = 0; i < kMRInt8; ++i) {
     if (i >= rows) break;
-    int8_store(pl, acc0[i], panel, 0, m0 + i, n0, cols < kW ? cols : kW);
-    if (cols1 > 0) int8_store(pl, acc1[i], panel, 1, m0 + i, n0 + kW, cols1);
+    int8_store(pl, f0[i], panel, 0, m0 + i, n0, cols < kW ? cols : kW);
+    if (cols1 > 0) int8_store(pl, f1[i], panel, 1, m0 + i, n0 + kW, cols1);
   }
 }
 
@@ -168,8 +194,9 @@ void gemm_int8_simd(const GemmArgs& g) {
   pl.mblocks = (M + kMCInt8 - 1) / kMCInt8;
   const char* base = static_cast<const char*>(g.b_lowp);
   pl.bq = reinterpret_cast<const int8_t*>(base);
+  pl.npad = int8_n_pad(N);
   pl.sw = reinterpret_cast<const float*>(base + int8_panel_bytes(N, K));
-  pl.wsum = reinterpret_cast<const int32_t*>(pl.sw + int8_n_pad(N));
+  pl.zc = pl.sw + static_cast<size_t>(weight_groups(K)) * pl.npad * 2;
   // Quantized A, then the row scales and zero points, in the calling thread's reusable scratch.
   const size_t a_floats = (static_cast<size_t>(M) * (pl.Kp > 0 ? pl.Kp : 4) + 3) / 4;
   const size_t scratch_floats = a_floats + (2 + 2 * kActOutliers) * static_cast<size_t>(M);
