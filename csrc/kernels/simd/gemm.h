@@ -132,41 +132,24 @@ inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float
 // packing A there cost a parallel pass and a join per GEMM, and at 128 rows A stays in L2 anyway.
 template <int MR>
 inline void micro_kernel_rows(const GemmArgs& g, int kc, const float* a, int lda, const float* bp, int m0, int rows,
-                              int n0, int cols, bool accumulate, bool last, const float* pf = nullptr) {
+                              int n0, int cols, bool accumulate, bool last) {
   const float* ar[MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) ar[i] = a + static_cast<size_t>(i < rows ? i : rows - 1) * lda;
   VF acc0[MR], acc1[MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = v_zero();
-  if (pf) {
 #pragma GCC unroll 4
-    for (int k = 0; k < kc; ++k) {
-      const VF b0 = v_load(bp);
-      const VF b1 = v_load(bp + kW);
-#pragma GCC unroll 2
-      for (int j = 0; j < kNR; j += 16) __builtin_prefetch(pf + static_cast<size_t>(k) * kNR + j, 0, 3);
+  for (int k = 0; k < kc; ++k) {
+    const VF b0 = v_load(bp);
+    const VF b1 = v_load(bp + kW);
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
-        const VF av = v_set1(ar[i][k]);
-        acc0[i] = v_fmadd(av, b0, acc0[i]);
-        acc1[i] = v_fmadd(av, b1, acc1[i]);
-      }
-      bp += kNR;
+    for (int i = 0; i < MR; ++i) {
+      const VF av = v_set1(ar[i][k]);
+      acc0[i] = v_fmadd(av, b0, acc0[i]);
+      acc1[i] = v_fmadd(av, b1, acc1[i]);
     }
-  } else {
-#pragma GCC unroll 4
-    for (int k = 0; k < kc; ++k) {
-      const VF b0 = v_load(bp);
-      const VF b1 = v_load(bp + kW);
-#pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
-        const VF av = v_set1(ar[i][k]);
-        acc0[i] = v_fmadd(av, b0, acc0[i]);
-        acc1[i] = v_fmadd(av, b1, acc1[i]);
-      }
-      bp += kNR;
-    }
+    bp += kNR;
   }
   const int cols1 = cols - kW;
 #pragma GCC unroll 16
@@ -223,23 +206,14 @@ inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
       for (int p = p0; p < p1; ++p) {
         const float* bp = g.b_packed + (static_cast<size_t>(p) * K + k0) * kNR;
         const int n0 = p * kNR, cols = N - n0 < kNR ? N - n0 : kNR;
-        // The last tile on this B slice prefetches the next one (next panel, or the run's first panel
-        // at the next K block), so the next slice's first tile does not wait on L3 / memory.
-        const int k1 = k0 + kc, kc1 = K - k1 < kKC ? K - k1 : kKC;
-        const float* next = p + 1 < p1 ? bp + static_cast<size_t>(K) * kNR
-                            : k1 < K   ? g.b_packed + (static_cast<size_t>(p0) * K + k1) * kNR
-                                       : nullptr;
-        const int pf_len = p + 1 < p1 ? kc : kc1;
         int i = 0;
         for (int s = 0; s < t.full; ++s, i += kMR) {
-          const bool pf = next && t.small == 0 && s + 1 == t.full && pf_len == kc;
           micro_kernel_rows<kMR>(g, kc, a0 + static_cast<size_t>(i) * g.lda, g.lda, bp, m0 + i,
-                                 rows - i < kMR ? rows - i : kMR, n0, cols, accumulate, last, pf ? next : nullptr);
+                                 rows - i < kMR ? rows - i : kMR, n0, cols, accumulate, last);
         }
         for (int s = 0; s < t.small; ++s, i += kMR2) {
-          const bool pf = next && s + 1 == t.small && pf_len == kc;
           micro_kernel_rows<kMR2>(g, kc, a0 + static_cast<size_t>(i) * g.lda, g.lda, bp, m0 + i,
-                                  rows - i < kMR2 ? rows - i : kMR2, n0, cols, accumulate, last, pf ? next : nullptr);
+                                  rows - i < kMR2 ? rows - i : kMR2, n0, cols, accumulate, last);
         }
       }
       continue;
