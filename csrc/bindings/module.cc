@@ -73,14 +73,6 @@ WeightVector take_vector(const py::dict& w, const std::string& key, const std::v
   return WeightVector(a.data(), a.data() + a.size());
 }
 
-Dense take_dense(const Kernels& k, const py::dict& w, const std::string& prefix, int N, int K, bool bias = true,
-                 Precision p = Precision::kFloat32) {
-  FloatArray weight = take(w, prefix + ".weight", {N, K});
-  if (!bias) return Dense(k, weight.data(), nullptr, N, K, p);
-  FloatArray b = take(w, prefix + ".bias", {N});
-  return Dense(k, weight.data(), b.data(), N, K, p);
-}
-
 Precision parse_precision(const std::string& s) {
   if (s == "float32") return Precision::kFloat32;
   if (s == "bfloat16") return Precision::kBFloat16;
@@ -113,54 +105,6 @@ void release_freed_heap() {
 #endif
 }
 
-// Canonical weight names (the Python layer maps each family's checkpoint names onto these):
-//   embeddings.word (V, E), embeddings.position (P, E), embeddings.token_type (TV, E) when TV > 0,
-//   embeddings.norm.{weight,bias} (E), embeddings.projection.{weight (H, E), bias (H)} optional,
-//   layers.<s>.{qkv (3H, H), attn_out (H, H), attn_norm (H), ffn_in (I, H), ffn_out (H, I),
-//   ffn_norm (H)}.{weight,bias} for each weight set s = 0, 1, ..., pooler.{weight,bias} optional.
-// `precision` applies to the layers' four matrix multiplies (qkv, attn_out, ffn_in, ffn_out); the
-// embedding projection and the pooler stay fp32, and so does every layer named in keep_float32
-// ("layers.<s>.<role>"), for layers whose accuracy a measurement showed to be sensitive.
-std::unique_ptr<Encoder> make_encoder(const EncoderConfig& c, const py::dict& w, const std::vector<int>& layer_map,
-                                      const std::string& precision, const std::vector<std::string>& keep_float32) {
-  const Precision lowp = parse_precision(precision);
-  auto layer_precision = [&](const std::string& name) {
-    return std::find(keep_float32.begin(), keep_float32.end(), name) != keep_float32.end() ? Precision::kFloat32 : lowp;
-  };
-  if (c.H <= 0 || c.E <= 0 || c.I <= 0 || c.V <= 0 || c.P <= 0 || c.TV < 0) {
-    throw std::invalid_argument("EncoderConfig: sizes must be positive");
-  }
-  const Kernels& k = active_kernels();
-  EncoderWeights ew;
-  {
-    FloatArray word = take(w, "embeddings.word", {c.V, c.E});
-    ew.word_embeddings.assign(word.data(), word.data() + word.size());
-  }
-  ew.position_embeddings = take_vector(w, "embeddings.position", {c.P, c.E});
-  if (c.TV > 0) ew.token_type_embeddings = take_vector(w, "embeddings.token_type", {c.TV, c.E});
-  ew.embedding_norm = take_norm(w, "embeddings.norm", c.E);
-  if (w.contains("embeddings.projection.weight")) {
-    ew.embedding_projection = take_dense(k, w, "embeddings.projection", c.H, c.E);
-  }
-  for (int s = 0;; ++s) {
-    const std::string p = "layers." + std::to_string(s) + ".";
-    if (!w.contains(p + "qkv.weight")) break;
-    LayerWeights lw;
-    lw.qkv = take_dense(k, w, p + "qkv", 3 * c.H, c.H, true, layer_precision(p + "qkv"));
-    lw.attn_out = take_dense(k, w, p + "attn_out", c.H, c.H, true, layer_precision(p + "attn_out"));
-    lw.attn_norm = take_norm(w, p + "attn_norm", c.H);
-    lw.ffn_in = take_dense(k, w, p + "ffn_in", c.I, c.H, true, layer_precision(p + "ffn_in"));
-    lw.ffn_out = take_dense(k, w, p + "ffn_out", c.H, c.I, true, layer_precision(p + "ffn_out"));
-    lw.ffn_norm = take_norm(w, p + "ffn_norm", c.H);
-    ew.layer_sets.push_back(std::move(lw));
-  }
-  ew.layer_map = layer_map;
-  if (w.contains("pooler.weight")) ew.pooler = take_dense(k, w, "pooler", c.H, c.H);
-  auto enc = std::make_unique<Encoder>(c, std::move(ew));
-  g_trim_pending.store(true);
-  return enc;
-}
-
 // Builds an Encoder one piece at a time, so the caller can let each piece's source pages go once it is
 // packed (peak memory during a load: the packed weights plus one layer's sources, not both copies of
 // everything). Pieces, as dicts of float32 C-contiguous arrays under these names:
@@ -174,7 +118,11 @@ std::unique_ptr<Encoder> make_encoder(const EncoderConfig& c, const py::dict& w,
 //                 (H); weight sets are numbered in the order they are added. q, k and v are packed into
 //                 the fused (3H, H) QKV panel through one reused staging buffer (no caller-side concat).
 //   pooler(): weight (H, H), bias (H).
-// build() validates the whole (Encoder's constructor) and hands the encoder over; the builder is then spent.
+// `precision` applies to the layers' four matrix multiplies (qkv, attn_out, ffn_in, ffn_out); the
+// embedding projection and the pooler stay fp32, and so does every layer named in keep_float32
+// ("layers.<s>.<role>", s counting the weight sets added), for layers whose accuracy a measurement showed
+// to be sensitive. build() validates the whole (Encoder's constructor) and hands the encoder over; the
+// builder is then spent. This is the only way to make an Encoder from Python.
 class EncoderBuilder {
  public:
   EncoderBuilder(const EncoderConfig& c, const std::vector<int>& layer_map, const std::string& precision,
@@ -640,11 +588,7 @@ PYBIND11_MODULE(_core, m) {
       .def("pooler", &EncoderBuilder::pooler, py::arg("weights"))
       .def("build", &EncoderBuilder::build);
 
-  py::class_<Encoder>(m, "Encoder")
-      .def(py::init(&make_encoder), py::arg("config"), py::arg("weights"), py::arg("layer_map"),
-           py::arg("precision") = "float32", py::arg("keep_float32") = std::vector<std::string>{},
-           "pack the canonical weights (see module.cc) with the active ISA level; `precision` (float32, "
-           "bfloat16, int8) for the layers' matrix multiplies except those named in keep_float32")
+  py::class_<Encoder>(m, "Encoder", "a packed encoder, made by EncoderBuilder.build()")
       .def_property_readonly("precision", [](const Encoder& e) {
         // The layers' precision: that of the first layer's qkv (keep_float32 may exempt some layers).
         return std::string(precision_name(e.layer_precision()));
