@@ -146,22 +146,30 @@ class EncoderForTask(EncoderPreTrainedModel):
         return self._encoder_param_specs() + self._head_param_specs()
 
     def _build(self) -> None:
-        self._build_encoder()
+        # The head first: an MLM decoder tied to the word embeddings packs that table a second time, and
+        # once its file pages are released the encoder's piece-by-piece build starts from a small base
+        # (bert-base MLM: load peak over the interpreter 1.45x -> 1.30x of the weights).
         params = {name: self._params[self._tied.get(name, name)] for name in self._state_order}
         c = self.config
-        self._head_ops: list = []
+        head_ops: list = []
+        sources = []
         for step in self._steps():
+            if isinstance(step, (Linear, Norm)):
+                sources += [params[f"{step.name}.weight"], params[f"{step.name}.bias"]]
             if isinstance(step, Linear):
                 dense = _core.Dense(
                     np.ascontiguousarray(params[f"{step.name}.weight"], dtype=np.float32),
                     np.ascontiguousarray(params[f"{step.name}.bias"], dtype=np.float32),
                 )
-                self._head_ops.append(("dense", dense, _activation(step.act, c)))
+                head_ops.append(("dense", dense, _activation(step.act, c)))
             elif isinstance(step, Norm):
-                self._head_ops.append(
+                head_ops.append(
                     ("norm", np.ascontiguousarray(params[f"{step.name}.weight"], dtype=np.float32),
                      np.ascontiguousarray(params[f"{step.name}.bias"], dtype=np.float32))
                 )
+        self._release_pages([a for a in sources if a.size > 4096])  # norms stay: the head reads them each call
+        self._build_encoder()
+        self._head_ops = head_ops
 
     def _run_head(self, x: np.ndarray) -> np.ndarray:
         """The head's steps on (M, H) rows; (M, out)."""
