@@ -21,9 +21,6 @@ constexpr int kW = 8;  // floats per register
 // block, so at batch 1 the threads split the weights' columns and each streams only its own share
 // of them from memory (measured ~3-10% faster on bert-base 1×128 than 72-row blocks).
 constexpr int kMR = 6;
-// The narrower tile that ends a block of rows when 6-row tiles would pad (128 = 20·6 + 2·4): its 4×2
-// accumulators still hide the FMA latency (4 cycles × 2 ports).
-constexpr int kMR2 = 4;
 constexpr int kKC = 256;
 constexpr int kMCMax = 132;
 

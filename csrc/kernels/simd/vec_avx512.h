@@ -56,7 +56,6 @@ constexpr int kW = 16;
 // per micro-panel slice (L1 is 48 KB on the AVX-512 parts we target); the A block (132·192 floats =
 // 99 KB) stays in L2 and, as on AVX2, covers a 128-token sequence in one block.
 constexpr int kMR = 12;
-constexpr int kMR2 = 8;  // the tile that ends a block when 12-row tiles would pad (128 = 10·12 + 8)
 constexpr int kKC = 192;
 constexpr int kMCMax = 132;
 
