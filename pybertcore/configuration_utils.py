@@ -171,7 +171,7 @@ class PretrainedConfig:
 
         path = resolve_config_file(pretrained_model_name_or_path, **kwargs)
         config_dict = read_config_dict(path)
-        config_dict.setdefault("_name_or_path", str(pretrained_model_name_or_path))
+        config_dict["_name_or_path"] = str(pretrained_model_name_or_path)  # where it was loaded from, as transformers
         return config_dict
 
     @classmethod

@@ -118,3 +118,9 @@ def test_num_labels_overrides_saved_labels(tmp_path, caplog):
     assert config.num_labels == 3 and config.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
     assert "You passed `num_labels=3` which is incompatible to the `id2label` map of length `8`." in caplog.text
     assert transformers.BertConfig.from_pretrained(tmp_path, num_labels=3).id2label == config.id2label
+
+
+def test_name_or_path_is_where_it_was_loaded_from(minilm_dir):
+    """MiniLM's config.json carries another _name_or_path; like transformers, the loaded path wins."""
+    assert pybertcore.AutoConfig.from_pretrained(minilm_dir).name_or_path == str(minilm_dir)
+    assert pybertcore.AutoModel.from_pretrained(minilm_dir).config.name_or_path == str(minilm_dir)
