@@ -22,6 +22,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
+#include "kernels/simd/epilogue.h"
 
 namespace pbc {
 namespace {
@@ -71,28 +72,6 @@ inline void pack_a(float* ap, const float* a, int lda, int rows, int kc) {
         for (int k = 0; k < kc; ++k) dst[k * kMR + i] = 0.0f;
       }
     }
-  }
-}
-
-// One register of a finished C row: bias, activation, residual, then the (possibly partial) store.
-inline void store_out(const GemmArgs& g, VF v, int m, int n, int cols, bool last, bool accumulate) {
-  float* c = g.c + static_cast<size_t>(m) * g.ldc + n;
-  if (cols >= kW) {
-    if (accumulate) v = v_add(v, v_load(c));
-    if (last) {
-      if (g.bias) v = v_add(v, v_load(g.bias + n));
-      v = v_activation(v, g.act);
-      if (g.residual) v = v_add(v, v_load(g.residual + static_cast<size_t>(m) * g.ldr + n));
-    }
-    v_store(c, v);
-  } else {
-    if (accumulate) v = v_add(v, v_load_tail(c, cols));
-    if (last) {
-      if (g.bias) v = v_add(v, v_load_tail(g.bias + n, cols));
-      v = v_activation(v, g.act);
-      if (g.residual) v = v_add(v, v_load_tail(g.residual + static_cast<size_t>(m) * g.ldr + n, cols));
-    }
-    v_store_tail(c, v, cols);
   }
 }
 

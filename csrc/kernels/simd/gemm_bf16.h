@@ -23,6 +23,7 @@
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 #include "kernels/quantize.h"
+#include "kernels/simd/epilogue.h"
 
 namespace pbc {
 namespace {
@@ -101,28 +102,6 @@ inline void bf16_pack_a(float* ap, const float* a, int lda, int rows, int kc) {
 inline size_t bf16_a_tile_floats(int kc) { return static_cast<size_t>(kMRBf16) * even_up(kc); }
 #endif
 
-// One register of a finished C row: partial sum, then (last K block) bias, activation, residual.
-inline void lowp_store(const GemmArgs& g, VF v, int m, int n, int cols, bool last, bool accumulate) {
-  float* c = g.c + static_cast<size_t>(m) * g.ldc + n;
-  if (cols >= kW) {
-    if (accumulate) v = v_add(v, v_load(c));
-    if (last) {
-      if (g.bias) v = v_add(v, v_load(g.bias + n));
-      v = v_activation(v, g.act);
-      if (g.residual) v = v_add(v, v_load(g.residual + static_cast<size_t>(m) * g.ldr + n));
-    }
-    v_store(c, v);
-  } else {
-    if (accumulate) v = v_add(v, v_load_tail(c, cols));
-    if (last) {
-      if (g.bias) v = v_add(v, v_load_tail(g.bias + n, cols));
-      v = v_activation(v, g.act);
-      if (g.residual) v = v_add(v, v_load_tail(g.residual + static_cast<size_t>(m) * g.ldr + n, cols));
-    }
-    v_store_tail(c, v, cols);
-  }
-}
-
 // C[m0 : m0+rows, n0 : n0+cols] (+)= Ap (kMRBf16 rows, `pairs` pairs) · Bp (pairs × kNRb, bf16 pairs).
 inline void bf16_micro_kernel(const GemmArgs& g, int pairs, const float* ap, const uint16_t* bp, int m0, int rows,
                               int n0, int cols, bool accumulate, bool last) {
@@ -170,8 +149,8 @@ inline void bf16_micro_kernel(const GemmArgs& g, int pairs, const float* ap, con
 #pragma GCC unroll 16
   for (int i = 0; i < kMRBf16; ++i) {
     if (i >= rows) break;
-    lowp_store(g, acc0[i], m0 + i, n0, cols < kW ? cols : kW, last, accumulate);
-    if (cols1 > 0) lowp_store(g, acc1[i], m0 + i, n0 + kW, cols1, last, accumulate);
+    store_out(g, acc0[i], m0 + i, n0, cols < kW ? cols : kW, last, accumulate);
+    if (cols1 > 0) store_out(g, acc1[i], m0 + i, n0 + kW, cols1, last, accumulate);
   }
 }
 

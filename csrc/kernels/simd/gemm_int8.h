@@ -22,6 +22,7 @@
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 #include "kernels/quantize.h"
+#include "kernels/simd/epilogue.h"
 
 namespace pbc {
 namespace {
@@ -121,7 +122,7 @@ inline void int8_store(const Int8Plan& pl, VF dot, const int8_t* panel, int half
     const VF w = v_mul(v_load(pl.sw + static_cast<size_t>(k / kWeightGroup) * pl.npad + n), v_s8_lane(quad, k & 3));
     v = v_fmadd(v_set1(pl.orr[static_cast<size_t>(m) * kActOutliers + o]), w, v);
   }
-  lowp_store(*pl.g, v, m, n, cols, true, false);
+  store_out(*pl.g, v, m, n, cols, true, false);
 }
 
 // C[m0 : m0+rows, n0 : n0+cols] = epilogue(q(A) rows · panel bp); rows ≤ kMRInt8, cols ≤ kNRi. Exact
