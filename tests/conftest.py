@@ -7,6 +7,7 @@ imports torch.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,22 @@ def isa(request):
     _core.set_isa(request.param)
     yield request.param
     _core.set_isa(previous)
+
+
+# The folder holding the pybertcore package these tests import: site-packages after `pip install`, the
+# repository in a development tree. Child interpreters must import the same one, so they get it on
+# PYTHONPATH and run in an empty folder (`python -c` puts its working folder first on sys.path: run from
+# a fresh clone's root it would import the sources, which have no compiled core, and run from
+# site-packages it would shadow the stand-in modules a test puts on PYTHONPATH).
+PACKAGE_PARENT = Path(pybertcore.__file__).resolve().parent.parent
+CHILD_CWD = tempfile.mkdtemp(prefix="pybertcore-child-")
+
+
+def child_env(base: dict | None = None) -> dict:
+    """An environment for a child interpreter that imports the same pybertcore as this process."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = str(PACKAGE_PARENT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
 
 
 def minilm_path() -> Path:

@@ -572,12 +572,13 @@ def test_load_memory(tmp_path, kind):
         model = model.half()
     model.save_pretrained(folder, safe_serialization=kind != "bin")
     size = sum(v.size * 4 for v in load_checkpoint_folder(folder).values())
-    env = dict(os.environ, PYTHONPATH=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(folder)], env=env, capture_output=True,
-                          text=True, timeout=120)
+    from conftest import CHILD_CWD, child_env
+
+    proc = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(folder)], env=child_env(), capture_output=True,
+                          text=True, timeout=120, cwd=CHILD_CWD)
     assert proc.returncode == 0, proc.stderr
     measured = json.loads(proc.stdout)
     assert measured["peak"] <= 1.3 * size, measured

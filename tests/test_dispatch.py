@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SUPPORTED_ISAS
+from conftest import CHILD_CWD, SUPPORTED_ISAS, child_env
 
 import pybertcore
 
@@ -16,11 +16,12 @@ _PROBE = "import json, pybertcore; print(json.dumps(pybertcore.cpu_info()))"
 
 
 def _cpu_info_with(env_value):
-    env = dict(os.environ)
+    env = child_env()
     env.pop("PYBERTCORE_ISA", None)
     if env_value is not None:
         env["PYBERTCORE_ISA"] = env_value
-    proc = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=CHILD_CWD)
     return proc
 
 

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_transformers_bert
+from conftest import CHILD_CWD, PACKAGE_PARENT, make_transformers_bert
 
 import pybertcore
 from pybertcore.hub import hub_cache_dir, resolve_model_folder
 
 CFG = dict(hidden_size=96, num_attention_heads=3, intermediate_size=200, vocab_size=1013, num_hidden_layers=2)
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def add_snapshot(cache: Path, repo_id: str, folder: Path, commit: str, refs=("main",), symlinks=True) -> Path:
@@ -78,11 +77,14 @@ def _run(code: str, env_extra: dict, block_hub: bool = False) -> subprocess.Comp
     """Runs ``code`` in a fresh interpreter with a clean hub environment plus ``env_extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
     env.update(env_extra)
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    # Stand-in modules a test puts on PYTHONPATH come before the folder pybertcore is imported from
+    # (site-packages after `pip install`, which holds the real huggingface_hub).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(PACKAGE_PARENT)) if p)
     prelude = "import sys\n"
     if block_hub:  # importing huggingface_hub now raises ImportError
         prelude += "sys.modules['huggingface_hub'] = None\n"
-    return subprocess.run([sys.executable, "-c", prelude + code], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", prelude + code], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=CHILD_CWD)
 
 
 def test_resolve_by_id_and_revision_in_a_subprocess_with_hf_home(hf_home, models):
