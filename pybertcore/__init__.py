@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import os as _os
 
-from pybertcore import _core
+try:
+    from pybertcore import _core
+except ImportError as _error:  # the source tree, not an installed or in-place built package
+    raise ImportError(
+        f"pybertcore's compiled core (_core) is missing from {_os.path.dirname(__file__)}: this is the source "
+        "tree, not an installed package. Install it with `pip install .` and run from outside the repository "
+        "root (or use the `pybertcore` console script), or build it in place (README, Development)."
+    ) from _error
 from pybertcore.configuration_utils import PretrainedConfig, PreTrainedConfig
 from pybertcore.modeling_outputs import (
     BaseModelOutput,
