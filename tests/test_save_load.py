@@ -12,7 +12,7 @@ import transformers
 from conftest import make_transformers_bert, max_abs_on, ragged_batch, run_transformers
 
 import pybertcore
-from pybertcore.checkpoint import load_safetensors, save_safetensors
+from pybertcore.checkpoints import load_safetensors, save_safetensors
 
 TOL = 1e-4
 CFG = dict(hidden_size=96, num_attention_heads=3, intermediate_size=200, vocab_size=1013, num_hidden_layers=3)

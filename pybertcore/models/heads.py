@@ -81,6 +81,11 @@ class Head:
     order: Optional[tuple[str, ...]] = None
 
 
+# The token-level heads every family declares the same way: one linear layer on each position.
+TOKEN_CLASSIFICATION_HEAD = Head("tokens", (Linear("classifier", "num_labels"),))
+QUESTION_ANSWERING_HEAD = Head("tokens", (Linear("qa_outputs", "num_labels"),))
+
+
 def _size(size: Size, dims: EncoderDims, config: PretrainedConfig) -> int:
     if isinstance(size, int):
         return size

@@ -3,10 +3,12 @@ set g·inner + j is layer j of group g, and the core's layer map repeats the set
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pybertcore.configuration_utils import PretrainedConfig
 from pybertcore.modeling_outputs import BaseModelOutputWithPooling
 from pybertcore.models.albert.configuration_albert import AlbertConfig
-from pybertcore.models.encoder_model import EncoderDims, EncoderLayout, EncoderModel, EncoderPreTrainedModel
+from pybertcore.models.encoder_model import EncoderDims, EncoderLayout, EncoderModel, EncoderPreTrainedModel, bert_dims
 from pybertcore.models.heads import (
     Bias,
     ForMaskedLM,
@@ -17,15 +19,15 @@ from pybertcore.models.heads import (
     Head,
     Linear,
     Norm,
+    QUESTION_ANSWERING_HEAD,
+    TOKEN_CLASSIFICATION_HEAD,
 )
 
 
 def albert_dims(c: PretrainedConfig) -> EncoderDims:
-    return EncoderDims(
-        V=c.vocab_size, P=c.max_position_embeddings, TV=c.type_vocab_size, E=c.embedding_size, H=c.hidden_size,
-        NH=c.num_attention_heads, I=c.intermediate_size, L=c.num_hidden_layers, groups=c.num_hidden_groups,
-        inner=c.inner_group_num, act=c.hidden_act, eps=float(c.layer_norm_eps), pad_token_id=c.pad_token_id,
-        projection=True,
+    """BERT's sizes with embeddings of ``embedding_size`` (always projected) and layers shared in groups."""
+    return replace(
+        bert_dims(c), E=c.embedding_size, groups=c.num_hidden_groups, inner=c.inner_group_num, projection=True
     )
 
 
@@ -67,11 +69,11 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel, ForSequenceClassifi
 
 
 class AlbertForTokenClassification(AlbertPreTrainedModel, ForTokenClassification):
-    head = Head("tokens", (Linear("classifier", "num_labels"),))
+    head = TOKEN_CLASSIFICATION_HEAD
 
 
 class AlbertForQuestionAnswering(AlbertPreTrainedModel, ForQuestionAnswering):
-    head = Head("tokens", (Linear("qa_outputs", "num_labels"),))
+    head = QUESTION_ANSWERING_HEAD
 
 
 class AlbertForMaskedLM(AlbertPreTrainedModel, ForMaskedLM):

@@ -19,6 +19,8 @@ from pybertcore.models.heads import (
     Head,
     Linear,
     Norm,
+    QUESTION_ANSWERING_HEAD,
+    TOKEN_CLASSIFICATION_HEAD,
 )
 
 # (canonical role, transformers module within encoder.layer.<i>) in transformers' state_dict order.
@@ -62,11 +64,11 @@ class BertForSequenceClassification(BertPreTrainedModel, ForSequenceClassificati
 
 
 class BertForTokenClassification(BertPreTrainedModel, ForTokenClassification):
-    head = Head("tokens", (Linear("classifier", "num_labels"),))
+    head = TOKEN_CLASSIFICATION_HEAD
 
 
 class BertForQuestionAnswering(BertPreTrainedModel, ForQuestionAnswering):
-    head = Head("tokens", (Linear("qa_outputs", "num_labels"),))
+    head = QUESTION_ANSWERING_HEAD
 
 
 class BertForMaskedLM(BertPreTrainedModel, ForMaskedLM):

@@ -17,6 +17,8 @@ from pybertcore.models.heads import (
     Head,
     Linear,
     Norm,
+    QUESTION_ANSWERING_HEAD,
+    TOKEN_CLASSIFICATION_HEAD,
 )
 
 
@@ -80,11 +82,11 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel, ForSequence
 
 
 class DistilBertForTokenClassification(DistilBertPreTrainedModel, ForTokenClassification):
-    head = Head("tokens", (Linear("classifier", "num_labels"),))
+    head = TOKEN_CLASSIFICATION_HEAD
 
 
 class DistilBertForQuestionAnswering(DistilBertPreTrainedModel, ForQuestionAnswering):
-    head = Head("tokens", (Linear("qa_outputs", "num_labels"),))
+    head = QUESTION_ANSWERING_HEAD
 
 
 class DistilBertForMaskedLM(DistilBertPreTrainedModel, ForMaskedLM):

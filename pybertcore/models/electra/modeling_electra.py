@@ -9,7 +9,7 @@ from pybertcore.configuration_utils import PretrainedConfig
 from pybertcore.modeling_outputs import BaseModelOutputWithCrossAttentions
 from pybertcore.models.bert.modeling_bert import BERT_LAYOUT
 from pybertcore.models.electra.configuration_electra import ElectraConfig
-from pybertcore.models.encoder_model import EncoderDims, EncoderModel, EncoderPreTrainedModel
+from pybertcore.models.encoder_model import EncoderDims, EncoderModel, EncoderPreTrainedModel, bert_dims
 from pybertcore.models.heads import (
     ForMaskedLM,
     ForMultipleChoice,
@@ -19,16 +19,14 @@ from pybertcore.models.heads import (
     Head,
     Linear,
     Norm,
+    QUESTION_ANSWERING_HEAD,
+    TOKEN_CLASSIFICATION_HEAD,
 )
 
 
 def electra_dims(c: PretrainedConfig) -> EncoderDims:
-    return EncoderDims(
-        V=c.vocab_size, P=c.max_position_embeddings, TV=c.type_vocab_size, E=c.embedding_size, H=c.hidden_size,
-        NH=c.num_attention_heads, I=c.intermediate_size, L=c.num_hidden_layers, groups=c.num_hidden_layers,
-        inner=1, act=c.hidden_act, eps=float(c.layer_norm_eps), pad_token_id=c.pad_token_id,
-        projection=c.embedding_size != c.hidden_size,
-    )
+    """BERT's sizes with embeddings of ``embedding_size``, projected when that differs from H."""
+    return replace(bert_dims(c), E=c.embedding_size, projection=c.embedding_size != c.hidden_size)
 
 
 ELECTRA_LAYOUT = replace(
@@ -55,11 +53,11 @@ class ElectraForSequenceClassification(ElectraPreTrainedModel, ForSequenceClassi
 
 
 class ElectraForTokenClassification(ElectraPreTrainedModel, ForTokenClassification):
-    head = Head("tokens", (Linear("classifier", "num_labels"),))
+    head = TOKEN_CLASSIFICATION_HEAD
 
 
 class ElectraForQuestionAnswering(ElectraPreTrainedModel, ForQuestionAnswering):
-    head = Head("tokens", (Linear("qa_outputs", "num_labels"),))
+    head = QUESTION_ANSWERING_HEAD
 
 
 class ElectraForMaskedLM(ElectraPreTrainedModel, ForMaskedLM):

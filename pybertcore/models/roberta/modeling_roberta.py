@@ -17,6 +17,8 @@ from pybertcore.models.heads import (
     Head,
     Linear,
     Norm,
+    QUESTION_ANSWERING_HEAD,
+    TOKEN_CLASSIFICATION_HEAD,
 )
 from pybertcore.models.roberta.configuration_roberta import RobertaConfig
 
@@ -31,8 +33,6 @@ ROBERTA_LAYOUT = replace(
 ROBERTA_SEQUENCE_HEAD = Head(
     "first", (Linear("classifier.dense", "H", act="tanh"), Linear("classifier.out_proj", "num_labels"))
 )
-ROBERTA_TOKEN_HEAD = Head("tokens", (Linear("classifier", "num_labels"),))
-ROBERTA_QA_HEAD = Head("tokens", (Linear("qa_outputs", "num_labels"),))
 ROBERTA_MLM_HEAD = Head(
     "tokens",
     (
@@ -60,11 +60,11 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel, ForSequenceClassi
 
 
 class RobertaForTokenClassification(RobertaPreTrainedModel, ForTokenClassification):
-    head = ROBERTA_TOKEN_HEAD
+    head = TOKEN_CLASSIFICATION_HEAD
 
 
 class RobertaForQuestionAnswering(RobertaPreTrainedModel, ForQuestionAnswering):
-    head = ROBERTA_QA_HEAD
+    head = QUESTION_ANSWERING_HEAD
 
 
 class RobertaForMaskedLM(RobertaPreTrainedModel, ForMaskedLM):

@@ -10,14 +10,14 @@ from pybertcore.models.heads import (
     ForQuestionAnswering,
     ForSequenceClassification,
     ForTokenClassification,
+    QUESTION_ANSWERING_HEAD,
+    TOKEN_CLASSIFICATION_HEAD,
 )
 from pybertcore.models.roberta.modeling_roberta import (
     ROBERTA_CHOICE_HEAD,
     ROBERTA_LAYOUT,
     ROBERTA_MLM_HEAD,
-    ROBERTA_QA_HEAD,
     ROBERTA_SEQUENCE_HEAD,
-    ROBERTA_TOKEN_HEAD,
 )
 
 
@@ -37,11 +37,11 @@ class XLMRobertaForSequenceClassification(XLMRobertaPreTrainedModel, ForSequence
 
 
 class XLMRobertaForTokenClassification(XLMRobertaPreTrainedModel, ForTokenClassification):
-    head = ROBERTA_TOKEN_HEAD
+    head = TOKEN_CLASSIFICATION_HEAD
 
 
 class XLMRobertaForQuestionAnswering(XLMRobertaPreTrainedModel, ForQuestionAnswering):
-    head = ROBERTA_QA_HEAD
+    head = QUESTION_ANSWERING_HEAD
 
 
 class XLMRobertaForMaskedLM(XLMRobertaPreTrainedModel, ForMaskedLM):
