@@ -124,6 +124,41 @@ def test_int8_levels_agree_exactly_in_integers():
         assert np.abs(y - ys[0]).max() <= 1e-6 * np.abs(ys[0]).max()
 
 
+def _awkward_rows():
+    """Rows that stress the vectorised quantizer's shortcuts: lengths around the register widths,
+    outlier channels, ties with the smallest outlier, fewer non-zeros than outliers, NaN and inf."""
+    rng = np.random.default_rng(7)
+    for K in [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 100, 384, 768, 3072]:
+        x = rng.standard_normal(K).astype(np.float32)
+        yield x
+        spiky = x.copy()
+        spiky[[0, K // 2, K - 1]] *= 40.0  # outlier channels, first and last lanes included
+        yield spiky
+        yield np.round(rng.standard_normal(K) * 2)  # many exact ties, some with the 4th outlier
+        yield np.zeros(K)
+        yield np.ones(K)
+        one = np.zeros(K)
+        one[K // 2] = -3.0  # fewer non-zeros than outliers
+        yield one
+        nan = x.copy()
+        nan[K // 3] = np.nan
+        yield nan
+        inf = x.copy()
+        inf[K // 2] = np.inf
+        yield inf
+
+
+def test_int8_quantizer_identical_on_every_level(isa):
+    """Each level's (vectorised) activation quantizer gives the scalar one's codes, scale, zero point,
+    outliers (same order) and residuals, bit for bit: the integer GEMM then sees the same inputs."""
+    for row in _awkward_rows():
+        x = np.asarray(row, dtype=np.float32)[None]
+        want = _core.quantize_activations(x, isa="scalar")
+        got = _core.quantize_activations(x, isa=isa)
+        for name, a, b in zip(["codes", "scale", "zero point", "outlier index", "residual"], want, got):
+            assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), (name, x.shape, a, b)
+
+
 def test_int8_row_extremes():
     """Constant rows, zero rows, one huge value, NaN-free extremes: no overflow, no division by zero."""
     x = np.zeros((4, 40), dtype=np.float32)

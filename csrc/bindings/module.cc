@@ -458,8 +458,9 @@ FloatArray bf16_round(const FloatArray& x) {
   return y;
 }
 
-py::tuple quantize_activations(const FloatArray& x) {
+py::tuple quantize_activations(const FloatArray& x, const py::object& isa) {
   if (x.ndim() != 2) throw std::invalid_argument("x must be 2-D (rows, K), got " + shape_str(x));
+  const Kernels& k = kernels_named(isa);
   const py::ssize_t M = x.shape(0), K = x.shape(1);
   py::array_t<uint8_t> q({M, K});
   FloatArray scale({M});
@@ -467,7 +468,7 @@ py::tuple quantize_activations(const FloatArray& x) {
   py::array_t<int32_t> idx({M, static_cast<py::ssize_t>(kActOutliers)});
   FloatArray res({M, static_cast<py::ssize_t>(kActOutliers)});
   for (py::ssize_t m = 0; m < M; ++m) {
-    quantize_act_row(q.mutable_data() + m * K, scale.mutable_data() + m, zero.mutable_data() + m,
+    k.quantize_act_row(q.mutable_data() + m * K, scale.mutable_data() + m, zero.mutable_data() + m,
                      idx.mutable_data() + m * kActOutliers, res.mutable_data() + m * kActOutliers, x.data() + m * K,
                      static_cast<int>(K), static_cast<int>(K));
   }
@@ -513,9 +514,9 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("compiled_isas", &compiled_isas, "ISA levels this build contains, lowest first");
   m.def("bf16_round", &bf16_round, py::arg("x"), "x rounded to bfloat16 (nearest even), as float32");
-  m.def("quantize_activations", &quantize_activations, py::arg("x"),
-        "the int8 GEMM's per-row 7-bit quantization of a (rows, K) float32 array: (q uint8, scale, zero_point, "
-        "outlier_index (rows, 4), outlier_residual (rows, 4))");
+  m.def("quantize_activations", &quantize_activations, py::arg("x"), py::arg("isa") = py::none(),
+        "the int8 GEMM's per-row 7-bit quantization of a (rows, K) float32 array, as level `isa` computes it "
+        "(default: the active one): (q uint8, scale, zero_point, outlier_index (rows, 4), outlier_residual (rows, 4))");
   m.def("quantize_weights", &quantize_weights, py::arg("weight"),
         "the int8 GEMM's s8 quantization of (N, K) float32 per output channel and group of 128 k: (q int8, "
         "scale (N, groups), sum of q (N, groups))");

@@ -132,6 +132,10 @@ struct Kernels {
   size_t (*packed_int8_bytes)(int N, int K) = nullptr;
   void (*pack_weight_int8)(void* packed, const float* w, int N, int K) = nullptr;
   void (*gemm_int8)(const GemmArgs& args) = nullptr;
+  // The per-row activation quantization gemm_int8 applies (quantize.h's quantize_act_row): the same
+  // codes, scale, zero point and outliers on every level (exposed for the tests).
+  void (*quantize_act_row)(uint8_t* q, float* scale, int32_t* zero, int32_t* out_idx, float* out_res,
+                           const float* a, int K, int Kp) = nullptr;
   const char* bf16_kernel = "scalar";  // which implementation fills the entries above (for cpu_info)
   const char* int8_kernel = "scalar";
 };

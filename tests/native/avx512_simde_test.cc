@@ -7,6 +7,7 @@
 // Tolerances are those of tests/test_kernels.py.
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <random>
 #include <vector>
@@ -186,6 +187,37 @@ static void test_lowp(const Kernels& ref, const Kernels& k, bool int8, int M, in
   check(ok, what, worst);
 }
 
+// The vectorised activation quantizer against the scalar one: identical codes, scale, zero point,
+// outliers and residuals, on rows with outlier channels, ties, zeros, a NaN and an inf.
+static void test_quantize_act(const Kernels& ref, const Kernels& k, int K) {
+  std::mt19937 rng(K);
+  std::vector<std::vector<float>> rows;
+  rows.push_back(randn(K, rng));
+  rows.push_back(rows[0]);
+  for (int i : {0, K / 2, K - 1}) rows.back()[i] *= 40.0f;
+  rows.push_back(std::vector<float>(K, 0.0f));
+  rows.push_back(std::vector<float>(K, 1.0f));
+  rows.push_back(randn(K, rng, 2.0f));
+  for (float& x : rows.back()) x = nearbyintf(x);  // ties
+  rows.push_back(rows[0]);
+  rows.back()[K / 3] = NAN;
+  rows.push_back(rows[0]);
+  rows.back()[K / 2] = INFINITY;
+  bool ok = true;
+  for (const auto& a : rows) {
+    std::vector<uint8_t> q0(K), q1(K);
+    float s0, s1, r0[kActOutliers], r1[kActOutliers];
+    int32_t z0, z1, i0[kActOutliers], i1[kActOutliers];
+    ref.quantize_act_row(q0.data(), &s0, &z0, i0, r0, a.data(), K, K);
+    k.quantize_act_row(q1.data(), &s1, &z1, i1, r1, a.data(), K, K);
+    ok = ok && q0 == q1 && s0 == s1 && z0 == z1 && memcmp(i0, i1, sizeof(i0)) == 0;
+    for (int o = 0; o < kActOutliers; ++o) ok = ok && (r0[o] == r1[o] || (r0[o] != r0[o] && r1[o] != r1[o]));
+  }
+  char what[128];
+  snprintf(what, sizeof(what), "quantize_act_row K=%d (%zu rows, bit for bit)", K, rows.size());
+  check(ok, what, 0.0);
+}
+
 int main() {
   Kernels ref, k;
   fill_kernels_ref(&ref);
@@ -222,6 +254,8 @@ int main() {
       test_lowp(ref_lowp, k_vnni, true, s[0], s[1], s[2], static_cast<Activation>(act), act == 1);
     }
   }
+  const int qk[] = {1, 3, 4, 5, 15, 16, 17, 33, 100, 768};
+  for (int K : qk) test_quantize_act(ref_lowp, k_lowp, K);
   printf("%s: %d failure(s)\n", failures ? "FAILED" : "PASSED", failures);
   return failures ? 1 : 0;
 }

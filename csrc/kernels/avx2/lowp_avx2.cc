@@ -23,6 +23,7 @@ void fill_lowp_avx2(Kernels* k) {
   k->packed_int8_bytes = packed_int8_bytes_simd;
   k->pack_weight_int8 = pack_weight_int8_simd;
   k->gemm_int8 = gemm_int8_simd;
+  k->quantize_act_row = quantize_act_row_simd;
   k->int8_kernel = "avx2 (vpmaddubsw, 7-bit activations)";
 }
 

@@ -122,6 +122,7 @@ void fill_lowp_ref(Kernels* k) {
   k->packed_int8_bytes = packed_int8_bytes_ref;
   k->pack_weight_int8 = pack_weight_int8_ref;
   k->gemm_int8 = gemm_int8_ref;
+  k->quantize_act_row = quantize_act_row;
   k->int8_kernel = "scalar";
 }
 

@@ -23,6 +23,7 @@
 #include "kernels/parallel.h"
 #include "kernels/quantize.h"
 #include "kernels/simd/epilogue.h"
+#include "kernels/simd/quantize_act.h"
 
 namespace pbc {
 namespace {
@@ -99,7 +100,7 @@ void int8_quantize_rows(void* ctx, long u, int /*worker*/) {
   const GemmArgs& g = *pl.g;
   const int r0 = static_cast<int>(u) * 16, r1 = r0 + 16 < g.M ? r0 + 16 : g.M;
   for (int m = r0; m < r1; ++m) {
-    quantize_act_row(pl.aq + static_cast<size_t>(m) * pl.Kp, pl.sa + m, pl.za + m, pl.oi + static_cast<size_t>(m) * kActOutliers,
+    quantize_act_row_simd(pl.aq + static_cast<size_t>(m) * pl.Kp, pl.sa + m, pl.za + m, pl.oi + static_cast<size_t>(m) * kActOutliers,
                      pl.orr + static_cast<size_t>(m) * kActOutliers, g.a + static_cast<size_t>(m) * g.lda, g.K, pl.Kp);
   }
 }

@@ -47,6 +47,10 @@ inline VF v_pow2i(VF n) {
 // a < b ? t : f, lane by lane
 inline VF v_select_lt(VF a, VF b, VF t, VF f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
 
+// Bit l set where lane l of a ≥ b (false for NaN) / where lane l is NaN.
+inline unsigned v_mask_ge(VF a, VF b) { return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ))); }
+inline unsigned v_mask_nan(VF a) { return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, a, _CMP_UNORD_Q))); }
+
 // Masked tails: lanes [0, n) of p, the others read as 0 / left unwritten. n in [0, kW].
 alignas(64) const int kTailMask[2 * kW] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 inline __m256i tail_mask(int n) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kTailMask + kW - n)); }
@@ -64,6 +68,12 @@ inline float v_reduce_max(VF v) {
   __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_max_ps(s, _mm_movehl_ps(s, s));
   s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+inline float v_reduce_min(VF v) {
+  __m128 s = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_min_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_min_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
 

@@ -79,6 +79,8 @@ inline VF v_pow2i(VF n) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
 }
 inline VF v_select_lt(VF a, VF b, VF t, VF f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), f, t); }
+inline unsigned v_mask_ge(VF a, VF b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+inline unsigned v_mask_nan(VF a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
 
 inline __mmask16 tail_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
 inline VF v_load_tail(const float* p, int n) { return _mm512_maskz_loadu_ps(tail_mask(n), p); }
@@ -97,6 +99,13 @@ inline float v_reduce_max(VF v) {
   __m128 s = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   s = _mm_max_ps(s, _mm_movehl_ps(s, s));
   s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+inline float v_reduce_min(VF v) {
+  __m256 h = _mm256_min_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 s = _mm_min_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  s = _mm_min_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_min_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
 

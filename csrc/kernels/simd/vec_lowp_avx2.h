@@ -30,6 +30,13 @@ inline VI vi_dot_u8s8(VI acc, VI a, VI b) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)));
 }
 
+// Lanes holding integers in [0, 255] stored as kW bytes at p.
+inline void v_store_u8(uint8_t* p, VF v) {
+  const __m256i i = _mm256_cvtps_epi32(v);
+  const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(w, w));
+}
+
 // A register of bf16 pairs (k even in the low half of each 32-bit lane, k odd in the high half) as
 // two fp32 registers: one shift or one mask each, no conversion instruction.
 // The s8 at byte `b` (0..3) of each 32-bit lane, as fp32.

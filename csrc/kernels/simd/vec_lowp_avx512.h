@@ -50,6 +50,19 @@ inline VI vi_dot_u8s8(VI acc, VI a, VI b) {
 #endif
 
 #ifdef PBC_SIMDE_AVX512
+inline void v_store_u8(uint8_t* p, VF v) {  // (SIMDe 0.7.4 has no _mm512_cvtepi32_epi8)
+  float f[16];
+  _mm512_storeu_ps(f, v);
+  for (int l = 0; l < 16; ++l) p[l] = static_cast<uint8_t>(static_cast<int>(nearbyintf(f[l])));
+}
+#else
+// Lanes holding integers in [0, 255] stored as kW bytes at p.
+inline void v_store_u8(uint8_t* p, VF v) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+}
+#endif
+
+#ifdef PBC_SIMDE_AVX512
 inline VF v_s8_lane(VI x, int b) {  // (SIMDe 0.7.4 has no _mm512_srai_epi32)
   int8_t bytes[64];
   float f[16];
