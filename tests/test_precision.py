@@ -7,8 +7,9 @@ so what is tested is the arithmetic, not the quantization:
   int8:  the int32 sums are exact; what remains is the fp32 folding of groups and epilogue → relative 1e-6.
 Model tolerances against our own float32 (the quantization itself):
   bf16:  mean-pooled cosine ≥ 0.9999 on MiniLM text, ≥ 0.999 on random small models.
-  int8:  mean-pooled cosine ≥ 0.995 on MiniLM text (the measured minimum over the bundled 276 sentences
-         is 0.9961, README "Precision"), mean ≥ 0.999; ≥ 0.98 on random small models.
+  int8:  mean-pooled cosine ≥ 0.998 on MiniLM text (the issue's bound; the measured minimum over the
+         bundled 276 sentences is 0.9990, README "Precision"), mean ≥ 0.9995; ≥ 0.98 on random small
+         models (a few random tokens, no trained structure to average over).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ GROUP = 128  # k per weight scale (quantize.h kWeightGroup)
 
 def _int8_reference(x, w, b):
     """fp64 result of the int8 GEMM from the kernels' own quantized integers (quantize.h's formula):
-    exact int64 sums per weight group, then the scales, zero points and outlier residuals in fp64."""
-    q, sa, za, oi, orr = _core.quantize_activations(x)
+    exact int64 sums per weight group, then the scales and zero points in fp64, plus each row's
+    outliers times their bf16 weights."""
+    q, sa, za, oi, ov = _core.quantize_activations(x)
     qw, sw, qsum = _core.quantize_weights(w)
     K = x.shape[1]
     dot = np.zeros((x.shape[0], w.shape[0]))
@@ -51,10 +53,11 @@ def _int8_reference(x, w, b):
         acc = q[:, ks].astype(np.int64) @ qw[:, ks].astype(np.int64).T
         dot += (acc - za[:, None].astype(np.int64) * qsum[None, :, g]) * sw[None, :, g].astype(np.float64)
     v = dot * sa[:, None].astype(np.float64)
-    for o in range(oi.shape[1]):
-        k = oi[:, o]
-        v += orr[:, o:o + 1].astype(np.float64) * (sw[:, k // GROUP].T.astype(np.float64) * qw[:, k].T)
-    return v + b
+    if K:
+        wt = _core.bf16_round(w).astype(np.float64)
+        for o in range(oi.shape[1]):
+            v += ov[:, o:o + 1].astype(np.float64) * wt[:, oi[:, o]].T
+    return v if b is None else v + b
 
 
 def test_formats():
@@ -70,15 +73,23 @@ def test_formats():
     assert qsum.tolist() == [[-31], [0]]
     w = np.concatenate([np.full((1, GROUP), 0.5), np.full((1, 6), -2.0)], axis=1).astype(np.float32)
     qw, sw, qsum = _core.quantize_weights(w)  # one scale per group of GROUP k
-    assert sw.shape == (1, 2) and sw[0, 0] == np.float32(0.5 / 127) and sw[0, 1] == np.float32(2.0 / 127)
-    assert qsum.tolist() == [[GROUP * 127, -6 * 127]]
-    x = np.array([[0.0, 1.0, -1.0, 0.5, 100.0, -50.0, 40.0, 30.0]], dtype=np.float32)
-    q, sa, za, oi, orr = _core.quantize_activations(x)
-    assert q.max() <= 127 and q.min() >= 0  # 7-bit: vpmaddubsw pairs cannot saturate
-    assert oi[0].tolist() == [4, 5, 6, 7]  # the four outliers are kept out of the range...
-    for o, k in enumerate(oi[0]):  # ...and restored exactly by their residuals
-        assert abs(float(sa[0]) * (int(q[0, k]) - int(za[0])) + orr[0, o] - x[0, k]) < 1e-5
-    assert abs(float(sa[0]) - 2.0 / 127) < 1e-7 and za[0] == 64
+    assert sw.shape == (1, 2) and sw[0, 0] == np.float32(1.0 / 128) and sw[0, 1] == np.float32(4.0 / 128)
+    assert qsum.tolist() == [[GROUP * 64, -6 * 64]]  # equal same-sign neighbours: 64 + 64 = 128
+    # pair-safe weights: a same-sign pair (k even, k+1) sums to at most 128 in magnitude, so 8-bit
+    # activations cannot saturate vpmaddubsw's int16 (255 · 128 < 32768)
+    w = np.array([[1.0, 1.0, -0.5, 1.0, -1.0, -0.99]], dtype=np.float32)
+    qw, sw, qsum = _core.quantize_weights(w)
+    assert sw[0, 0] == np.float32(2.0 / 128)  # max same-sign pair (2.0) / 128 beats max|w| / 127
+    assert qw.tolist() == [[64, 64, -32, 64, -64, -63]]
+    x = np.array([[0.0, 1.0, -1.0, 0.5, 100.0, -50.0, 40.0, 30.0, -20.0, 15.0, 12.0, -11.0, 10.0, 0.25]],
+                 dtype=np.float32)
+    q, sa, za, oi, ov = _core.quantize_activations(x)
+    assert q.shape == (1, 14) and oi.shape == (1, 8) and q.dtype == np.uint8
+    assert oi[0].tolist() == [4, 5, 6, 7, 8, 9, 10, 11]  # the 8 largest |a|, largest first
+    assert ov[0].tolist() == x[0, oi[0]].tolist()  # multiplied in fp32, outside the integer sums
+    assert (q[0, oi[0]] == za[0]).all()  # their codes add nothing
+    assert abs(float(sa[0]) - 11.0 / 255) < 1e-7 and za[0] == round(1.0 / (11.0 / 255))  # range [-1, 10]
+    assert q[0, 12] == 255 and q[0, 2] == 0  # 8-bit codes, both ends of the range
 
 
 @pytest.mark.parametrize("M,N,K", SHAPES)
@@ -116,6 +127,30 @@ def test_gemm_int8(isa, M, N, K):
     assert np.abs(y - (np.maximum(exact, 0) + r)).max() <= 0.03 * scale
 
 
+def test_int8_pair_safe_weights(isa):
+    """Adversarial weights (equal same-sign neighbours, the worst case for vpmaddubsw's int16 pair sums)
+    and activations that reach both code ends: every pair obeys the bound, and the GEMM is exact."""
+    rng = np.random.default_rng(3)
+    K = 300
+    w = np.abs(rng.standard_normal((24, K))).astype(np.float32)
+    w[0] = 1.0
+    w[1, 0::2] = w[1, 1::2] = rng.uniform(0.5, 1.0, K // 2)  # pairs of equal values
+    w[2] = -w[1]
+    w[3, ::7] = 40.0  # a large weight next to a small one of the same sign
+    qw, _, _ = _core.quantize_weights(w)
+    pairs = qw[:, 0::2].astype(int), qw[:, 1::2].astype(int)
+    same_sign = pairs[0] * pairs[1] > 0
+    assert (np.abs(pairs[0]) + np.abs(pairs[1]))[same_sign].max() == 128  # the bound, reached
+    assert np.abs(qw).max() <= 127
+    x = rng.uniform(0.0, 1.0, (9, K)).astype(np.float32)
+    x[:, 10] = 1.0
+    q = _core.quantize_activations(x)[0]
+    assert q.max() == 255
+    ref = _int8_reference(x, w, None)
+    y = _core.Dense(w, None, isa=isa, dtype="int8").forward(x)
+    assert np.abs(y - ref).max() <= 1e-6 * np.abs(ref).max()
+
+
 def test_int8_levels_agree_exactly_in_integers():
     """Every level quantizes with the same code: results differ only by the fp32 epilogue's rounding."""
     x, w, b, _ = _problem(50, 70, 300)
@@ -150,12 +185,12 @@ def _awkward_rows():
 
 def test_int8_quantizer_identical_on_every_level(isa):
     """Each level's (vectorised) activation quantizer gives the scalar one's codes, scale, zero point,
-    outliers (same order) and residuals, bit for bit: the integer GEMM then sees the same inputs."""
+    outliers (same order) and their values, bit for bit: the integer GEMM then sees the same inputs."""
     for row in _awkward_rows():
         x = np.asarray(row, dtype=np.float32)[None]
         want = _core.quantize_activations(x, isa="scalar")
         got = _core.quantize_activations(x, isa=isa)
-        for name, a, b in zip(["codes", "scale", "zero point", "outlier index", "residual"], want, got):
+        for name, a, b in zip(["codes", "scale", "zero point", "outlier index", "outlier value"], want, got):
             assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), (name, x.shape, a, b)
 
 
@@ -281,9 +316,9 @@ def test_minilm_accuracy_bounds(minilm_dir):
     assert bf["cosine_min"] >= 0.9999, bf
     assert bf["max_abs_diff"] < 0.05, bf
     i8 = accuracy_report(minilm_dir, "int8")
-    assert i8["cosine_min"] >= 0.995, i8
-    assert i8["cosine_mean"] >= 0.999, i8
-    assert i8["max_abs_diff"] < 0.5, i8
+    assert i8["cosine_min"] >= 0.998, i8
+    assert i8["cosine_mean"] >= 0.9995, i8
+    assert i8["max_abs_diff"] < 0.2, i8
 
 
 def test_accuracy_report_on_a_model_with_given_texts(minilm_dir):

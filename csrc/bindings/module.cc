@@ -515,8 +515,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("compiled_isas", &compiled_isas, "ISA levels this build contains, lowest first");
   m.def("bf16_round", &bf16_round, py::arg("x"), "x rounded to bfloat16 (nearest even), as float32");
   m.def("quantize_activations", &quantize_activations, py::arg("x"), py::arg("isa") = py::none(),
-        "the int8 GEMM's per-row 7-bit quantization of a (rows, K) float32 array, as level `isa` computes it "
-        "(default: the active one): (q uint8, scale, zero_point, outlier_index (rows, 4), outlier_residual (rows, 4))");
+        "the int8 GEMM's per-row 8-bit quantization of a (rows, K) float32 array, as level `isa` computes it "
+        "(default: the active one): (q uint8, scale, zero_point, outlier_index (rows, 8), outlier_value (rows, 8))");
   m.def("quantize_weights", &quantize_weights, py::arg("weight"),
         "the int8 GEMM's s8 quantization of (N, K) float32 per output channel and group of 128 k: (q int8, "
         "scale (N, groups), sum of q (N, groups))");

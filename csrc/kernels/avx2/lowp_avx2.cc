@@ -2,7 +2,7 @@
 //
 // bf16: weights bf16 in vdpbf16ps' pair layout, widened exactly (shift / mask) and multiplied with fp32
 // activations in fp32 FMAs; the speed-up over fp32 is the halved weight traffic only (AVX2 has no bf16
-// arithmetic). int8: vpmaddubsw + vpmaddwd on 7-bit activations and s8 weights, exact int32 sums,
+// arithmetic). int8: vpmaddubsw + vpmaddwd on u8 activations and pair-safe s8 weights, exact int32 sums,
 // 32 multiply-adds per three instructions against eight per FMA. Bodies: ../simd/gemm_bf16.h,
 // gemm_int8.h; formats: ../quantize.h.
 #include "kernels/simd/vec_avx2.h"
@@ -24,7 +24,7 @@ void fill_lowp_avx2(Kernels* k) {
   k->pack_weight_int8 = pack_weight_int8_simd;
   k->gemm_int8 = gemm_int8_simd;
   k->quantize_act_row = quantize_act_row_simd;
-  k->int8_kernel = "avx2 (vpmaddubsw, 7-bit activations)";
+  k->int8_kernel = "avx2 (vpmaddubsw, pair-safe weights)";
 }
 
 }  // namespace pbc

@@ -1,6 +1,6 @@
 // lowp_avx512.cc — the low-precision GEMMs of the AVX-512 level (F, BW, DQ, VL), for CPUs with neither
 // AVX512-BF16 nor AVX512-VNNI: the AVX2 level's method on 512-bit registers (bf16 widened, int8 through
-// vpmaddubsw on 7-bit activations). lowp_avx512bf16.cc and lowp_avx512vnni.cc override the entries
+// vpmaddubsw on pair-safe weights). lowp_avx512bf16.cc and lowp_avx512vnni.cc override the entries
 // when CPUID reports those extensions. Bodies: ../simd/gemm_bf16.h, gemm_int8.h.
 #include "kernels/simd/vec_avx512.h"
 // (the order matters: the bodies are written in the vocabulary the lines above and below define)
@@ -21,7 +21,7 @@ void fill_lowp_avx512(Kernels* k) {
   k->pack_weight_int8 = pack_weight_int8_simd;
   k->gemm_int8 = gemm_int8_simd;
   k->quantize_act_row = quantize_act_row_simd;
-  k->int8_kernel = "avx512 (vpmaddubsw, 7-bit activations)";
+  k->int8_kernel = "avx512 (vpmaddubsw, pair-safe weights)";
 }
 
 }  // namespace pbc

@@ -2,11 +2,11 @@
 //
 // Baseline flags; also the fallback every higher level starts from. Formats: quantize.h.
 //   bf16:  C = act(A · bf16(W)ᵀ + bias) + residual, A in fp32, products and sums in fp32, k in order.
-//   int8:  A quantized per row (7-bit asymmetric, 4 outliers kept as fp32 residuals), W per output
-//          channel and group of 64 k (s8 symmetric), exact int32 dot products per group, then the
-//          formula of quantize.h.
+//   int8:  A quantized per row (8-bit asymmetric, kActOutliers outliers taken out and multiplied in
+//          fp32 by bf16 weights), W per output channel and group of kWeightGroup k (s8 symmetric,
+//          pair-safe), exact int32 dot products per group, then the formula of quantize.h.
 // Packed layouts (this level only): bf16 W (N, K) row-major; int8 [q_w (N, K) | pad to 64 bytes |
-// scale_w (N, groups) | Σq_w (N, groups) int32 | zc (N)].
+// scale_w (N, groups) | Σq_w (N, groups) int32 | zc (N) | bf16(W)ᵀ (K, N)].
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -52,7 +52,13 @@ void gemm_bf16_ref(const GemmArgs& g) {
 size_t int8_q_bytes(int N, int K) { return (static_cast<size_t>(N) * K + 63) / 64 * 64; }
 
 size_t packed_int8_bytes_ref(int N, int K) {
-  return int8_q_bytes(N, K) + static_cast<size_t>(N) * weight_groups(K) * 8 + static_cast<size_t>(N) * 4;
+  return int8_q_bytes(N, K) + static_cast<size_t>(N) * weight_groups(K) * 8 + static_cast<size_t>(N) * 4 +
+         static_cast<size_t>(K) * N * 2;
+}
+// The bf16 transposed copy the outliers are multiplied with: (K, N) after zc.
+const uint16_t* int8_outlier_weights(const void* packed, int N, int K) {
+  return reinterpret_cast<const uint16_t*>(static_cast<const char*>(packed) + int8_q_bytes(N, K) +
+                                           static_cast<size_t>(N) * weight_groups(K) * 8 + static_cast<size_t>(N) * 4);
 }
 
 void pack_weight_int8_ref(void* packed, const float* w, int N, int K) {
@@ -70,6 +76,10 @@ void pack_weight_int8_ref(void* packed, const float* w, int N, int K) {
     for (int g = 0; g < G; ++g) c += s[g] * static_cast<float>(qs[g]);
     zc[n] = c;
   }
+  uint16_t* wt = const_cast<uint16_t*>(int8_outlier_weights(packed, N, K));
+  for (int n = 0; n < N; ++n) {
+    for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * N + n] = bf16_from_float(w[static_cast<size_t>(n) * K + k]);
+  }
 }
 
 void gemm_int8_ref(const GemmArgs& g) {
@@ -82,11 +92,12 @@ void gemm_int8_ref(const GemmArgs& g) {
   std::vector<uint8_t> aq(static_cast<size_t>(M) * (K > 0 ? K : 1));
   std::vector<float> sa(M);
   std::vector<int32_t> za(M), oi(static_cast<size_t>(M) * kActOutliers);
-  std::vector<float> orr(static_cast<size_t>(M) * kActOutliers);
+  std::vector<float> ov(static_cast<size_t>(M) * kActOutliers);
+  const uint16_t* wt = int8_outlier_weights(g.b_lowp, N, K);
 #pragma omp parallel for schedule(static)
   for (int m = 0; m < M; ++m) {
     quantize_act_row(aq.data() + static_cast<size_t>(m) * K, &sa[m], &za[m], &oi[static_cast<size_t>(m) * kActOutliers],
-                     &orr[static_cast<size_t>(m) * kActOutliers], g.a + static_cast<size_t>(m) * g.lda, K, K);
+                     &ov[static_cast<size_t>(m) * kActOutliers], g.a + static_cast<size_t>(m) * g.lda, K, K);
   }
 #pragma omp parallel for schedule(static)
   for (int m = 0; m < M; ++m) {
@@ -102,9 +113,9 @@ void gemm_int8_ref(const GemmArgs& g) {
         dot += static_cast<float>(acc) * s[gi];
       }
       float v = (dot - static_cast<float>(za[m]) * zc[n]) * sa[m];
-      for (int o = 0; o < kActOutliers; ++o) {
+      for (int o = 0; o < (K > 0 ? kActOutliers : 0); ++o) {
         const size_t i = static_cast<size_t>(m) * kActOutliers + o;
-        v += orr[i] * (s[oi[i] / kWeightGroup] * static_cast<float>(w[oi[i]]));
+        v += ov[i] * bf16_to_float(wt[static_cast<size_t>(oi[i]) * N + n]);
       }
       g.c[static_cast<size_t>(m) * g.ldc + n] = epilogue(g, v, m, n);
     }

@@ -5,13 +5,15 @@
 // each holding for every channel j the four s8 weights W[j][4q .. 4q+3] in one 32-bit lane (zero
 // padded past K and past N) — the operand layout of vpmaddubsw pairs and of VNNI's vpdpbusd. After
 // the panels: scale_w and Σ q_w of each weight group (quantize.h), each (groups, N rounded up to kNRi),
-// then zc (N rounded up): the zero point's share of every channel.
-// Per call: every row of A is quantized once (7-bit, per row) into the calling thread's scratch,
-// K padded to whole quads with the row's zero point. Units of (64-row block) × (run of panels); the
-// micro-kernel (kMRInt8 rows × kNRi channels) keeps int32 accumulators over each weight group of 128 k
-// (exact), folds them into fp32 accumulators with the group's scales, and finishes in the epilogue:
-//   C = scale_w[n] · (scale_a[m] · (acc − z[m]·Σq_w[n]) + Σ_o r[m][o] · q_w[n][k_o]) + bias, activation,
-//   residual (the outliers' weights read back from the panel: one lane extract per outlier),
+// then zc (N rounded up): the zero point's share of every channel; then bf16(W)ᵀ (K, N rounded up),
+// the outliers' weights: one contiguous register per outlier and kW channels.
+// Per call: every row of A is quantized once (8-bit, per row; simd/quantize_act.h) into the calling
+// thread's scratch, K padded to whole quads with the row's zero point. Units of (64-row block) × (run
+// of panels); the micro-kernel (kMRInt8 rows × kNRi channels) keeps int32 accumulators over each
+// weight group (exact), folds them into fp32 accumulators with the group's scales, and finishes in
+// the epilogue:
+//   C = scale_a[m] · (Σ_g scale_w · acc_g − z[m]·zc[n]) + Σ_o a[m][k_o] · bf16(W[n][k_o]) + bias,
+//   activation, residual,
 // the same fp32 operations as the scalar reference (which may differ by an FMA contraction: ~1 ulp).
 // C must not overlap A or the residual.
 #pragma once
@@ -37,8 +39,11 @@ inline size_t int8_panel_bytes(int N, int K) {
 }
 inline int int8_n_pad(int N) { return (N + kNRi - 1) / kNRi * kNRi; }
 
-size_t packed_int8_bytes_simd(int N, int K) {
+inline size_t int8_outlier_offset(int N, int K) {
   return int8_panel_bytes(N, K) + static_cast<size_t>(int8_n_pad(N)) * (weight_groups(K) * 8 + 4);
+}
+size_t packed_int8_bytes_simd(int N, int K) {
+  return int8_outlier_offset(N, K) + static_cast<size_t>(K) * int8_n_pad(N) * 2;
 }
 
 struct Int8PackPlan {
@@ -55,6 +60,7 @@ void int8_pack_panel(void* ctx, long p, int /*worker*/) {
   float* scale = reinterpret_cast<float*>(pl.packed + int8_panel_bytes(pl.N, K));  // (G, npad)
   int32_t* qsum = reinterpret_cast<int32_t*>(scale + static_cast<size_t>(G) * npad);  // (G, npad)
   float* zc = reinterpret_cast<float*>(qsum + static_cast<size_t>(G) * npad);         // (npad)
+  uint16_t* wt = reinterpret_cast<uint16_t*>(pl.packed + int8_outlier_offset(pl.N, K));  // (K, npad)
   int8_t* row = new int8_t[K > 0 ? K : 1];
   float* rs = new float[G > 0 ? G : 1];
   int32_t* rq = new int32_t[G > 0 ? G : 1];
@@ -70,6 +76,9 @@ void int8_pack_panel(void* ctx, long p, int /*worker*/) {
     zc[n] = c;
     for (int k = 0; k < Kq * 4; ++k) {
       dst[(static_cast<size_t>(k / 4) * kNRi + j) * 4 + (k & 3)] = (n < pl.N && k < K) ? row[k] : 0;
+    }
+    for (int k = 0; k < K; ++k) {
+      wt[static_cast<size_t>(k) * npad + n] = n < pl.N ? bf16_from_float(pl.w[static_cast<size_t>(n) * K + k]) : 0;
     }
   }
   delete[] row;
@@ -89,10 +98,11 @@ struct Int8Plan {
   float* sa;     // (M) row scales
   int32_t* za;   // (M) row zero points
   int32_t* oi;   // (M, kActOutliers) outlier columns
-  float* orr;    // (M, kActOutliers) their fp32 residuals
+  float* ov;     // (M, kActOutliers) their values
   const int8_t* bq;
   const float* sw;      // (groups, npad) weight scales
   const float* zc;      // (npad) Σ_g scale_w · Σ q_w: the zero point's share
+  const uint16_t* wt;   // (K, npad) bf16(W)ᵀ, the outliers' weights
 };
 
 void int8_quantize_rows(void* ctx, long u, int /*worker*/) {
@@ -101,7 +111,7 @@ void int8_quantize_rows(void* ctx, long u, int /*worker*/) {
   const int r0 = static_cast<int>(u) * 16, r1 = r0 + 16 < g.M ? r0 + 16 : g.M;
   for (int m = r0; m < r1; ++m) {
     quantize_act_row_simd(pl.aq + static_cast<size_t>(m) * pl.Kp, pl.sa + m, pl.za + m, pl.oi + static_cast<size_t>(m) * kActOutliers,
-                     pl.orr + static_cast<size_t>(m) * kActOutliers, g.a + static_cast<size_t>(m) * g.lda, g.K, pl.Kp);
+                     pl.ov + static_cast<size_t>(m) * kActOutliers, g.a + static_cast<size_t>(m) * g.lda, g.K, pl.Kp);
   }
 }
 
@@ -111,17 +121,14 @@ inline int32_t load_quad(const uint8_t* p) {
   return v;
 }
 
-// One finished register of C row m, columns n .. n+cols (cols ≤ kW): `dot` holds Σ_g scale_w · acc_g;
-// `panel` is the packed panel holding these columns, `half` which of its two registers they are (for
-// the outliers' weights).
-inline void int8_store(const Int8Plan& pl, VF dot, const int8_t* panel, int half, int m, int n, int cols) {
+// One finished register of C row m, columns n .. n+cols (cols ≤ kW): `dot` holds Σ_g scale_w · acc_g.
+inline void int8_store(const Int8Plan& pl, VF dot, int m, int n, int cols) {
   VF v = v_mul(v_fnmadd(v_set1(static_cast<float>(pl.za[m])), v_load(pl.zc + n), dot), v_set1(pl.sa[m]));
+  const int outliers = pl.g->K > 0 ? kActOutliers : 0;
 #pragma GCC unroll 8
-  for (int o = 0; o < kActOutliers; ++o) {
-    const int k = pl.oi[static_cast<size_t>(m) * kActOutliers + o];
-    const VI quad = vi_load(panel + (static_cast<size_t>(k / 4) * 2 + half) * 4 * kW);
-    const VF w = v_mul(v_load(pl.sw + static_cast<size_t>(k / kWeightGroup) * pl.npad + n), v_s8_lane(quad, k & 3));
-    v = v_fmadd(v_set1(pl.orr[static_cast<size_t>(m) * kActOutliers + o]), w, v);
+  for (int o = 0; o < outliers; ++o) {
+    const size_t i = static_cast<size_t>(m) * kActOutliers + o;
+    v = v_fmadd(v_set1(pl.ov[i]), v_load_bf16(pl.wt + static_cast<size_t>(pl.oi[i]) * pl.npad + n), v);
   }
   store_out(*pl.g, v, m, n, cols, true, false);
 }
@@ -136,7 +143,6 @@ inline void int8_micro_kernel(const Int8Plan& pl, const int8_t* bp, int m0, int 
 #pragma GCC unroll 16
   for (int i = 0; i < kMRInt8; ++i) f0[i] = f1[i] = v_zero();
   const int Kq = pl.Kp / 4;
-  const int8_t* const panel = bp;
   constexpr int kQuadsPerGroup = kWeightGroup / 4;
   for (int q0 = 0, g = 0; q0 < Kq; q0 += kQuadsPerGroup, ++g) {
     const int q1 = q0 + kQuadsPerGroup < Kq ? q0 + kQuadsPerGroup : Kq;
@@ -168,8 +174,8 @@ inline void int8_micro_kernel(const Int8Plan& pl, const int8_t* bp, int m0, int 
 #pragma GCC unroll 16
   for (int i = 0; i < kMRInt8; ++i) {
     if (i >= rows) break;
-    int8_store(pl, f0[i], panel, 0, m0 + i, n0, cols < kW ? cols : kW);
-    if (cols1 > 0) int8_store(pl, f1[i], panel, 1, m0 + i, n0 + kW, cols1);
+    int8_store(pl, f0[i], m0 + i, n0, cols < kW ? cols : kW);
+    if (cols1 > 0) int8_store(pl, f1[i], m0 + i, n0 + kW, cols1);
   }
 }
 
@@ -201,6 +207,7 @@ void gemm_int8_simd(const GemmArgs& g) {
   pl.npad = int8_n_pad(N);
   pl.sw = reinterpret_cast<const float*>(base + int8_panel_bytes(N, K));
   pl.zc = pl.sw + static_cast<size_t>(weight_groups(K)) * pl.npad * 2;
+  pl.wt = reinterpret_cast<const uint16_t*>(base + int8_outlier_offset(N, K));
   // Quantized A, then the row scales and zero points, in the calling thread's reusable scratch.
   const size_t a_floats = (static_cast<size_t>(M) * (pl.Kp > 0 ? pl.Kp : 4) + 3) / 4;
   const size_t scratch_floats = a_floats + (2 + 2 * kActOutliers) * static_cast<size_t>(M);
@@ -211,7 +218,7 @@ void gemm_int8_simd(const GemmArgs& g) {
   pl.sa = scratch + a_floats;
   pl.za = reinterpret_cast<int32_t*>(pl.sa + M);
   pl.oi = pl.za + M;
-  pl.orr = reinterpret_cast<float*>(pl.oi + static_cast<size_t>(M) * kActOutliers);
+  pl.ov = reinterpret_cast<float*>(pl.oi + static_cast<size_t>(M) * kActOutliers);
   parallel_for((M + 15) / 16, int8_quantize_rows, &pl);
   const int threads = parallel_threads();
   int nb = pl.panels;

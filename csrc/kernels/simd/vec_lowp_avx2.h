@@ -25,7 +25,7 @@ inline VI vi_mullo(VI a, VI b) { return _mm256_mullo_epi32(a, b); }
 inline VF vi_to_float(VI a) { return _mm256_cvtepi32_ps(a); }
 
 // acc + Σ_{j<4} a.u8[4l+j] · b.s8[4l+j] in each 32-bit lane l. vpmaddubsw's int16 pair sums saturate
-// above 32767; exact here because activations are 7-bit (quantize.h: 2·127·127 = 32258).
+// above 32767; exact here because the weights are pair-safe (quantize.h: 255·128 = 32640).
 inline VI vi_dot_u8s8(VI acc, VI a, VI b) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)));
 }
@@ -37,13 +37,13 @@ inline void v_store_u8(uint8_t* p, VF v) {
   _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(w, w));
 }
 
-// A register of bf16 pairs (k even in the low half of each 32-bit lane, k odd in the high half) as
-// two fp32 registers: one shift or one mask each, no conversion instruction.
-// The s8 at byte `b` (0..3) of each 32-bit lane, as fp32.
-inline VF v_s8_lane(VI x, int b) {
-  return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_sll_epi32(x, _mm_cvtsi32_si128(24 - 8 * b)), 24));
+// bf16 values (kW of them at p) widened to fp32 exactly.
+inline VF v_load_bf16(const uint16_t* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
 }
 
+// A register of bf16 pairs (k even in the low half of each 32-bit lane, k odd in the high half) as
+// two fp32 registers: one shift or one mask each, no conversion instruction.
 inline VF v_bf16_even(VI x) { return _mm256_castsi256_ps(_mm256_slli_epi32(x, 16)); }
 inline VF v_bf16_odd(VI x) { return _mm256_castsi256_ps(_mm256_and_si256(x, _mm256_set1_epi32(-65536))); }
 

@@ -43,36 +43,34 @@ inline VF vi_to_float(VI a) { return vi_cvt_ps(a); }
 #ifdef PBC_LOWP_VNNI
 inline VI vi_dot_u8s8(VI acc, VI a, VI b) { return _mm512_dpbusd_epi32(acc, a, b); }
 #else
-// Exact for 7-bit activations (see vec_lowp_avx2.h).
+// Exact for pair-safe weights (see vec_lowp_avx2.h).
 inline VI vi_dot_u8s8(VI acc, VI a, VI b) {
   return _mm512_add_epi32(acc, vi_madd_epi16(_mm512_maddubs_epi16(a, b), _mm512_set1_epi16(1)));
 }
 #endif
 
 #ifdef PBC_SIMDE_AVX512
+inline VF v_load_bf16(const uint16_t* p) {
+  float f[16];
+  for (int l = 0; l < 16; ++l) {
+    const uint32_t u = static_cast<uint32_t>(p[l]) << 16;
+    memcpy(&f[l], &u, 4);
+  }
+  return _mm512_loadu_ps(f);
+}
 inline void v_store_u8(uint8_t* p, VF v) {  // (SIMDe 0.7.4 has no _mm512_cvtepi32_epi8)
   float f[16];
   _mm512_storeu_ps(f, v);
   for (int l = 0; l < 16; ++l) p[l] = static_cast<uint8_t>(static_cast<int>(nearbyintf(f[l])));
 }
 #else
+// bf16 values (kW of them at p) widened to fp32 exactly.
+inline VF v_load_bf16(const uint16_t* p) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+}
 // Lanes holding integers in [0, 255] stored as kW bytes at p.
 inline void v_store_u8(uint8_t* p, VF v) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
-}
-#endif
-
-#ifdef PBC_SIMDE_AVX512
-inline VF v_s8_lane(VI x, int b) {  // (SIMDe 0.7.4 has no _mm512_srai_epi32)
-  int8_t bytes[64];
-  float f[16];
-  _mm512_storeu_si512(bytes, x);
-  for (int l = 0; l < 16; ++l) f[l] = static_cast<float>(bytes[4 * l + b]);
-  return _mm512_loadu_ps(f);
-}
-#else
-inline VF v_s8_lane(VI x, int b) {
-  return vi_cvt_ps(_mm512_srai_epi32(_mm512_sll_epi32(x, _mm_cvtsi32_si128(24 - 8 * b)), 24));
 }
 #endif
 
