@@ -77,8 +77,13 @@ void int8_pack_panel(void* ctx, long p, int /*worker*/) {
     for (int k = 0; k < Kq * 4; ++k) {
       dst[(static_cast<size_t>(k / 4) * kNRi + j) * 4 + (k & 3)] = (n < pl.N && k < K) ? row[k] : 0;
     }
-    for (int k = 0; k < K; ++k) {
-      wt[static_cast<size_t>(k) * npad + n] = n < pl.N ? bf16_from_float(pl.w[static_cast<size_t>(n) * K + k]) : 0;
+  }
+  // The outliers' bf16 copy of this panel's channels, k-major: kNRi contiguous values per k.
+  for (int k = 0; k < K; ++k) {
+    uint16_t* dst_k = wt + static_cast<size_t>(k) * npad + static_cast<size_t>(p) * kNRi;
+    for (int j = 0; j < kNRi; ++j) {
+      const int n = static_cast<int>(p) * kNRi + j;
+      dst_k[j] = n < pl.N ? bf16_from_float(pl.w[static_cast<size_t>(n) * K + k]) : 0;
     }
   }
   delete[] row;
