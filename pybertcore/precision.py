@@ -10,7 +10,8 @@ reports, against float32:
 
 The precisions (see README, "Precision"): ``bfloat16`` stores the encoder layers' weights in bfloat16
 and multiplies in fp32 (AVX512-BF16 rounds the activations to bfloat16 too); ``int8`` quantizes the
-weights per output channel and the activations per token, with exact int32 sums. Embeddings,
+weights per output channel and group of 128 inputs and the activations per token (8-bit, with each
+token's 8 largest values multiplied in fp32), with exact int32 sums. Embeddings,
 LayerNorm, softmax, attention's two products, residuals, the pooler and task heads stay float32.
 """
 
