@@ -105,6 +105,27 @@ inline void quantize_weight_row(int8_t* q, float* scale, int32_t* qsum, const fl
   }
 }
 
+// An activation row's scale s (a ≈ s·(q − z)), its inverse and its zero point z (as a float), from the
+// range [lo, hi] ∋ 0 of its non-outliers; and the code of one value. Shared by every level's quantizer.
+struct ActQuant {
+  float scale, inv, zf;
+};
+inline ActQuant act_quant(float lo, float hi) {
+  float s = (hi - lo) / static_cast<float>(kActQMax);
+  if (!(s > 0.0f) || !(s < INFINITY)) s = 1.0f;
+  const float inv = 1.0f / s;
+  float zf = nearbyintf(-lo * inv);
+  zf = zf > 0.0f ? zf : 0.0f;
+  zf = zf < static_cast<float>(kActQMax) ? zf : static_cast<float>(kActQMax);
+  return ActQuant{s, inv, zf};
+}
+inline uint8_t act_code(float a, const ActQuant& aq) {
+  float r = nearbyintf(a * aq.inv) + aq.zf;
+  r = r > 0.0f ? r : 0.0f;  // NaN → 0
+  r = r < static_cast<float>(kActQMax) ? r : static_cast<float>(kActQMax);
+  return static_cast<uint8_t>(static_cast<int>(r));
+}
+
 // q (Kp) ← the asymmetric 8-bit quantization of one activation row a (K); q[K..Kp) = z (padding,
 // multiplied by zero weights). Writes the row's scale and zero point, and its kActOutliers outliers:
 // the indices of the largest |a| (first index wins a tie; index 0 with value 0 pads rows shorter
@@ -150,19 +171,9 @@ inline void quantize_act_row(uint8_t* q, float* scale, int32_t* zero, int32_t* o
       hi = a[k] > hi ? a[k] : hi;
     }
   }
-  float s = (hi - lo) / static_cast<float>(kActQMax);
-  if (!(s > 0.0f) || !(s < INFINITY)) s = 1.0f;
-  const float inv = 1.0f / s;
-  float zf = nearbyintf(-lo * inv);
-  zf = zf > 0.0f ? zf : 0.0f;
-  zf = zf < static_cast<float>(kActQMax) ? zf : static_cast<float>(kActQMax);
-  const int z = static_cast<int>(zf);
-  for (int k = 0; k < K; ++k) {
-    float r = nearbyintf(a[k] * inv) + zf;
-    r = r > 0.0f ? r : 0.0f;  // NaN → 0
-    r = r < static_cast<float>(kActQMax) ? r : static_cast<float>(kActQMax);
-    q[k] = static_cast<uint8_t>(static_cast<int>(r));
-  }
+  const ActQuant aq = act_quant(lo, hi);
+  const int z = static_cast<int>(aq.zf);
+  for (int k = 0; k < K; ++k) q[k] = act_code(a[k], aq);
   for (int k = K; k < Kp; ++k) q[k] = static_cast<uint8_t>(z);
   for (int o = 0; o < kActOutliers; ++o) {
     if (o < n_out) {
@@ -174,7 +185,7 @@ inline void quantize_act_row(uint8_t* q, float* scale, int32_t* zero, int32_t* o
       out_val[o] = 0.0f;
     }
   }
-  *scale = s;
+  *scale = aq.scale;
   *zero = z;
 }
 

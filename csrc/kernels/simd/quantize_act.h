@@ -105,31 +105,21 @@ inline void quantize_act_row_simd(uint8_t* q, float* scale, int32_t* zero, int32
   }
 
   // 3. Scale, zero point and codes: the scalar code's expressions, lane by lane.
-  float s = (hi - lo) / static_cast<float>(kActQMax);
-  if (!(s > 0.0f) || !(s < INFINITY)) s = 1.0f;
-  const float inv = 1.0f / s;
-  float zf = nearbyintf(-lo * inv);
-  zf = zf > 0.0f ? zf : 0.0f;
-  zf = zf < static_cast<float>(kActQMax) ? zf : static_cast<float>(kActQMax);
-  const int z = static_cast<int>(zf);
-  const VF vinv = v_set1(inv), vz = v_set1(zf), vqmax = v_set1(static_cast<float>(kActQMax));
+  const ActQuant aq = act_quant(lo, hi);
+  const int z = static_cast<int>(aq.zf);
+  const VF vinv = v_set1(aq.inv), vz = v_set1(aq.zf), vqmax = v_set1(static_cast<float>(kActQMax));
   for (int k = 0; k < Kv; k += kW) {
     const VF r = v_min(v_max(v_add(v_round(v_mul(v_load(a + k), vinv)), vz), zero_v), vqmax);
     v_store_u8(q + k, r);
   }
-  for (int k = Kv; k < K; ++k) {
-    float r = nearbyintf(a[k] * inv) + zf;
-    r = r > 0.0f ? r : 0.0f;
-    r = r < static_cast<float>(kActQMax) ? r : static_cast<float>(kActQMax);
-    q[k] = static_cast<uint8_t>(static_cast<int>(r));
-  }
+  for (int k = Kv; k < K; ++k) q[k] = act_code(a[k], aq);
   for (int k = K; k < Kp; ++k) q[k] = static_cast<uint8_t>(z);
   for (int o = 0; o < kO; ++o) {
     out_idx[o] = idx[o];
     out_val[o] = a[idx[o]];
     q[idx[o]] = static_cast<uint8_t>(z);
   }
-  *scale = s;
+  *scale = aq.scale;
   *zero = z;
 }
 
