@@ -76,8 +76,10 @@ inline void pack_a(float* ap, const float* a, int lda, int rows, int kc) {
 }
 
 // C[m0 : m0+rows, n0 : n0+cols] (+)= Ap (kMR × kc, packed) · Bp (kc × kNR, packed); rows ≤ kMR, cols ≤ kNR.
+// Also prefetches pf_lines cache lines from pf into L2 (see gemm_unit_with).
 inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float* bp, int m0, int rows,
-                         int n0, int cols, bool accumulate, bool last) {
+                         int n0, int cols, bool accumulate, bool last, const float* pf = nullptr, int pf_lines = 0) {
+  for (int l = 0; l < pf_lines; ++l) __builtin_prefetch(pf + l * (64 / sizeof(float)), 0, 2);
   VF acc0[kMR], acc1[kMR];
 #pragma GCC unroll 16
   for (int i = 0; i < kMR; ++i) acc0[i] = acc1[i] = v_zero();
@@ -142,12 +144,24 @@ inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
     } else {
       pack_a(own, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc);
     }
+    const int tiles = (rows + kMR - 1) / kMR;
     for (int p = p0; p < p1; ++p) {
       const float* bp = g.b_packed + (static_cast<size_t>(p) * K + k0) * kNR;
       const int n0 = p * kNR, cols = N - n0 < kNR ? N - n0 : kNR;
-      for (int i = 0; i < rows; i += kMR) {
+      // The B slice this unit needs next (the next panel, or the first panel's next K block) is
+      // prefetched into L2 a share per row tile while this one runs: the hardware prefetcher
+      // restarts at every slice (they are K·kNR floats apart), and fetching each slice from L3 or
+      // memory on first use cost ~7% at M = 128.
+      const float* next = p + 1 < p1 ? bp + static_cast<size_t>(K) * kNR
+                          : k0 + kKC < K ? g.b_packed + (static_cast<size_t>(p0) * K + k0 + kKC) * kNR
+                                         : nullptr;
+      const int next_kc = p + 1 < p1 ? kc : (K - k0 - kKC < kKC ? K - k0 - kKC : kKC);
+      const int lines = next ? static_cast<int>(static_cast<size_t>(next_kc) * kNR * sizeof(float) / 64) : 0;
+      for (int t = 0; t < tiles; ++t) {
+        const int i = t * kMR;
+        const int l0 = lines * t / tiles, l1 = lines * (t + 1) / tiles;
         micro_kernel(g, kc, apack + static_cast<size_t>(i) * kc, bp, m0 + i, rows - i < kMR ? rows - i : kMR,
-                     n0, cols, accumulate, last);
+                     n0, cols, accumulate, last, next + l0 * (64 / sizeof(float)), l1 - l0);
       }
     }
   }
