@@ -256,21 +256,32 @@ def test_threads_api():
     assert pybertcore.get_num_threads() == before
 
 
-def test_forked_child_runs_the_model(tmp_path):
-    """A child forked after the pool started has none of its helper threads; it must still run."""
+def test_forked_child_runs_the_model(tmp_path, isa):
+    """A child forked after the pool started has none of its helper threads; it must still run, on
+    every level and precision (the scalar level once used OpenMP, whose forked children hang)."""
     import os
+    import signal
+    import time
 
     cfg = dict(hidden_size=32, num_attention_heads=2, intermediate_size=40, vocab_size=100, num_hidden_layers=1)
     _, folder = make_transformers_bert(tmp_path, **cfg)
-    model = pybertcore.BertModel.from_pretrained(folder)
+    models = [pybertcore.BertModel.from_pretrained(folder, dtype=d) for d in ("float32", "int8")]
     ids = np.random.default_rng(0).integers(1, 100, size=(3, 50))
-    ref = model(ids).last_hidden_state
-    out_file = tmp_path / "child.npy"
+    refs = [m(ids).last_hidden_state for m in models]
+    out_file = tmp_path / "child.npz"
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         try:
-            np.save(out_file, model(ids).last_hidden_state)
+            np.savez(out_file, *[m(ids).last_hidden_state for m in models])
         finally:
             os._exit(0)
-    os.waitpid(pid, 0)
-    np.testing.assert_array_equal(np.load(out_file), ref)
+    deadline = time.monotonic() + 120
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the forked child hung at isa={isa}")
+        time.sleep(0.05)
+    got = np.load(out_file)
+    for i, ref in enumerate(refs):
+        np.testing.assert_array_equal(got[f"arr_{i}"], ref)

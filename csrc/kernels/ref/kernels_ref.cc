@@ -2,14 +2,16 @@
 //
 // Compiled with the baseline flags, so it runs on any CPU. It is also the fallback for entries a SIMD
 // level does not override. Reductions run in index order with fp32 accumulators (fp64 would drift
-// further from transformers, which accumulates in fp32 too).
+// further from transformers, which accumulates in fp32 too). Rows (and attention heads) run on the
+// same thread pool as the SIMD levels (parallel.h), not OpenMP: a child forked after an OpenMP team
+// existed hangs in libgomp on its next parallel region.
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/activation.h"
 #include "kernels/kernels.h"
+#include "kernels/parallel.h"
 
 namespace pbc {
 namespace {
@@ -21,22 +23,22 @@ void pack_weight_ref(float* packed, const float* w, int N, int K) {
   memcpy(packed, w, sizeof(float) * static_cast<size_t>(N) * K);
 }
 
-// C (M, N) = act(A (M, K) · W (N, K)ᵀ + bias) + residual
-void gemm_ref(const GemmArgs& g) {
-#pragma omp parallel for schedule(static)
-  for (int m = 0; m < g.M; ++m) {
-    const float* a = g.a + static_cast<size_t>(m) * g.lda;
-    for (int n = 0; n < g.N; ++n) {
-      const float* w = g.b_packed + static_cast<size_t>(n) * g.K;
-      float acc = 0.0f;
-      for (int k = 0; k < g.K; ++k) acc += a[k] * w[k];
-      if (g.bias) acc += g.bias[n];
-      acc = activation_scalar(acc, g.act);
-      if (g.residual) acc += g.residual[static_cast<size_t>(m) * g.ldr + n];
-      g.c[static_cast<size_t>(m) * g.ldc + n] = acc;
-    }
+// Row m of C (M, N) = act(A (M, K) · W (N, K)ᵀ + bias) + residual
+void gemm_row_ref(void* ctx, long m, int /*worker*/) {
+  const GemmArgs& g = *static_cast<const GemmArgs*>(ctx);
+  const float* a = g.a + static_cast<size_t>(m) * g.lda;
+  for (int n = 0; n < g.N; ++n) {
+    const float* w = g.b_packed + static_cast<size_t>(n) * g.K;
+    float acc = 0.0f;
+    for (int k = 0; k < g.K; ++k) acc += a[k] * w[k];
+    if (g.bias) acc += g.bias[n];
+    acc = activation_scalar(acc, g.act);
+    if (g.residual) acc += g.residual[static_cast<size_t>(m) * g.ldr + n];
+    g.c[static_cast<size_t>(m) * g.ldc + n] = acc;
   }
 }
+
+void gemm_ref(const GemmArgs& g) { parallel_for(g.M, gemm_row_ref, const_cast<GemmArgs*>(&g)); }
 
 // One (sequence, head) pair: softmax(q·Kᵀ·scale)·V for each query row, scores kept in `scores` (T).
 void attention_head_ref(const AttentionArgs& a, int s, int h, float* scores) {
@@ -79,32 +81,36 @@ void attention_head_ref(const AttentionArgs& a, int s, int h, float* scores) {
 
 size_t attention_scratch_floats_ref(int T, int /*HS*/) { return static_cast<size_t>(T > 0 ? T : 1); }
 
+void attention_pair_ref(void* ctx, long p, int worker) {
+  const AttentionArgs& a = *static_cast<const AttentionArgs*>(ctx);
+  attention_head_ref(a, static_cast<int>(p / a.NH), static_cast<int>(p % a.NH),
+                     a.scratch + static_cast<size_t>(worker) * a.scratch_floats);
+}
+
 void attention_ref(const AttentionArgs& a) {
-  const int pairs = a.B * a.NH;
-#pragma omp parallel num_threads(a.threads > 0 ? a.threads : 1)
-  {
-    float* scores = a.scratch + static_cast<size_t>(omp_get_thread_num()) * a.scratch_floats;
-#pragma omp for schedule(dynamic, 1)
-    for (int p = 0; p < pairs; ++p) attention_head_ref(a, p / a.NH, p % a.NH, scores);
-  }
+  // The scratch holds a.threads slices: never run on more threads than that.
+  const int threads = a.threads > 0 ? a.threads : 1;
+  const int prev = set_parallel_threads(threads < parallel_threads() ? threads : parallel_threads());
+  parallel_for(static_cast<long>(a.B) * a.NH, attention_pair_ref, const_cast<AttentionArgs*>(&a));
+  set_parallel_threads(prev);
 }
 
 // Two passes per row (mean, then variance of the centred values), as torch's LayerNorm computes it.
-void layernorm_ref(const LayerNormArgs& l) {
-#pragma omp parallel for schedule(static)
-  for (int n = 0; n < l.N; ++n) {
-    const float* x = l.inp + static_cast<size_t>(n) * l.C;
-    float* y = l.out + static_cast<size_t>(n) * l.C;
-    float mean = 0.0f;
-    for (int c = 0; c < l.C; ++c) mean += x[c];
-    mean /= static_cast<float>(l.C);
-    float var = 0.0f;
-    for (int c = 0; c < l.C; ++c) var += (x[c] - mean) * (x[c] - mean);
-    var /= static_cast<float>(l.C);
-    const float rstd = 1.0f / sqrtf(var + l.eps);
-    for (int c = 0; c < l.C; ++c) y[c] = (x[c] - mean) * rstd * l.weight[c] + l.bias[c];
-  }
+void layernorm_row_ref(void* ctx, long n, int /*worker*/) {
+  const LayerNormArgs& l = *static_cast<const LayerNormArgs*>(ctx);
+  const float* x = l.inp + static_cast<size_t>(n) * l.C;
+  float* y = l.out + static_cast<size_t>(n) * l.C;
+  float mean = 0.0f;
+  for (int c = 0; c < l.C; ++c) mean += x[c];
+  mean /= static_cast<float>(l.C);
+  float var = 0.0f;
+  for (int c = 0; c < l.C; ++c) var += (x[c] - mean) * (x[c] - mean);
+  var /= static_cast<float>(l.C);
+  const float rstd = 1.0f / sqrtf(var + l.eps);
+  for (int c = 0; c < l.C; ++c) y[c] = (x[c] - mean) * rstd * l.weight[c] + l.bias[c];
 }
+
+void layernorm_ref(const LayerNormArgs& l) { parallel_for(l.N, layernorm_row_ref, const_cast<LayerNormArgs*>(&l)); }
 
 }  // namespace
 
