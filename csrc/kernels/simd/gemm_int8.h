@@ -126,16 +126,24 @@ inline int32_t load_quad(const uint8_t* p) {
   return v;
 }
 
-// One finished register of C row m, columns n .. n+cols (cols ≤ kW): `dot` holds Σ_g scale_w · acc_g.
-inline void int8_store(const Int8Plan& pl, VF dot, int m, int n, int cols) {
-  VF v = v_mul(v_fnmadd(v_set1(static_cast<float>(pl.za[m])), v_load(pl.zc + n), dot), v_set1(pl.sa[m]));
+// The two finished registers of C row m, columns n .. n+kW+cols1 (cols0 ≤ kW, cols1 ≤ kW, 0: none):
+// `dot0`, `dot1` hold Σ_g scale_w · acc_g. Each outlier's value and weight row are looked up once for
+// both registers.
+inline void int8_store_row(const Int8Plan& pl, VF dot0, VF dot1, int m, int n, int cols0, int cols1) {
+  const VF za = v_set1(static_cast<float>(pl.za[m])), sa = v_set1(pl.sa[m]);
+  VF v0 = v_mul(v_fnmadd(za, v_load(pl.zc + n), dot0), sa);
+  VF v1 = v_mul(v_fnmadd(za, v_load(pl.zc + n + kW), dot1), sa);
   const int outliers = pl.g->K > 0 ? kActOutliers : 0;
 #pragma GCC unroll 8
   for (int o = 0; o < outliers; ++o) {
     const size_t i = static_cast<size_t>(m) * kActOutliers + o;
-    v = v_fmadd(v_set1(pl.ov[i]), v_load_bf16(pl.wt + static_cast<size_t>(pl.oi[i]) * pl.npad + n), v);
+    const VF val = v_set1(pl.ov[i]);
+    const uint16_t* w = pl.wt + static_cast<size_t>(pl.oi[i]) * pl.npad + n;
+    v0 = v_fmadd(val, v_load_bf16(w), v0);
+    v1 = v_fmadd(val, v_load_bf16(w + kW), v1);
   }
-  store_out(*pl.g, v, m, n, cols, true, false);
+  store_out(*pl.g, v0, m, n, cols0, true, false);
+  if (cols1 > 0) store_out(*pl.g, v1, m, n + kW, cols1, true, false);
 }
 
 // C[m0 : m0+rows, n0 : n0+cols] = epilogue(q(A) rows · panel bp); rows ≤ kMRInt8, cols ≤ kNRi. Exact
@@ -179,8 +187,7 @@ inline void int8_micro_kernel(const Int8Plan& pl, const int8_t* bp, int m0, int 
 #pragma GCC unroll 16
   for (int i = 0; i < kMRInt8; ++i) {
     if (i >= rows) break;
-    int8_store(pl, f0[i], m0 + i, n0, cols < kW ? cols : kW);
-    if (cols1 > 0) int8_store(pl, f1[i], m0 + i, n0 + kW, cols1);
+    int8_store_row(pl, f0[i], f1[i], m0 + i, n0, cols < kW ? cols : kW, cols1);
   }
 }
 
