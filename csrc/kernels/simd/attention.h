@@ -92,11 +92,9 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
     gs.K = HS;
     gs.c = sc;
     gs.ldc = ldsc;
-    for (int i = 0; i < nq; i += kMR) {
-      for (int p = 0; p < kpanels; ++p) {
-        micro_kernel(gs, HS, qp + static_cast<size_t>(i) * HS, kp + static_cast<size_t>(p) * HS * kNR, i,
-                     nq - i < kMR ? nq - i : kMR, p * kNR, nk - p * kNR < kNR ? nk - p * kNR : kNR, false, true);
-      }
+    for (int p = 0; p < kpanels; ++p) {
+      block_kernel(gs, HS, qp, kp + static_cast<size_t>(p) * HS * kNR, 0, nq, p * kNR,
+                   nk - p * kNR < kNR ? nk - p * kNR : kNR, false, true);
     }
     // softmax over the nk real keys of each row
     for (int r = 0; r < nq; ++r) {
@@ -139,11 +137,9 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
     gc.K = nk;
     gc.c = a.ctx + static_cast<size_t>(q0) * a.ld_ctx + h * HS;
     gc.ldc = a.ld_ctx;
-    for (int i = 0; i < nq; i += kMR) {
-      for (int p = 0; p < vpanels; ++p) {
-        micro_kernel(gc, nk, pp + static_cast<size_t>(i) * nk, vp + static_cast<size_t>(p) * nk * kNR, i,
-                     nq - i < kMR ? nq - i : kMR, p * kNR, HS - p * kNR < kNR ? HS - p * kNR : kNR, false, true);
-      }
+    for (int p = 0; p < vpanels; ++p) {
+      block_kernel(gc, nk, pp, vp + static_cast<size_t>(p) * nk * kNR, 0, nq, p * kNR,
+                   HS - p * kNR < kNR ? HS - p * kNR : kNR, false, true);
     }
   }
 }

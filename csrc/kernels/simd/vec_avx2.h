@@ -21,6 +21,9 @@ constexpr int kW = 8;  // floats per register
 // block, so at batch 1 the threads split the weights' columns and each streams only its own share
 // of them from memory (measured ~3-10% faster on bert-base 1×128 than 72-row blocks).
 constexpr int kMR = 6;
+// The smaller row tile that absorbs a block's last rows (simd/gemm.h RowTiles): 4×2 accumulators are
+// still the 8 independent FMA chains two FMA ports with a 4-cycle latency need to stay busy.
+constexpr int kMRSmall = 4;
 constexpr int kKC = 256;
 constexpr int kMCMax = 132;
 
