@@ -165,6 +165,13 @@ int set_parallel_threads(int n) {
   return prev;
 }
 
+void parallel_for_limited(long units, int max_threads, ParallelFn fn, void* ctx) {
+  const int limit = max_threads > 0 ? max_threads : 1;
+  const int prev = set_parallel_threads(limit < parallel_threads() ? limit : parallel_threads());
+  parallel_for(units, fn, ctx);
+  set_parallel_threads(prev);
+}
+
 void parallel_for(long units, ParallelFn fn, void* ctx) {
   if (units <= 0) return;
   int threads = parallel_threads();

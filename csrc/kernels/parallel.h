@@ -21,6 +21,9 @@ namespace pbc {
 // budget is 1, when another call is using the pool, or when called from inside a unit.
 using ParallelFn = void (*)(void* ctx, long unit, int worker);
 void parallel_for(long units, ParallelFn fn, void* ctx);
+// parallel_for on at most max_threads threads (e.g. per-worker scratch holding that many slices):
+// worker then stays below max_threads.
+void parallel_for_limited(long units, int max_threads, ParallelFn fn, void* ctx);
 
 // A 64-byte aligned buffer of at least `floats` floats owned by the calling thread, kept and reused by
 // later calls on that thread (it grows, never shrinks; freed when the thread exits). Valid until this

@@ -89,10 +89,7 @@ void attention_pair_ref(void* ctx, long p, int worker) {
 
 void attention_ref(const AttentionArgs& a) {
   // The scratch holds a.threads slices: never run on more threads than that.
-  const int threads = a.threads > 0 ? a.threads : 1;
-  const int prev = set_parallel_threads(threads < parallel_threads() ? threads : parallel_threads());
-  parallel_for(static_cast<long>(a.B) * a.NH, attention_pair_ref, const_cast<AttentionArgs*>(&a));
-  set_parallel_threads(prev);
+  parallel_for_limited(static_cast<long>(a.B) * a.NH, a.threads, attention_pair_ref, const_cast<AttentionArgs*>(&a));
 }
 
 // Two passes per row (mean, then variance of the centred values), as torch's LayerNorm computes it.

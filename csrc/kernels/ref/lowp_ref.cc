@@ -51,14 +51,13 @@ void gemm_bf16_ref(const GemmArgs& g) { parallel_for(g.M, gemm_bf16_row_ref, con
 
 size_t int8_q_bytes(int N, int K) { return (static_cast<size_t>(N) * K + 63) / 64 * 64; }
 
-size_t packed_int8_bytes_ref(int N, int K) {
-  return int8_q_bytes(N, K) + static_cast<size_t>(N) * weight_groups(K) * 8 + static_cast<size_t>(N) * 4 +
-         static_cast<size_t>(K) * N * 2;
+// Where the bf16 transposed copy the outliers are multiplied with, (K, N), starts: after zc.
+size_t int8_outlier_offset(int N, int K) {
+  return int8_q_bytes(N, K) + static_cast<size_t>(N) * weight_groups(K) * 8 + static_cast<size_t>(N) * 4;
 }
-// The bf16 transposed copy the outliers are multiplied with: (K, N) after zc.
+size_t packed_int8_bytes_ref(int N, int K) { return int8_outlier_offset(N, K) + static_cast<size_t>(K) * N * 2; }
 const uint16_t* int8_outlier_weights(const void* packed, int N, int K) {
-  return reinterpret_cast<const uint16_t*>(static_cast<const char*>(packed) + int8_q_bytes(N, K) +
-                                           static_cast<size_t>(N) * weight_groups(K) * 8 + static_cast<size_t>(N) * 4);
+  return reinterpret_cast<const uint16_t*>(static_cast<const char*>(packed) + int8_outlier_offset(N, K));
 }
 
 struct Int8PackRef {

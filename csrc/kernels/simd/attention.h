@@ -168,9 +168,7 @@ void attention_simd(const AttentionArgs& a) {
   pl.split = static_cast<long>(a.B) * a.NH >= 4L * threads ? 1 : qblocks;
   pl.per = (qblocks + pl.split - 1) / pl.split;
   // The scratch holds a.threads slices: never run on more threads than that.
-  const int prev = set_parallel_threads(threads < parallel_threads() ? threads : parallel_threads());
-  parallel_for(static_cast<long>(a.B) * a.NH * pl.split, attention_task, &pl);
-  set_parallel_threads(prev);
+  parallel_for_limited(static_cast<long>(a.B) * a.NH * pl.split, threads, attention_task, &pl);
 }
 
 }  // namespace

@@ -20,8 +20,6 @@ constexpr int kMRInt8 = 4;
 inline VI vi_zero() { return _mm256_setzero_si256(); }
 inline VI vi_set1(int32_t x) { return _mm256_set1_epi32(x); }
 inline VI vi_load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-inline VI vi_sub(VI a, VI b) { return _mm256_sub_epi32(a, b); }
-inline VI vi_mullo(VI a, VI b) { return _mm256_mullo_epi32(a, b); }
 inline VF vi_to_float(VI a) { return _mm256_cvtepi32_ps(a); }
 
 // acc + Σ_{j<4} a.u8[4l+j] · b.s8[4l+j] in each 32-bit lane l. vpmaddubsw's int16 pair sums saturate

@@ -20,8 +20,6 @@ constexpr int kMRInt8 = 8;
 inline VI vi_zero() { return _mm512_setzero_si512(); }
 inline VI vi_set1(int32_t x) { return _mm512_set1_epi32(x); }
 inline VI vi_load(const void* p) { return _mm512_loadu_si512(p); }
-inline VI vi_sub(VI a, VI b) { return _mm512_sub_epi32(a, b); }
-inline VI vi_mullo(VI a, VI b) { return _mm512_mullo_epi32(a, b); }
 
 #ifdef PBC_SIMDE_AVX512
 // SIMDe 0.7.4's native alias of _mm512_madd_epi16 is declared with the wrong number of arguments, and
