@@ -2,6 +2,7 @@
 #include "kernels/parallel.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -45,6 +46,7 @@ class Pool {
     next_.store(0);
     done_.store(0);
     joined_.store(0);
+    caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> hold(wake_);
       generation_.fetch_add(1);
@@ -78,6 +80,34 @@ class Pool {
     t_in_unit = outer;
   }
 
+  static int current_cpu() {
+#if defined(__linux__)
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+  }
+
+  // A helper woken onto the CPU its caller is running on adds nothing: the two take turns on one
+  // CPU while another sits idle, and the kernel leaves them stacked until a balancing tick (10 ms at
+  // HZ=100, a whole MiniLM forward pass). On the 2-vCPU VM of our benchmarks (a kernel booted with a
+  // vCPU-packing option) wake-ups after idle gaps often did exactly that: perf sched showed both
+  // threads on one vCPU, and streaks of batch-1 calls ran at one-thread speed. So the helper steps
+  // off the caller's CPU: it narrows its own affinity to the other allowed CPUs, which migrates it
+  // at once, then restores the mask it had, leaving the scheduler free to place it afterwards.
+  void leave_callers_cpu() {
+#if defined(__linux__)
+    const int caller = caller_cpu_.load(std::memory_order_relaxed);
+    if (caller < 0 || current_cpu() != caller) return;
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || !CPU_ISSET(caller, &allowed)) return;
+    cpu_set_t others = allowed;
+    CPU_CLR(caller, &others);
+    if (CPU_COUNT(&others) == 0) return;
+    if (sched_setaffinity(0, sizeof(others), &others) == 0) sched_setaffinity(0, sizeof(allowed), &allowed);
+#endif
+  }
+
   void grow(int helpers) {
     while (static_cast<int>(threads_.size()) < helpers) {
       threads_.emplace_back([this] { helper(); });
@@ -97,6 +127,7 @@ class Pool {
       }
       seen = generation_.load();
       active_.fetch_add(1);
+      leave_callers_cpu();
       if (open_.load()) {
         const int slot = joined_.fetch_add(1);
         if (slot < slots_) work(slot + 1);
@@ -111,6 +142,7 @@ class Pool {
   std::vector<std::thread> threads_;  // detached helpers; the pool lives until the process exits
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> open_{false};
+  std::atomic<int> caller_cpu_{-1};  // where the current job's caller started it, or -1
   std::atomic<int> sleeping_{0}, active_{0}, joined_{0};
   std::atomic<long> next_{0}, done_{0};
   // The current job, written by the caller before generation_ moves and read by helpers after.
