@@ -6,7 +6,8 @@
 // here). In this pool the calling thread works too and units are claimed one at a time from a
 // counter; the call returns when every unit is done, so a helper that wakes late finds nothing left
 // and is never waited for. Helpers spin briefly between calls (a forward pass issues dozens of
-// loops back to back) and then sleep.
+// loops back to back) and then sleep. A helper woken onto its caller's CPU moves itself off it
+// (parallel.cc: leave_callers_cpu).
 //
 // The interface is a plain function pointer + context so that ISA-flagged translation units can use
 // it without instantiating any std:: template (see kernels.h).
