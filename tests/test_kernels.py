@@ -285,3 +285,51 @@ def test_forked_child_runs_the_model(tmp_path, isa):
     got = np.load(out_file)
     for i, ref in enumerate(refs):
         np.testing.assert_array_equal(got[f"arr_{i}"], ref)
+
+
+_AFFINITY_CHILD = r"""
+import os, sys, time
+import numpy as np
+import pybertcore
+folder, out, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+pybertcore.set_num_threads(threads)
+model = pybertcore.BertModel.from_pretrained(folder)
+ids = np.random.default_rng(0).integers(1, 100, size=(2, 70))
+allowed = os.sched_getaffinity(0)
+for _ in range(12):  # idle gaps, so the helpers sleep and are woken again (and maybe placed badly)
+    result = model(ids).last_hidden_state
+    time.sleep(0.02)
+masks = {tid: os.sched_getaffinity(int(tid)) for tid in os.listdir("/proc/self/task")}
+np.savez(out, result=result, same=np.array([m == allowed for m in masks.values()]), n=len(masks))
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="needs Linux affinity calls")
+def test_pool_leaves_thread_affinity_as_it_found_it(tmp_path):
+    """A helper woken onto its caller's CPU narrows its own affinity for a moment to step off it
+    (parallel.cc). Whether that happens is the scheduler's choice; what must hold either way: every
+    thread ends with the process's mask, and a process allowed a single CPU but asked for 2 threads
+    (its helper always shares the caller's CPU, with nowhere to go) runs and agrees with 1 thread."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = dict(hidden_size=48, num_attention_heads=3, intermediate_size=72, vocab_size=100, num_hidden_layers=2)
+    _, folder = make_transformers_bert(tmp_path, **cfg)
+    ref = pybertcore.BertModel.from_pretrained(folder)
+    before = pybertcore.get_num_threads()
+    try:
+        pybertcore.set_num_threads(1)
+        expected = ref(np.random.default_rng(0).integers(1, 100, size=(2, 70))).last_hidden_state
+    finally:
+        pybertcore.set_num_threads(before)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    one_cpu = min(os.sched_getaffinity(0))
+    for name, preexec in (("all", None), ("one", lambda: os.sched_setaffinity(0, {one_cpu}))):
+        out = tmp_path / f"{name}.npz"
+        subprocess.run([sys.executable, "-c", _AFFINITY_CHILD, str(folder), str(out), "2"], env=env,
+                       preexec_fn=preexec, check=True, timeout=300)
+        got = np.load(out)
+        assert got["n"] >= 2  # the caller and at least one helper
+        assert got["same"].all(), f"a thread's affinity was left changed ({name})"
+        np.testing.assert_allclose(got["result"], expected, atol=1e-5, rtol=0)
