@@ -13,11 +13,14 @@ No timing assertions here: speed is bench/bench.py's business.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
 import numpy as np
 import pytest
-from conftest import SUPPORTED_ISAS, make_transformers_bert, max_abs_on, ragged_batch, run_transformers
+from conftest import (CHILD_CWD, SUPPORTED_ISAS, child_env, make_transformers_bert, max_abs_on, ragged_batch,
+                      run_transformers)
 
 import pybertcore
 from pybertcore import _core
@@ -304,15 +307,13 @@ np.savez(out, result=result, same=np.array([m == allowed for m in masks.values()
 """
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="needs Linux affinity calls")
+@pytest.mark.skipif(sys.platform != "linux", reason="needs Linux's affinity calls and /proc")
 def test_pool_leaves_thread_affinity_as_it_found_it(tmp_path):
     """A helper woken onto its caller's CPU narrows its own affinity for a moment to step off it
     (parallel.cc). Whether that happens is the scheduler's choice; what must hold either way: every
     thread ends with the process's mask, and a process allowed a single CPU but asked for 2 threads
     (its helper always shares the caller's CPU, with nowhere to go) runs and agrees with 1 thread."""
-    import os
     import subprocess
-    import sys
 
     cfg = dict(hidden_size=48, num_attention_heads=3, intermediate_size=72, vocab_size=100, num_hidden_layers=2)
     _, folder = make_transformers_bert(tmp_path, **cfg)
@@ -323,12 +324,11 @@ def test_pool_leaves_thread_affinity_as_it_found_it(tmp_path):
         expected = ref(np.random.default_rng(0).integers(1, 100, size=(2, 70))).last_hidden_state
     finally:
         pybertcore.set_num_threads(before)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     one_cpu = min(os.sched_getaffinity(0))
     for name, preexec in (("all", None), ("one", lambda: os.sched_setaffinity(0, {one_cpu}))):
         out = tmp_path / f"{name}.npz"
-        subprocess.run([sys.executable, "-c", _AFFINITY_CHILD, str(folder), str(out), "2"], env=env,
-                       preexec_fn=preexec, check=True, timeout=300)
+        subprocess.run([sys.executable, "-c", _AFFINITY_CHILD, str(folder), str(out), "2"], env=child_env(),
+                       cwd=CHILD_CWD, preexec_fn=preexec, check=True, timeout=300)
         got = np.load(out)
         assert got["n"] >= 2  # the caller and at least one helper
         assert got["same"].all(), f"a thread's affinity was left changed ({name})"
