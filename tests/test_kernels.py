@@ -262,7 +262,6 @@ def test_threads_api():
 def test_forked_child_runs_the_model(tmp_path, isa):
     """A child forked after the pool started has none of its helper threads; it must still run, on
     every level and precision (the scalar level once used OpenMP, whose forked children hang)."""
-    import os
     import signal
     import time
 
