@@ -113,9 +113,12 @@ inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float
   for (int l = 0; l < pf_lines; ++l) __builtin_prefetch(pf + l * (64 / sizeof(float)), 0, 2);
   // The C rows (partial sums of earlier K blocks) and residual rows the store will read: fetched now,
   // while the K loop runs, instead of stalling the store on L3 (a C block of M = 4096 is far past L2).
+  // A tile row is kNR floats: one cache line on AVX2, two on AVX-512.
   for (int i = 0; i < rows; ++i) {
-    if (accumulate) __builtin_prefetch(g.c + static_cast<size_t>(m0 + i) * g.ldc + n0, 1, 3);
-    if (last && g.residual) __builtin_prefetch(g.residual + static_cast<size_t>(m0 + i) * g.ldr + n0, 0, 3);
+    for (int j = 0; j < kNR; j += 64 / sizeof(float)) {
+      if (accumulate) __builtin_prefetch(g.c + static_cast<size_t>(m0 + i) * g.ldc + n0 + j, 1, 3);
+      if (last && g.residual) __builtin_prefetch(g.residual + static_cast<size_t>(m0 + i) * g.ldr + n0 + j, 0, 3);
+    }
   }
   VF acc0[MR], acc1[MR];
 #pragma GCC unroll 16
