@@ -32,6 +32,25 @@ static std::vector<float> randn(size_t n, std::mt19937& rng, float s = 1.0f) {
   return v;
 }
 
+// Compares two GEMM outputs c0 (the reference) and c1 of A (M, K) · W (N, K)ᵀ: each element may differ
+// by tol times the size of its dot product (1 + Σ|a·w|). Returns whether all do; *worst gets the
+// largest absolute difference.
+static bool within_dot_tolerance(const std::vector<float>& a, const std::vector<float>& w, const std::vector<float>& c0,
+                                 const std::vector<float>& c1, int M, int N, int K, double tol, double* worst) {
+  bool ok = true;
+  *worst = 0;
+  for (int m = 0; m < M; ++m) {
+    for (int n = 0; n < N; ++n) {
+      double scale = 1;
+      for (int i = 0; i < K; ++i) scale += fabs(a[static_cast<size_t>(m) * K + i] * w[static_cast<size_t>(n) * K + i]);
+      const double e = fabs(c0[static_cast<size_t>(m) * N + n] - c1[static_cast<size_t>(m) * N + n]);
+      *worst = e > *worst ? e : *worst;
+      if (!(e <= tol * scale)) ok = false;
+    }
+  }
+  return ok;
+}
+
 static void test_gemm(const Kernels& ref, const Kernels& k, int M, int N, int K, Activation act, bool residual) {
   std::mt19937 rng(M * 131 + N * 7 + K);
   auto a = randn(static_cast<size_t>(M) * K, rng), w = randn(static_cast<size_t>(N) * K, rng), b = randn(N, rng);
@@ -45,17 +64,8 @@ static void test_gemm(const Kernels& ref, const Kernels& k, int M, int N, int K,
   g.residual = residual ? r.data() : nullptr; g.ldr = N; g.ldc = N;
   g.b_packed = pr.data(); g.c = c0.data(); ref.gemm(g);
   g.b_packed = pk.data(); g.c = c1.data(); k.gemm(g);
-  double worst = 0;
-  bool ok = true;
-  for (int m = 0; m < M; ++m) {
-    for (int n = 0; n < N; ++n) {
-      double scale = 1;
-      for (int i = 0; i < K; ++i) scale += fabs(a[static_cast<size_t>(m) * K + i] * w[static_cast<size_t>(n) * K + i]);
-      const double e = fabs(c0[static_cast<size_t>(m) * N + n] - c1[static_cast<size_t>(m) * N + n]);
-      worst = e > worst ? e : worst;
-      if (!(e <= 2.4e-5 * scale)) ok = false;
-    }
-  }
+  double worst;
+  const bool ok = within_dot_tolerance(a, w, c0, c1, M, N, K, 2.4e-5, &worst);
   char what[128];
   snprintf(what, sizeof(what), "gemm M=%d N=%d K=%d act=%d residual=%d", M, N, K, static_cast<int>(act), residual);
   check(ok, what, worst);
@@ -169,18 +179,8 @@ static void test_lowp(const Kernels& ref, const Kernels& k, bool int8, int M, in
   (int8 ? ref.gemm_int8 : ref.gemm_bf16)(g);
   g.a = a.data(); g.b_lowp = pk.data(); g.c = c1.data();
   (int8 ? k.gemm_int8 : k.gemm_bf16)(g);
-  double worst = 0;
-  bool ok = true;
-  const double tol = int8 ? 1e-5 : 2.4e-5;
-  for (int m = 0; m < M; ++m) {
-    for (int n = 0; n < N; ++n) {
-      double scale = 1;
-      for (int i = 0; i < K; ++i) scale += fabs(a[static_cast<size_t>(m) * K + i] * w[static_cast<size_t>(n) * K + i]);
-      const double e = fabs(c0[static_cast<size_t>(m) * N + n] - c1[static_cast<size_t>(m) * N + n]);
-      worst = e > worst ? e : worst;
-      if (!(e <= tol * scale)) ok = false;
-    }
-  }
+  double worst;
+  const bool ok = within_dot_tolerance(a, w, c0, c1, M, N, K, int8 ? 1e-5 : 2.4e-5, &worst);
   char what[160];
   snprintf(what, sizeof(what), "%s %s M=%d N=%d K=%d act=%d residual=%d", int8 ? "gemm_int8" : "gemm_bf16",
            int8 ? k.int8_kernel : k.bf16_kernel, M, N, K, static_cast<int>(act), residual);
