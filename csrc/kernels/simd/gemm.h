@@ -136,6 +136,26 @@ inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float
     ap += MR;
     bp += kNR;
   }
+  // A whole tile with no activation to apply stores inline: a call to store_out per register cost
+  // up to a tenth of a tile whose K block is short (attention's Q·Kᵀ runs at a depth of the head size).
+  if (rows == MR && cols == kNR && (!last || g.act == Activation::kIdentity)) {
+    const float* bias = last ? g.bias : nullptr;
+    const float* res = last ? g.residual : nullptr;
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      float* c = g.c + static_cast<size_t>(m0 + i) * g.ldc + n0;
+      VF v0 = acc0[i], v1 = acc1[i];
+      if (accumulate) v0 = v_add(v0, v_load(c)), v1 = v_add(v1, v_load(c + kW));
+      if (bias) v0 = v_add(v0, v_load(bias + n0)), v1 = v_add(v1, v_load(bias + n0 + kW));
+      if (res) {
+        const float* r = res + static_cast<size_t>(m0 + i) * g.ldr + n0;
+        v0 = v_add(v0, v_load(r)), v1 = v_add(v1, v_load(r + kW));
+      }
+      v_store(c, v0);
+      v_store(c + kW, v1);
+    }
+    return;
+  }
   const int cols1 = cols - kW;
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
