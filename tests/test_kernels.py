@@ -89,6 +89,30 @@ def test_gemm_matches_scalar_level(isa):
     assert (np.abs(got - ref) <= 2e-5 * scale).all()
 
 
+
+@pytest.mark.parametrize("isa", SIMD_ISAS)
+@pytest.mark.parametrize("threads", [1, 3, 16])
+@pytest.mark.parametrize("M", [1, 128, 300])
+def test_gemm_column_runs_on_any_team(isa, threads, M):
+    # With few row blocks the columns are split into shrinking runs, as many as the team size asks
+    # for: every column must be computed exactly once, whatever the split.
+    rng = np.random.default_rng(threads * 1000 + M)
+    N, K = 16 * 125 + 3, 300
+    x = rng.standard_normal((M, K), dtype=np.float32)
+    w = rng.standard_normal((N, K), dtype=np.float32)
+    b = rng.standard_normal(N, dtype=np.float32)
+    res = rng.standard_normal((M, N), dtype=np.float32)
+    ref = x.astype(np.float64) @ w.T.astype(np.float64) + b + res
+    scale = 1 + np.abs(x).astype(np.float64) @ np.abs(w).T.astype(np.float64)
+    d = _core.Dense(w, b, isa=isa)
+    before = pybertcore.get_num_threads()
+    try:
+        pybertcore.set_num_threads(threads)
+        got = d.forward(x, A.identity, residual=res)
+    finally:
+        pybertcore.set_num_threads(before)
+    assert (np.abs(got - ref) <= 2e-5 * scale).all()
+
 @pytest.mark.parametrize("isa", SIMD_ISAS)
 def test_activation_approximations(isa):
     # Through a K = 1 GEMM with weight 1, so the epilogue sees exactly x.

@@ -13,7 +13,8 @@
 //   * The micro-kernel keeps a kMR × kNR tile of C in registers for one K block; partial sums of
 //     earlier K blocks go through C itself, and the epilogue runs on the last block's store.
 // Units are numbered N-block-major so consecutive units reuse one run of B panels across A blocks;
-// the run shrinks only when that is needed to give every thread work.
+// the panels are split into runs only when the A blocks are too few to give every thread work, and
+// then into shrinking runs so the threads finish together.
 //
 // Numerics: per output an fp32 FMA chain over k in index order within a K block, blocks summed in
 // order — within ~1e-6 relative of the scalar reference at the sizes the tests use.
@@ -185,9 +186,12 @@ inline void block_kernel(const GemmArgs& g, int kc, const float* ap, const float
   }
 }
 
+constexpr int kMaxRuns = 256;
+
 struct GemmPlan {
   const GemmArgs* g;
-  int panels, mc, mblocks, nb;
+  int panels, mc, mblocks;
+  int run_start[kMaxRuns + 1];  // panel runs: run j is panels [run_start[j], run_start[j + 1])
   float* a_packed;  // all of A packed once (K block after K block), or null: each unit packs its block
   int m_pad;        // rows of A with each block's row-tile padding
   int groups;       // pack_a_unit's groups of 8 row tiles per A block
@@ -218,7 +222,7 @@ inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
   const int M = g.M, N = g.N, K = g.K;
   const int jb = static_cast<int>(u / pl.mblocks), ib = static_cast<int>(u % pl.mblocks);
   const int m0 = ib * pl.mc, rows = M - m0 < pl.mc ? M - m0 : pl.mc;
-  const int p0 = jb * pl.nb, p1 = p0 + pl.nb < pl.panels ? p0 + pl.nb : pl.panels;
+  const int p0 = pl.run_start[jb], p1 = pl.run_start[jb + 1];
   // K == 0 still runs one (empty) block so the epilogue writes C.
   for (int k0 = 0; k0 < K || k0 == 0; k0 += kKC) {
     const int kc = K - k0 < kKC ? K - k0 : kKC;
@@ -275,13 +279,25 @@ void gemm_simd(const GemmArgs& g) {
   pl.mc = ((per + kMR - 1) / kMR) * kMR;
   pl.mblocks = (M + pl.mc - 1) / pl.mc;
   // A unit takes every panel when there are enough A blocks to go round, so each A block is packed
-  // once per K block and B streams through L1 from L3; with few A blocks (batch-1 shapes) the
-  // panels are split until every thread has about four units.
-  int nb = pl.panels;
-  while (nb > 1 && static_cast<long>(pl.mblocks) * ((pl.panels + nb - 1) / nb) < 4L * threads) nb = (nb + 1) / 2;
-  pl.nb = nb;
-  const int nblocks = (pl.panels + nb - 1) / nb;
-  const long units = static_cast<long>(pl.mblocks) * nblocks;
+  // once per K block and B streams through L1 from L3. With few A blocks (batch-1 shapes) the
+  // panels are split into runs claimed in order, largest first and shrinking to a single panel
+  // (guided scheduling): the threads then finish within about a panel of each other. Equal runs of
+  // an eighth of the work (2 threads) could leave one thread idle for up to a run at the end of
+  // every GEMM.
+  // Runs of at least 1/128 of the panels keep the count bounded (a vocabulary-sized N on many threads).
+  const bool split = pl.mblocks < 4L * threads;
+  const int min_run = (pl.panels + 127) / 128;
+  int runs = 0;
+  for (int p = 0; p < pl.panels; ++runs) {
+    const int left = pl.panels - p;
+    int run = (left + 2 * threads - 1) / (2 * threads);
+    if (run < min_run) run = min_run;
+    if (!split || run > left || runs == kMaxRuns - 1) run = left;
+    pl.run_start[runs] = p;
+    p += run;
+  }
+  pl.run_start[runs] = pl.panels;
+  const long units = static_cast<long>(pl.mblocks) * runs;
   // When the panels are split, several units share an A block: pack all of A once, in parallel,
   // instead of once per unit (at batch-1 shapes that repacking cost ~8% of the GEMM).
   // Otherwise each worker packs its A blocks into its own slice of the caller's scratch. Both live
@@ -290,7 +306,7 @@ void gemm_simd(const GemmArgs& g) {
   pl.own = nullptr;
   pl.m_pad = (pl.mblocks - 1) * pl.mc + RowTiles(M - (pl.mblocks - 1) * pl.mc).padded();
   pl.groups = (RowTiles(pl.mc).count() + 7) / 8;
-  if (nblocks > 1 && g.K > 0) {
+  if (runs > 1 && g.K > 0) {
     pl.a_packed = thread_scratch(static_cast<size_t>(pl.m_pad) * g.K);
     if (pl.a_packed) {
       const int kblocks = (g.K + kKC - 1) / kKC;
