@@ -15,6 +15,9 @@ Low-precision engines (--lowp selects them all; each is also a name for --engine
     ctranslate2-int8                    CTranslate2's converter (quantization="int8"), compute_type int8
 Ratios pair each peer with our engine of the same precision (torch-bf16 with pybertcore-bf16, the int8
 peers with pybertcore-int8, fp32 peers with pybertcore).
+An engine name may end in @DIR: that engine imports pybertcore from DIR instead (another checkout with
+its extension built in place), and counts as a peer. `--engines pybertcore,pybertcore@../base,onnxruntime`
+times a change against a baseline build and ONNX Runtime in one run.
 
 Models: bert-base (transformers' BertConfig(), random weights, saved once with save_pretrained) and the
 real all-MiniLM-L6-v2 checkpoint. ONNX Runtime runs a graph exported by torch.onnx from the same
@@ -55,6 +58,9 @@ GEMM_SHAPE = (4096, 3072, 768)  # M, N, K: A (M, K) · W (N, K)ᵀ, the FFN-in G
 def worker(engine: str, threads: int) -> None:
     import numpy as np
 
+    engine, _, where = engine.partition("@")
+    if where:  # pybertcore@DIR: a baseline build
+        sys.path.insert(0, os.path.abspath(where))
     models = {}
     family, _, precision = engine.partition("-")
     if family == "pybertcore":
@@ -255,7 +261,7 @@ def model_path(engine: str, p: dict) -> Path:
 
 def ours_for(engine: str, engines: list[str]):
     """Our engine of the same precision as a peer (torch-bf16 → pybertcore-bf16), else fp32 pybertcore."""
-    _, _, precision = engine.partition("-")
+    _, _, precision = engine.partition("@")[0].partition("-")
     for cand in (f"pybertcore-{precision}" if precision else "pybertcore", "pybertcore"):
         if cand in engines:
             return cand
@@ -521,7 +527,7 @@ def report(results, roof_gf, threads, engines, checks, memory, paths):
     import numpy as np
 
     roofline = max(roof_gf.get(("pybertcore", threads), 0), roof_gf.get(("torch", threads), 0))
-    peers = [e for e in engines if not e.startswith("pybertcore") and ours_for(e, engines)]
+    peers = [e for e in engines if (not e.startswith("pybertcore") or "@" in e) and ours_for(e, engines)]
     print()
     print(f"GEMM 4096x768 · 768x3072 (GFLOP/s): " + "; ".join(
         f"{e} {nt} thread{'s' if nt > 1 else ''} {gf:.1f}" for (e, nt), gf in sorted(roof_gf.items())))
@@ -565,7 +571,8 @@ def report(results, roof_gf, threads, engines, checks, memory, paths):
     # Outputs should agree across engines (same checkpoint): a broken export or load shows here.
     worst = 0.0
     for (model, B, T, e), r in checks.items():
-        if e.startswith("pybertcore") or "-" in e:  # low precisions are compared in --accuracy instead
+        name = e.partition("@")[0]
+        if name == "pybertcore" and "@" not in e or "-" in name:  # low precisions: see --accuracy
             continue
         ref = checks.get((model, B, T, "pybertcore"))
         if ref:
