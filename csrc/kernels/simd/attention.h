@@ -2,8 +2,8 @@
 //
 // Per unit (sequence, head, run of query blocks): pack the head's keys and values as GEMM B panels in
 // per-thread scratch, then for each block of kQB query rows compute the scores Q·Kᵀ and ctx = P·V with
-// the GEMM micro-kernel of gemm.h (packed Q and P as its A tiles) around a vectorised masked softmax,
-// writing ctx straight into its rows. Only a kQB × T slice of the
+// the GEMM micro-kernel of gemm.h (reading Q and P in place as its A rows) around a vectorised softmax,
+// writing ctx straight into its rows and normalising it there. Only a kQB × T slice of the
 // T × T score matrix exists at any time, so for T = 512 the working set (K, V, scores ≈ 330 KB at
 // HS = 64) stays in L2. Units are (sequence, head) when there are enough of them to keep every
 // thread busy, otherwise (sequence, head, query block) — batch 1 still uses every thread.
@@ -11,7 +11,8 @@
 // whole rows anyway, and at the position limits of BERT-family models a row of scores fits in L1.
 //
 // Numerics: dot products and the P·V sums run over d and over keys in index order with FMA (the
-// micro-kernel's order); exp is v_exp (≈ 2 ulp). Agrees with the scalar reference to ~1e-6.
+// micro-kernel's order); exp is v_exp (≈ 2 ulp) of scale·(x − max x); ctx is (Σ_j e_j·v_j) / Σ_j e_j
+// rather than Σ_j (e_j / Σ e)·v_j. Agrees with the scalar reference to ~1e-6.
 // Include after gemm.h.
 #pragma once
 
@@ -29,8 +30,8 @@ inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
 size_t attention_scratch_floats_simd(int T, int HS) {
   const size_t Tn = static_cast<size_t>(round_up(T, kNR)), HSn = static_cast<size_t>(round_up(HS, kNR));
-  const size_t QBm = static_cast<size_t>(round_up(kQB, kMR));
-  return HS * Tn + HSn * T + QBm * HS + kQB * Tn + QBm * T + 4 * kW;
+  const size_t depth = static_cast<size_t>(T > HS ? T : HS);
+  return HS * Tn + HSn * T + kQB * Tn + kMR * depth + kQB + 4 * kW;
 }
 
 void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int qb_end, float* scratch) {
@@ -47,19 +48,34 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
     }
     return;
   }
-  // Both products run on the GEMM micro-kernel, so K and V are packed as its B panels and Q and P
-  // as its A tiles: scores (nq, nk) = Q (nq, HS) · K (nk, HS)ᵀ and ctx (nq, HS) = P (nq, nk) · V (nk, HS).
+  // Both products run on the GEMM micro-kernel: scores (nq, nk) = Q (nq, HS) · K (nk, HS)ᵀ and
+  // ctx (nq, HS) = P (nq, nk) · V (nk, HS). Q and P are read in place, K and V packed as B panels. (V
+  // read in place, rows 3H floats apart, ran slower at HS = 64: those rows fall into a few L1 sets.)
   const int kpanels = (nk + kNR - 1) / kNR, vpanels = (HS + kNR - 1) / kNR;
   const int ldsc = kpanels * kNR;
   float* kp = scratch;                                                 // K panels: (kpanels, HS, kNR)
   float* vp = kp + static_cast<size_t>(kpanels) * HS * kNR;            // V panels: (vpanels, nk, kNR)
-  float* qp = vp + static_cast<size_t>(vpanels) * nk * kNR;            // Q tiles:  (kQB ↑ kMR, HS)
-  float* sc = qp + static_cast<size_t>(round_up(kQB, kMR)) * HS;       // scores, then P: (kQB, ldsc)
-  float* pp = sc + static_cast<size_t>(kQB) * ldsc;                    // P tiles:  (kQB ↑ kMR, nk)
+  float* sc = vp + static_cast<size_t>(vpanels) * nk * kNR;            // scores, then exp: (kQB, ldsc)
+  float* tail = sc + static_cast<size_t>(kQB) * ldsc;                  // a last partial row tile
+  float* inv = tail + static_cast<size_t>(kMR) * (nk > HS ? nk : HS);  // 1 / Σ exp per query row
+  // The head's rows of the QKV output are 3H floats apart and, just written by the GEMM, mostly out
+  // of L1 and L2: fetch the Q, K and V slices of the row kAhead keys on while this key is packed (the
+  // loads of this loop stalled on them, V is packed next and Q is read where it lies).
+  constexpr int kAhead = 8;
+  const int lines = (HS * static_cast<int>(sizeof(float)) + 63) / 64;
   for (int p = 0; p < kpanels; ++p) {
     float* dst = kp + static_cast<size_t>(p) * HS * kNR;
     for (int jj = 0; jj < kNR; ++jj) {
       const int j = p * kNR + jj;
+      if (j + kAhead < nk) {
+        const int r = sp.key_begin + j + kAhead;
+        const float* row = a.qkv + static_cast<size_t>(r) * ld + h * HS;
+        for (int l = 0; l < lines; ++l) {
+          if (r >= row0 && r < row1) __builtin_prefetch(row + l * 16, 0, 3);
+          __builtin_prefetch(row + H + l * 16, 0, 3);
+          __builtin_prefetch(row + 2 * H + l * 16, 0, 3);
+        }
+      }
       if (j < nk) {
         const float* kr = a.qkv + static_cast<size_t>(sp.key_begin + j) * ld + H + h * HS;
         for (int d = 0; d < HS; ++d) dst[d * kNR + jj] = kr[d];
@@ -78,59 +94,51 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       }
     }
   }
-  const VF scale = v_set1(a.scale);
-  const int tail = nk % kW, body = nk - tail;
+  const float scale = a.scale;
+  const VF vscale = v_set1(scale);
+  const int tail_k = nk % kW, body = nk - tail_k;
 
   for (int q0 = row0; q0 < row1; q0 += kQB) {
     const int nq = row1 - q0 < kQB ? row1 - q0 : kQB;
-    // scores (nq, nk) = Q · Kᵀ; the scale is applied in the softmax pass, after the dot product,
-    // as the reference does
-    pack_a(qp, a.qkv + static_cast<size_t>(q0) * ld + h * HS, ld, nq, HS);
+    // scores (nq, nk) = Q · Kᵀ, unscaled: the scale is applied inside the exponent below
     GemmArgs gs;
     gs.M = nq;
     gs.N = nk;
     gs.K = HS;
     gs.c = sc;
     gs.ldc = ldsc;
+    const float* q = a.qkv + static_cast<size_t>(q0) * ld + h * HS;
     for (int p = 0; p < kpanels; ++p) {
-      block_kernel(gs, HS, qp, kp + static_cast<size_t>(p) * HS * kNR, 0, nq, p * kNR,
-                   nk - p * kNR < kNR ? nk - p * kNR : kNR, false, true);
+      block_kernel_strided(gs, HS, q, ld, kp + static_cast<size_t>(p) * HS * kNR, kNR, nq, p * kNR,
+                           nk - p * kNR < kNR ? nk - p * kNR : kNR, tail);
     }
-    // softmax over the nk real keys of each row
+    // softmax over the nk real keys of each row, left unnormalised: exp(scale · (x − max x)), which
+    // is exp(scale·x − max(scale·x)) for scale > 0; the 1 / Σ is applied to the context row instead
+    // of to every probability (HS products per row instead of nk)
     for (int r = 0; r < nq; ++r) {
       float* row = sc + static_cast<size_t>(r) * ldsc;
       VF mx = v_set1(-INFINITY);
-      for (int j = 0; j < body; j += kW) {
-        const VF x = v_mul(v_load(row + j), scale);
-        v_store(row + j, x);
-        mx = v_max(mx, x);
-      }
+      for (int j = 0; j < body; j += kW) mx = v_max(mx, v_load(row + j));
       float m = v_reduce_max(mx);
-      for (int j = body; j < nk; ++j) {
-        row[j] *= a.scale;
-        m = row[j] > m ? row[j] : m;
-      }
+      for (int j = body; j < nk; ++j) m = row[j] > m ? row[j] : m;
       const VF vm = v_set1(m);
       VF sum = v_zero();
       for (int j = 0; j < body; j += kW) {
-        const VF e = v_exp(v_sub(v_load(row + j), vm));
+        const VF e = v_exp(v_mul(v_sub(v_load(row + j), vm), vscale));
         v_store(row + j, e);
         sum = v_add(sum, e);
       }
-      if (tail) {
-        v_store_tail(row + body, v_exp(v_sub(v_load_tail(row + body, tail), vm)), tail);
-        sum = v_add(sum, v_load_tail(row + body, tail));
+      if (tail_k) {
+        v_store_tail(row + body, v_exp(v_mul(v_sub(v_load_tail(row + body, tail_k), vm), vscale)), tail_k);
+        sum = v_add(sum, v_load_tail(row + body, tail_k));
       }
-      const VF inv = v_set1(1.0f / v_reduce_add(sum));
-      for (int j = 0; j < body; j += kW) v_store(row + j, v_mul(v_load(row + j), inv));
-      if (tail) v_store_tail(row + body, v_mul(v_load_tail(row + body, tail), inv), tail);
+      inv[r] = 1.0f / v_reduce_add(sum);
       if (a.probs) {
         float* prow = a.probs + ((static_cast<size_t>(s) * a.NH + h) * a.T + a.slot[q0 + r]) * a.T;
-        for (int j = 0; j < nk; ++j) prow[a.slot[sp.key_begin + j]] = row[j];
+        for (int j = 0; j < nk; ++j) prow[a.slot[sp.key_begin + j]] = row[j] * inv[r];
       }
     }
-    // ctx (nq, HS) = P · V, written straight into the context rows
-    pack_a(pp, sc, ldsc, nq, nk);
+    // ctx (nq, HS) = exp · V, written straight into the context rows, then scaled by 1 / Σ
     GemmArgs gc;
     gc.M = nq;
     gc.N = HS;
@@ -138,8 +146,15 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
     gc.c = a.ctx + static_cast<size_t>(q0) * a.ld_ctx + h * HS;
     gc.ldc = a.ld_ctx;
     for (int p = 0; p < vpanels; ++p) {
-      block_kernel(gc, nk, pp, vp + static_cast<size_t>(p) * nk * kNR, 0, nq, p * kNR,
-                   HS - p * kNR < kNR ? HS - p * kNR : kNR, false, true);
+      block_kernel_strided(gc, nk, sc, ldsc, vp + static_cast<size_t>(p) * nk * kNR, kNR, nq, p * kNR,
+                           HS - p * kNR < kNR ? HS - p * kNR : kNR, tail);
+    }
+    const int tail_d = HS % kW, body_d = HS - tail_d;
+    for (int r = 0; r < nq; ++r) {
+      float* c = gc.c + static_cast<size_t>(r) * a.ld_ctx;
+      const VF vi = v_set1(inv[r]);
+      for (int d = 0; d < body_d; d += kW) v_store(c + d, v_mul(v_load(c + d), vi));
+      if (tail_d) v_store_tail(c + body_d, v_mul(v_load_tail(c + body_d, tail_d), vi), tail_d);
     }
   }
 }

@@ -106,6 +106,40 @@ inline void pack_a(float* ap, const float* a, int lda, int rows, int kc) {
   pack_a_tiles(ap, a, lda, rows, kc, 0, RowTiles(rows).count());
 }
 
+// Stores a finished kMR × kNR register tile (acc0: columns n0.., acc1: n0+kW..) to C[m0 : m0+rows,
+// n0 : n0+cols], adding C's partial sums when accumulating and applying the epilogue on the last K block.
+template <int MR>
+inline void store_tile(const GemmArgs& g, const VF* acc0, const VF* acc1, int m0, int rows, int n0, int cols,
+                       bool accumulate, bool last) {
+  // A whole tile with no activation to apply stores inline: a call to store_out per register cost
+  // up to a tenth of a tile whose K block is short (attention's Q·Kᵀ runs at a depth of the head size).
+  if (rows == MR && cols == kNR && (!last || g.act == Activation::kIdentity)) {
+    const float* bias = last ? g.bias : nullptr;
+    const float* res = last ? g.residual : nullptr;
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      float* c = g.c + static_cast<size_t>(m0 + i) * g.ldc + n0;
+      VF v0 = acc0[i], v1 = acc1[i];
+      if (accumulate) v0 = v_add(v0, v_load(c)), v1 = v_add(v1, v_load(c + kW));
+      if (bias) v0 = v_add(v0, v_load(bias + n0)), v1 = v_add(v1, v_load(bias + n0 + kW));
+      if (res) {
+        const float* r = res + static_cast<size_t>(m0 + i) * g.ldr + n0;
+        v0 = v_add(v0, v_load(r)), v1 = v_add(v1, v_load(r + kW));
+      }
+      v_store(c, v0);
+      v_store(c + kW, v1);
+    }
+    return;
+  }
+  const int cols1 = cols - kW;
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i >= rows) break;
+    store_out(g, acc0[i], m0 + i, n0, cols < kW ? cols : kW, last, accumulate);
+    if (cols1 > 0) store_out(g, acc1[i], m0 + i, n0 + kW, cols1, last, accumulate);
+  }
+}
+
 // C[m0 : m0+rows, n0 : n0+cols] (+)= Ap (MR × kc, packed) · Bp (kc × kNR, packed); rows ≤ MR, cols ≤ kNR.
 // Also prefetches pf_lines cache lines from pf into L2 (see block_kernel).
 template <int MR>
@@ -137,32 +171,56 @@ inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float
     ap += MR;
     bp += kNR;
   }
-  // A whole tile with no activation to apply stores inline: a call to store_out per register cost
-  // up to a tenth of a tile whose K block is short (attention's Q·Kᵀ runs at a depth of the head size).
-  if (rows == MR && cols == kNR && (!last || g.act == Activation::kIdentity)) {
-    const float* bias = last ? g.bias : nullptr;
-    const float* res = last ? g.residual : nullptr;
+  store_tile<MR>(g, acc0, acc1, m0, rows, n0, cols, accumulate, last);
+}
+
+// The same tile with both operands read where they lie, one K block, no accumulation: row i of A
+// at a + i·lda, row k of B (kNR floats) at b + k·ldb. Attention multiplies Q and P in place this
+// way, and V too when the head size is a whole number of panels: packing them cost as much as the
+// products at T = 128 and small head sizes.
+template <int MR>
+inline void micro_kernel_strided(const GemmArgs& g, int kc, const float* a, size_t lda, const float* b,
+                                 size_t ldb, int m0, int rows, int n0, int cols) {
+  VF acc0[MR], acc1[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = v_zero();
+#pragma GCC unroll 4
+  for (int k = 0; k < kc; ++k) {
+    const VF b0 = v_load(b);
+    const VF b1 = v_load(b + kW);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      float* c = g.c + static_cast<size_t>(m0 + i) * g.ldc + n0;
-      VF v0 = acc0[i], v1 = acc1[i];
-      if (accumulate) v0 = v_add(v0, v_load(c)), v1 = v_add(v1, v_load(c + kW));
-      if (bias) v0 = v_add(v0, v_load(bias + n0)), v1 = v_add(v1, v_load(bias + n0 + kW));
-      if (res) {
-        const float* r = res + static_cast<size_t>(m0 + i) * g.ldr + n0;
-        v0 = v_add(v0, v_load(r)), v1 = v_add(v1, v_load(r + kW));
-      }
-      v_store(c, v0);
-      v_store(c + kW, v1);
+      const VF av = v_set1(a[i * lda + k]);
+      acc0[i] = v_fmadd(av, b0, acc0[i]);
+      acc1[i] = v_fmadd(av, b1, acc1[i]);
     }
-    return;
+    b += ldb;
   }
-  const int cols1 = cols - kW;
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    if (i >= rows) break;
-    store_out(g, acc0[i], m0 + i, n0, cols < kW ? cols : kW, last, accumulate);
-    if (cols1 > 0) store_out(g, acc1[i], m0 + i, n0 + kW, cols1, last, accumulate);
+  store_tile<MR>(g, acc0, acc1, m0, rows, n0, cols, false, true);
+}
+
+// C[0 : rows, n0 : n0+cols] = A (rows × kc, row stride lda) · B (kc rows of kNR, row stride ldb), row tile
+// by row tile (RowTiles). A tile that would run past the last row reads a zero-padded copy of its
+// rows from `tail` (kMR · kc floats) instead, so nothing past A's rows is read.
+inline void block_kernel_strided(const GemmArgs& g, int kc, const float* a, size_t lda, const float* b,
+                                 size_t ldb, int rows, int n0, int cols, float* tail) {
+  const RowTiles rt(rows);
+  for (int t = 0; t < rt.count(); ++t) {
+    const int i = rt.row(t), h = rt.height(t), live = rows - i < h ? rows - i : h;
+    const float* at = a + static_cast<size_t>(i) * lda;
+    size_t ld = lda;
+    if (live < h) {
+      for (int r = 0; r < h; ++r) {
+        for (int k = 0; k < kc; ++k) tail[static_cast<size_t>(r) * kc + k] = r < live ? at[r * lda + k] : 0.0f;
+      }
+      at = tail;
+      ld = static_cast<size_t>(kc);
+    }
+    if (t < rt.big) {
+      micro_kernel_strided<kMR>(g, kc, at, ld, b, ldb, i, live, n0, cols);
+    } else {
+      micro_kernel_strided<kMRSmall>(g, kc, at, ld, b, ldb, i, live, n0, cols);
+    }
   }
 }
 
