@@ -106,37 +106,26 @@ inline void pack_a(float* ap, const float* a, int lda, int rows, int kc) {
   pack_a_tiles(ap, a, lda, rows, kc, 0, RowTiles(rows).count());
 }
 
-// Stores a finished kMR × kNR register tile (acc0: columns n0.., acc1: n0+kW..) to C[m0 : m0+rows,
-// n0 : n0+cols], adding C's partial sums when accumulating and applying the epilogue on the last K block.
+// acc0/acc1 (MR × kNR) = A · B over kc steps: A's element (i, k) at a[i·a_row + k·a_step], B's row k
+// (kNR floats) at b + k·ldb. Called with constant strides for packed operands (a_row 1, a_step MR,
+// ldb kNR), which inline into the plain pointer walk of the packed kernel.
 template <int MR>
-inline void store_tile(const GemmArgs& g, const VF* acc0, const VF* acc1, int m0, int rows, int n0, int cols,
-                       bool accumulate, bool last) {
-  // A whole tile with no activation to apply stores inline: a call to store_out per register cost
-  // up to a tenth of a tile whose K block is short (attention's Q·Kᵀ runs at a depth of the head size).
-  if (rows == MR && cols == kNR && (!last || g.act == Activation::kIdentity)) {
-    const float* bias = last ? g.bias : nullptr;
-    const float* res = last ? g.residual : nullptr;
+__attribute__((always_inline)) inline void tile_product(int kc, const float* a, size_t a_row, size_t a_step,
+                                                        const float* b, size_t ldb, VF* acc0, VF* acc1) {
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = v_zero();
+#pragma GCC unroll 4
+  for (int k = 0; k < kc; ++k) {
+    const VF b0 = v_load(b);
+    const VF b1 = v_load(b + kW);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      float* c = g.c + static_cast<size_t>(m0 + i) * g.ldc + n0;
-      VF v0 = acc0[i], v1 = acc1[i];
-      if (accumulate) v0 = v_add(v0, v_load(c)), v1 = v_add(v1, v_load(c + kW));
-      if (bias) v0 = v_add(v0, v_load(bias + n0)), v1 = v_add(v1, v_load(bias + n0 + kW));
-      if (res) {
-        const float* r = res + static_cast<size_t>(m0 + i) * g.ldr + n0;
-        v0 = v_add(v0, v_load(r)), v1 = v_add(v1, v_load(r + kW));
-      }
-      v_store(c, v0);
-      v_store(c + kW, v1);
+      const VF av = v_set1(a[i * a_row]);
+      acc0[i] = v_fmadd(av, b0, acc0[i]);
+      acc1[i] = v_fmadd(av, b1, acc1[i]);
     }
-    return;
-  }
-  const int cols1 = cols - kW;
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    if (i >= rows) break;
-    store_out(g, acc0[i], m0 + i, n0, cols < kW ? cols : kW, last, accumulate);
-    if (cols1 > 0) store_out(g, acc1[i], m0 + i, n0 + kW, cols1, last, accumulate);
+    a += a_step;
+    b += ldb;
   }
 }
 
@@ -156,46 +145,18 @@ inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float
     }
   }
   VF acc0[MR], acc1[MR];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = v_zero();
-#pragma GCC unroll 4
-  for (int k = 0; k < kc; ++k) {
-    const VF b0 = v_load(bp);
-    const VF b1 = v_load(bp + kW);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      const VF av = v_set1(ap[i]);
-      acc0[i] = v_fmadd(av, b0, acc0[i]);
-      acc1[i] = v_fmadd(av, b1, acc1[i]);
-    }
-    ap += MR;
-    bp += kNR;
-  }
+  tile_product<MR>(kc, ap, 1, MR, bp, kNR, acc0, acc1);
   store_tile<MR>(g, acc0, acc1, m0, rows, n0, cols, accumulate, last);
 }
 
 // The same tile with both operands read where they lie, one K block, no accumulation: row i of A
 // at a + i·lda, row k of B (kNR floats) at b + k·ldb. Attention multiplies Q and P in place this
-// way, and V too when the head size is a whole number of panels: packing them cost as much as the
-// products at T = 128 and small head sizes.
+// way: packing them cost about as much as the products at T = 128 and small head sizes.
 template <int MR>
 inline void micro_kernel_strided(const GemmArgs& g, int kc, const float* a, size_t lda, const float* b,
                                  size_t ldb, int m0, int rows, int n0, int cols) {
   VF acc0[MR], acc1[MR];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = v_zero();
-#pragma GCC unroll 4
-  for (int k = 0; k < kc; ++k) {
-    const VF b0 = v_load(b);
-    const VF b1 = v_load(b + kW);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      const VF av = v_set1(a[i * lda + k]);
-      acc0[i] = v_fmadd(av, b0, acc0[i]);
-      acc1[i] = v_fmadd(av, b1, acc1[i]);
-    }
-    b += ldb;
-  }
+  tile_product<MR>(kc, a, lda, 1, b, ldb, acc0, acc1);
   store_tile<MR>(g, acc0, acc1, m0, rows, n0, cols, false, true);
 }
 

@@ -146,13 +146,7 @@ inline void bf16_micro_kernel(const GemmArgs& g, int pairs, const float* ap, con
     bp += 4 * kW;
   }
 #endif
-  const int cols1 = cols - kW;
-#pragma GCC unroll 16
-  for (int i = 0; i < kMRBf16; ++i) {
-    if (i >= rows) break;
-    store_out(g, acc0[i], m0 + i, n0, cols < kW ? cols : kW, last, accumulate);
-    if (cols1 > 0) store_out(g, acc1[i], m0 + i, n0 + kW, cols1, last, accumulate);
-  }
+  store_tile<kMRBf16>(g, acc0, acc1, m0, rows, n0, cols, accumulate, last);
 }
 
 struct Bf16Plan {
