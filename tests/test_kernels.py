@@ -211,6 +211,9 @@ def test_attention_rejects_bad_spans():
         _core.attention(qkv, np.array([[0, 0, 3]], np.int32), 2, 4, 1.0)
     with pytest.raises(ValueError, match="qkv"):
         _core.attention(np.zeros((4, 10), np.float32), np.array([[0, 0, 4]], np.int32), 2, 4, 1.0)
+    for bad in (0.0, -0.5, float("nan")):
+        with pytest.raises(ValueError, match="scale"):
+            _core.attention(qkv, np.array([[0, 0, 4]], np.int32), 2, 4, bad)
 
 
 def test_long_sequence_model(tmp_path, isa):

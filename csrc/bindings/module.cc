@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -362,6 +363,9 @@ py::tuple attention_forward(const FloatArray& qkv, const py::array_t<int32_t, py
   }
   if (spans.ndim() != 2 || spans.shape(1) != 3) {
     throw std::invalid_argument("spans has shape " + shape_str(spans) + ", expected (B, 3)");
+  }
+  if (!(scale > 0.0f) || !std::isfinite(scale)) {
+    throw std::invalid_argument("scale must be a positive finite number, got " + std::to_string(scale));
   }
   const int N = static_cast<int>(qkv.shape(0)), H = static_cast<int>(qkv.shape(1) / 3);
   const int B = static_cast<int>(spans.shape(0));

@@ -92,7 +92,7 @@ struct AttentionArgs {
   int ld_qkv = 0;
   const SequenceSpan* seqs = nullptr;
   int B = 0, NH = 0, HS = 0, T = 0;
-  float scale = 1.0f;
+  float scale = 1.0f;  // > 0: the SIMD softmax takes each row's maximum before scaling
   float* scratch = nullptr;
   size_t scratch_floats = 0;  // per thread
   int threads = 1;            // the team size; scratch holds this many slices
