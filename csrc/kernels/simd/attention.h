@@ -62,7 +62,8 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
   // of L1 and L2: fetch the Q, K and V slices of the row kAhead keys on while this key is packed (the
   // loads of this loop stalled on them, V is packed next and Q is read where it lies).
   constexpr int kAhead = 8;
-  const int lines = (HS * static_cast<int>(sizeof(float)) + 63) / 64;
+  constexpr int kLine = 64 / sizeof(float);  // floats per cache line
+  const int lines = (HS + kLine - 1) / kLine;
   for (int p = 0; p < kpanels; ++p) {
     float* dst = kp + static_cast<size_t>(p) * HS * kNR;
     for (int jj = 0; jj < kNR; ++jj) {
@@ -71,9 +72,9 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
         const int r = sp.key_begin + j + kAhead;
         const float* row = a.qkv + static_cast<size_t>(r) * ld + h * HS;
         for (int l = 0; l < lines; ++l) {
-          if (r >= row0 && r < row1) __builtin_prefetch(row + l * 16, 0, 3);
-          __builtin_prefetch(row + H + l * 16, 0, 3);
-          __builtin_prefetch(row + 2 * H + l * 16, 0, 3);
+          if (r >= row0 && r < row1) __builtin_prefetch(row + l * kLine, 0, 3);
+          __builtin_prefetch(row + H + l * kLine, 0, 3);
+          __builtin_prefetch(row + 2 * H + l * kLine, 0, 3);
         }
       }
       if (j < nk) {
@@ -94,8 +95,7 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       }
     }
   }
-  const float scale = a.scale;
-  const VF vscale = v_set1(scale);
+  const VF scale = v_set1(a.scale);
   const int tail_k = nk % kW, body = nk - tail_k;
 
   for (int q0 = row0; q0 < row1; q0 += kQB) {
@@ -124,12 +124,12 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       const VF vm = v_set1(m);
       VF sum = v_zero();
       for (int j = 0; j < body; j += kW) {
-        const VF e = v_exp(v_mul(v_sub(v_load(row + j), vm), vscale));
+        const VF e = v_exp(v_mul(v_sub(v_load(row + j), vm), scale));
         v_store(row + j, e);
         sum = v_add(sum, e);
       }
       if (tail_k) {
-        v_store_tail(row + body, v_exp(v_mul(v_sub(v_load_tail(row + body, tail_k), vm), vscale)), tail_k);
+        v_store_tail(row + body, v_exp(v_mul(v_sub(v_load_tail(row + body, tail_k), vm), scale)), tail_k);
         sum = v_add(sum, v_load_tail(row + body, tail_k));
       }
       inv[r] = 1.0f / v_reduce_add(sum);
