@@ -59,40 +59,32 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
   float* tail = sc + static_cast<size_t>(kQB) * ldsc;                  // a last partial row tile
   float* inv = tail + static_cast<size_t>(kMR) * (nk > HS ? nk : HS);  // 1 / Σ exp per query row
   // The head's rows of the QKV output are 3H floats apart and, just written by the GEMM, mostly out
-  // of L1 and L2: fetch the Q, K and V slices of the row kAhead keys on while this key is packed (the
-  // loads of this loop stalled on them, V is packed next and Q is read where it lies).
-  constexpr int kAhead = 8;
+  // of L1 and L2: fetch the next panel's Q, K and V slices while this panel's keys are packed (the
+  // loads of the packing stalled on them; V is packed next and Q is read where it lies).
   constexpr int kLine = 64 / sizeof(float);  // floats per cache line
   const int lines = (HS + kLine - 1) / kLine;
   for (int p = 0; p < kpanels; ++p) {
-    float* dst = kp + static_cast<size_t>(p) * HS * kNR;
-    for (int jj = 0; jj < kNR; ++jj) {
-      const int j = p * kNR + jj;
-      if (j + kAhead < nk) {
-        const int r = sp.key_begin + j + kAhead;
-        const float* row = a.qkv + static_cast<size_t>(r) * ld + h * HS;
-        for (int l = 0; l < lines; ++l) {
-          if (r >= row0 && r < row1) __builtin_prefetch(row + l * kLine, 0, 3);
-          __builtin_prefetch(row + H + l * kLine, 0, 3);
-          __builtin_prefetch(row + 2 * H + l * kLine, 0, 3);
-        }
-      }
-      if (j < nk) {
-        const float* kr = a.qkv + static_cast<size_t>(sp.key_begin + j) * ld + H + h * HS;
-        for (int d = 0; d < HS; ++d) dst[d * kNR + jj] = kr[d];
-      } else {
-        for (int d = 0; d < HS; ++d) dst[d * kNR + jj] = 0.0f;
+    const int j0 = p * kNR, live = nk - j0 < kNR ? nk - j0 : kNR;
+    for (int j = j0 + kNR; j < j0 + 2 * kNR && j < nk; ++j) {
+      const int r = sp.key_begin + j;
+      const float* row = a.qkv + static_cast<size_t>(r) * ld + h * HS;
+      for (int l = 0; l < lines; ++l) {
+        if (r >= row0 && r < row1) __builtin_prefetch(row + l * kLine, 0, 3);
+        __builtin_prefetch(row + H + l * kLine, 0, 3);
+        __builtin_prefetch(row + 2 * H + l * kLine, 0, 3);
       }
     }
+    const float* keys = a.qkv + static_cast<size_t>(sp.key_begin + j0) * ld + H + h * HS;
+    pack_transposed(kp + static_cast<size_t>(p) * HS * kNR, keys, ld, live, kNR, HS);
   }
+  // V panel p holds columns [p·kNR, p·kNR + kNR) of the head's values, one key per kNR floats, zero
+  // past HS.
+  const int body_v = HS - HS % kW, padded_v = vpanels * kNR;
   for (int j = 0; j < nk; ++j) {
     const float* vr = a.qkv + static_cast<size_t>(sp.key_begin + j) * ld + 2 * H + h * HS;
-    for (int p = 0; p < vpanels; ++p) {
-      float* dst = vp + (static_cast<size_t>(p) * nk + j) * kNR;
-      for (int dd = 0; dd < kNR; ++dd) {
-        const int d = p * kNR + dd;
-        dst[dd] = d < HS ? vr[d] : 0.0f;
-      }
+    for (int d = 0; d < padded_v; d += kW) {
+      const VF v = d < body_v ? v_load(vr + d) : d < HS ? v_load_tail(vr + d, HS - d) : v_zero();
+      v_store(vp + (static_cast<size_t>(d / kNR) * nk + j) * kNR + d % kNR, v);
     }
   }
   const VF scale = v_set1(a.scale);

@@ -40,18 +40,48 @@ struct PackPlan {
   int N, K;
 };
 
-void pack_panel(void* ctx, long p, int /*worker*/) {
-  const PackPlan& pl = *static_cast<const PackPlan*>(ctx);
-  float* dst = pl.packed + static_cast<size_t>(p) * kNR * pl.K;
-  for (int j = 0; j < kNR; ++j) {
-    const int n = static_cast<int>(p) * kNR + j;
-    const float* src = pl.w + static_cast<size_t>(n) * pl.K;
-    if (n < pl.N) {
-      for (int k = 0; k < pl.K; ++k) dst[static_cast<size_t>(k) * kNR + j] = src[k];
-    } else {
-      for (int k = 0; k < pl.K; ++k) dst[static_cast<size_t>(k) * kNR + j] = 0.0f;
+// dst[k·h + i] = src[i·ld + k] for k in [0, kc) and i in [0, h), rows i ≥ live read as 0: the rows of
+// src written column by column, h floats per column. This is the layout of a packed A row tile (h =
+// kMR or kMRSmall) and of a B panel (h = kNR; the rows are weight rows, or attention's keys). kW
+// columns at a time go through a register transpose: packing with scalar moves cost about as much as
+// the products at batch 1 (A) and at small head sizes (keys). h is at most kW or a multiple of it.
+inline void pack_transposed(float* dst, const float* src, size_t ld, int live, int h, int kc) {
+  int k = 0;
+  for (; k + kW <= kc; k += kW) {
+    VF r[2][kW];
+    for (int g = 0; g * kW < h; ++g) {
+      for (int i = 0; i < kW; ++i) {
+        const int row = g * kW + i;
+        r[g][i] = row < live ? v_load(src + static_cast<size_t>(row) * ld + k) : v_zero();
+      }
+      v_transpose(r[g]);
+    }
+    // Column k+j: a register per group of kW rows. When h < kW a store runs kW − h floats into the
+    // next column, which is stored after it; only where that would pass the end of dst does the
+    // store stop at h floats.
+    for (int j = 0; j < kW; ++j) {
+      const size_t at = static_cast<size_t>(k + j) * h;
+      for (int g = 0; g * kW < h; ++g) {
+        if (at + (g + 1) * kW <= static_cast<size_t>(kc) * h) {
+          v_store(dst + at + g * kW, r[g][j]);
+        } else {
+          v_store_tail(dst + at + g * kW, r[g][j], h - g * kW);
+        }
+      }
     }
   }
+  for (; k < kc; ++k) {
+    for (int i = 0; i < h; ++i) {
+      dst[static_cast<size_t>(k) * h + i] = i < live ? src[static_cast<size_t>(i) * ld + k] : 0.0f;
+    }
+  }
+}
+
+void pack_panel(void* ctx, long p, int /*worker*/) {
+  const PackPlan& pl = *static_cast<const PackPlan*>(ctx);
+  const int n0 = static_cast<int>(p) * kNR;
+  pack_transposed(pl.packed + static_cast<size_t>(p) * kNR * pl.K, pl.w + static_cast<size_t>(n0) * pl.K, pl.K,
+                  pl.N - n0 < kNR ? pl.N - n0 : kNR, kNR, pl.K);
 }
 
 void pack_weight_simd(float* packed, const float* w, int N, int K) {
@@ -88,17 +118,8 @@ struct RowTiles {
 inline void pack_a_tiles(float* ap, const float* a, int lda, int rows, int kc, int t0, int t1) {
   const RowTiles rt(rows);
   for (int t = t0; t < t1; ++t) {
-    const int h = rt.height(t), r0 = rt.row(t);
-    float* dst = ap + static_cast<size_t>(r0) * kc;
-    for (int i = 0; i < h; ++i) {
-      const int r = r0 + i;
-      if (r < rows) {
-        const float* src = a + static_cast<size_t>(r) * lda;
-        for (int k = 0; k < kc; ++k) dst[k * h + i] = src[k];
-      } else {
-        for (int k = 0; k < kc; ++k) dst[k * h + i] = 0.0f;
-      }
-    }
+    const int h = rt.height(t), r0 = rt.row(t), live = rows - r0 < h ? rows - r0 : h;
+    pack_transposed(ap + static_cast<size_t>(r0) * kc, a + static_cast<size_t>(r0) * lda, lda, live, h, kc);
   }
 }
 

@@ -60,6 +60,26 @@ inline __m256i tail_mask(int n) { return _mm256_loadu_si256(reinterpret_cast<con
 inline VF v_load_tail(const float* p, int n) { return _mm256_maskload_ps(p, tail_mask(n)); }
 inline void v_store_tail(float* p, VF v, int n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
 
+// r[0..kW) in place from rows to columns: afterwards lane i of r[j] is lane j of the old r[i]. Packing
+// (simd/gemm.h pack_transposed) turns rows into the column-major tiles the micro-kernel reads with it.
+inline void v_transpose(VF r[kW]) {
+  VF t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);  // per 128-bit lane: r_i[0] r_i+1[0] r_i[1] r_i+1[1]
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {  // per lane: column 0..3 of rows i..i+3
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
+    r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
+  }
+}
+
 // Horizontal reductions, in a fixed order (pairwise halves).
 inline float v_reduce_add(VF v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -42,6 +42,9 @@ inline void simde_fill_mask_storeu_ps(float* p, uint16_t m, simde__m512 a) {
 #define _mm512_extractf32x8_ps simde_fill_extractf32x8_ps
 #define _mm512_maskz_loadu_ps simde_fill_maskz_loadu_ps
 #define _mm512_mask_storeu_ps simde_fill_mask_storeu_ps
+#ifndef _mm512_shuffle_f32x4  // SIMDe 0.7.x has the operation but no native alias for it
+#define _mm512_shuffle_f32x4(a, b, imm8) simde_mm512_shuffle_f32x4(a, b, imm8)
+#endif
 #else
 #include <immintrin.h>
 #endif
@@ -86,6 +89,31 @@ inline unsigned v_mask_nan(VF a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q)
 inline __mmask16 tail_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
 inline VF v_load_tail(const float* p, int n) { return _mm512_maskz_loadu_ps(tail_mask(n), p); }
 inline void v_store_tail(float* p, VF v, int n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
+
+// r[0..kW) in place from rows to columns (the AVX2 level's v_transpose, one 128-bit lane step deeper).
+inline void v_transpose(VF r[kW]) {
+  VF t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // per 128-bit lane L: column 4L..4L+3 of rows i..i+3
+    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int h = 0; h < 16; h += 8) {  // lanes: column j, j+8 of rows h..h+3, then of rows h+4..h+7
+    for (int j = 0; j < 4; ++j) {
+      t[h + j] = _mm512_shuffle_f32x4(u[h + j], u[h + j + 4], 0x88);
+      t[h + j + 4] = _mm512_shuffle_f32x4(u[h + j], u[h + j + 4], 0xDD);
+    }
+  }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xDD);
+  }
+}
 
 // Fixed-order pairwise reductions (the same tree shape as the AVX2 level's, one level deeper).
 inline float v_reduce_add(VF v) {
