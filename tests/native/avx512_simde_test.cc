@@ -84,9 +84,9 @@ static void test_activations(const Kernels& ref, const Kernels& k) {
     g.b_packed = pr.data(); g.c = c0.data(); ref.gemm(g);
     g.b_packed = pk.data(); g.c = c1.data(); k.gemm(g);
     double worst = 0;
-    for (int i = 0; i < M; ++i) worst = fmax(worst, fabs(c0[i] - c1[i]));
+    for (int i = 0; i < M; ++i) worst = fmax(worst, fabs(c0[i] - c1[i]) / fmax(1.0, fabs(c0[i])));
     char what[64];
-    snprintf(what, sizeof(what), "activation %d over [-20, 20]", act);
+    snprintf(what, sizeof(what), "activation %d over [-20, 20] (error / max(1, |value|))", act);
     check(worst <= 1e-6, what, worst);
   }
 }
