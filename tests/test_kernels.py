@@ -113,6 +113,62 @@ def test_gemm_column_runs_on_any_team(isa, threads, M):
         pybertcore.set_num_threads(before)
     assert (np.abs(got - ref) <= 2e-5 * scale).all()
 
+@pytest.mark.parametrize("isa", SUPPORTED_ISAS)
+@pytest.mark.parametrize("M,threads", [(1, 2), (5, 2), (128, 2), (300, 3), (700, 1)])
+def test_packed_handover_matches_plain_chain(isa, M, threads):
+    # The encoder's LayerNorm -> GEMM -> GEMM chain with packed handovers (LayerNorm writes the first
+    # GEMM's A packed, that GEMM writes the second one's A packed) must compute exactly what the plain
+    # chain computes: the same operations, only stored elsewhere. M = 300 and 700 span several row
+    # blocks (at 700 on one thread, enough that each unit takes every panel); N1 = 517 spans several
+    # K blocks of the second GEMM and ends in a partial panel; K = 300 makes the first GEMM keep
+    # partial sums between K blocks.
+    before = pybertcore.get_num_threads()
+    pybertcore.set_num_threads(threads)
+    try:
+        _check_packed_chain(isa, M)
+    finally:
+        pybertcore.set_num_threads(before)
+
+
+def _check_packed_chain(isa, M):
+    rng = np.random.default_rng(M)
+    K, N1, N2 = 300, 517, 37
+    x = rng.standard_normal((M, K), dtype=np.float32)
+    ln_w, ln_b = rng.standard_normal(K, dtype=np.float32), rng.standard_normal(K, dtype=np.float32)
+    d1 = _core.Dense(rng.standard_normal((N1, K), dtype=np.float32), rng.standard_normal(N1, dtype=np.float32), isa=isa)
+    d2 = _core.Dense(rng.standard_normal((N2, N1), dtype=np.float32) * 0.05, rng.standard_normal(N2, dtype=np.float32),
+                     isa=isa)
+    res = rng.standard_normal((M, N2), dtype=np.float32)
+
+    y = _core.layer_norm(x, ln_w, ln_b, 1e-12, isa=isa)
+    h = d1.forward(y, A.gelu_erf)
+    out = d2.forward(h, A.identity, residual=res)
+
+    y2, y_packed = _core.layer_norm(x, ln_w, ln_b, 1e-12, isa=isa, packed=True)
+    np.testing.assert_array_equal(y2, y)
+    assert y_packed.ndim == 1 and y_packed.size >= M * K
+    np.testing.assert_array_equal(d1.forward(y_packed, A.gelu_erf, packed_rows=M), h)
+    h_packed = d1.forward(y_packed, A.gelu_erf, packed_rows=M, packed_output=True)
+    assert h_packed.ndim == 1 and h_packed.size >= M * N1
+    np.testing.assert_array_equal(d2.forward(h_packed, A.identity, residual=res, packed_rows=M), out)
+    # And from a plain input to a packed output.
+    np.testing.assert_array_equal(
+        d2.forward(d1.forward(y, A.gelu_erf, packed_output=True), A.identity, residual=res, packed_rows=M), out)
+
+
+def test_packed_handover_refuses_bad_operands():
+    rng = np.random.default_rng(0)
+    d = _core.Dense(rng.standard_normal((8, 20), dtype=np.float32), None)
+    packed = d.forward(rng.standard_normal((3, 20), dtype=np.float32), packed_output=True)
+    with pytest.raises(ValueError, match="packed input has shape"):
+        _core.Dense(rng.standard_normal((4, 8), dtype=np.float32), None).forward(packed[:-1], packed_rows=3)
+    with pytest.raises(ValueError, match="packed_rows out of range"):
+        d.forward(packed, packed_rows=-1)
+    low = _core.Dense(rng.standard_normal((8, 20), dtype=np.float32), None, dtype="int8")
+    with pytest.raises(ValueError, match="float32 layers only"):
+        low.forward(rng.standard_normal((3, 20), dtype=np.float32), packed_output=True)
+
+
 @pytest.mark.parametrize("isa", SIMD_ISAS)
 def test_activation_approximations(isa):
     # Through a K = 1 GEMM with weight 1, so the epilogue sees exactly x.

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -315,12 +316,30 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
   return result;
 }
 
-FloatArray dense_forward(const Dense& d, const FloatArray& x, Activation act, const py::object& residual) {
-  if (x.ndim() != 2 || x.shape(1) != d.K) {
-    throw std::invalid_argument("input has shape " + shape_str(x) + ", expected (M, " +
-                                std::to_string(d.K) + ")");
+// d.forward on a (M, K) input; for tests of the packed handover (GemmArgs::a_packed, c_packed), x may
+// instead be a 1-D operand of `packed_rows` rows in the level's packed layout, and packed_output
+// returns the result in that layout (1-D) instead of as (M, N).
+py::array dense_forward(const Dense& d, const FloatArray& x, Activation act, const py::object& residual,
+                        const py::object& packed_rows, bool packed_output) {
+  if ((!packed_rows.is_none() || packed_output) && !d.takes_packed()) {
+    throw std::invalid_argument("packed operands are for float32 layers only");
   }
-  const py::ssize_t M = x.shape(0);
+  py::ssize_t M = 0;
+  if (packed_rows.is_none()) {
+    if (x.ndim() != 2 || x.shape(1) != d.K) {
+      throw std::invalid_argument("input has shape " + shape_str(x) + ", expected (M, " +
+                                  std::to_string(d.K) + ")");
+    }
+    M = x.shape(0);
+  } else {
+    M = packed_rows.cast<py::ssize_t>();
+    if (M < 0 || M > std::numeric_limits<int>::max()) throw std::invalid_argument("packed_rows out of range");
+    const size_t want = d.kernels->packed_a_floats(static_cast<int>(M), d.K);
+    if (x.ndim() != 1 || static_cast<size_t>(x.shape(0)) != want) {
+      throw std::invalid_argument("packed input has shape " + shape_str(x) + ", expected (" + std::to_string(want) +
+                                  ",)");
+    }
+  }
   const float* rp = nullptr;
   FloatArray res;
   if (!residual.is_none()) {
@@ -334,13 +353,19 @@ FloatArray dense_forward(const Dense& d, const FloatArray& x, Activation act, co
     }
     rp = res.data();
   }
-  FloatArray y({M, static_cast<py::ssize_t>(d.N)});
-  float* yp = y.mutable_data();
-  const float* xp = x.data();
+  FloatArray y;
+  if (packed_output) {
+    y = FloatArray({static_cast<py::ssize_t>(d.kernels->packed_a_floats(static_cast<int>(M), d.N))});
+  } else {
+    y = FloatArray({M, static_cast<py::ssize_t>(d.N)});
+  }
+  GemmArgs g = d.args(y.mutable_data(), d.N, x.data(), d.K, static_cast<int>(M), act, rp, d.N);
+  if (!packed_rows.is_none()) g.a_packed = x.data(), g.a = nullptr;
+  if (packed_output) g.c_packed = y.mutable_data(), g.c = nullptr;
   {
     py::gil_scoped_release release;
     const ThreadLease lease;
-    d.forward(yp, d.N, xp, d.K, static_cast<int>(M), act, rp, d.N);
+    d.run(g);
   }
   return y;
 }
@@ -428,8 +453,10 @@ py::tuple attention_forward(const FloatArray& qkv, const py::array_t<int32_t, py
   return py::make_tuple(ctx, probs_obj);
 }
 
-FloatArray layer_norm(const FloatArray& x, const FloatArray& weight, const FloatArray& bias, float eps,
-                      const py::object& isa) {
+// LayerNorm of a 2-D array; with packed, returns (y, y in the level's packed layout of an (N, C) GEMM
+// operand, 1-D) for tests of the packed handover.
+py::object layer_norm(const FloatArray& x, const FloatArray& weight, const FloatArray& bias, float eps,
+                      const py::object& isa, bool packed) {
   const Kernels& k = kernels_named(isa);
   if (x.ndim() != 2) throw std::invalid_argument("input must be 2-D, got shape " + shape_str(x));
   const py::ssize_t C = x.shape(1);
@@ -445,12 +472,18 @@ FloatArray layer_norm(const FloatArray& x, const FloatArray& weight, const Float
   ln.N = static_cast<int>(x.shape(0));
   ln.C = static_cast<int>(C);
   ln.eps = eps;
+  FloatArray yp;
+  if (packed) {
+    yp = FloatArray({static_cast<py::ssize_t>(k.packed_a_floats(ln.N, ln.C))});
+    ln.packed = yp.mutable_data();
+  }
   {
     py::gil_scoped_release release;
     const ThreadLease lease;
     k.layernorm(ln);
   }
-  return y;
+  if (packed) return py::make_tuple(y, yp);
+  return std::move(y);
 }
 
 // Test helpers: the number formats of quantize.h, exactly as the kernels apply them.
@@ -629,10 +662,14 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("out_features", &Dense::N)
       .def_readonly("in_features", &Dense::K)
       .def("forward", &dense_forward, py::arg("x"), py::arg("activation") = Activation::kIdentity,
-           py::arg("residual") = py::none(), "act(x · weightᵀ + bias) + residual");
+           py::arg("residual") = py::none(), py::arg("packed_rows") = py::none(), py::arg("packed_output") = false,
+           "act(x · weightᵀ + bias) + residual; for tests, x or the result may be in the level's packed "
+           "GEMM-operand layout (x 1-D of packed_rows rows; packed_output)");
 
   m.def("layer_norm", &layer_norm, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("eps"),
-        py::arg("isa") = py::none(), "LayerNorm over the last dimension of a 2-D float32 array");
+        py::arg("isa") = py::none(), py::arg("packed") = false,
+        "LayerNorm over the last dimension of a 2-D float32 array; with packed, also the result in the "
+        "level's packed GEMM-operand layout (for tests)");
   m.def("attention", &attention_forward, py::arg("qkv"), py::arg("spans"), py::arg("num_heads"), py::arg("T"),
         py::arg("scale"), py::arg("slots") = py::none(), py::arg("output_probs") = false, py::arg("isa") = py::none(),
         "the attention kernel alone (for tests): returns (ctx, probs or None)");

@@ -48,10 +48,18 @@ enum class Precision : int { kFloat32 = 0, kBFloat16 = 1, kInt8 = 2 };
 //   A (M, K) with row stride lda; B (N, K) packed; bias (N) or null; residual (M, N) with row stride
 //   ldr, or null; C (M, N) with row stride ldc. C must not overlap A or the residual: the blocked
 //   levels keep partial sums of earlier K blocks in C before the epilogue reads the residual.
+//
+// Packed operands (gemm only; gemm_bf16 and gemm_int8 read a and write c): a_packed hands over A
+// already in this level's packed layout of an (M, K) operand (packed_a_floats(M, K) floats), written
+// by a producer — LayerNorm (LayerNormArgs::packed) or the previous GEMM (c_packed) — so that this
+// GEMM skips its packing pass; a and lda are then unused. c_packed makes this GEMM write C in that
+// layout, as an (M, N) operand for the next GEMM's a_packed, instead of to c and ldc. The layout is
+// the level's own business: only a GEMM of the same level may read it.
 struct GemmArgs {
   int M = 0, N = 0, K = 0;
   const float* a = nullptr;
   int lda = 0;
+  const float* a_packed = nullptr;
   const float* b_packed = nullptr;
   const float* bias = nullptr;
   Activation act = Activation::kIdentity;
@@ -59,6 +67,7 @@ struct GemmArgs {
   int ldr = 0;
   float* c = nullptr;
   int ldc = 0;
+  float* c_packed = nullptr;
   // gemm_bf16 / gemm_int8 only: the weight packed by that entry's pack function (b_packed unused).
   const void* b_lowp = nullptr;
 };
@@ -99,8 +108,11 @@ struct AttentionArgs {
 };
 
 // out = LayerNorm(inp) · weight + bias over the last dimension; inp and out (N, C), may alias.
+// packed, when not null, receives out a second time in the level's packed layout of an (N, C) GEMM
+// operand (packed_a_floats(N, C) floats), for the next GEMM's GemmArgs::a_packed.
 struct LayerNormArgs {
   float* out = nullptr;
+  float* packed = nullptr;
   const float* inp = nullptr;
   const float* weight = nullptr;
   const float* bias = nullptr;
@@ -117,6 +129,8 @@ struct Kernels {
   size_t (*packed_weight_size)(int N, int K) = nullptr;
   void (*pack_weight)(float* packed, const float* w, int N, int K) = nullptr;
   void (*gemm)(const GemmArgs& args) = nullptr;
+  // Floats of an (M, K) operand in this level's packed layout (GemmArgs::a_packed, c_packed).
+  size_t (*packed_a_floats)(int M, int K) = nullptr;
   void (*attention)(const AttentionArgs& args) = nullptr;
   // Floats of per-thread attention scratch for sequences of up to T tokens, head size HS.
   size_t (*attention_scratch_floats)(int T, int HS) = nullptr;

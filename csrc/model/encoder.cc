@@ -5,6 +5,7 @@
 // in the kernels this encoder was packed for.
 #include "model/encoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -46,9 +47,8 @@ Dense::Dense(const Kernels& k, const float* weight, const float* bias_or_null, i
   if (bias_or_null) bias.assign(bias_or_null, bias_or_null + N);
 }
 
-void Dense::forward(float* out, int ldo, const float* x, int ldx, int M, Activation act,
-                    const float* residual, int ldr) const {
-  if (M == 0) return;
+GemmArgs Dense::args(float* out, int ldo, const float* x, int ldx, int M, Activation act, const float* residual,
+                     int ldr) const {
   GemmArgs g;
   g.M = M;
   g.N = N;
@@ -62,17 +62,26 @@ void Dense::forward(float* out, int ldo, const float* x, int ldx, int M, Activat
   g.ldr = ldr;
   g.c = out;
   g.ldc = ldo;
+  return g;
+}
+
+void Dense::run(const GemmArgs& args) const {
+  if (args.M == 0) return;
+  GemmArgs g = args;
   switch (precision) {
     case Precision::kBFloat16:
-      g.b_lowp = packed.get();
-      kernels->gemm_bf16(g);
-      break;
     case Precision::kInt8:
+      if (g.a_packed || g.c_packed) throw std::logic_error("packed operands are for fp32 layers only");
       g.b_lowp = packed.get();
-      kernels->gemm_int8(g);
+      (precision == Precision::kBFloat16 ? kernels->gemm_bf16 : kernels->gemm_int8)(g);
       break;
     default: kernels->gemm(g);
   }
+}
+
+void Dense::forward(float* out, int ldo, const float* x, int ldx, int M, Activation act,
+                    const float* residual, int ldr) const {
+  run(args(out, ldo, x, ldx, M, act, residual, ldr));
 }
 
 namespace {
@@ -317,10 +326,11 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
       piece(static_cast<size_t>(N) * H),                     // x_mid  (N, H) after attention
       piece(static_cast<size_t>(N) * 3 * H),                 // qkv    (N, 3H)
       piece(static_cast<size_t>(N) * H),                     // ctx    (N, H)
-      piece(static_cast<size_t>(N) * I),                     // inter  (N, I)
+      piece(std::max(static_cast<size_t>(N) * I, k.packed_a_floats(N, I))),  // inter (N, I), plain or packed
       piece(E != H ? static_cast<size_t>(N) * E : 0),        // emb    (N, E) before the projection
       piece(out.pooler_output ? static_cast<size_t>(B) * H : 0),  // first (B, H) pooler input
       piece(attn_per_thread) * lease.threads(),              // attention scratch, per thread
+      piece(k.packed_a_floats(N, H)),                        // x or x_mid (N, H) packed for the next GEMM
   };
   size_t total = 0;
   for (size_t sz : sizes) total += sz;
@@ -330,10 +340,11 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     std::unique_ptr<Workspace>* ws;
     ~Return() { self->release_workspace(std::move(*ws)); }
   } give_back{this, &ws};
-  float* carve[8];
+  constexpr int kPieces = sizeof(sizes) / sizeof(sizes[0]);
+  float* carve[kPieces];
   {
     float* p = ws->data.get();
-    for (int i = 0; i < 8; ++i) {
+    for (int i = 0; i < kPieces; ++i) {
       carve[i] = p;
       p += sizes[i];
     }
@@ -346,6 +357,15 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
   float* const emb_wide = carve[5];
   float* const first = carve[6];
   float* const attn_scratch = carve[7];
+  float* const packed = carve[8];
+
+  // Packed handovers: a LayerNorm writes its output a second time in the kernels' packed layout of
+  // the next GEMM's A (LayerNormArgs::packed), and the first FFN GEMM writes its output only in that
+  // layout (GemmArgs::c_packed), so the GEMMs that read them skip their packing pass. `packed` holds
+  // x for the next qkv, then x_mid for ffn_in. Only fp32 layers take packed operands; the attention
+  // output (ctx) is packed by its GEMM as usual.
+  auto layer = [&](int l) -> const LayerWeights& { return weights_.layer_sets[weights_.layer_map[l]]; };
+  const float* x_packed = nullptr;  // packed x for layer l's qkv, or null
 
   // ---- embeddings: word + token type + position, LayerNorm, optional projection E → H -------------
   {
@@ -360,6 +380,10 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     ln.N = N;
     ln.C = E;
     ln.eps = c.layer_norm_eps;
+    if (weights_.embedding_projection.empty() && c.L > 0 && layer(0).qkv.takes_packed()) {
+      ln.packed = packed;
+      x_packed = packed;
+    }
     k.layernorm(ln);
     if (!weights_.embedding_projection.empty()) {
       weights_.embedding_projection.forward(x, H, emb, E, N, Activation::kIdentity);
@@ -373,8 +397,10 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
 
   // ---- transformer layers (post-LayerNorm) --------------------------------------------------------
   for (int l = 0; l < c.L; ++l) {
-    const LayerWeights& lw = weights_.layer_sets[weights_.layer_map[l]];
-    lw.qkv.forward(qkv, 3 * H, x, H, N, Activation::kIdentity);
+    const LayerWeights& lw = layer(l);
+    GemmArgs g = lw.qkv.args(qkv, 3 * H, x, H, N, Activation::kIdentity);
+    g.a_packed = x_packed;
+    lw.qkv.run(g);
 
     AttentionArgs at;
     at.ctx = ctx;
@@ -404,14 +430,23 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     ln.inp = x_mid;
     ln.weight = lw.attn_norm.weight.data();
     ln.bias = lw.attn_norm.bias.data();
+    ln.packed = lw.ffn_in.takes_packed() ? packed : nullptr;
     k.layernorm(ln);
     // x = LayerNorm(act(x_mid · Wiᵀ + bi) · Wo2ᵀ + bo2 + x_mid)
-    lw.ffn_in.forward(inter, I, x_mid, H, N, c.act);
-    lw.ffn_out.forward(x, H, inter, I, N, Activation::kIdentity, x_mid, H);
+    const bool inter_packed = lw.ffn_in.takes_packed() && lw.ffn_out.takes_packed();
+    g = lw.ffn_in.args(inter, I, x_mid, H, N, c.act);
+    g.a_packed = ln.packed;
+    if (inter_packed) g.c_packed = inter;
+    lw.ffn_in.run(g);
+    g = lw.ffn_out.args(x, H, inter, I, N, Activation::kIdentity, x_mid, H);
+    if (inter_packed) g.a_packed = inter;
+    lw.ffn_out.run(g);
     ln.out = x;
     ln.inp = x;
     ln.weight = lw.ffn_norm.weight.data();
     ln.bias = lw.ffn_norm.bias.data();
+    ln.packed = l + 1 < c.L && layer(l + 1).qkv.takes_packed() ? packed : nullptr;
+    x_packed = ln.packed;
     k.layernorm(ln);
 
     if (out.hidden_states) {

@@ -69,9 +69,15 @@ struct Dense {
   Dense(const Kernels& k, const float* weight, const float* bias_or_null, int N, int K,
         Precision precision = Precision::kFloat32);
   bool empty() const { return N == 0; }
-  // out (M, N) with row stride ldo = act(x (M, K), row stride ldx, · Wᵀ + b) + residual (may alias out)
+  // out (M, N) with row stride ldo = act(x (M, K), row stride ldx, · Wᵀ + b) + residual
   void forward(float* out, int ldo, const float* x, int ldx, int M, Activation act,
                const float* residual = nullptr, int ldr = 0) const;
+  // The same call as kernel arguments, for a caller that hands over packed operands
+  // (GemmArgs::a_packed, c_packed), then runs it. Only fp32 layers take those (takes_packed()).
+  GemmArgs args(float* out, int ldo, const float* x, int ldx, int M, Activation act,
+                const float* residual = nullptr, int ldr = 0) const;
+  void run(const GemmArgs& g) const;
+  bool takes_packed() const { return precision == Precision::kFloat32; }
 };
 
 struct Norm {

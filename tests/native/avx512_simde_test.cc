@@ -106,6 +106,44 @@ static void test_layernorm(const Kernels& ref, const Kernels& k, int N, int C) {
   check(worst <= 2e-5, what, worst);
 }
 
+// The encoder's LayerNorm -> GEMM -> GEMM chain on level k with packed handovers (LayerNorm writes the
+// first GEMM's A packed, that GEMM writes the second's A packed) against the same chain done plainly on
+// k: the same operations stored elsewhere, so bit for bit.
+static void test_packed_chain(const Kernels& k, int M, int K, int N1, int N2) {
+  std::mt19937 rng(M + K + N1);
+  auto x = randn(static_cast<size_t>(M) * K, rng, 3.0f), lw = randn(K, rng), lb = randn(K, rng);
+  auto w1 = randn(static_cast<size_t>(N1) * K, rng), b1 = randn(N1, rng);
+  auto w2 = randn(static_cast<size_t>(N2) * N1, rng, 0.05f), b2 = randn(N2, rng);
+  auto res = randn(static_cast<size_t>(M) * N2, rng);
+  std::vector<float> p1(k.packed_weight_size(N1, K)), p2(k.packed_weight_size(N2, N1));
+  k.pack_weight(p1.data(), w1.data(), N1, K);
+  k.pack_weight(p2.data(), w2.data(), N2, N1);
+  std::vector<float> y(x.size()), yp(k.packed_a_floats(M, K)), h(static_cast<size_t>(M) * N1);
+  std::vector<float> hp(k.packed_a_floats(M, N1)), out0(static_cast<size_t>(M) * N2), out1(out0.size());
+  LayerNormArgs l;
+  l.inp = x.data(); l.out = y.data(); l.weight = lw.data(); l.bias = lb.data(); l.N = M; l.C = K; l.eps = 1e-12f;
+  GemmArgs g1;
+  g1.M = M; g1.N = N1; g1.K = K; g1.a = y.data(); g1.lda = K; g1.b_packed = p1.data(); g1.bias = b1.data();
+  g1.act = Activation::kGeluErf; g1.c = h.data(); g1.ldc = N1;
+  GemmArgs g2;
+  g2.M = M; g2.N = N2; g2.K = N1; g2.a = h.data(); g2.lda = N1; g2.b_packed = p2.data(); g2.bias = b2.data();
+  g2.residual = res.data(); g2.ldr = N2; g2.c = out0.data(); g2.ldc = N2;
+  k.layernorm(l);
+  k.gemm(g1);
+  k.gemm(g2);
+  l.packed = yp.data();
+  k.layernorm(l);
+  g1.a = nullptr; g1.a_packed = yp.data(); g1.c = nullptr; g1.c_packed = hp.data();
+  k.gemm(g1);
+  g2.a = nullptr; g2.a_packed = hp.data(); g2.c = out1.data();
+  k.gemm(g2);
+  double worst = 0;
+  for (size_t i = 0; i < out0.size(); ++i) worst = fmax(worst, fabs(out0[i] - out1[i]));
+  char what[96];
+  snprintf(what, sizeof(what), "packed handover M=%d K=%d N1=%d N2=%d (bit for bit)", M, K, N1, N2);
+  check(memcmp(out0.data(), out1.data(), sizeof(float) * out0.size()) == 0, what, worst);
+}
+
 // lengths[i] real tokens, query_only[i]: an extra first row that is a query only.
 static void test_attention(const Kernels& ref, const Kernels& k, std::vector<int> lengths, std::vector<int> query_only,
                            int NH, int HS, int T) {
@@ -231,6 +269,9 @@ int main() {
   test_activations(ref, k);
   const int ln[][2] = {{1, 1}, {3, 7}, {5, 37}, {64, 768}, {2, 1000}};
   for (auto& s : ln) test_layernorm(ref, k, s[0], s[1]);
+  // M spanning several row blocks; N1 over several K blocks of the second GEMM, ending in a partial panel.
+  const int chains[][4] = {{1, 7, 5, 3}, {13, 300, 517, 37}, {128, 384, 416, 40}, {300, 200, 70, 9}};
+  for (auto& s : chains) test_packed_chain(k, s[0], s[1], s[2], s[3]);
   test_attention(ref, k, {1}, {0}, 1, 4, 1);
   test_attention(ref, k, {3, 0, 5}, {0, 1, 1}, 3, 9, 7);
   test_attention(ref, k, {33, 1, 17}, {0, 0, 1}, 2, 16, 40);

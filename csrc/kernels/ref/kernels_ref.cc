@@ -38,7 +38,15 @@ void gemm_row_ref(void* ctx, long m, int /*worker*/) {
   }
 }
 
-void gemm_ref(const GemmArgs& g) { parallel_for(g.M, gemm_row_ref, const_cast<GemmArgs*>(&g)); }
+// The reference's packed layout of an (M, K) operand is A itself, row-major.
+size_t packed_a_floats_ref(int M, int K) { return static_cast<size_t>(M) * K; }
+
+void gemm_ref(const GemmArgs& args) {
+  GemmArgs g = args;
+  if (g.a_packed) g.a = g.a_packed, g.lda = g.K;
+  if (g.c_packed) g.c = g.c_packed, g.ldc = g.N;
+  parallel_for(g.M, gemm_row_ref, &g);
+}
 
 // One (sequence, head) pair: softmax(q·Kᵀ·scale)·V for each query row, scores kept in `scores` (T).
 void attention_head_ref(const AttentionArgs& a, int s, int h, float* scores) {
@@ -105,6 +113,7 @@ void layernorm_row_ref(void* ctx, long n, int /*worker*/) {
   var /= static_cast<float>(l.C);
   const float rstd = 1.0f / sqrtf(var + l.eps);
   for (int c = 0; c < l.C; ++c) y[c] = (x[c] - mean) * rstd * l.weight[c] + l.bias[c];
+  if (l.packed) memcpy(l.packed + static_cast<size_t>(n) * l.C, y, sizeof(float) * l.C);
 }
 
 void layernorm_ref(const LayerNormArgs& l) { parallel_for(l.N, layernorm_row_ref, const_cast<LayerNormArgs*>(&l)); }
@@ -117,6 +126,7 @@ void fill_kernels_ref(Kernels* k) {
   k->packed_weight_size = packed_weight_size_ref;
   k->pack_weight = pack_weight_ref;
   k->gemm = gemm_ref;
+  k->packed_a_floats = packed_a_floats_ref;
   k->attention = attention_ref;
   k->attention_scratch_floats = attention_scratch_floats_ref;
   k->layernorm = layernorm_ref;

@@ -2,132 +2,33 @@
 //
 //   C (M, N) = act(A (M, K) · W (N, K)ᵀ + bias) + residual
 //
-// Plan, pack, execute (the BLIS loop nest):
-//   * W is packed once at load into panels of kNR = 2·kW columns: panel p holds Wᵀ[:, kNR·p : kNR·p+kNR]
-//     as K rows of kNR floats, zero-padded past N, so the micro-kernel reads B strictly sequentially
-//     and a K block of a panel is one contiguous slice.
-//   * Work is split into units of (kMCMax-row block of A) × (a run of panels). Per unit and K block of
-//     kKC, the A block is packed into kMR-row tiles ((k, i) at [k·kMR + i], rows past M zero) — it
-//     stays in L2 — and each B micro-panel slice stays in L1 while all row tiles run. When the
-//     panels are split over several units, all of A is packed once up front instead.
+// Plan, pack, execute (the BLIS loop nest; the packed layouts are pack.h's):
+//   * W was packed at load into panels of kNR columns.
+//   * Work is split into units of (A block of at most kMCMax rows) × (a run of panels). Per unit and
+//     K block of kKC, the A block is packed into row tiles — it stays in L2 — and each B micro-panel
+//     slice stays in L1 while all row tiles run. When the panels are split over several units, all
+//     of A is packed once up front instead, or not at all when the caller hands it over packed
+//     (GemmArgs::a_packed).
 //   * The micro-kernel keeps a kMR × kNR tile of C in registers for one K block; partial sums of
-//     earlier K blocks go through C itself, and the epilogue runs on the last block's store.
+//     earlier K blocks go through C itself, and the epilogue runs on the last block's store — into
+//     C, or transposed into the next GEMM's packed A (GemmArgs::c_packed).
 // Units are numbered N-block-major so consecutive units reuse one run of B panels across A blocks;
 // the panels are split into runs only when the A blocks are too few to give every thread work, and
 // then into shrinking runs so the threads finish together.
 //
 // Numerics: per output an fp32 FMA chain over k in index order within a K block, blocks summed in
-// order — within ~1e-6 relative of the scalar reference at the sizes the tests use.
+// order — within ~1e-6 relative of the scalar reference at the sizes the tests use. The packed forms
+// change where values are stored, never how they are computed.
 // C must not overlap A or the residual (partial sums are written to C before the residual is read).
 #pragma once
 
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 #include "kernels/simd/epilogue.h"
+#include "kernels/simd/pack.h"
 
 namespace pbc {
 namespace {
-
-constexpr int kNR = 2 * kW;
-
-size_t packed_weight_size_simd(int N, int K) {
-  return static_cast<size_t>((N + kNR - 1) / kNR) * kNR * K;
-}
-
-struct PackPlan {
-  float* packed;
-  const float* w;
-  int N, K;
-};
-
-// dst[k·h + i] = src[i·ld + k] for k in [0, kc) and i in [0, h), rows i ≥ live read as 0: the rows of
-// src written column by column, h floats per column. This is the layout of a packed A row tile (h =
-// kMR or kMRSmall) and of a B panel (h = kNR; the rows are weight rows, or attention's keys). kW
-// columns at a time go through a register transpose, a fraction of the instructions of one scalar
-// move per float: attention per head ran 3-4% faster (keys packed this way), and loading weights
-// packs every panel. At batch 1 packing A takes as long either way: its time is the loads of rows
-// another core just wrote. h is at most 2·kW, and at most kW or a multiple of it.
-inline void pack_transposed(float* dst, const float* src, size_t ld, int live, int h, int kc) {
-  int k = 0;
-  for (; k + kW <= kc; k += kW) {
-    VF r[2][kW];
-    for (int g = 0; g * kW < h; ++g) {
-      for (int i = 0; i < kW; ++i) {
-        const int row = g * kW + i;
-        r[g][i] = row < live ? v_load(src + static_cast<size_t>(row) * ld + k) : v_zero();
-      }
-      v_transpose(r[g]);
-    }
-    // Column k+j: a register per group of kW rows. When h < kW a store runs kW − h floats into the
-    // next column, which is stored after it; only where that would pass the end of dst does the
-    // store stop at h floats.
-    for (int j = 0; j < kW; ++j) {
-      const size_t at = static_cast<size_t>(k + j) * h;
-      for (int g = 0; g * kW < h; ++g) {
-        if (at + (g + 1) * kW <= static_cast<size_t>(kc) * h) {
-          v_store(dst + at + g * kW, r[g][j]);
-        } else {
-          v_store_tail(dst + at + g * kW, r[g][j], h - g * kW);
-        }
-      }
-    }
-  }
-  for (; k < kc; ++k) {
-    for (int i = 0; i < h; ++i) {
-      dst[static_cast<size_t>(k) * h + i] = i < live ? src[static_cast<size_t>(i) * ld + k] : 0.0f;
-    }
-  }
-}
-
-void pack_panel(void* ctx, long p, int /*worker*/) {
-  const PackPlan& pl = *static_cast<const PackPlan*>(ctx);
-  const int n0 = static_cast<int>(p) * kNR;
-  pack_transposed(pl.packed + static_cast<size_t>(p) * kNR * pl.K, pl.w + static_cast<size_t>(n0) * pl.K, pl.K,
-                  pl.N - n0 < kNR ? pl.N - n0 : kNR, kNR, pl.K);
-}
-
-void pack_weight_simd(float* packed, const float* w, int N, int K) {
-  PackPlan pl{packed, w, N, K};
-  parallel_for((N + kNR - 1) / kNR, pack_panel, &pl);
-}
-
-// The row tiles of an A block of `rows` rows: `big` tiles of kMR rows, then `small` tiles of
-// kMRSmall rows (2/3 of kMR on every level). Up to two small tiles stand in for the last big one so
-// that the padding is at most kMR / 6 rows: a 128-token sequence runs as 20×6 + 2×4 rows on AVX2
-// instead of 22×6 (132 rows, 3% of the FMAs on zeros).
-struct RowTiles {
-  int big, small;
-  explicit RowTiles(int rows) {
-    const int q = rows / kMR, r = rows % kMR;
-    if (r == 0) {
-      big = q, small = 0;
-    } else if (q > 0 && r <= 2 * kMRSmall - kMR) {
-      big = q - 1, small = 2;
-    } else if (r <= kMRSmall) {
-      big = q, small = 1;
-    } else {
-      big = q + 1, small = 0;
-    }
-  }
-  int count() const { return big + small; }
-  int row(int t) const { return t < big ? t * kMR : big * kMR + (t - big) * kMRSmall; }
-  int height(int t) const { return t < big ? kMR : kMRSmall; }
-  int padded() const { return big * kMR + small * kMRSmall; }  // ≤ rows rounded up to kMR
-};
-
-// ap ← row tiles [t0, t1) (RowTiles(rows)) of A rows [0, rows) × columns [0, kc) of a (row stride
-// lda). Tile t of height h sits at ap + row(t)·kc with (k, i) at [k·h + i]; rows past `rows` are 0.
-inline void pack_a_tiles(float* ap, const float* a, int lda, int rows, int kc, int t0, int t1) {
-  const RowTiles rt(rows);
-  for (int t = t0; t < t1; ++t) {
-    const int h = rt.height(t), r0 = rt.row(t), live = rows - r0 < h ? rows - r0 : h;
-    pack_transposed(ap + static_cast<size_t>(r0) * kc, a + static_cast<size_t>(r0) * lda, lda, live, h, kc);
-  }
-}
-
-inline void pack_a(float* ap, const float* a, int lda, int rows, int kc) {
-  pack_a_tiles(ap, a, lda, rows, kc, 0, RowTiles(rows).count());
-}
 
 // acc0/acc1 (MR × kNR) = A · B over kc steps: A's element (i, k) at a[i·a_row + k·a_step], B's row k
 // (kNR floats) at b + k·ldb. Called with constant strides for packed operands (a_row 1, a_step MR,
@@ -152,6 +53,31 @@ __attribute__((always_inline)) inline void tile_product(int kc, const float* a, 
   }
 }
 
+// Stores a tile as store_tile does, but into C's place in the packed A of a next GEMM (GemmArgs::
+// c_packed: C as an (M, N) operand, ABlocks layout). The tile's rows are one row tile of this GEMM's
+// blocking of M, which is the next GEMM's too, and its ≤ kNR columns lie in one of the next GEMM's K
+// blocks (static_assert in pack.h), so its place there is one run of cols·MR floats that no other
+// tile touches. Partial sums of earlier K blocks wait in that run row by row (row stride cols); the
+// last K block's finished tile is transposed into it.
+template <int MR>
+inline void store_tile_packed(const GemmArgs& g, const VF* acc0, const VF* acc1, int m0, int rows, int n0, int cols,
+                              bool accumulate, bool last) {
+  const ABlocks ab(g.M);
+  const int k0 = n0 / kKC * kKC, kc = ABlocks::kc_at(k0, g.N);
+  float* run = g.c_packed + ab.k_block_offset(k0) + static_cast<size_t>(m0) * kc + static_cast<size_t>(n0 - k0) * MR;
+  GemmArgs tile = g;  // the tile alone: rows of `cols` floats at `run`, bias and residual from (m0, n0)
+  tile.c = run;
+  tile.ldc = cols;
+  tile.c_packed = nullptr;
+  if (g.bias) tile.bias = g.bias + n0;
+  if (g.residual) tile.residual = g.residual + static_cast<size_t>(m0) * g.ldr + n0;
+  store_tile<MR>(tile, acc0, acc1, 0, rows, 0, cols, accumulate, last);
+  if (!last) return;
+  alignas(64) float rowwise[MR * kNR];
+  for (int i = 0; i < rows * cols; ++i) rowwise[i] = run[i];
+  pack_transposed(run, rowwise, static_cast<size_t>(cols), rows, MR, cols);
+}
+
 // C[m0 : m0+rows, n0 : n0+cols] (+)= Ap (MR × kc, packed) · Bp (kc × kNR, packed); rows ≤ MR, cols ≤ kNR.
 // Also prefetches pf_lines cache lines from pf into L2 (see block_kernel).
 template <int MR>
@@ -163,13 +89,17 @@ inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float
   // A tile row is kNR floats: one cache line on AVX2, two on AVX-512.
   for (int i = 0; i < rows; ++i) {
     for (int j = 0; j < kNR; j += 64 / sizeof(float)) {
-      if (accumulate) __builtin_prefetch(g.c + static_cast<size_t>(m0 + i) * g.ldc + n0 + j, 1, 3);
+      if (accumulate && g.c) __builtin_prefetch(g.c + static_cast<size_t>(m0 + i) * g.ldc + n0 + j, 1, 3);
       if (last && g.residual) __builtin_prefetch(g.residual + static_cast<size_t>(m0 + i) * g.ldr + n0 + j, 0, 3);
     }
   }
   VF acc0[MR], acc1[MR];
   tile_product<MR>(kc, ap, 1, MR, bp, kNR, acc0, acc1);
-  store_tile<MR>(g, acc0, acc1, m0, rows, n0, cols, accumulate, last);
+  if (g.c_packed) {
+    store_tile_packed<MR>(g, acc0, acc1, m0, rows, n0, cols, accumulate, last);
+  } else {
+    store_tile<MR>(g, acc0, acc1, m0, rows, n0, cols, accumulate, last);
+  }
 }
 
 // The same tile with both operands read where they lie, one K block, no accumulation: row i of A
@@ -234,8 +164,9 @@ struct GemmPlan {
   const GemmArgs* g;
   int panels, mc, mblocks;
   int run_start[kMaxRuns + 1];  // panel runs: run j is panels [run_start[j], run_start[j + 1])
-  float* a_packed;  // all of A packed once (K block after K block), or null: each unit packs its block
-  int m_pad;        // rows of A with each block's row-tile padding
+  const float* a_packed;  // all of A packed (ABlocks layout), or null: each unit packs its own block
+  float* a_scratch;       // where this call packs all of A up front (a_packed points here), or null
+  int m_pad;              // rows of A with each block's row-tile padding (ABlocks::m_pad)
   int groups;       // pack_a_unit's groups of 8 row tiles per A block
   float* own;       // without a_packed: per-worker A block buffers, kMCMax·kKC floats each
 };
@@ -253,7 +184,8 @@ void pack_a_unit(void* ctx, long u, int /*worker*/) {
   const int tiles = RowTiles(rows).count(), t0 = grp * 8, t1 = t0 + 8 < tiles ? t0 + 8 : tiles;
   if (t0 >= t1) return;
   // Every block before the last is mc rows, a whole number of big tiles: block ib starts at row m0.
-  float* dst = pl.a_packed + static_cast<size_t>(pl.m_pad) * k0 + static_cast<size_t>(m0) * kc;
+  // (pack_a_block_tiles does the same for all K blocks at once; here K blocks are units of their own.)
+  float* dst = pl.a_scratch + static_cast<size_t>(pl.m_pad) * k0 + static_cast<size_t>(m0) * kc;
   pack_a_tiles(dst, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc, t0, t1);
 }
 
@@ -315,11 +247,9 @@ void gemm_simd(const GemmArgs& g) {
   pl.g = &g;
   pl.panels = (N + kNR - 1) / kNR;
   const int threads = parallel_threads();
-  // Fewest A blocks of at most kMCMax rows, equal in size, each a whole number of row tiles.
-  int mblocks = (M + kMCMax - 1) / kMCMax;
-  const int per = (M + mblocks - 1) / mblocks;
-  pl.mc = ((per + kMR - 1) / kMR) * kMR;
-  pl.mblocks = (M + pl.mc - 1) / pl.mc;
+  const ABlocks ab(M);
+  pl.mc = ab.mc;
+  pl.mblocks = ab.count;
   // A unit takes every panel when there are enough A blocks to go round, so each A block is packed
   // once per K block and B streams through L1 from L3. With few A blocks (batch-1 shapes) the
   // panels are split into runs claimed in order, largest first and shrinking to a single panel
@@ -341,18 +271,21 @@ void gemm_simd(const GemmArgs& g) {
   pl.run_start[runs] = pl.panels;
   const long units = static_cast<long>(pl.mblocks) * runs;
   // When the panels are split, several units share an A block: pack all of A once, in parallel,
-  // instead of once per unit (at batch-1 shapes that repacking cost ~8% of the GEMM).
+  // instead of once per unit (at batch-1 shapes that repacking cost ~8% of the GEMM) — unless the
+  // caller's producer already wrote it packed.
   // Otherwise each worker packs its A blocks into its own slice of the caller's scratch. Both live
   // in the calling thread's reusable scratch (parallel.h), so nothing is allocated per call once warm.
-  pl.a_packed = nullptr;
+  pl.a_packed = g.a_packed;
+  pl.a_scratch = nullptr;
   pl.own = nullptr;
-  pl.m_pad = (pl.mblocks - 1) * pl.mc + RowTiles(M - (pl.mblocks - 1) * pl.mc).padded();
+  pl.m_pad = ab.m_pad;
   pl.groups = (RowTiles(pl.mc).count() + 7) / 8;
-  if (runs > 1 && g.K > 0) {
-    pl.a_packed = thread_scratch(static_cast<size_t>(pl.m_pad) * g.K);
-    if (pl.a_packed) {
+  if (!pl.a_packed && runs > 1 && g.K > 0) {
+    pl.a_scratch = thread_scratch(static_cast<size_t>(pl.m_pad) * g.K);
+    if (pl.a_scratch) {
       const int kblocks = (g.K + kKC - 1) / kKC;
       parallel_for(static_cast<long>(kblocks) * pl.mblocks * pl.groups, pack_a_unit, &pl);
+      pl.a_packed = pl.a_scratch;
     }
   }
   if (!pl.a_packed) pl.own = thread_scratch(static_cast<size_t>(threads) * kMCMax * kKC);

@@ -9,16 +9,16 @@
 
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
+#include "kernels/simd/pack.h"
 
 namespace pbc {
 namespace {
 
 constexpr int kLnRows = 8;  // rows per parallel unit
 
-void layernorm_rows(void* ctx, long unit, int /*worker*/) {
-  const LayerNormArgs& l = *static_cast<const LayerNormArgs*>(ctx);
+// out rows [n0, n1) = LayerNorm(inp rows [n0, n1)).
+inline void layernorm_range(const LayerNormArgs& l, int n0, int n1) {
   const int C = l.C, tail = l.C % kW, body = l.C - tail;
-  const int n0 = static_cast<int>(unit) * kLnRows, n1 = n0 + kLnRows < l.N ? n0 + kLnRows : l.N;
   for (int n = n0; n < n1; ++n) {
     const float* x = l.inp + static_cast<size_t>(n) * C;
     float* y = l.out + static_cast<size_t>(n) * C;
@@ -49,8 +49,46 @@ void layernorm_rows(void* ctx, long unit, int /*worker*/) {
   }
 }
 
+void layernorm_rows(void* ctx, long unit, int /*worker*/) {
+  const LayerNormArgs& l = *static_cast<const LayerNormArgs*>(ctx);
+  const int n0 = static_cast<int>(unit) * kLnRows;
+  layernorm_range(l, n0, n0 + kLnRows < l.N ? n0 + kLnRows : l.N);
+}
+
+// With a packed copy for the next GEMM: a unit is kLnTiles row tiles of one A block (pack.h's
+// ABlocks), normalised and then packed by the same thread while its rows are still in L1. Packing
+// in the GEMM instead read rows that the other threads had written, a cache line at a time from
+// their caches, and took a parallel loop of its own.
+constexpr int kLnTiles = 2;
+
+struct LayerNormPackPlan {
+  const LayerNormArgs* l;
+  ABlocks ab;
+  int groups;  // units per A block
+};
+
+void layernorm_pack_rows(void* ctx, long unit, int /*worker*/) {
+  const LayerNormPackPlan& pl = *static_cast<const LayerNormPackPlan*>(ctx);
+  const LayerNormArgs& l = *pl.l;
+  const int ib = static_cast<int>(unit / pl.groups), m0 = ib * pl.ab.mc, rows = pl.ab.rows_of(ib);
+  const RowTiles rt(rows);
+  const int t0 = static_cast<int>(unit % pl.groups) * kLnTiles;
+  const int t1 = t0 + kLnTiles < rt.count() ? t0 + kLnTiles : rt.count();
+  if (t0 >= t1) return;
+  const int r1 = t1 < rt.count() ? rt.row(t1) : rows;
+  layernorm_range(l, m0 + rt.row(t0), m0 + r1);
+  pack_a_block_tiles(l.packed, l.out, l.C, pl.ab, l.C, ib, t0, t1);
+}
+
 void layernorm_simd(const LayerNormArgs& l) {
-  parallel_for((l.N + kLnRows - 1) / kLnRows, layernorm_rows, const_cast<LayerNormArgs*>(&l));
+  if (!l.packed) {
+    parallel_for((l.N + kLnRows - 1) / kLnRows, layernorm_rows, const_cast<LayerNormArgs*>(&l));
+    return;
+  }
+  LayerNormPackPlan pl{&l, ABlocks(l.N), 0};
+  if (pl.ab.count == 0) return;
+  pl.groups = (RowTiles(pl.ab.mc).count() + kLnTiles - 1) / kLnTiles;
+  parallel_for(static_cast<long>(pl.ab.count) * pl.groups, layernorm_pack_rows, &pl);
 }
 
 }  // namespace
