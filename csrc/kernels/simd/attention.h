@@ -11,7 +11,9 @@
 // whole rows anyway, and at the position limits of BERT-family models a row of scores fits in L1.
 //
 // Numerics: dot products and the P·V sums run over d and over keys in index order with FMA (the
-// micro-kernel's order); exp is v_exp (≈ 2 ulp) of scale·(x − max x); ctx is (Σ_j e_j·v_j) / Σ_j e_j
+// micro-kernel's order); e_j = 2^(c·x_j − c·max x) with c = scale·log2(e), one FMA and
+// v_exp2_nonpositive (< 2 ulp; c·max x is rounded once per row, which scales a row's e_j alike and
+// cancels in the normalisation); ctx is (Σ_j e_j·v_j) / Σ_j e_j
 // rather than Σ_j (e_j / Σ e)·v_j. Agrees with the scalar reference to ~1e-6.
 // Include after gemm.h.
 #pragma once
@@ -87,7 +89,8 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       v_store(vp + (static_cast<size_t>(d / kNR) * nk + j) * kNR + d % kNR, v);
     }
   }
-  const VF scale = v_set1(a.scale);
+  const float to_base2 = a.scale * 1.44269504088896341f;  // scale · log2(e)
+  const VF c = v_set1(to_base2);
   const int tail_k = nk % kW, body = nk - tail_k;
 
   for (int q0 = row0; q0 < row1; q0 += kQB) {
@@ -104,24 +107,25 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       block_kernel_strided(gs, HS, q, ld, kp + static_cast<size_t>(p) * HS * kNR, kNR, nq, p * kNR,
                            nk - p * kNR < kNR ? nk - p * kNR : kNR, tail);
     }
-    // softmax over the nk real keys of each row, left unnormalised: exp(scale · (x − max x)), which
-    // is exp(scale·x − max(scale·x)) for scale > 0; the 1 / Σ is applied to the context row instead
-    // of to every probability (HS products per row instead of nk)
+    // softmax over the nk real keys of each row, left unnormalised: exp(scale · (x − max x)) =
+    // 2^(c·x − c·max x) for scale > 0; the 1 / Σ is applied to the context row instead of to every
+    // probability (HS products per row instead of nk)
     for (int r = 0; r < nq; ++r) {
       float* row = sc + static_cast<size_t>(r) * ldsc;
       VF mx = v_set1(-INFINITY);
       for (int j = 0; j < body; j += kW) mx = v_max(mx, v_load(row + j));
       float m = v_reduce_max(mx);
       for (int j = body; j < nk; ++j) m = row[j] > m ? row[j] : m;
-      const VF vm = v_set1(m);
+      const VF minus_cm = v_set1(-(to_base2 * m));
       VF sum = v_zero();
       for (int j = 0; j < body; j += kW) {
-        const VF e = v_exp(v_mul(v_sub(v_load(row + j), vm), scale));
+        const VF e = v_exp2_nonpositive(v_fmadd(v_load(row + j), c, minus_cm));
         v_store(row + j, e);
         sum = v_add(sum, e);
       }
       if (tail_k) {
-        v_store_tail(row + body, v_exp(v_mul(v_sub(v_load_tail(row + body, tail_k), vm), scale)), tail_k);
+        const VF e = v_exp2_nonpositive(v_fmadd(v_load_tail(row + body, tail_k), c, minus_cm));
+        v_store_tail(row + body, e, tail_k);
         sum = v_add(sum, v_load_tail(row + body, tail_k));
       }
       inv[r] = 1.0f / v_reduce_add(sum);
