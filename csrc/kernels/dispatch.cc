@@ -83,6 +83,11 @@ CpuFeatures probe_features() {
   return f;
 }
 
+// The tables of the levels this CPU supports; the others stay copies of the best one below and are
+// never handed out (kernels_for). A level's fill function lives in its ISA-flagged translation unit,
+// where the compiler may use that ISA even for filling a table: GCC merged adjacent pointer stores of
+// fill_kernels_avx512 into one AVX-512 store, an illegal instruction on this AVX2 machine. So it runs
+// only where the level does.
 struct Tables {
   Kernels level[3];
   Tables() {
@@ -91,9 +96,12 @@ struct Tables {
     level[1] = level[0];
     level[2] = level[0];
 #ifdef PBC_HAVE_X86_KERNELS
+    const Isa best = detected_isa();
+    if (best < Isa::kAvx2) return;
     fill_kernels_avx2(&level[1]);
     fill_lowp_avx2(&level[1]);
     level[2] = level[1];
+    if (best < Isa::kAvx512) return;
     fill_kernels_avx512(&level[2]);
     fill_lowp_avx512(&level[2]);
     // Within the AVX-512 level, the native bf16 / int8 dot products where CPUID reports them. (AMX
