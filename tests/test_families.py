@@ -33,6 +33,7 @@ VARIANTS = [(family, {}) for family in FAMILIES] + [
     ("albert", dict(num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2)),
     ("albert", dict(num_hidden_layers=3, num_hidden_groups=2)),
     ("electra", dict(embedding_size=60)),
+    ("albert", dict(embedding_size=60)),  # E == H, still projected: the projection must not run in place
     ("distilbert", dict(activation="relu")),
     ("bert", dict(type_vocab_size=1, hidden_act="gelu_new")),
 ]

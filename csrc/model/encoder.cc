@@ -319,6 +319,7 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
   const ThreadLease lease;  // sets this call's team size; concurrent calls share the budget
 
   // ---- workspace: one block, carved in 64-byte aligned pieces ------------------------------------
+  const bool projected = !weights_.embedding_projection.empty();
   const size_t attn_per_thread = k.attention_scratch_floats(T, HS);
   auto piece = [](size_t floats) { return (floats + 15) / 16 * 16; };
   const size_t sizes[] = {
@@ -327,7 +328,7 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
       piece(static_cast<size_t>(N) * 3 * H),                 // qkv    (N, 3H)
       piece(static_cast<size_t>(N) * H),                     // ctx    (N, H)
       piece(std::max(static_cast<size_t>(N) * I, k.packed_a_floats(N, I))),  // inter (N, I), plain or packed
-      piece(E != H ? static_cast<size_t>(N) * E : 0),        // emb    (N, E) before the projection
+      piece(projected ? static_cast<size_t>(N) * E : 0),     // emb    (N, E) before the projection
       piece(out.pooler_output ? static_cast<size_t>(B) * H : 0),  // first (B, H) pooler input
       piece(attn_per_thread) * lease.threads(),              // attention scratch, per thread
       piece(k.packed_a_floats(N, H)),                        // x or x_mid (N, H) packed for the next GEMM
@@ -369,7 +370,9 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
 
   // ---- embeddings: word + token type + position, LayerNorm, optional projection E → H -------------
   {
-    float* emb = E != H ? emb_wide : x;  // (N, E): written in place when E == H
+    // (N, E): written in place when there is no projection. With one, it needs its own buffer even
+    // when E == H (ALBERT always projects): the GEMM's output must not overlap its input.
+    float* emb = projected ? emb_wide : x;
     Embed job{&c, &weights_, &in, &pk, emb};
     parallel_for(N, embed_row, &job);
     LayerNormArgs ln;
@@ -380,12 +383,12 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     ln.N = N;
     ln.C = E;
     ln.eps = c.layer_norm_eps;
-    if (weights_.embedding_projection.empty() && c.L > 0 && layer(0).qkv.takes_packed()) {
+    if (!projected && c.L > 0 && layer(0).qkv.takes_packed()) {
       ln.packed = packed;
       x_packed = packed;
     }
     k.layernorm(ln);
-    if (!weights_.embedding_projection.empty()) {
+    if (projected) {
       weights_.embedding_projection.forward(x, H, emb, E, N, Activation::kIdentity);
     }
   }
