@@ -14,6 +14,15 @@
 namespace pbc {
 namespace {
 
+// c[0]·x^(N−1) + c[1]·x^(N−2) + … + c[N−1] by Horner's rule, one FMA per coefficient after the first.
+template <int N>
+inline VF v_horner(VF x, const float (&c)[N]) {
+  VF p = v_set1(c[0]);
+#pragma GCC unroll 16
+  for (int i = 1; i < N; ++i) p = v_fmadd(p, x, v_set1(c[i]));
+  return p;
+}
+
 inline VF v_exp(VF x) {
   // Clamp to where e^x is a normal float; below, the result is ~1e-38 instead of 0, which no softmax
   // or sigmoid here can tell apart.
@@ -22,13 +31,9 @@ inline VF v_exp(VF x) {
   // r = x − n·ln2, with ln2 split in two so the product is exact to fp32.
   VF r = v_fnmadd(n, v_set1(0.693359375f), x);
   r = v_fnmadd(n, v_set1(-2.12194440e-4f), r);
-  VF p = v_set1(1.9875691500e-4f);
-  p = v_fmadd(p, r, v_set1(1.3981999507e-3f));
-  p = v_fmadd(p, r, v_set1(8.3334519073e-3f));
-  p = v_fmadd(p, r, v_set1(4.1665795894e-2f));
-  p = v_fmadd(p, r, v_set1(1.6666665459e-1f));
-  p = v_fmadd(p, r, v_set1(5.0000001201e-1f));
-  p = v_fmadd(p, v_mul(r, r), v_add(r, v_set1(1.0f)));
+  constexpr float c[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
+                         1.6666665459e-1f, 5.0000001201e-1f};
+  const VF p = v_fmadd(v_horner(r, c), v_mul(r, r), v_add(r, v_set1(1.0f)));
   return v_mul(p, v_pow2i(n));
 }
 
@@ -41,14 +46,9 @@ inline VF v_exp2_nonpositive(VF t) {
   t = v_max(t, v_set1(-126.0f));
   const VF n = v_round(t);
   const VF f = v_sub(t, n);
-  VF p = v_set1(1.535336196e-4f);
-  p = v_fmadd(p, f, v_set1(1.339887502e-3f));
-  p = v_fmadd(p, f, v_set1(9.618436918e-3f));
-  p = v_fmadd(p, f, v_set1(5.550332367e-2f));
-  p = v_fmadd(p, f, v_set1(2.402264774e-1f));
-  p = v_fmadd(p, f, v_set1(6.931471825e-1f));
-  p = v_fmadd(p, f, v_set1(1.0f));
-  return v_mul(p, v_pow2i(n));
+  constexpr float c[] = {1.535336196e-4f, 1.339887502e-3f, 9.618436918e-3f, 5.550332367e-2f,
+                         2.402264774e-1f, 6.931471825e-1f, 1.0f};
+  return v_mul(v_horner(f, c), v_pow2i(n));
 }
 
 inline VF v_sign_bits(VF x) { return v_and(x, v_set1(-0.0f)); }
@@ -63,19 +63,11 @@ inline VF v_erf(VF x) {
   const VF bound = v_set1(3.92f);
   const VF xc = v_min(v_max(x, v_sub(v_zero(), bound)), bound);
   const VF s = v_mul(xc, xc);
-  VF p = v_set1(2.03444618e-06f);
-  p = v_fmadd(p, s, v_set1(2.87450848e-04f));
-  p = v_fmadd(p, s, v_set1(3.86811029e-03f));
-  p = v_fmadd(p, s, v_set1(5.30597647e-02f));
-  p = v_fmadd(p, s, v_set1(1.92762206e-01f));
-  p = v_fmadd(p, s, v_set1(1.12837902e+00f));
-  VF q = v_set1(3.80661368e-05f);
-  q = v_fmadd(q, s, v_set1(1.18801755e-03f));
-  q = v_fmadd(q, s, v_set1(1.51718930e-02f));
-  q = v_fmadd(q, s, v_set1(1.15083420e-01f));
-  q = v_fmadd(q, s, v_set1(5.04162731e-01f));
-  q = v_fmadd(q, s, v_set1(1.0f));
-  const VF r = v_div(v_mul(xc, p), q);
+  constexpr float cp[] = {2.03444618e-06f, 2.87450848e-04f, 3.86811029e-03f, 5.30597647e-02f, 1.92762206e-01f,
+                          1.12837902e+00f};
+  constexpr float cq[] = {3.80661368e-05f, 1.18801755e-03f, 1.51718930e-02f, 1.15083420e-01f, 5.04162731e-01f,
+                          1.0f};
+  const VF r = v_div(v_mul(xc, v_horner(s, cp)), v_horner(s, cq));
   return v_select_lt(v_abs(x), bound, r, v_or(v_set1(1.0f), v_sign_bits(x)));
 }
 
@@ -83,12 +75,9 @@ inline VF v_tanh(VF x) {
   const VF ax = v_min(v_abs(x), v_set1(9.0f));  // tanh(9) rounds to 1 in fp32
   // Small |x|: x + x³·P(x²) avoids the cancellation of 1 − 2/(e^{2x}+1).
   const VF z = v_mul(ax, ax);
-  VF p = v_set1(-5.70498872745e-3f);
-  p = v_fmadd(p, z, v_set1(2.06390887954e-2f));
-  p = v_fmadd(p, z, v_set1(-5.37397155531e-2f));
-  p = v_fmadd(p, z, v_set1(1.33314422036e-1f));
-  p = v_fmadd(p, z, v_set1(-3.33332819422e-1f));
-  const VF small = v_fmadd(v_mul(p, z), ax, ax);
+  constexpr float c[] = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, 1.33314422036e-1f,
+                         -3.33332819422e-1f};
+  const VF small = v_fmadd(v_mul(v_horner(z, c), z), ax, ax);
   const VF e2 = v_exp(v_add(ax, ax));
   const VF large = v_sub(v_set1(1.0f), v_div(v_set1(2.0f), v_add(e2, v_set1(1.0f))));
   const VF y = v_select_lt(ax, v_set1(0.625f), small, large);
