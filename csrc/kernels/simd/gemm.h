@@ -53,18 +53,24 @@ __attribute__((always_inline)) inline void tile_product(int kc, const float* a, 
   }
 }
 
-// Stores a tile as store_tile does, but into C's place in the packed A of a next GEMM (GemmArgs::
-// c_packed: C as an (M, N) operand, ABlocks layout). The tile's rows are one row tile of this GEMM's
-// blocking of M, which is the next GEMM's too, and its ≤ kNR columns lie in one of the next GEMM's K
-// blocks (static_assert in pack.h), so its place there is one run of cols·MR floats that no other
-// tile touches. Partial sums of earlier K blocks wait in that run row by row (row stride cols); the
-// last K block's finished tile is transposed into it.
+// Where the tiles of one panel go when C is written packed (GemmArgs::c_packed: C as an (M, N)
+// operand, ABlocks layout): the panel's ≤ kNR columns lie in one of the next GEMM's K blocks (static_
+// assert in pack.h), at `block` (kc columns wide), from its column `col`. The tile of height MR that
+// starts at row m0 — a row tile of this GEMM's blocking of M, which is the next GEMM's too — lands
+// at block + m0·kc + col·MR: one run of cols·MR floats that no other tile touches. Set per panel by
+// gemm_unit_with, so the tiles do no layout arithmetic.
+struct PackedC {
+  float* block;
+  int kc, col;
+};
+
+// Stores a tile as store_tile does, but into its run of the packed C. Partial sums of earlier K
+// blocks wait in the run row by row (row stride cols); the last K block's finished tile is
+// transposed into it.
 template <int MR>
-inline void store_tile_packed(const GemmArgs& g, const VF* acc0, const VF* acc1, int m0, int rows, int n0, int cols,
-                              bool accumulate, bool last) {
-  const ABlocks ab(g.M);
-  const int k0 = n0 / kKC * kKC, kc = ABlocks::kc_at(k0, g.N);
-  float* run = g.c_packed + ab.k_block_offset(k0) + static_cast<size_t>(m0) * kc + static_cast<size_t>(n0 - k0) * MR;
+inline void store_tile_packed(const GemmArgs& g, const VF* acc0, const VF* acc1, const PackedC& pc, int m0, int rows,
+                              int n0, int cols, bool accumulate, bool last) {
+  float* run = pc.block + static_cast<size_t>(m0) * pc.kc + static_cast<size_t>(pc.col) * MR;
   GemmArgs tile = g;  // the tile alone: rows of `cols` floats at `run`, bias and residual from (m0, n0)
   tile.c = run;
   tile.ldc = cols;
@@ -82,7 +88,8 @@ inline void store_tile_packed(const GemmArgs& g, const VF* acc0, const VF* acc1,
 // Also prefetches pf_lines cache lines from pf into L2 (see block_kernel).
 template <int MR>
 inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float* bp, int m0, int rows,
-                         int n0, int cols, bool accumulate, bool last, const float* pf, int pf_lines) {
+                         int n0, int cols, bool accumulate, bool last, const PackedC* pc, const float* pf,
+                         int pf_lines) {
   for (int l = 0; l < pf_lines; ++l) __builtin_prefetch(pf + l * (64 / sizeof(float)), 0, 2);
   // The C rows (partial sums of earlier K blocks) and residual rows the store will read: fetched now,
   // while the K loop runs, instead of stalling the store on L3 (a C block of M = 4096 is far past L2).
@@ -95,8 +102,8 @@ inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float
   }
   VF acc0[MR], acc1[MR];
   tile_product<MR>(kc, ap, 1, MR, bp, kNR, acc0, acc1);
-  if (g.c_packed) {
-    store_tile_packed<MR>(g, acc0, acc1, m0, rows, n0, cols, accumulate, last);
+  if (pc) {
+    store_tile_packed<MR>(g, acc0, acc1, *pc, m0, rows, n0, cols, accumulate, last);
   } else {
     store_tile<MR>(g, acc0, acc1, m0, rows, n0, cols, accumulate, last);
   }
@@ -142,7 +149,7 @@ inline void block_kernel_strided(const GemmArgs& g, int kc, const float* a, size
 // row tile by row tile against one B slice. pf_lines cache lines from pf are prefetched into L2, a
 // share per tile (the slice the caller needs next).
 inline void block_kernel(const GemmArgs& g, int kc, const float* ap, const float* bp, int m0, int rows, int n0,
-                         int cols, bool accumulate, bool last, const float* pf = nullptr, int pf_lines = 0) {
+                         int cols, bool accumulate, bool last, const PackedC* pc, const float* pf, int pf_lines) {
   const RowTiles rt(rows);
   const int tiles = rt.count();
   for (int t = 0; t < tiles; ++t) {
@@ -151,9 +158,9 @@ inline void block_kernel(const GemmArgs& g, int kc, const float* ap, const float
     const float* at = ap + static_cast<size_t>(i) * kc;
     const float* pt = pf + l0 * (64 / sizeof(float));
     if (t < rt.big) {
-      micro_kernel<kMR>(g, kc, at, bp, m0 + i, live, n0, cols, accumulate, last, pt, l1 - l0);
+      micro_kernel<kMR>(g, kc, at, bp, m0 + i, live, n0, cols, accumulate, last, pc, pt, l1 - l0);
     } else {
-      micro_kernel<kMRSmall>(g, kc, at, bp, m0 + i, live, n0, cols, accumulate, last, pt, l1 - l0);
+      micro_kernel<kMRSmall>(g, kc, at, bp, m0 + i, live, n0, cols, accumulate, last, pc, pt, l1 - l0);
     }
   }
 }
@@ -219,7 +226,13 @@ inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
                                          : nullptr;
       const int next_kc = p + 1 < p1 ? kc : (K - k0 - kKC < kKC ? K - k0 - kKC : kKC);
       const int lines = next ? static_cast<int>(static_cast<size_t>(next_kc) * kNR * sizeof(float) / 64) : 0;
-      block_kernel(g, kc, apack, bp, m0, rows, n0, cols, accumulate, last, next, lines);
+      PackedC pc{nullptr, 0, 0};
+      if (g.c_packed) {
+        const int c0 = n0 / kKC * kKC;  // the next GEMM's K block holding this panel
+        pc = PackedC{g.c_packed + static_cast<size_t>(pl.m_pad) * c0, ABlocks::kc_at(c0, N), n0 - c0};
+      }
+      block_kernel(g, kc, apack, bp, m0, rows, n0, cols, accumulate, last, pc.block ? &pc : nullptr, next,
+                   lines);
     }
   }
 }

@@ -21,7 +21,7 @@ constexpr int kW = 8;  // floats per register
 // block, so at batch 1 the threads split the weights' columns and each streams only its own share
 // of them from memory (measured ~3-10% faster on bert-base 1×128 than 72-row blocks).
 constexpr int kMR = 6;
-// The smaller row tile that absorbs a block's last rows (simd/gemm.h RowTiles): 4×2 accumulators are
+// The smaller row tile that absorbs a block's last rows (simd/pack.h RowTiles): 4×2 accumulators are
 // still the 8 independent FMA chains two FMA ports with a 4-cycle latency need to stay busy.
 constexpr int kMRSmall = 4;
 constexpr int kKC = 256;
@@ -61,7 +61,7 @@ inline VF v_load_tail(const float* p, int n) { return _mm256_maskload_ps(p, tail
 inline void v_store_tail(float* p, VF v, int n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
 
 // r[0..kW) in place from rows to columns: afterwards lane i of r[j] is lane j of the old r[i]. Packing
-// (simd/gemm.h pack_transposed) turns rows into the column-major tiles the micro-kernel reads with it.
+// (simd/pack.h pack_transposed) turns rows into the column-major tiles the micro-kernel reads with it.
 inline void v_transpose(VF r[kW]) {
   VF t[8], u[8];
   for (int i = 0; i < 8; i += 2) {

@@ -59,7 +59,7 @@ constexpr int kW = 16;
 // per micro-panel slice (L1 is 48 KB on the AVX-512 parts we target); the A block (132·192 floats =
 // 99 KB) stays in L2 and, as on AVX2, covers a 128-token sequence in one block.
 constexpr int kMR = 12;
-constexpr int kMRSmall = 8;  // the tile for a block's last rows (simd/gemm.h RowTiles): 16 FMA chains
+constexpr int kMRSmall = 8;  // the tile for a block's last rows (simd/pack.h RowTiles): 16 FMA chains
 constexpr int kKC = 192;
 constexpr int kMCMax = 132;
 
