@@ -133,8 +133,8 @@ def cpu_info() -> dict:
     """What the core detected and uses.
 
     detected_isa: the best level this CPU and OS support; compiled_isas: the levels in this build;
-    active_isa: the level new models are packed for (PYBERTCORE_ISA may lower it); openmp: the OpenMP
-    version the core was built with (yyyymm, 0 without OpenMP); num_threads: threads each call uses;
+    active_isa: the level new models are packed for (PYBERTCORE_ISA may lower it); num_threads: threads
+    each call uses;
     default_num_threads and what it came from (affinity_cpus, cgroup_cpus: the cgroup CPU quota,
     0 when none). bf16_kernel / int8_kernel: the low-precision GEMMs the active level runs;
     avx512_bf16, avx512_vnni, amx_tile, amx_bf16, amx_int8: CPUID (with the OS's register state);
@@ -147,7 +147,6 @@ def cpu_info() -> dict:
         "detected_isa": _core.detected_isa(),
         "active_isa": _core.active_isa(),
         "compiled_isas": _core.compiled_isas(),
-        "openmp": t["openmp"],
         "num_threads": _core.get_num_threads(),
         "default_num_threads": t["default_threads"],
         "affinity_cpus": t["affinity_cpus"],

@@ -360,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--threads", type=int, default=0, help="OpenMP threads (default: the core's choice)")
+    p.add_argument("--threads", type=int, default=0, help="threads of the core (default: pybertcore.get_num_threads())")
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "int8"),
                    help="compute precision of the encoder's matrix multiplies")
     p.add_argument("--accuracy", action="store_true",

@@ -8,7 +8,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <omp.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -591,14 +590,8 @@ PYBIND11_MODULE(_core, m) {
     d["affinity_cpus"] = t.affinity_cpus;
     d["cgroup_cpus"] = t.cgroup_cpus;
     d["default_threads"] = t.default_threads;
-    d["omp_num_procs"] = omp_get_num_procs();
-#ifdef _OPENMP
-    d["openmp"] = static_cast<int>(_OPENMP);
-#else
-    d["openmp"] = 0;
-#endif
     return d;
-  }, "what the thread default was derived from: affinity mask, cgroup quota, OpenMP version (yyyymm)");
+  }, "what the thread default was derived from: affinity mask and cgroup quota");
 
   py::class_<EncoderConfig>(m, "EncoderConfig")
       .def(py::init<>())

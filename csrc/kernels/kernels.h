@@ -12,8 +12,8 @@
 // thread's reusable scratch (parallel.h). ISA files avoid std:: templates, whose weak symbols
 // compiled with AVX flags could be picked by the linker for baseline code; the SIMD levels are the
 // shared bodies in simd/*.h over one vector header per level, and they parallelise through
-// parallel.h (a function-pointer interface for the same reason); the scalar reference uses OpenMP.
-// Both follow the calling thread's ThreadLease (model/threads.h). Callers validate every shape and
+// parallel.h (a function-pointer interface for the same reason), as does the scalar reference; all
+// follow the calling thread's ThreadLease (model/threads.h). Callers validate every shape and
 // index before the first parallel region (an exception escaping a parallel region kills the
 // process). Numerical guarantee: every level matches the scalar reference (ref/) within the per-op
 // tolerances of tests/test_kernels.py; reductions are written in a fixed order, no -ffast-math.

@@ -191,6 +191,8 @@ float* thread_scratch(size_t floats) {
 
 int parallel_threads() { return t_lease_threads > 0 ? t_lease_threads : num_threads(); }
 
+bool in_parallel_unit() { return t_in_unit; }
+
 int set_parallel_threads(int n) {
   const int prev = t_lease_threads;
   t_lease_threads = n;

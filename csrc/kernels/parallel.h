@@ -36,5 +36,7 @@ float* thread_scratch(size_t floats);
 int parallel_threads();
 // Set by ThreadLease; returns the previous value (0 = no lease).
 int set_parallel_threads(int n);
+// Whether the calling thread is running a unit of a parallel_for (nested loops run inline).
+bool in_parallel_unit();
 
 }  // namespace pbc

@@ -3,7 +3,7 @@
 
 #include "kernels/parallel.h"
 
-#include <omp.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <sched.h>
 
@@ -20,7 +20,10 @@ namespace {
 int affinity_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return omp_get_num_procs();
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? static_cast<int>(online) : 1;
+  }
   const int n = CPU_COUNT(&set);
   return n > 0 ? n : 1;
 }
@@ -97,7 +100,7 @@ void set_num_threads(int n) {
 }
 
 ThreadLease::ThreadLease() {
-  if (omp_in_parallel()) {
+  if (in_parallel_unit()) {  // a call made from inside a unit of the pool runs on its thread alone
     n_ = 1;
   } else {
     const int want = num_threads();
@@ -109,10 +112,7 @@ ThreadLease::ThreadLease() {
     claimed_ = got;
     n_ = got;
   }
-  // The SIMD levels run on the pool of kernels/parallel.h, the scalar reference on OpenMP.
   prev_parallel_ = set_parallel_threads(n_);
-  omp_set_max_active_levels(1);
-  omp_set_num_threads(n_);
 }
 
 ThreadLease::~ThreadLease() {

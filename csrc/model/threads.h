@@ -1,4 +1,4 @@
-// threads.h — how many threads the core's OpenMP regions use, and how concurrent calls share them.
+// threads.h — how many threads the core's parallel loops use, and how concurrent calls share them.
 //
 // The default is the number of CPUs this process may actually use: its affinity mask
 // (sched_getaffinity), capped by the cgroup CPU quota (cgroup v2 cpu.max, or v1 cfs_quota/period)
@@ -17,10 +17,10 @@ int num_threads();            // the current setting (default_threads until set_
 void set_num_threads(int n);  // n ≥ 1, else std::invalid_argument
 
 // Claims threads for one top-level call (a forward pass, a Dense or LayerNorm call) from a
-// process-wide budget of num_threads(), and sets the calling thread's OpenMP team size to the claim.
-// When several Python threads call at once, the first gets the full team and the others what is
-// left (at least 1), so the process never runs more busy threads than the budget; nested parallel
-// regions stay off. A call made from inside a parallel region runs on one thread.
+// process-wide budget of num_threads(), and sets the team size of the calling thread's parallel_for
+// loops (kernels/parallel.h) to the claim. When several Python threads call at once, the first gets
+// the full team and the others what is left (at least 1), so the process never runs more busy threads
+// than the budget. A call made from inside a unit of a parallel loop runs on one thread.
 class ThreadLease {
  public:
   ThreadLease();
