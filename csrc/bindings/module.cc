@@ -23,6 +23,7 @@
 #include "kernels/quantize.h"
 #include "model/encoder.h"
 #include "model/threads.h"
+#include "runtime/memory.h"
 
 namespace py = pybind11;
 using namespace pbc;
@@ -592,6 +593,13 @@ PYBIND11_MODULE(_core, m) {
     d["default_threads"] = t.default_threads;
     return d;
   }, "what the thread default was derived from: affinity mask and cgroup quota");
+
+  m.def("available_memory", [] {
+    const MemoryLimit limit = available_memory();
+    return py::make_tuple(limit.available_bytes, limit.source);
+  }, "(bytes, source): the memory this process can still take, the tightest of MemAvailable, the cgroup "
+     "limit and RLIMIT_AS (runtime/memory.h); source names which one");
+  m.def("format_bytes", &format_bytes, py::arg("bytes"), "a size for messages: '1.5 GiB'");
 
   py::class_<EncoderConfig>(m, "EncoderConfig")
       .def(py::init<>())

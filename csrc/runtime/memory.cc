@@ -1,0 +1,98 @@
+// memory.cc — available_memory(): /proc/meminfo, the cgroup limits, RLIMIT_AS.
+#include "runtime/memory.h"
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace pbc {
+namespace {
+
+void take(MemoryLimit& best, uint64_t bytes, const char* source) {
+  if (bytes < best.available_bytes) {
+    best.available_bytes = bytes;
+    best.source = source;
+  }
+}
+
+// A value in kB from /proc/meminfo or /proc/self/status ("MemAvailable:  123456 kB"), or -1.
+long long proc_kb(const char* path, const std::string& key) {
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.compare(0, key.size(), key) == 0 && line.size() > key.size() && line[key.size()] == ':') {
+      return std::atoll(line.c_str() + key.size() + 1);
+    }
+  }
+  return -1;
+}
+
+// A number from a one-line cgroup file; -1 when absent or "max".
+long long read_number(const std::string& path) {
+  std::ifstream f(path);
+  std::string word;
+  if (!(f >> word) || word == "max") return -1;
+  char* end = nullptr;
+  const long long v = std::strtoll(word.c_str(), &end, 10);
+  return end && *end == '\0' && v >= 0 ? v : -1;
+}
+
+void cgroup_limits(MemoryLimit& best) {
+  // cgroup v2: every ancestor of this process's group may carry a limit; each leaves its own headroom.
+  std::ifstream self("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(self, line)) {
+    if (line.rfind("0::", 0) != 0) continue;
+    std::string rel = line.substr(3);
+    while (true) {
+      const std::string dir = "/sys/fs/cgroup" + (rel == "/" ? std::string() : rel);
+      const long long limit = read_number(dir + "/memory.max"), used = read_number(dir + "/memory.current");
+      if (limit >= 0 && used >= 0) take(best, limit > used ? limit - used : 0, "cgroup memory.max");
+      if (rel.empty() || rel == "/") break;
+      const size_t slash = rel.find_last_of('/');
+      rel = slash == 0 || slash == std::string::npos ? "/" : rel.substr(0, slash);
+    }
+  }
+  // cgroup v1 (a limit of "unlimited" reads as a huge page-rounded number, which never wins)
+  const long long limit = read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  const long long used = read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+  if (limit >= 0 && used >= 0) take(best, limit > used ? limit - used : 0, "cgroup memory.limit_in_bytes");
+}
+
+}  // namespace
+
+MemoryLimit available_memory() {
+  MemoryLimit best;
+  const long long avail_kb = proc_kb("/proc/meminfo", "MemAvailable");
+  if (avail_kb >= 0) take(best, static_cast<uint64_t>(avail_kb) * 1024, "MemAvailable");
+  cgroup_limits(best);
+  struct rlimit as;
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+    const long long vm_kb = proc_kb("/proc/self/status", "VmSize");
+    const uint64_t used = vm_kb >= 0 ? static_cast<uint64_t>(vm_kb) * 1024 : 0;
+    take(best, as.rlim_cur > used ? as.rlim_cur - used : 0, "RLIMIT_AS (ulimit -v)");
+  }
+  return best;
+}
+
+std::string format_bytes(uint64_t bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024.0 && u < 6) {
+    v /= 1024.0;
+    ++u;
+  }
+  char buf[64];
+  if (u == 0) {
+    std::snprintf(buf, sizeof(buf), "%llu bytes", static_cast<unsigned long long>(bytes));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
+  }
+  return buf;
+}
+
+}  // namespace pbc

@@ -1,0 +1,28 @@
+// memory.h — how much memory this process can still take, asked before a large allocation.
+//
+// Used to refuse a request that cannot fit (a forward pass over a huge batch, a config with huge
+// sizes) at once, naming the bytes it needs, instead of letting it fail deep inside with a bare
+// std::bad_alloc, or succeed by pushing the machine into swap and the OOM killer. The answer is an
+// estimate from the kernel's own accounting: it moves as other processes allocate and free, so callers
+// compare against it with their full need, not a margin of their own.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace pbc {
+
+struct MemoryLimit {
+  uint64_t available_bytes = UINT64_MAX;  // the tightest of the limits below; UINT64_MAX when none is known
+  std::string source;                     // which limit that is ("MemAvailable", "cgroup memory.max", ...)
+};
+
+// The tightest of: the machine's MemAvailable (/proc/meminfo), the headroom left under this process's
+// cgroup memory limit (v2 memory.max - memory.current along the cgroup path, or v1 limit - usage), and
+// the address space left under RLIMIT_AS. Read afresh on every call (cheap: a few small files).
+MemoryLimit available_memory();
+
+// "1.5 GiB", "312 MiB", "900 bytes": sizes for error messages.
+std::string format_bytes(uint64_t bytes);
+
+}  // namespace pbc
