@@ -16,12 +16,32 @@ import pytest
 import pybertcore
 from pybertcore import _core
 
-# The ISA levels this build contains that this CPU and OS can run: every test marked with the `isa`
-# fixture runs once per level.
-_LEVELS = ["scalar", "avx2", "avx512"]
-SUPPORTED_ISAS = [
-    name for name in _core.compiled_isas() if _LEVELS.index(name) <= _LEVELS.index(_core.detected_isa())
-]
+# The ISA levels this build contains (lowest first) and those this run tests: every level up to the one
+# active at start, which is the best this CPU and OS support unless PYBERTCORE_ISA lowers it
+# (`PYBERTCORE_ISA=avx2 pytest` tests what an AVX2-only machine runs). Every test marked with the `isa`
+# fixture runs once per tested level.
+COMPILED_ISAS = _core.compiled_isas()
+SUPPORTED_ISAS = COMPILED_ISAS[: COMPILED_ISAS.index(_core.active_isa()) + 1]
+
+
+def pytest_report_header(config):
+    """Which kernel levels this run covers natively, so a CI log says what it proved on which CPU."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    untested = [name for name in COMPILED_ISAS if name not in SUPPORTED_ISAS]
+    forced = os.environ.get("PYBERTCORE_ISA")
+    lines = [
+        f"pybertcore: {model}; detected level {_core.detected_isa()}"
+        + (f", forced down to {forced} by PYBERTCORE_ISA" if forced else ""),
+        f"pybertcore: kernel levels tested natively: {', '.join(SUPPORTED_ISAS)}"
+        + (f"; not run here: {', '.join(untested)} (the AVX-512 family is checked through SIMDe by "
+           "tests/native, see .ci/run)" if untested else ""),
+    ]
+    return lines
 
 
 @pytest.fixture(params=SUPPORTED_ISAS)

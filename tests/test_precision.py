@@ -289,23 +289,36 @@ def test_torch_dtype_objects(tmp_path):
     assert model.to(torch.bfloat16).dtype == "bfloat16"
 
 
-def test_fallback_forced_to_scalar(tmp_path):
-    """The scalar level runs both precisions (the path CPUs without AVX2 take)."""
+def test_levels_agree_with_scalar_in_low_precision(tmp_path, isa):
+    """Every level runs both precisions as the scalar reference does (the path CPUs without AVX2 take).
+
+    bf16: levels that keep the activations in fp32 (scalar, AVX2, AVX-512 without AVX512_BF16) compute
+    the same products in another order: 1e-4, as fp32. A level whose bf16 GEMM rounds the activations
+    too (vdpbf16ps: ``bf16_rounds_activations``) computes something else by design: the same products
+    with their second operand also rounded to bf16. Its distance from the scalar level is then bounded
+    by twice what rounding the first operand (the weights) costs the scalar level against fp32 on the same
+    model and inputs (measured on the seven families: 0.8-1.4 times it). int8: every level computes the
+    same int32 sums; only the fp32 epilogue's rounding differs."""
     make_transformers_model("bert", "Model", tmp_path)
     inputs = ragged_inputs("bert", 0)
-    previous = _core.active_isa()
     outs = {}
-    try:
-        for level in ("scalar", previous):
-            _core.set_isa(level)
-            for dtype in ("bfloat16", "int8"):
-                m = pybertcore.AutoModel.from_pretrained(tmp_path, dtype=dtype)
-                outs[level, dtype] = m(**inputs).last_hidden_state
-    finally:
-        _core.set_isa(previous)
+    for level in ("scalar", isa):
+        _core.set_isa(level)
+        for dtype in ("float32", "bfloat16", "int8"):
+            m = pybertcore.AutoModel.from_pretrained(tmp_path, dtype=dtype)
+            outs[level, dtype] = m(**inputs).last_hidden_state
+    _core.set_isa(isa)  # the fixture restores the level the session started with
     mask = inputs["attention_mask"].astype(bool)
-    assert np.abs(outs["scalar", "bfloat16"] - outs[previous, "bfloat16"])[mask].max() < 1e-4
-    assert np.abs(outs["scalar", "int8"] - outs[previous, "int8"])[mask].max() < 1e-3
+
+    def diff(a, b):
+        return float(np.abs(outs[a] - outs[b])[mask].max())
+
+    if _core.lowp_info(isa)["bf16_rounds_activations"] == _core.lowp_info("scalar")["bf16_rounds_activations"]:
+        bf16_bound = 1e-4
+    else:
+        bf16_bound = 2 * diff(("scalar", "float32"), ("scalar", "bfloat16"))
+    assert diff(("scalar", "bfloat16"), (isa, "bfloat16")) <= bf16_bound
+    assert diff(("scalar", "int8"), (isa, "int8")) < 1e-3
 
 
 def test_minilm_accuracy_bounds(minilm_dir):

@@ -531,6 +531,8 @@ std::vector<std::string> compiled_isas() {
 #ifdef PBC_HAVE_X86_KERNELS
   names.push_back("avx2");
   names.push_back("avx512");
+  names.push_back("avx512_vnni");
+  names.push_back("avx512_bf16");
 #endif
   return names;
 }

@@ -48,7 +48,12 @@ Isa probe_cpu() {
   const bool avx2 = (ebx >> 5) & 1;
   const bool avx512f = (ebx >> 16) & 1, avx512dq = (ebx >> 17) & 1;
   const bool avx512bw = (ebx >> 30) & 1, avx512vl = (ebx >> 31) & 1;
-  if (os_zmm && avx2 && fma && f16c && avx512f && avx512dq && avx512bw && avx512vl) return Isa::kAvx512;
+  if (os_zmm && avx2 && fma && f16c && avx512f && avx512dq && avx512bw && avx512vl) {
+    const CpuFeatures& f = cpu_features();
+    if (f.avx512_vnni && f.avx512_bf16) return Isa::kAvx512Bf16;
+    if (f.avx512_vnni) return Isa::kAvx512Vnni;
+    return Isa::kAvx512;
+  }
   if (os_ymm && avx2 && fma && f16c) return Isa::kAvx2;
 #endif
   return Isa::kScalar;
@@ -87,27 +92,38 @@ CpuFeatures probe_features() {
 // never handed out (kernels_for). A level's fill function lives in its ISA-flagged translation unit,
 // where the compiler may use that ISA even for filling a table: GCC merged adjacent pointer stores of
 // fill_kernels_avx512 into one AVX-512 store, an illegal instruction on this AVX2 machine. So it runs
-// only where the level does.
+// only where the level does. Each level starts as a copy of the one below and overrides what it has.
 struct Tables {
-  Kernels level[3];
+  Kernels level[kIsaLevels];
   Tables() {
     fill_kernels_ref(&level[0]);
     fill_lowp_ref(&level[0]);
-    level[1] = level[0];
-    level[2] = level[0];
+    for (int i = 1; i < kIsaLevels; ++i) level[i] = level[0];
+    fill_x86_levels(detected_isa());
+    for (int i = 0; i < kIsaLevels; ++i) {
+      level[i].isa = static_cast<Isa>(i);
+      level[i].name = isa_name(level[i].isa);
+    }
+  }
+
+  void fill_x86_levels(Isa best) {
 #ifdef PBC_HAVE_X86_KERNELS
-    const Isa best = detected_isa();
     if (best < Isa::kAvx2) return;
     fill_kernels_avx2(&level[1]);
     fill_lowp_avx2(&level[1]);
-    level[2] = level[1];
+    for (int i = 2; i < kIsaLevels; ++i) level[i] = level[1];
     if (best < Isa::kAvx512) return;
     fill_kernels_avx512(&level[2]);
     fill_lowp_avx512(&level[2]);
-    // Within the AVX-512 level, the native bf16 / int8 dot products where CPUID reports them. (AMX
-    // kernels are not built: no machine this was developed on could run them.)
-    if (cpu_features().avx512_bf16) fill_lowp_avx512bf16(&level[2]);
-    if (cpu_features().avx512_vnni) fill_lowp_avx512vnni(&level[2]);
+    for (int i = 3; i < kIsaLevels; ++i) level[i] = level[2];
+    // (No AMX kernels are built yet: see the issue "Low precision at the hardware's limit".)
+    if (best < Isa::kAvx512Vnni) return;
+    fill_lowp_avx512vnni(&level[3]);
+    level[4] = level[3];
+    if (best < Isa::kAvx512Bf16) return;
+    fill_lowp_avx512bf16(&level[4]);
+#else
+    (void)best;
 #endif
   }
 };
@@ -145,6 +161,8 @@ const char* isa_name(Isa isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx512: return "avx512";
+    case Isa::kAvx512Vnni: return "avx512_vnni";
+    case Isa::kAvx512Bf16: return "avx512_bf16";
   }
   return "unknown";
 }
@@ -154,7 +172,10 @@ Isa parse_isa(const char* name) {
   if (s == "scalar" || s == "ref") return Isa::kScalar;
   if (s == "avx2") return Isa::kAvx2;
   if (s == "avx512") return Isa::kAvx512;
-  throw std::invalid_argument("unknown ISA level '" + s + "'; expected one of: scalar, avx2, avx512");
+  if (s == "avx512_vnni") return Isa::kAvx512Vnni;
+  if (s == "avx512_bf16") return Isa::kAvx512Bf16;
+  throw std::invalid_argument("unknown ISA level '" + s +
+                              "'; expected one of: scalar, avx2, avx512, avx512_vnni, avx512_bf16");
 }
 
 Isa detected_isa() {

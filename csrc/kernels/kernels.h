@@ -36,9 +36,14 @@ enum class Activation : int {
   kTanh = 6,       // the pooler's activation
 };
 
-// Instruction-set levels, lowest first. A level is usable when the CPU and the OS support it and the
-// build compiled it.
-enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+// Instruction-set levels, lowest first; each implies the ones below. A level is usable when the CPU and
+// the OS support it and the build compiled it. The AVX-512 extensions are levels of their own so that
+// PYBERTCORE_ISA can force a machine that has them down to the plain AVX-512 kernels, and the tests run
+// each natively where the CPU allows: avx512_vnni adds the int8 GEMM on vpdpbusd (Ice Lake and later),
+// avx512_bf16 the bf16 GEMM on vdpbf16ps (Cooper Lake, Zen 4, Sapphire Rapids: every CPU with
+// AVX512_BF16 also has VNNI, so it sits above avx512_vnni).
+enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Vnni = 3, kAvx512Bf16 = 4 };
+constexpr int kIsaLevels = 5;
 
 // Compute precision of a linear layer's matrix multiply (quantize.h defines the formats). Accumulation
 // is fp32 (bf16) or exact int32 (int8); bias, activation and residual run in fp32 either way.
@@ -173,13 +178,14 @@ Isa detected_isa();
 Isa active_isa();
 // Forces a level (not above detected_isa(); throws std::invalid_argument otherwise).
 void set_active_isa(Isa isa);
-Isa parse_isa(const char* name);  // "scalar" | "avx2" | "avx512"; throws std::invalid_argument
+// "scalar" | "avx2" | "avx512" | "avx512_vnni" | "avx512_bf16"; throws std::invalid_argument
+Isa parse_isa(const char* name);
 // The table of a given level (must be supported), or of the active one.
 const Kernels& kernels_for(Isa isa);
 const Kernels& active_kernels();
 
 // CPU features beyond the levels (CPUID, with the OS's register-state support from XCR0), reported by
-// cpu_info() and used to pick the low-precision kernels within the AVX-512 level.
+// cpu_info() and used to pick the AVX-512 extension levels.
 struct CpuFeatures {
   bool avx512_bf16 = false;  // CPUID.(7,1):EAX[5]
   bool avx512_vnni = false;  // CPUID.(7,0):ECX[11]
