@@ -12,6 +12,8 @@
 #include <malloc.h>
 #endif
 
+#include <signal.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -23,6 +25,7 @@
 #include "kernels/quantize.h"
 #include "model/encoder.h"
 #include "model/threads.h"
+#include "runtime/cancel.h"
 #include "runtime/memory.h"
 
 namespace py = pybind11;
@@ -254,6 +257,119 @@ class EncoderBuilder {
   bool spent_ = false;
 };
 
+// A weight back from the core, by the builder's names (see EncoderBuilder): "word", "position",
+// "token_type", "norm.{weight,bias}", "projection.{weight,bias}", "pooler.{weight,bias}" and
+// "layers.<s>.<role>.{weight,bias}" for weight set s. Float32 matrices are unpacked exactly; q, k and
+// v are rows of the fused QKV. A low-precision matrix is not held: ValueError. Returns a new array.
+FloatArray dense_weight(const Dense& d, py::ssize_t row0 = 0, py::ssize_t rows = -1) {
+  if (d.precision != Precision::kFloat32) {
+    throw std::invalid_argument(std::string("this layer is packed in ") + precision_name(d.precision) +
+                                " and keeps no float32 weight");
+  }
+  if (rows < 0) rows = d.N;
+  FloatArray out({rows, static_cast<py::ssize_t>(d.K)});
+  if (row0 == 0 && rows == d.N) {
+    py::gil_scoped_release release;
+    d.unpacked_weight(out.mutable_data());
+    return out;
+  }
+  std::vector<float> all(static_cast<size_t>(d.N) * d.K);
+  {
+    py::gil_scoped_release release;
+    d.unpacked_weight(all.data());
+  }
+  std::copy(all.begin() + row0 * d.K, all.begin() + (row0 + rows) * d.K, out.mutable_data());
+  return out;
+}
+
+FloatArray vector_array(const float* data, py::ssize_t rows, py::ssize_t cols = -1) {
+  FloatArray out = cols < 0 ? FloatArray({rows}) : FloatArray({rows, cols});
+  std::copy(data, data + out.size(), out.mutable_data());
+  return out;
+}
+
+FloatArray encoder_weight(const Encoder& enc, const std::string& name) {
+  const EncoderWeights& w = enc.weights();
+  const EncoderConfig& c = enc.config();
+  auto unknown = [&]() { return std::invalid_argument("encoder weight: no weight named '" + name + "'"); };
+  auto bias_of = [&](const Dense& d, py::ssize_t row0, py::ssize_t rows) {
+    if (d.bias.empty()) throw unknown();
+    return vector_array(d.bias.data() + row0, rows);
+  };
+  if (name == "word") return vector_array(w.word_embeddings.data(), c.V, c.E);
+  if (name == "position") return vector_array(w.position_embeddings.data(), c.P, c.E);
+  if (name == "token_type" && c.TV > 0) return vector_array(w.token_type_embeddings.data(), c.TV, c.E);
+  if (name == "norm.weight") return vector_array(w.embedding_norm.weight.data(), c.E);
+  if (name == "norm.bias") return vector_array(w.embedding_norm.bias.data(), c.E);
+  const Dense* whole = nullptr;
+  std::string part;
+  if (name.rfind("projection.", 0) == 0 && !w.embedding_projection.empty()) {
+    whole = &w.embedding_projection, part = name.substr(11);
+  } else if (name.rfind("pooler.", 0) == 0 && !w.pooler.empty()) {
+    whole = &w.pooler, part = name.substr(7);
+  }
+  if (whole) {
+    if (part == "weight") return dense_weight(*whole);
+    if (part == "bias") return bias_of(*whole, 0, whole->N);
+    throw unknown();
+  }
+  // layers.<s>.<role>.<part>
+  if (name.rfind("layers.", 0) != 0) throw unknown();
+  const size_t dot1 = name.find('.', 7), dot2 = dot1 == std::string::npos ? dot1 : name.find('.', dot1 + 1);
+  if (dot2 == std::string::npos) throw unknown();
+  size_t s = 0;
+  try {
+    s = std::stoul(name.substr(7, dot1 - 7));
+  } catch (const std::exception&) {
+    throw unknown();
+  }
+  if (s >= w.layer_sets.size()) throw unknown();
+  const LayerWeights& lw = w.layer_sets[s];
+  const std::string role = name.substr(dot1 + 1, dot2 - dot1 - 1);
+  part = name.substr(dot2 + 1);
+  const int H = c.H;
+  const Norm* norm = role == "attn_norm" ? &lw.attn_norm : role == "ffn_norm" ? &lw.ffn_norm : nullptr;
+  if (norm) {
+    if (part == "weight") return vector_array(norm->weight.data(), H);
+    if (part == "bias") return vector_array(norm->bias.data(), H);
+    throw unknown();
+  }
+  const Dense* d = nullptr;
+  py::ssize_t row0 = 0, rows = -1;
+  if (role == "q" || role == "k" || role == "v") {
+    d = &lw.qkv, row0 = (role == "q" ? 0 : role == "k" ? 1 : 2) * H, rows = H;
+  } else if (role == "attn_out") {
+    d = &lw.attn_out;
+  } else if (role == "ffn_in") {
+    d = &lw.ffn_in;
+  } else if (role == "ffn_out") {
+    d = &lw.ffn_out;
+  } else {
+    throw unknown();
+  }
+  if (part == "weight") return dense_weight(*d, row0, rows);
+  if (part == "bias") return bias_of(*d, row0, rows < 0 ? d->N : rows);
+  throw unknown();
+}
+
+// Whether encoder_weight(name) gives the weight exactly as it was given (every weight but the
+// matrices of low-precision layers).
+bool encoder_holds_exactly(const Encoder& enc, const std::string& name) {
+  const EncoderWeights& w = enc.weights();
+  if (name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0) return true;
+  if (name.rfind("layers.", 0) != 0) return true;  // embeddings, projection and pooler stay fp32
+  const size_t dot1 = name.find('.', 7);
+  const size_t s = std::stoul(name.substr(7, dot1 - 7));
+  const std::string role = name.substr(dot1 + 1, name.size() - 7 - dot1 - 1);
+  const LayerWeights& lw = w.layer_sets.at(s);
+  const Dense* d = role == "q" || role == "k" || role == "v" ? &lw.qkv
+                   : role == "attn_out"                       ? &lw.attn_out
+                   : role == "ffn_in"                         ? &lw.ffn_in
+                   : role == "ffn_out"                        ? &lw.ffn_out
+                                                              : nullptr;
+  return d == nullptr || d->precision == Precision::kFloat32;
+}
+
 // A (B, T) int64 input, or null when None; `name` goes into the error.
 const int64_t* optional_ids(const py::object& obj, const char* name, py::ssize_t B, py::ssize_t T,
                             std::vector<IdArray>& keep) {
@@ -271,6 +387,101 @@ const int64_t* optional_ids(const py::object& obj, const char* name, py::ssize_t
   return a.data();
 }
 
+// Raised as MemoryError (registered in PYBIND11_MODULE): a request refused before allocating.
+struct NotEnoughMemory : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// bytes + a·b·c·... without wrapping: saturates at UINT64_MAX (then surely more than is available).
+uint64_t product_bytes(std::initializer_list<uint64_t> factors) {
+  unsigned __int128 p = 1;
+  for (uint64_t f : factors) {
+    p *= f;
+    if (p > UINT64_MAX) return UINT64_MAX;
+  }
+  return static_cast<uint64_t>(p);
+}
+
+// Throws NotEnoughMemory when `parts` (what, bytes) sum to more than this process can take, naming
+// each part: checked before the outputs and the workspace are allocated.
+void check_fits(const std::string& call, const std::vector<std::pair<std::string, uint64_t>>& parts) {
+  uint64_t total = 0;
+  for (const auto& part : parts) total = total > UINT64_MAX - part.second ? UINT64_MAX : total + part.second;
+  const MemoryLimit limit = available_memory();
+  if (total <= limit.available_bytes) return;
+  std::string detail;
+  for (const auto& part : parts) {
+    if (part.second == 0) continue;
+    detail += (detail.empty() ? "" : ", ") + part.first + " " + format_bytes(part.second);
+  }
+  throw NotEnoughMemory(call + " needs " + format_bytes(total) + " (" + detail + "), more than the " +
+                        format_bytes(limit.available_bytes) + " this process can still allocate (" + limit.source +
+                        "); pass fewer sequences or shorter ones at a time");
+}
+
+// Ctrl-C during a forward pass. Python's SIGINT handler only records the signal, for the interpreter to
+// act on between bytecodes, so a pass running for seconds with the GIL released answered Ctrl-C only
+// when it returned. While the main thread runs one, SigintCancels puts a handler in front of Python's:
+// it sets the call's cancel flag (runtime/cancel.h: the parallel loops stop taking work within one unit)
+// and then calls Python's handler, which records the signal as usual; the binding discards the outputs
+// and PyErr_CheckSignals raises KeyboardInterrupt. Only when Python's handler is the default one
+// (signal.default_int_handler, which raises KeyboardInterrupt): a program with a SIGINT handler of its
+// own gets it called after the pass, with the pass's result intact, as before. Installed and removed
+// with the GIL held, by the main thread only (the only one Python delivers signals to).
+std::atomic<CancelFlag*> g_sigint_flag{nullptr};
+struct sigaction g_python_sigint;  // the handler in force before ours, called after setting the flag
+
+extern "C" void pbc_on_sigint(int sig, siginfo_t* info, void* context) {
+  if (CancelFlag* flag = g_sigint_flag.load()) flag->store(true);
+  if (g_python_sigint.sa_flags & SA_SIGINFO) {
+    if (g_python_sigint.sa_sigaction) g_python_sigint.sa_sigaction(sig, info, context);
+  } else if (g_python_sigint.sa_handler != SIG_DFL && g_python_sigint.sa_handler != SIG_IGN) {
+    g_python_sigint.sa_handler(sig);
+  }
+}
+
+class SigintCancels {
+ public:
+  explicit SigintCancels(CancelFlag* flag) {
+    if (!default_handler_on_main_thread()) return;
+    struct sigaction previous;
+    if (sigaction(SIGINT, nullptr, &previous) != 0) return;
+    if (!(previous.sa_flags & SA_SIGINFO) && (previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN)) return;
+    g_python_sigint = previous;
+    g_sigint_flag.store(flag);
+    struct sigaction ours = {};
+    ours.sa_sigaction = pbc_on_sigint;
+    ours.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&ours.sa_mask);
+    installed_ = sigaction(SIGINT, &ours, nullptr) == 0;
+    if (!installed_) g_sigint_flag.store(nullptr);
+  }
+  ~SigintCancels() {
+    if (!installed_) return;
+    sigaction(SIGINT, &g_python_sigint, nullptr);
+    g_sigint_flag.store(nullptr);
+  }
+  SigintCancels(const SigintCancels&) = delete;
+  SigintCancels& operator=(const SigintCancels&) = delete;
+
+ private:
+  static bool default_handler_on_main_thread() {
+    // Module objects fetched once and kept for the process's life (never decref'd at exit).
+    static PyObject* threading = py::module_::import("threading").release().ptr();
+    static PyObject* signal_module = py::module_::import("signal").release().ptr();
+    py::handle th(threading), sg(signal_module);
+    if (!th.attr("current_thread")().is(th.attr("main_thread")())) return false;
+    return sg.attr("getsignal")(SIGINT).is(sg.attr("default_int_handler"));
+  }
+  bool installed_ = false;
+};
+
+// After a call stopped by its cancel flag: the KeyboardInterrupt Python's handler recorded.
+[[noreturn]] void raise_interrupt() {
+  if (PyErr_CheckSignals() == 0) PyErr_SetNone(PyExc_KeyboardInterrupt);
+  throw py::error_already_set();
+}
+
 py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py::object& attention_mask,
                          const py::object& token_type_ids, const py::object& position_ids,
                          bool output_hidden_states, bool output_attentions, bool pooled) {
@@ -279,6 +490,11 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
   }
   const EncoderConfig& c = enc.config();
   const py::ssize_t B = input_ids.shape(0), T = input_ids.shape(1);
+  if (B > std::numeric_limits<int>::max() || T > std::numeric_limits<int>::max() ||
+      static_cast<uint64_t>(B) * static_cast<uint64_t>(T) > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
+    throw std::invalid_argument("input_ids has shape " + shape_str(input_ids) + ": at most " +
+                                std::to_string(std::numeric_limits<int>::max()) + " tokens per call");
+  }
   std::vector<IdArray> keep;
   ForwardInputs in;
   in.B = static_cast<int>(B);
@@ -287,6 +503,34 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
   in.attention_mask = optional_ids(attention_mask, "attention_mask", B, T, keep);
   in.token_type_ids = optional_ids(token_type_ids, "token_type_ids", B, T, keep);
   in.position_ids = optional_ids(position_ids, "position_ids", B, T, keep);
+
+  // Everything this call allocates, checked against what the process can take before any of it is.
+  {
+    py::ssize_t rows = 0;  // packed rows: real tokens, plus position 0 where it is masked
+    if (in.attention_mask) {
+      for (py::ssize_t b = 0; b < B; ++b) {
+        const int64_t* m = in.attention_mask + b * T;
+        rows += (m[0] == 0);
+        for (py::ssize_t t = 0; t < T; ++t) rows += (m[t] != 0);
+      }
+    } else {
+      rows = B * T;
+    }
+    const bool pool = pooled && enc.has_pooler();
+    const uint64_t H = c.H, L = c.L, NH = c.NH, b = B, t = T;
+    std::vector<std::pair<std::string, uint64_t>> parts = {
+        {"last_hidden_state", product_bytes({b, t, H, 4})},
+        {"pooler_output", pool ? product_bytes({b, H, 4}) : 0},
+        {"hidden_states", output_hidden_states ? product_bytes({L + 1, b, t, H, 4}) : 0},
+        {"attentions", output_attentions ? product_bytes({L, b, NH, t, t, 4}) : 0},
+        {"workspace", enc.workspace_bytes(static_cast<int>(B), static_cast<int>(rows), static_cast<int>(T), pool,
+                                          num_threads()) + product_bytes({static_cast<uint64_t>(rows), 8})},
+    };
+    check_fits("a forward pass over input_ids of shape (" + std::to_string(B) + ", " + std::to_string(T) + ")" +
+                   (output_attentions ? " with output_attentions" : "") +
+                   (output_hidden_states ? " with output_hidden_states" : ""),
+               parts);
+  }
 
   FloatArray last({B, T, static_cast<py::ssize_t>(c.H)});
   py::dict result;
@@ -308,11 +552,20 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
     out.attentions = att.mutable_data();
     result["attentions"] = att;
   }
+  CancelFlag cancel{false};
+  bool cancelled = false;
   {
+    SigintCancels interruptible(&cancel);
     py::gil_scoped_release release;
     release_freed_heap();
-    enc.forward(in, out);
+    const CancelScope scope(&cancel);
+    try {
+      enc.forward(in, out);
+    } catch (const Cancelled&) {
+      cancelled = true;
+    }
   }
+  if (cancelled) raise_interrupt();
   return result;
 }
 
@@ -541,6 +794,13 @@ std::vector<std::string> compiled_isas() {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "pybertcore's C++ core: BERT-family encoder kernels and forward pass";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const NotEnoughMemory& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    }
+  });
 
   py::enum_<Activation>(m, "Activation")
       .value("identity", Activation::kIdentity)
@@ -636,6 +896,11 @@ PYBIND11_MODULE(_core, m) {
       })
       .def_property_readonly("isa", [](const Encoder& e) { return std::string(e.kernels().name); })
       .def_property_readonly("has_pooler", &Encoder::has_pooler)
+      .def("weight", &encoder_weight, py::arg("name"),
+           "a weight back from the core by the builder's name (module.cc, encoder_weight): a new float32 array, "
+           "exactly as given for every weight but low-precision matrices (ValueError)")
+      .def("holds_exactly", &encoder_holds_exactly, py::arg("name"),
+           "whether weight(name) returns the weight exactly as given")
       .def_property_readonly("pooled_workspace_bytes",
                              [](const Encoder& e) { return e.pooled_workspace_floats() * sizeof(float); })
       .def("forward", &encoder_forward, py::arg("input_ids"), py::arg("attention_mask") = py::none(),
@@ -663,6 +928,12 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("isa", [](const Dense& d) { return std::string(d.kernels->name); })
       .def_property_readonly("dtype", [](const Dense& d) { return std::string(precision_name(d.precision)); })
       .def_readonly("out_features", &Dense::N)
+      .def("weight", [](const Dense& d) { return dense_weight(d); },
+           "the (out, in) float32 weight, unpacked exactly (float32 layers only)")
+      .def("bias", [](const Dense& d) -> py::object {
+             if (d.bias.empty()) return py::none();
+             return vector_array(d.bias.data(), d.N);
+           }, "the bias as given, or None")
       .def_readonly("in_features", &Dense::K)
       .def("forward", &dense_forward, py::arg("x"), py::arg("activation") = Activation::kIdentity,
            py::arg("residual") = py::none(), py::arg("packed_rows") = py::none(), py::arg("packed_output") = false,

@@ -133,6 +133,9 @@ struct Kernels {
   // Number of floats the packed form of an (N, K) weight needs, and the packing itself.
   size_t (*packed_weight_size)(int N, int K) = nullptr;
   void (*pack_weight)(float* packed, const float* w, int N, int K) = nullptr;
+  // The inverse of pack_weight: w (N, K) back from its packed form, exactly (a permutation of floats).
+  // For state_dict(): a float32 model keeps its matrices only in the packed form.
+  void (*unpack_weight)(float* w, const float* packed, int N, int K) = nullptr;
   void (*gemm)(const GemmArgs& args) = nullptr;
   // Floats of an (M, K) operand in this level's packed layout (GemmArgs::a_packed, c_packed).
   size_t (*packed_a_floats)(int M, int K) = nullptr;

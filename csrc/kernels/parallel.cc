@@ -1,6 +1,8 @@
 // parallel.cc — the work-claiming thread pool of parallel.h. Compiled with baseline flags.
 #include "kernels/parallel.h"
 
+#include "runtime/cancel.h"
+
 #include <pthread.h>
 #include <sched.h>
 
@@ -41,6 +43,7 @@ class Pool {
     grow(threads - 1);
     fn_ = fn;
     ctx_ = ctx;
+    cancel_ = current_cancel_flag();
     units_ = units;
     slots_ = threads - 1;
     next_.store(0);
@@ -74,7 +77,8 @@ class Pool {
     const bool outer = t_in_unit;
     t_in_unit = true;
     for (long u = next_.fetch_add(1); u < units_; u = next_.fetch_add(1)) {
-      fn_(ctx_, u, worker);
+      // A cancelled call's remaining units are claimed and counted, not run (runtime/cancel.h).
+      if (!cancel_ || !cancel_->load(std::memory_order_relaxed)) fn_(ctx_, u, worker);
       done_.fetch_add(1);
     }
     t_in_unit = outer;
@@ -148,6 +152,7 @@ class Pool {
   // The current job, written by the caller before generation_ moves and read by helpers after.
   ParallelFn fn_ = nullptr;
   void* ctx_ = nullptr;
+  const CancelFlag* cancel_ = nullptr;  // the caller's flag (runtime/cancel.h), or null
   long units_ = 0;
   int slots_ = 0;
 };
@@ -207,11 +212,11 @@ void parallel_for_limited(long units, int max_threads, ParallelFn fn, void* ctx)
 }
 
 void parallel_for(long units, ParallelFn fn, void* ctx) {
-  if (units <= 0) return;
+  if (units <= 0 || cancel_requested()) return;
   int threads = parallel_threads();
   if (threads > units) threads = static_cast<int>(units);
   if (threads <= 1 || t_in_unit || !pool().run(units, threads, fn, ctx)) {
-    for (long u = 0; u < units; ++u) fn(ctx, u, 0);
+    for (long u = 0; u < units && !cancel_requested(); ++u) fn(ctx, u, 0);
   }
 }
 

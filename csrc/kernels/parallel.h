@@ -19,7 +19,8 @@ namespace pbc {
 
 // fn(ctx, unit, worker) for every unit in [0, units); worker in [0, parallel_threads()) names the
 // thread running it (for per-thread scratch). Runs on the calling thread alone when the current
-// budget is 1, when another call is using the pool, or when called from inside a unit.
+// budget is 1, when another call is using the pool, or when called from inside a unit. Once the
+// calling thread's cancel flag is set (runtime/cancel.h), units not yet started are skipped.
 using ParallelFn = void (*)(void* ctx, long unit, int worker);
 void parallel_for(long units, ParallelFn fn, void* ctx);
 // parallel_for on at most max_threads threads (e.g. per-worker scratch holding that many slices):

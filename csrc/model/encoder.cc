@@ -14,6 +14,7 @@
 
 #include "kernels/parallel.h"
 #include "model/threads.h"
+#include "runtime/cancel.h"
 
 namespace pbc {
 
@@ -77,6 +78,11 @@ void Dense::run(const GemmArgs& args) const {
       break;
     default: kernels->gemm(g);
   }
+}
+
+void Dense::unpacked_weight(float* w) const {
+  if (precision != Precision::kFloat32) throw std::logic_error("a low-precision layer keeps no float32 weight");
+  kernels->unpack_weight(w, packed.get(), N, K);
 }
 
 void Dense::forward(float* out, int ldo, const float* x, int ldx, int M, Activation act,
@@ -290,6 +296,37 @@ void validate_ids(const int64_t* ids, size_t n, int64_t limit, const char* what,
 
 }  // namespace
 
+namespace {
+size_t piece(size_t floats) { return (floats + 15) / 16 * 16; }  // 64-byte aligned pieces
+}  // namespace
+
+Encoder::WorkspaceLayout::WorkspaceLayout(const Encoder& e, int B, int N, int T, bool pooled, int threads) {
+  const EncoderConfig& c = e.config_;
+  const Kernels& k = *e.kernels_;
+  const size_t n = static_cast<size_t>(N);
+  size_t at = 0;
+  auto take = [&at](size_t floats) {
+    const size_t offset = at;
+    at += piece(floats);
+    return offset;
+  };
+  x = take(n * c.H);
+  x_mid = take(n * c.H);
+  qkv = take(n * 3 * c.H);
+  ctx = take(n * c.H);
+  inter = take(std::max(n * c.I, k.packed_a_floats(N, c.I)));
+  emb = take(e.weights_.embedding_projection.empty() ? 0 : n * c.E);
+  first = take(pooled ? static_cast<size_t>(B) * c.H : 0);
+  attn_per_thread = piece(k.attention_scratch_floats(T, c.H / c.NH));
+  attn_scratch = take(attn_per_thread * threads);
+  packed = take(k.packed_a_floats(N, c.H));
+  total = at;
+}
+
+size_t Encoder::workspace_bytes(int B, int N, int T, bool pooled, int threads) const {
+  return WorkspaceLayout(*this, B, N, T, pooled, threads).total * sizeof(float);
+}
+
 void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const {
   const EncoderConfig& c = config_;
   const int B = in.B, T = in.T, H = c.H, E = c.E, I = c.I, NH = c.NH, HS = c.H / c.NH;
@@ -318,47 +355,25 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
   const Kernels& k = *kernels_;
   const ThreadLease lease;  // sets this call's team size; concurrent calls share the budget
 
-  // ---- workspace: one block, carved in 64-byte aligned pieces ------------------------------------
-  const bool projected = !weights_.embedding_projection.empty();
-  const size_t attn_per_thread = k.attention_scratch_floats(T, HS);
-  auto piece = [](size_t floats) { return (floats + 15) / 16 * 16; };
-  const size_t sizes[] = {
-      piece(static_cast<size_t>(N) * H),                     // x      (N, H) running state
-      piece(static_cast<size_t>(N) * H),                     // x_mid  (N, H) after attention
-      piece(static_cast<size_t>(N) * 3 * H),                 // qkv    (N, 3H)
-      piece(static_cast<size_t>(N) * H),                     // ctx    (N, H)
-      piece(std::max(static_cast<size_t>(N) * I, k.packed_a_floats(N, I))),  // inter (N, I), plain or packed
-      piece(projected ? static_cast<size_t>(N) * E : 0),     // emb    (N, E) before the projection
-      piece(out.pooler_output ? static_cast<size_t>(B) * H : 0),  // first (B, H) pooler input
-      piece(attn_per_thread) * lease.threads(),              // attention scratch, per thread
-      piece(k.packed_a_floats(N, H)),                        // x or x_mid (N, H) packed for the next GEMM
-  };
-  size_t total = 0;
-  for (size_t sz : sizes) total += sz;
-  std::unique_ptr<Workspace> ws = acquire_workspace(total);
+  // ---- workspace: one block, carved into the named buffers of WorkspaceLayout --------------------
+  const WorkspaceLayout layout(*this, B, N, T, out.pooler_output != nullptr, lease.threads());
+  std::unique_ptr<Workspace> ws = acquire_workspace(layout.total);
   struct Return {  // gives the workspace back to the pool however this call ends
     const Encoder* self;
     std::unique_ptr<Workspace>* ws;
     ~Return() { self->release_workspace(std::move(*ws)); }
   } give_back{this, &ws};
-  constexpr int kPieces = sizeof(sizes) / sizeof(sizes[0]);
-  float* carve[kPieces];
-  {
-    float* p = ws->data.get();
-    for (int i = 0; i < kPieces; ++i) {
-      carve[i] = p;
-      p += sizes[i];
-    }
-  }
-  float* const x = carve[0];
-  float* const x_mid = carve[1];
-  float* const qkv = carve[2];
-  float* const ctx = carve[3];
-  float* const inter = carve[4];
-  float* const emb_wide = carve[5];
-  float* const first = carve[6];
-  float* const attn_scratch = carve[7];
-  float* const packed = carve[8];
+  float* const base = ws->data.get();
+  float* const x = base + layout.x;
+  float* const x_mid = base + layout.x_mid;
+  float* const qkv = base + layout.qkv;
+  float* const ctx = base + layout.ctx;
+  float* const inter = base + layout.inter;
+  float* const emb_wide = base + layout.emb;
+  float* const first = base + layout.first;
+  float* const attn_scratch = base + layout.attn_scratch;
+  float* const packed = base + layout.packed;
+  const bool projected = !weights_.embedding_projection.empty();
 
   // Packed handovers: a LayerNorm writes its output a second time in the kernels' packed layout of
   // the next GEMM's A (LayerNormArgs::packed), and the first FFN GEMM writes its output only in that
@@ -399,7 +414,7 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
   }
 
   // ---- transformer layers (post-LayerNorm) --------------------------------------------------------
-  for (int l = 0; l < c.L; ++l) {
+  for (int l = 0; l < c.L && !cancel_requested(); ++l) {
     const LayerWeights& lw = layer(l);
     GemmArgs g = lw.qkv.args(qkv, 3 * H, x, H, N, Activation::kIdentity);
     g.a_packed = x_packed;
@@ -419,7 +434,7 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     at.T = T;
     at.scale = 1.0f / std::sqrt(static_cast<float>(HS));
     at.scratch = attn_scratch;
-    at.scratch_floats = piece(attn_per_thread);
+    at.scratch_floats = layout.attn_per_thread;
     at.threads = lease.threads();
     k.attention(at);
 
@@ -467,6 +482,7 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     }
     weights_.pooler.forward(out.pooler_output, H, first, H, B, Activation::kTanh);
   }
+  if (cancel_requested()) throw Cancelled();
 }
 
 }  // namespace pbc

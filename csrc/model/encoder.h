@@ -78,6 +78,9 @@ struct Dense {
                 const float* residual = nullptr, int ldr = 0) const;
   void run(const GemmArgs& g) const;
   bool takes_packed() const { return precision == Precision::kFloat32; }
+  // The weight (N, K) as it was given, into w: exact for float32 layers (unpacked); a low-precision
+  // layer no longer has it and throws std::logic_error.
+  void unpacked_weight(float* w) const;
 };
 
 struct Norm {
@@ -147,16 +150,38 @@ class Encoder {
   Encoder(const EncoderConfig& config, EncoderWeights weights);
   const EncoderConfig& config() const { return config_; }
   bool has_pooler() const { return !weights_.pooler.empty(); }
+  const EncoderWeights& weights() const { return weights_; }
   const Kernels& kernels() const { return *kernels_; }
   // The precision of the first layer's matrix multiplies (the model's compute precision).
   Precision layer_precision() const { return weights_.layer_sets[0].qkv.precision; }
   // Validates the inputs (std::invalid_argument naming the bad value), then runs. Thread-safe: the
-  // weights are read-only and every call has its own workspace.
+  // weights are read-only and every call has its own workspace. When the calling thread's cancel flag
+  // is set meanwhile (runtime/cancel.h), stops early and throws Cancelled; the outputs are then garbage.
   void forward(const ForwardInputs& in, const ForwardOutputs& out) const;
+  // Bytes of the workspace a forward call over B sequences of T tokens, N of them real (packed rows),
+  // takes on `threads` threads: for checking a call fits in memory before making it.
+  size_t workspace_bytes(int B, int N, int T, bool pooled, int threads) const;
   // Floats held by pooled workspaces (for tests and memory accounting).
   size_t pooled_workspace_floats() const;
 
  private:
+  // Where each buffer of a forward call starts in its workspace (floats from the start, each piece
+  // 64-byte aligned), computed once per call from its sizes.
+  struct WorkspaceLayout {
+    WorkspaceLayout(const Encoder& e, int B, int N, int T, bool pooled, int threads);
+    size_t x;             // (N, H) the running state
+    size_t x_mid;         // (N, H) after attention
+    size_t qkv;           // (N, 3H)
+    size_t ctx;           // (N, H) attention's context
+    size_t inter;         // (N, I) the FFN's intermediate, plain or packed
+    size_t emb;           // (N, E) before the embedding projection (empty without one)
+    size_t first;         // (B, H) the pooler's input, position 0 of each sequence (empty unpooled)
+    size_t attn_scratch;  // attn_per_thread floats per thread
+    size_t packed;        // (N, H) x or x_mid packed for the next GEMM
+    size_t attn_per_thread;
+    size_t total;
+  };
+
   // A workspace of at least `floats`, from the pool when one fits. One much larger than the call
   // needs is dropped rather than reused, so a single huge batch does not pin its memory forever.
   std::unique_ptr<Workspace> acquire_workspace(size_t floats) const;

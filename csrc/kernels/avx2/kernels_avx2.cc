@@ -18,6 +18,7 @@ void fill_kernels_avx2(Kernels* k) {
   k->isa = Isa::kAvx2;
   k->packed_weight_size = packed_weight_size_simd;
   k->pack_weight = pack_weight_simd;
+  k->unpack_weight = unpack_weight_simd;
   k->gemm = gemm_simd;
   k->packed_a_floats = packed_a_floats_simd;
   k->attention = attention_simd;

@@ -23,6 +23,10 @@ void pack_weight_ref(float* packed, const float* w, int N, int K) {
   memcpy(packed, w, sizeof(float) * static_cast<size_t>(N) * K);
 }
 
+void unpack_weight_ref(float* w, const float* packed, int N, int K) {
+  memcpy(w, packed, sizeof(float) * static_cast<size_t>(N) * K);
+}
+
 // Row m of C (M, N) = act(A (M, K) · W (N, K)ᵀ + bias) + residual
 void gemm_row_ref(void* ctx, long m, int /*worker*/) {
   const GemmArgs& g = *static_cast<const GemmArgs*>(ctx);
@@ -125,6 +129,7 @@ void fill_kernels_ref(Kernels* k) {
   k->isa = Isa::kScalar;
   k->packed_weight_size = packed_weight_size_ref;
   k->pack_weight = pack_weight_ref;
+  k->unpack_weight = unpack_weight_ref;
   k->gemm = gemm_ref;
   k->packed_a_floats = packed_a_floats_ref;
   k->attention = attention_ref;

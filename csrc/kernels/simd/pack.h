@@ -82,6 +82,31 @@ void pack_weight_simd(float* packed, const float* w, int N, int K) {
   parallel_for((N + kNR - 1) / kNR, pack_panel, &pl);
 }
 
+// The inverse, a panel per unit: w[n·K + k] = panel p's row k, column i (n = p·kNR + i; the zero
+// padding past N is dropped). Not on any hot path (state_dict(), a repack): plain loads and stores.
+struct UnpackPlan {
+  float* w;
+  const float* packed;
+  int N, K;
+};
+
+void unpack_panel(void* ctx, long p, int /*worker*/) {
+  const UnpackPlan& pl = *static_cast<const UnpackPlan*>(ctx);
+  const int n0 = static_cast<int>(p) * kNR;
+  const int live = pl.N - n0 < kNR ? pl.N - n0 : kNR;
+  const float* panel = pl.packed + static_cast<size_t>(p) * kNR * pl.K;
+  for (int k = 0; k < pl.K; ++k) {
+    for (int i = 0; i < live; ++i) {
+      pl.w[static_cast<size_t>(n0 + i) * pl.K + k] = panel[static_cast<size_t>(k) * kNR + i];
+    }
+  }
+}
+
+void unpack_weight_simd(float* w, const float* packed, int N, int K) {
+  UnpackPlan pl{w, packed, N, K};
+  parallel_for((N + kNR - 1) / kNR, unpack_panel, &pl);
+}
+
 // The row tiles of an A block of `rows` rows: `big` tiles of kMR rows, then `small` tiles of
 // kMRSmall rows (2/3 of kMR on every level). Up to two small tiles stand in for the last big one so
 // that the padding is at most kMR / 6 rows: a 128-token sequence runs as 20×6 + 2×4 rows on AVX2
