@@ -33,6 +33,8 @@ def _to_numpy(value: Any, name: str) -> np.ndarray:
 def as_token_array(value: Any, name: str, allow_float_01: bool = False) -> np.ndarray:
     """A (B, T) int64 C-contiguous array from ``value``; a 1-D sequence becomes a batch of one."""
     arr = _to_numpy(value, name)
+    if arr.size == 0 and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
+        arr = arr.astype(np.int64)  # numpy reads [] and [[]] as float64: they are empty, not floats
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2:

@@ -1,11 +1,13 @@
 """PreTrainedModel: parameters under transformers' names, random initialisation, loading and saving.
 
-A model keeps its parameters as float32 numpy arrays named exactly as transformers names them
-(``state_dict()``; a float16 checkpoint's stay float16 views of the file, converted when read or packed),
-and hands them once to the C++ core, which packs them for its kernels. Loading maps
-a checkpoint's names onto the model's (the base-model prefix, legacy ``gamma``/``beta``), reports
-missing, unexpected and mismatched weights through the ``pybertcore`` logger in transformers' words,
-and rebuilds the core.
+A model's parameters are named exactly as transformers names them (``state_dict()``). They are handed
+once to the C++ core, which packs them for its kernels; every parameter the core then holds exactly (all
+of a float32 model's) is kept only there and read back when asked for (``CoreParam``), so a model holds
+its weights once. The rest (the float32 originals of low-precision matrices, small head parameters) are
+numpy arrays the model owns: once loaded, a model never reads its checkpoint file again, so rewriting
+or truncating the file cannot reach it. Loading maps a checkpoint's names onto the model's (the
+base-model prefix, legacy ``gamma``/``beta``), reports missing, unexpected, mismatched and non-finite
+weights through the ``pybertcore`` logger in transformers' words, and builds the core.
 """
 
 from __future__ import annotations
@@ -115,10 +117,51 @@ def init_param(spec: ParamSpec, initializer_range: float) -> np.ndarray:
     return np.zeros(spec.shape, dtype=np.float32)
 
 
-def as_float32(param: np.ndarray) -> np.ndarray:
-    """A parameter in the compute type: float32 parameters as they are, float16 ones (kept as views of a
-    float16 checkpoint, see _load_checkpoint) converted to a new C-contiguous array."""
+class CoreParam:
+    """A parameter held only by the core, in its packed form: read back exactly when asked for.
+
+    A float32 encoder keeps each matrix once, packed for its kernels (a permutation of the floats),
+    rather than a second time as a numpy array beside it. ``state_dict()``, ``save_pretrained`` and a
+    repack read it back (a new float32 array per read, ``np.asarray(param)``); shape and size need no read.
+    """
+
+    __slots__ = ("shape", "_read")
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, shape: tuple[int, ...], read: Any) -> None:
+        self.shape, self._read = tuple(shape), read
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        value = self._read()
+        return value if dtype is None else value.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"CoreParam(shape={self.shape})"
+
+
+def as_float32(param: Any) -> np.ndarray:
+    """A parameter in the compute type: float32 arrays as they are, a CoreParam read back from the core,
+    float16 ones (kept as float16 until the core packs them, see _load_checkpoint) converted."""
+    if isinstance(param, CoreParam):
+        return param._read()
     return param if param.dtype == np.float32 else np.ascontiguousarray(param, dtype=np.float32)
+
+
+def _all_finite(value: np.ndarray) -> bool:
+    """No NaN or inf in ``value``: min and max propagate NaN and reach ±inf, two reductions with no
+    temporary the size of the tensor (about 40 ms per 100M floats)."""
+    if value.size == 0:
+        return True
+    with np.errstate(invalid="ignore"):
+        return bool(np.isfinite(value.min()) and np.isfinite(value.max()))
 
 
 def _rename_legacy_key(key: str) -> str:
@@ -177,6 +220,18 @@ class PreTrainedModel:
         if self._mapped_pages is not None:
             self._mapped_pages.release(arrays)
 
+    def _own_parameters(self) -> None:
+        """Copies every parameter that still views the checkpoint file (the float32 originals of a
+        low-precision model's matrices, head weights) into memory of the model's own, and lets go of
+        the file's mappings: after from_pretrained, rewriting or truncating the file cannot reach the
+        model, whose reads of a truncated mapping would otherwise die of SIGBUS."""
+        pages, self._mapped_pages = self._mapped_pages, None
+        if pages is None:
+            return
+        for name, value in self._params.items():
+            if pages.views(value):
+                self._params[name] = np.array(value)  # float16 stays float16: half the copy
+
     # --- compute precision ---------------------------------------------------------------------------
     # The precision of the encoder's matrix multiplies: "float32", "bfloat16" or "int8". Parameters,
     # state_dict() and save_pretrained stay float32 whatever it is (config.dtype keeps describing the
@@ -211,10 +266,15 @@ class PreTrainedModel:
 
     # --- parameters ----------------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """The parameters under transformers' names, as read-only float32 arrays."""
+        """The parameters under transformers' names, as read-only float32 arrays (tied names share memory,
+        as tied tensors do in torch). Parameters the core holds are read back from it: new arrays."""
         out = OrderedDict()
+        read: dict[str, np.ndarray] = {}
         for name in self._state_order:
-            view = as_float32(self._params[self._tied.get(name, name)]).view()
+            source = self._tied.get(name, name)
+            if source not in read:
+                read[source] = as_float32(self._params[source])
+            view = read[source].view()
             view.flags.writeable = False
             out[name] = view
         return out
@@ -301,6 +361,7 @@ class PreTrainedModel:
         info = model._load_checkpoint(checkpoint, str(pretrained_model_name_or_path), ignore_mismatched_sizes)
         # Whatever the build did not release (head weights, unused tensors, the header) goes too.
         release_pages(checkpoint)
+        model._own_parameters()
         if output_loading_info:
             return model, info
         return model
@@ -334,7 +395,7 @@ class PreTrainedModel:
         for name, value in tied_copies.items():
             renamed.setdefault(self._tied[name], value)
 
-        missing, unexpected, mismatched = [], [], []
+        missing, unexpected, mismatched, nonfinite = [], [], [], []
         for key in expected:
             if key not in renamed:
                 missing.append(key)
@@ -350,6 +411,8 @@ class PreTrainedModel:
             # (state_dict, save_pretrained): a float32 copy of every weight would sit beside the packed one.
             keep = np.float16 if value.dtype == np.float16 else np.float32
             self._params[key] = np.ascontiguousarray(value, dtype=keep)
+            if not _all_finite(self._params[key]):
+                nonfinite.append(key)
         if self._tied:  # a tied name is missing with its source (decoder.bias with cls.predictions.bias)
             missing_sources = set(missing)
             missing = [k for k in self._state_order if self._tied.get(k, k) in missing_sources]
@@ -395,6 +458,13 @@ class PreTrainedModel:
                 "initialized because the shapes did not match:\n%s\nYou should probably TRAIN this model on a "
                 "down-stream task to be able to use it for predictions and inference.",
                 cls_name, source, details,
+            )
+        if nonfinite:
+            logger.warning(
+                "Some weights of the model checkpoint at %s are not finite (NaN or inf): %s\nOutputs computed from "
+                "them will be NaN or inf; the checkpoint is probably damaged (a diverged training run, a bad "
+                "conversion or a corrupt download).",
+                source, nonfinite,
             )
         self._init_deferred_params()
         self._build()

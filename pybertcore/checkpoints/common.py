@@ -74,23 +74,34 @@ class MappedPages:
             start = np.frombuffer(mm, dtype=np.uint8, count=1).__array_interface__["data"][0]
             self._ranges.append((start, start + len(mm), mm))
 
+    def _mapping_of(self, array) -> tuple[int, int, int, mmap.mmap] | None:
+        """(first byte, end byte, mapping start, mapping) of an array that views one of the mappings."""
+        if not isinstance(array, np.ndarray) or array.size == 0:
+            return None
+        lo = array.__array_interface__["data"][0]
+        hi = lo + array.nbytes if array.flags.c_contiguous else lo + sum(
+            (n - 1) * abs(s) for n, s in zip(array.shape, array.strides)) + array.itemsize
+        for start, end, mm in self._ranges:
+            if start <= lo < end and not mm.closed:
+                return lo, min(hi, end), start, mm
+        return None
+
+    def views(self, array) -> bool:
+        """Whether ``array`` reads its values from one of the file mappings."""
+        return self._mapping_of(array) is not None
+
     def release(self, arrays) -> None:
         page = mmap.PAGESIZE
         for array in arrays:
-            if not isinstance(array, np.ndarray) or array.size == 0:
+            found = self._mapping_of(array)
+            if found is None:
                 continue
-            lo = array.__array_interface__["data"][0]
-            hi = lo + array.nbytes if array.flags.c_contiguous else lo + sum(
-                (n - 1) * abs(s) for n, s in zip(array.shape, array.strides)) + array.itemsize
-            for start, end, mm in self._ranges:
-                if start <= lo < end and not mm.closed:
-                    first = (lo - start) // page * page
-                    last = min(hi, end) - start
-                    try:
-                        mm.madvise(mmap.MADV_DONTNEED, first, last - first)
-                    except (OSError, ValueError):
-                        pass
-                    break
+            lo, hi, start, mm = found
+            first = (lo - start) // page * page
+            try:
+                mm.madvise(mmap.MADV_DONTNEED, first, hi - start - first)
+            except (OSError, ValueError):
+                pass
 
 
 def file_size(path: Path) -> int:

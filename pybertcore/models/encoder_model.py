@@ -13,6 +13,7 @@ Weights are (out, in), as in transformers.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import Any, Callable, ClassVar, Iterator, Optional
 
@@ -24,6 +25,7 @@ from pybertcore.configuration_utils import PretrainedConfig
 from pybertcore.inputs import encoder_inputs
 from pybertcore.modeling_utils import (
     INIT_NORMAL,
+    CoreParam,
     ParamSpec,
     PreTrainedModel,
     as_float32,
@@ -172,36 +174,39 @@ class EncoderPreTrainedModel(PreTrainedModel):
             specs += linear_specs(pre + lay.pooler, d.H, d.H)
         return specs
 
-    def _canonical_pieces(self) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    def _canonical_names(self) -> Iterator[tuple[str, dict[str, str]]]:
         """The encoder's parameters as the core's builder takes them (module.cc, EncoderBuilder), one piece
-        at a time: ("embeddings", {...}), ("layer_set", {...}) per weight set in order, ("pooler", {...})."""
-        lay, d, pre, p = self.layout, self.dims, self._encoder_prefix, self._params
+        at a time, as {builder key: parameter name}: ("embeddings", ...), ("layer_set", ...) per weight set
+        in order, ("pooler", ...)."""
+        lay, d, pre = self.layout, self.dims, self._encoder_prefix
         emb = {
-            "word": p[f"{pre}{lay.word_embeddings}.weight"],
-            "position": p[f"{pre}{lay.position_embeddings}.weight"],
-            "norm.weight": p[f"{pre}{lay.embedding_norm}.weight"],
-            "norm.bias": p[f"{pre}{lay.embedding_norm}.bias"],
+            "word": f"{pre}{lay.word_embeddings}.weight",
+            "position": f"{pre}{lay.position_embeddings}.weight",
+            "norm.weight": f"{pre}{lay.embedding_norm}.weight",
+            "norm.bias": f"{pre}{lay.embedding_norm}.bias",
         }
         if lay.token_type_embeddings is not None and d.TV > 0:
-            emb["token_type"] = p[f"{pre}{lay.token_type_embeddings}.weight"]
+            emb["token_type"] = f"{pre}{lay.token_type_embeddings}.weight"
         if lay.embedding_projection is not None and d.projection:
             for part in ("weight", "bias"):
-                emb[f"projection.{part}"] = p[f"{pre}{lay.embedding_projection}.{part}"]
+                emb[f"projection.{part}"] = f"{pre}{lay.embedding_projection}.{part}"
         yield "embeddings", emb
         modules = dict(lay.layer_params)
         for group in range(d.groups):
             for inner in range(d.inner):
                 src = pre + lay.layer.format(group=group, inner=inner)
                 yield "layer_set", {
-                    f"{role}.{part}": p[f"{src}{modules[role]}.{part}"]
-                    for role in LAYER_ROLES for part in ("weight", "bias")
+                    f"{role}.{part}": f"{src}{modules[role]}.{part}" for role in LAYER_ROLES for part in ("weight", "bias")
                 }
         if self._with_pooler:
-            yield "pooler", {"weight": p[f"{pre}{lay.pooler}.weight"], "bias": p[f"{pre}{lay.pooler}.bias"]}
+            yield "pooler", {"weight": f"{pre}{lay.pooler}.weight", "bias": f"{pre}{lay.pooler}.bias"}
 
-    def _build_encoder(self) -> None:
+    def _build_encoder(self) -> set[str]:
         """Packs the encoder piece by piece; the file pages behind each piece are released once it is
-        packed, so a load's peak is the packed weights plus one layer's file pages, not two copies."""
+        packed, so a load's peak is the packed weights plus one layer's file pages, not two copies.
+        Then every parameter the core holds exactly becomes a CoreParam read back from it: a float32
+        model keeps its weights once, in the core, and none of them in the checkpoint file. Returns the
+        names of the parameters the encoder holds."""
         d = self.dims
         core = _core.EncoderConfig()
         core.vocab_size = d.V
@@ -219,20 +224,44 @@ class EncoderPreTrainedModel(PreTrainedModel):
             core, layer_map, precision=self._compute_dtype, keep_float32=self._float32_layers(len(layer_map)),
         )
         f32 = lambda weights: {k: as_float32(v) for k, v in weights.items()}  # noqa: E731 (float16: a piece at a time)
-        for kind, weights in self._canonical_pieces():
+        core_names: dict[str, str] = {}  # its name in the core (module.cc, encoder_weight) → parameter name
+        # A low-precision core keeps no float32 copy of its layers' matrices: on a repack from a float32
+        # core, the values read back become the parameters (else they would keep the old core alive).
+        keep_read = self._compute_dtype != "float32"
+        read_back: dict[str, np.ndarray] = {}
+        layer_sets = 0
+        for kind, names in self._canonical_names():
+            weights = {key: self._params[name] for key, name in names.items()}
             if kind == "embeddings":  # the word table goes block by block: converted, copied, released
                 word = weights.pop("word")
+                if isinstance(word, CoreParam):  # a repack: the table comes back from the current core whole
+                    word = as_float32(word)
                 block = max(1, (8 << 20) // (4 * d.E))
                 builder.embeddings(f32(weights))
                 for begin in range(0, d.V, block):
                     builder.word_embedding_rows(begin, as_float32(word[begin:begin + block]))
                     self._release_pages([word[begin:begin + block]])
+                prefix = ""
             elif kind == "layer_set":
-                builder.add_layer_set(f32(weights))
+                values = f32(weights)
+                builder.add_layer_set(values)
+                prefix, layer_sets = f"layers.{layer_sets}.", layer_sets + 1
+                if keep_read:
+                    read_back.update({names[k]: values[k] for k, v in weights.items()
+                                      if k.endswith(".weight") and isinstance(v, CoreParam)})
             else:
                 builder.pooler(f32(weights))
+                prefix = "pooler."
+            core_names.update({f"{prefix}{key}": name for key, name in names.items()})
             self._release_pages(weights.values())
         self._encoder = builder.build()
+        encoder = self._encoder
+        for core_name, name in core_names.items():
+            if encoder.holds_exactly(core_name):
+                self._params[name] = CoreParam(self._params[name].shape, functools.partial(encoder.weight, core_name))
+            elif name in read_back:
+                self._params[name] = read_back[name]
+        return set(core_names.values())
 
     def _float32_layers(self, num_layers: int) -> list[str]:
         """Layers kept in float32 whatever the compute precision (the core's names, module.cc,

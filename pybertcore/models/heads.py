@@ -27,7 +27,7 @@ from pybertcore.modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from pybertcore.modeling_utils import INIT_NORMAL, INIT_ZEROS, ParamSpec, layer_norm_specs
+from pybertcore.modeling_utils import INIT_NORMAL, INIT_ZEROS, CoreParam, ParamSpec, layer_norm_specs
 from pybertcore.models.encoder_model import EncoderDims, EncoderPreTrainedModel
 
 # A size: an int, or a name resolved against the config: "H", "E", "V" (EncoderDims), "num_labels".
@@ -154,26 +154,31 @@ class EncoderForTask(EncoderPreTrainedModel):
         # The head first: an MLM decoder tied to the word embeddings packs that table a second time, and
         # once its file pages are released the encoder's piece-by-piece build starts from a small base
         # (bert-base MLM: load peak over the interpreter 1.45x -> 1.30x of the weights).
-        params = {name: self._params[self._tied.get(name, name)] for name in self._state_order}
         c = self.config
         head_ops: list = []
         sources = []
+        handed: dict[str, CoreParam] = {}  # head parameters that only their packed Dense keeps
         for step in self._steps():
-            if isinstance(step, (Linear, Norm)):
-                sources += [params[f"{step.name}.weight"], params[f"{step.name}.bias"]]
+            if not isinstance(step, (Linear, Norm)):
+                continue
+            w_name, b_name = (self._tied.get(f"{step.name}.{part}", f"{step.name}.{part}") for part in ("weight", "bias"))
+            weight, bias = self._params[w_name], self._params[b_name]
+            sources += [weight, bias]
             if isinstance(step, Linear):
-                dense = _core.Dense(
-                    np.ascontiguousarray(params[f"{step.name}.weight"], dtype=np.float32),
-                    np.ascontiguousarray(params[f"{step.name}.bias"], dtype=np.float32),
-                )
+                dense = _core.Dense(np.ascontiguousarray(weight, dtype=np.float32),
+                                    np.ascontiguousarray(bias, dtype=np.float32))
                 head_ops.append(("dense", dense, _activation(step.act, c)))
-            elif isinstance(step, Norm):
-                head_ops.append(
-                    ("norm", np.ascontiguousarray(params[f"{step.name}.weight"], dtype=np.float32),
-                     np.ascontiguousarray(params[f"{step.name}.bias"], dtype=np.float32))
-                )
-        self._release_pages([a for a in sources if a.size > 4096])  # norms stay: the head reads them each call
-        self._build_encoder()
+                handed[w_name] = CoreParam(weight.shape, dense.weight)
+                handed[b_name] = CoreParam(bias.shape, dense.bias)
+            else:  # read by every call: copies of the model's own, never views of a checkpoint file
+                self._params[w_name] = np.array(weight, dtype=np.float32)
+                self._params[b_name] = np.array(bias, dtype=np.float32)
+                head_ops.append(("norm", self._params[w_name], self._params[b_name]))
+        self._release_pages([a for a in sources if a.size > 4096])
+        in_encoder = self._build_encoder()
+        for name, param in handed.items():
+            if name not in in_encoder:  # a decoder tied to the word embeddings reads them from the encoder
+                self._params[name] = param
         self._head_ops = head_ops
 
     def _run_head(self, x: np.ndarray) -> np.ndarray:
