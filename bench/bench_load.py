@@ -3,6 +3,9 @@
     PYTHONPATH=. python bench/bench_load.py                 # a random bert-base (110M parameters) made once:
                                                             # safetensors, pytorch_model.bin, float16 safetensors
     PYTHONPATH=. python bench/bench_load.py --model DIR     # any BERT folder (safetensors and/or .bin)
+    PYTHONPATH=. python bench/bench_load.py --dtype int8 --runners pybertcore,pybertcore@../base
+                                                            # a compute dtype; a baseline checkout (with its
+                                                            # built core) timed in the same run
 
 Each measurement is a fresh interpreter (cold imports, warm page cache: the file is read once first),
 timing ``from_pretrained`` alone and reading the kernel's high-water mark of the resident set (VmHWM)
@@ -33,11 +36,11 @@ def status(field):
     for line in open("/proc/self/status"):
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
-runner, folder = sys.argv[1], sys.argv[2]
+runner, folder, dtype = sys.argv[1], sys.argv[2], sys.argv[4]
 t0 = time.perf_counter()
-if runner == "pybertcore":
+if runner.startswith("pybertcore"):
     import pybertcore
-    load = lambda: pybertcore.BertModel.from_pretrained(folder)
+    load = lambda: pybertcore.BertModel.from_pretrained(folder, dtype=dtype)
 else:
     import torch, transformers
     torch.set_num_threads(int(sys.argv[3]))
@@ -48,12 +51,13 @@ model = load()
 t2 = time.perf_counter()
 out = {"import_s": t1 - t0, "load_s": t2 - t1, "rss_before": rss_before, "hwm": status("VmHWM"),
        "rss_after": status("VmRSS")}
-if runner == "pybertcore":
+if runner.startswith("pybertcore"):
     model([[101, 7592, 2088, 102]])
 else:
     with torch.no_grad():
         model(torch.tensor([[101, 7592, 2088, 102]]))
 out["hwm_forward"] = status("VmHWM")
+out["rss_forward"] = status("VmRSS")
 print(json.dumps(out))
 """
 
@@ -81,13 +85,15 @@ def weights_bytes(folder: Path) -> int:
     return sum(v.size * 4 for v in load_checkpoint_folder(folder).values())
 
 
-def measure(runner: str, folder: Path, threads: int) -> dict:
+def measure(runner: str, folder: Path, threads: int, dtype: str) -> dict:
+    """One fresh interpreter; ``pybertcore@DIR`` imports the pybertcore of another checkout (built in place)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+    root = runner.split("@", 1)[1] if "@" in runner else str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = str(Path(root).resolve()) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("TRANSFORMERS_VERBOSITY", "error")
     env["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    proc = subprocess.run([sys.executable, "-c", _CHILD, runner, str(folder), str(threads)],
-                          env=env, capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", _CHILD, runner, str(folder), str(threads), dtype],
+                          env=env, capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -96,7 +102,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a BERT folder; default: a random bert-base made in a temp folder")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--runners", default="pybertcore,transformers")
+    parser.add_argument("--runners", default="pybertcore,transformers",
+                        help="comma-separated: pybertcore, transformers, pybertcore@DIR (another checkout)")
+    parser.add_argument("--dtype", default="float32", help="pybertcore's compute dtype (float32, bfloat16, int8)")
     args = parser.parse_args()
 
     tmp = None
@@ -116,19 +124,23 @@ def main() -> None:
                     path.read_bytes()
             print(f"{label}: {folder}  (weights {size / 1e6:.1f} MB as float32)")
             print(f"  {'runner':<12} {'load s':>8} {'import s':>9} {'peak RSS MB':>12} {'peak/weights':>13} "
-                  f"{'load delta/weights':>19} {'RSS after MB':>13} {'peak after 1st forward':>23}")
+                  f"{'load delta/weights':>19} {'RSS after MB':>13} {'peak after 1st forward':>23} "
+                  f"{'RSS after 1st forward':>22}")
             for runner in args.runners.split(","):
-                if label.endswith("float16") and runner != "pybertcore":
+                if label.endswith("float16") and not runner.startswith("pybertcore"):
                     continue
-                runs = [measure(runner, folder, args.threads) for _ in range(args.repeat)]
+                if runner == "transformers" and args.dtype != "float32":
+                    continue
+                runs = [measure(runner, folder, args.threads, args.dtype) for _ in range(args.repeat)]
                 load = statistics.median(r["load_s"] for r in runs)
                 imp = statistics.median(r["import_s"] for r in runs)
                 hwm = max(r["hwm"] for r in runs)
                 delta = max(r["hwm"] - r["rss_before"] for r in runs)
                 after = max(r["rss_after"] for r in runs)
                 fwd = max(r["hwm_forward"] for r in runs)
+                settled = max(r["rss_forward"] for r in runs)
                 print(f"  {runner:<12} {load:>8.3f} {imp:>9.2f} {hwm / 1e6:>12.1f} {hwm / size:>12.2f}x "
-                      f"{delta / size:>18.2f}x {after / 1e6:>13.1f} {fwd / 1e6:>18.1f} MB")
+                      f"{delta / size:>18.2f}x {after / 1e6:>13.1f} {fwd / 1e6:>18.1f} MB {settled / 1e6:>19.1f} MB")
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -156,9 +156,19 @@ def as_float32(param: Any) -> np.ndarray:
 
 
 def _all_finite(value: np.ndarray) -> bool:
-    """No NaN or inf in ``value``: min and max propagate NaN and reach ±inf, two reductions with no
-    temporary the size of the tensor (about 40 ms per 100M floats)."""
+    """No NaN or inf in ``value``. float32: min and max propagate NaN and reach ±inf, two reductions with no
+    temporary the size of the tensor (about 40 ms per 100M floats). float16, whose min and max numpy runs
+    without SIMD (2 s for bert-base), by its bits instead: an all-ones exponent, 1M values at a time."""
     if value.size == 0:
+        return True
+    if value.dtype == np.float16:
+        bits = value.reshape(-1).view(np.uint16)
+        chunk = np.empty(min(bits.size, 1 << 20), dtype=np.uint16)
+        for begin in range(0, bits.size, chunk.size):
+            part = chunk[: min(chunk.size, bits.size - begin)]
+            np.bitwise_and(bits[begin:begin + part.size], 0x7FFF, out=part)
+            if part.max() >= 0x7C00:
+                return False
         return True
     with np.errstate(invalid="ignore"):
         return bool(np.isfinite(value.min()) and np.isfinite(value.max()))
