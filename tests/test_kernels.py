@@ -431,3 +431,17 @@ def test_core_loads_no_openmp_runtime():
     mapped = {line.split()[-1] for line in out.splitlines() if "/" in line}
     assert "_core" in " ".join(mapped)
     assert not [p for p in mapped if any(name in os.path.basename(p) for name in ("libgomp", "libiomp", "libomp"))]
+
+
+@pytest.mark.parametrize("isa", SUPPORTED_ISAS)
+@pytest.mark.parametrize("N,K", [(1, 1), (33, 7), (17, 300), (3, 513), (130, 97)])
+def test_packed_weight_comes_back_exactly(isa, N, K):
+    """A float32 layer keeps its weight only packed; Dense.weight() unpacks it bit for bit (state_dict())."""
+    w = np.random.default_rng(N * 1000 + K).standard_normal((N, K), dtype=np.float32)
+    b = np.arange(N, dtype=np.float32)
+    dense = _core.Dense(w, b, isa=isa)
+    np.testing.assert_array_equal(dense.weight(), w)
+    np.testing.assert_array_equal(dense.bias(), b)
+    assert _core.Dense(w, None, isa=isa).bias() is None
+    with pytest.raises(ValueError, match="keeps no float32 weight"):
+        _core.Dense(w, None, isa=isa, dtype="int8").weight()

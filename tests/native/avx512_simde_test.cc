@@ -256,6 +256,18 @@ static void test_quantize_act(const Kernels& ref, const Kernels& k, int K) {
   check(ok, what, 0.0);
 }
 
+// pack_weight then unpack_weight gives the weight back bit for bit (state_dict() of a float32 model).
+static void test_unpack(const Kernels& k, int N, int K) {
+  std::mt19937 rng(N * 1000 + K);
+  std::vector<float> w = randn(static_cast<size_t>(N) * K, rng), back(w.size(), -1.0f);
+  std::vector<float> packed(k.packed_weight_size(N, K) + 16);
+  k.pack_weight(packed.data(), w.data(), N, K);
+  k.unpack_weight(back.data(), packed.data(), N, K);
+  char what[128];
+  snprintf(what, sizeof(what), "unpack_weight N=%d K=%d (bit for bit)", N, K);
+  check(memcmp(w.data(), back.data(), sizeof(float) * w.size()) == 0, what, 0.0);
+}
+
 int main() {
   Kernels ref, k;
   fill_kernels_ref(&ref);
@@ -267,6 +279,8 @@ int main() {
     for (int act = 0; act <= 6; ++act) test_gemm(ref, k, s[0], s[1], s[2], static_cast<Activation>(act), act == 1);
   }
   test_activations(ref, k);
+  const int unpack[][2] = {{1, 1}, {33, 7}, {17, 300}, {3, 513}, {130, 97}};
+  for (auto& s : unpack) test_unpack(k, s[0], s[1]);
   const int ln[][2] = {{1, 1}, {3, 7}, {5, 37}, {64, 768}, {2, 1000}};
   for (auto& s : ln) test_layernorm(ref, k, s[0], s[1]);
   // M spanning several row blocks; N1 over several K blocks of the second GEMM, ending in a partial panel.
