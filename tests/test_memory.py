@@ -259,3 +259,12 @@ def test_ctrl_c_with_a_handler_of_the_programs_own_lets_the_pass_finish():
     lines, _ = _run_interrupted("custom", 48)
     assert "finished" in lines and "interrupted" not in lines, lines
     assert "handler" in lines and lines[-1] == "same"
+
+
+def test_token_head_logits_that_cannot_fit_are_refused_by_shape():
+    """A masked-LM head over a huge vocabulary: (B, T, V) logits refused before numpy allocates them."""
+    model = pybertcore.BertForMaskedLM(pybertcore.BertConfig(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8, vocab_size=2_000_000,
+        max_position_embeddings=4096))
+    with pytest.raises(MemoryError, match=r"BertForMaskedLM: logits of shape \(2, 4000, 2000000\) needs"):
+        model(np.ones((2, 4000), dtype=np.int64))

@@ -20,6 +20,7 @@ from pybertcore import _core
 from pybertcore.activations import activation_from_name
 from pybertcore.configuration_utils import PretrainedConfig
 from pybertcore.inputs import _to_numpy
+from pybertcore.memory import check_allocation
 from pybertcore.modeling_outputs import (
     MaskedLMOutput,
     MultipleChoiceModelOutput,
@@ -198,6 +199,9 @@ class EncoderForTask(EncoderPreTrainedModel):
             return self._run_head(hidden[:, 0])
         B, T, H = hidden.shape
         rows = hidden.reshape(B * T, H)
+        width = next(op[1].out_features for op in reversed(self._head_ops) if op[0] == "dense")
+        # the head's rows and the (B, T, width) logits they are scattered into
+        check_allocation(2 * B * T * width * 4, f"{type(self).__name__}: logits of shape ({B}, {T}, {width})")
         if mask is None:
             return self._run_head(rows).reshape(B, T, -1)
         # Real tokens, plus position 0 (the core computes it even when masked); the rest hold zeros.
