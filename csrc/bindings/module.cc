@@ -12,8 +12,6 @@
 #include <malloc.h>
 #endif
 
-#include <signal.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -25,6 +23,7 @@
 #include "kernels/quantize.h"
 #include "model/encoder.h"
 #include "model/threads.h"
+#include "bindings/interrupt.h"
 #include "runtime/cancel.h"
 #include "runtime/memory.h"
 
@@ -387,101 +386,6 @@ const int64_t* optional_ids(const py::object& obj, const char* name, py::ssize_t
   return a.data();
 }
 
-// Raised as MemoryError (registered in PYBIND11_MODULE): a request refused before allocating.
-struct NotEnoughMemory : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// bytes + a·b·c·... without wrapping: saturates at UINT64_MAX (then surely more than is available).
-uint64_t product_bytes(std::initializer_list<uint64_t> factors) {
-  unsigned __int128 p = 1;
-  for (uint64_t f : factors) {
-    p *= f;
-    if (p > UINT64_MAX) return UINT64_MAX;
-  }
-  return static_cast<uint64_t>(p);
-}
-
-// Throws NotEnoughMemory when `parts` (what, bytes) sum to more than this process can take, naming
-// each part: checked before the outputs and the workspace are allocated.
-void check_fits(const std::string& call, const std::vector<std::pair<std::string, uint64_t>>& parts) {
-  uint64_t total = 0;
-  for (const auto& part : parts) total = total > UINT64_MAX - part.second ? UINT64_MAX : total + part.second;
-  const MemoryLimit limit = available_memory();
-  if (total <= limit.available_bytes) return;
-  std::string detail;
-  for (const auto& part : parts) {
-    if (part.second == 0) continue;
-    detail += (detail.empty() ? "" : ", ") + part.first + " " + format_bytes(part.second);
-  }
-  throw NotEnoughMemory(call + " needs " + format_bytes(total) + " (" + detail + "), more than the " +
-                        format_bytes(limit.available_bytes) + " this process can still allocate (" + limit.source +
-                        "); pass fewer sequences or shorter ones at a time");
-}
-
-// Ctrl-C during a forward pass. Python's SIGINT handler only records the signal, for the interpreter to
-// act on between bytecodes, so a pass running for seconds with the GIL released answered Ctrl-C only
-// when it returned. While the main thread runs one, SigintCancels puts a handler in front of Python's:
-// it sets the call's cancel flag (runtime/cancel.h: the parallel loops stop taking work within one unit)
-// and then calls Python's handler, which records the signal as usual; the binding discards the outputs
-// and PyErr_CheckSignals raises KeyboardInterrupt. Only when Python's handler is the default one
-// (signal.default_int_handler, which raises KeyboardInterrupt): a program with a SIGINT handler of its
-// own gets it called after the pass, with the pass's result intact, as before. Installed and removed
-// with the GIL held, by the main thread only (the only one Python delivers signals to).
-std::atomic<CancelFlag*> g_sigint_flag{nullptr};
-struct sigaction g_python_sigint;  // the handler in force before ours, called after setting the flag
-
-extern "C" void pbc_on_sigint(int sig, siginfo_t* info, void* context) {
-  if (CancelFlag* flag = g_sigint_flag.load()) flag->store(true);
-  if (g_python_sigint.sa_flags & SA_SIGINFO) {
-    if (g_python_sigint.sa_sigaction) g_python_sigint.sa_sigaction(sig, info, context);
-  } else if (g_python_sigint.sa_handler != SIG_DFL && g_python_sigint.sa_handler != SIG_IGN) {
-    g_python_sigint.sa_handler(sig);
-  }
-}
-
-class SigintCancels {
- public:
-  explicit SigintCancels(CancelFlag* flag) {
-    if (!default_handler_on_main_thread()) return;
-    struct sigaction previous;
-    if (sigaction(SIGINT, nullptr, &previous) != 0) return;
-    if (!(previous.sa_flags & SA_SIGINFO) && (previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN)) return;
-    g_python_sigint = previous;
-    g_sigint_flag.store(flag);
-    struct sigaction ours = {};
-    ours.sa_sigaction = pbc_on_sigint;
-    ours.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&ours.sa_mask);
-    installed_ = sigaction(SIGINT, &ours, nullptr) == 0;
-    if (!installed_) g_sigint_flag.store(nullptr);
-  }
-  ~SigintCancels() {
-    if (!installed_) return;
-    sigaction(SIGINT, &g_python_sigint, nullptr);
-    g_sigint_flag.store(nullptr);
-  }
-  SigintCancels(const SigintCancels&) = delete;
-  SigintCancels& operator=(const SigintCancels&) = delete;
-
- private:
-  static bool default_handler_on_main_thread() {
-    // Module objects fetched once and kept for the process's life (never decref'd at exit).
-    static PyObject* threading = py::module_::import("threading").release().ptr();
-    static PyObject* signal_module = py::module_::import("signal").release().ptr();
-    py::handle th(threading), sg(signal_module);
-    if (!th.attr("current_thread")().is(th.attr("main_thread")())) return false;
-    return sg.attr("getsignal")(SIGINT).is(sg.attr("default_int_handler"));
-  }
-  bool installed_ = false;
-};
-
-// After a call stopped by its cancel flag: the KeyboardInterrupt Python's handler recorded.
-[[noreturn]] void raise_interrupt() {
-  if (PyErr_CheckSignals() == 0) PyErr_SetNone(PyExc_KeyboardInterrupt);
-  throw py::error_already_set();
-}
-
 py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py::object& attention_mask,
                          const py::object& token_type_ids, const py::object& position_ids,
                          bool output_hidden_states, bool output_attentions, bool pooled) {
@@ -526,10 +430,10 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
         {"workspace", enc.workspace_bytes(static_cast<int>(B), static_cast<int>(rows), static_cast<int>(T), pool,
                                           num_threads()) + product_bytes({static_cast<uint64_t>(rows), 8})},
     };
-    check_fits("a forward pass over input_ids of shape (" + std::to_string(B) + ", " + std::to_string(T) + ")" +
-                   (output_attentions ? " with output_attentions" : "") +
-                   (output_hidden_states ? " with output_hidden_states" : ""),
-               parts);
+    require_memory("a forward pass over input_ids of shape (" + std::to_string(B) + ", " + std::to_string(T) + ")" +
+                       (output_attentions ? " with output_attentions" : "") +
+                       (output_hidden_states ? " with output_hidden_states" : ""),
+                   parts, "; pass fewer sequences or shorter ones at a time");
   }
 
   FloatArray last({B, T, static_cast<py::ssize_t>(c.H)});

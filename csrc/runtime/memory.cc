@@ -78,6 +78,31 @@ MemoryLimit available_memory() {
   return best;
 }
 
+uint64_t product_bytes(std::initializer_list<uint64_t> factors) {
+  unsigned __int128 p = 1;
+  for (uint64_t f : factors) {
+    p *= f;
+    if (p > UINT64_MAX) return UINT64_MAX;
+  }
+  return static_cast<uint64_t>(p);
+}
+
+void require_memory(const std::string& call, const std::vector<std::pair<std::string, uint64_t>>& parts,
+                    const std::string& hint) {
+  uint64_t total = 0;
+  for (const auto& part : parts) total = total > UINT64_MAX - part.second ? UINT64_MAX : total + part.second;
+  const MemoryLimit limit = available_memory();
+  if (total <= limit.available_bytes) return;
+  std::string detail;
+  for (const auto& part : parts) {
+    if (part.second == 0) continue;
+    detail += (detail.empty() ? "" : ", ") + part.first + " " + format_bytes(part.second);
+  }
+  throw NotEnoughMemory(call + " needs " + format_bytes(total) + " (" + detail + "), more than the " +
+                        format_bytes(limit.available_bytes) + " this process can still allocate (" + limit.source +
+                        ")" + hint);
+}
+
 std::string format_bytes(uint64_t bytes) {
   const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   double v = static_cast<double>(bytes);

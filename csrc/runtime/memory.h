@@ -8,7 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace pbc {
 
@@ -24,5 +28,20 @@ MemoryLimit available_memory();
 
 // "1.5 GiB", "312 MiB", "900 bytes": sizes for error messages.
 std::string format_bytes(uint64_t bytes);
+
+// The product of the factors (a buffer's bytes from its dimensions) without wrapping: saturates at
+// UINT64_MAX, which no machine has.
+uint64_t product_bytes(std::initializer_list<uint64_t> factors);
+
+// A request refused before allocating (the binding raises it as MemoryError).
+struct NotEnoughMemory : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Throws NotEnoughMemory when the parts (name, bytes) of what `call` is about to allocate sum to more
+// than available_memory(): "<call> needs 288.2 GiB (attentions 288.0 GiB, ...), more than the 22.9 GiB
+// this process can still allocate (MemAvailable)<hint>".
+void require_memory(const std::string& call, const std::vector<std::pair<std::string, uint64_t>>& parts,
+                    const std::string& hint = "");
 
 }  // namespace pbc
