@@ -22,6 +22,7 @@ import numpy as np
 from pybertcore import _core
 from pybertcore.activations import activation_from_name
 from pybertcore.configuration_utils import PretrainedConfig
+from pybertcore.frameworks import follows_input_framework
 from pybertcore.inputs import encoder_inputs
 from pybertcore.modeling_utils import (
     INIT_NORMAL,
@@ -341,6 +342,7 @@ class EncoderModel(EncoderPreTrainedModel):
     def _build(self) -> None:
         self._build_encoder()
 
+    @follows_input_framework
     def forward(
         self,
         input_ids: Any = None,

@@ -19,6 +19,7 @@ import numpy as np
 from pybertcore import _core
 from pybertcore.activations import activation_from_name
 from pybertcore.configuration_utils import PretrainedConfig
+from pybertcore.frameworks import follows_input_framework
 from pybertcore.inputs import _to_numpy
 from pybertcore.memory import check_allocation
 from pybertcore.modeling_outputs import (
@@ -267,6 +268,7 @@ def sequence_classification_loss(logits: np.ndarray, labels: Any, config: Pretra
 class ForSequenceClassification(EncoderForTask):
     """``logits`` (B, num_labels)."""
 
+    @follows_input_framework
     def forward(
         self,
         input_ids: Any = None,
@@ -299,6 +301,7 @@ class ForSequenceClassification(EncoderForTask):
 class ForTokenClassification(EncoderForTask):
     """``logits`` (B, T, num_labels)."""
 
+    @follows_input_framework
     def forward(
         self,
         input_ids: Any = None,
@@ -342,6 +345,7 @@ class ForQuestionAnswering(EncoderForTask):
             )
         super().__init__(config)
 
+    @follows_input_framework
     def forward(
         self,
         input_ids: Any = None,
@@ -387,6 +391,7 @@ class ForQuestionAnswering(EncoderForTask):
 class ForMaskedLM(EncoderForTask):
     """``logits`` (B, T, V); the decoder shares the word embeddings (``config.tie_word_embeddings``)."""
 
+    @follows_input_framework
     def forward(
         self,
         input_ids: Any = None,
@@ -429,6 +434,7 @@ def _flatten_choices(value: Any, name: str) -> Optional[np.ndarray]:
 class ForMultipleChoice(EncoderForTask):
     """Inputs (B, C, T); ``logits`` (B, C). Hidden states and attentions are per (B·C) sequence."""
 
+    @follows_input_framework
     def forward(
         self,
         input_ids: Any = None,
