@@ -13,9 +13,10 @@ described by its type and length, a string is cut. A repr of a structure built f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 # Deeper than any real config or tokenizer file (tokenizer.json nests about 6 levels), shallow enough
 # that a recursive walk of the parsed value stays far below Python's recursion limit.
@@ -91,3 +92,15 @@ def load_json(path: str | os.PathLike, error: Optional[Callable[[str], Exception
     if nesting_depth(data, max_depth) > max_depth:
         raise error(f"nested deeper than {max_depth} levels, more than any real file")
     return data
+
+
+@contextlib.contextmanager
+def errors_name_file(path: str | os.PathLike) -> Iterator[None]:
+    """A ValueError or MemoryError raised inside (a bad field, a size that cannot fit) names the file the
+    values came from; both keep their type."""
+    try:
+        yield
+    except (ValueError, MemoryError) as e:
+        if str(path) in str(e):
+            raise
+        raise (ValueError if isinstance(e, ValueError) else MemoryError)(f"{path}: {e}") from None
