@@ -75,9 +75,35 @@ def _tokenizers_errors(path: Path) -> Any:
     except (ValueError, OSError, MemoryError):
         raise
     except BaseException as e:  # noqa: B902 (pyo3's PanicException derives from BaseException)
-        if isinstance(e, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+        if not _is_panic(e) and not isinstance(e, Exception):
             raise
         raise OSError(f"{path}: the tokenizers library cannot load it: {str(e)[:300]}") from None
+
+
+def _check_templates(processor: Any, path: Path) -> None:
+    """A TemplateProcessing post-processor (also inside a Sequence) may only name special tokens it defines:
+    the tokenizers library loads a template naming another one, then panics on the first encode."""
+    if isinstance(processor, dict) and processor.get("type") == "Sequence":
+        for child in processor.get("processors") or []:
+            _check_templates(child, path)
+        return
+    if not isinstance(processor, dict) or processor.get("type") != "TemplateProcessing":
+        return
+    defined = processor.get("special_tokens")
+    defined = defined if isinstance(defined, dict) else {}
+    for template in ("single", "pair"):
+        pieces = processor.get(template)
+        for piece in pieces if isinstance(pieces, list) else []:
+            special = piece.get("SpecialToken") if isinstance(piece, dict) else None
+            token = special.get("id") if isinstance(special, dict) else None
+            if token is not None and (not isinstance(token, str) or token not in defined):
+                raise OSError(f"{path}: post_processor's {template} template uses special token {describe(token)}, "
+                              "which its special_tokens do not define")
+
+
+def _is_panic(error: BaseException) -> bool:
+    """A Rust panic inside the tokenizers library (pyo3's PanicException derives from BaseException)."""
+    return type(error).__name__ == "PanicException"
 
 
 def load_vocab(vocab_file: Union[str, os.PathLike]) -> dict[str, int]:
@@ -244,8 +270,10 @@ class PreTrainedTokenizerFast:
         tokenizer_file = folder / TOKENIZER_FILE
         vocab_file = folder / VOCAB_FILE
         if tokenizer_file.is_file():
+            tokenizer_json = _read_json(tokenizer_file)
+            _check_templates(tokenizer_json.get("post_processor"), tokenizer_file)
             with _tokenizers_errors(tokenizer_file):
-                tokenizer = Tokenizer.from_file(str(tokenizer_file))
+                tokenizer = Tokenizer.from_str(json.dumps(tokenizer_json))
             target = cls
             source = tokenizer_file
         elif vocab_file.is_file():
@@ -502,6 +530,10 @@ class PreTrainedTokenizerFast:
                 encodings = tok.encode_batch(inputs, add_special_tokens=add_special_tokens) if inputs else []
             except Exception as e:  # the Rust side raises a bare Exception, e.g. max_length below the special tokens
                 raise ValueError(f"tokenizer ({trunc}, max_length={max_length}): {e}") from None
+            except BaseException as e:  # a panic: a tokenizer file the library loaded but cannot run
+                if not _is_panic(e):
+                    raise
+                raise ValueError(f"tokenizer {self.name_or_path}: the tokenizers library failed: {str(e)[:300]}") from None
             finally:
                 # Leave the shared tokenizer as loaded (no padding, no truncation) for tokenize/encode users.
                 tok.no_truncation()
