@@ -31,14 +31,14 @@ def shape_problem(shape: object, itemsize: int) -> str | None:
     if not isinstance(shape, (list, tuple)):
         return f"shape is a {type(shape).__name__}, not a list of integers"
     if len(shape) > MAX_NDIM:
-        return f"shape has {len(shape)} dimensions (at most {MAX_NDIM})"
+        return f"shape has {len(shape)} dimensions, more than {MAX_NDIM}"
     if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         return "shape holds something other than non-negative integers"
     nbytes = itemsize
     for d in shape:
         nbytes *= max(d, 1)  # numpy refuses a too-big shape even when another dimension is 0
     if nbytes > _MAX_ARRAY_BYTES:
-        return f"a shape of {len(shape)} dimensions whose product needs more than 2**62 bytes"
+        return f"shape of {len(shape)} dimensions needs more than 2**62 bytes"
     return None
 
 
