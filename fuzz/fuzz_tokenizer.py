@@ -15,7 +15,8 @@ TEXTS = ["Hello world!", "naïve café [MASK] 東京", ""]
 
 
 def load() -> None:
-    tokenizer = AutoTokenizer.from_pretrained(FOLDER)
+    with harness.names_file(FOLDER):
+        tokenizer = AutoTokenizer.from_pretrained(FOLDER)
     ids = tokenizer(TEXTS, padding=True, truncation=True, max_length=12, return_tensors="np")["input_ids"]
     tokenizer(TEXTS[0], TEXTS[1])
     tokenizer.batch_decode(ids, skip_special_tokens=True)

@@ -4,12 +4,20 @@ A harness hands each input to a public loading path and calls it a finding (by r
 atheris write the input as ``crash-*`` and exit non-zero) when:
 
 * an exception escapes that is not the project's error family: OSError, ValueError (CheckpointError is
-  one), NotImplementedError (a feature pybertcore refuses by name), MemoryError only when
-  ``pybertcore.memory.check_allocation`` raised it (its message says "this process can still allocate"),
-  RuntimeError only for the transformers-worded weight shape mismatch;
-* the input took longer than ``1 s + 100 ms per kilobyte``;
+  one) but not the raw UnicodeDecodeError or JSONDecodeError, NotImplementedError (a feature pybertcore
+  refuses by name), MemoryError only when ``pybertcore.memory.check_allocation`` raised it (its message
+  says "this process can still allocate"), RuntimeError only for the transformers-worded weight shape
+  mismatch; a weights harness narrows this to CheckpointError (``judge(..., allowed_types=...)``);
+* an error raised while a file is read does not name it (``names_file``);
+* the input took longer than ``1 s + 100 ms per kilobyte`` (plus what it explicitly asks for: a config
+  of N labels is allowed the time to build N labels, see ``judge``);
 * or, outside Python's reach, the process crashed, ran past libFuzzer's ``-timeout`` or its
   ``-rss_limit_mb`` (fuzz.sh passes both).
+
+Memory: each harness limits its address space to what it has mapped at start plus
+``ADDRESS_SPACE_HEADROOM``; pybertcore's ``check_allocation`` reads that limit, so a request for more
+memory than the harness may use is refused with the project's MemoryError before anything is allocated,
+the same way it is refused on a machine with less memory.
 
 Inputs made of several files use a plain text container, so seeds stay readable and mutations can
 add, drop or rename files: each file starts with a line ``#### <name>`` and ends with the newline before
@@ -19,6 +27,8 @@ input never writes outside its folder).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import resource
@@ -28,9 +38,10 @@ import tempfile
 import time
 from pathlib import Path
 
-# The address space a harness may use: far above what any input is allowed to cost, low enough that a
-# regression fails here with a MemoryError instead of swapping a shared CI machine.
-ADDRESS_SPACE_LIMIT = 8 << 30
+# What a harness may map beyond its start: below fuzz.sh's -rss_limit_mb (2048, with room for the
+# interpreter), so a request check_allocation lets through fits, and a regression fails with a
+# MemoryError instead of swapping a shared CI machine.
+ADDRESS_SPACE_HEADROOM = 1 << 30
 SECONDS_BASE, SECONDS_PER_KB = 1.0, 0.1
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -41,30 +52,55 @@ class Finding(Exception):
 
 
 def limit_address_space() -> None:
+    """RLIMIT_AS = what this process has mapped now + ADDRESS_SPACE_HEADROOM (call it once set up)."""
+    with open("/proc/self/status") as f:
+        mapped = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if soft == resource.RLIM_INFINITY or soft > ADDRESS_SPACE_LIMIT:
-        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_LIMIT, hard))
+    limit = mapped + ADDRESS_SPACE_HEADROOM
+    if soft == resource.RLIM_INFINITY or soft > limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def allowed(error: BaseException) -> bool:
+PROJECT_ERRORS = (OSError, ValueError, NotImplementedError)
+
+
+def allowed(error: BaseException, allowed_types: tuple = PROJECT_ERRORS) -> bool:
     """Whether ``error`` is one the project means to raise for bad input."""
     if isinstance(error, MemoryError):
         return "this process can still allocate" in str(error)
     if isinstance(error, RuntimeError) and not isinstance(error, NotImplementedError):
         return str(error).startswith("Error(s) in loading state_dict")
-    return isinstance(error, (OSError, ValueError, NotImplementedError))
+    if isinstance(error, (UnicodeError, json.JSONDecodeError)):  # ValueErrors, but raw ones
+        return False
+    return isinstance(error, allowed_types)
 
 
-def judge(load, data: bytes) -> None:
-    """Runs ``load()`` on one input; raises the escaped exception, or Finding for a slow input."""
-    start = time.perf_counter()
+@contextlib.contextmanager
+def names_file(path: Path):
+    """An allowed error raised inside must name ``path`` (a file, or the folder holding the files)."""
     try:
-        load()
+        yield
+    except BaseException as e:  # noqa: B902
+        if allowed(e) and str(path) not in str(e):
+            raise Finding(f"the error does not name {path}: {type(e).__name__}: {str(e)[:500]}") from e
+        raise
+
+
+def judge(load, data: bytes, allowed_types: tuple = PROJECT_ERRORS) -> None:
+    """Runs ``load()`` on one input; raises the escaped exception, or Finding for a slow input.
+
+    ``load`` may return extra seconds the input is entitled to: work it asks for by name, such as the
+    ``num_labels`` label names a config makes (as transformers does), beyond what its size pays for.
+    """
+    start = time.perf_counter()
+    extra = 0.0
+    try:
+        extra = load() or 0.0
     except BaseException as e:  # noqa: B902: the verdict is the point
-        if not allowed(e):
+        if isinstance(e, Finding) or not allowed(e, allowed_types):
             raise
     elapsed = time.perf_counter() - start
-    budget = SECONDS_BASE + SECONDS_PER_KB * len(data) / 1024
+    budget = SECONDS_BASE + SECONDS_PER_KB * len(data) / 1024 + extra
     if elapsed > budget:
         raise Finding(f"input of {len(data)} bytes took {elapsed:.2f} s, more than its {budget:.2f} s budget")
 
