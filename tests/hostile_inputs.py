@@ -43,10 +43,9 @@ def torch_zip(data_pkl: bytes, records: dict[str, bytes] | None = None, compress
     """A torch.save-style zip: ``archive/data.pkl`` plus ``archive/data/<key>`` records."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=compress) as z:
-        z.writestr("archive/data.pkl", data_pkl)
-        z.writestr("archive/byteorder", b"little")
-        for key, data in (records or {}).items():
-            z.writestr(f"archive/data/{key}", data)
+        records = {"data.pkl": data_pkl, "byteorder": b"little", **{f"data/{k}": v for k, v in (records or {}).items()}}
+        for name, data in records.items():  # a fixed date: the same input always gives the same bytes
+            z.writestr(zipfile.ZipInfo(f"archive/{name}", date_time=(1980, 1, 1, 0, 0, 0)), data, compress_type=compress)
     blob = buf.getvalue()
     if encrypted:  # set the "encrypted" bit (0x1) of every central-directory entry's flags
         blob = bytearray(blob)
