@@ -134,6 +134,7 @@ def config_seeds() -> None:
         "layers-1e9": {"model_type": "bert", "num_hidden_layers": 10**9},
         "labels-1e9": {**bert, "num_labels": 10**9},
         "labels-25e6": {"model_type": "bert", "num_labels": 25_000_000},  # found by fuzz_config: 5 GB of labels
+        "labels-5e6": {"model_type": "bert", "num_labels": 5_000_000},  # found by fuzz_config: printing it
         "albert-inner-2-64": {"model_type": "albert", "inner_group_num": 2**64},
         "vocab-1e12": {"model_type": "bert", "vocab_size": 10**12},
         "shadows-a-method": {**bert, "validate": 3},
