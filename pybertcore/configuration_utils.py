@@ -57,7 +57,7 @@ def _default_id2label(num_labels: int) -> dict[int, str]:
 
 def check_num_labels(owner: str, num_labels: Any) -> int:
     """``num_labels`` as an int, before ``range(num_labels)`` labels are made: ValueError for a wrong type,
-    MemoryError for more labels than this process can hold (10**9 would take minutes and 200 GB)."""
+    MemoryError for more labels than this process can hold (10**9 would take minutes and hundreds of GB)."""
     if isinstance(num_labels, bool) or not isinstance(num_labels, int) or not 0 <= num_labels <= INT32_MAX:
         raise ValueError(f"{owner}: num_labels: expected a non-negative integer (at most {INT32_MAX}), "
                          f"found {describe(num_labels)}")
