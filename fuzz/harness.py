@@ -86,16 +86,15 @@ def names_file(path: Path):
         raise
 
 
-def judge(load, data: bytes, allowed_types: tuple = PROJECT_ERRORS) -> None:
+def judge(load, data: bytes, allowed_types: tuple = PROJECT_ERRORS, extra: float = 0.0) -> None:
     """Runs ``load()`` on one input; raises the escaped exception, or Finding for a slow input.
 
-    ``load`` may return extra seconds the input is entitled to: work it asks for by name, such as the
-    ``num_labels`` label names a config makes (as transformers does), beyond what its size pays for.
+    ``extra``: seconds the input is entitled to beyond what its size pays for, for work it asks for by
+    name, such as the ``num_labels`` label names a config makes (as transformers does).
     """
     start = time.perf_counter()
-    extra = 0.0
     try:
-        extra = load() or 0.0
+        load()
     except BaseException as e:  # noqa: B902: the verdict is the point
         if isinstance(e, Finding) or not allowed(e, allowed_types):
             raise
