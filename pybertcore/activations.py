@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pybertcore._core import Activation
+from pybertcore.untrusted import describe
 
 # Several transformers names compute the same function: gelu_new, gelu_pytorch_tanh and gelu_fast are all
 # the tanh approximation of GELU (written differently, equal to fp32 rounding).
@@ -25,7 +26,7 @@ def activation_from_name(name: object, field: str = "hidden_act") -> Activation:
     """The core's activation for a transformers name; ValueError naming ``field`` otherwise."""
     if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(
-            f"{field}: activation {name!r} is not implemented by pybertcore; "
+            f"{field}: activation {describe(name)} is not implemented by pybertcore; "
             f"supported: {', '.join(sorted(ACTIVATIONS))}"
         )
     return ACTIVATIONS[name]

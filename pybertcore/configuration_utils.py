@@ -4,6 +4,13 @@ A config is a bag of attributes: the class's own fields with their defaults, the
 shares (labels, output flags, ...), and any unknown key a checkpoint carries, kept and written back.
 Serialisation follows transformers: ``print(config)`` and ``config.json`` hold the sorted JSON of every
 field that is not a shared default, ``id2label`` keys are ints in memory and strings in JSON.
+
+A config.json may come from anyone: every field with a default is checked against the default's type
+(``validate``), the label maps before they are built, and a key that would shadow a method is refused;
+an error raised while reading a file names the file. Sizes are checked by the family configs
+(``models/config_checks.py``); whether the model they describe fits in memory is checked where the
+model is built (``check_model_size``), so a config that is never instantiated may be as large as
+transformers allows.
 """
 
 from __future__ import annotations
@@ -11,8 +18,12 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import os
 from typing import Any, ClassVar
+
+from pybertcore.memory import check_allocation
+from pybertcore.untrusted import describe, errors_name_file, load_json
 
 CONFIG_NAME = "config.json"
 
@@ -33,8 +44,87 @@ _DEFAULT_NUM_LABELS = 2
 _NOT_SERIALIZED_IN_DIFF = ("_name_or_path",)
 
 
+# The C++ core indexes with int32: every size a config gives it must fit.
+INT32_MAX = 2**31 - 1
+# What one label costs at the peak: id2label plus label2id hold two dict slots, an int and a "LABEL_<n>"
+# string (~200 bytes, measured); printing or saving the config copies both into JSON (~800 at the peak).
+_BYTES_PER_LABEL = 800
+
+
 def _default_id2label(num_labels: int) -> dict[int, str]:
     return {i: f"LABEL_{i}" for i in range(num_labels)}
+
+
+def check_num_labels(owner: str, num_labels: Any) -> int:
+    """``num_labels`` as an int, before ``range(num_labels)`` labels are made: ValueError for a wrong type,
+    MemoryError for more labels than this process can hold (10**9 would take minutes and hundreds of GB)."""
+    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or not 0 <= num_labels <= INT32_MAX:
+        raise ValueError(f"{owner}: num_labels: expected a non-negative integer (at most {INT32_MAX}), "
+                         f"found {describe(num_labels)}")
+    check_allocation(num_labels * _BYTES_PER_LABEL, f"{owner}: num_labels={num_labels} (the id2label and label2id maps)")
+    return num_labels
+
+
+def _label_id(owner: str, field: str, value: Any) -> int:
+    """A label id as id2label's keys and label2id's values hold it: an int, or its string (JSON keys)."""
+    if isinstance(value, str) and len(value) <= 20:
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"{owner}: {field}: label ids must be integers, found {describe(value)}")
+
+
+def checked_id2label(owner: str, id2label: Any) -> dict[int, str]:
+    if not isinstance(id2label, dict):
+        raise ValueError(f"{owner}: id2label: expected an object of label id → name, found {describe(id2label)}")
+    out = {}
+    for key, name in id2label.items():
+        if not isinstance(name, str):
+            raise ValueError(f"{owner}: id2label: label names must be strings, found {describe(name)} "
+                             f"for id {describe(key)}")
+        out[_label_id(owner, "id2label", key)] = name
+    return out
+
+
+def checked_label2id(owner: str, label2id: Any) -> dict[str, int]:
+    if not isinstance(label2id, dict):
+        raise ValueError(f"{owner}: label2id: expected an object of label name → id, found {describe(label2id)}")
+    if not all(isinstance(name, str) for name in label2id):
+        raise ValueError(f"{owner}: label2id: label names must be strings")
+    return {name: _label_id(owner, "label2id", value) for name, value in label2id.items()}
+
+
+def _expected_kind(field: str, default: Any) -> tuple[str, Any] | None:
+    """(what a field must hold, a test) from its default's type; None for fields left unchecked."""
+    if field.endswith("_token_id"):  # None or an id; eos may also be a list of ids (transformers 5)
+        return "null or a token id (an integer), or a list of them", _is_token_ids
+    if field == "architectures":
+        return "null or a list of class names (strings)", lambda v: v is None or (
+            isinstance(v, list) and all(isinstance(x, str) for x in v))
+    if field == "classifier_dropout":
+        return "null or a number", lambda v: v is None or _is_number(v)
+    if isinstance(default, bool):
+        return "true or false", lambda v: isinstance(v, bool)
+    if isinstance(default, int):
+        return "an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)
+    if isinstance(default, float):
+        return "a number", _is_number
+    if isinstance(default, str):
+        return "a string", lambda v: v is None or isinstance(v, str)
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_token_ids(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_is_token_ids(v) and v is not None and not isinstance(v, list) for v in value)
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
 
 
 class PretrainedConfig:
@@ -50,6 +140,10 @@ class PretrainedConfig:
         if "dtype" in kwargs and kwargs["dtype"] is not None and not isinstance(kwargs["dtype"], str):
             kwargs["dtype"] = str(kwargs["dtype"]).replace("torch.", "")
         kwargs.pop("model_type", None)  # a class attribute, never an instance field
+        owner = type(self).__name__
+        for key in kwargs:  # a key naming a method or property ("validate", "__class__") would break the config
+            if hasattr(type(self), key) and key not in ("num_labels", "name_or_path"):
+                raise ValueError(f"{owner}: {describe(key)} is not a config field: it names a {owner} attribute")
 
         for key, value in _COMMON_DEFAULTS.items():
             setattr(self, key, copy.deepcopy(kwargs.pop(key, value)))
@@ -59,6 +153,12 @@ class PretrainedConfig:
         num_labels = kwargs.pop("num_labels", None)
         id2label = kwargs.pop("id2label", None)
         label2id = kwargs.pop("label2id", None)
+        if num_labels is not None:
+            check_num_labels(owner, num_labels)
+        if id2label is not None:
+            id2label = checked_id2label(owner, id2label)
+        if label2id is not None:
+            label2id = checked_label2id(owner, label2id)
         if id2label is not None and num_labels is not None and num_labels != len(id2label):
             # transformers' behaviour: num_labels wins, the labels become LABEL_0..LABEL_{n-1}.
             logging.getLogger("pybertcore").warning(
@@ -67,11 +167,11 @@ class PretrainedConfig:
             )
             id2label = label2id = None
         if id2label is not None:
-            self.id2label = {int(k): v for k, v in id2label.items()}
+            self.id2label = id2label
         else:
             self.id2label = _default_id2label(num_labels if num_labels is not None else _DEFAULT_NUM_LABELS)
         if label2id is not None:
-            self.label2id = {k: int(v) for k, v in label2id.items()}
+            self.label2id = label2id
         else:
             self.label2id = {v: k for k, v in self.id2label.items()}
 
@@ -83,9 +183,18 @@ class PretrainedConfig:
 
     # --- checks --------------------------------------------------------------------------------------
     def validate(self) -> None:
-        """Raises ValueError naming the field when a value is one the core cannot run."""
+        """Raises ValueError naming the field when a value is one the core cannot run or of the wrong type
+        (every field with a default must hold that default's type, as transformers' strict configs check)."""
+        owner = type(self).__name__
+        for field, default in {**_COMMON_DEFAULTS, **self._defaults}.items():
+            kind = _expected_kind(field, default)
+            value = getattr(self, field, default)
+            if kind is not None and not kind[1](value):
+                raise ValueError(f"{owner}: {field}: expected {kind[0]}, found {describe(value)}")
         if self.problem_type not in (None, "regression", "single_label_classification", "multi_label_classification"):
-            raise ValueError(f"problem_type: unsupported value {self.problem_type!r}")
+            raise ValueError(f"{owner}: problem_type: unsupported value {describe(self.problem_type)}")
+        if not isinstance(self.id2label, dict) or not isinstance(self.label2id, dict):
+            raise ValueError(f"{owner}: id2label and label2id must be objects (label id ↔ name)")
 
     # --- labels --------------------------------------------------------------------------------------
     @property
@@ -94,6 +203,7 @@ class PretrainedConfig:
 
     @num_labels.setter
     def num_labels(self, num_labels: int) -> None:
+        check_num_labels(type(self).__name__, num_labels)
         if num_labels != len(self.id2label):
             self.id2label = _default_id2label(num_labels)
             self.label2id = {v: k for k, v in self.id2label.items()}
@@ -163,31 +273,29 @@ class PretrainedConfig:
 
     @classmethod
     def from_json_file(cls, json_file: str | os.PathLike):
-        return cls(**read_config_dict(json_file))
+        config_dict = read_config_dict(json_file)
+        with errors_name_file(json_file):
+            return cls(**config_dict)
 
     @classmethod
     def get_config_dict(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
-        from pybertcore.hub import resolve_config_file
-
-        path = resolve_config_file(pretrained_model_name_or_path, **kwargs)
-        config_dict = read_config_dict(path)
-        config_dict["_name_or_path"] = str(pretrained_model_name_or_path)  # where it was loaded from, as transformers
-        return config_dict
+        return config_file_and_dict(pretrained_model_name_or_path, **kwargs)[1]
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
         """Reads ``config.json`` from a folder (or a JSON file path); keyword arguments override fields."""
         hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _HUB_KWARGS}
-        config_dict = cls.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
+        path, config_dict = config_file_and_dict(pretrained_model_name_or_path, **hub_kwargs)
         model_type = config_dict.get("model_type")
         if cls.model_type and model_type and model_type != cls.model_type:
             logging.getLogger("pybertcore").warning(
                 "You are using a model of type %s to instantiate a model of type %s. This is not supported "
                 "for all configurations of models and can yield errors.",
-                model_type,
+                describe(model_type),
                 cls.model_type,
             )
-        return cls.from_dict(config_dict, **kwargs)
+        with errors_name_file(path):
+            return cls.from_dict(config_dict, **kwargs)
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs: Any) -> None:
         """Writes ``config.json`` into ``save_directory`` (created if needed)."""
@@ -204,19 +312,22 @@ _HUB_KWARGS = ("cache_dir", "revision", "local_files_only", "token", "force_down
 def read_config_dict(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON object in ``path``, or a ValueError/OSError that names the file and the problem."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        data = load_json(path, lambda reason: ValueError(f"config file {path} is {reason}"))
     except FileNotFoundError:
         raise OSError(f"config file not found: {path}") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"config file {path} is not UTF-8 text: {e}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"config file {path} is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise ValueError(f"config file {path} must hold a JSON object, found {type(data).__name__}")
     return data
+
+
+def config_file_and_dict(pretrained_model_name_or_path: str | os.PathLike, **hub_kwargs: Any) -> tuple[str, dict]:
+    """(the config.json path, its contents with ``_name_or_path`` set to where it was loaded from)."""
+    from pybertcore.hub import resolve_config_file
+
+    path = resolve_config_file(pretrained_model_name_or_path, **hub_kwargs)
+    config_dict = read_config_dict(path)
+    config_dict["_name_or_path"] = str(pretrained_model_name_or_path)  # where it was loaded from, as transformers
+    return str(path), config_dict
 
 
 def _jsonable(value: Any) -> Any:

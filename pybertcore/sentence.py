@@ -10,6 +10,10 @@ A plain checkpoint (no ``modules.json``) gets mean pooling and the model's own l
 runs the batches, and restores the original order. Inputs longer than ``max_seq_length`` tokens are cut,
 with one warning per call (logger "pybertcore") naming how many were cut.
 
+Files are untrusted: a module file that is not the JSON it should be raises OSError naming it, a field of
+the wrong type or value ValueError naming the file and the field, Dense weights CheckpointError (a
+ValueError) naming the weights file; module paths must stay inside the model folder.
+
 Numerics: the encoder matches transformers within 1e-4; pooling is float32 numpy, so embeddings agree
 with sentence-transformers to a cosine of 1 - 1e-6 or better. Left out: prompts, weightedmean pooling,
 multi-process pools, fp16/int8 outputs.
@@ -17,7 +21,6 @@ multi-process pools, fp16/int8 outputs.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -26,8 +29,10 @@ from typing import Any, Iterable, Optional, Union
 
 import numpy as np
 
+from pybertcore.checkpoints import CheckpointError, load_safetensors
 from pybertcore.hub import resolve_model_folder
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
+from pybertcore.untrusted import describe, errors_name_file, load_json
 
 logger = logging.getLogger("pybertcore")
 
@@ -48,24 +53,44 @@ _ACTIVATIONS = {
 }
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise OSError(f"{path} is not valid JSON: {e}") from None
+def _read_json(path: Path, kind: type = dict) -> Any:
+    """A module file's JSON value, which must be a ``kind`` (an object, or modules.json's list)."""
+    data = load_json(path, lambda reason: OSError(f"{path} is {reason}"))
+    if not isinstance(data, kind):
+        raise OSError(f"{path} must hold a JSON {'object' if kind is dict else 'array'}, found {describe(data)}")
+    return data
+
+
+def _module_entries(modules_file: Path) -> list[tuple[str, str]]:
+    """modules.json as (type name without its package, path) in ``idx`` order; paths stay in the folder."""
+    entries = []
+    for position, module in enumerate(_read_json(modules_file, list)):
+        if not isinstance(module, dict):
+            raise ValueError(f"{modules_file}: module {position} is {describe(module)}, expected an object")
+        idx, path, kind = module.get("idx", 0), module.get("path", ""), module.get("type", "")
+        if isinstance(idx, bool) or not isinstance(idx, int):
+            raise ValueError(f"{modules_file}: module {position}: idx: expected an integer, found {describe(idx)}")
+        if not isinstance(path, str) or os.path.isabs(path) or ".." in Path(path).parts or "\0" in path:
+            raise ValueError(f"{modules_file}: module {position}: path: expected a folder inside the model folder, "
+                             f"found {describe(path)}")
+        if not isinstance(kind, str):
+            raise ValueError(f"{modules_file}: module {position}: type: expected a string, found {describe(kind)}")
+        entries.append((idx, kind.rsplit(".", 1)[-1], path))
+    return [(kind, path) for _, kind, path in sorted(entries, key=lambda e: e[0])]
 
 
 def pooling_modes_from_config(config: dict) -> tuple[str, ...]:
     """The pooling modes a Pooling config.json names, in sentence-transformers' concatenation order."""
     if "pooling_mode" in config:
         mode = config["pooling_mode"]
-        modes = (mode,) if isinstance(mode, str) else tuple(mode)
+        modes = (mode,) if isinstance(mode, str) else tuple(mode) if isinstance(mode, list) else (mode,)
+        if not modes or not all(isinstance(m, str) for m in modes):
+            raise ValueError(f"pooling_mode: expected a mode name or a list of them, found {describe(mode)}")
     else:
         modes = tuple(m for key, m in _LEGACY_POOLING_KEYS.items() if config.get(key, False)) or ("mean",)
     for mode in modes:
         if mode not in POOLING_ORDER:
-            raise ValueError(f"pooling mode {mode!r} is unknown; known modes: {', '.join(POOLING_ORDER)}")
+            raise ValueError(f"pooling mode {describe(mode)} is unknown; known modes: {', '.join(POOLING_ORDER)}")
         if mode == "weightedmean":
             raise NotImplementedError("weightedmean pooling is not supported by pybertcore's SentenceEncoder")
     return modes
@@ -104,19 +129,26 @@ class _Dense:
     """sentence-transformers' Dense module: activation(x @ W.T + b), weights from model.safetensors."""
 
     def __init__(self, folder: Path) -> None:
-        from safetensors.numpy import load_file
-
-        config = _read_json(folder / "config.json")
+        config_file = folder / "config.json"
+        config = _read_json(config_file)
         name = config.get("activation_function", "torch.nn.modules.activation.Tanh")
+        if not isinstance(name, str):
+            raise ValueError(f"{config_file}: activation_function: expected a string, found {describe(name)}")
         if name not in _ACTIVATIONS:
-            raise NotImplementedError(f"{folder}: Dense activation {name!r} is not supported by pybertcore")
+            raise NotImplementedError(f"{folder}: Dense activation {describe(name)} is not supported by pybertcore")
         self.activation = _ACTIVATIONS[name]
         weights_file = folder / "model.safetensors"
         if not weights_file.is_file():
             raise OSError(f"{folder}: Dense module needs model.safetensors (pytorch_model.bin needs torch)")
-        tensors = load_file(str(weights_file))
-        self.weight = np.ascontiguousarray(tensors["linear.weight"], dtype=np.float32)
-        bias = tensors.get("linear.bias")
+        tensors = load_safetensors(weights_file)
+        weight, bias = tensors.get("linear.weight"), tensors.get("linear.bias")
+        if weight is None or weight.ndim != 2 or not np.issubdtype(weight.dtype, np.floating):
+            raise CheckpointError(f"{weights_file}: a Dense module needs linear.weight, a 2-D float tensor; "
+                                  f"found {'none' if weight is None else f'{weight.dtype} of shape {weight.shape}'}")
+        if bias is not None and (bias.shape != weight.shape[:1] or not np.issubdtype(bias.dtype, np.floating)):
+            raise CheckpointError(f"{weights_file}: linear.bias has shape {bias.shape} ({bias.dtype}); "
+                                  f"expected ({weight.shape[0]},) floats for linear.weight of shape {weight.shape}")
+        self.weight = np.ascontiguousarray(weight, dtype=np.float32)
         self.bias = None if bias is None else bias.astype(np.float32)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -124,6 +156,18 @@ class _Dense:
         if self.bias is not None:
             y = y + self.bias
         return self.activation(y).astype(np.float32, copy=False)
+
+
+def _sentence_bert_config(path: Path) -> tuple[Optional[int], bool]:
+    """(max_seq_length, do_lower_case) from sentence_bert_config.json."""
+    config = _read_json(path)
+    max_seq_length, do_lower_case = config.get("max_seq_length"), config.get("do_lower_case", False)
+    if max_seq_length is not None and (isinstance(max_seq_length, bool) or not isinstance(max_seq_length, int)
+                                       or max_seq_length < 1):
+        raise ValueError(f"{path}: max_seq_length: expected a positive integer, found {describe(max_seq_length)}")
+    if not isinstance(do_lower_case, bool):
+        raise ValueError(f"{path}: do_lower_case: expected true or false, found {describe(do_lower_case)}")
+    return max_seq_length, do_lower_case
 
 
 class SentenceEncoder:
@@ -148,37 +192,42 @@ class SentenceEncoder:
         from pybertcore.tokenization import AutoTokenizer
 
         folder = resolve_model_folder(model_name_or_path, need_weights=False)
-        transformer_folder, pooling, dense, normalize = folder, ("mean",), [], False
+        transformer_folder, pooling, dense, dense_files, normalize = folder, ("mean",), [], [], False
         max_seq_length, do_lower_case = None, False
         modules_file = folder / "modules.json"
         if modules_file.is_file():
             pooling = None
-            for module in sorted(_read_json(modules_file), key=lambda m: m.get("idx", 0)):
-                kind = str(module.get("type", "")).rsplit(".", 1)[-1]
-                path = folder / module.get("path", "")
+            for kind, module_path in _module_entries(modules_file):
+                path = folder / module_path
                 if kind == "Transformer":
                     transformer_folder = path
                 elif kind == "Pooling":
-                    pooling = pooling_modes_from_config(_read_json(path / "config.json"))
+                    with errors_name_file(path / "config.json"):
+                        pooling = pooling_modes_from_config(_read_json(path / "config.json"))
                 elif kind == "Dense":
                     dense.append(_Dense(path))
+                    dense_files.append(path / "model.safetensors")
                 elif kind == "Normalize":
                     normalize = True
                 else:
                     raise NotImplementedError(
-                        f"{modules_file}: module type {module.get('type')!r} is not supported by pybertcore "
+                        f"{modules_file}: module type {describe(kind)} is not supported by pybertcore "
                         "(supported: Transformer, Pooling, Dense, Normalize)"
                     )
             if pooling is None:
                 pooling = ("mean",)
             for name in ("sentence_bert_config.json", "sentence_distilbert_config.json"):
                 if (transformer_folder / name).is_file():
-                    st_config = _read_json(transformer_folder / name)
-                    max_seq_length = st_config.get("max_seq_length")
-                    do_lower_case = bool(st_config.get("do_lower_case", False))
+                    max_seq_length, do_lower_case = _sentence_bert_config(transformer_folder / name)
                     break
         model = AutoModel.from_pretrained(transformer_folder, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(transformer_folder)
+        width = int(model.config.hidden_size) * len(pooling)
+        for layer, weights_file in zip(dense, dense_files):
+            if layer.weight.shape[1] != width:
+                raise CheckpointError(f"{weights_file}: linear.weight takes {layer.weight.shape[1]} features, "
+                                      f"the module before it gives {width}")
+            width = layer.weight.shape[0]
         return cls(model, tokenizer, pooling, max_seq_length, do_lower_case, dense, normalize)
 
     def get_sentence_embedding_dimension(self) -> int:

@@ -9,12 +9,19 @@ WordPiece, BertNormalizer (lower-casing, accent stripping, CJK splitting as conf
 
 Left out: slow (pure Python) tokenizers, ``is_split_into_words``, overflowing tokens with a stride,
 ``text_target``. Arrays are numpy only (``return_tensors="np"``; "pt" is refused: the runtime has no torch).
+
+Files are untrusted: a file that cannot be read as what it claims to be (JSON, UTF-8, a tokenizer the
+``tokenizers`` library accepts) raises OSError naming it, as transformers' "Can't load tokenizer" does; a
+field of the wrong type or value (``padding_side``, ``model_max_length``, a special token that is not a
+string) raises ValueError naming the field, prefixed with the file when it came from one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import os
 import threading
 from pathlib import Path
@@ -23,6 +30,7 @@ from typing import Any, Iterable, Optional, Union
 import numpy as np
 
 from pybertcore.hub import resolve_model_folder
+from pybertcore.untrusted import describe, errors_name_file, load_json
 
 logger = logging.getLogger("pybertcore")
 
@@ -40,32 +48,89 @@ SPECIAL_TOKEN_NAMES = ("unk_token", "sep_token", "pad_token", "cls_token", "mask
 _NO_TOKEN_TYPE_CLASSES = ("Roberta", "XLMRoberta", "DistilBert", "Camembert", "Bart", "GPT2", "MPNet", "Longformer")
 
 
-def _token_str(value: Any) -> Optional[str]:
-    """A special token as written in tokenizer_config.json: a string or an AddedToken dict."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return value.get("content")
-    return str(value)
+def _token_str(value: Any, field: str = "special token") -> Optional[str]:
+    """A special token as written in tokenizer_config.json: a string, an AddedToken dict, or null."""
+    content = value.get("content") if isinstance(value, dict) else value
+    if content is None or isinstance(content, str):
+        return content
+    raise ValueError(f"{field}: expected a string or an object with a string \"content\", found {describe(value)}")
 
 
 def _read_json(path: Path) -> dict:
+    """A tokenizer's JSON file as an object ({} when absent); OSError naming the file when it is not one."""
     if not path.is_file():
         return {}
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise OSError(f"{path} is not valid JSON: {e}") from None
+    data = load_json(path, lambda reason: OSError(f"{path} is {reason}"))
+    if not isinstance(data, dict):
+        raise OSError(f"{path} must hold a JSON object, found a JSON {type(data).__name__}")
+    return data
+
+
+@contextlib.contextmanager
+def _tokenizers_errors(path: Path) -> Any:
+    """The ``tokenizers`` library's errors (a bare Exception, or a Rust panic, which is a BaseException)
+    on a file it cannot use, as OSError naming the file."""
+    try:
+        yield
+    except (ValueError, OSError, MemoryError):
+        raise
+    except BaseException as e:  # noqa: B902 (pyo3's PanicException derives from BaseException)
+        if not _is_panic(e) and not isinstance(e, Exception):
+            raise
+        raise OSError(f"{path}: the tokenizers library cannot load it: {str(e)[:300]}") from None
+
+
+def _check_templates(processor: Any, path: Path) -> None:
+    """A TemplateProcessing post-processor (also inside a Sequence) may only name special tokens it defines:
+    the tokenizers library loads a template naming another one, then panics on the first encode."""
+    if isinstance(processor, dict) and processor.get("type") == "Sequence":
+        for child in processor.get("processors") or []:
+            _check_templates(child, path)
+        return
+    if not isinstance(processor, dict) or processor.get("type") != "TemplateProcessing":
+        return
+    defined = processor.get("special_tokens")
+    defined = defined if isinstance(defined, dict) else {}
+    for template in ("single", "pair"):
+        pieces = processor.get(template)
+        for piece in pieces if isinstance(pieces, list) else []:
+            special = piece.get("SpecialToken") if isinstance(piece, dict) else None
+            token = special.get("id") if isinstance(special, dict) else None
+            if token is not None and (not isinstance(token, str) or token not in defined):
+                raise OSError(f"{path}: post_processor's {template} template uses special token {describe(token)}, "
+                              "which its special_tokens do not define")
+
+
+def _is_panic(error: BaseException) -> bool:
+    """A Rust panic inside the tokenizers library (pyo3's PanicException derives from BaseException)."""
+    return type(error).__name__ == "PanicException"
 
 
 def load_vocab(vocab_file: Union[str, os.PathLike]) -> dict[str, int]:
     """``vocab.txt``: one token a line, its id the line number (as transformers reads it)."""
     vocab: dict[str, int] = {}
-    with open(vocab_file, encoding="utf-8") as f:
-        for index, line in enumerate(f):
-            vocab[line.rstrip("\n")] = index
+    try:
+        with open(vocab_file, encoding="utf-8") as f:
+            for index, line in enumerate(f):
+                vocab[line.rstrip("\n")] = index
+    except UnicodeDecodeError as e:
+        raise OSError(f"{vocab_file} is not UTF-8 text (byte {e.start}: {e.reason})") from None
     return vocab
+
+
+def _model_max_length(value: Any) -> int:
+    """tokenizer_config.json's model_max_length: a non-negative number (1e30 means "no limit")."""
+    if value is None:
+        return VERY_LARGE_INTEGER
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise ValueError(f"model_max_length: expected a non-negative number, found {describe(value)}")
+    return int(value)
+
+
+def _side(field: str, value: Any) -> str:
+    if value not in ("left", "right"):
+        raise ValueError(f"{field}: expected 'left' or 'right', found {describe(value)}")
+    return value
 
 
 class BatchEncoding(dict):
@@ -152,20 +217,21 @@ class PreTrainedTokenizerFast:
         self._tokenizer.no_padding()
         self.init_kwargs = dict(init_kwargs)
         self.name_or_path = str(init_kwargs.pop("name_or_path", ""))
-        max_len = init_kwargs.get("model_max_length")
-        self.model_max_length = int(max_len) if max_len is not None else VERY_LARGE_INTEGER
-        self.padding_side = init_kwargs.get("padding_side", type(self).padding_side)
-        self.truncation_side = init_kwargs.get("truncation_side", type(self).truncation_side)
+        self.model_max_length = _model_max_length(init_kwargs.get("model_max_length"))
+        self.padding_side = _side("padding_side", init_kwargs.get("padding_side", type(self).padding_side))
+        self.truncation_side = _side("truncation_side", init_kwargs.get("truncation_side", type(self).truncation_side))
         self.clean_up_tokenization_spaces = bool(init_kwargs.get("clean_up_tokenization_spaces", False))
         names = init_kwargs.get("model_input_names")
         if names is None:
-            cls_name = str(init_kwargs.get("tokenizer_class") or "")
-            if any(cls_name.startswith(prefix) for prefix in _NO_TOKEN_TYPE_CLASSES):
+            cls_name = init_kwargs.get("tokenizer_class")
+            if isinstance(cls_name, str) and any(cls_name.startswith(prefix) for prefix in _NO_TOKEN_TYPE_CLASSES):
                 names = ["input_ids", "attention_mask"]
         if names is not None:
+            if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"model_input_names: expected a list of strings, found {describe(names)}")
             self.model_input_names = list(names)
         for name in SPECIAL_TOKEN_NAMES:
-            setattr(self, name, _token_str(init_kwargs.get(name)))
+            setattr(self, name, _token_str(init_kwargs.get(name), name))
         # Special tokens written in the text ("[MASK]") must stay whole, as in transformers.
         added = {a.content for a in self._tokenizer.get_added_tokens_decoder().values()}
         to_add = [
@@ -185,35 +251,44 @@ class PreTrainedTokenizerFast:
         hub_kwargs = {k: kwargs.pop(k) for k in ("cache_dir", "revision", "local_files_only", "token") if k in kwargs}
         kwargs.pop("use_fast", None)
         folder = resolve_model_folder(pretrained_model_name_or_path, need_weights=False, **hub_kwargs)
-        config = _read_json(folder / TOKENIZER_CONFIG_FILE)
-        special_map = _read_json(folder / SPECIAL_TOKENS_MAP_FILE)
+        config_file, special_file = folder / TOKENIZER_CONFIG_FILE, folder / SPECIAL_TOKENS_MAP_FILE
+        config = _read_json(config_file)
+        special_map = _read_json(special_file)
         init_kwargs: dict[str, Any] = {}
-        for name in SPECIAL_TOKEN_NAMES:
-            if name in special_map:
-                init_kwargs[name] = _token_str(special_map[name])
+        with errors_name_file(special_file):
+            for name in SPECIAL_TOKEN_NAMES:
+                if name in special_map:
+                    init_kwargs[name] = _token_str(special_map[name], name)
         init_kwargs.update({k: v for k, v in config.items() if k != "added_tokens_decoder"})
-        for name in SPECIAL_TOKEN_NAMES:
-            if name in init_kwargs:
-                init_kwargs[name] = _token_str(init_kwargs[name])
+        with errors_name_file(config_file):
+            for name in SPECIAL_TOKEN_NAMES:
+                if name in init_kwargs:
+                    init_kwargs[name] = _token_str(init_kwargs[name], name)
         init_kwargs.update(kwargs)
         init_kwargs["name_or_path"] = str(pretrained_model_name_or_path)
 
         tokenizer_file = folder / TOKENIZER_FILE
         vocab_file = folder / VOCAB_FILE
         if tokenizer_file.is_file():
-            tokenizer = Tokenizer.from_file(str(tokenizer_file))
+            tokenizer_json = _read_json(tokenizer_file)
+            _check_templates(tokenizer_json.get("post_processor"), tokenizer_file)
+            with _tokenizers_errors(tokenizer_file):
+                tokenizer = Tokenizer.from_str(json.dumps(tokenizer_json))
             target = cls
+            source = tokenizer_file
         elif vocab_file.is_file():
             target = BertTokenizerFast if cls is PreTrainedTokenizerFast else cls
-            return target._from_vocab(vocab_file, **init_kwargs)
+            with errors_name_file(config_file), _tokenizers_errors(vocab_file):
+                return target._from_vocab(vocab_file, **init_kwargs)
         else:
             raise OSError(
                 f"{folder} has neither {TOKENIZER_FILE} nor {VOCAB_FILE}; pybertcore loads a tokenizer from one of them"
             )
-        cls_name = str(init_kwargs.get("tokenizer_class") or "")
-        if target is PreTrainedTokenizerFast and cls_name.startswith("Bert"):
+        cls_name = init_kwargs.get("tokenizer_class")
+        if target is PreTrainedTokenizerFast and isinstance(cls_name, str) and cls_name.startswith("Bert"):
             target = BertTokenizerFast
-        return target(tokenizer, **init_kwargs)
+        with errors_name_file(config_file), _tokenizers_errors(source):
+            return target(tokenizer, **init_kwargs)
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike], **kwargs: Any) -> tuple[str, ...]:
         """Writes ``tokenizer.json``, ``tokenizer_config.json``, ``special_tokens_map.json`` (and ``vocab.txt``
@@ -345,14 +420,16 @@ class PreTrainedTokenizerFast:
             raise ValueError(
                 f"truncation={truncation!r}: expected True, False, 'longest_first', 'only_first' or 'only_second'"
             )
+        # Past 2**63 a length cannot reach the Rust side (a usize) and means "no limit" as well as 1e30 does.
+        no_limit = self.model_max_length > min(LARGE_INTEGER, 2**63 - 1)
         if max_length is None:
             if pad == "max_length":
-                if self.model_max_length > LARGE_INTEGER:
+                if no_limit:
                     pad = "do_not_pad"
                 else:
                     max_length = self.model_max_length
             if trunc != "do_not_truncate":
-                if self.model_max_length > LARGE_INTEGER:
+                if no_limit:
                     trunc = "do_not_truncate"
                 else:
                     max_length = self.model_max_length
@@ -453,6 +530,10 @@ class PreTrainedTokenizerFast:
                 encodings = tok.encode_batch(inputs, add_special_tokens=add_special_tokens) if inputs else []
             except Exception as e:  # the Rust side raises a bare Exception, e.g. max_length below the special tokens
                 raise ValueError(f"tokenizer ({trunc}, max_length={max_length}): {e}") from None
+            except BaseException as e:  # a panic: a tokenizer file the library loaded but cannot run
+                if not _is_panic(e):
+                    raise
+                raise ValueError(f"tokenizer {self.name_or_path}: the tokenizers library failed: {str(e)[:300]}") from None
             finally:
                 # Leave the shared tokenizer as loaded (no padding, no truncation) for tokenize/encode users.
                 tok.no_truncation()
@@ -604,6 +685,14 @@ class BertTokenizerFast(PreTrainedTokenizerFast):
         do_lower_case = init_kwargs.setdefault("do_lower_case", True)
         tokenize_chinese_chars = init_kwargs.setdefault("tokenize_chinese_chars", True)
         strip_accents = init_kwargs.setdefault("strip_accents", None)
+        for field, value in (("do_lower_case", do_lower_case), ("tokenize_chinese_chars", tokenize_chinese_chars),
+                             ("strip_accents", strip_accents)):
+            if not isinstance(value, bool) and not (value is None and field == "strip_accents"):
+                raise ValueError(f"{field}: expected true or false, found {describe(value)}")
+        cls_token, sep_token = init_kwargs["cls_token"], init_kwargs["sep_token"]
+        for field, token in (("cls_token", cls_token), ("sep_token", sep_token)):
+            if ":" in token or token.startswith("$"):  # the template's own syntax: "<token>:<type id>", "$A"
+                raise ValueError(f"{field}: {describe(token)} cannot stand in BERT's template (':' or a leading '$')")
         tokenizer = Tokenizer(WordPiece(vocab, unk_token=init_kwargs["unk_token"]))
         tokenizer.normalizer = normalizers.BertNormalizer(
             clean_text=True, handle_chinese_chars=tokenize_chinese_chars, strip_accents=strip_accents,
@@ -611,12 +700,11 @@ class BertTokenizerFast(PreTrainedTokenizerFast):
         )
         tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tokenizer.decoder = decoders.WordPiece(prefix="##")
-        cls_token, sep_token = init_kwargs["cls_token"], init_kwargs["sep_token"]
         cls_id = vocab.get(cls_token, 2)
         sep_id = vocab.get(sep_token, 3)
-        tokenizer.post_processor = processors.TemplateProcessing(
-            single=f"{cls_token}:0 $A:0 {sep_token}:0",
-            pair=f"{cls_token}:0 $A:0 {sep_token}:0 $B:1 {sep_token}:1",
+        tokenizer.post_processor = processors.TemplateProcessing(  # pieces as a list: a token may hold spaces
+            single=[f"{cls_token}:0", "$A:0", f"{sep_token}:0"],
+            pair=[f"{cls_token}:0", "$A:0", f"{sep_token}:0", "$B:1", f"{sep_token}:1"],
             special_tokens=[(cls_token, cls_id), (sep_token, sep_id)],
         )
         return cls(tokenizer, **init_kwargs)

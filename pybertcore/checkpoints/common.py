@@ -19,6 +19,29 @@ class CheckpointError(ValueError):
     """A weights file that cannot be read: missing, truncated, corrupt, unsafe or of an unsupported kind."""
 
 
+# numpy 1.x allows 32 dimensions (2.x: 64); no weight has more than a handful.
+MAX_NDIM = 32
+# An array's byte size must fit numpy's signed intp, whatever the file's shape claims.
+_MAX_ARRAY_BYTES = 2**62
+
+
+def shape_problem(shape: object, itemsize: int) -> str | None:
+    """Why ``shape`` cannot be a tensor's shape (None when it can): not a list of non-negative ints, more
+    than MAX_NDIM dimensions, or more bytes than numpy can index. Exact Python ints: nothing overflows."""
+    if not isinstance(shape, (list, tuple)):
+        return f"shape is a {type(shape).__name__}, not a list of integers"
+    if len(shape) > MAX_NDIM:
+        return f"shape has {len(shape)} dimensions, more than {MAX_NDIM}"
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        return "shape holds something other than non-negative integers"
+    nbytes = itemsize
+    for d in shape:
+        nbytes *= max(d, 1)  # numpy refuses a too-big shape even when another dimension is 0
+    if nbytes > _MAX_ARRAY_BYTES:
+        return f"shape of {len(shape)} dimensions needs more than 2**62 bytes"
+    return None
+
+
 def bf16_to_float32(bits: np.ndarray) -> np.ndarray:
     """bfloat16 values stored as uint16 bit patterns → float32 (exact: bf16 is the top half of an f32)."""
     return (bits.astype(np.uint32) << 16).view(np.float32)

@@ -3,7 +3,8 @@
 Layout: an 8-byte little-endian header length N, N bytes of JSON ({name: {dtype, shape, data_offsets}},
 plus an optional "__metadata__" of strings), then the tensor bytes; offsets are relative to 8 + N.
 Reading maps the file and returns views (bf16 is widened to float32, the one dtype numpy lacks);
-every offset is checked against the file size first, so a truncated file is an error, never a crash.
+every header field is checked first (types, exact sizes, offsets against the file size, no overlaps),
+so a truncated or forged file is a CheckpointError naming the file, never a crash or a huge allocation.
 Writing streams one tensor at a time to a temporary file renamed into place, so a model whose weights
 still map the old file can save over it.
 """
@@ -11,6 +12,7 @@ still map the old file can save over it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from pathlib import Path
@@ -25,7 +27,9 @@ from pybertcore.checkpoints.common import (
     file_size,
     map_file,
     new_state_dict,
+    shape_problem,
 )
+from pybertcore.untrusted import describe, type_name
 
 SAFE_WEIGHTS_NAME = "model.safetensors"
 SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
@@ -53,50 +57,88 @@ def load_safetensors(path: str | os.PathLike) -> StateDict:
                 f"{path}: not a valid safetensors file (header of {header_len} bytes in a {size}-byte file)"
             )
         raw = f.read(header_len)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: not a valid safetensors file (header is not JSON: {e})") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: not a valid safetensors file (header is not a JSON object)")
-    header.pop("__metadata__", None)
-
     data_start = 8 + header_len
     data_size = size - data_start
-    entries = []
-    for name, info in header.items():
-        try:
-            dtype_name, shape, (begin, end) = info["dtype"], [int(d) for d in info["shape"]], info["data_offsets"]
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError(f"{path}: not a valid safetensors file (bad header entry for {name!r})") from None
-        if dtype_name not in _DTYPES:
-            raise CheckpointError(f"{path}: tensor {name!r} has dtype {dtype_name}, which pybertcore cannot read")
-        dtype = np.dtype(_DTYPES[dtype_name])
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if any(d < 0 for d in shape) or not (0 <= begin <= end) or end - begin != nbytes:
-            raise CheckpointError(
-                f"{path}: not a valid safetensors file (tensor {name!r}: shape {shape} of {dtype_name} does not "
-                f"match data_offsets [{begin}, {end}])"
-            )
-        if end > data_size:
-            raise CheckpointError(
-                f"{path}: truncated safetensors file (tensor {name!r} ends at byte {data_start + end}, "
-                f"the file has {size})"
-            )
-        entries.append((name, dtype_name, dtype, shape, begin))
+    entries = _header_entries(path, _parse_header(path, raw), data_size)
 
     tensors = new_state_dict()
     mm = map_file(path) if data_size > 0 else None
     if mm is not None:
         tensors.mappings.append(mm)
-    for name, dtype_name, dtype, shape, begin in entries:
-        count = int(np.prod(shape, dtype=np.int64))
+    for name, dtype_name, dtype, shape, begin, end in entries:
+        count = (end - begin) // dtype.itemsize
         if count == 0 or mm is None:
             array = np.empty(shape, dtype=dtype)
         else:
             array = np.frombuffer(mm, dtype=dtype, count=count, offset=data_start + begin).reshape(shape)
         tensors[name] = bf16_to_float32(array) if dtype_name == "BF16" else array
     return tensors
+
+
+def _parse_header(path: Path, raw: bytes) -> dict:
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: not a valid safetensors file (header is not JSON: {e})") from None
+    except (RecursionError, ValueError) as e:  # nesting past the parser's limit; a number Python refuses
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)[:200]
+        raise CheckpointError(f"{path}: not a valid safetensors file (header is not JSON: {reason})") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: not a valid safetensors file (header is not a JSON object)")
+    header.pop("__metadata__", None)
+    return header
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _header_entries(path: Path, header: dict, data_size: int) -> list[tuple]:
+    """(name, dtype name, dtype, shape, begin, end) per tensor, every field checked against the file: exact
+    integer sizes (a shape past int64 cannot wrap around into a small one), offsets inside the data, and
+    no two tensors on the same bytes (as the safetensors library requires: overlapping bf16 tensors
+    would each be widened into a copy of their own)."""
+    entries = []
+    for name, info in header.items():
+        where = f"{path}: not a valid safetensors file (tensor {describe(name)}"
+        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
+            raise CheckpointError(f"{where}: expected an object with dtype, shape and data_offsets)")
+        dtype_name, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+        if not isinstance(dtype_name, str):
+            raise CheckpointError(f"{where}: dtype is a JSON {type_name(dtype_name)}, expected a string)")
+        if dtype_name not in _DTYPES:
+            raise CheckpointError(
+                f"{path}: tensor {describe(name)} has dtype {dtype_name[:80]}, which pybertcore cannot read"
+            )
+        dtype = np.dtype(_DTYPES[dtype_name])
+        problem = shape_problem(shape, dtype.itemsize)
+        if problem:
+            raise CheckpointError(f"{where}: {problem})")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)):
+            raise CheckpointError(f"{where}: data_offsets must be two integers [begin, end])")
+        begin, end = offsets
+        nbytes = math.prod(shape) * dtype.itemsize
+        if not 0 <= begin <= end or end - begin != nbytes:
+            raise CheckpointError(
+                f"{where}: shape {shape} of {dtype_name} is {nbytes} bytes, data_offsets "
+                f"[{begin}, {end}] hold {end - begin})"
+            )
+        if end > data_size:
+            raise CheckpointError(
+                f"{path}: truncated safetensors file (tensor {describe(name)} ends at byte {end} of the data, "
+                f"which has {data_size})"
+            )
+        entries.append((name, dtype_name, dtype, shape, begin, end))
+    previous = None
+    for entry in sorted(entries, key=lambda e: (e[4], e[5])):
+        if previous is not None and entry[4] < previous[5] and entry[5] > entry[4]:
+            raise CheckpointError(
+                f"{path}: not a valid safetensors file (tensors {describe(previous[0])} and {describe(entry[0])} "
+                "overlap)"
+            )
+        if entry[5] > entry[4]:
+            previous = entry
+    return entries
 
 
 def safetensors_header(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None) -> bytes:

@@ -27,6 +27,7 @@ from pybertcore.checkpoints.safetensors_io import (
 )
 from pybertcore.checkpoints.torch_bin import WEIGHTS_INDEX_NAME, WEIGHTS_NAME, load_torch_bin
 from pybertcore.checkpoints.torch_bin_writer import save_torch_bin
+from pybertcore.untrusted import describe, load_json
 
 # In transformers' order of preference.
 WEIGHTS_FILE_NAMES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
@@ -81,20 +82,33 @@ def load_weights_file(path: Path) -> StateDict:
     return load_torch_bin(path)
 
 
+# A path component, and a shard's whole relative path: longer ones fail in the OS (ENAMETOOLONG).
+_MAX_NAME_BYTES = 255
+_MAX_PATH_BYTES = 1024
+
+
 def shard_files(index_path: Path) -> tuple[list[str], dict[str, str]]:
-    """The shard files an index lists (in order of first use) and its weight_map."""
-    try:
-        with open(index_path, encoding="utf-8") as f:
-            index = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{index_path}: not a valid shard index (not JSON: {e})") from None
+    """The shard files an index lists (in order of first use) and its weight_map.
+
+    Every shard must be a file of the index's own format inside the folder (``model-00001-of-00002.safetensors``
+    for ``model.safetensors.index.json``): an index naming an index (itself, say) would recurse, a name the
+    OS cannot hold would fail far from here.
+    """
+    index = load_json(index_path, lambda reason: CheckpointError(f"{index_path}: not a valid shard index ({reason})"))
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise CheckpointError(f"{index_path}: not a valid shard index (no \"weight_map\" of name → file)")
+    suffix = ".safetensors" if index_path.name.split(".index")[0].endswith(".safetensors") else ".bin"
     files = list(dict.fromkeys(weight_map.values()))
     for file in files:
         if os.path.isabs(file) or ".." in Path(file).parts:
-            raise CheckpointError(f"{index_path}: shard {file!r} is outside the model folder")
+            raise CheckpointError(f"{index_path}: shard {describe(file)} is outside the model folder")
+        if not file.endswith(suffix) or not Path(file).name.removesuffix(suffix):
+            raise CheckpointError(f"{index_path}: shard {describe(file)} is not a {suffix} file, as the index's name says")
+        too_long = len(file.encode("utf-8", "surrogatepass")) > _MAX_PATH_BYTES or any(
+            len(part.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES for part in Path(file).parts)
+        if too_long or "\0" in file:
+            raise CheckpointError(f"{index_path}: shard {describe(file)} is not a valid file name")
     return files, weight_map
 
 
@@ -102,9 +116,19 @@ def load_sharded(index_path: Path) -> StateDict:
     files, weight_map = shard_files(index_path)
     folder = index_path.parent
     out = new_state_dict()
+    loaded: set[str] = set()
     for file in files:
+        # "a.bin" and "./a.bin" are one file: loading it twice would double its converted (bf16) copies.
+        normalized = os.path.normpath(file)
+        if normalized in loaded:
+            raise CheckpointError(f"{index_path}: shard {file} is listed under two spellings")
+        loaded.add(normalized)
         shard_path = folder / file
-        if not shard_path.is_file():
+        try:
+            present = shard_path.is_file()
+        except OSError as e:
+            raise CheckpointError(f"{index_path}: shard {file} cannot be opened ({e.strerror})") from None
+        if not present:
             raise CheckpointError(f"{index_path}: shard {file} is missing from {folder}")
         shard = load_weights_file(shard_path)
         out.mappings.extend(shard.mappings)
@@ -114,7 +138,7 @@ def load_sharded(index_path: Path) -> StateDict:
     absent = [k for k, f in weight_map.items() if k not in out]
     if absent:
         raise CheckpointError(f"{index_path}: {len(absent)} weights listed in the index are missing from their shards, "
-                              f"e.g. {absent[0]!r} (in {weight_map[absent[0]]})")
+                              f"e.g. {describe(absent[0])} (in {describe(weight_map[absent[0]])})")
     return out
 
 

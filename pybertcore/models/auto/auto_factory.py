@@ -9,8 +9,9 @@ import os
 from typing import Any
 
 from pybertcore import models as _models
-from pybertcore.configuration_utils import _HUB_KWARGS, PretrainedConfig
+from pybertcore.configuration_utils import _HUB_KWARGS, PretrainedConfig, config_file_and_dict
 from pybertcore.modeling_utils import LOADING_KWARGS, apply_config_overrides
+from pybertcore.untrusted import describe, errors_name_file
 
 # model_type → (sub-package of pybertcore.models, class-name stem). One row per family.
 FAMILIES: dict[str, tuple[str, str]] = {
@@ -45,9 +46,9 @@ MODEL_FOR_MULTIPLE_CHOICE_MAPPING: dict[str, type] = _mapping("ForMultipleChoice
 
 
 def _config_class_for(model_type: Any, source: str) -> type[PretrainedConfig]:
-    if model_type not in CONFIG_MAPPING:
+    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
         raise ValueError(
-            f"{source}: model_type {model_type!r} is not supported by pybertcore; supported model types: "
+            f"{source}: model_type {describe(model_type)} is not supported by pybertcore; supported model types: "
             f"{', '.join(sorted(CONFIG_MAPPING))}"
         )
     return CONFIG_MAPPING[model_type]
@@ -66,10 +67,11 @@ class AutoConfig:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> PretrainedConfig:
         hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _HUB_KWARGS}
-        config_dict = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
-        config_class = _config_class_for(config_dict.get("model_type"), str(pretrained_model_name_or_path))
+        path, config_dict = config_file_and_dict(pretrained_model_name_or_path, **hub_kwargs)
+        config_class = _config_class_for(config_dict.get("model_type"), path)
         return_unused_kwargs = kwargs.pop("return_unused_kwargs", False)
-        config = config_class.from_dict(config_dict)
+        with errors_name_file(path):
+            config = config_class.from_dict(config_dict)
         apply_config_overrides(config, kwargs)  # num_labels before id2label, as transformers
         return (config, {}) if return_unused_kwargs else config
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pybertcore.activations import activation_from_name
 from pybertcore.configuration_utils import PretrainedConfig
-from pybertcore.models.config_checks import check_heads_divide, check_positive_int
+from pybertcore.models.config_checks import check_heads_divide, check_initializer_range, check_positive_int
 
 
 class DistilBertConfig(PretrainedConfig):
@@ -56,3 +56,4 @@ class DistilBertConfig(PretrainedConfig):
         check_positive_int(self, "vocab_size", "max_position_embeddings", "n_layers", "n_heads", "dim", "hidden_dim")
         check_heads_divide(self, "dim", "n_heads")
         activation_from_name(self.activation, "activation")
+        check_initializer_range(self)

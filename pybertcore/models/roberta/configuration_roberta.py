@@ -6,6 +6,7 @@ from typing import Any
 
 from pybertcore.configuration_utils import PretrainedConfig
 from pybertcore.models.config_checks import check_bert_like
+from pybertcore.untrusted import describe
 
 # transformers' RobertaConfig fields and defaults; XLM-R and CamemBERT share the names.
 ROBERTA_DEFAULTS: dict[str, Any] = {
@@ -44,6 +45,6 @@ class RobertaConfig(PretrainedConfig):
         pad = self.pad_token_id
         if isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad < self.max_position_embeddings - 1:
             raise ValueError(
-                f"pad_token_id: {pad!r} is the padding index positions start after; it must be an integer in "
+                f"pad_token_id: {describe(pad)} is the padding index positions start after; it must be an integer in "
                 f"[0, max_position_embeddings - 1) = [0, {self.max_position_embeddings - 1})"
             )
