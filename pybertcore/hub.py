@@ -93,9 +93,17 @@ def cached_snapshot(repo_id: str, cache: Path, revision: Optional[str] = None) -
     if not repo.is_dir():
         return None
     revision = revision or "main"
+    if ".." in Path(revision).parts or Path(revision).is_absolute():
+        raise ValueError(f"revision {revision[:100]!r} is not a branch, tag or commit name")
     ref = repo / "refs" / revision
     if ref.is_file():
-        commit = ref.read_text(encoding="utf-8").strip()
+        # A ref holds a commit hash, which then names a folder: anything else (a hostile or damaged cache,
+        # say "../../etc") is refused rather than used as a path.
+        with open(ref, "rb") as f:
+            raw = f.read(100)
+        commit = raw.decode("ascii", errors="replace").strip()
+        if not _COMMIT.fullmatch(commit):
+            raise OSError(f"{ref}: not a commit hash (a damaged Hugging Face cache ref); delete it and download again")
     elif _COMMIT.fullmatch(revision):
         commit = revision
     else:

@@ -33,6 +33,7 @@ from pybertcore.checkpoints import (
     weights_file_names,
 )
 from pybertcore.configuration_utils import _HUB_KWARGS, PretrainedConfig
+from pybertcore.models.config_checks import check_model_size
 
 logger = logging.getLogger("pybertcore")
 
@@ -193,6 +194,7 @@ class PreTrainedModel:
     def __init__(self, config: PretrainedConfig) -> None:
         if not isinstance(config, PretrainedConfig):
             raise TypeError(f"config must be a {self.config_class.__name__}, got {type(config).__name__}")
+        check_model_size(config, type(self))  # before anything is allocated
         self.config = config
         self._params: OrderedDict[str, np.ndarray] = OrderedDict()
         self._tied: dict[str, str] = {}  # tied name → the name it shares storage with

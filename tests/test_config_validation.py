@@ -12,6 +12,8 @@ from __future__ import annotations
 import inspect
 import json
 
+import time
+
 import pytest
 
 import pybertcore
@@ -116,12 +118,23 @@ def test_albert_inner_group_num_past_int32(tmp_path):
            "18446744073709551616" in str(e.value)
 
 
-def test_albert_layers_run_past_int32():
-    config = AlbertConfig(num_hidden_layers=2**20, inner_group_num=2**12, hidden_size=8, num_attention_heads=2,
+def test_albert_layers_run_past_the_cap():
+    config = AlbertConfig(num_hidden_layers=2**10, inner_group_num=2**7, hidden_size=8, num_attention_heads=2,
                           intermediate_size=8, embedding_size=4)
-    with pytest.raises(ValueError, match=r"num_hidden_layers=1048576 × inner_group_num=4096 layers = 4294967296, "
-                                         r"more than the core's int holds"):
+    with pytest.raises(ValueError, match=r"num_hidden_layers=1024 × inner_group_num=128 layers = 131072: "
+                                         r"pybertcore runs at most 65536 layers"):
         check_model_size(config, pybertcore.AlbertModel)
+
+
+def test_albert_a_billion_shared_layers_fail_at_once():
+    """One weight set run 10**9 times fits in memory but took minutes to map out: refused by name, at once."""
+    config = AlbertConfig(num_hidden_layers=10**9, hidden_size=8, num_attention_heads=2, intermediate_size=8,
+                          embedding_size=4)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"AlbertConfig: num_hidden_layers=1000000000 layers = 1000000000: "
+                                         r"pybertcore runs at most 65536 layers"):
+        pybertcore.AlbertModel(config)
+    assert time.perf_counter() - start < 1.0
 
 
 @pytest.mark.parametrize("fields, model, dominant", [

@@ -292,3 +292,21 @@ def test_download_prefers_safetensors_then_bin_shards(tmp_path, models):
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_allclose(json.loads(proc.stdout), _pooled(models[0]), atol=1e-6)
     assert not log.exists()
+
+
+def test_damaged_cache_refs_are_refused(tmp_path):
+    """A ref holding anything but a commit hash (binary junk, a path out of the cache) is an OSError naming it."""
+    from pybertcore.hub import cached_snapshot, repo_folder_name
+
+    repo = tmp_path / repo_folder_name("org/model")
+    (repo / "refs").mkdir(parents=True)
+    (repo / "snapshots").mkdir()
+    for content in (b"\xff\xfe\x00junk", b"../../../etc", b"a" * 5000):
+        (repo / "refs" / "main").write_bytes(content)
+        with pytest.raises(OSError, match=r"refs/main: not a commit hash"):
+            cached_snapshot("org/model", tmp_path)
+    with pytest.raises(ValueError, match="is not a branch, tag or commit name"):
+        cached_snapshot("org/model", tmp_path, revision="../../x")
+    (repo / "refs" / "main").write_text("0" * 40 + "\n")
+    (repo / "snapshots" / ("0" * 40)).mkdir()
+    assert cached_snapshot("org/model", tmp_path) == repo / "snapshots" / ("0" * 40)

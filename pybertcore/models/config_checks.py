@@ -105,6 +105,10 @@ _DIM_FIELDS = {
 }
 # Bytes per layer the core runs, beyond its weights: the layer map's Python list entry and C++ int.
 _BYTES_PER_LAYER_RUN = 12
+# Layers the core runs at most. ALBERT shares one layer's weights among num_hidden_layers, so its memory
+# check cannot stop num_hidden_layers=10**9: building that layer map alone took minutes, and a forward pass
+# through it would take years. The deepest published encoders run a few hundred layers.
+MAX_LAYERS_RUN = 1 << 16
 
 
 def _field(config: PretrainedConfig, dim: str, value: int) -> str:
@@ -174,18 +178,13 @@ def _head_counts(config: PretrainedConfig, head: Any, d: Any) -> list[tuple[int,
 
 
 def check_model_size(config: PretrainedConfig, model_class: type) -> None:
-    """Raises before ``model_class(config)`` allocates anything it cannot hold: ValueError when the core's
-    layer count overflows its int, MemoryError naming the dominant field when the float32 parameters
-    (plus the layer map) need more memory than this process can still allocate."""
+    """Raises before ``model_class(config)`` allocates anything it cannot hold: MemoryError naming the
+    dominant field when the float32 parameters (plus the layer map) need more memory than this process can
+    still allocate, ValueError when the model would run more than MAX_LAYERS_RUN layers."""
     counts = parameter_counts(config, model_class)
     if not counts:
         return
     d = model_class.layout.dims(config)
-    if d.L * d.inner > INT32_MAX:
-        raise ValueError(
-            f"{type(config).__name__}: {_field(config, 'L', d.L)} × {_field(config, 'inner', d.inner)} layers "
-            f"= {d.L * d.inner}, more than the core's int holds ({INT32_MAX})"
-        )
     total = sum(n for n, _ in counts)
     largest = max(counts, key=lambda c: c[0])[1]
     check_allocation(
@@ -193,3 +192,9 @@ def check_model_size(config: PretrainedConfig, model_class: type) -> None:
         f"{model_class.__name__}({type(config).__name__}): float32 storage for {total:,} parameters, "
         f"mostly {largest},",
     )
+    if d.L * d.inner > MAX_LAYERS_RUN:
+        layers = _field(config, "L", d.L) + (f" × {_field(config, 'inner', d.inner)}" if d.inner != 1 else "")
+        raise ValueError(
+            f"{type(config).__name__}: {layers} layers = {d.L * d.inner}: pybertcore runs at most {MAX_LAYERS_RUN} "
+            "layers (the deepest published encoders run a few hundred)"
+        )
