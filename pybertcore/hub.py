@@ -50,6 +50,7 @@ _CANONICAL_TO_LEGACY = {v: k for k, v in LEGACY_MODEL_IDS.items()}
 _TRUE = {"1", "ON", "YES", "TRUE"}
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
+_SNAPSHOT_NAME = re.compile(r"[0-9A-Za-z._-]{1,100}")
 
 
 def hub_cache_dir(cache_dir: Optional[str | os.PathLike] = None) -> Path:
@@ -97,12 +98,12 @@ def cached_snapshot(repo_id: str, cache: Path, revision: Optional[str] = None) -
         raise ValueError(f"revision {revision[:100]!r} is not a branch, tag or commit name")
     ref = repo / "refs" / revision
     if ref.is_file():
-        # A ref holds a commit hash, which then names a folder: anything else (a hostile or damaged cache,
-        # say "../../etc") is refused rather than used as a path.
+        # A ref holds a commit hash, which then names a folder: anything that is not one folder name (a
+        # hostile or damaged cache, say "../../etc") is refused rather than used as a path.
         with open(ref, "rb") as f:
-            raw = f.read(100)
+            raw = f.read(200)
         commit = raw.decode("ascii", errors="replace").strip()
-        if not _COMMIT.fullmatch(commit):
+        if not _SNAPSHOT_NAME.fullmatch(commit) or commit in (".", ".."):
             raise OSError(f"{ref}: not a commit hash (a damaged Hugging Face cache ref); delete it and download again")
     elif _COMMIT.fullmatch(revision):
         commit = revision
