@@ -2,6 +2,7 @@
 #include "model/threads.h"
 
 #include "kernels/parallel.h"
+#include "runtime/cgroup.h"
 
 #include <unistd.h>
 #include <pthread.h>
@@ -44,19 +45,7 @@ int cgroup_cpus() {
     if (n > 0 && (best == 0 || n < best)) best = n;
   };
   // cgroup v2: this process's group and every ancestor may carry a quota; the tightest wins.
-  std::ifstream self("/proc/self/cgroup");
-  std::string line;
-  while (std::getline(self, line)) {
-    if (line.rfind("0::", 0) != 0) continue;
-    std::string rel = line.substr(3);
-    while (true) {
-      take(read_cpu_max("/sys/fs/cgroup" + rel + "/cpu.max"));
-      if (rel.empty() || rel == "/") break;
-      const size_t slash = rel.find_last_of('/');
-      rel = slash == 0 || slash == std::string::npos ? "" : rel.substr(0, slash);
-    }
-  }
-  take(read_cpu_max("/sys/fs/cgroup/cpu.max"));
+  for (const std::string& dir : cgroup_v2_folders()) take(read_cpu_max(dir + "/cpu.max"));
   // cgroup v1
   std::ifstream q("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us"), p("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us");
   double quota = 0, period = 0;

@@ -1,6 +1,8 @@
 // memory.cc — available_memory(): /proc/meminfo, the cgroup limits, RLIMIT_AS.
 #include "runtime/memory.h"
 
+#include "runtime/cgroup.h"
+
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -42,19 +44,9 @@ long long read_number(const std::string& path) {
 
 void cgroup_limits(MemoryLimit& best) {
   // cgroup v2: every ancestor of this process's group may carry a limit; each leaves its own headroom.
-  std::ifstream self("/proc/self/cgroup");
-  std::string line;
-  while (std::getline(self, line)) {
-    if (line.rfind("0::", 0) != 0) continue;
-    std::string rel = line.substr(3);
-    while (true) {
-      const std::string dir = "/sys/fs/cgroup" + (rel == "/" ? std::string() : rel);
-      const long long limit = read_number(dir + "/memory.max"), used = read_number(dir + "/memory.current");
-      if (limit >= 0 && used >= 0) take(best, limit > used ? limit - used : 0, "cgroup memory.max");
-      if (rel.empty() || rel == "/") break;
-      const size_t slash = rel.find_last_of('/');
-      rel = slash == 0 || slash == std::string::npos ? "/" : rel.substr(0, slash);
-    }
+  for (const std::string& dir : cgroup_v2_folders()) {
+    const long long limit = read_number(dir + "/memory.max"), used = read_number(dir + "/memory.current");
+    if (limit >= 0 && used >= 0) take(best, limit > used ? limit - used : 0, "cgroup memory.max");
   }
   // cgroup v1 (a limit of "unlimited" reads as a huge page-rounded number, which never wins)
   const long long limit = read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes");
