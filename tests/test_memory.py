@@ -268,3 +268,62 @@ def test_token_head_logits_that_cannot_fit_are_refused_by_shape():
         max_position_embeddings=4096))
     with pytest.raises(MemoryError, match=r"BertForMaskedLM: logits of shape \(2, 4000, 2000000\) needs"):
         model(np.ones((2, 4000), dtype=np.int64))
+
+
+def _memory_cgroup_child_folder(name: str):
+    """A new cgroup (v1 or v2) under this process's own memory group, or None where we may not make one."""
+    import os
+    from pathlib import Path
+
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2
+            base, limit_file = Path("/sys/fs/cgroup" + path), "memory.max"
+        elif "memory" in controllers.split(","):
+            base, limit_file = Path("/sys/fs/cgroup/memory" + path), "memory.limit_in_bytes"
+        else:
+            continue
+        folder = base / name
+        try:
+            folder.mkdir()
+            (folder / limit_file).write_text(str(1 << 30))
+            return folder
+        except OSError:
+            if folder.exists():
+                folder.rmdir()
+    return None
+
+
+def test_cgroup_memory_limit_is_what_is_available():
+    """Inside a cgroup limited to 1 GiB, the available memory is the cgroup's headroom, and a forward pass
+    needing more is refused naming that limit (containers: the machine's MemAvailable would overstate it)."""
+    import os
+
+    folder = _memory_cgroup_child_folder(f"pybertcore-test-{os.getpid()}")
+    if folder is None:
+        pytest.skip("this process may not create a memory cgroup")
+    code = ("import numpy as np, pybertcore\n"
+            "from pybertcore.memory import available_memory\n"
+            "print(*available_memory(), sep='|')\n"
+            "m = pybertcore.BertModel(pybertcore.BertConfig(hidden_size=64, num_hidden_layers=1, num_attention_heads=2,"
+            " intermediate_size=64, vocab_size=10))\n"
+            "try:\n"
+            "    m(np.ones((4096, 512), dtype=np.int64))\n"
+            "except MemoryError as e:\n"
+            "    print(e)\n")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], env=child_env(), cwd=CHILD_CWD, capture_output=True,
+                              text=True, timeout=120,
+                              preexec_fn=lambda: (folder / "cgroup.procs").write_text(str(os.getpid())))
+    finally:
+        for _ in range(50):
+            try:
+                folder.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+    assert proc.returncode == 0, proc.stderr
+    first, refusal = proc.stdout.splitlines()[:2]
+    available, source = first.split("|")
+    assert int(available) <= 1 << 30 and source.startswith("cgroup memory")
+    assert "input_ids of shape (4096, 512)" in refusal and "(cgroup memory" in refusal

@@ -46,10 +46,12 @@ int cgroup_cpus() {
   };
   // cgroup v2: this process's group and every ancestor may carry a quota; the tightest wins.
   for (const std::string& dir : cgroup_v2_folders()) take(read_cpu_max(dir + "/cpu.max"));
-  // cgroup v1
-  std::ifstream q("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us"), p("/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us");
-  double quota = 0, period = 0;
-  if ((q >> quota) && (p >> period) && quota > 0 && period > 0) take(static_cast<int>(std::ceil(quota / period)));
+  // cgroup v1: the same walk under the cpu controller's mount
+  for (const std::string& dir : cgroup_v1_folders("cpu")) {
+    std::ifstream q(dir + "/cpu.cfs_quota_us"), p(dir + "/cpu.cfs_period_us");
+    double quota = 0, period = 0;
+    if ((q >> quota) && (p >> period) && quota > 0 && period > 0) take(static_cast<int>(std::ceil(quota / period)));
+  }
   return best;
 }
 

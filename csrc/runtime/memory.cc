@@ -49,9 +49,11 @@ void cgroup_limits(MemoryLimit& best) {
     if (limit >= 0 && used >= 0) take(best, limit > used ? limit - used : 0, "cgroup memory.max");
   }
   // cgroup v1 (a limit of "unlimited" reads as a huge page-rounded number, which never wins)
-  const long long limit = read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes");
-  const long long used = read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes");
-  if (limit >= 0 && used >= 0) take(best, limit > used ? limit - used : 0, "cgroup memory.limit_in_bytes");
+  for (const std::string& dir : cgroup_v1_folders("memory")) {
+    const long long limit = read_number(dir + "/memory.limit_in_bytes");
+    const long long used = read_number(dir + "/memory.usage_in_bytes");
+    if (limit >= 0 && used >= 0) take(best, limit > used ? limit - used : 0, "cgroup memory.limit_in_bytes");
+  }
 }
 
 }  // namespace
