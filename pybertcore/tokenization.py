@@ -8,7 +8,8 @@ WordPiece, BertNormalizer (lower-casing, accent stripping, CJK splitting as conf
 ``[CLS] $A [SEP] $B:1 [SEP]:1`` and the WordPiece decoder.
 
 Left out: slow (pure Python) tokenizers, ``is_split_into_words``, overflowing tokens with a stride,
-``text_target``. Arrays are numpy only (``return_tensors="np"``; "pt" is refused: the runtime has no torch).
+``text_target``. ``return_tensors="np"`` gives numpy arrays, ``"pt"`` torch tensors (torch is imported only
+then, and its absence is an ImportError that says so), None lists.
 
 Files are untrusted: a file that cannot be read as what it claims to be (JSON, UTF-8, a tokenizer the
 ``tokenizers`` library accepts) raises OSError naming it, as transformers' "Can't load tokenizer" does; a
@@ -29,6 +30,7 @@ from typing import Any, Iterable, Optional, Union
 
 import numpy as np
 
+from pybertcore.frameworks import import_torch, is_torch_tensor, to_torch
 from pybertcore.hub import resolve_model_folder
 from pybertcore.untrusted import describe, errors_name_file, load_json
 
@@ -133,6 +135,14 @@ def _side(field: str, value: Any) -> str:
     return value
 
 
+def check_return_tensors(tensor_type: Any) -> None:
+    """transformers' names for the frameworks pybertcore returns: "np" (numpy) and "pt" (torch)."""
+    if tensor_type not in ("np", "pt"):
+        raise ValueError(
+            f"return_tensors={tensor_type!r} is not supported by pybertcore; use 'pt' (torch), 'np' (numpy) or None"
+        )
+
+
 class BatchEncoding(dict):
     """What a tokenizer returns: a dict of ``input_ids``, ``token_type_ids``, ``attention_mask`` (lists or
     numpy arrays) that also answers attribute access and keeps the ``tokenizers`` encodings for
@@ -178,12 +188,12 @@ class BatchEncoding(dict):
         return self
 
     def convert_to_tensors(self, tensor_type: Optional[str] = None) -> "BatchEncoding":
+        """The lists as int64 arrays: numpy for "np", torch tensors for "pt" (sharing their memory)."""
         if tensor_type is None:
             return self
-        if tensor_type != "np":
-            raise ValueError(f"return_tensors={tensor_type!r} is not supported by pybertcore; use 'np' or None")
+        check_return_tensors(tensor_type)
         for key, value in list(self.items()):
-            if isinstance(value, np.ndarray):
+            if isinstance(value, np.ndarray) or is_torch_tensor(value):
                 continue
             try:
                 arr = np.asarray(value, dtype=np.int64)
@@ -195,6 +205,11 @@ class BatchEncoding(dict):
             if arr.ndim == 1 and key != "offset_mapping":
                 arr = arr[None, :]
             self[key] = arr
+        if tensor_type == "pt":
+            import_torch('return_tensors="pt"')
+            for key, value in list(self.items()):
+                if isinstance(value, np.ndarray):
+                    self[key] = to_torch(value)
         return self
 
 
@@ -466,10 +481,8 @@ class PreTrainedTokenizerFast:
             raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
         if text is None:
             raise ValueError("You need to specify `text` (a string, a list of strings or a list of pairs)")
-        if return_tensors not in (None, "np"):
-            raise ValueError(
-                f"return_tensors={return_tensors!r} is not supported: pybertcore runs without torch; use 'np' or None"
-            )
+        if return_tensors is not None:
+            check_return_tensors(return_tensors)
         batched = True
         if isinstance(text, str):
             if text_pair is not None and not isinstance(text_pair, str):
@@ -567,11 +580,10 @@ class PreTrainedTokenizerFast:
             data = {k: v[0] for k, v in data.items()}
         n_sequences = encodings[0].n_sequences if encodings else None
         out = BatchEncoding(data, encodings=encodings, n_sequences=n_sequences)
-        if return_tensors == "np":
+        if return_tensors is not None:
             if batched and not encodings:
                 out = BatchEncoding({k: np.zeros((0, 0), dtype=np.int64) for k in data}, encodings=encodings)
-            else:
-                out.convert_to_tensors("np")
+            out.convert_to_tensors(return_tensors)
         return out
 
     def encode(self, text: str, text_pair: Optional[str] = None, add_special_tokens: bool = True, **kwargs: Any) -> Any:

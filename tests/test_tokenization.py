@@ -200,8 +200,8 @@ def test_save_pretrained_round_trip(pair, tmp_path):
 
 def test_bad_arguments_name_the_problem(minilm_dir, tmp_path):
     tok = AutoTokenizer.from_pretrained(minilm_dir)
-    with pytest.raises(ValueError, match="return_tensors"):
-        tok("x", return_tensors="pt")
+    with pytest.raises(ValueError, match="return_tensors='tf' is not supported by pybertcore; use 'pt'"):
+        tok("x", return_tensors="tf")
     with pytest.raises(ValueError, match="padding"):
         tok("x", padding="sideways")
     with pytest.raises(ValueError, match=r"text\[1\]"):
@@ -282,3 +282,40 @@ def test_pickle_round_trip(minilm_dir):
     tok = AutoTokenizer.from_pretrained(minilm_dir)
     again = pickle.loads(pickle.dumps(tok))
     assert again("Hello!") == tok("Hello!")
+
+
+def test_return_tensors_pt_gives_torch_like_transformers(minilm_dir):
+    """The course's line: tokenizer(raw_inputs, padding=True, truncation=True, return_tensors="pt")."""
+    import torch
+    import transformers
+
+    raw_inputs = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
+    ours = AutoTokenizer.from_pretrained(minilm_dir)(raw_inputs, padding=True, truncation=True, return_tensors="pt")
+    theirs = transformers.AutoTokenizer.from_pretrained(minilm_dir)(raw_inputs, padding=True, truncation=True,
+                                                                     return_tensors="pt")
+    assert list(ours.keys()) == list(theirs.keys())
+    for key in theirs:
+        assert isinstance(ours[key], torch.Tensor) and ours[key].dtype == theirs[key].dtype == torch.int64
+        assert torch.equal(ours[key], theirs[key])
+    single = AutoTokenizer.from_pretrained(minilm_dir)("Hello!", return_tensors="pt")
+    assert single["input_ids"].shape == (1, 4)
+
+
+def test_return_tensors_pt_without_torch_says_so(minilm_dir):
+    import subprocess
+    import sys
+
+    from conftest import CHILD_CWD, child_env
+
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from pybertcore import AutoTokenizer\n"
+            f"tok = AutoTokenizer.from_pretrained({str(minilm_dir)!r})\n"
+            "print(tok('x', return_tensors='np')['input_ids'].shape)\n"
+            "try:\n"
+            "    tok('x', return_tensors='pt')\n"
+            "except ImportError as e:\n"
+            "    print('ImportError:', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], env=child_env(), cwd=CHILD_CWD, capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    assert "(1, 3)" in out
+    assert 'ImportError: return_tensors="pt" needs PyTorch, which is not installed' in out
