@@ -56,6 +56,20 @@ INIT_ZEROS = "zeros"  # biases, LayerNorm bias
 INIT_ONES = "ones"  # LayerNorm weight
 
 
+class CpuDevice(str):
+    """``model.device``: "cpu", with torch.device's ``type`` and ``index``, without importing torch (torch
+    takes it wherever it takes a device string: ``tensor.to(model.device)``)."""
+
+    def __new__(cls) -> "CpuDevice":
+        return super().__new__(cls, "cpu")
+
+    type = "cpu"
+    index = None
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+
 class ParamSpec:
     """Name, shape and initialisation of one parameter.
 
@@ -275,6 +289,46 @@ class PreTrainedModel:
             self._compute_dtype = wanted
             self._build()
         return self
+
+    # --- torch.nn.Module habits ------------------------------------------------------------------------
+    # Code written for transformers calls these around a model; an inference-only CPU model answers
+    # them as such: eval() and friends return the model, what would train or leave the CPU raises.
+    main_input_name: ClassVar[str] = "input_ids"
+    training: ClassVar[bool] = False
+
+    @property
+    def device(self) -> "CpuDevice":
+        return CpuDevice()
+
+    @property
+    def name_or_path(self) -> str:
+        return getattr(self.config, "name_or_path", "")
+
+    def eval(self) -> "PreTrainedModel":
+        return self
+
+    def train(self, mode: bool = True) -> "PreTrainedModel":
+        if mode:
+            raise NotImplementedError(f"{type(self).__name__}.train(): pybertcore models are inference only")
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> "PreTrainedModel":
+        return self  # nothing here keeps gradients
+
+    def cpu(self) -> "PreTrainedModel":
+        return self
+
+    def float(self) -> "PreTrainedModel":
+        return self.to("float32")
+
+    def bfloat16(self) -> "PreTrainedModel":
+        return self.to("bfloat16")
+
+    def half(self) -> "PreTrainedModel":
+        raise NotImplementedError("half(): pybertcore computes in float32, bfloat16 or int8; use model.to('bfloat16')")
+
+    def cuda(self, *args: Any, **kwargs: Any) -> "PreTrainedModel":
+        raise NotImplementedError("cuda(): pybertcore runs on the CPU only")
 
     # --- parameters ----------------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:

@@ -75,3 +75,23 @@ def test_import_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], env=child_env(), cwd=CHILD_CWD, capture_output=True, text=True,
                          check=True, timeout=120).stdout.strip()
     assert out == "False"
+
+
+def test_nn_module_habits(tmp_path):
+    make_transformers_model("bert", "ForSequenceClassification", tmp_path)
+    model = pybertcore.AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    assert model.eval() is model and model.train(False) is model and model.requires_grad_(False) is model
+    assert model.cpu() is model and model.float() is model and model.to("cpu") is model
+    assert model.training is False and model.main_input_name == "input_ids"
+    assert model.device == "cpu" and model.device.type == "cpu" and str(model.device) == "cpu"
+    assert model.name_or_path == str(tmp_path)
+    assert torch.ones(2).to(model.device).device.type == "cpu"
+    for call, message in ((model.train, "inference only"), (lambda: model.train(True), "inference only"),
+                          (model.half, "bfloat16"), (model.cuda, "CPU only"), (lambda: model.to("cuda"), "CPU only")):
+        with pytest.raises(NotImplementedError, match=message):
+            call()
+    assert model.bfloat16().dtype == "bfloat16" and model.float().dtype == "float32"
+    assert model.to(torch.float32) is model and model.to(dtype=torch.float32).dtype == "float32"
+    with torch.no_grad(), torch.inference_mode():
+        logits = model(torch.tensor([[1, 2, 3]])).logits
+    assert isinstance(logits, torch.Tensor)
