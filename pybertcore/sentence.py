@@ -170,6 +170,11 @@ def _sentence_bert_config(path: Path) -> tuple[Optional[int], bool]:
     return max_seq_length, do_lower_case
 
 
+# sentence-transformers' constructor arguments that pybertcore does not implement yet.
+_SENTENCE_TRANSFORMERS_NOT_YET = ("modules", "prompts", "default_prompt_name", "similarity_fn_name", "truncate_dim",
+                                  "model_card_data")
+
+
 class SentenceEncoder:
     """Text to sentence vectors, as ``sentence_transformers.SentenceTransformer`` computes them."""
 
@@ -186,12 +191,48 @@ class SentenceEncoder:
         self.normalize = bool(normalize)
 
     @classmethod
-    def from_pretrained(cls, model_name_or_path: Union[str, os.PathLike], **kwargs: Any) -> "SentenceEncoder":
-        """Loads a sentence-transformers folder, or a plain checkpoint folder (mean pooling)."""
+    def from_pretrained(
+        cls,
+        model_name_or_path: Union[str, os.PathLike],
+        *,
+        device: Optional[str] = None,
+        cache_folder: Optional[Union[str, os.PathLike]] = None,
+        revision: Optional[str] = None,
+        local_files_only: bool = False,
+        token: Any = None,
+        trust_remote_code: bool = False,
+        model_kwargs: Optional[dict] = None,
+        tokenizer_kwargs: Optional[dict] = None,
+        config_kwargs: Optional[dict] = None,
+        backend: str = "torch",
+        **kwargs: Any,
+    ) -> "SentenceEncoder":
+        """Loads a sentence-transformers folder, or a plain checkpoint folder (mean pooling).
+
+        Takes sentence-transformers' constructor arguments: ``cache_folder``, ``revision``,
+        ``local_files_only`` and ``token`` choose the files; ``model_kwargs`` (e.g. ``{"dtype": "int8"}``),
+        ``tokenizer_kwargs`` and ``config_kwargs`` go to the model, tokenizer and config loading;
+        ``device`` may only be the CPU; ``trust_remote_code`` changes nothing (no checkpoint code is ever
+        run). ``dtype``/``torch_dtype`` may also be given directly. Arguments sentence-transformers has that
+        pybertcore does not implement yet raise NotImplementedError, anything else TypeError, by name.
+        """
         from pybertcore.models.auto import AutoModel
         from pybertcore.tokenization import AutoTokenizer
 
-        folder = resolve_model_folder(model_name_or_path, need_weights=False)
+        not_yet = sorted(k for k in kwargs if k in _SENTENCE_TRANSFORMERS_NOT_YET)
+        if not_yet:
+            raise NotImplementedError(f"SentenceEncoder.from_pretrained: {', '.join(not_yet)} is not supported by "
+                                      "pybertcore yet")
+        unknown = sorted(k for k in kwargs if k not in ("dtype", "torch_dtype"))
+        if unknown:
+            raise TypeError(f"SentenceEncoder.from_pretrained() got unexpected keyword argument(s): {', '.join(unknown)}")
+        if device not in (None, "cpu") and not str(device).startswith("cpu"):
+            raise NotImplementedError(f"device={device!r}: pybertcore runs on the CPU only")
+        if backend != "torch":
+            raise NotImplementedError(f"backend={backend!r}: pybertcore is its own backend; leave backend='torch'")
+        hub = {"cache_dir": cache_folder, "revision": revision, "local_files_only": local_files_only, "token": token}
+        model_kwargs = {**dict(model_kwargs or {}), **kwargs, **dict(config_kwargs or {})}
+        folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
         transformer_folder, pooling, dense, dense_files, normalize = folder, ("mean",), [], [], False
         max_seq_length, do_lower_case = None, False
         modules_file = folder / "modules.json"
@@ -220,8 +261,8 @@ class SentenceEncoder:
                 if (transformer_folder / name).is_file():
                     max_seq_length, do_lower_case = _sentence_bert_config(transformer_folder / name)
                     break
-        model = AutoModel.from_pretrained(transformer_folder, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(transformer_folder)
+        model = AutoModel.from_pretrained(transformer_folder, **model_kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(transformer_folder, **dict(tokenizer_kwargs or {}))
         width = int(model.config.hidden_size) * len(pooling)
         for layer, weights_file in zip(dense, dense_files):
             if layer.weight.shape[1] != width:

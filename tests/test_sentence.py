@@ -191,3 +191,18 @@ def test_dense_module_saved_by_sentence_transformers(minilm_dir, tmp_path):
     theirs = SentenceTransformer(str(tmp_path), device="cpu").encode(texts)
     assert_close(ours, theirs)
     np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0)
+
+
+def test_from_pretrained_arguments_are_never_swallowed(minilm_dir):
+    """sentence-transformers' loading arguments are taken; the ones not implemented yet and unknown ones
+    raise by name instead of being ignored (truncate_dim=128 used to return 384 dimensions silently)."""
+    with pytest.raises(NotImplementedError, match="truncate_dim is not supported by pybertcore yet"):
+        SentenceEncoder.from_pretrained(minilm_dir, truncate_dim=128)
+    with pytest.raises(TypeError, match="unexpected keyword argument.*: banana"):
+        SentenceEncoder.from_pretrained(minilm_dir, banana=1)
+    with pytest.raises(NotImplementedError, match="CPU only"):
+        SentenceEncoder.from_pretrained(minilm_dir, device="cuda")
+    encoder = SentenceEncoder.from_pretrained(minilm_dir, device="cpu", local_files_only=True,
+                                              model_kwargs={"dtype": "bfloat16"}, tokenizer_kwargs={})
+    assert encoder.model.dtype == "bfloat16"
+    assert SentenceEncoder.from_pretrained(minilm_dir, dtype="int8").model.dtype == "int8"
