@@ -327,3 +327,37 @@ def test_cgroup_memory_limit_is_what_is_available():
     available, source = first.split("|")
     assert int(available) <= 1 << 30 and source.startswith("cgroup memory")
     assert "input_ids of shape (4096, 512)" in refusal and "(cgroup memory" in refusal
+
+
+_WIDEN_CHILD = r"""
+import resource, sys
+import pybertcore
+from pybertcore.checkpoints import load_safetensors, load_torch_bin
+size = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (size + (300 << 20), resource.RLIM_INFINITY))
+for load, path in ((load_safetensors, sys.argv[1]), (load_torch_bin, sys.argv[2])):
+    try:
+        load(path)
+        print("loaded")
+    except MemoryError as e:
+        print("MemoryError:", e)
+"""
+
+
+def test_bfloat16_checkpoint_too_big_to_widen_is_refused(tmp_path):
+    """200 MB of bf16 weights become 400 MB of float32: under a 300 MB allowance, refused naming the file
+    before the widening allocates, for safetensors and pytorch_model.bin alike."""
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+
+    weights = {"w": torch.zeros(100 << 20, dtype=torch.bfloat16)}
+    save_file(weights, tmp_path / "model.safetensors")
+    torch.save(weights, tmp_path / "pytorch_model.bin")
+    proc = subprocess.run([sys.executable, "-c", _WIDEN_CHILD, str(tmp_path / "model.safetensors"),
+                           str(tmp_path / "pytorch_model.bin")], env=child_env(), cwd=CHILD_CWD, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("MemoryError: ") and "model.safetensors: its bfloat16 tensors widened to float32 " \
+        "needs 400.0 MiB" in lines[0] and "RLIMIT_AS" in lines[0]
+    assert lines[1].startswith("MemoryError: ") and "pytorch_model.bin: converting its bfloat16" in lines[1]

@@ -44,7 +44,9 @@ def shape_problem(shape: object, itemsize: int) -> str | None:
 
 def bf16_to_float32(bits: np.ndarray) -> np.ndarray:
     """bfloat16 values stored as uint16 bit patterns → float32 (exact: bf16 is the top half of an f32)."""
-    return (bits.astype(np.uint32) << 16).view(np.float32)
+    wide = bits.astype(np.uint32)
+    wide <<= 16  # in place: one float32-sized array, not two
+    return wide.view(np.float32)
 
 
 def map_file(path: Path) -> mmap.mmap:

@@ -29,6 +29,7 @@ from pybertcore.checkpoints.common import (
     new_state_dict,
     shape_problem,
 )
+from pybertcore.memory import check_allocation
 from pybertcore.untrusted import describe, type_name
 
 SAFE_WEIGHTS_NAME = "model.safetensors"
@@ -61,6 +62,9 @@ def load_safetensors(path: str | os.PathLike) -> StateDict:
     data_size = size - data_start
     entries = _header_entries(path, _parse_header(path, raw), data_size)
 
+    widened = sum(end - begin for _, dtype_name, _, _, begin, end in entries if dtype_name == "BF16") * 2
+    if widened:  # bf16 comes back as float32, in new memory: a 20 GB bf16 file is 40 GB once widened
+        check_allocation(widened, f"{path}: its bfloat16 tensors widened to float32")
     tensors = new_state_dict()
     mm = map_file(path) if data_size > 0 else None
     if mm is not None:

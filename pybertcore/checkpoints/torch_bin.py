@@ -455,6 +455,21 @@ def _array_of(ref: _TensorRef, source: Path, name: str) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(data[offset:], shape=shape, strides=strides, writeable=False)
 
 
+def _check_conversions(storages: Any, path: Path) -> None:
+    """bf16 storages come back widened to float32 and big-endian ones byte-swapped, in new memory: refused
+    at once, naming the bytes, when that cannot fit (a 20 GB bf16 file is 40 GB once widened)."""
+    total = 0
+    for storage in storages:
+        if storage.data is None:
+            continue
+        if storage.storage_type.name == "BFloat16Storage":
+            total += storage.numel * 4
+        elif storage.data.dtype.byteorder == ">":
+            total += storage.data.nbytes
+    if total:
+        check_allocation(total, f"{path}: converting its bfloat16 or big-endian storages")
+
+
 def _collect(obj: Any, source: Path, out: StateDict) -> StateDict:
     """The top-level object as a flat name → array dict (a state dict, or {"state_dict": ...} wrapper)."""
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict) and not any(
@@ -565,6 +580,7 @@ def _load_zip(path: Path) -> StateDict:
                 storage.data = np.frombuffer(mm, dtype=dtype, count=storage.numel, offset=start) if nbytes else np.empty(0, dtype)
             else:
                 storage.data = np.frombuffer(record(name, info), dtype=dtype, count=storage.numel)
+        _check_conversions(storages.values(), path)
         return _collect(obj, path, out)
 
 
@@ -636,4 +652,5 @@ def _load_legacy(path: Path) -> StateDict:
             raise CheckpointError(f"{path}: truncated or corrupt checkpoint at storage {describe(key)}")
         storage.data = np.frombuffer(mm, dtype=dtype, count=numel, offset=offset) if numel else np.empty(0, dtype)
         offset += numel * dtype.itemsize
+    _check_conversions(storages.values(), path)
     return _collect(obj, path, out)
