@@ -27,6 +27,7 @@ from pybertcore.inputs import encoder_inputs
 from pybertcore.modeling_utils import (
     INIT_NORMAL,
     CoreParam,
+    all_finite,
     ParamSpec,
     PreTrainedModel,
     as_float32,
@@ -202,12 +203,12 @@ class EncoderPreTrainedModel(PreTrainedModel):
         if self._with_pooler:
             yield "pooler", {"weight": f"{pre}{lay.pooler}.weight", "bias": f"{pre}{lay.pooler}.bias"}
 
-    def _build_encoder(self) -> set[str]:
+    def _build_encoder(self, nonfinite: Optional[list] = None) -> set[str]:
         """Packs the encoder piece by piece; the file pages behind each piece are released once it is
         packed, so a load's peak is the packed weights plus one layer's file pages, not two copies.
         Then every parameter the core holds exactly becomes a CoreParam read back from it: a float32
         model keeps its weights once, in the core, and none of them in the checkpoint file. Returns the
-        names of the parameters the encoder holds."""
+        names of the parameters the encoder holds; appends those holding NaN or inf to ``nonfinite``."""
         d = self.dims
         core = _core.EncoderConfig()
         core.vocab_size = d.V
@@ -236,6 +237,8 @@ class EncoderPreTrainedModel(PreTrainedModel):
         layer_sets = 0
         for kind, names in self._canonical_names():
             weights = {key: self._params[name] for key, name in names.items()}
+            if nonfinite is not None:  # each piece while its pages are being read anyway
+                nonfinite += [names[key] for key, value in weights.items() if not all_finite(value)]
             if kind == "embeddings":  # the word table goes block by block: converted, copied, released
                 word = weights.pop("word")
                 if isinstance(word, CoreParam):  # a repack: the table comes back from the current core whole
@@ -339,8 +342,8 @@ class EncoderModel(EncoderPreTrainedModel):
     def _param_specs(self) -> list[ParamSpec]:
         return self._encoder_param_specs()
 
-    def _build(self) -> None:
-        self._build_encoder()
+    def _build(self, nonfinite: Optional[list] = None) -> None:
+        self._build_encoder(nonfinite)
 
     @follows_input_framework
     def forward(

@@ -29,7 +29,7 @@ from pybertcore.modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from pybertcore.modeling_utils import INIT_NORMAL, INIT_ZEROS, CoreParam, ParamSpec, layer_norm_specs
+from pybertcore.modeling_utils import INIT_NORMAL, INIT_ZEROS, CoreParam, ParamSpec, all_finite, layer_norm_specs
 from pybertcore.models.encoder_model import EncoderDims, EncoderPreTrainedModel
 
 # A size: an int, or a name resolved against the config: "H", "E", "V" (EncoderDims), "num_labels".
@@ -152,7 +152,7 @@ class EncoderForTask(EncoderPreTrainedModel):
             return self._head_param_specs() + self._encoder_param_specs()
         return self._encoder_param_specs() + self._head_param_specs()
 
-    def _build(self) -> None:
+    def _build(self, nonfinite: Optional[list] = None) -> None:
         # The head first: an MLM decoder tied to the word embeddings packs that table a second time, and
         # once its file pages are released the encoder's piece-by-piece build starts from a small base
         # (bert-base MLM: load peak over the interpreter 1.45x -> 1.30x of the weights).
@@ -166,6 +166,8 @@ class EncoderForTask(EncoderPreTrainedModel):
             w_name, b_name = (self._tied.get(f"{step.name}.{part}", f"{step.name}.{part}") for part in ("weight", "bias"))
             weight, bias = self._params[w_name], self._params[b_name]
             sources += [weight, bias]
+            if nonfinite is not None:
+                nonfinite += [n for n, v in ((w_name, weight), (b_name, bias)) if not all_finite(v)]
             if isinstance(step, Linear):
                 dense = _core.Dense(np.ascontiguousarray(weight, dtype=np.float32),
                                     np.ascontiguousarray(bias, dtype=np.float32))
@@ -177,7 +179,7 @@ class EncoderForTask(EncoderPreTrainedModel):
                 self._params[b_name] = np.array(bias, dtype=np.float32)
                 head_ops.append(("norm", self._params[w_name], self._params[b_name]))
         self._release_pages([a for a in sources if a.size > 4096])
-        in_encoder = self._build_encoder()
+        in_encoder = self._build_encoder(nonfinite)
         for name, param in handed.items():
             if name not in in_encoder:  # a decoder tied to the word embeddings reads them from the encoder
                 self._params[name] = param
