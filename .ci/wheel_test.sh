@@ -14,7 +14,6 @@
 # Everything runs outside the repository root (whose pybertcore/ has no compiled core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 started=$SECONDS
 step() { echo; echo "=== wheel: $1 ($((SECONDS - started)) s in)"; }
 fail() { echo "wheel_test.sh: FAILED: $*" >&2; exit 1; }
@@ -28,7 +27,7 @@ esac
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pybertcore-wheel-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-tools=${PYBERTCORE_WHEEL_TOOLS:-$root/build/wheel-tools}
+tools=${PYBERTCORE_WHEEL_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/pybertcore/wheel-tools}  # as build_wheel.sh
 
 step "1. build"
 wheel=$(bash .ci/build_wheel.sh "$work/dist" | tail -1)
