@@ -282,7 +282,7 @@ FloatArray dense_weight(const Dense& d, py::ssize_t row0 = 0, py::ssize_t rows =
 }
 
 FloatArray vector_array(const float* data, py::ssize_t rows, py::ssize_t cols = -1) {
-  FloatArray out = cols < 0 ? FloatArray({rows}) : FloatArray({rows, cols});
+  FloatArray out = cols < 0 ? FloatArray(rows) : FloatArray({rows, cols});
   std::copy(data, data + out.size(), out.mutable_data());
   return out;
 }
@@ -512,7 +512,7 @@ py::array dense_forward(const Dense& d, const FloatArray& x, Activation act, con
   }
   FloatArray y;
   if (packed_output) {
-    y = FloatArray({static_cast<py::ssize_t>(d.kernels->packed_a_floats(static_cast<int>(M), d.N))});
+    y = FloatArray(static_cast<py::ssize_t>(d.kernels->packed_a_floats(static_cast<int>(M), d.N)));
   } else {
     y = FloatArray({M, static_cast<py::ssize_t>(d.N)});
   }
@@ -631,7 +631,7 @@ py::object layer_norm(const FloatArray& x, const FloatArray& weight, const Float
   ln.eps = eps;
   FloatArray yp;
   if (packed) {
-    yp = FloatArray({static_cast<py::ssize_t>(k.packed_a_floats(ln.N, ln.C))});
+    yp = FloatArray(static_cast<py::ssize_t>(k.packed_a_floats(ln.N, ln.C)));
     ln.packed = yp.mutable_data();
   }
   {
@@ -657,8 +657,8 @@ py::tuple quantize_activations(const FloatArray& x, const py::object& isa) {
   const Kernels& k = kernels_named(isa);
   const py::ssize_t M = x.shape(0), K = x.shape(1);
   py::array_t<uint8_t> q({M, K});
-  FloatArray scale({M});
-  py::array_t<int32_t> zero({M});
+  FloatArray scale(M);
+  py::array_t<int32_t> zero(M);
   py::array_t<int32_t> idx({M, static_cast<py::ssize_t>(kActOutliers)});
   FloatArray res({M, static_cast<py::ssize_t>(kActOutliers)});
   for (py::ssize_t m = 0; m < M; ++m) {
