@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
@@ -36,6 +36,8 @@ from pybertcore.checkpoints import (
 )
 from pybertcore.configuration_utils import _HUB_KWARGS, PretrainedConfig
 from pybertcore.models.config_checks import check_model_size
+from pybertcore.module_tree import Module
+from pybertcore.module_tree import build as build_module_tree
 
 logger = logging.getLogger("pybertcore")
 
@@ -56,6 +58,9 @@ def random_generator() -> np.random.Generator:
 INIT_NORMAL = "normal"  # N(0, initializer_range): Linear and Embedding weights
 INIT_ZEROS = "zeros"  # biases, LayerNorm bias
 INIT_ONES = "ones"  # LayerNorm weight
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])  # torch's return value
 
 
 class CpuDevice(str):
@@ -294,6 +299,84 @@ class PreTrainedModel:
             self._build()
         return self
 
+    # --- the module tree (pybertcore.module_tree) -------------------------------------------------------
+    def _tree_spec(self) -> Any:
+        """The root Node of this model's tree (families define it)."""
+        raise NotImplementedError
+
+    def _tree_resolver(self) -> Any:
+        raise NotImplementedError
+
+    def _module_tree(self) -> Module:
+        tree = self.__dict__.get("_tree")
+        if tree is None:
+            tree = build_module_tree(self._tree_spec(), self._tree_resolver(), self, "")
+            self.__dict__["_tree"] = tree
+        return tree
+
+    def __getattr__(self, name: str) -> Any:
+        """Children of the root module (``model.bert``, ``model.classifier``) and its own parameters."""
+        if name.startswith("_") or name in ("config",):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        try:
+            tree = self._module_tree()
+        except NotImplementedError:
+            tree = None
+        if tree is not None and (name in tree._children or name in tree._own):
+            return getattr(tree, name)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def get_parameter(self, name: str) -> np.ndarray:
+        """A parameter's values by its full name: a read-only float32 array (read back from the core for the
+        weights it holds: a new array each time)."""
+        source = self._tied_source(name)
+        if source not in self._params:
+            raise AttributeError(f"{type(self).__name__} has no parameter '{name}'")
+        value = as_float32(self._params[source]).view()
+        value.flags.writeable = False
+        return value
+
+    def _tied_source(self, name: str) -> str:
+        return self._tied.get(name, name)
+
+    def _set_parameter(self, name: str, value: Any) -> None:
+        """``module.weight = value``: shape checked, stored, the model repacked (the next forward uses it)."""
+        source = self._tied_source(name)
+        self._params[source] = self._checked_param(source, value)
+        self._build()
+
+    def get_submodule(self, target: str) -> Module:
+        module = self._module_tree()
+        for part in [p for p in target.split(".") if p]:
+            if part not in module._children:
+                raise AttributeError(f"{module._get_name()} has no attribute '{part}' (looking for '{target}')")
+            module = module._children[part]
+        return module
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Any:
+        return self._module_tree().named_parameters(prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Any:
+        return self._module_tree().parameters(recurse)
+
+    def named_modules(self, prefix: str = "") -> Any:
+        return self._module_tree().named_modules(prefix)
+
+    def modules(self) -> Any:
+        return self._module_tree().modules()
+
+    def named_children(self) -> Any:
+        return self._module_tree().named_children()
+
+    def children(self) -> Any:
+        return self._module_tree().children()
+
+    @property
+    def base_model(self) -> Any:
+        """The bare encoder inside a head model (``model.bert``), or the model itself."""
+        tree = self._module_tree()
+        return tree._children.get(self.base_model_prefix, self) if self.base_model_prefix else self
+
     # --- torch.nn.Module habits ------------------------------------------------------------------------
     # Code written for transformers calls these around a model; an inference-only CPU model answers
     # them as such: eval() and friends return the model, what would train or leave the CPU raises.
@@ -349,20 +432,34 @@ class PreTrainedModel:
             out[name] = view
         return out
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
-        """Replaces parameters by name; returns (missing_keys, unexpected_keys) like torch."""
-        missing = [k for k in self._params if k not in state_dict]
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        """Replaces parameters by name (numpy arrays or torch tensors) and repacks the model; returns torch's
+        ``(missing_keys, unexpected_keys)`` named tuple. Errors are torch's: with ``strict``, missing and
+        unexpected keys; always, shape mismatches (then nothing is loaded)."""
+        missing = [k for k in self._state_order if k not in state_dict]
         unexpected = [k for k in state_dict if k not in self._params and k not in self._tied]
-        if strict and (missing or unexpected):
-            raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__}: missing keys {missing}, "
-                f"unexpected keys {unexpected}"
-            )
+        errors = []
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+        values = {}
         for name, value in state_dict.items():
-            if name in self._params:
-                self._params[name] = self._checked_param(name, value)
+            if name not in self._params and name not in self._tied:
+                continue
+            source = self._tied_source(name)
+            shape = tuple(getattr(value, "shape", np.shape(value)))
+            if shape != tuple(self._params[source].shape):
+                errors.append(f"size mismatch for {name}: copying a param with shape {list(shape)} from checkpoint, "
+                              f"the shape in current model is {list(self._params[source].shape)}.")
+            elif name == source or source not in state_dict:  # a tied copy counts only without its source
+                values[source] = value
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        for name, value in values.items():
+            self._params[name] = self._checked_param(name, value)
         self._build()
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     def _checked_param(self, name: str, value: Any) -> np.ndarray:
         arr = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
@@ -587,7 +684,11 @@ class PreTrainedModel:
                      max_shard_size=max_shard_size, variant=variant)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(params={self.num_parameters():,}, config={type(self.config).__name__})"
+        """The module tree, as torch prints it."""
+        try:
+            return repr(self._module_tree())
+        except NotImplementedError:
+            return f"{type(self).__name__}(params={self.num_parameters():,}, config={type(self.config).__name__})"
 
 
 def apply_config_overrides(config: PretrainedConfig, overrides: dict[str, Any]) -> None:

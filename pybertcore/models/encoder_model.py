@@ -24,6 +24,8 @@ from pybertcore.activations import activation_from_name
 from pybertcore.configuration_utils import PretrainedConfig
 from pybertcore.frameworks import follows_input_framework
 from pybertcore.inputs import encoder_inputs
+from pybertcore.module_tree import Node
+from pybertcore.models.module_trees import module_tree_resolver
 from pybertcore.modeling_utils import (
     INIT_NORMAL,
     CoreParam,
@@ -133,6 +135,9 @@ class EncoderPreTrainedModel(PreTrainedModel):
     """A model whose parameters include a family encoder, under ``_encoder_prefix``."""
 
     layout: ClassVar[EncoderLayout]
+    # The family's module tree (models/module_trees.py) and, for a task head, which head it is.
+    module_tree: ClassVar[Any]
+    head_kind: ClassVar[Optional[str]] = None
     # "" for the bare model; "<base_model_prefix>." for the task heads.
     _encoder_prefix: ClassVar[str] = ""
     # Whether this model's encoder has its pooler; set by __init__ before the parameters are made.
@@ -141,6 +146,32 @@ class EncoderPreTrainedModel(PreTrainedModel):
     @property
     def dims(self) -> EncoderDims:
         return self.layout.dims(self.config)
+
+    # --- the module tree -----------------------------------------------------------------------------
+    def _tree_spec(self) -> Node:
+        family, d = self.module_tree, self.dims
+        base = family.base(self._with_pooler, d.projection)
+        if self.head_kind is None:
+            return Node(type(self).__name__, base.children)
+        head = family.heads[self.head_kind]
+        encoder = ((self.base_model_prefix, base),)
+        children = family.heads_first.get(self.head_kind, ()) + (
+            head + encoder if getattr(self, "_head_params_first", False) else encoder + head)
+        return Node(type(self).__name__, children)
+
+    def _tree_resolver(self):
+        return module_tree_resolver(self.config, self.dims)
+
+    def get_input_embeddings(self):
+        return self.get_submodule(self._encoder_prefix + self.layout.word_embeddings)
+
+    def get_output_embeddings(self):
+        """The masked-LM decoder (tied to the input embeddings), or None."""
+        head = getattr(self, "head", None)
+        for step in getattr(head, "steps", ()):
+            if getattr(step, "tied_weight", None):
+                return self.get_submodule(step.name)
+        return None
 
     # --- parameters ----------------------------------------------------------------------------------
     def _encoder_param_specs(self) -> list[ParamSpec]:

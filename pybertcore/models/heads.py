@@ -270,6 +270,8 @@ def sequence_classification_loss(logits: np.ndarray, labels: Any, config: Pretra
 class ForSequenceClassification(EncoderForTask):
     """``logits`` (B, num_labels)."""
 
+    head_kind = "sequence_classification"
+
     @follows_input_framework
     def forward(
         self,
@@ -302,6 +304,8 @@ class ForSequenceClassification(EncoderForTask):
 
 class ForTokenClassification(EncoderForTask):
     """``logits`` (B, T, num_labels)."""
+
+    head_kind = "token_classification"
 
     @follows_input_framework
     def forward(
@@ -338,6 +342,8 @@ class ForTokenClassification(EncoderForTask):
 class ForQuestionAnswering(EncoderForTask):
     """``start_logits`` and ``end_logits`` (B, T). ``qa_outputs`` has ``num_labels`` rows, as in
     transformers; a span needs exactly two (start, end)."""
+
+    head_kind = "question_answering"
 
     def __init__(self, config: PretrainedConfig) -> None:
         if config.num_labels != 2:
@@ -393,6 +399,8 @@ class ForQuestionAnswering(EncoderForTask):
 class ForMaskedLM(EncoderForTask):
     """``logits`` (B, T, V); the decoder shares the word embeddings (``config.tie_word_embeddings``)."""
 
+    head_kind = "masked_lm"
+
     @follows_input_framework
     def forward(
         self,
@@ -435,6 +443,8 @@ def _flatten_choices(value: Any, name: str) -> Optional[np.ndarray]:
 
 class ForMultipleChoice(EncoderForTask):
     """Inputs (B, C, T); ``logits`` (B, C). Hidden states and attentions are per (B·C) sequence."""
+
+    head_kind = "multiple_choice"
 
     @follows_input_framework
     def forward(

@@ -9,6 +9,7 @@ from pybertcore.configuration_utils import PretrainedConfig
 from pybertcore.modeling_outputs import BaseModelOutputWithPooling
 from pybertcore.models.albert.configuration_albert import AlbertConfig
 from pybertcore.models.encoder_model import EncoderDims, EncoderLayout, EncoderModel, EncoderPreTrainedModel, bert_dims
+from pybertcore.models.module_trees import ALBERT_TREE
 from pybertcore.models.heads import (
     Bias,
     ForMaskedLM,
@@ -58,6 +59,7 @@ class AlbertPreTrainedModel(EncoderPreTrainedModel):
     config_class = AlbertConfig
     base_model_prefix = "albert"
     layout = ALBERT_LAYOUT
+    module_tree = ALBERT_TREE
 
 
 class AlbertModel(AlbertPreTrainedModel, EncoderModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pybertcore.modeling_outputs import BaseModelOutputWithPoolingAndCrossAttentions
 from pybertcore.models.bert.configuration_bert import BertConfig
 from pybertcore.models.encoder_model import EncoderLayout, EncoderModel, EncoderPreTrainedModel, bert_dims
+from pybertcore.models.module_trees import BERT_TREE
 from pybertcore.models.heads import (
     Bias,
     ForMaskedLM,
@@ -53,6 +54,7 @@ class BertPreTrainedModel(EncoderPreTrainedModel):
     config_class = BertConfig
     base_model_prefix = "bert"
     layout = BERT_LAYOUT
+    module_tree = BERT_TREE
 
 
 class BertModel(BertPreTrainedModel, EncoderModel):

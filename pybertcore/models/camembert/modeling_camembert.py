@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pybertcore.models.camembert.configuration_camembert import CamembertConfig
 from pybertcore.models.encoder_model import EncoderModel, EncoderPreTrainedModel
+from pybertcore.models.module_trees import CAMEMBERT_TREE
 from pybertcore.models.heads import (
     ForMaskedLM,
     ForMultipleChoice,
@@ -25,6 +26,7 @@ class CamembertPreTrainedModel(EncoderPreTrainedModel):
     config_class = CamembertConfig
     base_model_prefix = "roberta"
     layout = ROBERTA_LAYOUT
+    module_tree = CAMEMBERT_TREE
     _head_params_first = True  # transformers' state_dict order for this family's heads
 
 

@@ -8,6 +8,7 @@ from pybertcore.configuration_utils import PretrainedConfig
 from pybertcore.modeling_outputs import BaseModelOutput
 from pybertcore.models.distilbert.configuration_distilbert import DistilBertConfig
 from pybertcore.models.encoder_model import EncoderDims, EncoderLayout, EncoderModel, EncoderPreTrainedModel
+from pybertcore.models.module_trees import DISTILBERT_TREE
 from pybertcore.models.heads import (
     ForMaskedLM,
     ForMultipleChoice,
@@ -71,6 +72,7 @@ class DistilBertPreTrainedModel(EncoderPreTrainedModel):
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
     layout = DISTILBERT_LAYOUT
+    module_tree = DISTILBERT_TREE
 
 
 class DistilBertModel(DistilBertPreTrainedModel, EncoderModel):

@@ -10,6 +10,7 @@ from pybertcore.modeling_outputs import BaseModelOutputWithCrossAttentions
 from pybertcore.models.bert.modeling_bert import BERT_LAYOUT
 from pybertcore.models.electra.configuration_electra import ElectraConfig
 from pybertcore.models.encoder_model import EncoderDims, EncoderModel, EncoderPreTrainedModel, bert_dims
+from pybertcore.models.module_trees import ELECTRA_TREE
 from pybertcore.models.heads import (
     ForMaskedLM,
     ForMultipleChoice,
@@ -42,6 +43,7 @@ class ElectraPreTrainedModel(EncoderPreTrainedModel):
     config_class = ElectraConfig
     base_model_prefix = "electra"
     layout = ELECTRA_LAYOUT
+    module_tree = ELECTRA_TREE
 
 
 class ElectraModel(ElectraPreTrainedModel, EncoderModel):

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from pybertcore.models.bert.modeling_bert import BERT_LAYOUT
 from pybertcore.models.encoder_model import EncoderModel, EncoderPreTrainedModel, padding_offset_position_ids
+from pybertcore.models.module_trees import ROBERTA_TREE
 from pybertcore.models.heads import (
     Bias,
     ForMaskedLM,
@@ -49,6 +50,7 @@ class RobertaPreTrainedModel(EncoderPreTrainedModel):
     config_class = RobertaConfig
     base_model_prefix = "roberta"
     layout = ROBERTA_LAYOUT
+    module_tree = ROBERTA_TREE
 
 
 class RobertaModel(RobertaPreTrainedModel, EncoderModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pybertcore.models.xlm_roberta.configuration_xlm_roberta import XLMRobertaConfig
 from pybertcore.models.encoder_model import EncoderModel, EncoderPreTrainedModel
+from pybertcore.models.module_trees import XLM_ROBERTA_TREE
 from pybertcore.models.heads import (
     ForMaskedLM,
     ForMultipleChoice,
@@ -25,6 +26,7 @@ class XLMRobertaPreTrainedModel(EncoderPreTrainedModel):
     config_class = XLMRobertaConfig
     base_model_prefix = "roberta"
     layout = ROBERTA_LAYOUT
+    module_tree = XLM_ROBERTA_TREE
     _head_params_first = True  # transformers' state_dict order for this family's heads
 
 

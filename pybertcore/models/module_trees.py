@@ -1,0 +1,241 @@
+"""Each family's module tree as data: the attribute tree and printout of its transformers twin.
+
+A spec (``pybertcore.module_tree``: Node, Layers and leaf specs) per family and head, written from
+transformers' modules: the order of children is the order their ``__init__`` registers them (what
+``print(model)`` and ``named_parameters()`` follow), dropout and activation modules included. Sizes are
+names resolved per model (``module_tree_resolver``): the core's dimensions (V, P, TV, E, H, I, L, groups,
+inner), ``num_labels``, ``pad`` (pad_token_id), ``eps``, or config fields (``"a|b"``: the first of a and b
+that is not None, as ``classifier_dropout or hidden_dropout_prob`` reads in transformers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from pybertcore.module_tree import (
+    ActivationSpec as Act,
+    DropoutSpec as Drop,
+    EmbeddingSpec as Emb,
+    LayerNormSpec as Norm,
+    Layers,
+    LinearSpec as Lin,
+    Node,
+    PlainSpec as Plain,
+)
+
+
+# --- BERT and the families built like it (RoBERTa, XLM-R, CamemBERT, ELECTRA) -------------------------
+def bert_like_layer(F: str) -> Node:
+    return Node(f"{F}Layer", (
+        ("attention", Node(f"{F}Attention", (
+            ("self", Node(f"{F}SelfAttention", (
+                ("query", Lin("H", "H")), ("key", Lin("H", "H")), ("value", Lin("H", "H")),
+                ("dropout", Drop("attention_probs_dropout_prob")),
+            ))),
+            ("output", Node(f"{F}SelfOutput", (
+                ("dense", Lin("H", "H")), ("LayerNorm", Norm("H")), ("dropout", Drop("hidden_dropout_prob")),
+            ))),
+        ))),
+        ("intermediate", Node(f"{F}Intermediate", (
+            ("dense", Lin("H", "I")), ("intermediate_act_fn", Act("hidden_act")),
+        ))),
+        ("output", Node(f"{F}Output", (
+            ("dense", Lin("I", "H")), ("LayerNorm", Norm("H")), ("dropout", Drop("hidden_dropout_prob")),
+        ))),
+    ))
+
+
+def bert_like_model(F: str, with_pooler: bool, roberta_embeddings: bool = False, projection: bool = False) -> Node:
+    """``<F>Model``: RoBERTa-style embeddings register the position table last, with a padding row."""
+    word = ("word_embeddings", Emb("V", "E", "pad"))
+    types = ("token_type_embeddings", Emb("TV", "E"))
+    norm, dropout = ("LayerNorm", Norm("E")), ("dropout", Drop("hidden_dropout_prob"))
+    if roberta_embeddings:
+        embeddings = (word, types, norm, dropout, ("position_embeddings", Emb("P", "E", "pad")))
+    else:
+        embeddings = (word, ("position_embeddings", Emb("P", "E")), types, norm, dropout)
+    children = [("embeddings", Node(f"{F}Embeddings", embeddings))]
+    if projection:
+        children.append(("embeddings_project", Lin("E", "H")))
+    children.append(("encoder", Node(f"{F}Encoder", (("layer", Layers("L", bert_like_layer(F))),))))
+    if with_pooler:
+        children.append(("pooler", Node(f"{F}Pooler", (("dense", Lin("H", "H")), ("activation", Plain("Tanh"))))))
+    return Node(f"{F}Model", tuple(children))
+
+
+CLASSIFIER_DROPOUT = Drop("classifier_dropout|hidden_dropout_prob")
+
+
+def bert_heads(F: str) -> dict[str, tuple]:
+    """The head's children, by head kind, for BERT."""
+    return {
+        "sequence_classification": (("dropout", CLASSIFIER_DROPOUT), ("classifier", Lin("H", "num_labels"))),
+        "token_classification": (("dropout", CLASSIFIER_DROPOUT), ("classifier", Lin("H", "num_labels"))),
+        "question_answering": (("qa_outputs", Lin("H", "num_labels")),),
+        "masked_lm": (("cls", Node(f"{F}OnlyMLMHead", (
+            ("predictions", Node(f"{F}LMPredictionHead", (
+                ("transform", Node(f"{F}PredictionHeadTransform", (
+                    ("dense", Lin("H", "H")), ("transform_act_fn", Act("hidden_act")), ("LayerNorm", Norm("H")),
+                ))),
+                ("decoder", Lin("H", "V")),
+            ), params=(("bias", ("V",)),))),
+        ))),),
+        "multiple_choice": (("dropout", CLASSIFIER_DROPOUT), ("classifier", Lin("H", 1))),
+    }
+
+
+def roberta_heads(F: str) -> dict[str, tuple]:
+    return {
+        "sequence_classification": (("classifier", Node(f"{F}ClassificationHead", (
+            ("dense", Lin("H", "H")), ("dropout", CLASSIFIER_DROPOUT), ("out_proj", Lin("H", "num_labels")),
+        ))),),
+        "token_classification": (("dropout", CLASSIFIER_DROPOUT), ("classifier", Lin("H", "num_labels"))),
+        "question_answering": (("qa_outputs", Lin("H", "num_labels")),),
+        "masked_lm": (("lm_head", Node(f"{F}LMHead", (
+            ("dense", Lin("H", "H")), ("layer_norm", Norm("H")), ("decoder", Lin("H", "V")),
+        ), params=(("bias", ("V",)),))),),
+        "multiple_choice": (("dropout", Drop("hidden_dropout_prob")), ("classifier", Lin("H", 1))),
+    }
+
+
+def electra_heads() -> dict[str, tuple]:
+    return {
+        "sequence_classification": (("classifier", Node("ElectraClassificationHead", (
+            ("dense", Lin("H", "H")), ("activation", Act("hidden_act")), ("dropout", CLASSIFIER_DROPOUT),
+            ("out_proj", Lin("H", "num_labels")),
+        ))),),
+        "token_classification": (("dropout", CLASSIFIER_DROPOUT), ("classifier", Lin("H", "num_labels"))),
+        "question_answering": (("qa_outputs", Lin("H", "num_labels")),),
+        "masked_lm": (
+            ("generator_predictions", Node("ElectraGeneratorPredictions", (
+                ("activation", Act("hidden_act")), ("LayerNorm", Norm("E")), ("dense", Lin("H", "E")),
+            ))),
+            ("generator_lm_head", Lin("E", "V")),
+        ),
+        "multiple_choice": (
+            ("sequence_summary", Node("ElectraSequenceSummary", (
+                ("summary", Lin("H", "H")), ("activation", Act("summary_activation")),
+                ("first_dropout", Plain("Identity")), ("last_dropout", Drop("summary_last_dropout")),
+            ))),
+            ("classifier", Lin("H", 1)),
+        ),
+    }
+
+
+# --- DistilBERT ------------------------------------------------------------------------------------
+def distilbert_model() -> Node:
+    block = Node("TransformerBlock", (
+        ("attention", Node("DistilBertSelfAttention", (
+            ("q_lin", Lin("H", "H")), ("k_lin", Lin("H", "H")), ("v_lin", Lin("H", "H")), ("out_lin", Lin("H", "H")),
+            ("dropout", Drop("attention_dropout")),
+        ))),
+        ("sa_layer_norm", Norm("H")),
+        ("ffn", Node("FFN", (
+            ("dropout", Drop("dropout")), ("lin1", Lin("H", "I")), ("lin2", Lin("I", "H")), ("activation", Act("activation")),
+        ))),
+        ("output_layer_norm", Norm("H")),
+    ))
+    return Node("DistilBertModel", (
+        ("embeddings", Node("Embeddings", (
+            ("word_embeddings", Emb("V", "E", "pad")), ("position_embeddings", Emb("P", "E")),
+            ("LayerNorm", Norm("E")), ("dropout", Drop("dropout")),
+        ))),
+        ("transformer", Node("Transformer", (("layer", Layers("L", block)),))),
+    ))
+
+
+DISTILBERT_HEADS = {
+    "sequence_classification": (("pre_classifier", Lin("H", "H")), ("classifier", Lin("H", "num_labels")),
+                                ("dropout", Drop("seq_classif_dropout"))),
+    "token_classification": (("dropout", Drop("dropout")), ("classifier", Lin("H", "num_labels"))),
+    "question_answering": (("qa_outputs", Lin("H", "num_labels")), ("dropout", Drop("qa_dropout"))),
+    "masked_lm": (("vocab_transform", Lin("H", "H")), ("vocab_layer_norm", Norm("H")), ("vocab_projector", Lin("H", "V")),
+                  ("mlm_loss_fct", Plain("CrossEntropyLoss"))),
+    "multiple_choice": (("pre_classifier", Lin("H", "H")), ("classifier", Lin("H", 1)), ("dropout", Drop("seq_classif_dropout"))),
+}
+# DistilBertForMaskedLM registers its activation before the encoder.
+DISTILBERT_HEADS_FIRST = {"masked_lm": (("activation", Act("activation")),)}
+
+
+# --- ALBERT ----------------------------------------------------------------------------------------
+def albert_model(with_pooler: bool) -> Node:
+    layer = Node("AlbertLayer", (
+        ("full_layer_layer_norm", Norm("H")),
+        ("attention", Node("AlbertAttention", (
+            ("attention_dropout", Drop("attention_probs_dropout_prob")), ("output_dropout", Drop("hidden_dropout_prob")),
+            ("query", Lin("H", "H")), ("key", Lin("H", "H")), ("value", Lin("H", "H")), ("dense", Lin("H", "H")),
+            ("LayerNorm", Norm("H")),
+        ))),
+        ("ffn", Lin("H", "I")), ("ffn_output", Lin("I", "H")), ("activation", Act("hidden_act")),
+        ("dropout", Drop("hidden_dropout_prob")),
+    ))
+    children = [
+        ("embeddings", Node("AlbertEmbeddings", (
+            ("word_embeddings", Emb("V", "E", "pad")), ("position_embeddings", Emb("P", "E")),
+            ("token_type_embeddings", Emb("TV", "E")), ("LayerNorm", Norm("E")), ("dropout", Drop("hidden_dropout_prob")),
+        ))),
+        ("encoder", Node("AlbertTransformer", (
+            ("embedding_hidden_mapping_in", Lin("E", "H")),
+            ("albert_layer_groups", Layers("groups", Node("AlbertLayerGroup", (
+                ("albert_layers", Layers("inner", layer)),
+            )))),
+        ))),
+    ]
+    if with_pooler:
+        children += [("pooler", Lin("H", "H")), ("pooler_activation", Plain("Tanh"))]
+    return Node("AlbertModel", tuple(children))
+
+
+ALBERT_HEADS = {
+    "sequence_classification": (("dropout", Drop("classifier_dropout_prob")), ("classifier", Lin("H", "num_labels"))),
+    "token_classification": (("dropout", Drop("classifier_dropout_prob")), ("classifier", Lin("H", "num_labels"))),
+    "question_answering": (("qa_outputs", Lin("H", "num_labels")),),
+    "masked_lm": (("predictions", Node("AlbertMLMHead", (
+        ("LayerNorm", Norm("E")), ("dense", Lin("H", "E")), ("decoder", Lin("E", "V")), ("activation", Act("hidden_act")),
+    ), params=(("bias", ("V",)),))),),
+    "multiple_choice": (("dropout", Drop("classifier_dropout_prob")), ("classifier", Lin("H", 1))),
+}
+
+
+def module_tree_resolver(config: Any, dims: Any):
+    """Size names → values for one model (see the module doc)."""
+    def resolve(size: Any) -> Any:
+        if not isinstance(size, str):
+            return size
+        if size in ("V", "P", "TV", "E", "H", "I", "L", "groups", "inner", "eps"):
+            return getattr(dims, size)
+        if size == "pad":
+            return dims.pad_token_id
+        if size == "num_labels":
+            return config.num_labels
+        for field in size.split("|"):
+            value: Optional[Any] = getattr(config, field, None)
+            if value is not None:
+                return value
+        return None
+    return resolve
+
+
+# --- per family --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FamilyTree:
+    """A family's trees: the bare model's (given whether it has its pooler and its embedding projection)
+    and, per head kind, the head's children, plus children a head registers before the encoder."""
+
+    base: Callable[[bool, bool], Node]
+    heads: dict
+    heads_first: dict = field(default_factory=dict)
+
+
+BERT_TREE = FamilyTree(lambda pooler, projection: bert_like_model("Bert", pooler), bert_heads("Bert"))
+ROBERTA_TREE = FamilyTree(lambda pooler, projection: bert_like_model("Roberta", pooler, roberta_embeddings=True),
+                          roberta_heads("Roberta"))
+XLM_ROBERTA_TREE = FamilyTree(lambda pooler, projection: bert_like_model("XLMRoberta", pooler, roberta_embeddings=True),
+                              roberta_heads("XLMRoberta"))
+CAMEMBERT_TREE = FamilyTree(lambda pooler, projection: bert_like_model("Camembert", pooler, roberta_embeddings=True),
+                            roberta_heads("Camembert"))
+ELECTRA_TREE = FamilyTree(lambda pooler, projection: bert_like_model("Electra", False, projection=projection),
+                          electra_heads())
+DISTILBERT_TREE = FamilyTree(lambda pooler, projection: distilbert_model(), DISTILBERT_HEADS, DISTILBERT_HEADS_FIRST)
+ALBERT_TREE = FamilyTree(lambda pooler, projection: albert_model(pooler), ALBERT_HEADS)
