@@ -26,7 +26,6 @@ class BertConfig(PretrainedConfig):
         "initializer_range": 0.02,
         "layer_norm_eps": 1e-12,
         "pad_token_id": 0,
-        "position_embedding_type": "absolute",
         "use_cache": True,
         "classifier_dropout": None,
         "is_decoder": False,
