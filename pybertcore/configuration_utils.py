@@ -22,10 +22,10 @@ import math
 import os
 from typing import Any, ClassVar
 
+from pybertcore.hub import CONFIG_NAME, resolve_config_file
 from pybertcore.memory import check_allocation
 from pybertcore.untrusted import describe, errors_name_file, load_json
 
-CONFIG_NAME = "config.json"
 
 # Fields every config has, with transformers' defaults (PreTrainedConfig). id2label/label2id default to
 # two labels; they are handled apart because num_labels derives them.
@@ -322,8 +322,6 @@ def read_config_dict(path: str | os.PathLike) -> dict[str, Any]:
 
 def config_file_and_dict(pretrained_model_name_or_path: str | os.PathLike, **hub_kwargs: Any) -> tuple[str, dict]:
     """(the config.json path, its contents with ``_name_or_path`` set to where it was loaded from)."""
-    from pybertcore.hub import resolve_config_file
-
     path = resolve_config_file(pretrained_model_name_or_path, **hub_kwargs)
     config_dict = read_config_dict(path)
     config_dict["_name_or_path"] = str(pretrained_model_name_or_path)  # where it was loaded from, as transformers

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Optional
 
 from pybertcore.checkpoints import WEIGHTS_FILE_NAMES, find_weights_file, shard_files
-from pybertcore.configuration_utils import CONFIG_NAME
+
+CONFIG_NAME = "config.json"  # a model folder's config, next to its weights
 
 # Bare names the hub redirects to an organisation's repository. A cache may hold either spelling
 # (the folder is named after the id used to download), so both are looked for.

@@ -217,13 +217,32 @@ class EncoderForTask(EncoderPreTrainedModel):
         logits[index] = head_rows
         return logits.reshape(B, T, -1)
 
-    def _encode_for_head(self, input_ids, attention_mask, token_type_ids, position_ids, head_mask,
-                         inputs_embeds, output_attentions, output_hidden_states):
-        out, mask = self._encode(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states,
+    def _run_task(self, inputs: dict, output_attentions: Optional[bool], output_hidden_states: Optional[bool],
+                  return_dict: Optional[bool], **targets: Any) -> Any:
+        """The one path of every head's forward: inputs → encoder → head on its rows → the head's output."""
+        output_attentions, output_hidden_states, return_dict = self._flags(
+            output_attentions, output_hidden_states, return_dict
         )
-        return out, mask, self._head_logits(out, mask)
+        inputs, shape = self._task_inputs(inputs)
+        out, mask = self._encode(**inputs, output_attentions=output_attentions,
+                                 output_hidden_states=output_hidden_states)
+        result = self._task_output(self._head_logits(out, mask), out, shape, **targets)
+        return result if return_dict else result.to_tuple()
+
+    def _task_inputs(self, inputs: dict) -> tuple[dict, tuple]:
+        """The encoder's inputs from the forward's, and the shape the head's output takes back (multiple
+        choice flattens its choices: passed along, not kept on the model, which may run several calls at once)."""
+        return inputs, ()
+
+    def _task_output(self, logits: np.ndarray, out: dict, shape: tuple, **targets: Any) -> Any:
+        """The head's output class, with its loss when targets were given."""
+        raise NotImplementedError
+
+
+def _inputs(input_ids: Any, attention_mask: Any, token_type_ids: Any, position_ids: Any, head_mask: Any,
+            inputs_embeds: Any) -> dict:
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
+            "position_ids": position_ids, "head_mask": head_mask, "inputs_embeds": inputs_embeds}
 
 
 def _float_loss(value: float) -> np.ndarray:
@@ -273,33 +292,19 @@ class ForSequenceClassification(EncoderForTask):
     head_kind = "sequence_classification"
 
     @follows_input_framework
-    def forward(
-        self,
-        input_ids: Any = None,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        head_mask: Any = None,
-        inputs_embeds: Any = None,
-        labels: Any = None,
-        output_attentions: Optional[bool] = None,
-        output_hidden_states: Optional[bool] = None,
-        return_dict: Optional[bool] = None,
-    ):
-        output_attentions, output_hidden_states, return_dict = self._flags(
-            output_attentions, output_hidden_states, return_dict
-        )
-        out, _, logits = self._encode_for_head(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states,
-        )
-        loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
-        result = SequenceClassifierOutput(
-            loss=loss, logits=logits, hidden_states=out["hidden_states"], attentions=out["attentions"]
-        )
-        return result if return_dict else result.to_tuple()
+    def forward(self, input_ids: Any = None, attention_mask: Any = None, token_type_ids: Any = None,
+                position_ids: Any = None, head_mask: Any = None, inputs_embeds: Any = None, labels: Any = None,
+                output_attentions: Optional[bool] = None, output_hidden_states: Optional[bool] = None,
+                return_dict: Optional[bool] = None):
+        return self._run_task(_inputs(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds),
+                              output_attentions, output_hidden_states, return_dict, labels=labels)
 
     __call__ = forward
+
+    def _task_output(self, logits: np.ndarray, out: dict, shape: tuple, labels: Any = None) -> Any:
+        loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out["hidden_states"],
+                                        attentions=out["attentions"])
 
 
 class ForTokenClassification(EncoderForTask):
@@ -308,35 +313,21 @@ class ForTokenClassification(EncoderForTask):
     head_kind = "token_classification"
 
     @follows_input_framework
-    def forward(
-        self,
-        input_ids: Any = None,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        head_mask: Any = None,
-        inputs_embeds: Any = None,
-        labels: Any = None,
-        output_attentions: Optional[bool] = None,
-        output_hidden_states: Optional[bool] = None,
-        return_dict: Optional[bool] = None,
-    ):
-        output_attentions, output_hidden_states, return_dict = self._flags(
-            output_attentions, output_hidden_states, return_dict
-        )
-        out, _, logits = self._encode_for_head(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states,
-        )
+    def forward(self, input_ids: Any = None, attention_mask: Any = None, token_type_ids: Any = None,
+                position_ids: Any = None, head_mask: Any = None, inputs_embeds: Any = None, labels: Any = None,
+                output_attentions: Optional[bool] = None, output_hidden_states: Optional[bool] = None,
+                return_dict: Optional[bool] = None):
+        return self._run_task(_inputs(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds),
+                              output_attentions, output_hidden_states, return_dict, labels=labels)
+
+    __call__ = forward
+
+    def _task_output(self, logits: np.ndarray, out: dict, shape: tuple, labels: Any = None) -> Any:
         loss = None
         if labels is not None:
             loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), _to_numpy(labels, "labels"))
-        result = TokenClassifierOutput(
-            loss=loss, logits=logits, hidden_states=out["hidden_states"], attentions=out["attentions"]
-        )
-        return result if return_dict else result.to_tuple()
-
-    __call__ = forward
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out["hidden_states"],
+                                     attentions=out["attentions"])
 
 
 class ForQuestionAnswering(EncoderForTask):
@@ -354,27 +345,18 @@ class ForQuestionAnswering(EncoderForTask):
         super().__init__(config)
 
     @follows_input_framework
-    def forward(
-        self,
-        input_ids: Any = None,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        head_mask: Any = None,
-        inputs_embeds: Any = None,
-        start_positions: Any = None,
-        end_positions: Any = None,
-        output_attentions: Optional[bool] = None,
-        output_hidden_states: Optional[bool] = None,
-        return_dict: Optional[bool] = None,
-    ):
-        output_attentions, output_hidden_states, return_dict = self._flags(
-            output_attentions, output_hidden_states, return_dict
-        )
-        out, _, logits = self._encode_for_head(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states,
-        )
+    def forward(self, input_ids: Any = None, attention_mask: Any = None, token_type_ids: Any = None,
+                position_ids: Any = None, head_mask: Any = None, inputs_embeds: Any = None,
+                start_positions: Any = None, end_positions: Any = None, output_attentions: Optional[bool] = None,
+                output_hidden_states: Optional[bool] = None, return_dict: Optional[bool] = None):
+        return self._run_task(_inputs(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds),
+                              output_attentions, output_hidden_states, return_dict,
+                              start_positions=start_positions, end_positions=end_positions)
+
+    __call__ = forward
+
+    def _task_output(self, logits: np.ndarray, out: dict, shape: tuple, start_positions: Any = None,
+                     end_positions: Any = None) -> Any:
         start_logits = np.ascontiguousarray(logits[..., 0])
         end_logits = np.ascontiguousarray(logits[..., 1])
         loss = None
@@ -387,13 +369,8 @@ class ForQuestionAnswering(EncoderForTask):
                 (cross_entropy(start_logits, starts, ignore_index=T) + cross_entropy(end_logits, ends, ignore_index=T))
                 / 2
             )
-        result = QuestionAnsweringModelOutput(
-            loss=loss, start_logits=start_logits, end_logits=end_logits,
-            hidden_states=out["hidden_states"], attentions=out["attentions"],
-        )
-        return result if return_dict else result.to_tuple()
-
-    __call__ = forward
+        return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
+                                            hidden_states=out["hidden_states"], attentions=out["attentions"])
 
 
 class ForMaskedLM(EncoderForTask):
@@ -402,33 +379,20 @@ class ForMaskedLM(EncoderForTask):
     head_kind = "masked_lm"
 
     @follows_input_framework
-    def forward(
-        self,
-        input_ids: Any = None,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        head_mask: Any = None,
-        inputs_embeds: Any = None,
-        labels: Any = None,
-        output_attentions: Optional[bool] = None,
-        output_hidden_states: Optional[bool] = None,
-        return_dict: Optional[bool] = None,
-    ):
-        output_attentions, output_hidden_states, return_dict = self._flags(
-            output_attentions, output_hidden_states, return_dict
-        )
-        out, _, logits = self._encode_for_head(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states,
-        )
+    def forward(self, input_ids: Any = None, attention_mask: Any = None, token_type_ids: Any = None,
+                position_ids: Any = None, head_mask: Any = None, inputs_embeds: Any = None, labels: Any = None,
+                output_attentions: Optional[bool] = None, output_hidden_states: Optional[bool] = None,
+                return_dict: Optional[bool] = None):
+        return self._run_task(_inputs(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds),
+                              output_attentions, output_hidden_states, return_dict, labels=labels)
+
+    __call__ = forward
+
+    def _task_output(self, logits: np.ndarray, out: dict, shape: tuple, labels: Any = None) -> Any:
         loss = None
         if labels is not None:
             loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), _to_numpy(labels, "labels"))
-        result = MaskedLMOutput(loss=loss, logits=logits, hidden_states=out["hidden_states"], attentions=out["attentions"])
-        return result if return_dict else result.to_tuple()
-
-    __call__ = forward
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out["hidden_states"], attentions=out["attentions"])
 
 
 def _flatten_choices(value: Any, name: str) -> Optional[np.ndarray]:
@@ -447,42 +411,30 @@ class ForMultipleChoice(EncoderForTask):
     head_kind = "multiple_choice"
 
     @follows_input_framework
-    def forward(
-        self,
-        input_ids: Any = None,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        head_mask: Any = None,
-        inputs_embeds: Any = None,
-        labels: Any = None,
-        output_attentions: Optional[bool] = None,
-        output_hidden_states: Optional[bool] = None,
-        return_dict: Optional[bool] = None,
-    ):
-        output_attentions, output_hidden_states, return_dict = self._flags(
-            output_attentions, output_hidden_states, return_dict
-        )
-        if input_ids is None:
+    def forward(self, input_ids: Any = None, attention_mask: Any = None, token_type_ids: Any = None,
+                position_ids: Any = None, head_mask: Any = None, inputs_embeds: Any = None, labels: Any = None,
+                output_attentions: Optional[bool] = None, output_hidden_states: Optional[bool] = None,
+                return_dict: Optional[bool] = None):
+        return self._run_task(_inputs(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds),
+                              output_attentions, output_hidden_states, return_dict, labels=labels)
+
+    __call__ = forward
+
+    def _task_inputs(self, inputs: dict) -> tuple[dict, tuple]:
+        """(B, C, T) → (B·C, T): every choice runs as a sequence of its own; C goes to _task_output."""
+        if inputs["input_ids"] is None:
             raise ValueError("input_ids is required (inputs_embeds is not supported)")
-        ids = _to_numpy(input_ids, "input_ids")
+        ids = _to_numpy(inputs["input_ids"], "input_ids")
         if ids.ndim != 3:
             raise ValueError(
                 f"input_ids must be 3-D (batch, choices, tokens) for multiple choice, got shape {tuple(ids.shape)}"
             )
-        num_choices = ids.shape[1]
-        out, _, logits = self._encode_for_head(
-            ids.reshape(-1, ids.shape[-1]),
-            _flatten_choices(attention_mask, "attention_mask"),
-            _flatten_choices(token_type_ids, "token_type_ids"),
-            _flatten_choices(position_ids, "position_ids"),
-            head_mask, inputs_embeds, output_attentions, output_hidden_states,
-        )
+        flat = {name: _flatten_choices(inputs[name], name) for name in ("attention_mask", "token_type_ids", "position_ids")}
+        return {**inputs, "input_ids": ids.reshape(-1, ids.shape[-1]), **flat}, (ids.shape[1],)
+
+    def _task_output(self, logits: np.ndarray, out: dict, shape: tuple, labels: Any = None) -> Any:
+        (num_choices,) = shape
         logits = np.ascontiguousarray(logits.reshape(-1, num_choices))
         loss = None if labels is None else cross_entropy(logits, _to_numpy(labels, "labels"))
-        result = MultipleChoiceModelOutput(
-            loss=loss, logits=logits, hidden_states=out["hidden_states"], attentions=out["attentions"]
-        )
-        return result if return_dict else result.to_tuple()
-
-    __call__ = forward
+        return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=out["hidden_states"],
+                                         attentions=out["attentions"])
