@@ -23,6 +23,7 @@ import os
 from typing import Any, ClassVar
 
 from pybertcore.hub import CONFIG_NAME, resolve_config_file
+from pybertcore.loading import HUB_KWARGS
 from pybertcore.memory import check_allocation
 from pybertcore.untrusted import describe, errors_name_file, load_json
 
@@ -284,7 +285,7 @@ class PretrainedConfig:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
         """Reads ``config.json`` from a folder (or a JSON file path); keyword arguments override fields."""
-        hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _HUB_KWARGS}
+        hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in HUB_KWARGS}
         path, config_dict = config_file_and_dict(pretrained_model_name_or_path, **hub_kwargs)
         model_type = config_dict.get("model_type")
         if cls.model_type and model_type and model_type != cls.model_type:
@@ -306,7 +307,6 @@ class PretrainedConfig:
 
 
 # Keyword arguments of from_pretrained that choose where files come from, not config fields.
-_HUB_KWARGS = ("cache_dir", "revision", "local_files_only", "token", "force_download", "subfolder", "proxies")
 
 
 def read_config_dict(path: str | os.PathLike) -> dict[str, Any]:

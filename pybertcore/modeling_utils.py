@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import threading
 from collections import OrderedDict, namedtuple
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -34,7 +32,9 @@ from pybertcore.checkpoints import (
     save_weights,
     weights_file_names,
 )
-from pybertcore.configuration_utils import _HUB_KWARGS, PretrainedConfig
+from pybertcore.configuration_utils import PretrainedConfig
+from pybertcore.hub import resolve_model_folder
+from pybertcore.loading import match_state_dict, parse_loading_arguments, report_loading, report_nonfinite
 from pybertcore.models.config_checks import check_model_size
 from pybertcore.module_tree import Module
 from pybertcore.module_tree import build as build_module_tree
@@ -110,23 +110,7 @@ def layer_norm_specs(name: str, size: int) -> list[ParamSpec]:
     return [ParamSpec(f"{name}.weight", (size,), INIT_ONES), ParamSpec(f"{name}.bias", (size,), INIT_ZEROS)]
 
 
-class _DeferredInit(threading.local):
-    """While from_pretrained builds a model, parameters are placeholders (``np.empty``: address space,
-    no pages) and the native build waits: the checkpoint fills them, and only what it lacks is drawn
-    at random, once, before the single build (as transformers' meta-device loading does)."""
-
-    active = False
-    pending: Optional[dict] = None
-
-
-_deferred = _DeferredInit()
-
-
 def init_param(spec: ParamSpec, initializer_range: float) -> np.ndarray:
-    if _deferred.active:
-        placeholder = np.empty(spec.shape, dtype=np.float32)
-        _deferred.pending[id(placeholder)] = (placeholder, spec, initializer_range)
-        return placeholder
     if callable(spec.init):  # a family's own initialiser: shape → values (DistilBERT's sinusoidal positions)
         return np.ascontiguousarray(spec.init(spec.shape), dtype=np.float32)
     if spec.init == INIT_NORMAL:
@@ -196,12 +180,6 @@ def all_finite(value: np.ndarray) -> bool:
         return bool(np.isfinite(value.min()) and np.isfinite(value.max()))
 
 
-def _rename_legacy_key(key: str) -> str:
-    """Old TF-converted checkpoints name LayerNorm parameters gamma/beta."""
-    key = re.sub(r"\.gamma$", ".weight", key)
-    return re.sub(r"\.beta$", ".bias", key)
-
-
 class PreTrainedModel:
     """Base of every pybertcore model."""
 
@@ -216,23 +194,37 @@ class PreTrainedModel:
         if not isinstance(config, PretrainedConfig):
             raise TypeError(f"config must be a {self.config_class.__name__}, got {type(config).__name__}")
         check_model_size(config, type(self))  # before anything is allocated
+        # Made by _for_loading: parameters stay placeholders (np.empty: address space, no pages) and the
+        # native build waits; the checkpoint fills them, and only what it lacks is drawn at random, once,
+        # before the single build (as transformers' meta-device loading does).
+        for_loading = self.__dict__.pop("_made_for_loading", False)
         self.config = config
         self._params: OrderedDict[str, np.ndarray] = OrderedDict()
         self._tied: dict[str, str] = {}  # tied name → the name it shares storage with
         self._state_order: list[str] = []  # every state_dict name, tied ones included, in order
+        self._unfilled: dict[str, ParamSpec] = {}  # placeholders of a model made for loading
         for spec in self._param_specs():
             self._state_order.append(spec.name)
             if spec.tied_to is not None:
                 self._tied[spec.name] = spec.tied_to
+            elif for_loading:
+                self._params[spec.name] = np.empty(spec.shape, dtype=np.float32)
+                self._unfilled[spec.name] = spec
             else:
                 self._params[spec.name] = init_param(spec, getattr(config, "initializer_range", 0.02))
         for name, source in self._tied.items():
             if source not in self._params:
                 raise ValueError(f"{name} is tied to {source}, which is not a parameter of {type(self).__name__}")
-        if _deferred.active:  # from_pretrained: _load_checkpoint fills the parameters, then builds
-            self._deferred_params, _deferred.pending = _deferred.pending, {}
-        else:
+        if not for_loading:
             self._build()
+
+    @classmethod
+    def _for_loading(cls, config: PretrainedConfig, **init_kwargs: Any) -> "PreTrainedModel":
+        """A model whose parameters the caller fills (from_pretrained), built by _load_checkpoint."""
+        model = cls.__new__(cls)
+        model._made_for_loading = True
+        model.__init__(config, **init_kwargs)
+        return model
 
     # --- what subclasses define ----------------------------------------------------------------------
     def _param_specs(self) -> list[ParamSpec]:
@@ -503,24 +495,16 @@ class PreTrainedModel:
         if model_args:
             raise TypeError("from_pretrained takes no positional arguments after the path")
         compute_dtype = check_dtype_argument(dtype if dtype is not None else torch_dtype)
-        check_placement_arguments(kwargs)
-        hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _HUB_KWARGS}
-        init_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in cls._init_kwargs}
-        from pybertcore.hub import resolve_model_folder
-
+        args = parse_loading_arguments(kwargs, cls._init_kwargs)
         weights_names = weights_file_names(use_safetensors, variant)
-        folder = resolve_model_folder(pretrained_model_name_or_path, weights_names=weights_names, **hub_kwargs)
+        folder = resolve_model_folder(pretrained_model_name_or_path, weights_names=weights_names, **args.hub)
         if config is None:
             config = cls.config_class.from_pretrained(folder)
             config.name_or_path = str(pretrained_model_name_or_path)
-        apply_config_overrides(config, kwargs)
+        apply_config_overrides(config, args.config_overrides)
 
         checkpoint = load_checkpoint_folder(folder, weights_names)
-        _deferred.active, _deferred.pending = True, {}
-        try:
-            model = cls(config, **init_kwargs)
-        finally:
-            _deferred.active, _deferred.pending = False, None
+        model = cls._for_loading(config, **args.init)
         if compute_dtype is not None:
             model._compute_dtype = compute_dtype  # packed in this precision by the build below
         # Parameters that view the file: each build lets their pages go once the core has packed them.
@@ -537,116 +521,32 @@ class PreTrainedModel:
     def _load_checkpoint(
         self, checkpoint: dict[str, np.ndarray], source: str, ignore_mismatched_sizes: bool
     ) -> dict[str, list]:
-        """Copies matching checkpoint tensors into the model and logs what did not match."""
-        expected = list(self._params)
-        renamed = {}
-        for key, value in checkpoint.items():
-            renamed[_rename_legacy_key(key)] = value
-        tied_copies = {}  # a tied parameter's copy in the checkpoint: used only when its source is absent
-        checkpoint_name: dict[str, str] = {}
-
-        prefix = self.base_model_prefix + "." if self.base_model_prefix else ""
-        model_has_prefix = bool(prefix) and any(k.startswith(prefix) for k in expected)
-        ckpt_has_prefix = bool(prefix) and any(k.startswith(prefix) for k in renamed)
-        if prefix and ckpt_has_prefix and not model_has_prefix:
-            # A head model's checkpoint loaded into the base model: keep the base model's part.
-            renamed = {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in renamed.items()}
-        elif prefix and model_has_prefix and not ckpt_has_prefix:
-            # A base model's checkpoint loaded into a head model: its keys belong under the prefix.
-            renamed = {prefix + k: v for k, v in renamed.items()}
-            # Unused keys are reported under the checkpoint's own names, as transformers does.
-            checkpoint_name = {k: k[len(prefix):] for k in renamed}
-
-        for name in self._tied:
-            if name in renamed:
-                tied_copies[name] = renamed.pop(name)
-        for name, value in tied_copies.items():
-            renamed.setdefault(self._tied[name], value)
-
-        missing, unexpected, mismatched = [], [], []
-        for key in expected:
-            if key not in renamed:
-                missing.append(key)
-                continue
-            value = renamed[key]
-            want = self._params[key].shape
-            if tuple(value.shape) != want:
-                mismatched.append((key, tuple(value.shape), want))
-                continue
+        """Fills the parameters from the checkpoint (loading.match_state_dict), reports what did not match in
+        transformers' words, draws what is missing, and builds."""
+        report = match_state_dict(
+            checkpoint, {name: value.shape for name, value in self._params.items()}, self._state_order, self._tied,
+            self.base_model_prefix, self._keys_to_ignore_on_load_unexpected,
+        )
+        report_loading(report, source, type(self).__name__, ignore_mismatched_sizes)
+        for name, value in report.values.items():
             if not np.issubdtype(value.dtype, np.floating):
-                raise CheckpointError(f"{source}: weight {key} has dtype {value.dtype}, expected floating point")
-            # float16 stays a view of the file, converted piece by piece when packed and when read
-            # (state_dict, save_pretrained): a float32 copy of every weight would sit beside the packed one.
-            keep = np.float16 if value.dtype == np.float16 else np.float32
-            self._params[key] = np.ascontiguousarray(value, dtype=keep)
-        if self._tied:  # a tied name is missing with its source (decoder.bias with cls.predictions.bias)
-            missing_sources = set(missing)
-            missing = [k for k in self._state_order if self._tied.get(k, k) in missing_sources]
-        for key in renamed:
-            if key not in self._params and not any(re.search(p, key) for p in self._keys_to_ignore_on_load_unexpected):
-                unexpected.append(checkpoint_name.get(key, key))
-
-        cls_name = type(self).__name__
-        if mismatched and not ignore_mismatched_sizes:
-            lines = "\n\t".join(
-                f"size mismatch for {k}: copying a param with shape {list(c)} from checkpoint, "
-                f"the shape in current model is {list(m)}."
-                for k, c, m in mismatched
-            )
-            raise RuntimeError(
-                f"Error(s) in loading state_dict for {cls_name}:\n\t{lines}\n\tYou may consider adding "
-                "`ignore_mismatched_sizes=True` in the model `from_pretrained` method."
-            )
-        if unexpected:
-            logger.warning(
-                "Some weights of the model checkpoint at %s were not used when initializing %s: %s\n"
-                "- This IS expected if you are initializing %s from the checkpoint of a model trained on another "
-                "task or with another architecture (e.g. initializing a BertForSequenceClassification model from "
-                "a BertForPreTraining model).\n- This IS NOT expected if you are initializing %s from the "
-                "checkpoint of a model that you expect to be exactly identical (initializing a "
-                "BertForSequenceClassification model from a BertForSequenceClassification model).",
-                source, cls_name, unexpected, cls_name, cls_name,
-            )
-        if missing:
-            logger.warning(
-                "Some weights of %s were not initialized from the model checkpoint at %s and are newly "
-                "initialized: %s\nYou should probably TRAIN this model on a down-stream task to be able to use it "
-                "for predictions and inference.",
-                cls_name, source, missing,
-            )
-        if mismatched:
-            details = "\n".join(
-                f"- {k}: found shape {list(c)} in the checkpoint and {list(m)} in the model instantiated"
-                for k, c, m in mismatched
-            )
-            logger.warning(
-                "Some weights of %s were not initialized from the model checkpoint at %s and are newly "
-                "initialized because the shapes did not match:\n%s\nYou should probably TRAIN this model on a "
-                "down-stream task to be able to use it for predictions and inference.",
-                cls_name, source, details,
-            )
-        self._init_deferred_params()
+                raise CheckpointError(f"{source}: weight {name} has dtype {value.dtype}, expected floating point")
+            # float16 stays a view of the file, converted piece by piece when packed: a float32 copy of every
+            # weight would sit beside the packed one.
+            self._params[name] = np.ascontiguousarray(value, dtype=np.float16 if value.dtype == np.float16 else np.float32)
+            self._unfilled.pop(name, None)
+        self._init_unfilled_params()
         nonfinite: list[str] = []
         self._build(nonfinite)
-        loaded = set(renamed)
-        nonfinite = [name for name in dict.fromkeys(nonfinite) if name in loaded]  # the rest were drawn at random
-        if nonfinite:
-            logger.warning(
-                "Some weights of the model checkpoint at %s are not finite (NaN or inf): %s\nOutputs computed from "
-                "them will be NaN or inf; the checkpoint is probably damaged (a diverged training run, a bad "
-                "conversion or a corrupt download).",
-                source, nonfinite,
-            )
-        return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched, "error_msgs": []}
+        report_nonfinite([name for name in dict.fromkeys(nonfinite) if name in report.values], source)
+        return report.as_loading_info()
 
-    def _init_deferred_params(self) -> None:
-        """Draws the parameters the checkpoint did not provide, when construction was deferred."""
-        pending = getattr(self, "_deferred_params", None) or {}
-        self._deferred_params = {}
-        for name, value in self._params.items():
-            entry = pending.get(id(value))
-            if entry is not None and entry[0] is value:
-                self._params[name] = init_param(entry[1], entry[2])
+    def _init_unfilled_params(self) -> None:
+        """Draws the parameters a model made for loading did not get from its checkpoint."""
+        initializer_range = getattr(self.config, "initializer_range", 0.02)
+        for name, spec in self._unfilled.items():
+            self._params[name] = init_param(spec, initializer_range)
+        self._unfilled = {}
 
     # --- saving --------------------------------------------------------------------------------------
     def save_pretrained(
@@ -740,30 +640,6 @@ def _dtype_name(dtype: Any) -> str:
         return np.dtype(dtype).name
     except TypeError:
         return text
-
-
-# from_pretrained options that say how to load rather than what: shared with the Auto classes, which
-# must not mistake them for config fields.
-LOADING_KWARGS = (
-    "ignore_mismatched_sizes", "output_loading_info", "dtype", "torch_dtype", "use_safetensors", "variant",
-    "low_cpu_mem_usage", "device_map", "trust_remote_code", "attn_implementation",
-)
-
-
-def check_placement_arguments(kwargs: dict[str, Any]) -> None:
-    """Pops transformers' placement options, accepting the values that mean what pybertcore does anyway.
-
-    ``low_cpu_mem_usage`` (loading is always lean), ``trust_remote_code`` (no checkpoint code is ever run),
-    ``attn_implementation`` (attention is exact, whatever the name), ``device_map`` on the CPU.
-    """
-    kwargs.pop("low_cpu_mem_usage", None)
-    kwargs.pop("trust_remote_code", None)
-    attn = kwargs.pop("attn_implementation", None)
-    if attn not in (None, "eager", "sdpa", "flash_attention_2"):
-        raise ValueError(f"attn_implementation: unknown value {attn!r}")
-    device_map = kwargs.pop("device_map", None)
-    if device_map not in (None, "cpu", "auto") and not (isinstance(device_map, dict) and set(device_map.values()) <= {"cpu"}):
-        raise NotImplementedError(f"device_map={device_map!r}: pybertcore runs on the CPU only")
 
 
 def check_dtype_argument(dtype: Any) -> Optional[str]:

@@ -53,7 +53,7 @@ def load(tmp_path, config: dict):
     ({"layer_norm_eps": 1e400}, ValueError, "layer_norm_eps: expected a number, found inf"),
     ({"tie_word_embeddings": 1}, ValueError, "tie_word_embeddings: expected true or false, found 1"),
     ({"architectures": "BertModel"}, ValueError, "architectures: expected null or a list of class names"),
-    ({"position_embedding_type": ["absolute"]}, ValueError, "position_embedding_type: expected a string"),
+    ({"position_embedding_type": ["absolute"]}, ValueError, "position_embedding_type: a list of 1 items is not implemented"),
     ({"validate": 3}, ValueError, "'validate' is not a config field: it names a BertConfig attribute"),
     ({"use_return_dict": False}, ValueError, "'use_return_dict' is not a config field"),
 ])

@@ -9,8 +9,9 @@ import os
 from typing import Any
 
 from pybertcore import models as _models
-from pybertcore.configuration_utils import _HUB_KWARGS, PretrainedConfig, config_file_and_dict
-from pybertcore.modeling_utils import LOADING_KWARGS, apply_config_overrides
+from pybertcore.configuration_utils import PretrainedConfig, config_file_and_dict
+from pybertcore.loading import HUB_KWARGS, parse_loading_arguments
+from pybertcore.modeling_utils import apply_config_overrides
 from pybertcore.untrusted import describe, errors_name_file
 
 # model_type → (sub-package of pybertcore.models, class-name stem). One row per family.
@@ -66,7 +67,7 @@ class AutoConfig:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> PretrainedConfig:
-        hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _HUB_KWARGS}
+        hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in HUB_KWARGS}
         path, config_dict = config_file_and_dict(pretrained_model_name_or_path, **hub_kwargs)
         config_class = _config_class_for(config_dict.get("model_type"), path)
         return_unused_kwargs = kwargs.pop("return_unused_kwargs", False)
@@ -103,18 +104,12 @@ class _BaseAutoModelClass:
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any):
         config = kwargs.pop("config", None)
         if config is None:
-            hub_kwargs = {k: kwargs[k] for k in kwargs if k in _HUB_KWARGS}
-            config_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if not _is_loading_kwarg(k)}
-            config = AutoConfig.from_pretrained(pretrained_model_name_or_path, **hub_kwargs, **config_kwargs)
+            # The config's own fields (num_labels=...) go to the config; the rest to the model class.
+            args = parse_loading_arguments(kwargs, init_names=("add_pooling_layer",))
+            config = AutoConfig.from_pretrained(pretrained_model_name_or_path, **args.hub, **args.config_overrides)
+            kwargs = {k: v for k, v in kwargs.items() if k not in args.config_overrides}
         model_class = cls._model_class_for(config)
         return model_class.from_pretrained(pretrained_model_name_or_path, *model_args, config=config, **kwargs)
-
-
-_LOADING_KWARGS = LOADING_KWARGS + _HUB_KWARGS
-
-
-def _is_loading_kwarg(key: str) -> bool:
-    return key in _LOADING_KWARGS or key in ("add_pooling_layer",)
 
 
 class AutoModel(_BaseAutoModelClass):
