@@ -88,7 +88,7 @@ def test_assigning_a_parameter_repacks(tmp_path, as_torch):
 
 
 @pytest.mark.parametrize("suffix", CLASSES)
-@pytest.mark.parametrize("family", ["bert", "distilbert", "roberta", "albert", "electra"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_load_state_dict_of_a_perturbed_transformers_model(tmp_path, family, suffix):
     ours, theirs = _pair(tmp_path, family, suffix)
     torch.manual_seed(2)
