@@ -23,7 +23,7 @@
 
 #include "kernels/kernels.h"
 #include "model/encoder.h"
-#include "model/threads.h"
+#include "runtime/threads.h"
 
 using namespace pbc;
 

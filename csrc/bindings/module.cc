@@ -22,9 +22,10 @@
 #include "kernels/kernels.h"
 #include "kernels/quantize.h"
 #include "model/encoder.h"
-#include "model/threads.h"
+#include "runtime/threads.h"
 #include "bindings/interrupt.h"
 #include "runtime/cancel.h"
+#include "runtime/cpu.h"
 #include "runtime/memory.h"
 
 namespace py = pybind11;

@@ -1,8 +1,7 @@
 // dispatch.cc — picks the kernel level at run time.
 //
-// A level is usable only when three things agree: the CPU advertises the instructions (CPUID), the OS
-// saves the register state they need on context switches (XCR0 via XGETBV), and this build compiled
-// the level. The choice is made once; PYBERTCORE_ISA (or set_active_isa, for tests) may only lower it.
+// A level is usable only when three things agree: the CPU advertises the instructions and the OS saves
+// the register state they need (runtime/cpu.h), and this build compiled the level. The choice is made once; PYBERTCORE_ISA (or set_active_isa, for tests) may only lower it.
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -11,81 +10,23 @@
 #include <string>
 
 #include "kernels/kernels.h"
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <cpuid.h>
-#define PBC_X86_HOST 1
-#endif
-#if defined(PBC_X86_HOST) && defined(__linux__)
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
+#include "runtime/cpu.h"
 
 namespace pbc {
 namespace {
 
-#ifdef PBC_X86_HOST
-uint64_t read_xcr0() {
-  uint32_t eax, edx;
-  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
-  return (static_cast<uint64_t>(edx) << 32) | eax;
-}
-#endif
-
+// The best level the CPU's features allow, among those this build compiled.
 Isa probe_cpu() {
-#if defined(PBC_X86_HOST) && defined(PBC_HAVE_X86_KERNELS)
-  unsigned eax, ebx, ecx, edx;
-  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return Isa::kScalar;
-  const bool osxsave = (ecx >> 27) & 1;
-  const bool fma = (ecx >> 12) & 1;
-  const bool f16c = (ecx >> 29) & 1;
-  if (!osxsave) return Isa::kScalar;
-  const uint64_t xcr0 = read_xcr0();
-  const bool os_ymm = (xcr0 & 0x6) == 0x6;           // SSE + AVX state
-  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;         // + opmask, ZMM_Hi256, Hi16_ZMM
-  if (__get_cpuid_max(0, nullptr) < 7) return Isa::kScalar;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
-  const bool avx2 = (ebx >> 5) & 1;
-  const bool avx512f = (ebx >> 16) & 1, avx512dq = (ebx >> 17) & 1;
-  const bool avx512bw = (ebx >> 30) & 1, avx512vl = (ebx >> 31) & 1;
-  if (os_zmm && avx2 && fma && f16c && avx512f && avx512dq && avx512bw && avx512vl) {
-    const CpuFeatures& f = cpu_features();
+#ifdef PBC_HAVE_X86_KERNELS
+  const CpuFeatures& f = cpu_features();
+  if (f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512dq && f.avx512bw && f.avx512vl) {
     if (f.avx512_vnni && f.avx512_bf16) return Isa::kAvx512Bf16;
     if (f.avx512_vnni) return Isa::kAvx512Vnni;
     return Isa::kAvx512;
   }
-  if (os_ymm && avx2 && fma && f16c) return Isa::kAvx2;
+  if (f.avx2 && f.fma && f.f16c) return Isa::kAvx2;
 #endif
   return Isa::kScalar;
-}
-
-CpuFeatures probe_features() {
-  CpuFeatures f;
-#if defined(PBC_X86_HOST)
-  unsigned eax, ebx, ecx, edx;
-  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !((ecx >> 27) & 1)) return f;  // no OSXSAVE
-  if (__get_cpuid_max(0, nullptr) < 7) return f;
-  const uint64_t xcr0 = read_xcr0();
-  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
-  const unsigned max_sub = eax;
-  f.avx512_vnni = os_zmm && ((ecx >> 11) & 1);
-  f.amx_bf16 = (edx >> 22) & 1;
-  f.amx_tile = (edx >> 24) & 1;
-  f.amx_int8 = (edx >> 25) & 1;
-  if (max_sub >= 1) {
-    __cpuid_count(7, 1, eax, ebx, ecx, edx);
-    f.avx512_bf16 = os_zmm && ((eax >> 5) & 1);
-  }
-  f.os_amx = (xcr0 & 0x60000) == 0x60000;  // XTILECFG (17) and XTILEDATA (18)
-#if defined(__linux__)
-  if (f.amx_tile && f.os_amx) {
-    // Linux hands out AMX tile state only on request (ARCH_REQ_XCOMP_PERM = 0x1023, XTILEDATA = 18).
-    f.amx_permitted = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
-  }
-#endif
-#endif
-  return f;
 }
 
 // The tables of the levels this CPU supports; the others stay copies of the best one below and are
@@ -206,10 +147,5 @@ const Kernels& kernels_for(Isa isa) {
 }
 
 const Kernels& active_kernels() { return kernels_for(active_isa()); }
-
-const CpuFeatures& cpu_features() {
-  static const CpuFeatures f = probe_features();
-  return f;
-}
 
 }  // namespace pbc

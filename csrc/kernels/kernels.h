@@ -13,7 +13,7 @@
 // compiled with AVX flags could be picked by the linker for baseline code; the SIMD levels are the
 // shared bodies in simd/*.h over one vector header per level, and they parallelise through
 // parallel.h (a function-pointer interface for the same reason), as does the scalar reference; all
-// follow the calling thread's ThreadLease (model/threads.h). Callers validate every shape and
+// follow the calling thread's ThreadLease (runtime/threads.h). Callers validate every shape and
 // index before the first parallel region (an exception escaping a parallel region kills the
 // process). Numerical guarantee: every level matches the scalar reference (ref/) within the per-op
 // tolerances of tests/test_kernels.py; reductions are written in a fixed order, no -ffast-math.
@@ -187,15 +187,5 @@ Isa parse_isa(const char* name);
 const Kernels& kernels_for(Isa isa);
 const Kernels& active_kernels();
 
-// CPU features beyond the levels (CPUID, with the OS's register-state support from XCR0), reported by
-// cpu_info() and used to pick the AVX-512 extension levels.
-struct CpuFeatures {
-  bool avx512_bf16 = false;  // CPUID.(7,1):EAX[5]
-  bool avx512_vnni = false;  // CPUID.(7,0):ECX[11]
-  bool amx_bf16 = false, amx_tile = false, amx_int8 = false;  // CPUID.(7,0):EDX[22, 24, 25]
-  bool os_amx = false;         // XCR0 bits 17-18 (XTILECFG, XTILEDATA)
-  bool amx_permitted = false;  // Linux granted XTILEDATA (arch_prctl ARCH_REQ_XCOMP_PERM), asked once
-};
-const CpuFeatures& cpu_features();
 
 }  // namespace pbc

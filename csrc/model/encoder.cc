@@ -12,21 +12,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "kernels/parallel.h"
-#include "model/threads.h"
+#include "runtime/parallel.h"
+#include "runtime/threads.h"
 #include "runtime/cancel.h"
 
 namespace pbc {
-
-void AlignedFree::operator()(float* p) const { std::free(p); }
-
-AlignedBuffer aligned_floats(size_t count) {
-  // Round up to whole cache lines: aligned_alloc requires a multiple of the alignment.
-  const size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
-  void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
-  if (!p) throw std::bad_alloc();
-  return AlignedBuffer(static_cast<float*>(p));
-}
 
 namespace {
 size_t packed_floats(const Kernels& k, int N, int K, Precision p) {

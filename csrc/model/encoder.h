@@ -24,35 +24,12 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "runtime/aligned.h"
 
 namespace pbc {
 
-// A 64-byte aligned float buffer.
-struct AlignedFree {
-  void operator()(float* p) const;
-};
-using AlignedBuffer = std::unique_ptr<float[], AlignedFree>;
-AlignedBuffer aligned_floats(size_t count);
-
-// std::vector storage on 64-byte boundaries: every weight the core keeps (embeddings, biases, norms)
-// starts on a cache line, like the packed matrices.
-template <class T>
-struct CacheLineAllocator {
-  using value_type = T;
-  CacheLineAllocator() = default;
-  template <class U>
-  CacheLineAllocator(const CacheLineAllocator<U>&) {}
-  T* allocate(size_t n) {
-    void* p = nullptr;
-    if (posix_memalign(&p, 64, n == 0 ? 64 : n * sizeof(T)) != 0) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t) { free(p); }
-  template <class U>
-  bool operator==(const CacheLineAllocator<U>&) const { return true; }
-  template <class U>
-  bool operator!=(const CacheLineAllocator<U>&) const { return false; }
-};
+// Every weight the core keeps as a plain vector (embeddings, biases, norms) starts on a cache line,
+// like the packed matrices.
 using WeightVector = std::vector<float, CacheLineAllocator<float>>;
 
 // A linear layer y = act(x · Wᵀ + b), W (N, K) packed once for the kernels that will run it.

@@ -1,7 +1,7 @@
 // cancel.h — stopping a running call early (Ctrl-C), safely.
 //
 // A call that may be stopped puts a CancelScope on its thread, naming a flag that another thread or a
-// signal handler may set. The parallel loops (kernels/parallel.h) read the flag of the thread that
+// signal handler may set. The parallel loops (runtime/parallel.h) read the flag of the thread that
 // starts them: once it is set, units not yet started are skipped, and every later loop of the call
 // does nothing, so the call winds down within one unit of work per thread. What it computed is then
 // garbage: the call checks cancel_requested() before returning and throws Cancelled instead.

@@ -14,7 +14,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/quantize.h"
-#include "model/threads.h"
+#include "runtime/threads.h"
 
 using namespace pbc;
 

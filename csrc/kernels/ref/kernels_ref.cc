@@ -11,7 +11,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/kernels.h"
-#include "kernels/parallel.h"
+#include "runtime/parallel.h"
 
 namespace pbc {
 namespace {

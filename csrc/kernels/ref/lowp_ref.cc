@@ -14,7 +14,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/kernels.h"
-#include "kernels/parallel.h"
+#include "runtime/parallel.h"
 #include "kernels/quantize.h"
 
 namespace pbc {

@@ -21,7 +21,7 @@
 #include <math.h>
 
 #include "kernels/kernels.h"
-#include "kernels/parallel.h"
+#include "runtime/parallel.h"
 
 namespace pbc {
 namespace {

@@ -23,7 +23,7 @@
 #pragma once
 
 #include "kernels/kernels.h"
-#include "kernels/parallel.h"
+#include "runtime/parallel.h"
 #include "kernels/simd/epilogue.h"
 #include "kernels/simd/pack.h"
 

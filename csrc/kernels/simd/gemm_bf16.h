@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "kernels/kernels.h"
-#include "kernels/parallel.h"
+#include "runtime/parallel.h"
 #include "kernels/quantize.h"
 #include "kernels/simd/epilogue.h"
 

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
-#include "kernels/parallel.h"
+#include "runtime/parallel.h"
 #include "kernels/quantize.h"
 #include "kernels/simd/epilogue.h"
 #include "kernels/simd/quantize_act.h"

@@ -8,7 +8,7 @@
 #include <math.h>
 
 #include "kernels/kernels.h"
-#include "kernels/parallel.h"
+#include "runtime/parallel.h"
 #include "kernels/simd/pack.h"
 
 namespace pbc {

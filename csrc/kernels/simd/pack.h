@@ -11,7 +11,7 @@
 #pragma once
 
 #include "kernels/kernels.h"
-#include "kernels/parallel.h"
+#include "runtime/parallel.h"
 
 namespace pbc {
 namespace {

@@ -1,7 +1,7 @@
 // threads.cc — thread budget: affinity + cgroup quota detection, and the per-call lease.
-#include "model/threads.h"
+#include "runtime/threads.h"
 
-#include "kernels/parallel.h"
+#include "runtime/parallel.h"
 #include "runtime/cgroup.h"
 
 #include <unistd.h>

@@ -33,7 +33,7 @@ void parallel_for_limited(long units, int max_threads, ParallelFn fn, void* ctx)
 float* thread_scratch(size_t floats);
 
 // Threads a parallel_for started now on this thread may use: the claim of the innermost ThreadLease
-// on this thread (model/threads.h), or num_threads() outside any lease.
+// on this thread (runtime/threads.h), or num_threads() outside any lease.
 int parallel_threads();
 // Set by ThreadLease; returns the previous value (0 = no lease).
 int set_parallel_threads(int n);

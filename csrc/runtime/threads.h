@@ -18,7 +18,7 @@ void set_num_threads(int n);  // n ≥ 1, else std::invalid_argument
 
 // Claims threads for one top-level call (a forward pass, a Dense or LayerNorm call) from a
 // process-wide budget of num_threads(), and sets the team size of the calling thread's parallel_for
-// loops (kernels/parallel.h) to the claim. When several Python threads call at once, the first gets
+// loops (runtime/parallel.h) to the claim. When several Python threads call at once, the first gets
 // the full team and the others what is left (at least 1), so the process never runs more busy threads
 // than the budget. A call made from inside a unit of a parallel loop runs on one thread.
 class ThreadLease {

@@ -1,7 +1,9 @@
 // parallel.cc — the work-claiming thread pool of parallel.h. Compiled with baseline flags.
-#include "kernels/parallel.h"
+#include "runtime/parallel.h"
 
+#include "runtime/aligned.h"
 #include "runtime/cancel.h"
+#include "runtime/threads.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -22,8 +24,6 @@
 #endif
 
 namespace pbc {
-
-int num_threads();  // model/threads.cc
 
 namespace {
 
@@ -178,7 +178,7 @@ namespace {
 struct Scratch {
   float* p = nullptr;
   size_t n = 0;
-  ~Scratch() { std::free(p); }
+  ~Scratch() { aligned_release(p); }
 };
 thread_local Scratch t_scratch;
 }  // namespace
@@ -186,9 +186,9 @@ thread_local Scratch t_scratch;
 float* thread_scratch(size_t floats) {
   if (floats <= t_scratch.n) return t_scratch.p;
   const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, bytes);
+  void* p = aligned_allocate(bytes);
   if (!p) return nullptr;
-  std::free(t_scratch.p);
+  aligned_release(t_scratch.p);
   t_scratch.p = static_cast<float*>(p);
   t_scratch.n = bytes / sizeof(float);
   return t_scratch.p;
