@@ -33,6 +33,8 @@ SIMD_ISAS = [i for i in SUPPORTED_ISAS if i != "scalar"]
 # K = 1, K not a multiple of the K block (256 on AVX2, 192 on AVX-512), K over several blocks.
 GEMM_SHAPES = [(1, 1, 1), (1, 33, 7), (5, 17, 300), (13, 40, 1), (7, 3, 513), (75, 130, 97), (128, 96, 1000)]
 
+packed_forward = _core.testing.dense_forward  # Dense.forward with packed operands (the handovers)
+
 
 def _act_np(x, act):
     import math
@@ -144,29 +146,30 @@ def _check_packed_chain(isa, M):
     h = d1.forward(y, A.gelu_erf)
     out = d2.forward(h, A.identity, residual=res)
 
-    y2, y_packed = _core.layer_norm(x, ln_w, ln_b, 1e-12, isa=isa, packed=True)
+    y2, y_packed = _core.testing.layer_norm_packed(x, ln_w, ln_b, 1e-12, isa=isa)
     np.testing.assert_array_equal(y2, y)
     assert y_packed.ndim == 1 and y_packed.size >= M * K
-    np.testing.assert_array_equal(d1.forward(y_packed, A.gelu_erf, packed_rows=M), h)
-    h_packed = d1.forward(y_packed, A.gelu_erf, packed_rows=M, packed_output=True)
+    np.testing.assert_array_equal(packed_forward(d1, y_packed, A.gelu_erf, packed_rows=M), h)
+    h_packed = packed_forward(d1, y_packed, A.gelu_erf, packed_rows=M, packed_output=True)
     assert h_packed.ndim == 1 and h_packed.size >= M * N1
-    np.testing.assert_array_equal(d2.forward(h_packed, A.identity, residual=res, packed_rows=M), out)
+    np.testing.assert_array_equal(packed_forward(d2, h_packed, A.identity, residual=res, packed_rows=M), out)
     # And from a plain input to a packed output.
     np.testing.assert_array_equal(
-        d2.forward(d1.forward(y, A.gelu_erf, packed_output=True), A.identity, residual=res, packed_rows=M), out)
+        packed_forward(d2, packed_forward(d1, y, A.gelu_erf, packed_output=True), A.identity, residual=res,
+                       packed_rows=M), out)
 
 
 def test_packed_handover_refuses_bad_operands():
     rng = np.random.default_rng(0)
     d = _core.Dense(rng.standard_normal((8, 20), dtype=np.float32), None)
-    packed = d.forward(rng.standard_normal((3, 20), dtype=np.float32), packed_output=True)
+    packed = packed_forward(d, rng.standard_normal((3, 20), dtype=np.float32), packed_output=True)
     with pytest.raises(ValueError, match="packed input has shape"):
-        _core.Dense(rng.standard_normal((4, 8), dtype=np.float32), None).forward(packed[:-1], packed_rows=3)
+        packed_forward(_core.Dense(rng.standard_normal((4, 8), dtype=np.float32), None), packed[:-1], packed_rows=3)
     with pytest.raises(ValueError, match="packed_rows out of range"):
-        d.forward(packed, packed_rows=-1)
+        packed_forward(d, packed, packed_rows=-1)
     low = _core.Dense(rng.standard_normal((8, 20), dtype=np.float32), None, dtype="int8")
     with pytest.raises(ValueError, match="float32 layers only"):
-        low.forward(rng.standard_normal((3, 20), dtype=np.float32), packed_output=True)
+        packed_forward(low, rng.standard_normal((3, 20), dtype=np.float32), packed_output=True)
 
 
 @pytest.mark.parametrize("isa", SIMD_ISAS)
@@ -253,23 +256,23 @@ def test_attention(isa, lengths, query_only, NH, HS, T):
     N = int(spans[-1, 2])
     qkv = rng.standard_normal((N, 3 * NH * HS), dtype=np.float32)
     scale = 1 / np.sqrt(HS)
-    ctx, probs = _core.attention(qkv, spans, NH, T, scale, slots=slots, output_probs=True, isa=isa)
+    ctx, probs = _core.testing.attention(qkv, spans, NH, T, scale, slots=slots, output_probs=True, isa=isa)
     ref_ctx, ref_probs = _attention_np(qkv, spans, NH, T, scale, slots)
     assert np.abs(ctx - ref_ctx).max() <= 2e-6
     assert np.abs(probs - ref_probs).max() <= 2e-6
-    ctx2, none = _core.attention(qkv, spans, NH, T, scale, isa=isa)
+    ctx2, none = _core.testing.attention(qkv, spans, NH, T, scale, isa=isa)
     assert none is None and np.array_equal(ctx, ctx2)
 
 
 def test_attention_rejects_bad_spans():
     qkv = np.zeros((4, 12), np.float32)
     with pytest.raises(ValueError, match="spans"):
-        _core.attention(qkv, np.array([[0, 0, 3]], np.int32), 2, 4, 1.0)
+        _core.testing.attention(qkv, np.array([[0, 0, 3]], np.int32), 2, 4, 1.0)
     with pytest.raises(ValueError, match="qkv"):
-        _core.attention(np.zeros((4, 10), np.float32), np.array([[0, 0, 4]], np.int32), 2, 4, 1.0)
+        _core.testing.attention(np.zeros((4, 10), np.float32), np.array([[0, 0, 4]], np.int32), 2, 4, 1.0)
     for bad in (0.0, -0.5, float("nan")):
         with pytest.raises(ValueError, match="scale"):
-            _core.attention(qkv, np.array([[0, 0, 4]], np.int32), 2, 4, bad)
+            _core.testing.attention(qkv, np.array([[0, 0, 4]], np.int32), 2, 4, bad)
 
 
 def test_long_sequence_model(tmp_path, isa):

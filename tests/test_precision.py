@@ -1,7 +1,7 @@
 """bfloat16 and int8 compute: kernels per ISA level against fp64 references, whole models against float32.
 
 Kernel references are computed in fp64 from the *same rounded inputs* the kernels use
-(pybertcore._core.bf16_round / quantize_weights / quantize_activations expose quantize.h's formats),
+(pybertcore._core.testing.bf16_round / quantize_weights / quantize_activations expose quantize.h's formats),
 so what is tested is the arithmetic, not the quantization:
   bf16:  fp32 FMAs over exact bf16 weights, K ≤ 700 → relative 2e-6 of the output's scale.
   int8:  the int32 sums are exact; what remains is the fp32 folding of groups and epilogue → relative 1e-6.
@@ -44,8 +44,8 @@ def _int8_reference(x, w, b):
     """fp64 result of the int8 GEMM from the kernels' own quantized integers (quantize.h's formula):
     exact int64 sums per weight group, then the scales and zero points in fp64, plus each row's
     outliers times their bf16 weights."""
-    q, sa, za, oi, ov = _core.quantize_activations(x)
-    qw, sw, qsum = _core.quantize_weights(w)
+    q, sa, za, oi, ov = _core.testing.quantize_activations(x)
+    qw, sw, qsum = _core.testing.quantize_weights(w)
     K = x.shape[1]
     dot = np.zeros((x.shape[0], w.shape[0]))
     for g in range(sw.shape[1]):
@@ -54,7 +54,7 @@ def _int8_reference(x, w, b):
         dot += (acc - za[:, None].astype(np.int64) * qsum[None, :, g]) * sw[None, :, g].astype(np.float64)
     v = dot * sa[:, None].astype(np.float64)
     if K:
-        wt = _core.bf16_round(w).astype(np.float64)
+        wt = _core.testing.bf16_round(w).astype(np.float64)
         for o in range(oi.shape[1]):
             v += ov[:, o:o + 1].astype(np.float64) * wt[:, oi[:, o]].T
     return v if b is None else v + b
@@ -62,28 +62,28 @@ def _int8_reference(x, w, b):
 
 def test_formats():
     x = np.array([1.0, 1.00390625, 1.01171875, -3.0e38, np.inf, 1e-40, 0.1], dtype=np.float32)
-    y = _core.bf16_round(x)
+    y = _core.testing.bf16_round(x)
     assert y[0] == 1.0 and y[1] == 1.0  # halfway rounds to even (mantissa 0)
     assert y[2] == np.float32(1.015625)  # halfway rounds to even (up)
     assert np.isinf(y[4])
     assert y[6] == np.float32(0.10009765625)
     w = np.array([[0.5, -1.0, 0.25], [0.0, 0.0, 0.0]], dtype=np.float32)
-    qw, sw, qsum = _core.quantize_weights(w)
+    qw, sw, qsum = _core.testing.quantize_weights(w)
     assert qw.tolist() == [[64, -127, 32], [0, 0, 0]] and sw[0, 0] == np.float32(1.0 / 127) and sw[1, 0] == 1.0
     assert qsum.tolist() == [[-31], [0]]
     w = np.concatenate([np.full((1, GROUP), 0.5), np.full((1, 6), -2.0)], axis=1).astype(np.float32)
-    qw, sw, qsum = _core.quantize_weights(w)  # one scale per group of GROUP k
+    qw, sw, qsum = _core.testing.quantize_weights(w)  # one scale per group of GROUP k
     assert sw.shape == (1, 2) and sw[0, 0] == np.float32(1.0 / 128) and sw[0, 1] == np.float32(4.0 / 128)
     assert qsum.tolist() == [[GROUP * 64, -6 * 64]]  # equal same-sign neighbours: 64 + 64 = 128
     # pair-safe weights: a same-sign pair (k even, k+1) sums to at most 128 in magnitude, so 8-bit
     # activations cannot saturate vpmaddubsw's int16 (255 · 128 < 32768)
     w = np.array([[1.0, 1.0, -0.5, 1.0, -1.0, -0.99]], dtype=np.float32)
-    qw, sw, qsum = _core.quantize_weights(w)
+    qw, sw, qsum = _core.testing.quantize_weights(w)
     assert sw[0, 0] == np.float32(2.0 / 128)  # max same-sign pair (2.0) / 128 beats max|w| / 127
     assert qw.tolist() == [[64, 64, -32, 64, -64, -63]]
     x = np.array([[0.0, 1.0, -1.0, 0.5, 100.0, -50.0, 40.0, 30.0, -20.0, 15.0, 12.0, -11.0, 10.0, 0.25]],
                  dtype=np.float32)
-    q, sa, za, oi, ov = _core.quantize_activations(x)
+    q, sa, za, oi, ov = _core.testing.quantize_activations(x)
     assert q.shape == (1, 14) and oi.shape == (1, 8) and q.dtype == np.uint8
     assert oi[0].tolist() == [4, 5, 6, 7, 8, 9, 10, 11]  # the 8 largest |a|, largest first
     assert ov[0].tolist() == x[0, oi[0]].tolist()  # multiplied in fp32, outside the integer sums
@@ -96,8 +96,8 @@ def test_formats():
 def test_gemm_bf16(isa, M, N, K):
     x, w, b, r = _problem(M, N, K)
     info = _core.lowp_info(isa)
-    a = _core.bf16_round(x) if info["bf16_rounds_activations"] else x
-    ref = a.astype(np.float64) @ _core.bf16_round(w).astype(np.float64).T + b
+    a = _core.testing.bf16_round(x) if info["bf16_rounds_activations"] else x
+    ref = a.astype(np.float64) @ _core.testing.bf16_round(w).astype(np.float64).T + b
     dense = _core.Dense(w, b, isa=isa, dtype="bfloat16")
     assert dense.dtype == "bfloat16"
     y = dense.forward(x)
@@ -137,14 +137,14 @@ def test_int8_pair_safe_weights(isa):
     w[1, 0::2] = w[1, 1::2] = rng.uniform(0.5, 1.0, K // 2)  # pairs of equal values
     w[2] = -w[1]
     w[3, ::7] = 40.0  # a large weight next to a small one of the same sign
-    qw, _, _ = _core.quantize_weights(w)
+    qw, _, _ = _core.testing.quantize_weights(w)
     pairs = qw[:, 0::2].astype(int), qw[:, 1::2].astype(int)
     same_sign = pairs[0] * pairs[1] > 0
     assert (np.abs(pairs[0]) + np.abs(pairs[1]))[same_sign].max() == 128  # the bound, reached
     assert np.abs(qw).max() <= 127
     x = rng.uniform(0.0, 1.0, (9, K)).astype(np.float32)
     x[:, 10] = 1.0
-    q = _core.quantize_activations(x)[0]
+    q = _core.testing.quantize_activations(x)[0]
     assert q.max() == 255
     ref = _int8_reference(x, w, None)
     y = _core.Dense(w, None, isa=isa, dtype="int8").forward(x)
@@ -188,8 +188,8 @@ def test_int8_quantizer_identical_on_every_level(isa):
     outliers (same order) and their values, bit for bit: the integer GEMM then sees the same inputs."""
     for row in _awkward_rows():
         x = np.asarray(row, dtype=np.float32)[None]
-        want = _core.quantize_activations(x, isa="scalar")
-        got = _core.quantize_activations(x, isa=isa)
+        want = _core.testing.quantize_activations(x, isa="scalar")
+        got = _core.testing.quantize_activations(x, isa=isa)
         for name, a, b in zip(["codes", "scale", "zero point", "outlier index", "outlier value"], want, got):
             assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), (name, x.shape, a, b)
 

@@ -4,6 +4,11 @@
 #include "runtime/cgroup.h"
 
 #include <sys/resource.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include <atomic>
 
 #include <cstdio>
 #include <fstream>
@@ -112,6 +117,19 @@ std::string format_bytes(uint64_t bytes) {
     std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
   }
   return buf;
+}
+
+namespace {
+std::atomic<bool> g_trim_pending{false};
+}  // namespace
+
+void note_freed_heap() { g_trim_pending.store(true); }
+
+void release_freed_heap() {
+  if (!g_trim_pending.exchange(false)) return;
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 }  // namespace pbc

@@ -1,7 +1,7 @@
 """EncoderModel: every BERT-family encoder on the one C++ core, each family's differences held as data.
 
 A family is an ``EncoderLayout``: where its checkpoint keeps each canonical weight the core takes (the
-names module.cc lists), how its config gives the core's sizes, which layer weight set each layer runs
+names csrc/model/builder.h lists), how its config gives the core's sizes, which layer weight set each layer runs
 (ALBERT shares them), whether position ids derive from the input ids (RoBERTa), and which output class
 its bare model returns. The layout is chosen when the class is defined; nothing in the forward pass asks
 which family it runs.
@@ -208,7 +208,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
         return specs
 
     def _canonical_names(self) -> Iterator[tuple[str, dict[str, str]]]:
-        """The encoder's parameters as the core's builder takes them (module.cc, EncoderBuilder), one piece
+        """The encoder's parameters as the core's builder takes them (csrc/model/builder.h), one piece
         at a time, as {builder key: parameter name}: ("embeddings", ...), ("layer_set", ...) per weight set
         in order, ("pooler", ...)."""
         lay, d, pre = self.layout, self.dims, self._encoder_prefix
@@ -257,7 +257,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
             core, layer_map, precision=self._compute_dtype, keep_float32=self._float32_layers(len(layer_map)),
         )
         f32 = lambda weights: {k: as_float32(v) for k, v in weights.items()}  # noqa: E731 (float16: a piece at a time)
-        core_names: dict[str, str] = {}  # its name in the core (module.cc, encoder_weight) → parameter name
+        core_names: dict[str, str] = {}  # its name in the core (csrc/model/readback.h) → parameter name
         # A low-precision core keeps no float32 copy of its layers' matrices, so the model keeps their
         # originals (state_dict(), a lossless repack): the values read back from a float32 core on a repack
         # (else the old core would stay alive), or a copy of the checkpoint's made while the piece's file
@@ -312,7 +312,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
         return param
 
     def _float32_layers(self, num_layers: int) -> list[str]:
-        """Layers kept in float32 whatever the compute precision (the core's names, module.cc,
+        """Layers kept in float32 whatever the compute precision (the core's names, model/builder.h,
         "layers.<s>.<role>"). None: for bfloat16 the bound holds with every layer converted; for int8,
         measured on MiniLM over the bundled sentences (with per-channel weight scales, before the
         per-group ones), keeping one role of every layer in float32 lifted the worst cosine from 0.9933

@@ -1,0 +1,238 @@
+// register_encoder.cc — Activation, EncoderConfig, EncoderBuilder and Encoder: making an encoder from
+// numpy weights (model/builder.h) and running it.
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bindings/arrays.h"
+#include "bindings/interrupt.h"
+#include "bindings/register.h"
+#include "model/builder.h"
+#include "model/encoder.h"
+#include "model/readback.h"
+#include "runtime/cancel.h"
+#include "runtime/memory.h"
+#include "runtime/threads.h"
+
+namespace pbc_py {
+
+namespace {
+
+using pbc::Encoder;
+using pbc::EncoderBuilder;
+using pbc::EncoderConfig;
+
+// The builder with numpy pieces: arrays are checked and held here, the building runs without the GIL.
+class PyEncoderBuilder {
+ public:
+  PyEncoderBuilder(const EncoderConfig& c, std::vector<int> layer_map, const std::string& precision,
+                   std::vector<std::string> keep_float32)
+      : b_(c, std::move(layer_map), pbc::parse_precision(precision), std::move(keep_float32)) {}
+
+  void embeddings(const py::dict& w) { with_piece(w, [this](const pbc::WeightPiece& p) { b_.embeddings(p); }); }
+  void add_layer_set(const py::dict& w) {
+    with_piece(w, [this](const pbc::WeightPiece& p) { b_.add_layer_set(p); });
+  }
+  void pooler(const py::dict& w) { with_piece(w, [this](const pbc::WeightPiece& p) { b_.pooler(p); }); }
+  void word_embedding_rows(int64_t begin, const py::object& rows_obj) {
+    FloatArray rows = float_array(rows_obj, "encoder weights: word embedding rows");
+    pbc::WeightArray a{rows.data(), std::vector<int64_t>(rows.shape(), rows.shape() + rows.ndim())};
+    py::gil_scoped_release release;
+    b_.word_embedding_rows(begin, a);
+  }
+  std::unique_ptr<Encoder> build() {
+    py::gil_scoped_release release;
+    return b_.build();
+  }
+
+ private:
+  template <class F>
+  void with_piece(const py::dict& w, F&& f) {
+    std::vector<FloatArray> keep;
+    const pbc::WeightPiece piece = weight_piece(w, keep);
+    py::gil_scoped_release release;
+    f(piece);
+  }
+  EncoderBuilder b_;
+};
+
+FloatArray encoder_weight(const Encoder& enc, const std::string& name) {
+  const std::vector<int64_t> shape = pbc::weight_shape(enc, name);
+  FloatArray out(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  float* dst = out.mutable_data();
+  py::gil_scoped_release release;
+  pbc::read_weight(enc, name, dst);
+  return out;
+}
+
+// A (B, T) int64 input, or null when None; `name` goes into the error.
+const int64_t* optional_ids(const py::object& obj, const char* name, py::ssize_t B, py::ssize_t T,
+                            std::vector<IdArray>& keep) {
+  if (obj.is_none()) return nullptr;
+  if (!py::isinstance<IdArray>(obj)) throw std::invalid_argument(std::string(name) + " must be an int64 C-contiguous array");
+  IdArray a = obj.cast<IdArray>();
+  if (a.ndim() != 2 || a.shape(0) != B || a.shape(1) != T) {
+    throw std::invalid_argument(std::string(name) + " has shape " + shape_str(a) + " but input_ids has shape (" +
+                                std::to_string(B) + ", " + std::to_string(T) + ")");
+  }
+  keep.push_back(a);
+  return a.data();
+}
+
+// Everything a forward call allocates, checked against what the process can take before any of it is.
+void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, bool hidden_states, bool attentions,
+                            bool pool) {
+  const EncoderConfig& c = enc.config();
+  const py::ssize_t B = in.B, T = in.T;
+  py::ssize_t rows = 0;  // packed rows: real tokens, plus position 0 where it is masked
+  if (in.attention_mask) {
+    for (py::ssize_t b = 0; b < B; ++b) {
+      const int64_t* m = in.attention_mask + b * T;
+      rows += (m[0] == 0);
+      for (py::ssize_t t = 0; t < T; ++t) rows += (m[t] != 0);
+    }
+  } else {
+    rows = B * T;
+  }
+  using pbc::product_bytes;
+  const uint64_t H = c.H, L = c.L, NH = c.NH, b = B, t = T;
+  std::vector<std::pair<std::string, uint64_t>> parts = {
+      {"last_hidden_state", product_bytes({b, t, H, 4})},
+      {"pooler_output", pool ? product_bytes({b, H, 4}) : 0},
+      {"hidden_states", hidden_states ? product_bytes({L + 1, b, t, H, 4}) : 0},
+      {"attentions", attentions ? product_bytes({L, b, NH, t, t, 4}) : 0},
+      {"workspace", enc.workspace_bytes(in.B, static_cast<int>(rows), in.T, pool, pbc::num_threads()) +
+                        product_bytes({static_cast<uint64_t>(rows), 8})},
+  };
+  pbc::require_memory("a forward pass over input_ids of shape (" + std::to_string(B) + ", " + std::to_string(T) +
+                          ")" + (attentions ? " with output_attentions" : "") +
+                          (hidden_states ? " with output_hidden_states" : ""),
+                      parts, "; pass fewer sequences or shorter ones at a time");
+}
+
+py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py::object& attention_mask,
+                         const py::object& token_type_ids, const py::object& position_ids, bool output_hidden_states,
+                         bool output_attentions, bool pooled) {
+  if (input_ids.ndim() != 2) {
+    throw std::invalid_argument("input_ids must be 2-D (batch, tokens), got shape " + shape_str(input_ids));
+  }
+  const EncoderConfig& c = enc.config();
+  const py::ssize_t B = input_ids.shape(0), T = input_ids.shape(1);
+  if (B > std::numeric_limits<int>::max() || T > std::numeric_limits<int>::max() ||
+      static_cast<uint64_t>(B) * static_cast<uint64_t>(T) > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
+    throw std::invalid_argument("input_ids has shape " + shape_str(input_ids) + ": at most " +
+                                std::to_string(std::numeric_limits<int>::max()) + " tokens per call");
+  }
+  std::vector<IdArray> keep;
+  pbc::ForwardInputs in;
+  in.B = static_cast<int>(B);
+  in.T = static_cast<int>(T);
+  in.input_ids = input_ids.data();
+  in.attention_mask = optional_ids(attention_mask, "attention_mask", B, T, keep);
+  in.token_type_ids = optional_ids(token_type_ids, "token_type_ids", B, T, keep);
+  in.position_ids = optional_ids(position_ids, "position_ids", B, T, keep);
+  const bool pool = pooled && enc.has_pooler();
+  require_forward_memory(enc, in, output_hidden_states, output_attentions, pool);
+
+  const py::ssize_t H = c.H, L = c.L, NH = c.NH;
+  FloatArray last({B, T, H});
+  py::dict result;
+  pbc::ForwardOutputs out;
+  out.last_hidden_state = last.mutable_data();
+  result["last_hidden_state"] = last;
+  if (pool) {
+    FloatArray p({B, H});
+    out.pooler_output = p.mutable_data();
+    result["pooler_output"] = p;
+  }
+  if (output_hidden_states) {
+    FloatArray hs({L + 1, B, T, H});
+    out.hidden_states = hs.mutable_data();
+    result["hidden_states"] = hs;
+  }
+  if (output_attentions) {
+    FloatArray att({L, B, NH, T, T});
+    out.attentions = att.mutable_data();
+    result["attentions"] = att;
+  }
+  pbc::CancelFlag cancel{false};
+  bool cancelled = false;
+  {
+    pbc::SigintCancels interruptible(&cancel);
+    py::gil_scoped_release release;
+    pbc::release_freed_heap();
+    const pbc::CancelScope scope(&cancel);
+    try {
+      enc.forward(in, out);
+    } catch (const pbc::Cancelled&) {
+      cancelled = true;
+    }
+  }
+  if (cancelled) pbc::raise_interrupt();
+  return result;
+}
+
+}  // namespace
+
+void register_encoder(py::module_& m) {
+  using pbc::Activation;
+  py::enum_<Activation>(m, "Activation")
+      .value("identity", Activation::kIdentity)
+      .value("gelu_erf", Activation::kGeluErf)
+      .value("gelu_tanh", Activation::kGeluTanh)
+      .value("quick_gelu", Activation::kQuickGelu)
+      .value("relu", Activation::kRelu)
+      .value("silu", Activation::kSilu)
+      .value("tanh", Activation::kTanh);
+
+  py::class_<EncoderConfig>(m, "EncoderConfig")
+      .def(py::init<>())
+      .def_readwrite("vocab_size", &EncoderConfig::V)
+      .def_readwrite("max_positions", &EncoderConfig::P)
+      .def_readwrite("type_vocab_size", &EncoderConfig::TV)
+      .def_readwrite("embedding_size", &EncoderConfig::E)
+      .def_readwrite("hidden_size", &EncoderConfig::H)
+      .def_readwrite("num_heads", &EncoderConfig::NH)
+      .def_readwrite("intermediate_size", &EncoderConfig::I)
+      .def_readwrite("num_layers", &EncoderConfig::L)
+      .def_readwrite("activation", &EncoderConfig::act)
+      .def_readwrite("layer_norm_eps", &EncoderConfig::layer_norm_eps);
+
+  py::class_<PyEncoderBuilder>(m, "EncoderBuilder")
+      .def(py::init<const EncoderConfig&, std::vector<int>, const std::string&, std::vector<std::string>>(),
+           py::arg("config"), py::arg("layer_map"), py::arg("precision") = "float32",
+           py::arg("keep_float32") = std::vector<std::string>{},
+           "an Encoder built piece by piece (model/builder.h): embeddings(), word_embedding_rows() until every "
+           "row is given, add_layer_set() per weight set, pooler() optional, then build()")
+      .def("embeddings", &PyEncoderBuilder::embeddings, py::arg("weights"))
+      .def("word_embedding_rows", &PyEncoderBuilder::word_embedding_rows, py::arg("begin"), py::arg("rows"))
+      .def("add_layer_set", &PyEncoderBuilder::add_layer_set, py::arg("weights"))
+      .def("pooler", &PyEncoderBuilder::pooler, py::arg("weights"))
+      .def("build", &PyEncoderBuilder::build);
+
+  py::class_<Encoder>(m, "Encoder", "a packed encoder, made by EncoderBuilder.build()")
+      .def_property_readonly("precision", [](const Encoder& e) {
+        // The layers' precision: that of the first layer's qkv (keep_float32 may exempt some layers).
+        return std::string(pbc::precision_name(e.layer_precision()));
+      })
+      .def_property_readonly("isa", [](const Encoder& e) { return std::string(e.kernels().name); })
+      .def_property_readonly("has_pooler", &Encoder::has_pooler)
+      .def("weight", &encoder_weight, py::arg("name"),
+           "a weight back from the core by the builder's name (model/readback.h): a new float32 array, "
+           "exactly as given for every weight but low-precision matrices (ValueError)")
+      .def("holds_exactly", &pbc::holds_exactly, py::arg("name"),
+           "whether weight(name) returns the weight exactly as given")
+      .def_property_readonly("pooled_workspace_bytes",
+                             [](const Encoder& e) { return e.pooled_workspace_floats() * sizeof(float); })
+      .def("forward", &encoder_forward, py::arg("input_ids"), py::arg("attention_mask") = py::none(),
+           py::arg("token_type_ids") = py::none(), py::arg("position_ids") = py::none(),
+           py::arg("output_hidden_states") = false, py::arg("output_attentions") = false, py::arg("pooled") = true,
+           "run the encoder; returns a dict of float32 arrays (padded positions are zero)");
+}
+
+}  // namespace pbc_py

@@ -1,0 +1,69 @@
+// builder.h — assembling an Encoder from named weight arrays: shape checks, QKV fusion, precision.
+//
+// The builder takes the encoder one piece at a time, so the caller can let each piece's source pages go
+// once it is packed (peak memory during a load: the packed weights plus one layer's sources, not both
+// copies of everything). Pieces are maps of float32 row-major arrays under these names:
+//   embeddings():          position (P, E), token_type (TV, E) when TV > 0, norm.{weight,bias} (E),
+//                          projection.{weight (H, E), bias (H)} optional; copied into aligned storage.
+//   word_embedding_rows(): rows (n, E) of the word table, from row `begin`, in order until all V are
+//                          given: the caller converts and releases the table block by block (on XLM-R,
+//                          250k x 768, it is most of the weights).
+//   add_layer_set():       {q,k,v,attn_out}.{weight (H, H), bias (H)}, attn_norm.{weight,bias} (H),
+//                          ffn_in.{weight (I, H), bias (I)}, ffn_out.{weight (H, I), bias (H)},
+//                          ffn_norm.{weight,bias} (H); weight sets are numbered in the order they are
+//                          added. q, k and v are packed into the fused (3H, H) QKV panel through one
+//                          reused staging buffer (no caller-side concat).
+//   pooler():              weight (H, H), bias (H).
+// `precision` applies to the layers' four matrix multiplies (qkv, attn_out, ffn_in, ffn_out); the
+// embedding projection and the pooler stay fp32, and so does every layer named in keep_float32
+// ("layers.<s>.<role>", s counting the weight sets added), for layers whose accuracy a measurement
+// showed to be sensitive. build() validates the whole (Encoder's constructor) and hands the encoder
+// over; the builder is then spent. Errors are std::invalid_argument naming the piece and key.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/encoder.h"
+
+namespace pbc {
+
+// A float32 row-major array lent by the caller for the duration of one builder call.
+struct WeightArray {
+  const float* data = nullptr;
+  std::vector<int64_t> shape;
+};
+using WeightPiece = std::map<std::string, WeightArray>;
+
+Precision parse_precision(const std::string& name);  // "float32", "bfloat16", "int8"
+const char* precision_name(Precision p);
+
+class EncoderBuilder {
+ public:
+  EncoderBuilder(const EncoderConfig& c, std::vector<int> layer_map, Precision precision,
+                 std::vector<std::string> keep_float32);
+  void embeddings(const WeightPiece& w);
+  void word_embedding_rows(int64_t begin, const WeightArray& rows);
+  void add_layer_set(const WeightPiece& w);
+  void pooler(const WeightPiece& w);
+  std::unique_ptr<Encoder> build();
+
+ private:
+  void check_open() const;
+  Precision precision_of(const std::string& name) const;
+
+  EncoderConfig c_;
+  Precision lowp_;
+  std::vector<std::string> keep_float32_;
+  const Kernels* k_;
+  EncoderWeights ew_;
+  AlignedBuffer qkv_stage_;  // (3H, H) weights then (3H) bias, reused across layer sets
+  int64_t word_rows_ = 0;    // word embedding rows given so far
+  bool have_embeddings_ = false;
+  bool spent_ = false;
+};
+
+}  // namespace pbc

@@ -1,0 +1,27 @@
+// io.h — the inputs and outputs of one forward call, as the caller's (B, T) arrays.
+#pragma once
+
+#include <cstdint>
+
+namespace pbc {
+
+// Inputs of one forward call; all (B, T) row-major int64, every pointer but input_ids optional.
+// position_ids defaults to the token's index t in its padded row.
+struct ForwardInputs {
+  int B = 0, T = 0;
+  const int64_t* input_ids = nullptr;
+  const int64_t* attention_mask = nullptr;  // nonzero = real token
+  const int64_t* token_type_ids = nullptr;  // defaults to 0
+  const int64_t* position_ids = nullptr;
+};
+
+// Output buffers, allocated by the caller; null where not wanted. The forward pass writes every
+// element of each buffer it is given.
+struct ForwardOutputs {
+  float* last_hidden_state = nullptr;  // (B, T, H)
+  float* pooler_output = nullptr;      // (B, H); needs a pooler
+  float* hidden_states = nullptr;      // (L + 1, B, T, H): the embeddings' output, then each layer's
+  float* attentions = nullptr;         // (L, B, NH, T, T)
+};
+
+}  // namespace pbc

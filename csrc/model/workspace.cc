@@ -1,0 +1,84 @@
+// workspace.cc — the forward pass's buffer layout and the workspace pool.
+#include "model/workspace.h"
+
+#include <algorithm>
+
+namespace pbc {
+
+namespace {
+size_t piece(size_t floats) { return (floats + 15) / 16 * 16; }  // 64-byte aligned pieces
+}  // namespace
+
+WorkspaceLayout::WorkspaceLayout(const EncoderConfig& c, const Kernels& k, bool projected, int B, int N, int T,
+                                 bool pooled, int threads) {
+  const size_t n = static_cast<size_t>(N);
+  size_t at = 0;
+  auto take = [&at](size_t floats) {
+    const size_t offset = at;
+    at += piece(floats);
+    return offset;
+  };
+  x = take(n * c.H);
+  x_mid = take(n * c.H);
+  qkv = take(n * 3 * c.H);
+  ctx = take(n * c.H);
+  inter = take(std::max(n * c.I, k.packed_a_floats(N, c.I)));
+  emb = take(projected ? n * c.E : 0);
+  first = take(pooled ? static_cast<size_t>(B) * c.H : 0);
+  attn_per_thread = piece(k.attention_scratch_floats(T, c.H / c.NH));
+  attn_scratch = take(attn_per_thread * threads);
+  packed = take(k.packed_a_floats(N, c.H));
+  total = at;
+}
+
+Activations WorkspaceLayout::carve(float* base) const {
+  return Activations{base + x,     base + x_mid, base + qkv,          base + ctx,   base + inter,
+                     base + emb,   base + first, base + attn_scratch, base + packed};
+}
+
+std::unique_ptr<Workspace> WorkspacePool::acquire(size_t floats) {
+  {
+    std::lock_guard<std::mutex> hold(mutex_);
+    // Best fit among pooled workspaces; one over 4x the need is not taken (and is freed below).
+    size_t best = pool_.size();
+    for (size_t i = 0; i < pool_.size(); ++i) {
+      const size_t cap = pool_[i]->capacity;
+      if (cap >= floats && cap <= 4 * floats + 4096 && (best == pool_.size() || cap < pool_[best]->capacity)) {
+        best = i;
+      }
+    }
+    if (best < pool_.size()) {
+      std::unique_ptr<Workspace> ws = std::move(pool_[best]);
+      pool_.erase(pool_.begin() + static_cast<long>(best));
+      return ws;
+    }
+    // Nothing fits: drop the smallest pooled one (it would only be outgrown) so the pool stays
+    // bounded by the number of concurrent callers.
+    if (!pool_.empty()) {
+      size_t smallest = 0;
+      for (size_t i = 1; i < pool_.size(); ++i) {
+        if (pool_[i]->capacity < pool_[smallest]->capacity) smallest = i;
+      }
+      pool_.erase(pool_.begin() + static_cast<long>(smallest));
+    }
+  }
+  auto ws = std::make_unique<Workspace>();
+  ws->data = aligned_floats(floats);
+  ws->capacity = floats;
+  return ws;
+}
+
+void WorkspacePool::release(std::unique_ptr<Workspace> ws) {
+  if (!ws) return;
+  std::lock_guard<std::mutex> hold(mutex_);
+  pool_.push_back(std::move(ws));
+}
+
+size_t WorkspacePool::pooled_floats() const {
+  std::lock_guard<std::mutex> hold(mutex_);
+  size_t total = 0;
+  for (const auto& ws : pool_) total += ws->capacity;
+  return total;
+}
+
+}  // namespace pbc
