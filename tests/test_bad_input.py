@@ -150,8 +150,13 @@ def test_encoder_builder_misuse():
     with pytest.raises(ValueError, match=r"build\(\) with 6 of 11 word embedding rows given"):
         b.build()
     b.word_embedding_rows(6, f(5, 8))
-    with pytest.raises(ValueError, match="missing 'v.bias'"):
+    with pytest.raises(ValueError, match="missing 'v.weight'"):
+        b.add_layer_set({k: v for k, v in layer.items() if k != "v.weight"})
+    # biases are optional (families with bias=False), but q, k and v share one choice
+    with pytest.raises(ValueError, match="q, k and v must all have a bias or none"):
         b.add_layer_set({k: v for k, v in layer.items() if k != "v.bias"})
+    with pytest.raises(ValueError, match="a gate for a config without gated_ffn"):
+        b.add_layer_set({**layer, "ffn_gate.weight": f(12, 8)})
     b.add_layer_set(layer)
     enc = b.build()
     assert enc.forward(np.array([[1, 2, 3]]))["last_hidden_state"].shape == (1, 3, 8)

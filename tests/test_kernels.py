@@ -264,6 +264,70 @@ def test_attention(isa, lengths, query_only, NH, HS, T):
     assert none is None and np.array_equal(ctx, ctx2)
 
 
+def _attention_variant_np(qkv, spans, slots, NH, T, scale, rel_bias, window):
+    """softmax(q·kᵀ·scale + bias[h][j − i]) over the keys with |j − i| ≤ window (all when window is 0),
+    in float64: what AttentionArgs' rel_bias and window mean."""
+    N, H3 = qkv.shape
+    H = H3 // 3
+    HS = H // NH
+    ctx = np.zeros((N, H))
+    q64 = qkv.astype(np.float64)
+    for r0, k0, r1 in spans:
+        ks = slots[k0:r1]
+        for h in range(NH):
+            for r in range(r0, r1):
+                qs = slots[r]
+                seen = np.ones(len(ks), bool) if window == 0 else np.abs(ks - qs) <= window
+                if not seen.any():
+                    continue
+                k = q64[k0:r1, H + h * HS:H + (h + 1) * HS][seen]
+                v = q64[k0:r1, 2 * H + h * HS:2 * H + (h + 1) * HS][seen]
+                sc = k @ q64[r, h * HS:(h + 1) * HS] * scale
+                if rel_bias is not None:
+                    sc = sc + rel_bias[h, ks[seen] - qs + T - 1]
+                p = np.exp(sc - sc.max())
+                ctx[r, h * HS:(h + 1) * HS] = (p / p.sum()) @ v
+    return ctx
+
+
+# (lengths as (kept positions of T), heads, head size, T, window): gaps in the kept positions (masked tokens),
+# a masked position 0 kept as a query, windows shorter than the sequence, a window with no key in reach.
+@pytest.mark.parametrize("biased", [False, True])
+@pytest.mark.parametrize("NH,HS,T,window", [(2, 8, 9, 0), (3, 16, 70, 5), (2, 32, 300, 64), (1, 4, 12, 1)])
+def test_attention_bias_and_window(isa, biased, NH, HS, T, window):
+    rng = np.random.default_rng(NH * T + window)
+    spans, slots, row = [], [], 0
+    for keep_first in (True, False, True):
+        kept = np.flatnonzero(rng.random(T) < 0.7)
+        r0 = row
+        if not keep_first or 0 not in kept:  # position 0 masked: a query-only row
+            slots.append(0)
+            row += 1
+            kept = kept[kept != 0]
+        k0 = row
+        slots.extend(kept.tolist())
+        row += len(kept)
+        spans.append((r0, k0, row))
+    spans, slots = np.array(spans, np.int32), np.array(slots, np.int32)
+    qkv = rng.standard_normal((row, 3 * NH * HS), dtype=np.float32)
+    bias = rng.standard_normal((NH, 2 * T - 1), dtype=np.float32) if biased else None
+    scale = 1 / np.sqrt(HS)
+    ctx, probs = _core.testing.attention(qkv, spans, NH, T, scale, slots=slots, output_probs=True, isa=isa,
+                                         rel_bias=bias, window=window)
+    want = _attention_variant_np(qkv, spans, slots, NH, T, scale, bias, window)
+    assert np.abs(ctx - want).max() <= 2e-5
+    # probabilities: rows sum to 1 where a key is in reach, and nothing falls outside the window
+    sums = probs.sum(-1)
+    assert np.all((np.abs(sums - 1) < 1e-5) | (sums == 0))
+    if window:
+        i, j = np.indices((T, T))
+        assert np.all(probs[..., np.abs(i - j) > window] == 0)
+    if isa != "scalar":
+        ref, _ = _core.testing.attention(qkv, spans, NH, T, scale, slots=slots, isa="scalar", rel_bias=bias,
+                                         window=window)
+        assert np.abs(ctx - ref).max() <= 2e-5
+
+
 def test_attention_rejects_bad_spans():
     qkv = np.zeros((4, 12), np.float32)
     with pytest.raises(ValueError, match="spans"):

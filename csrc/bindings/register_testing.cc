@@ -70,8 +70,10 @@ FloatArray dense_forward(const Dense& d, const FloatArray& x, Activation act, co
 // qkv (N, 3H); spans (B, 3) int32 rows [row_begin, key_begin, row_end) of each sequence; slots (N) int32
 // token index of each row within its padded sequence (needed for the probabilities). Returns
 // (ctx (N, H), probs (B, NH, T, T) or None).
+// rel_bias (NH, 2·T − 1) or None, window ≥ 0: AttentionArgs' relative bias (rel_span = T) and window.
 py::tuple attention(const FloatArray& qkv, const py::array_t<int32_t, py::array::c_style>& spans, int num_heads,
-                    int T, float scale, const py::object& slots, bool output_probs, const py::object& isa) {
+                    int T, float scale, const py::object& slots, bool output_probs, const py::object& isa,
+                    const py::object& rel_bias, int window) {
   const pbc::Kernels& k = kernels_named(isa);
   if (qkv.ndim() != 2 || num_heads < 1 || qkv.shape(1) % (3 * num_heads) != 0) {
     throw std::invalid_argument("qkv has shape " + shape_str(qkv) + ", expected (N, 3 * num_heads * head_size)");
@@ -108,6 +110,14 @@ py::tuple attention(const FloatArray& qkv, const py::array_t<int32_t, py::array:
       for (int r = sp.row_begin; r < sp.row_end; ++r) slot[r] = r - sp.row_begin;
     }
   }
+  FloatArray bias;
+  if (!rel_bias.is_none()) {
+    bias = float_array(rel_bias, "rel_bias");
+    if (bias.ndim() != 2 || bias.shape(0) != num_heads || bias.shape(1) != 2 * static_cast<py::ssize_t>(T) - 1) {
+      throw std::invalid_argument("rel_bias has shape " + shape_str(bias) + ", expected (num_heads, 2 * T - 1)");
+    }
+  }
+  if (window < 0) throw std::invalid_argument("window must be >= 0");
   FloatArray ctx({static_cast<py::ssize_t>(N), static_cast<py::ssize_t>(H)});
   py::object probs_obj = py::none();
   float* probs = nullptr;
@@ -131,6 +141,9 @@ py::tuple attention(const FloatArray& qkv, const py::array_t<int32_t, py::array:
   a.HS = H / num_heads;
   a.T = T;
   a.scale = scale;
+  a.rel_bias = rel_bias.is_none() ? nullptr : bias.data();
+  a.rel_span = T;
+  a.window = window;
   {
     py::gil_scoped_release release;
     const pbc::ThreadLease lease;
@@ -221,6 +234,7 @@ void register_testing(py::module_& m) {
         py::arg("isa") = py::none(), "(LayerNorm(x), the same in the level's packed GEMM-operand layout)");
   m.def("attention", &attention, py::arg("qkv"), py::arg("spans"), py::arg("num_heads"), py::arg("T"),
         py::arg("scale"), py::arg("slots") = py::none(), py::arg("output_probs") = false, py::arg("isa") = py::none(),
+        py::arg("rel_bias") = py::none(), py::arg("window") = 0,
         "the attention kernel alone: returns (ctx, probs or None)");
   m.def("bf16_round", &bf16_round, py::arg("x"), "x rounded to bfloat16 (nearest even), as float32");
   m.def("quantize_activations", &quantize_activations, py::arg("x"), py::arg("isa") = py::none(),

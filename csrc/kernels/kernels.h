@@ -90,6 +90,7 @@ struct SequenceSpan {
 // Multi-head self-attention over packed rows, each sequence attending only to its own real tokens.
 //   qkv (N, 3H) with row stride ld_qkv: Q in columns [0, H), K in [H, 2H), V in [2H, 3H), head h
 //   at columns h·HS within each; ctx (N, H) with row stride ld_ctx receives softmax(Q·Kᵀ·scale)·V.
+//   slot (N) is each row's token index within its padded sequence (ascending within a sequence's keys).
 //   probs, when not null, receives the attention probabilities of every query row: for packed row r
 //   of sequence s, head h, probs[((s·NH + h)·T + slot[r])·T + slot[k]] for each key row k. Entries for
 //   masked keys are left untouched (the caller zero-fills).
@@ -101,12 +102,19 @@ struct AttentionArgs {
   float* ctx = nullptr;
   int ld_ctx = 0;
   float* probs = nullptr;
-  const int* slot = nullptr;  // (N) token index within the padded sequence, needed with probs
+  const int* slot = nullptr;  // (N) token index within the padded sequence
   const float* qkv = nullptr;
   int ld_qkv = 0;
   const SequenceSpan* seqs = nullptr;
   int B = 0, NH = 0, HS = 0, T = 0;
   float scale = 1.0f;  // > 0: the SIMD softmax takes each row's maximum before scaling
+  // A relative-position bias added to the scaled scores (MPNet), or null: for query slot i, key slot j,
+  // head h, rel_bias[h·(2·rel_span − 1) + (j − i + rel_span − 1)]; rel_span > every slot (|j − i| < rel_span).
+  const float* rel_bias = nullptr;
+  int rel_span = 0;
+  // A local window (ModernBERT's sliding layers): > 0 lets a query at slot i see only the keys at slots
+  // j with |j − i| ≤ window (a query with none in reach gets ctx = 0); 0 lets it see every key.
+  int window = 0;
   float* scratch = nullptr;
   size_t scratch_floats = 0;  // per thread
   int threads = 1;            // the team size; scratch holds this many slices

@@ -25,18 +25,19 @@ void embed_row(void* ctx, long r, int /*worker*/) {
   const Embed& e = *static_cast<const Embed*>(ctx);
   const int E = e.c->E, T = e.in->T;
   const size_t at = static_cast<size_t>(e.pk->batch[r]) * T + e.pk->slot[r];
-  const int64_t id = e.in->input_ids[at];
-  const int64_t pos = e.in->position_ids ? e.in->position_ids[at] : e.pk->slot[r];
-  const float* we = e.w->word_embeddings.data() + static_cast<size_t>(id) * E;
-  const float* pe = e.w->position_embeddings.data() + static_cast<size_t>(pos) * E;
-  float* row = e.emb + static_cast<size_t>(r) * E;
+  const float* we = e.w->word_embeddings.data() + static_cast<size_t>(e.in->input_ids[at]) * E;
+  const float* te = nullptr;
   if (e.c->TV > 0) {
     const int64_t tt = e.in->token_type_ids ? e.in->token_type_ids[at] : 0;
-    const float* te = e.w->token_type_embeddings.data() + static_cast<size_t>(tt) * E;
-    for (int i = 0; i < E; ++i) row[i] = (we[i] + te[i]) + pe[i];
-  } else {
-    for (int i = 0; i < E; ++i) row[i] = we[i] + pe[i];
+    te = e.w->token_type_embeddings.data() + static_cast<size_t>(tt) * E;
   }
+  const float* pe = e.c->absolute_positions
+                        ? e.w->position_embeddings.data() + static_cast<size_t>(e.pk->position[r]) * E
+                        : nullptr;
+  float* row = e.emb + static_cast<size_t>(r) * E;
+  for (int i = 0; i < E; ++i) row[i] = we[i];
+  if (te) for (int i = 0; i < E; ++i) row[i] += te[i];
+  if (pe) for (int i = 0; i < E; ++i) row[i] += pe[i];
 }
 
 LayerNormArgs layer_norm_args(float* out, float* packed, const float* inp, const Norm& norm, int N, int C,
@@ -53,78 +54,165 @@ LayerNormArgs layer_norm_args(float* out, float* packed, const float* inp, const
   return ln;
 }
 
+// Rotary positions on q and k of every packed row, in place: for each head, features i and i + dim/2
+// (i < dim/2) become (x₁·cos − x₂·sin, x₂·cos + x₁·sin), as transformers' q·cos + rotate_half(q)·sin.
+struct Rotate {
+  float* qkv;  // (N, 3H)
+  const int* position;
+  const RotaryTable* table;
+  int H, NH, HS;
+};
+
+void rotate_row(void* ctx, long r, int /*worker*/) {
+  const Rotate& ro = *static_cast<const Rotate*>(ctx);
+  const int half = ro.table->dim / 2;
+  const float* cs = ro.table->cos.data() + static_cast<size_t>(ro.position[r]) * half;
+  const float* sn = ro.table->sin.data() + static_cast<size_t>(ro.position[r]) * half;
+  float* row = ro.qkv + static_cast<size_t>(r) * 3 * ro.H;
+  for (int part = 0; part < 2; ++part) {  // q, then k
+    for (int h = 0; h < ro.NH; ++h) {
+      float* v = row + part * ro.H + h * ro.HS;
+      for (int i = 0; i < half; ++i) {
+        const float x1 = v[i], x2 = v[i + half];
+        v[i] = x1 * cs[i] - x2 * sn[i];
+        v[i + half] = x2 * cs[i] + x1 * sn[i];
+      }
+    }
+  }
+}
+
+// gate (N, I) ⊙= up (N, I): the gated FFN's product, gate already activated by its GEMM's epilogue.
+struct GateProduct {
+  float* gate;
+  const float* up;
+  int I;
+};
+
+void gate_row(void* ctx, long r, int /*worker*/) {
+  const GateProduct& g = *static_cast<const GateProduct*>(ctx);
+  float* out = g.gate + static_cast<size_t>(r) * g.I;
+  const float* up = g.up + static_cast<size_t>(r) * g.I;
+  for (int i = 0; i < g.I; ++i) out[i] *= up[i];
+}
+
 }  // namespace
 
-const float* embeddings_forward(const Pass& p, float* x, float* x_packed, float* emb, const ForwardInputs& in,
-                                const EncoderWeights& w) {
+const float* embeddings_forward(const Pass& p, float* x, float* x_packed, const ForwardInputs& in) {
   const EncoderConfig& c = p.c;
   // Without a projection the rows are built in x itself. With one they need their own buffer even when
   // E == H (ALBERT always projects): the GEMM's output must not overlap its input.
-  const bool projected = !w.embedding_projection.empty();
-  float* rows = projected ? emb : x;
-  Embed job{&c, &w, &in, &p.pk, rows};
+  const bool projected = !p.w.embedding_projection.empty();
+  float* rows = projected ? p.a.emb : x;
+  Embed job{&c, &p.w, &in, &p.pk, rows};
   parallel_for(p.N, embed_row, &job);
-  if (projected) x_packed = nullptr;
-  p.k.layernorm(layer_norm_args(rows, x_packed, rows, w.embedding_norm, p.N, c.E, c.layer_norm_eps));
-  if (projected) w.embedding_projection.forward(x, c.H, emb, c.E, p.N, Activation::kIdentity);
+  if (projected || c.norm_first) x_packed = nullptr;  // a pre-LN layer packs its own normalised input
+  p.k.layernorm(layer_norm_args(rows, x_packed, rows, p.w.embedding_norm, p.N, c.E, c.layer_norm_eps));
+  if (projected) p.w.embedding_projection.forward(x, c.H, rows, c.E, p.N, Activation::kIdentity);
   return x_packed;
 }
 
-void attention_block(const Pass& p, float* x_mid, float* x_mid_packed, float* qkv, float* ctx, float* probs,
-                     float* scratch, size_t scratch_per_thread, const float* x, const float* x_packed, int T,
-                     const LayerWeights& lw) {
+void attention_block(const Pass& p, int l, float* x_mid, float* x_mid_packed, float* probs, const float* x,
+                     const float* x_packed, const LayerWeights& lw) {
   const EncoderConfig& c = p.c;
   const int H = c.H, HS = c.H / c.NH;
-  GemmArgs g = lw.qkv.args(qkv, 3 * H, x, H, p.N, Activation::kIdentity);
+  // pre-LN: qkv reads LN(x) (in ctx, free until attention writes it), packed on the way
+  const float* in = x;
+  if (c.norm_first) {
+    x_packed = nullptr;
+    if (!lw.attn_norm.empty()) {
+      float* packed = handover_to(lw.qkv, p.a.packed);
+      p.k.layernorm(layer_norm_args(p.a.ctx, packed, x, lw.attn_norm, p.N, H, c.layer_norm_eps));
+      in = p.a.ctx;
+      x_packed = packed;
+    }
+  }
+  GemmArgs g = lw.qkv.args(p.a.qkv, 3 * H, in, H, p.N, Activation::kIdentity);
   g.a_packed = x_packed;
   lw.qkv.run(g);
 
+  const int rotary = c.layer_rotary.empty() ? -1 : c.layer_rotary[l];
+  if (rotary >= 0) {
+    Rotate job{p.a.qkv, p.pk.position.data(), &p.w.rotary[rotary], H, c.NH, HS};
+    parallel_for(p.N, rotate_row, &job);
+  }
+
   AttentionArgs at;
-  at.ctx = ctx;
+  at.ctx = p.a.ctx;
   at.ld_ctx = H;
   at.probs = probs;
   at.slot = p.pk.slot.data();
-  at.qkv = qkv;
+  at.qkv = p.a.qkv;
   at.ld_qkv = 3 * H;
   at.seqs = p.pk.spans.data();
   at.B = static_cast<int>(p.pk.spans.size());
   at.NH = c.NH;
   at.HS = HS;
-  at.T = T;
+  at.T = p.T;
   at.scale = 1.0f / std::sqrt(static_cast<float>(HS));
-  at.scratch = scratch;
-  at.scratch_floats = scratch_per_thread;
+  at.rel_bias = p.w.relative_bias.empty() ? nullptr : p.w.relative_bias.data();
+  at.rel_span = c.P;
+  at.window = c.layer_window.empty() ? 0 : c.layer_window[l];
+  at.scratch = p.a.attn_scratch;
+  at.scratch_floats = p.attn_scratch_per_thread;
   at.threads = p.threads;
   p.k.attention(at);
 
-  // x_mid = LayerNorm(ctx · Woᵀ + bo + x)
-  lw.attn_out.forward(x_mid, H, ctx, H, p.N, Activation::kIdentity, x, H);
-  p.k.layernorm(layer_norm_args(x_mid, x_mid_packed, x_mid, lw.attn_norm, p.N, H, c.layer_norm_eps));
+  // x_mid = ctx · Woᵀ + bo + x, normalised here when post-LN
+  lw.attn_out.forward(x_mid, H, p.a.ctx, H, p.N, Activation::kIdentity, x, H);
+  if (!c.norm_first) {
+    p.k.layernorm(layer_norm_args(x_mid, x_mid_packed, x_mid, lw.attn_norm, p.N, H, c.layer_norm_eps));
+  }
 }
 
-void ffn_block(const Pass& p, float* x, float* x_packed, float* inter, const float* x_mid, const float* x_mid_packed,
+void ffn_block(const Pass& p, float* x, float* x_packed, const float* x_mid, const float* x_mid_packed,
                const LayerWeights& lw) {
   const EncoderConfig& c = p.c;
   const int H = c.H, I = c.I;
-  // The intermediate goes from ffn_in to ffn_out in the packed layout when both take it.
-  float* inter_packed = lw.ffn_out.takes_packed() ? handover_to(lw.ffn_in, inter) : nullptr;
-  GemmArgs g = lw.ffn_in.args(inter, I, x_mid, H, p.N, c.act);
-  g.a_packed = x_mid_packed;
-  g.c_packed = inter_packed;
-  lw.ffn_in.run(g);
-  g = lw.ffn_out.args(x, H, inter, I, p.N, Activation::kIdentity, x_mid, H);
+  // pre-LN: the FFN reads LN(x_mid) (in ctx, free again), packed on the way
+  const float* in = x_mid;
+  if (c.norm_first) {
+    float* packed = handover_to(lw.ffn_in, p.a.packed);
+    p.k.layernorm(layer_norm_args(p.a.ctx, packed, x_mid, lw.ffn_norm, p.N, H, c.layer_norm_eps));
+    in = p.a.ctx;
+    x_mid_packed = packed;
+  }
+  float* inter = p.a.inter;
+  float* inter_packed = nullptr;
+  if (c.gated_ffn) {
+    // inter = act(in · Wgᵀ + bg) ⊙ (in · Wiᵀ + bi); both GEMMs read the same packed input
+    GemmArgs g = lw.ffn_gate.args(inter, I, in, H, p.N, c.act);
+    g.a_packed = lw.ffn_gate.takes_packed() ? x_mid_packed : nullptr;
+    lw.ffn_gate.run(g);
+    g = lw.ffn_in.args(p.a.up, I, in, H, p.N, Activation::kIdentity);
+    g.a_packed = x_mid_packed;
+    lw.ffn_in.run(g);
+    GateProduct job{inter, p.a.up, I};
+    parallel_for(p.N, gate_row, &job);
+  } else {
+    // The intermediate goes from ffn_in to ffn_out in the packed layout when both take it.
+    inter_packed = lw.ffn_out.takes_packed() ? handover_to(lw.ffn_in, inter) : nullptr;
+    GemmArgs g = lw.ffn_in.args(inter, I, in, H, p.N, c.act);
+    g.a_packed = x_mid_packed;
+    g.c_packed = inter_packed;
+    lw.ffn_in.run(g);
+  }
+  GemmArgs g = lw.ffn_out.args(x, H, inter, I, p.N, Activation::kIdentity, x_mid, H);
   g.a_packed = inter_packed;
   lw.ffn_out.run(g);
-  p.k.layernorm(layer_norm_args(x, x_packed, x, lw.ffn_norm, p.N, H, c.layer_norm_eps));
+  if (!c.norm_first) p.k.layernorm(layer_norm_args(x, x_packed, x, lw.ffn_norm, p.N, H, c.layer_norm_eps));
 }
 
-void pooler_forward(const Pass& p, float* pooled, float* first, const float* x, const Dense& pooler) {
+void final_norm_forward(const Pass& p, float* x) {
+  p.k.layernorm(layer_norm_args(x, nullptr, x, p.w.final_norm, p.N, p.c.H, p.c.layer_norm_eps));
+}
+
+void pooler_forward(const Pass& p, float* pooled, const float* x) {
   const int H = p.c.H, B = static_cast<int>(p.pk.spans.size());
   for (int b = 0; b < B; ++b) {
-    std::memcpy(first + static_cast<size_t>(b) * H, x + static_cast<size_t>(p.pk.spans[b].row_begin) * H,
+    std::memcpy(p.a.first + static_cast<size_t>(b) * H, x + static_cast<size_t>(p.pk.spans[b].row_begin) * H,
                 sizeof(float) * H);
   }
-  pooler.forward(pooled, H, first, H, B, Activation::kTanh);
+  p.w.pooler.forward(pooled, H, p.a.first, H, B, Activation::kTanh);
 }
 
 }  // namespace pbc

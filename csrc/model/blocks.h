@@ -8,13 +8,20 @@
 // next GEMM's A operand (LayerNormArgs::packed, GemmArgs::c_packed), so that GEMM skips its packing
 // pass. `handover_to(next, buffer)` is the one place that decides: the buffer when `next` takes packed
 // operands (fp32 layers only), else null. A null `*_packed` argument means "no handover".
+//
+// Norm placement is data (EncoderConfig::norm_first): post-LayerNorm blocks (BERT) normalise their
+// output, x' = LN(x + f(x)), and hand the next block its packed input; pre-LayerNorm blocks
+// (ModernBERT) normalise their input, x' = x + f(LN(x)), and pack it themselves.
 #pragma once
+
+#include <cstddef>
 
 #include "kernels/kernels.h"
 #include "model/dense.h"
 #include "model/io.h"
 #include "model/packing.h"
 #include "model/weights.h"
+#include "model/workspace.h"
 
 namespace pbc {
 
@@ -23,32 +30,38 @@ inline float* handover_to(const Dense& next, float* packed) { return next.takes_
 // What every block of one call shares.
 struct Pass {
   const EncoderConfig& c;
+  const EncoderWeights& w;
   const Kernels& k;
   const TokenPacking& pk;
-  int N;        // packed rows
-  int threads;  // the call's team size (attention scratch holds this many slices)
+  const Activations& a;  // the call's buffers
+  int N;                 // packed rows
+  int T;                 // tokens per padded sequence
+  int threads;           // the call's team size (attention scratch holds this many slices)
+  size_t attn_scratch_per_thread;
 };
 
-// x (N, H) = [projection ∘] LayerNorm(word + token type + position embeddings); emb (N, E) is the
+// x (N, H) = [projection ∘] LayerNorm(word + token type + position embeddings); a.emb (N, E) is the
 // projection's input (unused without one). x_packed offers a buffer for x in the first layer's packed
 // layout (or null); returns it when written, else null (a projected x comes out of a GEMM, unpacked).
-const float* embeddings_forward(const Pass& p, float* x, float* x_packed, float* emb, const ForwardInputs& in,
-                        const EncoderWeights& w);
+const float* embeddings_forward(const Pass& p, float* x, float* x_packed, const ForwardInputs& in);
 
-// x_mid (N, H) = LayerNorm(Attention(x) · Woᵀ + bo + x), post-LayerNorm as BERT; x_mid_packed receives it
-// for the FFN's first GEMM, or is null. qkv (N, 3H), ctx (N, H) and the scratch are its temporaries;
-// probs (B, NH, T, T) receives the attention probabilities, or is null.
-void attention_block(const Pass& p, float* x_mid, float* x_mid_packed, float* qkv, float* ctx, float* probs,
-                     float* scratch, size_t scratch_per_thread, const float* x, const float* x_packed, int T,
-                     const LayerWeights& lw);
+// One layer's attention, l its index (rotary table and window): post-LN x_mid = LN(attn(x) + x), with
+// x_mid_packed receiving it for the FFN's first GEMM (or null); pre-LN x_mid = attn(LN(x)) + x. x_packed is
+// x packed for qkv (post-LN, from the previous block) or null. probs (B, NH, T, T) receives the
+// attention probabilities, or is null.
+void attention_block(const Pass& p, int l, float* x_mid, float* x_mid_packed, float* probs, const float* x,
+                     const float* x_packed, const LayerWeights& lw);
 
-// x (N, H) = LayerNorm(act(x_mid · Wiᵀ + bi) · Wo2ᵀ + bo2 + x_mid); x_packed receives x for the next
-// layer's qkv, or is null. inter (N, I) holds the intermediate (in the packed layout when both GEMMs
-// take packed operands).
-void ffn_block(const Pass& p, float* x, float* x_packed, float* inter, const float* x_mid, const float* x_mid_packed,
+// One layer's FFN: post-LN x = LN(ffn(x_mid) + x_mid), with x_packed receiving it for the next layer's
+// qkv (or null); pre-LN x = ffn(LN(x_mid)) + x_mid. ffn is act(·Wiᵀ + bi)·Woᵀ + bo, or gated
+// (act(·Wgᵀ + bg) ⊙ (·Wiᵀ + bi))·Woᵀ + bo.
+void ffn_block(const Pass& p, float* x, float* x_packed, const float* x_mid, const float* x_mid_packed,
                const LayerWeights& lw);
 
-// pooled (B, H) = tanh(x[first row of each sequence] · Wpᵀ + bp); first (B, H) holds the gathered rows.
-void pooler_forward(const Pass& p, float* pooled, float* first, const float* x, const Dense& pooler);
+// x = final_norm(x), in place (pre-LN families).
+void final_norm_forward(const Pass& p, float* x);
+
+// pooled (B, H) = tanh(x[first row of each sequence] · Wpᵀ + bp), gathered through a.first.
+void pooler_forward(const Pass& p, float* pooled, const float* x);
 
 }  // namespace pbc

@@ -31,13 +31,23 @@ const float* take(const WeightPiece& w, const std::string& key, const std::vecto
   return it->second.data;
 }
 
+// The array under `key` checked against `shape`, or null when the piece has none.
+const float* optional(const WeightPiece& w, const std::string& key, const std::vector<int64_t>& shape) {
+  return w.count(key) ? take(w, key, shape) : nullptr;
+}
+
 WeightVector take_vector(const WeightPiece& w, const std::string& key, int64_t n) {
   const float* p = take(w, key, {n});
   return WeightVector(p, p + n);
 }
 
+// A LayerNorm; a norm without bias (its family's norm_bias=False) gets zeros.
+// Keys "<prefix>.weight" and "<prefix>.bias", or "weight" and "bias" for an empty prefix.
 Norm take_norm(const WeightPiece& w, const std::string& prefix, int C) {
-  return Norm{take_vector(w, prefix + ".weight", C), take_vector(w, prefix + ".bias", C)};
+  const std::string at = prefix.empty() ? "" : prefix + ".";
+  Norm n{take_vector(w, at + "weight", C), WeightVector(static_cast<size_t>(C), 0.0f)};
+  if (const float* b = optional(w, at + "bias", {C})) n.bias.assign(b, b + C);
+  return n;
 }
 
 }  // namespace
@@ -78,18 +88,43 @@ Precision EncoderBuilder::precision_of(const std::string& name) const {
 void EncoderBuilder::embeddings(const WeightPiece& w) {
   check_open();
   if (have_embeddings_) throw std::invalid_argument("EncoderBuilder: embeddings were already given");
-  const float* position = take(w, "position", {c_.P, c_.E});
+  const float* position = c_.absolute_positions ? take(w, "position", {c_.P, c_.E}) : nullptr;
+  if (!c_.absolute_positions && w.count("position")) {
+    throw std::invalid_argument("encoder weights: a position table for a config without absolute positions");
+  }
   const float* token_type = c_.TV > 0 ? take(w, "token_type", {c_.TV, c_.E}) : nullptr;
   Norm norm = take_norm(w, "norm", c_.E);
-  const bool projection = w.count("projection.weight") > 0;
-  const float* pw = projection ? take(w, "projection.weight", {c_.H, c_.E}) : nullptr;
-  const float* pb = projection ? take(w, "projection.bias", {c_.H}) : nullptr;
+  const float* pw = optional(w, "projection.weight", {c_.H, c_.E});
+  const float* pb = pw ? optional(w, "projection.bias", {c_.H}) : nullptr;
+  const float* rel = optional(w, "relative_bias", {c_.NH, 2 * static_cast<int64_t>(c_.P) - 1});
   ew_.word_embeddings.reserve(static_cast<size_t>(c_.V) * c_.E);  // filled in order by word_embedding_rows
-  ew_.position_embeddings.assign(position, position + static_cast<size_t>(c_.P) * c_.E);
+  if (position) ew_.position_embeddings.assign(position, position + static_cast<size_t>(c_.P) * c_.E);
   if (token_type) ew_.token_type_embeddings.assign(token_type, token_type + static_cast<size_t>(c_.TV) * c_.E);
   ew_.embedding_norm = std::move(norm);
-  if (projection) ew_.embedding_projection = Dense(*k_, pw, pb, c_.H, c_.E);
+  if (pw) ew_.embedding_projection = Dense(*k_, pw, pb, c_.H, c_.E);
+  if (rel) ew_.relative_bias.assign(rel, rel + static_cast<size_t>(c_.NH) * (2 * static_cast<size_t>(c_.P) - 1));
   have_embeddings_ = true;
+}
+
+void EncoderBuilder::add_rotary(const WeightPiece& w) {
+  check_open();
+  const auto it = w.find("cos");
+  if (it == w.end() || it->second.shape.size() != 2) {
+    throw std::invalid_argument("encoder weights: a rotary table needs 'cos' of shape (P, dim / 2)");
+  }
+  const int64_t half = it->second.shape[1];
+  const float* cs = take(w, "cos", {c_.P, half});
+  const float* sn = take(w, "sin", {c_.P, half});
+  RotaryTable t;
+  t.dim = static_cast<int>(2 * half);
+  t.cos.assign(cs, cs + static_cast<size_t>(c_.P) * half);
+  t.sin.assign(sn, sn + static_cast<size_t>(c_.P) * half);
+  ew_.rotary.push_back(std::move(t));
+}
+
+void EncoderBuilder::final_norm(const WeightPiece& w) {
+  check_open();
+  ew_.final_norm = take_norm(w, "", c_.H);
 }
 
 void EncoderBuilder::word_embedding_rows(int64_t begin, const WeightArray& rows) {
@@ -112,21 +147,31 @@ void EncoderBuilder::add_layer_set(const WeightPiece& w) {
   check_open();
   const int H = c_.H, I = c_.I;
   const std::string name = "layers." + std::to_string(ew_.layer_sets.size()) + ".";
+  // Linears may come without bias (a family's bias=False); q, k and v have one each or none.
   const float* qkv_w[3];
   const float* qkv_b[3];
   const char* parts[3] = {"q", "k", "v"};
   for (int i = 0; i < 3; ++i) {
     qkv_w[i] = take(w, std::string(parts[i]) + ".weight", {H, H});
-    qkv_b[i] = take(w, std::string(parts[i]) + ".bias", {H});
+    qkv_b[i] = optional(w, std::string(parts[i]) + ".bias", {H});
+  }
+  if ((qkv_b[0] == nullptr) != (qkv_b[1] == nullptr) || (qkv_b[0] == nullptr) != (qkv_b[2] == nullptr)) {
+    throw std::invalid_argument("encoder weights: q, k and v must all have a bias or none");
   }
   const float* ao_w = take(w, "attn_out.weight", {H, H});
-  const float* ao_b = take(w, "attn_out.bias", {H});
+  const float* ao_b = optional(w, "attn_out.bias", {H});
   const float* fi_w = take(w, "ffn_in.weight", {I, H});
-  const float* fi_b = take(w, "ffn_in.bias", {I});
+  const float* fi_b = optional(w, "ffn_in.bias", {I});
+  const float* fg_w = c_.gated_ffn ? take(w, "ffn_gate.weight", {I, H}) : nullptr;
+  const float* fg_b = c_.gated_ffn ? optional(w, "ffn_gate.bias", {I}) : nullptr;
+  if (!c_.gated_ffn && w.count("ffn_gate.weight")) {
+    throw std::invalid_argument("encoder weights: a gate for a config without gated_ffn");
+  }
   const float* fo_w = take(w, "ffn_out.weight", {H, I});
-  const float* fo_b = take(w, "ffn_out.bias", {H});
+  const float* fo_b = optional(w, "ffn_out.bias", {H});
   LayerWeights lw;
-  lw.attn_norm = take_norm(w, "attn_norm", H);
+  // A pre-LN layer may have no first norm (ModernBERT's layer 0 reads the embeddings' norm).
+  if (!c_.norm_first || w.count("attn_norm.weight")) lw.attn_norm = take_norm(w, "attn_norm", H);
   lw.ffn_norm = take_norm(w, "ffn_norm", H);
   const size_t HH = static_cast<size_t>(H) * H;
   if (!qkv_stage_) qkv_stage_ = aligned_floats(3 * HH + 3 * static_cast<size_t>(H));
@@ -134,11 +179,12 @@ void EncoderBuilder::add_layer_set(const WeightPiece& w) {
   float* stage_b = stage_w + 3 * HH;
   for (int i = 0; i < 3; ++i) {
     std::copy(qkv_w[i], qkv_w[i] + HH, stage_w + i * HH);
-    std::copy(qkv_b[i], qkv_b[i] + H, stage_b + i * H);
+    if (qkv_b[i]) std::copy(qkv_b[i], qkv_b[i] + H, stage_b + i * H);
   }
-  lw.qkv = Dense(*k_, stage_w, stage_b, 3 * H, H, precision_of(name + "qkv"));
+  lw.qkv = Dense(*k_, stage_w, qkv_b[0] ? stage_b : nullptr, 3 * H, H, precision_of(name + "qkv"));
   lw.attn_out = Dense(*k_, ao_w, ao_b, H, H, precision_of(name + "attn_out"));
   lw.ffn_in = Dense(*k_, fi_w, fi_b, I, H, precision_of(name + "ffn_in"));
+  if (fg_w) lw.ffn_gate = Dense(*k_, fg_w, fg_b, I, H, precision_of(name + "ffn_gate"));
   lw.ffn_out = Dense(*k_, fo_w, fo_b, H, I, precision_of(name + "ffn_out"));
   ew_.layer_sets.push_back(std::move(lw));
 }
@@ -146,7 +192,7 @@ void EncoderBuilder::add_layer_set(const WeightPiece& w) {
 void EncoderBuilder::pooler(const WeightPiece& w) {
   check_open();
   const float* pw = take(w, "weight", {c_.H, c_.H});
-  const float* pb = take(w, "bias", {c_.H});
+  const float* pb = optional(w, "bias", {c_.H});
   ew_.pooler = Dense(*k_, pw, pb, c_.H, c_.H);
 }
 

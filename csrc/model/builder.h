@@ -3,16 +3,21 @@
 // The builder takes the encoder one piece at a time, so the caller can let each piece's source pages go
 // once it is packed (peak memory during a load: the packed weights plus one layer's sources, not both
 // copies of everything). Pieces are maps of float32 row-major arrays under these names:
-//   embeddings():          position (P, E), token_type (TV, E) when TV > 0, norm.{weight,bias} (E),
-//                          projection.{weight (H, E), bias (H)} optional; copied into aligned storage.
+//   embeddings():          position (P, E) with absolute positions, token_type (TV, E) when TV > 0,
+//                          norm.{weight,bias} (E), projection.{weight (H, E), bias (H)} optional,
+//                          relative_bias (NH, 2P − 1) optional; copied into aligned storage.
 //   word_embedding_rows(): rows (n, E) of the word table, from row `begin`, in order until all V are
 //                          given: the caller converts and releases the table block by block (on XLM-R,
 //                          250k x 768, it is most of the weights).
 //   add_layer_set():       {q,k,v,attn_out}.{weight (H, H), bias (H)}, attn_norm.{weight,bias} (H),
-//                          ffn_in.{weight (I, H), bias (I)}, ffn_out.{weight (H, I), bias (H)},
-//                          ffn_norm.{weight,bias} (H); weight sets are numbered in the order they are
-//                          added. q, k and v are packed into the fused (3H, H) QKV panel through one
-//                          reused staging buffer (no caller-side concat).
+//                          ffn_in.{weight (I, H), bias (I)}, ffn_gate.{weight (I, H), bias (I)} when
+//                          gated, ffn_out.{weight (H, I), bias (H)}, ffn_norm.{weight,bias} (H); weight
+//                          sets are numbered in the order they are added. q, k and v are packed into the
+//                          fused (3H, H) QKV panel through one reused staging buffer (no caller-side
+//                          concat). Every bias may be absent (none; a norm's is then zeros); attn_norm
+//                          may be absent in a pre-LN layer.
+//   add_rotary():          cos, sin (P, dim / 2): rotary table number i for the i-th call.
+//   final_norm():          weight, bias (H): pre-LN families.
 //   pooler():              weight (H, H), bias (H).
 // `precision` applies to the layers' four matrix multiplies (qkv, attn_out, ffn_in, ffn_out); the
 // embedding projection and the pooler stay fp32, and so does every layer named in keep_float32
@@ -48,6 +53,8 @@ class EncoderBuilder {
   void embeddings(const WeightPiece& w);
   void word_embedding_rows(int64_t begin, const WeightArray& rows);
   void add_layer_set(const WeightPiece& w);
+  void add_rotary(const WeightPiece& w);
+  void final_norm(const WeightPiece& w);
   void pooler(const WeightPiece& w);
   std::unique_ptr<Encoder> build();
 

@@ -47,10 +47,12 @@ void validate_ids(const int64_t* ids, size_t n, int64_t limit, const char* what,
   }
 }
 
-void validate_inputs(const EncoderConfig& c, bool has_pooler, const ForwardInputs& in, const ForwardOutputs& out) {
+void validate_inputs(const EncoderConfig& c, const EncoderWeights& w, const ForwardInputs& in,
+                     const ForwardOutputs& out) {
   if (in.B < 0 || in.T < 1) throw std::invalid_argument("input_ids must hold at least one token per sequence");
   if (!in.input_ids) throw std::invalid_argument("input_ids is required");
-  if (!in.position_ids && in.T > c.P) {
+  // The relative bias is indexed by token distance, whatever the position ids say.
+  if ((!in.position_ids || !w.relative_bias.empty()) && in.T > c.P) {
     throw std::invalid_argument("sequence length " + std::to_string(in.T) + " exceeds max_position_embeddings " +
                                 std::to_string(c.P));
   }
@@ -62,7 +64,7 @@ void validate_inputs(const EncoderConfig& c, bool has_pooler, const ForwardInput
     validate_ids(in.token_type_ids, BT, 1, "token_type_ids", "this model has no token type embeddings");
   }
   validate_ids(in.position_ids, BT, c.P, "position_ids", "max_position_embeddings");
-  if (out.pooler_output && !has_pooler) throw std::invalid_argument("this encoder has no pooler");
+  if (out.pooler_output && w.pooler.empty()) throw std::invalid_argument("this encoder has no pooler");
 }
 
 }  // namespace
@@ -76,7 +78,8 @@ Encoder::Encoder(const EncoderConfig& c, EncoderWeights w) : config_(c), weights
                                 " is not a multiple of the number of attention heads " + std::to_string(c.NH));
   }
   check_size(weights_.word_embeddings.size(), static_cast<size_t>(c.V) * c.E, "word embeddings");
-  check_size(weights_.position_embeddings.size(), static_cast<size_t>(c.P) * c.E, "position embeddings");
+  check_size(weights_.position_embeddings.size(), c.absolute_positions ? static_cast<size_t>(c.P) * c.E : 0,
+             "position embeddings");
   check_size(weights_.token_type_embeddings.size(), static_cast<size_t>(c.TV) * c.E, "token type embeddings");
   check_norm(weights_.embedding_norm, c.E, "embedding LayerNorm");
   if (weights_.layer_sets.empty()) throw std::invalid_argument("encoder weights: no layer weight sets");
@@ -92,8 +95,13 @@ Encoder::Encoder(const EncoderConfig& c, EncoderWeights w) : config_(c), weights
     const std::string name = "layer set " + std::to_string(i);
     check_dense(lw.qkv, 3 * c.H, c.H, kernels_, name + " qkv");
     check_dense(lw.attn_out, c.H, c.H, kernels_, name + " attention output");
-    check_norm(lw.attn_norm, c.H, name + " attention LayerNorm");
+    if (!(c.norm_first && lw.attn_norm.empty())) check_norm(lw.attn_norm, c.H, name + " attention LayerNorm");
     check_dense(lw.ffn_in, c.I, c.H, kernels_, name + " intermediate");
+    if (c.gated_ffn) {
+      check_dense(lw.ffn_gate, c.I, c.H, kernels_, name + " gate");
+    } else if (!lw.ffn_gate.empty()) {
+      throw std::invalid_argument(name + ": a gate without gated_ffn");
+    }
     check_dense(lw.ffn_out, c.H, c.I, kernels_, name + " output");
     check_norm(lw.ffn_norm, c.H, name + " output LayerNorm");
   }
@@ -104,6 +112,40 @@ Encoder::Encoder(const EncoderConfig& c, EncoderWeights w) : config_(c), weights
     }
   }
   if (!weights_.pooler.empty()) check_dense(weights_.pooler, c.H, c.H, kernels_, "pooler");
+  if (c.norm_first) {
+    check_norm(weights_.final_norm, c.H, "final LayerNorm");
+  } else if (!weights_.final_norm.empty()) {
+    throw std::invalid_argument("encoder weights: a final LayerNorm without norm_first");
+  }
+  if (!weights_.relative_bias.empty()) {
+    check_size(weights_.relative_bias.size(), static_cast<size_t>(c.NH) * (2 * static_cast<size_t>(c.P) - 1),
+               "relative attention bias");
+  }
+  if (!c.layer_window.empty()) {
+    check_size(c.layer_window.size(), c.L, "layer windows");
+    for (int w : c.layer_window) {
+      if (w < 0) throw std::invalid_argument("layer windows: " + std::to_string(w) + " is negative");
+    }
+  }
+  const int HS = c.H / c.NH;
+  for (size_t i = 0; i < weights_.rotary.size(); ++i) {
+    const RotaryTable& r = weights_.rotary[i];
+    const std::string name = "rotary table " + std::to_string(i);
+    if (r.dim <= 0 || r.dim % 2 != 0 || r.dim > HS) {
+      throw std::invalid_argument(name + ": dim " + std::to_string(r.dim) + " must be even and within the head size " +
+                                  std::to_string(HS));
+    }
+    check_size(r.cos.size(), static_cast<size_t>(c.P) * (r.dim / 2), name + " cos");
+    check_size(r.sin.size(), static_cast<size_t>(c.P) * (r.dim / 2), name + " sin");
+  }
+  if (!c.layer_rotary.empty()) {
+    check_size(c.layer_rotary.size(), c.L, "layer rotary tables");
+    for (int r : c.layer_rotary) {
+      if (r < -1 || r >= static_cast<int>(weights_.rotary.size())) {
+        throw std::invalid_argument("layer rotary tables: table " + std::to_string(r) + " does not exist");
+      }
+    }
+  }
 }
 
 WorkspaceLayout Encoder::layout(int B, int N, int T, bool pooled, int threads) const {
@@ -116,37 +158,36 @@ size_t Encoder::workspace_bytes(int B, int N, int T, bool pooled, int threads) c
 
 void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const {
   const EncoderConfig& c = config_;
-  validate_inputs(c, has_pooler(), in, out);
+  validate_inputs(c, weights_, in, out);
   const int B = in.B, T = in.T, H = c.H, NH = c.NH, L = c.L;
   const TokenPacking pk = pack_tokens(in);
   const ThreadLease lease;  // sets this call's team size; concurrent calls share the budget
-  const Pass p{c, *kernels_, pk, pk.rows(), lease.threads()};
 
-  const WorkspaceLayout plan = layout(B, p.N, T, out.pooler_output != nullptr, p.threads);
+  const WorkspaceLayout plan = layout(B, pk.rows(), T, out.pooler_output != nullptr, lease.threads());
   const BorrowedWorkspace ws(pool_, plan.total);
   const Activations a = plan.carve(ws.data());
-  const size_t layer_out = static_cast<size_t>(B) * T * H;                // floats of one hidden state
-  const size_t layer_probs = static_cast<size_t>(B) * NH * T * T;         // floats of one layer's attentions
+  const Pass p{c, weights_, *kernels_, pk, a, pk.rows(), T, lease.threads(), plan.attn_per_thread};
+  const size_t layer_out = static_cast<size_t>(B) * T * H;         // floats of one hidden state
+  const size_t layer_probs = static_cast<size_t>(B) * NH * T * T;  // floats of one layer's attentions
   if (out.attentions) std::memset(out.attentions, 0, sizeof(float) * L * layer_probs);
 
-  const float* x_packed =
-      embeddings_forward(p, a.x, L > 0 ? handover_to(layer(0).qkv, a.packed) : nullptr, a.emb, in, weights_);
+  const float* x_packed = embeddings_forward(p, a.x, L > 0 ? handover_to(layer(0).qkv, a.packed) : nullptr, in);
   if (out.hidden_states) scatter_rows(out.hidden_states, a.x, pk, B, T, H);
 
   for (int l = 0; l < L && !cancel_requested(); ++l) {
     const LayerWeights& lw = layer(l);
     float* probs = out.attentions ? out.attentions + l * layer_probs : nullptr;
     float* x_mid_packed = handover_to(lw.ffn_in, a.packed);
-    attention_block(p, a.x_mid, x_mid_packed, a.qkv, a.ctx, probs, a.attn_scratch, plan.attn_per_thread, a.x,
-                    x_packed, T, lw);
+    attention_block(p, l, a.x_mid, x_mid_packed, probs, a.x, x_packed, lw);
     float* next_packed = l + 1 < L ? handover_to(layer(l + 1).qkv, a.packed) : nullptr;
-    ffn_block(p, a.x, next_packed, a.inter, a.x_mid, x_mid_packed, lw);
+    ffn_block(p, a.x, next_packed, a.x_mid, x_mid_packed, lw);
     x_packed = next_packed;
     if (out.hidden_states) scatter_rows(out.hidden_states + (l + 1) * layer_out, a.x, pk, B, T, H);
   }
+  if (!weights_.final_norm.empty()) final_norm_forward(p, a.x);
 
   if (out.last_hidden_state) scatter_rows(out.last_hidden_state, a.x, pk, B, T, H);
-  if (out.pooler_output) pooler_forward(p, out.pooler_output, a.first, a.x, weights_.pooler);
+  if (out.pooler_output) pooler_forward(p, out.pooler_output, a.x);
   if (cancel_requested()) throw Cancelled();
 }
 

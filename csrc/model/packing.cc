@@ -9,20 +9,21 @@ namespace pbc {
 
 TokenPacking pack_tokens(const ForwardInputs& in) {
   TokenPacking p;
+  auto add = [&p, &in](int b, int t) {
+    p.batch.push_back(b);
+    p.slot.push_back(t);
+    p.position.push_back(in.position_ids ? static_cast<int>(in.position_ids[static_cast<size_t>(b) * in.T + t]) : t);
+  };
   p.spans.resize(in.B);
   for (int b = 0; b < in.B; ++b) {
     const int64_t* mask = in.attention_mask ? in.attention_mask + static_cast<size_t>(b) * in.T : nullptr;
     SequenceSpan& s = p.spans[b];
     s.row_begin = p.rows();
-    if (mask && mask[0] == 0) {  // position 0 masked: a query-only row for the pooler
-      p.batch.push_back(b);
-      p.slot.push_back(0);
-    }
+    if (mask && mask[0] == 0) add(b, 0);  // position 0 masked: a query-only row for the pooler
     s.key_begin = p.rows();
     for (int t = 0; t < in.T; ++t) {
       if (mask && mask[t] == 0) continue;
-      p.batch.push_back(b);
-      p.slot.push_back(t);
+      add(b, t);
     }
     s.row_end = p.rows();
   }

@@ -16,6 +16,7 @@ namespace pbc {
 struct TokenPacking {
   std::vector<int> batch;           // (N) the sequence each row belongs to
   std::vector<int> slot;            // (N) its token index t within the padded sequence
+  std::vector<int> position;        // (N) its position id: position_ids[b][t] when given, else t
   std::vector<SequenceSpan> spans;  // (B)
   int rows() const { return static_cast<int>(slot.size()); }
 };

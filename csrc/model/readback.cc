@@ -45,6 +45,8 @@ WeightRef resolve(const Encoder& enc, const std::string& name) {
     return dense_ref(w.embedding_projection, name.substr(11), name);
   }
   if (name.rfind("pooler.", 0) == 0 && !w.pooler.empty()) return dense_ref(w.pooler, name.substr(7), name);
+  if (name == "final_norm.weight" && !w.final_norm.empty()) return vector_ref(w.final_norm.weight.data(), c.H);
+  if (name == "final_norm.bias" && !w.final_norm.empty()) return vector_ref(w.final_norm.bias.data(), c.H);
   // layers.<s>.<role>.<part>
   if (name.rfind("layers.", 0) != 0) throw unknown(name);
   const size_t dot1 = name.find('.', 7), dot2 = dot1 == std::string::npos ? dot1 : name.find('.', dot1 + 1);
@@ -59,7 +61,7 @@ WeightRef resolve(const Encoder& enc, const std::string& name) {
   const std::string role = name.substr(dot1 + 1, dot2 - dot1 - 1), part = name.substr(dot2 + 1);
   const int H = c.H;
   const Norm* norm = role == "attn_norm" ? &lw.attn_norm : role == "ffn_norm" ? &lw.ffn_norm : nullptr;
-  if (norm) {
+  if (norm && !norm->empty()) {
     if (part == "weight") return vector_ref(norm->weight.data(), H);
     if (part == "bias") return vector_ref(norm->bias.data(), H);
     throw unknown(name);
@@ -69,6 +71,7 @@ WeightRef resolve(const Encoder& enc, const std::string& name) {
   }
   if (role == "attn_out") return dense_ref(lw.attn_out, part, name);
   if (role == "ffn_in") return dense_ref(lw.ffn_in, part, name);
+  if (role == "ffn_gate" && !lw.ffn_gate.empty()) return dense_ref(lw.ffn_gate, part, name);
   if (role == "ffn_out") return dense_ref(lw.ffn_out, part, name);
   throw unknown(name);
 }

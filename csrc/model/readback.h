@@ -2,7 +2,8 @@
 // and the module tree: a float32 model keeps its weights only in the core, packed.
 //
 // Names: "word", "position", "token_type", "norm.{weight,bias}", "projection.{weight,bias}",
-// "pooler.{weight,bias}" and "layers.<s>.<role>.{weight,bias}" for weight set s, roles as the builder's
+// "pooler.{weight,bias}", "final_norm.{weight,bias}" and "layers.<s>.<role>.{weight,bias}" for weight set s,
+// roles as the builder's
 // (q, k and v are rows of the fused QKV). Float32 matrices are unpacked exactly; a low-precision
 // matrix is not held (std::invalid_argument). Unknown names raise std::invalid_argument naming them.
 #pragma once

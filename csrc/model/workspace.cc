@@ -23,6 +23,7 @@ WorkspaceLayout::WorkspaceLayout(const EncoderConfig& c, const Kernels& k, bool 
   qkv = take(n * 3 * c.H);
   ctx = take(n * c.H);
   inter = take(std::max(n * c.I, k.packed_a_floats(N, c.I)));
+  up = take(c.gated_ffn ? n * c.I : 0);
   emb = take(projected ? n * c.E : 0);
   first = take(pooled ? static_cast<size_t>(B) * c.H : 0);
   attn_per_thread = piece(k.attention_scratch_floats(T, c.H / c.NH));
@@ -32,8 +33,8 @@ WorkspaceLayout::WorkspaceLayout(const EncoderConfig& c, const Kernels& k, bool 
 }
 
 Activations WorkspaceLayout::carve(float* base) const {
-  return Activations{base + x,     base + x_mid, base + qkv,          base + ctx,   base + inter,
-                     base + emb,   base + first, base + attn_scratch, base + packed};
+  return Activations{base + x,   base + x_mid, base + qkv,          base + ctx,   base + inter, base + up,
+                     base + emb, base + first, base + attn_scratch, base + packed};
 }
 
 std::unique_ptr<Workspace> WorkspacePool::acquire(size_t floats) {

@@ -16,13 +16,15 @@
 
 namespace pbc {
 
-// The buffers of one forward call, carved from its workspace.
+// The buffers of one forward call, carved from its workspace. ctx doubles as the normalised input of a
+// pre-LayerNorm block (it is free until attention writes it, and again after attn_out reads it).
 struct Activations {
   float* x;             // (N, H) the running state
   float* x_mid;         // (N, H) after attention
   float* qkv;           // (N, 3H)
   float* ctx;           // (N, H) attention's context
   float* inter;         // (N, I) the FFN's intermediate, plain or packed
+  float* up;            // (N, I) a gated FFN's linear half (unused otherwise)
   float* emb;           // (N, E) before the embedding projection (unused without one)
   float* first;         // (B, H) the pooler's input, position 0 of each sequence (unused unpooled)
   float* attn_scratch;  // attn_per_thread floats per thread
@@ -34,7 +36,7 @@ struct WorkspaceLayout {
   WorkspaceLayout(const EncoderConfig& c, const Kernels& k, bool projected, int B, int N, int T, bool pooled,
                   int threads);
   Activations carve(float* base) const;
-  size_t x, x_mid, qkv, ctx, inter, emb, first, attn_scratch, packed;
+  size_t x, x_mid, qkv, ctx, inter, up, emb, first, attn_scratch, packed;
   size_t attn_per_thread;  // floats of attention scratch per thread
   size_t total;            // floats
 };

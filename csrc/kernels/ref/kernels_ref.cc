@@ -64,13 +64,24 @@ void attention_head_ref(const AttentionArgs& a, int s, int h, float* scores) {
       continue;
     }
     const float* q = a.qkv + static_cast<size_t>(r) * a.ld_qkv + h * a.HS;
+    const int qs = a.slot[r];
     float max_score = -INFINITY;
     for (int j = 0; j < n_keys; ++j) {
+      const int ks = a.slot[span.key_begin + j];
+      if (a.window > 0 && (ks - qs > a.window || qs - ks > a.window)) {
+        scores[j] = -INFINITY;  // outside the window: exp gives 0
+        continue;
+      }
       const float* k = a.qkv + static_cast<size_t>(span.key_begin + j) * a.ld_qkv + H + h * a.HS;
       float dot = 0.0f;
       for (int d = 0; d < a.HS; ++d) dot += q[d] * k[d];
       scores[j] = dot * a.scale;
+      if (a.rel_bias) scores[j] += a.rel_bias[static_cast<size_t>(h) * (2 * a.rel_span - 1) + (ks - qs + a.rel_span - 1)];
       if (scores[j] > max_score) max_score = scores[j];
+    }
+    if (max_score == -INFINITY) {  // no key in the window
+      for (int d = 0; d < a.HS; ++d) ctx[d] = 0.0f;
+      continue;
     }
     float sum = 0.0f;
     for (int j = 0; j < n_keys; ++j) {

@@ -89,33 +89,68 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       v_store(vp + (static_cast<size_t>(d / kNR) * nk + j) * kNR + d % kNR, v);
     }
   }
-  const float to_base2 = a.scale * 1.44269504088896341f;  // scale · log2(e)
+  // With a relative-position bias the scores are formed as x·scale + bias first (the bias is added after
+  // scaling, as transformers adds it) and the exponent's factor is log2(e) alone.
+  const bool biased = a.rel_bias != nullptr;
+  const float to_base2 = (biased ? 1.0f : a.scale) * 1.44269504088896341f;
   const VF c = v_set1(to_base2);
-  const int tail_k = nk % kW, body = nk - tail_k;
+  const int* key_slot = a.slot + sp.key_begin;  // (nk) ascending: keys are packed in token order
 
   for (int q0 = row0; q0 < row1; q0 += kQB) {
     const int nq = row1 - q0 < kQB ? row1 - q0 : kQB;
-    // scores (nq, nk) = Q · Kᵀ, unscaled: the scale is applied inside the exponent below
+    // The keys this block can see: all of them, or under a window those within ±window of some query
+    // of the block, from j0 (a panel boundary) to j1; masked() then drops the rest per row.
+    int j0 = 0, j1 = nk;
+    if (a.window > 0) {
+      const int lo = a.slot[q0] - a.window, hi = a.slot[q0 + nq - 1] + a.window;
+      while (j0 < nk && key_slot[j0] < lo) ++j0;
+      j1 = j0;
+      while (j1 < nk && key_slot[j1] <= hi) ++j1;
+      j0 -= j0 % kNR;
+    }
+    const int kn = j1 - j0;  // keys in this block's span of the score rows
+    // scores (nq, kn) = Q · Kᵀ over panels [j0 / kNR, ⌈j1 / kNR⌉), unscaled
     GemmArgs gs;
     gs.M = nq;
-    gs.N = nk;
+    gs.N = kn;
     gs.K = HS;
     gs.c = sc;
     gs.ldc = ldsc;
     const float* q = a.qkv + static_cast<size_t>(q0) * ld + h * HS;
-    for (int p = 0; p < kpanels; ++p) {
-      block_kernel_strided(gs, HS, q, ld, kp + static_cast<size_t>(p) * HS * kNR, kNR, nq, p * kNR,
-                           nk - p * kNR < kNR ? nk - p * kNR : kNR, tail);
+    for (int p = j0 / kNR; p * kNR < j1; ++p) {
+      block_kernel_strided(gs, HS, q, ld, kp + static_cast<size_t>(p) * HS * kNR, kNR, nq, p * kNR - j0,
+                           j1 - p * kNR < kNR ? j1 - p * kNR : kNR, tail);
     }
-    // softmax over the nk real keys of each row, left unnormalised: exp(scale · (x − max x)) =
+    // softmax over the kn keys of each row, left unnormalised: exp(scale · (x − max x)) =
     // 2^(c·x − c·max x) for scale > 0; the 1 / Σ is applied to the context row instead of to every
-    // probability (HS products per row instead of nk)
+    // probability (HS products per row instead of kn)
+    const int tail_k = kn % kW, body = kn - tail_k;
     for (int r = 0; r < nq; ++r) {
       float* row = sc + static_cast<size_t>(r) * ldsc;
+      const int qs = a.slot[q0 + r];
+      if (biased || a.window > 0) {
+        // x·scale + bias[h][key − query], and −∞ outside the window (exp gives exactly 0 below)
+        const float* bias_row = biased ? a.rel_bias + static_cast<size_t>(h) * (2 * a.rel_span - 1) +
+                                             (a.rel_span - 1) - qs
+                                       : nullptr;
+        for (int j = 0; j < kn; ++j) {
+          const int ks = key_slot[j0 + j];
+          if (a.window > 0 && (ks - qs > a.window || qs - ks > a.window)) {
+            row[j] = -INFINITY;
+          } else if (biased) {
+            row[j] = row[j] * a.scale + bias_row[ks];
+          }
+        }
+      }
       VF mx = v_set1(-INFINITY);
       for (int j = 0; j < body; j += kW) mx = v_max(mx, v_load(row + j));
       float m = v_reduce_max(mx);
-      for (int j = body; j < nk; ++j) m = row[j] > m ? row[j] : m;
+      for (int j = body; j < kn; ++j) m = row[j] > m ? row[j] : m;
+      if (m == -INFINITY) {  // no key in the window: context 0, as for a sequence without keys
+        for (int j = 0; j < kn; ++j) row[j] = 0.0f;
+        inv[r] = 0.0f;
+        continue;
+      }
       const VF minus_cm = v_set1(-(to_base2 * m));
       VF sum = v_zero();
       for (int j = 0; j < body; j += kW) {
@@ -128,21 +163,32 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
         v_store_tail(row + body, e, tail_k);
         sum = v_add(sum, v_load_tail(row + body, tail_k));
       }
-      inv[r] = 1.0f / v_reduce_add(sum);
+      float total = v_reduce_add(sum);
+      if (a.window > 0) {
+        // v_exp2_nonpositive stops at 2^−126 rather than 0: masked keys must weigh exactly nothing
+        for (int j = 0; j < kn; ++j) {
+          const int ks = key_slot[j0 + j];
+          if (ks - qs > a.window || qs - ks > a.window) {
+            total -= row[j];
+            row[j] = 0.0f;
+          }
+        }
+      }
+      inv[r] = 1.0f / total;
       if (a.probs) {
-        float* prow = a.probs + ((static_cast<size_t>(s) * a.NH + h) * a.T + a.slot[q0 + r]) * a.T;
-        for (int j = 0; j < nk; ++j) prow[a.slot[sp.key_begin + j]] = row[j] * inv[r];
+        float* prow = a.probs + ((static_cast<size_t>(s) * a.NH + h) * a.T + qs) * a.T;
+        for (int j = 0; j < kn; ++j) prow[key_slot[j0 + j]] = row[j] * inv[r];
       }
     }
-    // ctx (nq, HS) = exp · V, written straight into the context rows, then scaled by 1 / Σ
+    // ctx (nq, HS) = exp · V over keys [j0, j1), written straight into the context rows, then scaled by 1 / Σ
     GemmArgs gc;
     gc.M = nq;
     gc.N = HS;
-    gc.K = nk;
+    gc.K = kn;
     gc.c = a.ctx + static_cast<size_t>(q0) * a.ld_ctx + h * HS;
     gc.ldc = a.ld_ctx;
     for (int p = 0; p < vpanels; ++p) {
-      block_kernel_strided(gc, nk, sc, ldsc, vp + static_cast<size_t>(p) * nk * kNR, kNR, nq, p * kNR,
+      block_kernel_strided(gc, kn, sc, ldsc, vp + (static_cast<size_t>(p) * nk + j0) * kNR, kNR, nq, p * kNR,
                            HS - p * kNR < kNR ? HS - p * kNR : kNR, tail);
     }
     const int tail_d = HS % kW, body_d = HS - tail_d;
