@@ -71,6 +71,16 @@ from pybertcore.models.roberta import (
     RobertaModel,
     RobertaPreTrainedModel,
 )
+from pybertcore.models.mpnet import (
+    MPNetConfig,
+    MPNetForMaskedLM,
+    MPNetForMultipleChoice,
+    MPNetForQuestionAnswering,
+    MPNetForSequenceClassification,
+    MPNetForTokenClassification,
+    MPNetModel,
+    MPNetPreTrainedModel,
+)
 from pybertcore.models.xlm_roberta import (
     XLMRobertaConfig,
     XLMRobertaForMaskedLM,
@@ -235,6 +245,14 @@ __all__ = [
     "Pipeline",
     "PretrainedConfig",
     "QuestionAnsweringModelOutput",
+    "MPNetConfig",
+    "MPNetForMaskedLM",
+    "MPNetForMultipleChoice",
+    "MPNetForQuestionAnswering",
+    "MPNetForSequenceClassification",
+    "MPNetForTokenClassification",
+    "MPNetModel",
+    "MPNetPreTrainedModel",
     "RobertaConfig",
     "RobertaForMaskedLM",
     "RobertaForMultipleChoice",

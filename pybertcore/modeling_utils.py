@@ -106,8 +106,11 @@ def linear_specs(name: str, out_features: int, in_features: int, bias: bool = Tr
     return specs
 
 
-def layer_norm_specs(name: str, size: int) -> list[ParamSpec]:
-    return [ParamSpec(f"{name}.weight", (size,), INIT_ONES), ParamSpec(f"{name}.bias", (size,), INIT_ZEROS)]
+def layer_norm_specs(name: str, size: int, bias: bool = True) -> list[ParamSpec]:
+    specs = [ParamSpec(f"{name}.weight", (size,), INIT_ONES)]
+    if bias:
+        specs.append(ParamSpec(f"{name}.bias", (size,), INIT_ZEROS))
+    return specs
 
 
 def init_param(spec: ParamSpec, initializer_range: float) -> np.ndarray:
@@ -464,8 +467,10 @@ class PreTrainedModel:
 
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         names = self._params
-        if exclude_embeddings:
-            names = {k: v for k, v in names.items() if not k.endswith("embeddings.weight")}
+        if exclude_embeddings:  # as transformers: the parameters of every nn.Embedding module
+            embeddings = {f"{name}.weight" for name, module in self.named_modules()
+                          if type(module).__name__ == "Embedding"}
+            names = {k: v for k, v in names.items() if k not in embeddings}
         return int(sum(v.size for v in names.values()))
 
     # --- loading -------------------------------------------------------------------------------------

@@ -25,9 +25,21 @@ FAMILIES: dict[str, tuple[str, dict]] = {
     "camembert": ("Camembert", dict(COMMON, layer_norm_eps=1e-5)),
     "electra": ("Electra", dict(COMMON, embedding_size=24)),
     "albert": ("Albert", dict(COMMON, embedding_size=24)),
+    "mpnet": ("MPNet", dict(COMMON, layer_norm_eps=1e-5)),
 }
 HEADS = ["ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForMaskedLM",
          "ForMultipleChoice"]
+# The heads transformers has for a family, where that is not every one of HEADS.
+FAMILY_HEADS: dict[str, list[str]] = {}
+
+
+def family_heads(family: str) -> list[str]:
+    return FAMILY_HEADS.get(family, HEADS)
+
+
+# (family, head) for every head of every family, and with the bare model.
+HEAD_PAIRS = [(family, head) for family in FAMILIES for head in family_heads(family)]
+CLASS_PAIRS = [(family, suffix) for family in FAMILIES for suffix in ["Model"] + family_heads(family)]
 AUTO_FOR_HEAD = {
     "Model": "AutoModel",
     "ForSequenceClassification": "AutoModelForSequenceClassification",

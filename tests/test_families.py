@@ -26,6 +26,7 @@ OUTPUT_CLASS = {
     "camembert": "BaseModelOutputWithPoolingAndCrossAttentions",
     "electra": "BaseModelOutputWithCrossAttentions",
     "albert": "BaseModelOutputWithPooling",
+    "mpnet": "BaseModelOutputWithPooling",
 }
 # Variants that exercise the layout's data: ALBERT's groups (4 layers over 2 groups of 2 inner layers,
 # so 8 layers run), ELECTRA without a projection (E == H), DistilBERT with relu, BERT without types.

@@ -27,6 +27,7 @@ CLASSIFIER = {
     "camembert": "classifier.out_proj",
     "electra": "classifier.out_proj",
     "albert": "classifier",
+    "mpnet": "classifier.out_proj",
 }
 
 

@@ -14,6 +14,7 @@ import pytest
 from family_models import (
     AUTO_FOR_HEAD,
     FAMILIES,
+    HEAD_PAIRS,
     HEADS,
     choice_inputs,
     make_transformers_model,
@@ -26,7 +27,7 @@ from family_models import (
 import pybertcore
 
 TOL = 1e-4
-PAIRS = [(family, head) for family in FAMILIES for head in HEADS]
+PAIRS = HEAD_PAIRS
 
 
 def _outputs(family: str, head: str, tf_model, model, inputs: dict) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from family_models import AUTO_FOR_HEAD, FAMILIES, HEADS, make_transformers_model, ragged_inputs
+from family_models import AUTO_FOR_HEAD, CLASS_PAIRS, FAMILIES, HEADS, make_transformers_model, ragged_inputs
 
 import pybertcore
 
@@ -22,8 +22,7 @@ def _pair(tmp_path, family, suffix, **overrides):
     return ours, theirs
 
 
-@pytest.mark.parametrize("suffix", CLASSES)
-@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize("family,suffix", CLASS_PAIRS)
 def test_tree_matches_transformers(tmp_path, family, suffix):
     ours, theirs = _pair(tmp_path, family, suffix)
     assert repr(ours) == repr(theirs)
@@ -87,8 +86,7 @@ def test_assigning_a_parameter_repacks(tmp_path, as_torch):
         ours.bert.embeddings = None
 
 
-@pytest.mark.parametrize("suffix", CLASSES)
-@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize("family,suffix", CLASS_PAIRS)
 def test_load_state_dict_of_a_perturbed_transformers_model(tmp_path, family, suffix):
     ours, theirs = _pair(tmp_path, family, suffix)
     torch.manual_seed(2)

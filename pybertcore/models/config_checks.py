@@ -139,6 +139,8 @@ def parameter_counts(config: PretrainedConfig, model_class: type) -> list[tuple[
     if layout.embedding_projection is not None and d.projection:
         counts.append((E * H + H, f"{f('E', E)} × {f('H', H)} (the embedding projection)"))
     per_layer = 4 * H * H + 2 * H * I + 9 * H + I  # q, k, v, output, FFN in and out, biases, two LayerNorms
+    if layout.gated_ffn:
+        per_layer += H * I + I  # the gate
     sets = f"{f('groups', d.groups)} × {f('inner', d.inner)}" if d.inner != 1 or d.groups != d.L else f('L', d.L)
     counts.append((d.groups * d.inner * per_layer,
                    f"{sets} layers of 4 × {f('H', H)}² + 2 × {f('H', H)} × {f('I', I)} (the encoder layers)"))

@@ -1,10 +1,12 @@
 """EncoderModel: every BERT-family encoder on the one C++ core, each family's differences held as data.
 
 A family is an ``EncoderLayout``: where its checkpoint keeps each canonical weight the core takes (the
-names csrc/model/builder.h lists), how its config gives the core's sizes, which layer weight set each layer runs
-(ALBERT shares them), whether position ids derive from the input ids (RoBERTa), and which output class
-its bare model returns. The layout is chosen when the class is defined; nothing in the forward pass asks
-which family it runs.
+names csrc/model/builder.h lists, a role possibly a block of rows of a fused module as ModernBERT's Wqkv),
+how its config gives the core's sizes, which layer weight set each layer runs (ALBERT shares them),
+whether position ids derive from the input ids (RoBERTa), its architecture's variants (norm placement,
+biases, a gated FFN, rotary or relative positions, local windows: ``EncoderLayout`` fields and
+``AttentionPlan``), and which output class its bare model returns. The layout is chosen when the class
+is defined; nothing in the forward pass asks which family it runs.
 
 Shapes: ``B`` batch, ``T`` tokens, ``H`` hidden, ``E`` embedding size (== H unless the family projects
 E→H after the embedding LayerNorm), ``I`` intermediate, ``V`` vocab, ``P`` positions, ``TV`` token types.
@@ -81,14 +83,52 @@ def bert_dims(config: PretrainedConfig) -> EncoderDims:
 
 
 # Canonical layer roles and their shapes: (out, in) of a linear layer, or the size of a LayerNorm.
-LAYER_ROLES = ("q", "k", "v", "attn_out", "attn_norm", "ffn_in", "ffn_out", "ffn_norm")
+# ffn_gate exists in gated layouts only: the activated half, act(x·Wgᵀ) ⊙ x·Wiᵀ.
+LAYER_ROLES = ("q", "k", "v", "attn_out", "attn_norm", "ffn_in", "ffn_gate", "ffn_out", "ffn_norm")
 
 
 def _role_shape(role: str, d: EncoderDims) -> tuple[int, ...]:
     return {
         "q": (d.H, d.H), "k": (d.H, d.H), "v": (d.H, d.H), "attn_out": (d.H, d.H),
-        "ffn_in": (d.I, d.H), "ffn_out": (d.H, d.I), "attn_norm": (d.H,), "ffn_norm": (d.H,),
+        "ffn_in": (d.I, d.H), "ffn_gate": (d.I, d.H), "ffn_out": (d.H, d.I), "attn_norm": (d.H,), "ffn_norm": (d.H,),
     }[role]
+
+
+@dataclass(frozen=True)
+class AttentionPlan:
+    """How each layer's attention sees positions, from a config: rotary tables as (theta, dim) (dim: the
+    features of each head rotated, NeoX half-split), each layer's table index (-1: none) and its window
+    (0: full; w: keys within ±w tokens)."""
+
+    rotary: tuple[tuple[float, int], ...] = ()
+    layer_rotary: tuple[int, ...] = ()
+    layer_window: tuple[int, ...] = ()
+
+
+def rotary_table(theta: float, dim: int, positions: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin (positions, dim / 2) as transformers computes them in float32: inv_freq =
+    1 / theta^(arange(0, dim, 2) / dim), then position · inv_freq."""
+    exponent = np.arange(0, dim, 2, dtype=np.int64).astype(np.float32) / np.float32(dim)
+    inv_freq = (np.float32(1.0) / np.power(np.float32(theta), exponent, dtype=np.float32)).astype(np.float32)
+    freqs = np.arange(positions, dtype=np.float32)[:, None] * inv_freq[None, :]
+    return np.cos(freqs).astype(np.float32), np.sin(freqs).astype(np.float32)
+
+
+def relative_position_buckets(span: int, num_buckets: int = 32, max_distance: int = 128) -> np.ndarray:
+    """MPNet's (T5's bidirectional) bucket of each relative position d = key − query in (−span, span),
+    in float32 as transformers' relative_position_bucket computes it; (2·span − 1,) int64."""
+    d = np.arange(-(span - 1), span, dtype=np.int64)
+    n = -d
+    half = num_buckets // 2
+    ret = (n < 0).astype(np.int64) * half
+    n = np.abs(n)
+    max_exact = half // 2
+    small = n < max_exact
+    safe = np.where(small, max_exact, n)  # log(0) is never taken: those distances are their own buckets
+    ratio = np.log(safe.astype(np.float32) / np.float32(max_exact)) / np.float32(np.log(max_distance / max_exact))
+    large = max_exact + (ratio * np.float32(half - max_exact)).astype(np.int64)
+    large = np.minimum(large, half - 1)
+    return ret + np.where(small, n, large)
 
 
 @dataclass(frozen=True)
@@ -97,12 +137,14 @@ class EncoderLayout:
 
     dims: Callable[[PretrainedConfig], EncoderDims]
     word_embeddings: str
-    position_embeddings: str
+    position_embeddings: Optional[str]  # None: no learned position table (rotary families)
     token_type_embeddings: Optional[str]  # None: the family has no token types
     embedding_norm: str
     embedding_projection: Optional[str]  # Linear(E → H) after the embedding LayerNorm, or None
     layer: str  # one weight set's module prefix, with {group} and {inner} (its index within the group)
-    layer_params: tuple[tuple[str, str], ...]  # (canonical role, module under `layer`) in state_dict order
+    # (canonical role, module under `layer`) in state_dict order, or (role, module, part, parts) for a role
+    # held as rows [part·n, (part + 1)·n) of a module fusing `parts` of them (ModernBERT's Wqkv, Wi)
+    layer_params: tuple[tuple, ...]
     pooler: Optional[str]  # Linear(H → H) + tanh on position 0, or None
     output_class: type
     # the embedding parameters' order in transformers' state_dict
@@ -113,6 +155,17 @@ class EncoderLayout:
     position_init: Optional[Callable[[PretrainedConfig], Optional[Callable[[tuple], np.ndarray]]]] = None
     # position ids from input ids when the caller passes none; None: the token's index t
     position_ids: Optional[Callable[[np.ndarray, EncoderDims], np.ndarray]] = None
+    # MPNet's relative_attention_bias, nn.Embedding(num_buckets, NH), shared by every layer
+    relative_bias: Optional[str] = None
+    norm_first: bool = False  # pre-LayerNorm layers; final_norm then follows the last layer
+    final_norm: Optional[str] = None
+    first_attn_norm: bool = True  # False: layer 0 has no attention norm (ModernBERT's Identity)
+    gated_ffn: bool = False  # layer_params include ffn_gate
+    # the roles whose linears have a bias, for a config (None: every linear has one), and whether the
+    # LayerNorms have one
+    linear_bias: Optional[Callable[[PretrainedConfig], frozenset]] = None
+    norm_bias: Optional[Callable[[PretrainedConfig], bool]] = None
+    attention: Optional[Callable[[PretrainedConfig, EncoderDims], AttentionPlan]] = None
 
 
 def padding_offset_position_ids(input_ids: np.ndarray, dims: EncoderDims) -> np.ndarray:
@@ -174,65 +227,118 @@ class EncoderPreTrainedModel(PreTrainedModel):
         return None
 
     # --- parameters ----------------------------------------------------------------------------------
+    def _has_bias(self, role: str) -> bool:
+        lay = self.layout
+        if role.endswith("norm"):
+            return lay.norm_bias is None or bool(lay.norm_bias(self.config))
+        return lay.linear_bias is None or role in lay.linear_bias(self.config)
+
+    def _layer_modules(self, layer_index: int) -> list[tuple[str, list[tuple[str, int, int]]]]:
+        """Weight set ``layer_index``'s modules in state_dict order: (module, [(role, part, parts), ...])."""
+        modules: dict[str, list[tuple[str, int, int]]] = {}
+        for entry in self.layout.layer_params:
+            role, module = entry[0], entry[1]
+            part, parts = (entry[2], entry[3]) if len(entry) == 4 else (0, 1)
+            if role == "attn_norm" and layer_index == 0 and not self.layout.first_attn_norm:
+                continue
+            modules.setdefault(module, []).append((role, part, parts))
+        return list(modules.items())
+
     def _encoder_param_specs(self) -> list[ParamSpec]:
         lay, d, pre = self.layout, self.dims, self._encoder_prefix
         pad = d.pad_token_id
         embeddings = {
             "word": [ParamSpec(f"{pre}{lay.word_embeddings}.weight", (d.V, d.E), INIT_NORMAL, padding_row=pad)],
-            "position": [
+            "position": [],
+            "token_type": [],
+            "norm": layer_norm_specs(pre + lay.embedding_norm, d.E, self._has_bias("norm")),
+        }
+        if lay.position_embeddings is not None:
+            embeddings["position"] = [
                 ParamSpec(
                     f"{pre}{lay.position_embeddings}.weight", (d.P, d.E),
                     (lay.position_init(self.config) if lay.position_init else None) or INIT_NORMAL,
                     padding_row=pad if lay.position_padding_row else None,
                 )
-            ],
-            "token_type": [],
-            "norm": layer_norm_specs(pre + lay.embedding_norm, d.E),
-        }
+            ]
         if lay.token_type_embeddings is not None and d.TV > 0:
             embeddings["token_type"] = [ParamSpec(f"{pre}{lay.token_type_embeddings}.weight", (d.TV, d.E), INIT_NORMAL)]
         specs = [spec for part in lay.embedding_order for spec in embeddings[part]]
         if lay.embedding_projection is not None and d.projection:
             specs += linear_specs(pre + lay.embedding_projection, d.H, d.E)
+        set_index = 0
         for group in range(d.groups):
             for inner in range(d.inner):
                 p = pre + lay.layer.format(group=group, inner=inner)
-                for role, module in lay.layer_params:
+                for module, roles in self._layer_modules(set_index):
+                    role = roles[0][0]
                     shape = _role_shape(role, d)
                     if len(shape) == 2:
-                        specs += linear_specs(p + module, *shape)
+                        specs += linear_specs(p + module, shape[0] * roles[0][2], shape[1], self._has_bias(role))
                     else:
-                        specs += layer_norm_specs(p + module, shape[0])
+                        specs += layer_norm_specs(p + module, shape[0], self._has_bias(role))
+                set_index += 1
+        if lay.relative_bias is not None:
+            buckets = self.config.relative_attention_num_buckets
+            specs.append(ParamSpec(f"{pre}{lay.relative_bias}.weight", (buckets, d.NH), INIT_NORMAL))
+        if lay.final_norm is not None:
+            specs += layer_norm_specs(pre + lay.final_norm, d.H, self._has_bias("final_norm"))
         if self._with_pooler:
             specs += linear_specs(pre + lay.pooler, d.H, d.H)
         return specs
 
-    def _canonical_names(self) -> Iterator[tuple[str, dict[str, str]]]:
-        """The encoder's parameters as the core's builder takes them (csrc/model/builder.h), one piece
-        at a time, as {builder key: parameter name}: ("embeddings", ...), ("layer_set", ...) per weight set
-        in order, ("pooler", ...)."""
+    def _attention_plan(self) -> AttentionPlan:
+        return self.layout.attention(self.config, self.dims) if self.layout.attention else AttentionPlan()
+
+    def _canonical_names(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The encoder's parameters as the core's builder takes them (csrc/model/builder.h), one piece at a
+        time, as {builder key: source}: ("embeddings", ...), ("layer_set", ...) per weight set in order,
+        ("final_norm", ...), ("pooler", ...). A source is a parameter name, or (name, part, parts) for
+        rows [part·n, (part + 1)·n) of a fused parameter."""
         lay, d, pre = self.layout, self.dims, self._encoder_prefix
-        emb = {
+        emb: dict[str, Any] = {
             "word": f"{pre}{lay.word_embeddings}.weight",
-            "position": f"{pre}{lay.position_embeddings}.weight",
             "norm.weight": f"{pre}{lay.embedding_norm}.weight",
-            "norm.bias": f"{pre}{lay.embedding_norm}.bias",
         }
+        if self._has_bias("norm"):
+            emb["norm.bias"] = f"{pre}{lay.embedding_norm}.bias"
+        if lay.position_embeddings is not None:
+            emb["position"] = f"{pre}{lay.position_embeddings}.weight"
         if lay.token_type_embeddings is not None and d.TV > 0:
             emb["token_type"] = f"{pre}{lay.token_type_embeddings}.weight"
         if lay.embedding_projection is not None and d.projection:
             for part in ("weight", "bias"):
                 emb[f"projection.{part}"] = f"{pre}{lay.embedding_projection}.{part}"
         yield "embeddings", emb
-        modules = dict(lay.layer_params)
+        set_index = 0
         for group in range(d.groups):
             for inner in range(d.inner):
                 src = pre + lay.layer.format(group=group, inner=inner)
-                yield "layer_set", {
-                    f"{role}.{part}": f"{src}{modules[role]}.{part}" for role in LAYER_ROLES for part in ("weight", "bias")
-                }
+                piece: dict[str, Any] = {}
+                for module, roles in self._layer_modules(set_index):
+                    for role, part, parts in roles:
+                        kinds = ("weight", "bias") if self._has_bias(role) else ("weight",)
+                        for kind in kinds:
+                            name = f"{src}{module}.{kind}"
+                            piece[f"{role}.{kind}"] = name if parts == 1 else (name, part, parts)
+                yield "layer_set", piece
+                set_index += 1
+        if lay.final_norm is not None:
+            kinds = ("weight", "bias") if self._has_bias("final_norm") else ("weight",)
+            yield "final_norm", {kind: f"{pre}{lay.final_norm}.{kind}" for kind in kinds}
         if self._with_pooler:
             yield "pooler", {"weight": f"{pre}{lay.pooler}.weight", "bias": f"{pre}{lay.pooler}.bias"}
+
+    def _source(self, source: Any) -> Any:
+        """A canonical source's value: the parameter, or its block of rows (a view) for a fused one."""
+        if isinstance(source, str):
+            return self._params[source]
+        name, part, parts = source
+        value = self._params[name]
+        if isinstance(value, CoreParam):  # a repack: the fused parameter comes back whole
+            value = as_float32(value)
+        n = value.shape[0] // parts
+        return value[part * n:(part + 1) * n]
 
     def _build_encoder(self, nonfinite: Optional[list] = None) -> set[str]:
         """Packs the encoder piece by piece; the file pages behind each piece are released once it is
@@ -240,11 +346,12 @@ class EncoderPreTrainedModel(PreTrainedModel):
         Then every parameter the core holds exactly becomes a CoreParam read back from it: a float32
         model keeps its weights once, in the core, and none of them in the checkpoint file. Returns the
         names of the parameters the encoder holds; appends those holding NaN or inf to ``nonfinite``."""
-        d = self.dims
+        d, lay = self.dims, self.layout
+        plan = self._attention_plan()
         core = _core.EncoderConfig()
         core.vocab_size = d.V
         core.max_positions = d.P
-        core.type_vocab_size = d.TV if self.layout.token_type_embeddings is not None else 0
+        core.type_vocab_size = d.TV if lay.token_type_embeddings is not None else 0
         core.embedding_size = d.E
         core.hidden_size = d.H
         core.num_heads = d.NH
@@ -253,11 +360,16 @@ class EncoderPreTrainedModel(PreTrainedModel):
         core.num_layers = len(layer_map)
         core.activation = activation_from_name(d.act)
         core.layer_norm_eps = d.eps
+        core.absolute_positions = lay.position_embeddings is not None
+        core.norm_first = lay.norm_first
+        core.gated_ffn = lay.gated_ffn
+        core.layer_window = list(plan.layer_window)
+        core.layer_rotary = list(plan.layer_rotary)
         builder = _core.EncoderBuilder(
             core, layer_map, precision=self._compute_dtype, keep_float32=self._float32_layers(len(layer_map)),
         )
-        f32 = lambda weights: {k: as_float32(v) for k, v in weights.items()}  # noqa: E731 (float16: a piece at a time)
-        core_names: dict[str, str] = {}  # its name in the core (csrc/model/readback.h) → parameter name
+        f32 = lambda weights: {k: np.ascontiguousarray(as_float32(v)) for k, v in weights.items()}  # noqa: E731
+        core_sources: dict[str, Any] = {}  # its name in the core (csrc/model/readback.h) → source
         # A low-precision core keeps no float32 copy of its layers' matrices, so the model keeps their
         # originals (state_dict(), a lossless repack): the values read back from a float32 core on a repack
         # (else the old core would stay alive), or a copy of the checkpoint's made while the piece's file
@@ -267,15 +379,19 @@ class EncoderPreTrainedModel(PreTrainedModel):
         originals: dict[str, np.ndarray] = {}
         layer_sets = 0
         for kind, names in self._canonical_names():
-            weights = {key: self._params[name] for key, name in names.items()}
+            weights = {key: self._source(source) for key, source in names.items()}
+            params = {key: source if isinstance(source, str) else source[0] for key, source in names.items()}
             if nonfinite is not None:  # each piece while its pages are being read anyway
-                nonfinite += [names[key] for key, value in weights.items() if not all_finite(value)]
+                nonfinite += sorted({params[key] for key, value in weights.items() if not all_finite(value)})
             if kind == "embeddings":  # the word table goes block by block: converted, copied, released
                 word = weights.pop("word")
                 if isinstance(word, CoreParam):  # a repack: the table comes back from the current core whole
                     word = as_float32(word)
                 block = max(1, (8 << 20) // (4 * d.E))
-                builder.embeddings(f32(weights))
+                piece = f32(weights)
+                if lay.relative_bias is not None:
+                    piece["relative_bias"] = self._relative_bias_table()
+                builder.embeddings(piece)
                 for begin in range(0, d.V, block):
                     builder.word_embedding_rows(begin, as_float32(word[begin:begin + block]))
                     self._release_pages([word[begin:begin + block]])
@@ -285,22 +401,46 @@ class EncoderPreTrainedModel(PreTrainedModel):
                 builder.add_layer_set(values)
                 prefix, layer_sets = f"layers.{layer_sets}.", layer_sets + 1
                 if keep_originals:
-                    for key, value in weights.items():
-                        if key.endswith(".weight") and not key.endswith("norm.weight"):
-                            originals[names[key]] = self._own_copy(value, values[key])
+                    for key in weights:
+                        name = params[key]
+                        if key.endswith(".weight") and not key.endswith("norm.weight") and name not in originals:
+                            whole = self._params[name]
+                            originals[name] = self._own_copy(whole, as_float32(whole))
+            elif kind == "final_norm":
+                builder.final_norm(f32(weights))
+                prefix = "final_norm."
             else:
                 builder.pooler(f32(weights))
                 prefix = "pooler."
-            core_names.update({f"{prefix}{key}": name for key, name in names.items()})
+            core_sources.update({f"{prefix}{key}": source for key, source in names.items()})
             self._release_pages(weights.values())
+        for theta, dim in plan.rotary:
+            cos, sin = rotary_table(theta, dim, d.P)
+            builder.add_rotary({"cos": cos, "sin": sin})
         self._encoder = builder.build()
         encoder = self._encoder
-        for core_name, name in core_names.items():
-            if encoder.holds_exactly(core_name):
-                self._params[name] = CoreParam(self._params[name].shape, functools.partial(encoder.weight, core_name))
+        fused: dict[str, list] = {}  # a fused parameter → its parts' core names, in part order
+        for core_name, source in core_sources.items():
+            if isinstance(source, tuple):
+                fused.setdefault(source[0], []).append((source[1], core_name))
+            elif encoder.holds_exactly(core_name):
+                self._params[source] = CoreParam(self._params[source].shape, functools.partial(encoder.weight, core_name))
+            elif source in originals:
+                self._params[source] = originals[source]
+        for name, parts in fused.items():
+            core_names = [core_name for _, core_name in sorted(parts)]
+            if all(encoder.holds_exactly(n) for n in core_names):
+                self._params[name] = CoreParam(self._params[name].shape, functools.partial(_concatenated, encoder, core_names))
             elif name in originals:
                 self._params[name] = originals[name]
-        return set(core_names.values())
+        return {source if isinstance(source, str) else source[0] for source in core_sources.values()}
+
+    def _relative_bias_table(self) -> np.ndarray:
+        """(NH, 2P − 1): the relative_attention_bias row of each relative position's bucket, per head."""
+        d = self.dims
+        weight = as_float32(self._params[f"{self._encoder_prefix}{self.layout.relative_bias}.weight"])
+        buckets = relative_position_buckets(d.P)  # transformers always buckets into 32 (compute_position_bias)
+        return np.ascontiguousarray(weight[buckets].T)
 
     def _own_copy(self, param: Any, as_read: np.ndarray) -> np.ndarray:
         """A parameter as an array the model owns: what was read back for a CoreParam, a copy of a view of
@@ -419,3 +559,8 @@ def _make_output(cls: type, **values: Any):
     """An output of class ``cls`` from the values it has fields for (DistilBERT's has no pooler_output)."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def _concatenated(encoder: Any, core_names: list[str]) -> np.ndarray:
+    """A fused parameter read back from the core: its parts' rows, in order."""
+    return np.concatenate([encoder.weight(name) for name in core_names])

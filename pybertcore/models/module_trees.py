@@ -198,12 +198,44 @@ ALBERT_HEADS = {
 }
 
 
+# --- MPNet -------------------------------------------------------------------------------------------
+def mpnet_model(with_pooler: bool) -> Node:
+    layer = Node("MPNetLayer", (
+        ("attention", Node("MPNetAttention", (
+            ("attn", Node("MPNetSelfAttention", (
+                ("q", Lin("H", "H")), ("k", Lin("H", "H")), ("v", Lin("H", "H")), ("o", Lin("H", "H")),
+                ("dropout", Drop("attention_probs_dropout_prob")),
+            ))),
+            ("LayerNorm", Norm("H")), ("dropout", Drop("hidden_dropout_prob")),
+        ))),
+        ("intermediate", Node("MPNetIntermediate", (
+            ("dense", Lin("H", "I")), ("intermediate_act_fn", Act("hidden_act")),
+        ))),
+        ("output", Node("MPNetOutput", (
+            ("dense", Lin("I", "H")), ("LayerNorm", Norm("H")), ("dropout", Drop("hidden_dropout_prob")),
+        ))),
+    ))
+    children = [
+        ("embeddings", Node("MPNetEmbeddings", (
+            ("word_embeddings", Emb("V", "E", "pad")), ("position_embeddings", Emb("P", "E", "pad")),
+            ("LayerNorm", Norm("E")), ("dropout", Drop("hidden_dropout_prob")),
+        ))),
+        ("encoder", Node("MPNetEncoder", (
+            ("layer", Layers("L", layer)),
+            ("relative_attention_bias", Emb("relative_attention_num_buckets", "NH")),
+        ))),
+    ]
+    if with_pooler:
+        children.append(("pooler", Node("MPNetPooler", (("dense", Lin("H", "H")), ("activation", Plain("Tanh"))))))
+    return Node("MPNetModel", tuple(children))
+
+
 def module_tree_resolver(config: Any, dims: Any):
     """Size names → values for one model (see the module doc)."""
     def resolve(size: Any) -> Any:
         if not isinstance(size, str):
             return size
-        if size in ("V", "P", "TV", "E", "H", "I", "L", "groups", "inner", "eps"):
+        if size in ("V", "P", "TV", "E", "H", "NH", "I", "L", "groups", "inner", "eps"):
             return getattr(dims, size)
         if size == "pad":
             return dims.pad_token_id
@@ -239,3 +271,4 @@ ELECTRA_TREE = FamilyTree(lambda pooler, projection: bert_like_model("Electra", 
                           electra_heads())
 DISTILBERT_TREE = FamilyTree(lambda pooler, projection: distilbert_model(), DISTILBERT_HEADS, DISTILBERT_HEADS_FIRST)
 ALBERT_TREE = FamilyTree(lambda pooler, projection: albert_model(pooler), ALBERT_HEADS)
+MPNET_TREE = FamilyTree(lambda pooler, projection: mpnet_model(pooler), roberta_heads("MPNet"))

@@ -23,17 +23,20 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "camembert": ("camembert", "Camembert"),
     "electra": ("electra", "Electra"),
     "albert": ("albert", "Albert"),
+    "mpnet": ("mpnet", "MPNet"),
 }
 
 
 def _mapping(suffix: str) -> dict[str, type]:
-    """model_type → the family's class named <stem><suffix> (every family has every head)."""
+    """model_type → the family's class named <stem><suffix>, for the families that have that head (as in
+    transformers, NomicBERT and GTE have no question-answering or multiple-choice head)."""
     import importlib
 
     out = {}
     for model_type, (module, stem) in FAMILIES.items():
         package = importlib.import_module(f"{_models.__name__}.{module}")
-        out[model_type] = getattr(package, stem + suffix)
+        if hasattr(package, stem + suffix):
+            out[model_type] = getattr(package, stem + suffix)
     return out
 
 
