@@ -81,6 +81,22 @@ from pybertcore.models.mpnet import (
     MPNetModel,
     MPNetPreTrainedModel,
 )
+from pybertcore.models.nomic_bert import (
+    NomicBertConfig,
+    NomicBertForMaskedLM,
+    NomicBertForSequenceClassification,
+    NomicBertForTokenClassification,
+    NomicBertModel,
+    NomicBertPreTrainedModel,
+)
+from pybertcore.models.gte import (
+    GteConfig,
+    GteForMaskedLM,
+    GteForSequenceClassification,
+    GteForTokenClassification,
+    GteModel,
+    GtePreTrainedModel,
+)
 from pybertcore.models.xlm_roberta import (
     XLMRobertaConfig,
     XLMRobertaForMaskedLM,
@@ -245,6 +261,18 @@ __all__ = [
     "Pipeline",
     "PretrainedConfig",
     "QuestionAnsweringModelOutput",
+    "NomicBertConfig",
+    "NomicBertForMaskedLM",
+    "NomicBertForSequenceClassification",
+    "NomicBertForTokenClassification",
+    "NomicBertModel",
+    "NomicBertPreTrainedModel",
+    "GteConfig",
+    "GteForMaskedLM",
+    "GteForSequenceClassification",
+    "GteForTokenClassification",
+    "GteModel",
+    "GtePreTrainedModel",
     "MPNetConfig",
     "MPNetForMaskedLM",
     "MPNetForMultipleChoice",

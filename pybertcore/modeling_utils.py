@@ -528,6 +528,7 @@ class PreTrainedModel:
     ) -> dict[str, list]:
         """Fills the parameters from the checkpoint (loading.match_state_dict), reports what did not match in
         transformers' words, draws what is missing, and builds."""
+        checkpoint = self._from_hub_layout(checkpoint)
         report = match_state_dict(
             checkpoint, {name: value.shape for name, value in self._params.items()}, self._state_order, self._tied,
             self.base_model_prefix, self._keys_to_ignore_on_load_unexpected,
@@ -545,6 +546,11 @@ class PreTrainedModel:
         self._build(nonfinite)
         report_nonfinite([name for name in dict.fromkeys(nonfinite) if name in report.values], source)
         return report.as_loading_info()
+
+    def _from_hub_layout(self, checkpoint: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The checkpoint under transformers' current names, where a family's hub checkpoints carry older
+        ones (EncoderLayout.hub_renames); as it is otherwise."""
+        return checkpoint
 
     def _init_unfilled_params(self) -> None:
         """Draws the parameters a model made for loading did not get from its checkpoint."""

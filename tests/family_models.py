@@ -26,11 +26,16 @@ FAMILIES: dict[str, tuple[str, dict]] = {
     "electra": ("Electra", dict(COMMON, embedding_size=24)),
     "albert": ("Albert", dict(COMMON, embedding_size=24)),
     "mpnet": ("MPNet", dict(COMMON, layer_norm_eps=1e-5)),
+    "nomic_bert": ("NomicBert", dict(COMMON, layer_norm_eps=1e-5)),
+    "gte": ("Gte", dict(COMMON, type_vocab_size=2, layer_norm_eps=1e-5)),
 }
 HEADS = ["ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForMaskedLM",
          "ForMultipleChoice"]
 # The heads transformers has for a family, where that is not every one of HEADS.
-FAMILY_HEADS: dict[str, list[str]] = {}
+FAMILY_HEADS: dict[str, list[str]] = {
+    "nomic_bert": ["ForSequenceClassification", "ForTokenClassification", "ForMaskedLM"],
+    "gte": ["ForSequenceClassification", "ForTokenClassification", "ForMaskedLM"],
+}
 
 
 def family_heads(family: str) -> list[str]:
@@ -49,7 +54,7 @@ AUTO_FOR_HEAD = {
     "ForMultipleChoice": "AutoModelForMultipleChoice",
 }
 # Families whose inputs carry token types (DistilBERT has none).
-HAS_TOKEN_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "albert"}
+HAS_TOKEN_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "albert", "nomic_bert", "gte"}
 
 
 def transformers_config(family: str, **overrides):

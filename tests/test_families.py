@@ -27,6 +27,8 @@ OUTPUT_CLASS = {
     "electra": "BaseModelOutputWithCrossAttentions",
     "albert": "BaseModelOutputWithPooling",
     "mpnet": "BaseModelOutputWithPooling",
+    "nomic_bert": "BaseModelOutputWithPooling",
+    "gte": "BaseModelOutputWithPooling",
 }
 # Variants that exercise the layout's data: ALBERT's groups (4 layers over 2 groups of 2 inner layers,
 # so 8 layers run), ELECTRA without a projection (E == H), DistilBERT with relu, BERT without types.

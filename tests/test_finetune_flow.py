@@ -12,7 +12,8 @@ import logging
 
 import numpy as np
 import pytest
-from family_models import FAMILIES, make_transformers_model, ragged_inputs, run_transformers, to_numpy
+from family_models import (AUTO_FOR_HEAD, FAMILIES, family_heads, make_transformers_model, ragged_inputs, run_transformers,
+                           to_numpy)
 
 import pybertcore
 
@@ -28,6 +29,8 @@ CLASSIFIER = {
     "electra": "classifier.out_proj",
     "albert": "classifier",
     "mpnet": "classifier.out_proj",
+    "nomic_bert": "classifier",
+    "gte": "classifier",
 }
 
 
@@ -172,8 +175,8 @@ def test_base_checkpoint_into_every_head(tmp_path, family):
 
     base = tmp_path / "base"
     make_transformers_model(family, "Model", base)
-    for auto in ("AutoModelForTokenClassification", "AutoModelForQuestionAnswering", "AutoModelForMaskedLM",
-                 "AutoModelForMultipleChoice"):
+    for head in family_heads(family)[1:]:
+        auto = AUTO_FOR_HEAD[head]
         _, info = getattr(pybertcore, auto).from_pretrained(base, output_loading_info=True)
         theirs = _transformers_loading_info(getattr(transformers, auto), base)
         assert set(info["missing_keys"]) == set(theirs["missing_keys"]), auto

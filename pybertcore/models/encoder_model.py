@@ -16,6 +16,7 @@ Weights are (out, in), as in transformers.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, fields
 from typing import Any, Callable, ClassVar, Iterator, Optional
 
@@ -155,6 +156,8 @@ class EncoderLayout:
     position_init: Optional[Callable[[PretrainedConfig], Optional[Callable[[tuple], np.ndarray]]]] = None
     # position ids from input ids when the caller passes none; None: the token's index t
     position_ids: Optional[Callable[[np.ndarray, EncoderDims], np.ndarray]] = None
+    # the pooler's parameters right after the embeddings' (NomicBERT, GTE register it there)
+    pooler_after_embeddings: bool = False
     # MPNet's relative_attention_bias, nn.Embedding(num_buckets, NH), shared by every layer
     relative_bias: Optional[str] = None
     norm_first: bool = False  # pre-LayerNorm layers; final_norm then follows the last layer
@@ -166,6 +169,11 @@ class EncoderLayout:
     linear_bias: Optional[Callable[[PretrainedConfig], frozenset]] = None
     norm_bias: Optional[Callable[[PretrainedConfig], bool]] = None
     attention: Optional[Callable[[PretrainedConfig, EncoderDims], AttentionPlan]] = None
+    # Older names hub checkpoints carry (the remote code's), as transformers' conversion_mapping reads them:
+    # (regex, replacement) applied in order to every key, then (fused module, its parts' modules) splitting
+    # a fused weight's rows evenly among its parts (views, no copy).
+    hub_renames: tuple[tuple[str, str], ...] = ()
+    hub_splits: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def padding_offset_position_ids(input_ids: np.ndarray, dims: EncoderDims) -> np.ndarray:
@@ -203,7 +211,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
     # --- the module tree -----------------------------------------------------------------------------
     def _tree_spec(self) -> Node:
         family, d = self.module_tree, self.dims
-        base = family.base(self._with_pooler, d.projection)
+        base = family.base(self._with_pooler, d)
         if self.head_kind is None:
             return Node(type(self).__name__, base.children)
         head = family.heads[self.head_kind]
@@ -217,6 +225,27 @@ class EncoderPreTrainedModel(PreTrainedModel):
 
     def get_input_embeddings(self):
         return self.get_submodule(self._encoder_prefix + self.layout.word_embeddings)
+
+    def _from_hub_layout(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        lay = self.layout
+        if not lay.hub_renames and not lay.hub_splits:
+            return checkpoint
+        out: dict[str, Any] = {}
+        for key, value in checkpoint.items():
+            for pattern, replacement in lay.hub_renames:
+                key = re.sub(pattern, replacement, key)
+            split = next(((fused, parts) for fused, parts in lay.hub_splits if f".{fused}." in f".{key}"), None)
+            if split is None:
+                out[key] = value
+                continue
+            fused, parts = split
+            n = value.shape[0] // len(parts) if getattr(value, "ndim", 0) >= 1 else 0
+            if n * len(parts) != (value.shape[0] if n else -1):
+                out[key] = value  # not evenly divisible: left as it is, reported unused by name
+                continue
+            for i, part in enumerate(parts):
+                out[key.replace(fused, part, 1)] = value[i * n:(i + 1) * n]
+        return out
 
     def get_output_embeddings(self):
         """The masked-LM decoder (tied to the input embeddings), or None."""
@@ -266,6 +295,9 @@ class EncoderPreTrainedModel(PreTrainedModel):
         specs = [spec for part in lay.embedding_order for spec in embeddings[part]]
         if lay.embedding_projection is not None and d.projection:
             specs += linear_specs(pre + lay.embedding_projection, d.H, d.E)
+        pooler = linear_specs(pre + lay.pooler, d.H, d.H) if self._with_pooler else []
+        if lay.pooler_after_embeddings:
+            specs, pooler = specs + pooler, []
         set_index = 0
         for group in range(d.groups):
             for inner in range(d.inner):
@@ -283,9 +315,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
             specs.append(ParamSpec(f"{pre}{lay.relative_bias}.weight", (buckets, d.NH), INIT_NORMAL))
         if lay.final_norm is not None:
             specs += layer_norm_specs(pre + lay.final_norm, d.H, self._has_bias("final_norm"))
-        if self._with_pooler:
-            specs += linear_specs(pre + lay.pooler, d.H, d.H)
-        return specs
+        return specs + pooler
 
     def _attention_plan(self) -> AttentionPlan:
         return self.layout.attention(self.config, self.dims) if self.layout.attention else AttentionPlan()

@@ -230,6 +230,58 @@ def mpnet_model(with_pooler: bool) -> Node:
     return Node("MPNetModel", tuple(children))
 
 
+# --- NomicBERT and GTE: rotary positions, gated MLP, the pooler right after the embeddings -------------
+def rotary_model(F: str, with_pooler: bool, token_types: bool, linear_bias: frozenset, mlp_dropout: bool) -> Node:
+    def lin(inp: str, out: str, role: str) -> Lin:
+        return Lin(inp, out, bias=role in linear_bias)
+
+    mlp = [("gate_proj", lin("H", "I", "ffn_gate")), ("up_proj", lin("H", "I", "ffn_in")),
+           ("down_proj", lin("I", "H", "ffn_out")), ("act_fn", Act("hidden_act"))]
+    if mlp_dropout:
+        mlp.append(("dropout", Drop("hidden_dropout_prob")))
+    layer = Node(f"{F}Layer", (
+        ("post_attention_layernorm", Norm("H")),
+        ("post_attention_dropout", Drop("hidden_dropout_prob")),
+        ("post_mlp_dropout", Drop("hidden_dropout_prob")),
+        ("mlp", Node(f"{F}MLP", tuple(mlp))),
+        ("self_attn", Node(f"{F}Attention", (
+            ("q_proj", lin("H", "H", "q")), ("k_proj", lin("H", "H", "k")), ("v_proj", lin("H", "H", "v")),
+            ("o_proj", lin("H", "H", "attn_out")),
+        ))),
+        ("post_mlp_layernorm", Norm("H")),
+    ))
+    embeddings = [("word_embeddings", Emb("V", "E", "pad"))]
+    if token_types:
+        embeddings.append(("token_type_embeddings", Emb("TV", "E")))
+    embeddings += [("LayerNorm", Norm("E")), ("dropout", Drop("hidden_dropout_prob"))]
+    children = [("embeddings", Node(f"{F}Embeddings", tuple(embeddings)))]
+    if with_pooler:
+        children.append(("pooler", Node(f"{F}Pooler", (("dense", Lin("H", "H")), ("activation", Plain("Tanh"))))))
+    children += [("rotary_emb", Plain(f"{F}RotaryEmbedding")), ("layers", Layers("L", layer))]
+    return Node(f"{F}Model", tuple(children))
+
+
+def rotary_heads(F: str, mlm: tuple) -> dict[str, tuple]:
+    return {
+        "sequence_classification": (("dropout", CLASSIFIER_DROPOUT), ("classifier", Lin("H", "num_labels"))),
+        "token_classification": (("dropout", CLASSIFIER_DROPOUT), ("classifier", Lin("H", "num_labels"))),
+        "masked_lm": mlm,
+    }
+
+
+NOMIC_BERT_MLM = (("cls", Node("NomicBertOnlyMLMHead", (
+    ("predictions", Node("NomicBertLMPredictionHead", (
+        ("transform", Node("NomicBertPredictionHeadTransform", (
+            ("dense", Lin("H", "H")), ("transform_act_fn", Act("hidden_act")), ("layer_norm", Norm("H")),
+        ))),
+        ("decoder", Lin("H", "V")),
+    ), params=(("bias", ("V",)),))),
+))),)
+GTE_MLM = (("lm_head", Node("GteLMHead", (
+    ("dense", Lin("H", "H")), ("layer_norm", Norm("H")), ("decoder", Lin("H", "V")),
+))),)
+
+
 def module_tree_resolver(config: Any, dims: Any):
     """Size names → values for one model (see the module doc)."""
     def resolve(size: Any) -> Any:
@@ -252,7 +304,7 @@ def module_tree_resolver(config: Any, dims: Any):
 # --- per family --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FamilyTree:
-    """A family's trees: the bare model's (given whether it has its pooler and its embedding projection)
+    """A family's trees: the bare model's (given whether it has its pooler, and the model's EncoderDims)
     and, per head kind, the head's children, plus children a head registers before the encoder."""
 
     base: Callable[[bool, bool], Node]
@@ -260,15 +312,24 @@ class FamilyTree:
     heads_first: dict = field(default_factory=dict)
 
 
-BERT_TREE = FamilyTree(lambda pooler, projection: bert_like_model("Bert", pooler), bert_heads("Bert"))
-ROBERTA_TREE = FamilyTree(lambda pooler, projection: bert_like_model("Roberta", pooler, roberta_embeddings=True),
+BERT_TREE = FamilyTree(lambda pooler, d: bert_like_model("Bert", pooler), bert_heads("Bert"))
+ROBERTA_TREE = FamilyTree(lambda pooler, d: bert_like_model("Roberta", pooler, roberta_embeddings=True),
                           roberta_heads("Roberta"))
-XLM_ROBERTA_TREE = FamilyTree(lambda pooler, projection: bert_like_model("XLMRoberta", pooler, roberta_embeddings=True),
+XLM_ROBERTA_TREE = FamilyTree(lambda pooler, d: bert_like_model("XLMRoberta", pooler, roberta_embeddings=True),
                               roberta_heads("XLMRoberta"))
-CAMEMBERT_TREE = FamilyTree(lambda pooler, projection: bert_like_model("Camembert", pooler, roberta_embeddings=True),
+CAMEMBERT_TREE = FamilyTree(lambda pooler, d: bert_like_model("Camembert", pooler, roberta_embeddings=True),
                             roberta_heads("Camembert"))
-ELECTRA_TREE = FamilyTree(lambda pooler, projection: bert_like_model("Electra", False, projection=projection),
+ELECTRA_TREE = FamilyTree(lambda pooler, d: bert_like_model("Electra", False, projection=d.projection),
                           electra_heads())
-DISTILBERT_TREE = FamilyTree(lambda pooler, projection: distilbert_model(), DISTILBERT_HEADS, DISTILBERT_HEADS_FIRST)
-ALBERT_TREE = FamilyTree(lambda pooler, projection: albert_model(pooler), ALBERT_HEADS)
-MPNET_TREE = FamilyTree(lambda pooler, projection: mpnet_model(pooler), roberta_heads("MPNet"))
+DISTILBERT_TREE = FamilyTree(lambda pooler, d: distilbert_model(), DISTILBERT_HEADS, DISTILBERT_HEADS_FIRST)
+ALBERT_TREE = FamilyTree(lambda pooler, d: albert_model(pooler), ALBERT_HEADS)
+MPNET_TREE = FamilyTree(lambda pooler, d: mpnet_model(pooler), roberta_heads("MPNet"))
+NOMIC_BERT_TREE = FamilyTree(
+    lambda pooler, d: rotary_model("NomicBert", pooler, True, frozenset(), mlp_dropout=False),
+    rotary_heads("NomicBert", NOMIC_BERT_MLM),
+)
+GTE_TREE = FamilyTree(
+    lambda pooler, d: rotary_model("Gte", pooler, d.TV > 0, frozenset({"q", "k", "v", "attn_out", "ffn_out"}),
+                                   mlp_dropout=True),
+    rotary_heads("Gte", GTE_MLM),
+)

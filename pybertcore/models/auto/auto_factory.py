@@ -24,6 +24,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "electra": ("electra", "Electra"),
     "albert": ("albert", "Albert"),
     "mpnet": ("mpnet", "MPNet"),
+    "nomic_bert": ("nomic_bert", "NomicBert"),
+    "gte": ("gte", "Gte"),
 }
 
 
