@@ -81,6 +81,16 @@ from pybertcore.models.mpnet import (
     MPNetModel,
     MPNetPreTrainedModel,
 )
+from pybertcore.models.modernbert import (
+    ModernBertConfig,
+    ModernBertForMaskedLM,
+    ModernBertForMultipleChoice,
+    ModernBertForQuestionAnswering,
+    ModernBertForSequenceClassification,
+    ModernBertForTokenClassification,
+    ModernBertModel,
+    ModernBertPreTrainedModel,
+)
 from pybertcore.models.nomic_bert import (
     NomicBertConfig,
     NomicBertForMaskedLM,
@@ -273,6 +283,14 @@ __all__ = [
     "GteForTokenClassification",
     "GteModel",
     "GtePreTrainedModel",
+    "ModernBertConfig",
+    "ModernBertForMaskedLM",
+    "ModernBertForMultipleChoice",
+    "ModernBertForQuestionAnswering",
+    "ModernBertForSequenceClassification",
+    "ModernBertForTokenClassification",
+    "ModernBertModel",
+    "ModernBertPreTrainedModel",
     "MPNetConfig",
     "MPNetForMaskedLM",
     "MPNetForMultipleChoice",

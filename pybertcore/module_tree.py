@@ -35,23 +35,26 @@ class Node:
 
 @dataclass(frozen=True)
 class Layers:
-    """A ModuleList of ``count`` modules built from ``node``; ``count`` a Size."""
+    """A ModuleList of ``count`` modules built from ``node``; ``count`` a Size. ``first``, when given, is
+    layer 0's spec instead (ModernBERT's first layer has no attention norm)."""
 
     count: Size
     node: Any
+    first: Any = None
 
 
 @dataclass(frozen=True)
 class LinearSpec:
     inp: Size
     out: Size
-    bias: bool = True
+    bias: Union[bool, str] = True  # a bool, or a boolean config field
 
 
 @dataclass(frozen=True)
 class LayerNormSpec:
     size: Size
     eps: Size = "eps"
+    bias: Union[bool, str] = True  # a bool, or a boolean config field (ModernBERT's norm_bias)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class EmbeddingSpec:
 @dataclass(frozen=True)
 class DropoutSpec:
     p: Size  # a config field name, or a number
+    identity_when_zero: bool = False  # nn.Dropout(p) if p > 0 else nn.Identity(), as ModernBERT builds it
 
 
 @dataclass(frozen=True)
@@ -226,13 +230,14 @@ class Linear(Module):
 
 
 class LayerNorm(Module):
-    def __init__(self, size: int, eps: float) -> None:
+    def __init__(self, size: int, eps: float, bias: bool = True) -> None:
         super().__init__("LayerNorm")
         object.__setattr__(self, "normalized_shape", (size,))
         object.__setattr__(self, "eps", eps)
+        object.__setattr__(self, "_bias", bias)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine=True, bias=True"
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine=True, bias={self._bias}"
 
 
 class Embedding(Module):
@@ -275,19 +280,23 @@ def build(spec: Any, resolve: Callable[[Size], Any], model: Any, prefix: str) ->
     elif isinstance(spec, Layers):
         module = ModuleList()
         for i in range(resolve(spec.count)):
-            module._children[str(i)] = build(spec.node, resolve, model, join(str(i)))
+            node = spec.first if i == 0 and spec.first is not None else spec.node
+            module._children[str(i)] = build(node, resolve, model, join(str(i)))
     elif isinstance(spec, LinearSpec):
-        module = Linear(resolve(spec.inp), resolve(spec.out), spec.bias)
-        module._own.update({"weight": join("weight"), **({"bias": join("bias")} if spec.bias else {})})
+        bias = bool(resolve(spec.bias)) if isinstance(spec.bias, str) else spec.bias
+        module = Linear(resolve(spec.inp), resolve(spec.out), bias)
+        module._own.update({"weight": join("weight"), **({"bias": join("bias")} if bias else {})})
     elif isinstance(spec, LayerNormSpec):
-        module = LayerNorm(resolve(spec.size), resolve(spec.eps))
-        module._own.update({"weight": join("weight"), "bias": join("bias")})
+        bias = bool(resolve(spec.bias)) if isinstance(spec.bias, str) else spec.bias
+        module = LayerNorm(resolve(spec.size), resolve(spec.eps), bias)
+        module._own.update({"weight": join("weight"), **({"bias": join("bias")} if bias else {})})
     elif isinstance(spec, EmbeddingSpec):
         padding = resolve(spec.padding_idx) if spec.padding_idx is not None else None
         module = Embedding(resolve(spec.num), resolve(spec.dim), padding)
         module._own["weight"] = join("weight")
     elif isinstance(spec, DropoutSpec):
-        module = Dropout(resolve(spec.p))
+        p = resolve(spec.p)
+        module = Module("Identity") if spec.identity_when_zero and not p > 0 else Dropout(p)
     elif isinstance(spec, ActivationSpec):
         name = resolve(spec.name)
         module = Module(ACTIVATION_CLASSES.get(name, "Identity") if name is not None else "Identity")

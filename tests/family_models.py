@@ -28,6 +28,9 @@ FAMILIES: dict[str, tuple[str, dict]] = {
     "mpnet": ("MPNet", dict(COMMON, layer_norm_eps=1e-5)),
     "nomic_bert": ("NomicBert", dict(COMMON, layer_norm_eps=1e-5)),
     "gte": ("Gte", dict(COMMON, type_vocab_size=2, layer_norm_eps=1e-5)),
+    # layers [global, local]: the local one sees ±2 tokens, shorter than the batch's sequences
+    "modernbert": ("ModernBert", dict(COMMON, local_attention=4, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+                                      cls_token_id=1, sep_token_id=2)),
 }
 HEADS = ["ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForMaskedLM",
          "ForMultipleChoice"]
@@ -76,7 +79,7 @@ def make_transformers_model(family: str, suffix: str, folder: Path, seed: int = 
     # Non-trivial LayerNorm and bias values: default init leaves them at 1 and 0, which would hide bugs.
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name:
+            if name.endswith("bias") or "norm" in name.lower():
                 p.add_(torch.randn_like(p) * 0.1)
     model.save_pretrained(folder)
     return model

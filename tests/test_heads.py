@@ -97,10 +97,10 @@ def test_masked_lm_decoder_is_tied(tmp_path, family):
     make_transformers_model(family, "ForMaskedLM", tmp_path / "tf")
     model = pybertcore.AutoModelForMaskedLM.from_pretrained(tmp_path / "tf")
     state = model.state_dict()
-    prefix = type(model).base_model_prefix
-    decoder = [k for k, v in model._tied.items() if v == f"{prefix}.embeddings.word_embeddings.weight"]
+    word = f"{type(model).base_model_prefix}.{model.layout.word_embeddings}.weight"
+    decoder = [k for k, v in model._tied.items() if v == word]
     assert len(decoder) == 1
-    assert np.shares_memory(state[decoder[0]], state[f"{prefix}.embeddings.word_embeddings.weight"])
+    assert np.shares_memory(state[decoder[0]], state[word])
     model.save_pretrained(tmp_path / "ours")
     with safe_open(str(tmp_path / "ours" / "model.safetensors"), "np") as f:
         saved = set(f.keys())

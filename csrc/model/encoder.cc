@@ -182,9 +182,11 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     float* next_packed = l + 1 < L ? handover_to(layer(l + 1).qkv, a.packed) : nullptr;
     ffn_block(p, a.x, next_packed, a.x_mid, x_mid_packed, lw);
     x_packed = next_packed;
+    // transformers' last hidden state is the one after the final norm (pre-LN families)
+    if (l + 1 == L && !weights_.final_norm.empty()) final_norm_forward(p, a.x);
     if (out.hidden_states) scatter_rows(out.hidden_states + (l + 1) * layer_out, a.x, pk, B, T, H);
   }
-  if (!weights_.final_norm.empty()) final_norm_forward(p, a.x);
+  if (L == 0 && !weights_.final_norm.empty()) final_norm_forward(p, a.x);
 
   if (out.last_hidden_state) scatter_rows(out.last_hidden_state, a.x, pk, B, T, H);
   if (out.pooler_output) pooler_forward(p, out.pooler_output, a.x);

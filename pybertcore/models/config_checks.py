@@ -144,7 +144,7 @@ def parameter_counts(config: PretrainedConfig, model_class: type) -> list[tuple[
     sets = f"{f('groups', d.groups)} × {f('inner', d.inner)}" if d.inner != 1 or d.groups != d.L else f('L', d.L)
     counts.append((d.groups * d.inner * per_layer,
                    f"{sets} layers of 4 × {f('H', H)}² + 2 × {f('H', H)} × {f('I', I)} (the encoder layers)"))
-    head = getattr(model_class, "head", None)
+    head = getattr(model_class, "head_spec", None)
     if layout.pooler is not None and (head is None or head.input == "pooled"):
         counts.append((H * H + H, f"{f('H', H)}² (the pooler)"))
     if head is not None:

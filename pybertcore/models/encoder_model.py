@@ -172,6 +172,9 @@ class EncoderLayout:
     # Older names hub checkpoints carry (the remote code's), as transformers' conversion_mapping reads them:
     # (regex, replacement) applied in order to every key, then (fused module, its parts' modules) splitting
     # a fused weight's rows evenly among its parts (views, no copy).
+    # A family's own initialiser for a randomly made weight, by its name without the model prefix (config,
+    # name → shape → values), or None there for the default N(0, initializer_range)
+    weight_init: Optional[Callable[[PretrainedConfig, str], Optional[Callable[[tuple], np.ndarray]]]] = None
     hub_renames: tuple[tuple[str, str], ...] = ()
     hub_splits: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
@@ -249,13 +252,26 @@ class EncoderPreTrainedModel(PreTrainedModel):
 
     def get_output_embeddings(self):
         """The masked-LM decoder (tied to the input embeddings), or None."""
-        head = getattr(self, "head", None)
+        head = getattr(self, "head_spec", None)
         for step in getattr(head, "steps", ()):
             if getattr(step, "tied_weight", None):
                 return self.get_submodule(step.name)
         return None
 
     # --- parameters ----------------------------------------------------------------------------------
+    def _initialised(self, specs: list[ParamSpec]) -> list[ParamSpec]:
+        """The specs with the family's own initialisers (EncoderLayout.weight_init) where it has them."""
+        init = self.layout.weight_init
+        if init is None:
+            return specs
+        pre = self._encoder_prefix
+        for spec in specs:
+            if spec.init == INIT_NORMAL:
+                own = init(self.config, spec.name[len(pre):] if spec.name.startswith(pre) else spec.name)
+                if own is not None:
+                    spec.init = own
+        return specs
+
     def _has_bias(self, role: str) -> bool:
         lay = self.layout
         if role.endswith("norm"):
@@ -541,7 +557,7 @@ class EncoderModel(EncoderPreTrainedModel):
         super().__init__(config)
 
     def _param_specs(self) -> list[ParamSpec]:
-        return self._encoder_param_specs()
+        return self._initialised(self._encoder_param_specs())
 
     def _build(self, nonfinite: Optional[list] = None) -> None:
         self._build_encoder(nonfinite)
@@ -589,6 +605,21 @@ def _make_output(cls: type, **values: Any):
     """An output of class ``cls`` from the values it has fields for (DistilBERT's has no pooler_output)."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def truncated_normal(std: float, cutoff: float) -> Callable[[tuple], np.ndarray]:
+    """N(0, std) cut at ±cutoff·std, as torch's trunc_normal_ (redrawn, not clipped)."""
+    def draw(shape: tuple) -> np.ndarray:
+        from pybertcore.modeling_utils import random_generator
+
+        rng = random_generator()
+        out = rng.normal(0.0, std, size=shape)
+        bad = np.abs(out) > cutoff * std
+        while bad.any():
+            out[bad] = rng.normal(0.0, std, size=int(bad.sum()))
+            bad = np.abs(out) > cutoff * std
+        return out.astype(np.float32)
+    return draw
 
 
 def _concatenated(encoder: Any, core_names: list[str]) -> np.ndarray:

@@ -54,14 +54,17 @@ class Linear:
     tied_weight: Optional[str] = None
     tied_bias: Optional[str] = None
     when: Optional[str] = None
+    bias: Union[bool, str] = True  # or "config:<field>" (ModernBERT's classifier_bias, decoder_bias)
 
 
 @dataclass(frozen=True)
 class Norm:
-    """LayerNorm over ``size`` features (eps: the family's), parameters ``<name>.weight``, ``<name>.bias``."""
+    """LayerNorm over ``size`` features (eps: the family's), parameters ``<name>.weight``, ``<name>.bias``
+    (the bias only when ``bias``: a bool or "config:<field>")."""
 
     name: str
     size: Size = "H"
+    bias: Union[bool, str] = True
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,15 @@ class Bias:
 @dataclass(frozen=True)
 class Head:
     """A head: its input (``"pooled"`` the pooler output, ``"first"`` position 0 of the last hidden
-    state, ``"tokens"`` every position) and its steps. ``order``: the parameters' module names in
+    state, ``"first_real"`` each sequence's first real token, ``"mean"`` the mean over real tokens,
+    ``"tokens"`` every position, or ``"config:<field>"``: ``cls_input`` when the field says "cls", else
+    "mean", as ModernBERT's classifier_pooling) and its steps. ``order``: the parameters' module names in
     transformers' state_dict order, when that differs from the steps' order."""
 
     input: str
     steps: tuple
     order: Optional[tuple[str, ...]] = None
+    cls_input: str = "first"
 
 
 # The token-level heads every family declares the same way: one linear layer on each position.
@@ -96,6 +102,12 @@ def _size(size: Size, dims: EncoderDims, config: PretrainedConfig) -> int:
     return getattr(dims, size)
 
 
+def _flag(value: Union[bool, str], config: PretrainedConfig) -> bool:
+    if isinstance(value, str) and value.startswith("config:"):
+        return bool(getattr(config, value[len("config:"):]))
+    return bool(value)
+
+
 def _activation(act: Optional[str], config: PretrainedConfig) -> Any:
     if act is not None and act.startswith("config:"):
         field = act[len("config:"):]
@@ -109,12 +121,12 @@ def _activation(act: Optional[str], config: PretrainedConfig) -> Any:
 class EncoderForTask(EncoderPreTrainedModel):
     """A family encoder (parameters under ``<base_model_prefix>.``) with the head the class declares."""
 
-    head: ClassVar[Head]
+    head_spec: ClassVar[Head]  # not "head": ModernBERT has a module of that name
     # transformers' XLM-R and CamemBERT heads register the head before the encoder: state_dict lists it first.
     _head_params_first: ClassVar[bool] = False
 
     def __init__(self, config: PretrainedConfig) -> None:
-        self._with_pooler = self.head.input == "pooled"
+        self._with_pooler = self.head_spec.input == "pooled"
         if self._with_pooler and self.layout.pooler is None:
             raise TypeError(f"{type(self).__name__}: a pooled head on a family without a pooler")
         super().__init__(config)
@@ -124,7 +136,7 @@ class EncoderForTask(EncoderPreTrainedModel):
         return self.base_model_prefix + "."
 
     def _steps(self) -> list:
-        return [s for s in self.head.steps if not getattr(s, "when", None) or getattr(self.config, s.when)]
+        return [s for s in self.head_spec.steps if not getattr(s, "when", None) or getattr(self.config, s.when)]
 
     def _head_param_specs(self) -> list[ParamSpec]:
         d, c, pre = self.dims, self.config, self._encoder_prefix
@@ -133,24 +145,23 @@ class EncoderForTask(EncoderPreTrainedModel):
             if isinstance(step, Bias):
                 by_module[step.name] = [ParamSpec(step.name, (_size(step.size, d, c),), INIT_ZEROS)]
             elif isinstance(step, Norm):
-                by_module[step.name] = layer_norm_specs(step.name, _size(step.size, d, c))
+                by_module[step.name] = layer_norm_specs(step.name, _size(step.size, d, c), _flag(step.bias, c))
             else:
                 out, inp = _size(step.out, d, c), _size(step.inp, d, c)
                 # transformers ties both or neither, by tie_word_embeddings
                 tie = bool(c.tie_word_embeddings)
                 tied_weight = pre + step.tied_weight if step.tied_weight and tie else None
                 tied_bias = step.tied_bias if tie else None
-                by_module[step.name] = [
-                    ParamSpec(f"{step.name}.weight", (out, inp), INIT_NORMAL, tied_to=tied_weight),
-                    ParamSpec(f"{step.name}.bias", (out,), INIT_ZEROS, tied_to=tied_bias),
-                ]
-        order = self.head.order or tuple(by_module)
+                by_module[step.name] = [ParamSpec(f"{step.name}.weight", (out, inp), INIT_NORMAL, tied_to=tied_weight)]
+                if _flag(step.bias, c):
+                    by_module[step.name].append(ParamSpec(f"{step.name}.bias", (out,), INIT_ZEROS, tied_to=tied_bias))
+        order = self.head_spec.order or tuple(by_module)
         return [spec for module in order if module in by_module for spec in by_module[module]]
 
     def _param_specs(self) -> list[ParamSpec]:
         if self._head_params_first:
-            return self._head_param_specs() + self._encoder_param_specs()
-        return self._encoder_param_specs() + self._head_param_specs()
+            return self._initialised(self._head_param_specs() + self._encoder_param_specs())
+        return self._initialised(self._encoder_param_specs() + self._head_param_specs())
 
     def _build(self, nonfinite: Optional[list] = None) -> None:
         # The head first: an MLM decoder tied to the word embeddings packs that table a second time, and
@@ -164,20 +175,27 @@ class EncoderForTask(EncoderPreTrainedModel):
             if not isinstance(step, (Linear, Norm)):
                 continue
             w_name, b_name = (self._tied.get(f"{step.name}.{part}", f"{step.name}.{part}") for part in ("weight", "bias"))
-            weight, bias = self._params[w_name], self._params[b_name]
-            sources += [weight, bias]
+            has_bias = _flag(step.bias, c)
+            weight = self._params[w_name]
+            bias = self._params[b_name] if has_bias else None
+            sources += [weight] + ([bias] if has_bias else [])
             if nonfinite is not None:
-                nonfinite += [n for n, v in ((w_name, weight), (b_name, bias)) if not all_finite(v)]
+                nonfinite += [n for n, v in ((w_name, weight), (b_name, bias)) if v is not None and not all_finite(v)]
             if isinstance(step, Linear):
                 dense = _core.Dense(np.ascontiguousarray(weight, dtype=np.float32),
-                                    np.ascontiguousarray(bias, dtype=np.float32))
+                                    None if bias is None else np.ascontiguousarray(bias, dtype=np.float32))
                 head_ops.append(("dense", dense, _activation(step.act, c)))
                 handed[w_name] = CoreParam(weight.shape, dense.weight)
-                handed[b_name] = CoreParam(bias.shape, dense.bias)
+                if has_bias:
+                    handed[b_name] = CoreParam(bias.shape, dense.bias)
             else:  # read by every call: copies of the model's own, never views of a checkpoint file
                 self._params[w_name] = np.array(weight, dtype=np.float32)
-                self._params[b_name] = np.array(bias, dtype=np.float32)
-                head_ops.append(("norm", self._params[w_name], self._params[b_name]))
+                if has_bias:
+                    self._params[b_name] = np.array(bias, dtype=np.float32)
+                    norm_bias = self._params[b_name]
+                else:  # a LayerNorm without bias adds zeros
+                    norm_bias = np.zeros(weight.shape, dtype=np.float32)
+                head_ops.append(("norm", self._params[w_name], norm_bias))
         self._release_pages([a for a in sources if a.size > 4096])
         in_encoder = self._build_encoder(nonfinite)
         for name, param in handed.items():
@@ -193,13 +211,29 @@ class EncoderForTask(EncoderPreTrainedModel):
             x = a.forward(x, b) if kind == "dense" else _core.layer_norm(x, a, b, eps)
         return x
 
+    def _head_input(self) -> str:
+        kind = self.head_spec.input
+        if kind.startswith("config:"):
+            kind = self.head_spec.cls_input if getattr(self.config, kind[len("config:"):]) == "cls" else "mean"
+        return kind
+
     def _head_logits(self, out: dict[str, Any], mask: Optional[np.ndarray]) -> np.ndarray:
         """(B, out) for sequence heads, (B, T, out) for token heads."""
-        if self.head.input == "pooled":
+        kind = self._head_input()
+        if kind == "pooled":
             return self._run_head(out["pooler_output"])
         hidden = out["last_hidden_state"]  # (B, T, H)
-        if self.head.input == "first":
+        if kind == "first":
             return self._run_head(hidden[:, 0])
+        if kind == "first_real":  # the first real token: transformers' argmax of the mask
+            first = np.zeros(hidden.shape[0], dtype=np.int64) if mask is None else np.argmax(mask, axis=1)
+            return self._run_head(hidden[np.arange(hidden.shape[0]), first])
+        if kind == "mean":  # over real tokens, as transformers: Σ h·mask / Σ mask
+            if mask is None:
+                return self._run_head(hidden.mean(axis=1, dtype=np.float32))
+            m = mask.astype(np.float32)
+            pooled = (hidden * m[:, :, None]).sum(axis=1) / m.sum(axis=1, keepdims=True)
+            return self._run_head(pooled.astype(np.float32))
         B, T, H = hidden.shape
         rows = hidden.reshape(B * T, H)
         width = next(op[1].out_features for op in reversed(self._head_ops) if op[0] == "dense")

@@ -282,11 +282,58 @@ GTE_MLM = (("lm_head", Node("GteLMHead", (
 ))),)
 
 
+# --- ModernBERT --------------------------------------------------------------------------------------
+def modernbert_layer(first: bool) -> Node:
+    return Node("ModernBertEncoderLayer", (
+        ("attn_norm", Plain("Identity") if first else Norm("H", bias="norm_bias")),
+        ("attn", Node("ModernBertAttention", (
+            ("Wqkv", Lin("H", "3*H", bias="attention_bias")), ("Wo", Lin("H", "H", bias="attention_bias")),
+            ("out_drop", Drop("attention_dropout", identity_when_zero=True)),
+        ))),
+        ("mlp_norm", Norm("H", bias="norm_bias")),
+        ("mlp", Node("ModernBertMLP", (
+            ("Wi", Lin("H", "2*I", bias="mlp_bias")), ("act", Act("hidden_activation")), ("drop", Drop("mlp_dropout")),
+            ("Wo", Lin("I", "H", bias="mlp_bias")),
+        ))),
+    ))
+
+
+def modernbert_model() -> Node:
+    return Node("ModernBertModel", (
+        ("embeddings", Node("ModernBertEmbeddings", (
+            ("tok_embeddings", Emb("V", "E", "pad")), ("norm", Norm("E", bias="norm_bias")),
+            ("drop", Drop("embedding_dropout")),
+        ))),
+        ("layers", Layers("L", modernbert_layer(False), first=modernbert_layer(True))),
+        ("final_norm", Norm("H", bias="norm_bias")),
+        ("rotary_emb", Plain("ModernBertRotaryEmbedding")),
+    ))
+
+
+MODERNBERT_PREDICTION = ("head", Node("ModernBertPredictionHead", (
+    ("dense", Lin("H", "H", bias="classifier_bias")), ("act", Act("classifier_activation")),
+    ("norm", Norm("H", bias="norm_bias")),
+)))
+MODERNBERT_HEADS = {
+    "sequence_classification": (MODERNBERT_PREDICTION, ("drop", Drop("classifier_dropout")),
+                                ("classifier", Lin("H", "num_labels"))),
+    "token_classification": (MODERNBERT_PREDICTION, ("drop", Drop("classifier_dropout")),
+                             ("classifier", Lin("H", "num_labels"))),
+    "question_answering": (MODERNBERT_PREDICTION, ("drop", Drop("classifier_dropout")),
+                           ("classifier", Lin("H", "num_labels"))),
+    "masked_lm": (MODERNBERT_PREDICTION, ("decoder", Lin("H", "V", bias="decoder_bias"))),
+    "multiple_choice": (MODERNBERT_PREDICTION, ("drop", Drop("classifier_dropout")), ("classifier", Lin("H", 1))),
+}
+
+
 def module_tree_resolver(config: Any, dims: Any):
     """Size names → values for one model (see the module doc)."""
     def resolve(size: Any) -> Any:
         if not isinstance(size, str):
             return size
+        if "*" in size:  # "3*H": a fused module's rows
+            factor, _, name = size.partition("*")
+            return int(factor) * resolve(name)
         if size in ("V", "P", "TV", "E", "H", "NH", "I", "L", "groups", "inner", "eps"):
             return getattr(dims, size)
         if size == "pad":
@@ -333,3 +380,4 @@ GTE_TREE = FamilyTree(
                                    mlp_dropout=True),
     rotary_heads("Gte", GTE_MLM),
 )
+MODERNBERT_TREE = FamilyTree(lambda pooler, d: modernbert_model(), MODERNBERT_HEADS)

@@ -67,19 +67,19 @@ class AlbertModel(AlbertPreTrainedModel, EncoderModel):
 
 
 class AlbertForSequenceClassification(AlbertPreTrainedModel, ForSequenceClassification):
-    head = Head("pooled", (Linear("classifier", "num_labels"),))
+    head_spec = Head("pooled", (Linear("classifier", "num_labels"),))
 
 
 class AlbertForTokenClassification(AlbertPreTrainedModel, ForTokenClassification):
-    head = TOKEN_CLASSIFICATION_HEAD
+    head_spec = TOKEN_CLASSIFICATION_HEAD
 
 
 class AlbertForQuestionAnswering(AlbertPreTrainedModel, ForQuestionAnswering):
-    head = QUESTION_ANSWERING_HEAD
+    head_spec = QUESTION_ANSWERING_HEAD
 
 
 class AlbertForMaskedLM(AlbertPreTrainedModel, ForMaskedLM):
-    head = Head(
+    head_spec = Head(
         "tokens",
         (
             Bias("predictions.bias", "V"),
@@ -95,4 +95,4 @@ class AlbertForMaskedLM(AlbertPreTrainedModel, ForMaskedLM):
 
 
 class AlbertForMultipleChoice(AlbertPreTrainedModel, ForMultipleChoice):
-    head = Head("pooled", (Linear("classifier", 1),))
+    head_spec = Head("pooled", (Linear("classifier", 1),))

@@ -26,6 +26,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "mpnet": ("mpnet", "MPNet"),
     "nomic_bert": ("nomic_bert", "NomicBert"),
     "gte": ("gte", "Gte"),
+    "modernbert": ("modernbert", "ModernBert"),
 }
 
 

@@ -62,19 +62,19 @@ class BertModel(BertPreTrainedModel, EncoderModel):
 
 
 class BertForSequenceClassification(BertPreTrainedModel, ForSequenceClassification):
-    head = Head("pooled", (Linear("classifier", "num_labels"),))
+    head_spec = Head("pooled", (Linear("classifier", "num_labels"),))
 
 
 class BertForTokenClassification(BertPreTrainedModel, ForTokenClassification):
-    head = TOKEN_CLASSIFICATION_HEAD
+    head_spec = TOKEN_CLASSIFICATION_HEAD
 
 
 class BertForQuestionAnswering(BertPreTrainedModel, ForQuestionAnswering):
-    head = QUESTION_ANSWERING_HEAD
+    head_spec = QUESTION_ANSWERING_HEAD
 
 
 class BertForMaskedLM(BertPreTrainedModel, ForMaskedLM):
-    head = Head(
+    head_spec = Head(
         "tokens",
         (
             Bias("cls.predictions.bias", "V"),
@@ -89,4 +89,4 @@ class BertForMaskedLM(BertPreTrainedModel, ForMaskedLM):
 
 
 class BertForMultipleChoice(BertPreTrainedModel, ForMultipleChoice):
-    head = Head("pooled", (Linear("classifier", 1),))
+    head_spec = Head("pooled", (Linear("classifier", 1),))

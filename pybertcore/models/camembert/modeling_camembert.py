@@ -35,20 +35,20 @@ class CamembertModel(CamembertPreTrainedModel, EncoderModel):
 
 
 class CamembertForSequenceClassification(CamembertPreTrainedModel, ForSequenceClassification):
-    head = ROBERTA_SEQUENCE_HEAD
+    head_spec = ROBERTA_SEQUENCE_HEAD
 
 
 class CamembertForTokenClassification(CamembertPreTrainedModel, ForTokenClassification):
-    head = TOKEN_CLASSIFICATION_HEAD
+    head_spec = TOKEN_CLASSIFICATION_HEAD
 
 
 class CamembertForQuestionAnswering(CamembertPreTrainedModel, ForQuestionAnswering):
-    head = QUESTION_ANSWERING_HEAD
+    head_spec = QUESTION_ANSWERING_HEAD
 
 
 class CamembertForMaskedLM(CamembertPreTrainedModel, ForMaskedLM):
-    head = ROBERTA_MLM_HEAD
+    head_spec = ROBERTA_MLM_HEAD
 
 
 class CamembertForMultipleChoice(CamembertPreTrainedModel, ForMultipleChoice):
-    head = ROBERTA_CHOICE_HEAD
+    head_spec = ROBERTA_CHOICE_HEAD

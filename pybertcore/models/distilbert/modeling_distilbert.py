@@ -80,19 +80,19 @@ class DistilBertModel(DistilBertPreTrainedModel, EncoderModel):
 
 
 class DistilBertForSequenceClassification(DistilBertPreTrainedModel, ForSequenceClassification):
-    head = Head("first", (Linear("pre_classifier", "H", act="relu"), Linear("classifier", "num_labels")))
+    head_spec = Head("first", (Linear("pre_classifier", "H", act="relu"), Linear("classifier", "num_labels")))
 
 
 class DistilBertForTokenClassification(DistilBertPreTrainedModel, ForTokenClassification):
-    head = TOKEN_CLASSIFICATION_HEAD
+    head_spec = TOKEN_CLASSIFICATION_HEAD
 
 
 class DistilBertForQuestionAnswering(DistilBertPreTrainedModel, ForQuestionAnswering):
-    head = QUESTION_ANSWERING_HEAD
+    head_spec = QUESTION_ANSWERING_HEAD
 
 
 class DistilBertForMaskedLM(DistilBertPreTrainedModel, ForMaskedLM):
-    head = Head(
+    head_spec = Head(
         "tokens",
         (
             Linear("vocab_transform", "H", act="config:activation"),
@@ -103,4 +103,4 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel, ForMaskedLM):
 
 
 class DistilBertForMultipleChoice(DistilBertPreTrainedModel, ForMultipleChoice):
-    head = Head("first", (Linear("pre_classifier", "H", act="relu"), Linear("classifier", 1)))
+    head_spec = Head("first", (Linear("pre_classifier", "H", act="relu"), Linear("classifier", 1)))

@@ -51,21 +51,21 @@ class ElectraModel(ElectraPreTrainedModel, EncoderModel):
 
 
 class ElectraForSequenceClassification(ElectraPreTrainedModel, ForSequenceClassification):
-    head = Head("first", (Linear("classifier.dense", "H", act="gelu"), Linear("classifier.out_proj", "num_labels")))
+    head_spec = Head("first", (Linear("classifier.dense", "H", act="gelu"), Linear("classifier.out_proj", "num_labels")))
 
 
 class ElectraForTokenClassification(ElectraPreTrainedModel, ForTokenClassification):
-    head = TOKEN_CLASSIFICATION_HEAD
+    head_spec = TOKEN_CLASSIFICATION_HEAD
 
 
 class ElectraForQuestionAnswering(ElectraPreTrainedModel, ForQuestionAnswering):
-    head = QUESTION_ANSWERING_HEAD
+    head_spec = QUESTION_ANSWERING_HEAD
 
 
 class ElectraForMaskedLM(ElectraPreTrainedModel, ForMaskedLM):
     """The generator's head: hidden → embedding_size, gelu, LayerNorm, decoder tied to the word embeddings."""
 
-    head = Head(
+    head_spec = Head(
         "tokens",
         (
             Linear("generator_predictions.dense", "E", act="gelu"),
@@ -80,7 +80,7 @@ class ElectraForMultipleChoice(ElectraPreTrainedModel, ForMultipleChoice):
     """transformers' sequence summary with ``summary_type="first"``: a projection (``summary_use_proj``)
     with ``summary_activation``, then the classifier."""
 
-    head = Head(
+    head_spec = Head(
         "first",
         (
             Linear("sequence_summary.summary", "H", act="config:summary_activation", when="summary_use_proj"),

@@ -53,15 +53,15 @@ class GteModel(GtePreTrainedModel, EncoderModel):
 
 
 class GteForSequenceClassification(GtePreTrainedModel, ForSequenceClassification):
-    head = Head("pooled", (Linear("classifier", "num_labels"),))
+    head_spec = Head("pooled", (Linear("classifier", "num_labels"),))
 
 
 class GteForTokenClassification(GtePreTrainedModel, ForTokenClassification):
-    head = TOKEN_CLASSIFICATION_HEAD
+    head_spec = TOKEN_CLASSIFICATION_HEAD
 
 
 class GteForMaskedLM(GtePreTrainedModel, ForMaskedLM):
-    head = Head(
+    head_spec = Head(
         "tokens",
         (
             Linear("lm_head.dense", "H", act="gelu"),

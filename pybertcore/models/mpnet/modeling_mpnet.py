@@ -76,20 +76,20 @@ class MPNetModel(MPNetPreTrainedModel, EncoderModel):
 
 
 class MPNetForSequenceClassification(MPNetPreTrainedModel, ForSequenceClassification):
-    head = ROBERTA_SEQUENCE_HEAD
+    head_spec = ROBERTA_SEQUENCE_HEAD
 
 
 class MPNetForTokenClassification(MPNetPreTrainedModel, ForTokenClassification):
-    head = TOKEN_CLASSIFICATION_HEAD
+    head_spec = TOKEN_CLASSIFICATION_HEAD
 
 
 class MPNetForQuestionAnswering(MPNetPreTrainedModel, ForQuestionAnswering):
-    head = QUESTION_ANSWERING_HEAD
+    head_spec = QUESTION_ANSWERING_HEAD
 
 
 class MPNetForMaskedLM(MPNetPreTrainedModel, ForMaskedLM):
-    head = ROBERTA_MLM_HEAD
+    head_spec = ROBERTA_MLM_HEAD
 
 
 class MPNetForMultipleChoice(MPNetPreTrainedModel, ForMultipleChoice):
-    head = ROBERTA_CHOICE_HEAD
+    head_spec = ROBERTA_CHOICE_HEAD

@@ -102,15 +102,15 @@ class NomicBertModel(NomicBertPreTrainedModel, EncoderModel):
 
 
 class NomicBertForSequenceClassification(NomicBertPreTrainedModel, ForSequenceClassification):
-    head = Head("pooled", (Linear("classifier", "num_labels"),))
+    head_spec = Head("pooled", (Linear("classifier", "num_labels"),))
 
 
 class NomicBertForTokenClassification(NomicBertPreTrainedModel, ForTokenClassification):
-    head = TOKEN_CLASSIFICATION_HEAD
+    head_spec = TOKEN_CLASSIFICATION_HEAD
 
 
 class NomicBertForMaskedLM(NomicBertPreTrainedModel, ForMaskedLM):
-    head = Head(
+    head_spec = Head(
         "tokens",
         (
             Bias("cls.predictions.bias", "V"),

@@ -58,20 +58,20 @@ class RobertaModel(RobertaPreTrainedModel, EncoderModel):
 
 
 class RobertaForSequenceClassification(RobertaPreTrainedModel, ForSequenceClassification):
-    head = ROBERTA_SEQUENCE_HEAD
+    head_spec = ROBERTA_SEQUENCE_HEAD
 
 
 class RobertaForTokenClassification(RobertaPreTrainedModel, ForTokenClassification):
-    head = TOKEN_CLASSIFICATION_HEAD
+    head_spec = TOKEN_CLASSIFICATION_HEAD
 
 
 class RobertaForQuestionAnswering(RobertaPreTrainedModel, ForQuestionAnswering):
-    head = QUESTION_ANSWERING_HEAD
+    head_spec = QUESTION_ANSWERING_HEAD
 
 
 class RobertaForMaskedLM(RobertaPreTrainedModel, ForMaskedLM):
-    head = ROBERTA_MLM_HEAD
+    head_spec = ROBERTA_MLM_HEAD
 
 
 class RobertaForMultipleChoice(RobertaPreTrainedModel, ForMultipleChoice):
-    head = ROBERTA_CHOICE_HEAD
+    head_spec = ROBERTA_CHOICE_HEAD

@@ -35,20 +35,20 @@ class XLMRobertaModel(XLMRobertaPreTrainedModel, EncoderModel):
 
 
 class XLMRobertaForSequenceClassification(XLMRobertaPreTrainedModel, ForSequenceClassification):
-    head = ROBERTA_SEQUENCE_HEAD
+    head_spec = ROBERTA_SEQUENCE_HEAD
 
 
 class XLMRobertaForTokenClassification(XLMRobertaPreTrainedModel, ForTokenClassification):
-    head = TOKEN_CLASSIFICATION_HEAD
+    head_spec = TOKEN_CLASSIFICATION_HEAD
 
 
 class XLMRobertaForQuestionAnswering(XLMRobertaPreTrainedModel, ForQuestionAnswering):
-    head = QUESTION_ANSWERING_HEAD
+    head_spec = QUESTION_ANSWERING_HEAD
 
 
 class XLMRobertaForMaskedLM(XLMRobertaPreTrainedModel, ForMaskedLM):
-    head = ROBERTA_MLM_HEAD
+    head_spec = ROBERTA_MLM_HEAD
 
 
 class XLMRobertaForMultipleChoice(XLMRobertaPreTrainedModel, ForMultipleChoice):
-    head = ROBERTA_CHOICE_HEAD
+    head_spec = ROBERTA_CHOICE_HEAD
