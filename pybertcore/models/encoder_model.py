@@ -97,20 +97,24 @@ def _role_shape(role: str, d: EncoderDims) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class AttentionPlan:
-    """How each layer's attention sees positions, from a config: rotary tables as (theta, dim) (dim: the
-    features of each head rotated, NeoX half-split), each layer's table index (-1: none) and its window
-    (0: full; w: keys within ±w tokens)."""
+    """How each layer's attention sees positions, from a config: rotary tables as (theta, dim, ntk_factor)
+    (dim: the features of each head rotated, NeoX half-split; ntk_factor 1 unless GTE's NTK scaling),
+    each layer's table index (-1: none) and its window (0: full; w: keys within ±w tokens)."""
 
-    rotary: tuple[tuple[float, int], ...] = ()
+    rotary: tuple[tuple[float, int, float], ...] = ()
     layer_rotary: tuple[int, ...] = ()
     layer_window: tuple[int, ...] = ()
 
 
-def rotary_table(theta: float, dim: int, positions: int) -> tuple[np.ndarray, np.ndarray]:
+def rotary_table(theta: float, dim: int, positions: int, ntk_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """cos and sin (positions, dim / 2) as transformers computes them in float32: inv_freq =
-    1 / theta^(arange(0, dim, 2) / dim), then position · inv_freq."""
+    1 / theta^(arange(0, dim, 2) / dim), then position · inv_freq. With GTE's fixed NTK scaling (factor
+    f > 1, its remote code's NTKScalingRotaryEmbedding): θ·f as the base, inv_freq divided by f^(2/dim)."""
     exponent = np.arange(0, dim, 2, dtype=np.int64).astype(np.float32) / np.float32(dim)
-    inv_freq = (np.float32(1.0) / np.power(np.float32(theta), exponent, dtype=np.float32)).astype(np.float32)
+    base = theta * ntk_factor if ntk_factor > 1 else theta
+    inv_freq = (np.float32(1.0) / np.power(np.float32(base), exponent, dtype=np.float32)).astype(np.float32)
+    if ntk_factor > 1:
+        inv_freq = (inv_freq / np.float32(ntk_factor ** (2 / dim))).astype(np.float32)
     freqs = np.arange(positions, dtype=np.float32)[:, None] * inv_freq[None, :]
     return np.cos(freqs).astype(np.float32), np.sin(freqs).astype(np.float32)
 
@@ -460,8 +464,8 @@ class EncoderPreTrainedModel(PreTrainedModel):
                 prefix = "pooler."
             core_sources.update({f"{prefix}{key}": source for key, source in names.items()})
             self._release_pages(weights.values())
-        for theta, dim in plan.rotary:
-            cos, sin = rotary_table(theta, dim, d.P)
+        for theta, dim, ntk_factor in plan.rotary:
+            cos, sin = rotary_table(theta, dim, d.P, ntk_factor)
             builder.add_rotary({"cos": cos, "sin": sin})
         self._encoder = builder.build()
         encoder = self._encoder

@@ -26,6 +26,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "mpnet": ("mpnet", "MPNet"),
     "nomic_bert": ("nomic_bert", "NomicBert"),
     "gte": ("gte", "Gte"),
+    "new": ("gte", "Gte"),  # GTE's remote-code checkpoints (Alibaba-NLP/gte-*-v1.5): read as GTE
     "modernbert": ("modernbert", "ModernBert"),
 }
 

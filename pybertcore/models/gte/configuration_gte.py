@@ -2,7 +2,9 @@
 rotary positions θ = 160000, a gated GELU FFN, 8192 positions, one token type).
 
 Hub checkpoints of the original remote code (``model_type: "new"``, ``NewModel``) are read through
-models/hub_layouts.py."""
+models/hub_configs.py; their NTK rope scaling (``rope_scaling: {"type": "ntk", "factor": f}``) becomes
+``rope_parameters: {"rope_type": "ntk", "rope_theta": θ, "factor": f}``, computed as the remote code's
+NTKScalingRotaryEmbedding does (a pybertcore extension: transformers' GteConfig has no such rope type)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from pybertcore.models.config_checks import (
     check_non_negative_int,
     check_positive_int,
 )
-from pybertcore.models.rotary_config import rope_theta, take_rope_parameters
+from pybertcore.models.hub_configs import GTE_NEW, translate
+from pybertcore.models.rotary_config import rotary_base, take_rope_parameters
 
 
 class GteConfig(PretrainedConfig):
@@ -47,6 +50,7 @@ class GteConfig(PretrainedConfig):
     }
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs = translate(type(self).__name__, kwargs, GTE_NEW)
         kwargs["rope_parameters"] = take_rope_parameters(kwargs, self.default_theta)
         super().__init__(**kwargs)
 
@@ -61,4 +65,4 @@ class GteConfig(PretrainedConfig):
         activation_from_name(self.hidden_act, "hidden_act")
         check_layer_norm_eps(self)
         check_initializer_range(self)
-        rope_theta(type(self).__name__, self.rope_parameters)
+        rotary_base(type(self).__name__, self.rope_parameters)

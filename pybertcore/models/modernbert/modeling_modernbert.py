@@ -47,7 +47,7 @@ def modernbert_dims(c: ModernBertConfig) -> EncoderDims:
 def modernbert_attention(c: ModernBertConfig, d: EncoderDims) -> AttentionPlan:
     """One rotary table per layer type in use, and the window of the sliding layers."""
     kinds = sorted(set(c.layer_types))
-    tables = tuple((rope_theta(type(c).__name__, c.rope_parameters[k], f"rope_parameters[{k!r}]"), d.H // d.NH)
+    tables = tuple((rope_theta(type(c).__name__, c.rope_parameters[k], f"rope_parameters[{k!r}]"), d.H // d.NH, 1.0)
                    for k in kinds)
     return AttentionPlan(
         rotary=tables,

@@ -14,7 +14,6 @@ from pybertcore.models.config_checks import (
     check_layer_norm_eps,
     check_positive_int,
 )
-from pybertcore.untrusted import describe
 
 MPNET_DEFAULTS: dict[str, Any] = {
     "vocab_size": 30527,
@@ -37,7 +36,8 @@ MPNET_DEFAULTS: dict[str, Any] = {
 
 
 class MPNetConfig(PretrainedConfig):
-    """Configuration of an MPNet encoder. Positions start after ``pad_token_id`` (as RoBERTa's); attention
+    """Configuration of an MPNet encoder. Positions start after the padding index, which transformers fixes
+    at 1 whatever ``pad_token_id`` says (the tokenizer's pad id still comes from here); attention
     adds a learned bias per head and relative-position bucket (transformers buckets into 32 whatever
     ``relative_attention_num_buckets`` says, and the table must have at least that many rows)."""
 
@@ -60,9 +60,8 @@ class MPNetConfig(PretrainedConfig):
                 f"relative_attention_num_buckets: {self.relative_attention_num_buckets} rows, but MPNet's attention "
                 "looks up buckets 0..31 (transformers' compute_position_bias always uses 32)"
             )
-        pad = self.pad_token_id
-        if isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad < self.max_position_embeddings - 1:
+        if self.max_position_embeddings < 3:
             raise ValueError(
-                f"pad_token_id: {describe(pad)} is the padding index positions start after; it must be an integer in "
-                f"[0, max_position_embeddings - 1) = [0, {self.max_position_embeddings - 1})"
+                f"max_position_embeddings: {self.max_position_embeddings}; MPNet's positions start at 2 (after its "
+                "padding index 1), so it must be at least 3"
             )

@@ -29,11 +29,16 @@ from pybertcore.models.mpnet.configuration_mpnet import MPNetConfig
 from pybertcore.models.roberta.modeling_roberta import ROBERTA_CHOICE_HEAD, ROBERTA_MLM_HEAD, ROBERTA_SEQUENCE_HEAD
 
 
+# transformers' MPNetEmbeddings fixes its padding index at 1, whatever pad_token_id says: the embeddings'
+# padding rows and the positions (counted from 2, padding on row 1) follow it.
+MPNET_PADDING_IDX = 1
+
+
 def mpnet_dims(c: MPNetConfig) -> EncoderDims:
     return EncoderDims(
         V=c.vocab_size, P=c.max_position_embeddings, TV=0, E=c.hidden_size, H=c.hidden_size,
         NH=c.num_attention_heads, I=c.intermediate_size, L=c.num_hidden_layers, groups=c.num_hidden_layers,
-        inner=1, act=c.hidden_act, eps=float(c.layer_norm_eps), pad_token_id=c.pad_token_id,
+        inner=1, act=c.hidden_act, eps=float(c.layer_norm_eps), pad_token_id=MPNET_PADDING_IDX,
     )
 
 

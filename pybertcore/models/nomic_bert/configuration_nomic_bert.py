@@ -3,7 +3,7 @@ with rotary positions, SwiGLU, no biases, token types, 2048 positions).
 
 Hub checkpoints written for the remote code (``n_embd``, ``n_head``, ``n_inner``, ``n_layer``,
 ``n_positions``, ``rotary_emb_base``, ``layer_norm_epsilon``, ``activation_function``) are read through
-``from_hub_layout`` (models/hub_layouts.py)."""
+models/hub_configs.py."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pybertcore.models.config_checks import (
     check_non_negative_int,
     check_positive_int,
 )
+from pybertcore.models.hub_configs import NOMIC_REMOTE, translate
 from pybertcore.models.rotary_config import rope_theta, take_rope_parameters
 from pybertcore.untrusted import describe
 
@@ -51,6 +52,7 @@ class NomicBertConfig(PretrainedConfig):
     tie_word_embeddings = True
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs = translate(type(self).__name__, kwargs, NOMIC_REMOTE)
         kwargs["rope_parameters"] = take_rope_parameters(kwargs, self.default_theta)
         tie = kwargs.pop("tie_word_embeddings", True)
         super().__init__(**kwargs)

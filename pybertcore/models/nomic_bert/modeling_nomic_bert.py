@@ -25,7 +25,7 @@ from pybertcore.models.heads import (
 )
 from pybertcore.models.module_trees import NOMIC_BERT_TREE
 from pybertcore.models.nomic_bert.configuration_nomic_bert import NomicBertConfig
-from pybertcore.models.rotary_config import rope_theta
+from pybertcore.models.rotary_config import rotary_base
 
 
 def rotary_dims(c) -> EncoderDims:
@@ -39,8 +39,8 @@ def rotary_dims(c) -> EncoderDims:
 
 def one_rotary_table(c, d: EncoderDims) -> AttentionPlan:
     """Every layer rotates the whole head with the config's θ."""
-    theta = rope_theta(type(c).__name__, c.rope_parameters)
-    return AttentionPlan(rotary=((theta, d.H // d.NH),), layer_rotary=(0,) * d.L)
+    theta, ntk_factor = rotary_base(type(c).__name__, c.rope_parameters)
+    return AttentionPlan(rotary=((theta, d.H // d.NH, ntk_factor),), layer_rotary=(0,) * d.L)
 
 
 # (canonical role, module) in transformers' registration order: the norms around the MLP and attention.
