@@ -692,6 +692,9 @@ std::vector<std::string> compiled_isas() {
   names.push_back("avx512_vnni");
   names.push_back("avx512_bf16");
 #endif
+#ifdef PBC_HAVE_AMX_KERNELS
+  names.push_back("amx");
+#endif
   return names;
 }
 
@@ -738,11 +741,16 @@ PYBIND11_MODULE(_core, m) {
     d["amx_int8"] = f.amx_int8;
     d["os_amx"] = f.os_amx;
     d["amx_permitted"] = f.amx_permitted;
-    d["amx_kernels"] = false;  // not built: never validated on AMX hardware
+    d["amx_kernels"] = k.isa == Isa::kAmx;  // this level's bf16/int8 GEMMs run on AMX tiles
+    d["amx_status"] = amx_status();         // why the active level does or does not
     return d;
   }, py::arg("isa") = py::none(), "the low-precision kernels of a level (default: active) and the CPU's bf16/int8 features");
   m.def("detected_isa", [] { return std::string(isa_name(detected_isa())); },
         "the best ISA level this CPU and OS support (and the build contains)");
+  m.def("default_isa", [] { return std::string(isa_name(default_isa())); },
+        "the level the core starts at: detected_isa(), but not amx unless PYBERTCORE_AMX=1");
+  m.def("parse_amx", [](const std::string& value) { return parse_amx_flag(value.c_str()); }, py::arg("value"),
+        "PYBERTCORE_AMX's meaning: '1' True, '0' or '' False, anything else ValueError");
   m.def("active_isa", [] { return std::string(isa_name(active_isa())); },
         "the ISA level new models are packed for and run with");
   m.def("set_isa", [](const std::string& name) { set_active_isa(parse_isa(name.c_str())); },
