@@ -17,6 +17,8 @@
 
 #include <math.h>
 #include <stdint.h>
+
+#include <atomic>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,9 @@ struct PbcEmuTiles {
   long configs = 0, releases = 0;  // counted per thread, for the test's checks
 };
 inline thread_local PbcEmuTiles pbc_emu_tiles;
+// Threads whose tiles are configured right now, over all threads: 0 whenever no kernel is running if
+// every thread that configured its tiles also released them.
+inline std::atomic<int> pbc_emu_threads_holding_tiles{0};
 
 [[noreturn]] inline void pbc_emu_fail(const char* what) {
   fprintf(stderr, "AMX emulation: %s\n", what);
@@ -54,12 +59,14 @@ inline void pbc_emu_tile_loadconfig(const void* cfg) {
     if (cb > 64 || s.rows[t] > 16 || (cb == 0) != (s.rows[t] == 0)) pbc_emu_fail("bad tile shape in ldtilecfg");
   }
   memset(s.data, 0, sizeof(s.data));
+  if (!s.configured) ++pbc_emu_threads_holding_tiles;
   s.configured = true;
   ++s.configs;
 }
 
 inline void pbc_emu_tile_release() {
   PbcEmuTiles& s = pbc_emu_tiles;
+  if (s.configured) --pbc_emu_threads_holding_tiles;
   s.configured = false;
   memset(s.rows, 0, sizeof(s.rows));
   memset(s.colsb, 0, sizeof(s.colsb));
