@@ -139,3 +139,22 @@ def test_gate():
     lowered = json.loads(_child(PYBERTCORE_AMX="1", PYBERTCORE_ISA="avx512_vnni").stdout)
     assert lowered["active_isa"] == "avx512_vnni" and lowered["amx_kernels"] is False
     assert "lower kernel level" in lowered["amx_status"]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_tiles_released_when_the_work_ends(threads):
+    """Each work unit configures its thread's tiles and releases them: after a GEMM, the calling thread
+    (which ran every unit with 1 thread, some with 2) holds no tile state (XINUSE bits 17-18)."""
+    during, after = _core.amx_tile_state_probe()
+    assert (during, after) == (True, False)  # the check below can see tile state on this CPU
+    x, w, b, _ = _problem(70, 100, 300, seed=9)
+    previous = _core.get_num_threads()
+    try:
+        _core.set_num_threads(threads)
+        for dtype in ("bfloat16", "int8"):
+            dense = _core.Dense(w, b, isa="amx", dtype=dtype)
+            for rows in (1, 17, 70):
+                dense.forward(x[:rows])
+                assert not _core.amx_tile_state_in_use(), (dtype, rows)
+    finally:
+        _core.set_num_threads(previous)

@@ -751,6 +751,18 @@ PYBIND11_MODULE(_core, m) {
         "the level the core starts at: detected_isa(), but not amx unless PYBERTCORE_AMX=1");
   m.def("parse_amx", [](const std::string& value) { return parse_amx_flag(value.c_str()); }, py::arg("value"),
         "PYBERTCORE_AMX's meaning: '1' True, '0' or '' False, anything else ValueError");
+  m.def("amx_tile_state_in_use", &amx_tile_state_in_use,
+        "for tests: whether the calling thread's AMX tile state is in use (XINUSE bits 17-18)");
+  m.def("amx_tile_state_probe", [] {
+    if (detected_isa() != Isa::kAmx) throw std::runtime_error(std::string("no AMX here: ") + amx_status());
+#ifdef PBC_HAVE_AMX_KERNELS
+    bool during = false, after = false;
+    amx_tile_state_probe(&during, &after);
+    return py::make_tuple(during, after);
+#else
+    return py::none();
+#endif
+  }, "for tests: (tile state in use while configured, after tilerelease) on this thread; True, False on AMX");
   m.def("active_isa", [] { return std::string(isa_name(active_isa())); },
         "the ISA level new models are packed for and run with");
   m.def("set_isa", [](const std::string& name) { set_active_isa(parse_isa(name.c_str())); },

@@ -176,6 +176,10 @@ void fill_lowp_avx512(Kernels* k);
 void fill_lowp_avx512bf16(Kernels* k);  // gemm_bf16 on vdpbf16ps, when the CPU has AVX512_BF16
 void fill_lowp_avx512vnni(Kernels* k);  // gemm_int8 on vpdpbusd, when the CPU has AVX512_VNNI
 void fill_lowp_amx(Kernels* k);  // gemm_bf16 on tdpbf16ps, gemm_int8 on tdpbusd (amx/lowp_amx.cc)
+// For tests, where the amx level runs: configures this thread's tiles and zeroes one, then releases
+// them, reporting amx_tile_state_in_use() (runtime/cpu.h) in between and after (true, false on AMX
+// hardware): the positive control of the check that the AMX GEMMs release their tiles.
+void amx_tile_state_probe(bool* while_configured, bool* after_release);
 
 // --- dispatch.cc ----------------------------------------------------------------------------------
 const char* isa_name(Isa isa);

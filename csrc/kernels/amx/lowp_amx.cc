@@ -29,6 +29,7 @@
 #include "kernels/simd/math.h"
 #include "kernels/simd/gemm_int8.h"
 #include "kernels/amx/tile.h"
+#include "runtime/cpu.h"
 
 namespace pbc {
 namespace {
@@ -399,6 +400,16 @@ void gemm_int8_amx(const GemmArgs& g) {
 }
 
 }  // namespace
+
+#ifndef PBC_AMX_TILE_EMULATED
+void amx_tile_state_probe(bool* while_configured, bool* after_release) {
+  tile_configure(16);
+  tile_zero(0);
+  *while_configured = amx_tile_state_in_use();
+  tile_release();
+  *after_release = amx_tile_state_in_use();
+}
+#endif
 
 void fill_lowp_amx(Kernels* k) {
   k->packed_bf16_bytes = packed_bf16_bytes_amx;
