@@ -77,7 +77,15 @@ inline void bf16_pack_a(float* ap_f, const float* a, int lda, int rows, int kc) 
     for (int i = 0; i < kMRBf16; ++i) {
       const int r = t * kMRBf16 + i;
       const float* src = a + static_cast<size_t>(r) * lda;
-      for (int kk = 0; kk < pairs; ++kk) {
+      int kk = 0;
+      if (r < rows) {  // 8 pairs at a time (bf16_pairs16, the same rounding), then one by one
+        for (; 2 * kk + 16 <= kc; kk += 8) {
+          uint32_t p8[8];
+          bf16_pairs16(p8, src + 2 * kk);
+          for (int j = 0; j < 8; ++j) dst[(kk + j) * kMRBf16 + i] = p8[j];
+        }
+      }
+      for (; kk < pairs; ++kk) {
         uint32_t lo = 0, hi = 0;
         if (r < rows) {
           lo = bf16_from_float(src[2 * kk]);
