@@ -23,6 +23,7 @@
 // configures the tiles of the thread running it (ldtilecfg) and releases them (tilerelease) when done,
 // so no thread returns to the pool holding tile state. Rows past M read zero rows of the converted /
 // quantized A (padded to 16 rows) and are never stored; columns past N are zero weights, never stored.
+#define PBC_LOWP_BF16_DOT 1  // vec_lowp_avx512.h's bf16 vocabulary (bf16_pairs16): AVX512-BF16 is in our flags
 #include "kernels/simd/vec_avx512.h"
 // (the order matters: the bodies are written in the vocabulary the lines above and below define)
 #include "kernels/simd/vec_lowp_avx512.h"
@@ -104,19 +105,11 @@ void pack_weight_bf16_amx(void* packed, const float* w, int N, int K) {
 // dst (Kp) ← bf16(src (K)) rounded to nearest even exactly as bf16_from_float, zeros past K.
 inline void bf16_convert_row(uint16_t* dst, const float* src, int K, int Kp) {
   int k = 0;
-#ifndef PBC_SIMDE_AVX512
-  const __m512i one = _mm512_set1_epi32(1), half = _mm512_set1_epi32(0x7fff);
-  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
-  const __m512i quiet = _mm512_set1_epi32(0x40);
-  for (; k + kW <= K; k += kW) {
-    const __m512i u = _mm512_loadu_si512(src + k);
-    const __m512i hi = _mm512_srli_epi32(u, 16);
-    const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(half, _mm512_and_si512(hi, one))), 16);
-    const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, abs_mask), inf);
-    const __m512i v = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(hi, quiet));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), _mm512_cvtepi32_epi16(v));
+  for (; k + 16 <= K; k += 16) {
+    uint32_t pairs[8];
+    bf16_pairs16(pairs, src + k);
+    memcpy(dst + k, pairs, sizeof(pairs));
   }
-#endif
   for (; k < K; ++k) dst[k] = bf16_from_float(src[k]);
   for (; k < Kp; ++k) dst[k] = 0;
 }
