@@ -55,7 +55,8 @@ def engines(fp32_per_cycle: float):
     runs = levels[: levels.index(detected) + 1]
     fp32_isa = next((i for i in ("avx512_bf16", "avx512", "avx2", "scalar") if i in runs), "scalar")
     fp32_peak = fp32_per_cycle if fp32_isa.startswith("avx512") else fp32_per_cycle / 2
-    out = [("fp32 " + fp32_isa, fp32_isa, "float32", fp32_peak)]
+    fp32_label = "fp32 " + ("avx512" if fp32_isa.startswith("avx512") else fp32_isa)  # the level's FMA GEMM
+    out = [(fp32_label, fp32_isa, "float32", fp32_peak)]
     for label, isa, dtype, peak in (("bf16 avx512_bf16", "avx512_bf16", "bfloat16", 2 * fp32_per_cycle),
                                     ("int8 avx512_vnni", "avx512_vnni", "int8", 4 * fp32_per_cycle),
                                     ("bf16 amx", "amx", "bfloat16", AMX_PER_CYCLE["bfloat16"]),
