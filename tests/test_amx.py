@@ -136,6 +136,13 @@ def test_gate():
     assert info["active_isa"] == "amx" and info["amx_kernels"] is True and info["amx_status"] == "on"
     assert info["bf16_kernel"] == "amx (tdpbf16ps)" and info["int8_kernel"] == "amx (tdpbusd)"
 
+    previous = _core.active_isa()
+    try:
+        _core.set_isa("amx")  # what the isa fixture does: the status follows the active level
+        assert _core.lowp_info()["amx_kernels"] and _core.lowp_info()["amx_status"] == "on"
+    finally:
+        _core.set_isa(previous)
+
     lowered = json.loads(_child(PYBERTCORE_AMX="1", PYBERTCORE_ISA="avx512_vnni").stdout)
     assert lowered["active_isa"] == "avx512_vnni" and lowered["amx_kernels"] is False
     assert "lower kernel level" in lowered["amx_status"]

@@ -168,11 +168,11 @@ const char* amx_status() {
   if (!f.os_amx) return "off: the OS does not enable AMX tile state (XCR0 bits 17-18)";
   if (!f.amx_permitted) return "off: Linux refused the AMX tile data permission (arch_prctl ARCH_REQ_XCOMP_PERM)";
   if (detected_isa() != Isa::kAmx) return "off: the CPU or OS lacks the avx512_bf16 level AMX builds on";
+  if (active_isa() == Isa::kAmx) return "on";  // PYBERTCORE_AMX=1, or set_isa("amx")
   if (default_isa() != Isa::kAmx) {
     return "off: opt-in until the AMX kernels have been timed on AMX hardware; set PYBERTCORE_AMX=1";
   }
-  if (active_isa() != Isa::kAmx) return "off: a lower kernel level is active (PYBERTCORE_ISA or set_isa)";
-  return "on";
+  return "off: a lower kernel level is active (PYBERTCORE_ISA or set_isa)";
 #endif
 }
 
