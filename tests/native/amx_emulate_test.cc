@@ -38,19 +38,37 @@ struct Run {
   std::vector<float> a, w, b, r, c;
 };
 
-// level k's gemm_bf16 or gemm_int8 of A (M, K) · W (N, K)ᵀ + b, GELU (act 1) and a residual, or plain.
+// level k's gemm_bf16 or gemm_int8 of A (M, K) · W (N, K)ᵀ + b, then GELU (act 1) and the residual r
+// (M, N), or plain (act 0: r unused).
 static std::vector<float> run(const Kernels& k, bool int8, const std::vector<float>& a, const std::vector<float>& w,
                               const std::vector<float>& b, const std::vector<float>& r, int M, int N, int K, int act) {
   const size_t bytes = int8 ? k.packed_int8_bytes(N, K) : k.packed_bf16_bytes(N, K);
   std::vector<float> packed((bytes + 3) / 4 + 1);  // exact (+1 for K = 0): ASan builds check the bounds
   (int8 ? k.pack_weight_int8 : k.pack_weight_bf16)(packed.data(), w.data(), N, K);
-  std::vector<float> c(static_cast<size_t>(M) * N, -7.0f);
+  // Row strides past the row lengths (as an encoder's views into wider buffers have): A, C and the
+  // residual each padded with values the GEMM must neither read into its results nor overwrite.
+  const int lda = K + 3, ldc = N + 5, ldr = N + 2;
+  std::vector<float> ap(static_cast<size_t>(M) * lda, NAN), rp(static_cast<size_t>(M) * ldr, NAN);
+  std::vector<float> cp(static_cast<size_t>(M) * ldc, -7.0f);
+  for (int m = 0; m < M; ++m) {
+    for (int i = 0; i < K; ++i) ap[static_cast<size_t>(m) * lda + i] = a[static_cast<size_t>(m) * K + i];
+    for (int n = 0; act && n < N; ++n) rp[static_cast<size_t>(m) * ldr + n] = r[static_cast<size_t>(m) * N + n];
+  }
   GemmArgs g;
-  g.M = M; g.N = N; g.K = K; g.lda = K; g.bias = b.data(); g.act = static_cast<Activation>(act);
-  g.residual = act ? r.data() : nullptr; g.ldr = N; g.ldc = N;
-  g.a = a.data(); g.b_lowp = packed.data(); g.c = c.data();
-  const ThreadLease lease;
-  (int8 ? k.gemm_int8 : k.gemm_bf16)(g);
+  g.M = M; g.N = N; g.K = K; g.lda = lda; g.bias = b.data(); g.act = static_cast<Activation>(act);
+  g.residual = act ? rp.data() : nullptr; g.ldr = ldr; g.ldc = ldc;
+  g.a = ap.data(); g.b_lowp = packed.data(); g.c = cp.data();
+  {
+    const ThreadLease lease;
+    (int8 ? k.gemm_int8 : k.gemm_bf16)(g);
+  }
+  std::vector<float> c(static_cast<size_t>(M) * N);
+  bool padding_kept = true;
+  for (int m = 0; m < M; ++m) {
+    for (int n = 0; n < N; ++n) c[static_cast<size_t>(m) * N + n] = cp[static_cast<size_t>(m) * ldc + n];
+    for (int n = N; n < ldc; ++n) padding_kept = padding_kept && cp[static_cast<size_t>(m) * ldc + n] == -7.0f;
+  }
+  if (!padding_kept) c.assign(c.size(), NAN);  // fails every comparison
   return c;
 }
 
