@@ -8,9 +8,13 @@
 //   tilezero;
 //   tdpbf16ps: C.fp32[m][n] += A.bf16[m][2k]·B.bf16[k][2n], then += A.bf16[m][2k+1]·B.bf16[k][2n+1], k in
 //     order, each an fp32 add rounded to nearest even; bf16 denormal inputs read as zero and denormal
-//     results are flushed (DAZ, FTZ, as the instruction does regardless of MXCSR);
+//     results are flushed (DAZ, FTZ, as the instruction does regardless of MXCSR). That is the SDM's
+//     pseudo-code, not the hardware's rounding: measured on an Emerald Rapids Xeon, ~1/3 of the elements
+//     differ from it in the last bits (the hardware's summation order and internal precision are not
+//     documented), so bf16 results are compared with tolerances, never bits (amx_emulate_test checks
+//     the emulation against the hardware where there is AMX);
 //   tdpbusd: C.s32[m][n] += Σ_{j<4} A.u8[m][4k+j] · B.s8[k][4n+j], wrapping (as the hardware) but computed
-//     in uint32 so that no overflow is undefined behaviour here.
+//     in uint32 so that no overflow is undefined behaviour here; bit for bit the hardware's.
 // Shapes are checked as the hardware checks them (A's rows = C's rows, A's colsb / 4 = B's rows, B's and
 // C's colsb equal): a mismatch aborts with a message.
 #pragma once
