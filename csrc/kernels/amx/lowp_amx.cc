@@ -6,8 +6,9 @@
 // Same numbers as the AVX-512 low-precision levels, different engine:
 //   bf16: A rounded to bf16 (nearest even, quantize.h's bf16_from_float, as the avx512_bf16 level does)
 //         once per call into the calling thread's scratch; products of bf16 pairs summed in fp32 by the
-//         tile unit, k in order over the whole of K (no K blocks), then simd/epilogue.h's store_out.
-//         Within the avx512_bf16 level's tolerance of the scalar reference (bf16_rounds_activations).
+//         tile unit over the whole of K (no K blocks), then simd/epilogue.h's store_out. Within the
+//         avx512_bf16 level's tolerance of the scalar reference (bf16_rounds_activations), not its bits:
+//         the tile unit rounds its sums its own way (tests/native/amx_tile_emulate.h).
 //   int8: A quantized per row exactly as every level (simd/quantize_act.h), the same pair-safe s8
 //         weights; exact int32 sums per weight group of 128 k in the C tiles, folded into fp32 with the
 //         group's scales by the same FMAs in the same order as the avx512_vnni level, and finished by the
@@ -23,6 +24,8 @@
 // configures the tiles of the thread running it (ldtilecfg) and releases them (tilerelease) when done,
 // so no thread returns to the pool holding tile state. Rows past M read zero rows of the converted /
 // quantized A (padded to 16 rows) and are never stored; columns past N are zero weights, never stored.
+// Not yet timed (so not yet tuned): the int8 fold of each 128-k group goes through memory between the
+// tile unit's steps, and a 32-row A block and a panel over the whole of K do not fit L1 together.
 #define PBC_LOWP_BF16_DOT 1  // vec_lowp_avx512.h's bf16 vocabulary (bf16_pairs16): AVX512-BF16 is in our flags
 #include "kernels/simd/vec_avx512.h"
 // (the order matters: the bodies are written in the vocabulary the lines above and below define)
