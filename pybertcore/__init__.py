@@ -163,6 +163,7 @@ __version__ = "0.1.0"
 # A bad PYBERTCORE_ISA must not pass silently: the core ignores what it cannot parse, so check it here.
 if _os.environ.get("PYBERTCORE_ISA"):
     _core.parse_isa(_os.environ["PYBERTCORE_ISA"])
+_core.parse_amx(_os.environ.get("PYBERTCORE_AMX", ""))  # likewise: "1", "0" or unset
 
 
 def cpu_info() -> dict:
@@ -174,8 +175,9 @@ def cpu_info() -> dict:
     default_num_threads and what it came from (affinity_cpus, cgroup_cpus: the cgroup CPU quota,
     0 when none). bf16_kernel / int8_kernel: the low-precision GEMMs the active level runs;
     avx512_bf16, avx512_vnni, amx_tile, amx_bf16, amx_int8: CPUID (with the OS's register state);
-    amx_permitted: Linux granted the AMX tile data (always False without AMX); amx_kernels: False —
-    no AMX kernels are built yet.
+    amx_permitted: Linux granted the AMX tile data (always False without AMX); amx_kernels: whether the
+    bf16 / int8 GEMMs run on AMX tiles (the `amx` level: opt-in with PYBERTCORE_AMX=1 until they have been
+    timed on AMX hardware); amx_status: "on", or why they are off.
     """
     t = _core.thread_info()
     lowp = _core.lowp_info()
@@ -190,7 +192,7 @@ def cpu_info() -> dict:
         "bf16_kernel": lowp["bf16_kernel"],
         "int8_kernel": lowp["int8_kernel"],
         **{k: lowp[k] for k in ("avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8", "amx_permitted",
-                                "amx_kernels")},
+                                "amx_kernels", "amx_status")},
     }
 
 

@@ -297,6 +297,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     info["machine"] = platform.machine()
     info["cpu_count"] = os.cpu_count()
     info["isa_override"] = os.environ.get("PYBERTCORE_ISA")
+    info["amx_override"] = os.environ.get("PYBERTCORE_AMX")
     try:
         info["default_model"] = str(default_model_path())
     except ModelNotFoundError:

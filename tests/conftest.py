@@ -38,8 +38,9 @@ def pytest_report_header(config):
         f"pybertcore: {model}; detected level {_core.detected_isa()}"
         + (f", forced down to {forced} by PYBERTCORE_ISA" if forced else ""),
         f"pybertcore: kernel levels tested natively: {', '.join(SUPPORTED_ISAS)}"
-        + (f"; not run here: {', '.join(untested)} (the AVX-512 family is checked through SIMDe by "
-           "tests/native, see .ci/run)" if untested else ""),
+        + (f"; not run here: {', '.join(untested)} (the AVX-512 family is checked through SIMDe and amx "
+           "through the tile emulation by tests/native, see .ci/run; amx runs here with PYBERTCORE_AMX=1 "
+           "where the CPU has it)" if untested else ""),
     ]
     return lines
 

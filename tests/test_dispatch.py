@@ -14,27 +14,48 @@ import pybertcore
 _PROBE = "import json, pybertcore; print(json.dumps(pybertcore.cpu_info()))"
 
 
-def _cpu_info_with(env_value):
+def _cpu_info_with(env_value, amx=None):
     env = child_env()
     env.pop("PYBERTCORE_ISA", None)
+    env.pop("PYBERTCORE_AMX", None)
     if env_value is not None:
         env["PYBERTCORE_ISA"] = env_value
+    if amx is not None:
+        env["PYBERTCORE_AMX"] = amx
     proc = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=120,
                           cwd=CHILD_CWD)
     return proc
 
 
 def test_default_is_the_detected_level():
+    """The detected level, except amx, which is opt-in (PYBERTCORE_AMX=1) until timed on AMX hardware."""
     proc = _cpu_info_with(None)
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
-    assert info["active_isa"] == info["detected_isa"] == pybertcore._core.detected_isa()
+    assert info["detected_isa"] == pybertcore._core.detected_isa()
+    expected = "avx512_bf16" if info["detected_isa"] == "amx" else info["detected_isa"]
+    assert info["active_isa"] == expected
+    assert info["amx_kernels"] is False and info["amx_status"].startswith("off: ")
     assert "scalar" in info["compiled_isas"]
+    proc = _cpu_info_with(None, amx="1")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["active_isa"] == info["detected_isa"]
+    assert info["amx_kernels"] is (info["detected_isa"] == "amx")
+
+
+def test_bad_amx_value_raises_at_import():
+    proc = _cpu_info_with(None, amx="yes")
+    assert proc.returncode != 0
+    assert "PYBERTCORE_AMX='yes' is not a valid value" in proc.stderr
+    with pytest.raises(ValueError, match="PYBERTCORE_AMX='2'"):
+        pybertcore._core.parse_amx("2")
+    assert pybertcore._core.parse_amx("1") is True and pybertcore._core.parse_amx("") is False
 
 
 @pytest.mark.parametrize("level", SUPPORTED_ISAS)
 def test_environment_forces_a_lower_level(level):
-    proc = _cpu_info_with(level)
+    proc = _cpu_info_with(level, amx="1" if level == "amx" else None)  # amx is opt-in
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["active_isa"] == level
 

@@ -23,6 +23,9 @@ std::vector<std::string> compiled_isas() {
   names.push_back("avx512_vnni");
   names.push_back("avx512_bf16");
 #endif
+#ifdef PBC_HAVE_AMX_KERNELS
+  names.push_back("amx");
+#endif
   return names;
 }
 
@@ -40,7 +43,8 @@ py::dict lowp_info(const py::object& isa) {
   d["amx_int8"] = f.amx_int8;
   d["os_amx"] = f.os_amx;
   d["amx_permitted"] = f.amx_permitted;
-  d["amx_kernels"] = false;  // not built: never validated on AMX hardware
+  d["amx_kernels"] = k.isa == pbc::Isa::kAmx;  // this level's bf16/int8 GEMMs run on AMX tiles
+  d["amx_status"] = pbc::amx_status();          // why the active level does or does not
   return d;
 }
 
@@ -54,6 +58,10 @@ void register_runtime(py::module_& m) {
         "the low-precision kernels of a level (default: active) and the CPU's bf16/int8 features");
   m.def("detected_isa", [] { return std::string(isa_name(pbc::detected_isa())); },
         "the best ISA level this CPU and OS support (and the build contains)");
+  m.def("default_isa", [] { return std::string(isa_name(pbc::default_isa())); },
+        "the level the core starts at: detected_isa(), but not amx unless PYBERTCORE_AMX=1");
+  m.def("parse_amx", [](const std::string& value) { return pbc::parse_amx_flag(value.c_str()); }, py::arg("value"),
+        "PYBERTCORE_AMX's meaning: '1' True, '0' or '' False, anything else ValueError");
   m.def("active_isa", [] { return std::string(isa_name(pbc::active_isa())); },
         "the ISA level new models are packed for and run with");
   m.def("set_isa", [](const std::string& name) { pbc::set_active_isa(parse_isa(name.c_str())); }, py::arg("name"),

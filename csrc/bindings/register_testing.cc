@@ -14,6 +14,7 @@
 #include "kernels/quantize.h"
 #include "model/dense.h"
 #include "runtime/aligned.h"
+#include "runtime/cpu.h"
 #include "runtime/threads.h"
 
 namespace pbc_py {
@@ -227,6 +228,18 @@ py::tuple quantize_weights(const FloatArray& w) {
 }  // namespace
 
 void register_testing(py::module_& m) {
+  m.def("amx_tile_state_in_use", &pbc::amx_tile_state_in_use,
+        "whether the calling thread's AMX tile state is in use (XINUSE bits 17-18)");
+  m.def("amx_tile_state_probe", []() -> py::object {
+    if (pbc::detected_isa() != pbc::Isa::kAmx) throw std::runtime_error(std::string("no AMX here: ") + pbc::amx_status());
+#ifdef PBC_HAVE_AMX_KERNELS
+    bool during = false, after = false;
+    pbc::amx_tile_state_probe(&during, &after);
+    return py::make_tuple(during, after);
+#else
+    return py::none();
+#endif
+  }, "(tile state in use while configured, after tilerelease) on this thread; True, False on AMX");
   m.def("dense_forward", &dense_forward, py::arg("dense"), py::arg("x"), py::arg("activation") = Activation::kIdentity,
         py::arg("residual") = py::none(), py::arg("packed_rows") = py::none(), py::arg("packed_output") = false,
         "Dense.forward with x and/or the result in the level's packed GEMM-operand layout");

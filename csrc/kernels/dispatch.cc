@@ -2,6 +2,10 @@
 //
 // A level is usable only when three things agree: the CPU advertises the instructions and the OS saves
 // the register state they need (runtime/cpu.h), and this build compiled the level. The choice is made once; PYBERTCORE_ISA (or set_active_isa, for tests) may only lower it.
+// The amx level is detected like the others (plus Linux's permission for tile data) but is the default
+// only when PYBERTCORE_AMX=1: its kernels are validated against the reference, natively and through an
+// emulation of the tile instructions, but not yet timed on AMX hardware. set_active_isa may still pick it
+// wherever it is detected (the tests do).
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -15,11 +19,19 @@
 namespace pbc {
 namespace {
 
+// AMX tiles, bf16 and int8 in the CPU, tile state saved by the OS, and Linux's permission granted.
+bool amx_usable(const CpuFeatures& f) {
+  return f.amx_tile && f.amx_bf16 && f.amx_int8 && f.os_amx && f.amx_permitted;
+}
+
 // The best level the CPU's features allow, among those this build compiled.
 Isa probe_cpu() {
 #ifdef PBC_HAVE_X86_KERNELS
   const CpuFeatures& f = cpu_features();
   if (f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512dq && f.avx512bw && f.avx512vl) {
+#ifdef PBC_HAVE_AMX_KERNELS
+    if (f.avx512_vnni && f.avx512_bf16 && amx_usable(f)) return Isa::kAmx;
+#endif
     if (f.avx512_vnni && f.avx512_bf16) return Isa::kAvx512Bf16;
     if (f.avx512_vnni) return Isa::kAvx512Vnni;
     return Isa::kAvx512;
@@ -57,12 +69,16 @@ struct Tables {
     fill_kernels_avx512(&level[2]);
     fill_lowp_avx512(&level[2]);
     for (int i = 3; i < kIsaLevels; ++i) level[i] = level[2];
-    // (No AMX kernels are built yet: see the issue "Low precision at the hardware's limit".)
     if (best < Isa::kAvx512Vnni) return;
     fill_lowp_avx512vnni(&level[3]);
-    level[4] = level[3];
+    for (int i = 4; i < kIsaLevels; ++i) level[i] = level[3];
     if (best < Isa::kAvx512Bf16) return;
     fill_lowp_avx512bf16(&level[4]);
+    level[5] = level[4];
+#ifdef PBC_HAVE_AMX_KERNELS
+    if (best < Isa::kAmx) return;
+    fill_lowp_amx(&level[5]);
+#endif
 #else
     (void)best;
 #endif
@@ -79,7 +95,7 @@ std::once_flag g_init;
 
 void init_active() {
   std::call_once(g_init, [] {
-    Isa isa = detected_isa();
+    Isa isa = default_isa();
     if (const char* env = std::getenv("PYBERTCORE_ISA")) {
       if (*env) {
         // A bad value here cannot be reported as an exception from a static initialiser; it is
@@ -104,6 +120,7 @@ const char* isa_name(Isa isa) {
     case Isa::kAvx512: return "avx512";
     case Isa::kAvx512Vnni: return "avx512_vnni";
     case Isa::kAvx512Bf16: return "avx512_bf16";
+    case Isa::kAmx: return "amx";
   }
   return "unknown";
 }
@@ -115,8 +132,48 @@ Isa parse_isa(const char* name) {
   if (s == "avx512") return Isa::kAvx512;
   if (s == "avx512_vnni") return Isa::kAvx512Vnni;
   if (s == "avx512_bf16") return Isa::kAvx512Bf16;
+  if (s == "amx") return Isa::kAmx;
   throw std::invalid_argument("unknown ISA level '" + s +
-                              "'; expected one of: scalar, avx2, avx512, avx512_vnni, avx512_bf16");
+                              "'; expected one of: scalar, avx2, avx512, avx512_vnni, avx512_bf16, amx");
+}
+
+bool parse_amx_flag(const char* value) {
+  const std::string s(value ? value : "");
+  if (s.empty() || s == "0") return false;
+  if (s == "1") return true;
+  throw std::invalid_argument("PYBERTCORE_AMX='" + s + "' is not a valid value; expected 1 (use the AMX kernels "
+                              "where the CPU has them) or 0 / unset (do not)");
+}
+
+Isa default_isa() {
+  static const Isa isa = [] {
+    const Isa best = detected_isa();
+    if (best != Isa::kAmx) return best;
+    bool wanted = false;
+    try {
+      wanted = parse_amx_flag(std::getenv("PYBERTCORE_AMX"));
+    } catch (const std::exception&) {  // raised by pybertcore at import (see init_active)
+    }
+    return wanted ? Isa::kAmx : Isa::kAvx512Bf16;
+  }();
+  return isa;
+}
+
+const char* amx_status() {
+#ifndef PBC_HAVE_AMX_KERNELS
+  return "off: this build has no AMX kernels (its compiler lacks -mamx-tile)";
+#else
+  const CpuFeatures& f = cpu_features();
+  if (!(f.amx_tile && f.amx_bf16 && f.amx_int8)) return "off: the CPU has no AMX (amx_tile, amx_bf16, amx_int8)";
+  if (!f.os_amx) return "off: the OS does not enable AMX tile state (XCR0 bits 17-18)";
+  if (!f.amx_permitted) return "off: Linux refused the AMX tile data permission (arch_prctl ARCH_REQ_XCOMP_PERM)";
+  if (detected_isa() != Isa::kAmx) return "off: the CPU or OS lacks the avx512_bf16 level AMX builds on";
+  if (active_isa() == Isa::kAmx) return "on";  // PYBERTCORE_AMX=1, or set_isa("amx")
+  if (default_isa() != Isa::kAmx) {
+    return "off: opt-in until the AMX kernels have been timed on AMX hardware; set PYBERTCORE_AMX=1";
+  }
+  return "off: a lower kernel level is active (PYBERTCORE_ISA or set_isa)";
+#endif
 }
 
 Isa detected_isa() {

@@ -41,9 +41,12 @@ enum class Activation : int {
 // PYBERTCORE_ISA can force a machine that has them down to the plain AVX-512 kernels, and the tests run
 // each natively where the CPU allows: avx512_vnni adds the int8 GEMM on vpdpbusd (Ice Lake and later),
 // avx512_bf16 the bf16 GEMM on vdpbf16ps (Cooper Lake, Zen 4, Sapphire Rapids: every CPU with
-// AVX512_BF16 also has VNNI, so it sits above avx512_vnni).
-enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Vnni = 3, kAvx512Bf16 = 4 };
-constexpr int kIsaLevels = 5;
+// AVX512_BF16 also has VNNI, so it sits above avx512_vnni). amx replaces both low-precision GEMMs by
+// AMX tile kernels (tdpbf16ps, tdpbusd: Sapphire Rapids and later) and keeps the rest of avx512_bf16;
+// it is detected like the others (CPUID, XCR0, Linux's permission) but becomes the default level only
+// when PYBERTCORE_AMX=1, until the kernels have been timed on AMX hardware.
+enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Vnni = 3, kAvx512Bf16 = 4, kAmx = 5 };
+constexpr int kIsaLevels = 6;
 
 // Compute precision of a linear layer's matrix multiply (quantize.h defines the formats). Accumulation
 // is fp32 (bf16) or exact int32 (int8); bias, activation and residual run in fp32 either way.
@@ -180,17 +183,30 @@ void fill_lowp_avx2(Kernels* k);
 void fill_lowp_avx512(Kernels* k);
 void fill_lowp_avx512bf16(Kernels* k);  // gemm_bf16 on vdpbf16ps, when the CPU has AVX512_BF16
 void fill_lowp_avx512vnni(Kernels* k);  // gemm_int8 on vpdpbusd, when the CPU has AVX512_VNNI
+void fill_lowp_amx(Kernels* k);  // gemm_bf16 on tdpbf16ps, gemm_int8 on tdpbusd (amx/lowp_amx.cc)
+// For tests, where the amx level runs: configures this thread's tiles and zeroes one, then releases
+// them, reporting amx_tile_state_in_use() (runtime/cpu.h) in between and after (true, false on AMX
+// hardware): the positive control of the check that the AMX GEMMs release their tiles.
+void amx_tile_state_probe(bool* while_configured, bool* after_release);
 
 // --- dispatch.cc ----------------------------------------------------------------------------------
 const char* isa_name(Isa isa);
-// The best level this CPU, its OS and this build support (CPUID + XGETBV).
+// The best level this CPU, its OS and this build support (CPUID + XGETBV; for amx, Linux's permission).
 Isa detected_isa();
-// The level in use: detected_isa(), or lower if PYBERTCORE_ISA or set_active_isa() asked for it.
+// The level new work starts at: detected_isa(), but not amx unless PYBERTCORE_AMX=1.
+Isa default_isa();
+// The level in use: default_isa(), or lower if PYBERTCORE_ISA or set_active_isa() asked for it.
 Isa active_isa();
 // Forces a level (not above detected_isa(); throws std::invalid_argument otherwise).
 void set_active_isa(Isa isa);
-// "scalar" | "avx2" | "avx512" | "avx512_vnni" | "avx512_bf16"; throws std::invalid_argument
+// "scalar" | "avx2" | "avx512" | "avx512_vnni" | "avx512_bf16" | "amx"; throws std::invalid_argument
 Isa parse_isa(const char* name);
+// PYBERTCORE_AMX's value: unset or "" or "0" → false, "1" → true; anything else throws
+// std::invalid_argument naming it (raised by pybertcore at import; dispatch reads it as false).
+bool parse_amx_flag(const char* value);
+// Why the AMX kernels are or are not in use: "on", or the first reason they are off (the CPU, the OS,
+// Linux's permission, this build, PYBERTCORE_AMX, a lower forced level).
+const char* amx_status();
 // The table of a given level (must be supported), or of the active one.
 const Kernels& kernels_for(Isa isa);
 const Kernels& active_kernels();

@@ -68,4 +68,22 @@ const CpuFeatures& cpu_features() {
   return f;
 }
 
+bool amx_tile_state_in_use() {
+#ifdef PBC_X86_HOST
+  static const bool xinuse = [] {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !((ecx >> 27) & 1)) return false;  // no XGETBV
+    if (__get_cpuid_max(0, nullptr) < 0xD) return false;
+    __cpuid_count(0xD, 1, eax, ebx, ecx, edx);
+    return ((eax >> 2) & 1) != 0;  // XGETBV with ECX = 1 reports XINUSE
+  }();
+  if (!xinuse) return false;
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(1));
+  return (lo & 0x60000u) != 0;
+#else
+  return false;
+#endif
+}
+
 }  // namespace pbc

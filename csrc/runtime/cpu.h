@@ -19,4 +19,9 @@ struct CpuFeatures {
 // Probed once, on first use.
 const CpuFeatures& cpu_features();
 
+// Whether the calling thread's AMX tile state (XTILECFG or XTILEDATA) is in use right now: XINUSE bits
+// 17-18 (XGETBV with ECX = 1), which tilerelease clears. False where XGETBV cannot report XINUSE. For
+// tests: a kernel must not return with its thread's tiles still configured.
+bool amx_tile_state_in_use();
+
 }  // namespace pbc

@@ -13,8 +13,12 @@
 //     accumulates the pair products in fp32. This is what "a bf16 matmul" means on that hardware;
 //     its error against the widening levels is A's rounding (relative 2⁻⁹ per element).
 // Loop nest as simd/gemm.h: units of (A block of ≤ kMCMax rows) × (run of panels); per K block of
-// kKC the A block is packed into the worker's scratch, each B slice stays in L1 across the row tiles;
-// partial sums of earlier K blocks go through C, the epilogue runs on the last block.
+// kKC the A block is packed, each B slice stays in L1 across the row tiles; partial sums of earlier K
+// blocks go through C, the epilogue runs on the last block. When several runs of panels share an A
+// block (small M: the units split N, 4 per thread), all of A is packed once up front, in parallel,
+// into the calling thread's scratch, as simd/gemm.h does: packed per unit, a 1×128 bert-base GEMM
+// converted its A to bf16 (scalar, element by element) 8 times on 2 threads. Otherwise each unit packs
+// its A block per K block into its worker's slice. Either way the same packing: the same results.
 // C must not overlap A or the residual.
 #pragma once
 
@@ -73,7 +77,15 @@ inline void bf16_pack_a(float* ap_f, const float* a, int lda, int rows, int kc) 
     for (int i = 0; i < kMRBf16; ++i) {
       const int r = t * kMRBf16 + i;
       const float* src = a + static_cast<size_t>(r) * lda;
-      for (int kk = 0; kk < pairs; ++kk) {
+      int kk = 0;
+      if (r < rows) {  // 8 pairs at a time (bf16_pairs16, the same rounding), then one by one
+        for (; 2 * kk + 16 <= kc; kk += 8) {
+          uint32_t p8[8];
+          bf16_pairs16(p8, src + 2 * kk);
+          for (int j = 0; j < 8; ++j) dst[(kk + j) * kMRBf16 + i] = p8[j];
+        }
+      }
+      for (; kk < pairs; ++kk) {
         uint32_t lo = 0, hi = 0;
         if (r < rows) {
           lo = bf16_from_float(src[2 * kk]);
@@ -151,10 +163,22 @@ inline void bf16_micro_kernel(const GemmArgs& g, int pairs, const float* ap, con
 
 struct Bf16Plan {
   const GemmArgs* g;
-  int panels, mc, mblocks, nb;
+  int panels, mc, mblocks, nb, kblocks;
   float* own;  // per-worker A block buffers, bf16_a_tile_floats(kKC) · kMCMax / kMRBf16 floats each
   size_t own_floats;
+  float* a_all;  // or all of A packed up front: block (ib, K block kb) at (ib · kblocks + kb) · own_floats
 };
+
+// Unit u = ib · kblocks + kb of the up-front packing: A block ib, K block kb, into its slot of a_all.
+void bf16_pack_a_unit(void* ctx, long u, int /*worker*/) {
+  const Bf16Plan& pl = *static_cast<const Bf16Plan*>(ctx);
+  const GemmArgs& g = *pl.g;
+  const int ib = static_cast<int>(u / pl.kblocks), k0 = static_cast<int>(u % pl.kblocks) * kKC;
+  const int m0 = ib * pl.mc, rows = g.M - m0 < pl.mc ? g.M - m0 : pl.mc;
+  const int kc = g.K - k0 < kKC ? g.K - k0 : kKC;
+  bf16_pack_a(pl.a_all + static_cast<size_t>(u) * pl.own_floats, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda,
+              rows, kc);
+}
 
 inline void bf16_unit_with(const Bf16Plan& pl, long u, float* own) {
   const GemmArgs& g = *pl.g;
@@ -166,13 +190,18 @@ inline void bf16_unit_with(const Bf16Plan& pl, long u, float* own) {
   for (int k0 = 0; k0 < K || k0 == 0; k0 += kKC) {
     const int kc = K - k0 < kKC ? K - k0 : kKC, pairs = (kc + 1) / 2;
     const bool accumulate = k0 > 0, last = k0 + kKC >= K;
-    bf16_pack_a(own, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc);
+    const float* ap = own;
+    if (pl.a_all) {
+      ap = pl.a_all + (static_cast<size_t>(ib) * pl.kblocks + k0 / kKC) * pl.own_floats;
+    } else {
+      bf16_pack_a(own, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc);
+    }
     const size_t tile = bf16_a_tile_floats(kc);
     for (int p = p0; p < p1; ++p) {
       const uint16_t* bp = B + static_cast<size_t>(p) * kNRb * Kp + static_cast<size_t>(k0) * kNRb;
       const int n0 = p * kNRb, cols = N - n0 < kNRb ? N - n0 : kNRb;
       for (int i = 0; i < rows; i += kMRBf16) {
-        bf16_micro_kernel(g, pairs, own + static_cast<size_t>(i / kMRBf16) * tile, bp, m0 + i,
+        bf16_micro_kernel(g, pairs, ap + static_cast<size_t>(i / kMRBf16) * tile, bp, m0 + i,
                           rows - i < kMRBf16 ? rows - i : kMRBf16, n0, cols, accumulate, last);
       }
     }
@@ -186,7 +215,9 @@ __attribute__((noinline)) void bf16_unit_stack(const Bf16Plan& pl, long u) {
 
 void bf16_unit(void* ctx, long u, int worker) {
   const Bf16Plan& pl = *static_cast<const Bf16Plan*>(ctx);
-  if (pl.own) {
+  if (pl.a_all) {
+    bf16_unit_with(pl, u, nullptr);
+  } else if (pl.own) {
     bf16_unit_with(pl, u, pl.own + static_cast<size_t>(worker) * pl.own_floats);
   } else {
     bf16_unit_stack(pl, u);
@@ -210,7 +241,13 @@ void gemm_bf16_simd(const GemmArgs& g) {
   const long units = static_cast<long>(pl.mblocks) * ((pl.panels + nb - 1) / nb);
   // A block of mc rows (whole tiles), one K block: (mc / kMRBf16) tiles of bf16_a_tile_floats(kKC).
   pl.own_floats = (static_cast<size_t>(pl.mc / kMRBf16) * bf16_a_tile_floats(kKC) + 15) / 16 * 16;
-  pl.own = thread_scratch(static_cast<size_t>(threads) * pl.own_floats);
+  pl.kblocks = (g.K + kKC - 1) / kKC;
+  pl.own = pl.a_all = nullptr;
+  if ((pl.panels + nb - 1) / nb > 1 && g.K > 0) {
+    pl.a_all = thread_scratch(static_cast<size_t>(pl.mblocks) * pl.kblocks * pl.own_floats);
+    if (pl.a_all) parallel_for(static_cast<long>(pl.mblocks) * pl.kblocks, bf16_pack_a_unit, &pl);
+  }
+  if (!pl.a_all) pl.own = thread_scratch(static_cast<size_t>(threads) * pl.own_floats);
   parallel_for(units, bf16_unit, &pl);
 }
 
