@@ -113,7 +113,7 @@ from pybertcore.models.albert import (
 )
 from pybertcore.pipelines import Pipeline, pipeline
 from pybertcore.precision import accuracy_report
-from pybertcore.sentence import SentenceEncoder
+from pybertcore.sentence import SentenceEncoder, SentenceTransformer
 from pybertcore.tokenization import (
     AutoTokenizer,
     BatchEncoding,
@@ -244,6 +244,7 @@ __all__ = [
     "RobertaModel",
     "RobertaPreTrainedModel",
     "SentenceEncoder",
+    "SentenceTransformer",
     "SequenceClassifierOutput",
     "TokenClassifierOutput",
     "XLMRobertaConfig",
