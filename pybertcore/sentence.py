@@ -41,14 +41,20 @@ from pybertcore.tokenization import model_takes_token_types, model_token_limit
 from pybertcore.sentence_utils import (
     ALLOWED_PRECISIONS,
     SIMILARITY_FN_NAMES,
+    check_batch_size,
+    check_cpu,
     check_truncate_dim,
+    length_sorted_batches,
+    loading_arguments,
     merge_prompts,
+    padded_batch,
     quantize_embeddings,
     read_model_config,
     reject_unknown,
     resolve_prompt,
     similarity,
     similarity_name,
+    warn_truncated,
 )
 from pybertcore.untrusted import describe, errors_name_file, load_json
 
@@ -246,18 +252,8 @@ class SentenceEncoder:
                                       "run; save them with sentence-transformers (model.save(folder)) and load the folder")
         if model_name_or_path is None:
             raise ValueError("SentenceEncoder needs model_name_or_path: a folder or a Hub model id")
-        if device not in (None, "cpu") and not str(device).startswith("cpu"):
-            raise NotImplementedError(f"device={device!r}: pybertcore runs on the CPU only")
-        if backend != "torch":
-            raise NotImplementedError(f"backend={backend!r}: pybertcore is its own backend; leave backend='torch'")
-        if use_auth_token is not None:
-            if token is not None:
-                raise ValueError("Both `token` and `use_auth_token` are specified. Please only specify the `token` "
-                                 "argument.")
-            token = use_auth_token
-        if processor_kwargs is not None and tokenizer_kwargs is not None:
-            raise ValueError("give tokenizer_kwargs or processor_kwargs (its newer name), not both")
-        tokenizer_kwargs = processor_kwargs if tokenizer_kwargs is None else tokenizer_kwargs
+        token, tokenizer_kwargs = loading_arguments(device, backend, token, use_auth_token, tokenizer_kwargs,
+                                                    processor_kwargs)
         hub = {"cache_dir": cache_folder, "revision": revision, "local_files_only": local_files_only, "token": token}
         model_kwargs = {**dict(model_kwargs or {}), **kwargs, **dict(config_kwargs or {})}
         folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
@@ -416,15 +412,13 @@ class SentenceEncoder:
         ``convert_to_tensor`` gives one torch tensor, ``convert_to_numpy=False`` a list of them.
         """
         reject_unknown("encode()", kwargs)
-        if device not in (None, "cpu") and not str(device).startswith("cpu"):
-            raise NotImplementedError(f"device={device!r}: pybertcore runs on the CPU only")
+        check_cpu(device)
         if output_value not in ("sentence_embedding", "token_embeddings"):
             raise ValueError(f"output_value must be 'sentence_embedding' or 'token_embeddings', got {describe(output_value)}"
                              + (" (None, every module's output, is not supported by pybertcore)" if output_value is None else ""))
         if precision not in ALLOWED_PRECISIONS:
             raise ValueError(f"Precision {precision!r} is not supported, must be one of {ALLOWED_PRECISIONS}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {describe(batch_size)}")
+        check_batch_size(batch_size)
         if normalize is not None:
             normalize_embeddings = normalize
         truncate_dim = check_truncate_dim(truncate_dim) if truncate_dim is not None else self.truncate_dim
@@ -455,34 +449,16 @@ class SentenceEncoder:
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length, verbose=False)
         ids_list = encoded["input_ids"]
         types_list = encoded.get("token_type_ids") if model_takes_token_types(self.model.config) else None
-        n_cut = sum(1 for e in encoded.encodings if e.overflowing)
-        if n_cut:
-            logger.warning(
-                "%d of %d inputs were longer than max_seq_length=%d tokens and were truncated",
-                n_cut, len(texts), self.max_seq_length,
-            )
+        warn_truncated(encoded, len(texts), self.max_seq_length)
 
-        order = np.argsort([-len(ids) for ids in ids_list], kind="stable")
         tokens_out: list = [None] * len(texts)
         out = np.empty((len(texts), dim), dtype=np.float32)
         if show_progress_bar is None:
             show_progress_bar = len(texts) > 8 * batch_size and stderr_is_terminal()
         bar = progress_bar(len(texts), show_progress_bar, "Encoding")
         try:
-            for start in range(0, len(texts), batch_size):
-                idx = order[start:start + batch_size]
-                T = max(len(ids_list[i]) for i in idx)
-                ids = np.zeros((len(idx), T), dtype=np.int64)
-                if self.tokenizer.pad_token_id:
-                    ids.fill(self.tokenizer.pad_token_id)
-                mask = np.zeros((len(idx), T), dtype=np.int64)
-                types = np.zeros((len(idx), T), dtype=np.int64) if types_list is not None else None
-                for row, i in enumerate(idx):
-                    n = len(ids_list[i])
-                    ids[row, :n] = ids_list[i]
-                    mask[row, :n] = 1
-                    if types is not None:
-                        types[row, :n] = types_list[i]
+            for idx in length_sorted_batches([len(ids) for ids in ids_list], batch_size):
+                ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
                 hidden = self.model(ids, attention_mask=mask, token_type_ids=types).last_hidden_state
                 if output_value == "token_embeddings":
                     for row, i in enumerate(idx):

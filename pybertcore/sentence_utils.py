@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -231,3 +231,61 @@ def check_truncate_dim(value: Any, name: str = "truncate_dim") -> Optional[int]:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer or None, got {describe(value)}")
     return int(value)
+
+
+def length_sorted_batches(lengths: list[int], batch_size: int) -> Iterator[np.ndarray]:
+    """Indices in batches of ``batch_size``, longest first, so each batch carries little padding (the core
+    packs the rows anyway; this keeps the padded (B, T) arrays small)."""
+    order = np.argsort([-n for n in lengths], kind="stable")
+    for start in range(0, len(order), batch_size):
+        yield order[start:start + batch_size]
+
+
+def padded_batch(idx: np.ndarray, ids_list: list, types_list: Optional[list], pad_token_id: Optional[int]
+                 ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """(ids, mask, token types) (B, T) int64 for the sequences ``idx``, right-padded."""
+    T = max(len(ids_list[i]) for i in idx)
+    ids = np.full((len(idx), T), pad_token_id or 0, dtype=np.int64)
+    mask = np.zeros((len(idx), T), dtype=np.int64)
+    types = np.zeros((len(idx), T), dtype=np.int64) if types_list is not None else None
+    for row, i in enumerate(idx):
+        n = len(ids_list[i])
+        ids[row, :n] = ids_list[i]
+        mask[row, :n] = 1
+        if types is not None:
+            types[row, :n] = types_list[i]
+    return ids, mask, types
+
+
+def check_batch_size(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {describe(batch_size)}")
+    return int(batch_size)
+
+
+def check_cpu(device: Any) -> None:
+    if device not in (None, "cpu") and not str(device).startswith("cpu"):
+        raise NotImplementedError(f"device={device!r}: pybertcore runs on the CPU only")
+
+
+def warn_truncated(encoded: Any, n: int, max_seq_length: int) -> None:
+    n_cut = sum(1 for e in encoded.encodings if e.overflowing)
+    if n_cut:
+        logger.warning("%d of %d inputs were longer than max_seq_length=%d tokens and were truncated",
+                       n_cut, n, max_seq_length)
+
+
+def loading_arguments(device: Any, backend: str, token: Any, use_auth_token: Any, tokenizer_kwargs: Optional[dict],
+                      processor_kwargs: Optional[dict]) -> tuple[Any, dict]:
+    """The constructor arguments the three sentence-transformers classes share, checked: (token, the
+    tokenizer's kwargs). ``processor_kwargs`` is sentence-transformers 6's name for ``tokenizer_kwargs``."""
+    check_cpu(device)
+    if backend != "torch":
+        raise NotImplementedError(f"backend={backend!r}: pybertcore is its own backend; leave backend='torch'")
+    if use_auth_token is not None:
+        if token is not None:
+            raise ValueError("Both `token` and `use_auth_token` are specified. Please only specify the `token` argument.")
+        token = use_auth_token
+    if processor_kwargs is not None and tokenizer_kwargs is not None:
+        raise ValueError("give tokenizer_kwargs or processor_kwargs (its newer name), not both")
+    return token, dict((processor_kwargs if tokenizer_kwargs is None else tokenizer_kwargs) or {})
