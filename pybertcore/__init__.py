@@ -113,6 +113,7 @@ from pybertcore.models.albert import (
 )
 from pybertcore.pipelines import Pipeline, pipeline
 from pybertcore.precision import accuracy_report
+from pybertcore.cross_encoder import CrossEncoder
 from pybertcore.sentence import SentenceEncoder, SentenceTransformer
 from pybertcore.tokenization import (
     AutoTokenizer,
@@ -218,6 +219,7 @@ __all__ = [
     "DistilBertForTokenClassification",
     "DistilBertModel",
     "DistilBertPreTrainedModel",
+    "CrossEncoder",
     "ElectraConfig",
     "ElectraForMaskedLM",
     "ElectraForMultipleChoice",
