@@ -115,6 +115,7 @@ from pybertcore.pipelines import Pipeline, pipeline
 from pybertcore.precision import accuracy_report
 from pybertcore.cross_encoder import CrossEncoder
 from pybertcore.sentence import SentenceEncoder, SentenceTransformer
+from pybertcore.sparse_encoder import SparseEncoder
 from pybertcore.tokenization import (
     AutoTokenizer,
     BatchEncoding,
@@ -248,6 +249,7 @@ __all__ = [
     "SentenceEncoder",
     "SentenceTransformer",
     "SequenceClassifierOutput",
+    "SparseEncoder",
     "TokenClassifierOutput",
     "XLMRobertaConfig",
     "XLMRobertaForMaskedLM",

@@ -697,6 +697,10 @@ std::vector<std::string> compiled_isas() {
 
 }  // namespace
 
+namespace pbc {
+void register_splade(py::module_& m);  // register_splade.cc
+}
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "pybertcore's C++ core: BERT-family encoder kernels and forward pass";
   py::register_exception_translator([](std::exception_ptr p) {
@@ -856,4 +860,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("attention", &attention_forward, py::arg("qkv"), py::arg("spans"), py::arg("num_heads"), py::arg("T"),
         py::arg("scale"), py::arg("slots") = py::none(), py::arg("output_probs") = false, py::arg("isa") = py::none(),
         "the attention kernel alone (for tests): returns (ctx, probs or None)");
+  pbc::register_splade(m);
 }
