@@ -428,7 +428,7 @@ class SparseEncoder:
                 indices[i], values[i] = nz, vectors[row, nz]
         if convert_to_tensor:
             rows = [torch.sparse_coo_tensor(torch.from_numpy(i[None, :].astype(np.int64)), torch.from_numpy(v),
-                                            (V,)).coalesce() for i, v in zip(indices, values)]
+                                            (V,), check_invariants=False).coalesce() for i, v in zip(indices, values)]
             if single:
                 return rows[0]
             if not rows:
