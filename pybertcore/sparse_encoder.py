@@ -55,9 +55,13 @@ logger = logging.getLogger("pybertcore")
 _DEFAULT_PROMPTS = {"query": None, "document": None}
 SPLADE_POOLING_MODES = ("max", "sum")
 SPLADE_ACTIVATIONS = ("relu", "log1p_relu")
-# Vocabulary rows per decoder tile: the scratch of a call is tokens × this many floats (bert-base at
-# 64 × 256 tokens: 32 MiB), against 2 GiB for the full logits.
+# Vocabulary rows per decoder tile: the head's scratch is tokens × this many floats.
 DEFAULT_TILE_ROWS = 512
+# Tokens the encoder and the head take in one core call: a larger batch runs as several calls (a
+# sequence's vector does not depend on its neighbours, bit for bit), so a call's activations stay near
+# 4096 × (7H + I) floats (bert-base: about 140 MiB) whatever the batch size: at batch 64 × 256 the
+# (tokens, vocab) logits alone would be 2 GiB.
+TOKENS_PER_CALL = 4096
 
 
 @dataclass
@@ -170,6 +174,17 @@ def sparse_similarity(name: str, a: Any, b: Any, pairwise: bool = False) -> Any:
             out = -np.sqrt(np.maximum(sq, 0))
     out = np.asarray(out, dtype=np.float32)
     return to_torch(out) if any_torch((a, b)) else out
+
+
+def _token_chunks(idx: np.ndarray, ids_list: list, budget: int) -> Iterator[np.ndarray]:
+    """``idx`` (longest first) in consecutive pieces of at most ``budget`` padded tokens (at least one
+    sequence each)."""
+    start = 0
+    while start < len(idx):
+        longest = len(ids_list[idx[start]])  # the piece's padded length: sorted, so its first sequence's
+        end = start + max(1, budget // max(longest, 1))
+        yield idx[start:end]
+        start = end
 
 
 class SparseEncoder:
@@ -347,13 +362,8 @@ class SparseEncoder:
         bar = progress_bar(len(texts), show_progress_bar, "Encoding")
         try:
             for idx in length_sorted_batches([len(ids) for ids in ids_list], batch_size):
-                ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
-                out, _ = self.model._encode(ids, mask, types, None, None, None, False, False)
-                hidden = out["last_hidden_state"]  # (b, T, H), zeros on padding
-                real = mask.astype(bool)
-                rows = np.ascontiguousarray(hidden[real], dtype=np.float32)  # (N, H) packed real tokens
-                offsets = np.concatenate([[0], np.cumsum(real.sum(axis=1))]).astype(np.int32)
-                vectors = self.head.forward(rows, offsets, self.pooling_strategy, self.activation_function)
+                vectors = np.concatenate([self._vectors(part, ids_list, types_list)
+                                          for part in _token_chunks(idx, ids_list, TOKENS_PER_CALL)])
                 if max_active_dims is not None and max_active_dims < vectors.shape[1]:
                     keep = np.argpartition(-np.abs(vectors), max_active_dims - 1, axis=1)[:, :max_active_dims]
                     selected = np.zeros_like(vectors)
@@ -365,6 +375,16 @@ class SparseEncoder:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _vectors(self, idx: np.ndarray, ids_list: list, types_list: Optional[list]) -> np.ndarray:
+        """(len(idx), V) SPLADE vectors of the sequences ``idx``: encoder, then the fused head on their
+        packed real-token rows."""
+        ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
+        out, _ = self.model._encode(ids, mask, types, None, None, None, False, False)
+        real = mask.astype(bool)
+        rows = np.ascontiguousarray(out["last_hidden_state"][real], dtype=np.float32)  # (N, H)
+        offsets = np.concatenate([[0], np.cumsum(real.sum(axis=1))]).astype(np.int32)
+        return self.head.forward(rows, offsets, self.pooling_strategy, self.activation_function)
 
     def encode(
         self,

@@ -163,7 +163,7 @@ def test_plain_masked_lm_checkpoint(splade_folders):
     assert_same_vectors(ours.encode(TEXTS_REAL).toarray(), to_dense(theirs.encode(TEXTS_REAL)))
 
 
-def test_tiles_batches_and_threads_change_nothing(splade_folders):
+def test_tiles_batches_and_threads_change_nothing(splade_folders, monkeypatch):
     folder = splade_folders["bert", "sum", "relu"]
     base = SparseEncoder(folder).encode(TEXTS_REAL, batch_size=32).toarray()
     for tile in (1, 7, 100, 4096, 40000):
@@ -172,6 +172,9 @@ def test_tiles_batches_and_threads_change_nothing(splade_folders):
     encoder = SparseEncoder(folder)
     one_by_one = np.stack([encoder.encode(t).toarray() for t in TEXTS_REAL])
     np.testing.assert_array_equal(one_by_one, base)
+    monkeypatch.setattr(sparse_module, "TOKENS_PER_CALL", 20)  # a batch split into many core calls
+    np.testing.assert_array_equal(encoder.encode(TEXTS_REAL).toarray(), base)
+    monkeypatch.undo()
     import pybertcore
 
     threads = pybertcore.get_num_threads()
