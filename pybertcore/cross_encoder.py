@@ -30,6 +30,7 @@ from pybertcore.hub import resolve_model_folder
 from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config, progress_bar, stderr_is_terminal
 from pybertcore.sentence_utils import (
     check_batch_size,
+    folder_of_modules,
     check_cpu,
     length_sorted_batches,
     loading_arguments,
@@ -165,17 +166,15 @@ class CrossEncoder:
         caps the tokens of a pair, ``activation_fn`` overrides the default activation
         (``default_activation_function`` is its old name); ``model_kwargs`` (e.g. ``{"dtype": "bfloat16"}``),
         ``tokenizer_kwargs``/``processor_kwargs`` and ``config_kwargs`` go to the loaders; ``dtype`` may also
-        be given directly. ``modules`` (torch modules) raises NotImplementedError, anything else TypeError.
+        be given directly. ``modules`` (sentence-transformers' torch modules) are saved by it into a temporary
+        folder, which is then loaded; anything else unknown raises TypeError, by name.
         """
         from pybertcore.models.auto import AutoModelForSequenceClassification
         from pybertcore.tokenization import AutoTokenizer
 
         reject_unknown("CrossEncoder()", {k: v for k, v in kwargs.items() if k not in ("dtype", "torch_dtype")})
-        if modules is not None:
-            raise NotImplementedError("CrossEncoder(modules=...) takes torch modules, which pybertcore does not run; "
-                                      "save the model with sentence-transformers and load the folder")
-        if model_name_or_path is None:
-            raise ValueError("CrossEncoder needs model_name_or_path: a folder or a Hub model id")
+        if model_name_or_path is None and modules is None:
+            raise ValueError("CrossEncoder needs model_name_or_path (or modules): a folder or a Hub model id")
         if activation_fn is None:
             activation_fn = default_activation_function
         token, tokenizer_kwargs = loading_arguments(device, backend, token, use_auth_token, tokenizer_kwargs,
@@ -188,7 +187,10 @@ class CrossEncoder:
         if num_labels is not None:
             config_kwargs["num_labels"] = num_labels
         hub = {"cache_dir": cache_folder, "revision": revision, "local_files_only": local_files_only, "token": token}
-        folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
+        if modules is not None:  # sentence-transformers' torch modules: saved by it, then loaded like any folder
+            folder = folder_of_modules(self, modules, "CrossEncoder", model_name_or_path)
+        else:
+            folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
         transformer_folder, max_seq_length, do_lower_case = folder, None, False
         modules_file = folder / "modules.json"
         if modules_file.is_file():

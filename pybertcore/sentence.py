@@ -19,7 +19,7 @@ ValueError) naming the weights file; module paths must stay inside the model fol
 
 Numerics: the encoder matches transformers within 1e-4; pooling is float32 numpy, so embeddings agree
 with sentence-transformers to a cosine of 1 - 1e-6 or better; quantized codes are equal wherever the float
-inputs round to the same bucket. Left out: weightedmean pooling, torch ``modules=``, multi-process pools,
+inputs round to the same bucket. Left out: weightedmean pooling, multi-process pools,
 ``output_value=None``.
 """
 
@@ -42,6 +42,7 @@ from pybertcore.sentence_utils import (
     ALLOWED_PRECISIONS,
     SIMILARITY_FN_NAMES,
     check_batch_size,
+    folder_of_modules,
     check_cpu,
     check_truncate_dim,
     length_sorted_batches,
@@ -240,23 +241,24 @@ class SentenceEncoder:
         ``default_prompt_name``, ``similarity_fn_name`` and ``truncate_dim`` override what the folder's
         ``config_sentence_transformers.json`` says; ``model_card_data`` is kept as given (pybertcore writes
         no model cards); ``device`` may only be the CPU; ``trust_remote_code`` changes nothing (no checkpoint
-        code is ever run). ``dtype``/``torch_dtype`` may also be given directly. ``modules`` (torch modules)
-        raises NotImplementedError; anything else unknown TypeError, by name.
+        code is ever run). ``dtype``/``torch_dtype`` may also be given directly. ``modules`` (sentence-transformers'
+        torch modules) are saved by sentence-transformers into a temporary folder, which is then loaded;
+        anything else unknown raises TypeError, by name.
         """
         from pybertcore.models.auto import AutoModel
         from pybertcore.tokenization import AutoTokenizer
 
         reject_unknown("SentenceEncoder()", {k: v for k, v in kwargs.items() if k not in ("dtype", "torch_dtype")})
-        if modules is not None:
-            raise NotImplementedError("SentenceEncoder(modules=...) takes torch modules, which pybertcore does not "
-                                      "run; save them with sentence-transformers (model.save(folder)) and load the folder")
-        if model_name_or_path is None:
-            raise ValueError("SentenceEncoder needs model_name_or_path: a folder or a Hub model id")
+        if model_name_or_path is None and modules is None:
+            raise ValueError("SentenceEncoder needs model_name_or_path (or modules): a folder or a Hub model id")
         token, tokenizer_kwargs = loading_arguments(device, backend, token, use_auth_token, tokenizer_kwargs,
                                                     processor_kwargs)
         hub = {"cache_dir": cache_folder, "revision": revision, "local_files_only": local_files_only, "token": token}
         model_kwargs = {**dict(model_kwargs or {}), **kwargs, **dict(config_kwargs or {})}
-        folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
+        if modules is not None:  # sentence-transformers' torch modules: saved by it, then loaded like any folder
+            folder = folder_of_modules(self, modules, "SentenceTransformer", model_name_or_path)
+        else:
+            folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
         transformer_folder, pooling, dense, dense_files, normalize = folder, ("mean",), [], [], False
         include_prompt = True
         max_seq_length, do_lower_case = None, False

@@ -289,3 +289,26 @@ def loading_arguments(device: Any, backend: str, token: Any, use_auth_token: Any
     if processor_kwargs is not None and tokenizer_kwargs is not None:
         raise ValueError("give tokenizer_kwargs or processor_kwargs (its newer name), not both")
     return token, dict((processor_kwargs if tokenizer_kwargs is None else tokenizer_kwargs) or {})
+
+
+def folder_of_modules(owner: Any, modules: Any, kind: str, model_name_or_path: Any) -> Path:
+    """sentence-transformers modules (``modules=[Transformer(...), Pooling(...)]``: its torch objects, so it is
+    installed), saved by sentence-transformers' ``kind`` into a temporary folder for pybertcore to load; the
+    folder goes when ``owner`` does."""
+    import shutil
+    import tempfile
+    import weakref
+
+    if model_name_or_path is not None:
+        raise ValueError("give model_name_or_path or modules, not both")
+    if not isinstance(modules, (list, tuple, dict)) or not modules:
+        raise ValueError(f"modules: expected a non-empty list of sentence-transformers modules, found {describe(modules)}")
+    try:
+        import sentence_transformers
+    except ImportError:
+        raise ValueError("modules: expected sentence-transformers modules, but sentence-transformers is not "
+                         "installed") from None
+    folder = tempfile.mkdtemp(prefix="pybertcore-modules-")
+    weakref.finalize(owner, shutil.rmtree, folder, True)
+    getattr(sentence_transformers, kind)(modules=modules, device="cpu").save(folder)
+    return Path(folder)

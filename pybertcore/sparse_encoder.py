@@ -36,6 +36,7 @@ from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_conf
 from pybertcore.sentence_utils import (
     SIMILARITY_FN_NAMES,
     check_batch_size,
+    folder_of_modules,
     check_cpu,
     length_sorted_batches,
     loading_arguments,
@@ -224,24 +225,25 @@ class SparseEncoder:
 
         Arguments as sentence-transformers' SparseEncoder; ``dtype`` (or ``model_kwargs={"dtype": ...}``)
         sets the encoder's and the decoder's precision. ``tile_rows`` (pybertcore's own) is the number of
-        vocabulary rows the fused head computes at a time. ``modules`` (torch modules) raises
-        NotImplementedError, anything else unknown TypeError, by name.
+        vocabulary rows the fused head computes at a time. ``modules`` (sentence-transformers' torch modules)
+        are saved by it into a temporary folder, which is then loaded; anything else unknown raises
+        TypeError, by name.
         """
         from pybertcore.models.auto import AutoModelForMaskedLM
         from pybertcore.tokenization import AutoTokenizer
 
         reject_unknown("SparseEncoder()", {k: v for k, v in kwargs.items() if k not in ("dtype", "torch_dtype")})
-        if modules is not None:
-            raise NotImplementedError("SparseEncoder(modules=...) takes torch modules, which pybertcore does not run; "
-                                      "save the model with sentence-transformers and load the folder")
-        if model_name_or_path is None:
-            raise ValueError("SparseEncoder needs model_name_or_path: a folder or a Hub model id")
+        if model_name_or_path is None and modules is None:
+            raise ValueError("SparseEncoder needs model_name_or_path (or modules): a folder or a Hub model id")
         if isinstance(tile_rows, bool) or not isinstance(tile_rows, int) or tile_rows < 1:
             raise ValueError(f"tile_rows must be a positive integer, got {describe(tile_rows)}")
         token, tokenizer_kwargs = loading_arguments(device, backend, token, use_auth_token, tokenizer_kwargs,
                                                     processor_kwargs)
         hub = {"cache_dir": cache_folder, "revision": revision, "local_files_only": local_files_only, "token": token}
-        folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
+        if modules is not None:  # sentence-transformers' torch modules: saved by it, then loaded like any folder
+            folder = folder_of_modules(self, modules, "SparseEncoder", model_name_or_path)
+        else:
+            folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
         transformer_folder, strategy, activation = folder, "max", "relu"
         max_seq_length, do_lower_case = None, False
         modules_file = folder / "modules.json"

@@ -112,6 +112,8 @@ def test_saved_by_sentence_transformers(checkpoints, tmp_path):
     reference(checkpoints["bert", 1], activation_fn=torch.nn.Tanh(), max_length=40).save(str(saved))
     ours, theirs = CrossEncoder(saved), reference(saved)
     assert repr(ours.activation_fn) == "Tanh()"
+    from_modules = CrossEncoder(modules=[theirs[0]], activation_fn=torch.nn.Tanh())  # saved by it, then loaded
+    np.testing.assert_allclose(from_modules.predict(PAIRS), theirs.predict(PAIRS), atol=1e-4, rtol=0)
     assert ours.max_seq_length == theirs.max_seq_length
     np.testing.assert_allclose(ours.predict(PAIRS), theirs.predict(PAIRS), atol=1e-4, rtol=0)
 

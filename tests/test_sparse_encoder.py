@@ -156,6 +156,14 @@ def test_output_formats_decode_and_similarity(splade_folders):
                                    theirs.similarity_pairwise(qr, dr3).numpy(), atol=2e-3, rtol=1e-4)
 
 
+def test_from_sentence_transformers_modules(splade_folders):
+    folder = splade_folders["bert", "sum", "relu"]
+    theirs = reference(folder)
+    ours = SparseEncoder(modules=[theirs[0], theirs[1]])  # saved by sentence-transformers, then loaded
+    assert ours.pooling_strategy == "sum"
+    assert_same_vectors(ours.encode(TEXTS_REAL).toarray(), to_dense(theirs.encode(TEXTS_REAL)))
+
+
 def test_plain_masked_lm_checkpoint(splade_folders):
     mlm = splade_folders["bert", "max", "relu"].parent / "mlm"
     ours, theirs = SparseEncoder(mlm), reference(mlm)
