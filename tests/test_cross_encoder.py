@@ -9,6 +9,7 @@ shrink differences); ``rank`` gives the same order (the scores of the test docum
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -118,7 +119,7 @@ def test_saved_by_sentence_transformers(checkpoints, tmp_path):
     np.testing.assert_allclose(ours.predict(PAIRS), theirs.predict(PAIRS), atol=1e-4, rtol=0)
 
 
-def test_activation_named_in_config_json(checkpoints, tmp_path):
+def test_activation_named_in_config_json(checkpoints, tmp_path, caplog):
     import shutil
 
     folder = tmp_path / "m"
@@ -133,6 +134,13 @@ def test_activation_named_in_config_json(checkpoints, tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(NotImplementedError, match="Hardswish"):
         CrossEncoder(folder)
+    # a name outside torch is code pybertcore never imports: the default, with a warning (as
+    # sentence-transformers does without trust_remote_code)
+    config["sentence_transformers"] = {"activation_fn": "mypackage.activations.Custom"}
+    (folder / "config.json").write_text(json.dumps(config))
+    with caplog.at_level(logging.WARNING, logger="pybertcore"):
+        assert repr(CrossEncoder(folder).activation_fn) == "Sigmoid()"
+    assert any("mypackage.activations.Custom" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("family", ["bert", "roberta"])

@@ -211,3 +211,24 @@ def test_unknown_arguments_raise_type_error_naming_them(minilm_dir, minilm_encod
 @pytest.fixture(scope="module")
 def minilm_encoder(minilm_dir):
     return SentenceEncoder.from_pretrained(minilm_dir)
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"prompts": ["query: "]}, "prompts: expected an object"),
+    ({"prompts": {"query": 3}}, "prompts: expected an object"),
+    ({"truncate_dim": 0}, "truncate_dim: unexpected value"),
+    ({"truncate_dim": "64"}, "truncate_dim: unexpected value"),
+    ({"default_prompt_name": 1}, "default_prompt_name: unexpected value"),
+    ({"prompts": {"query": "q: "}, "default_prompt_name": "passage"}, "Default prompt name 'passage' not found"),
+])
+def test_bad_config_sentence_transformers(minilm_dir, tmp_path, config, message):
+    folder = with_st_config(minilm_dir, tmp_path, config)
+    with pytest.raises(ValueError, match=message):
+        SentenceEncoder(folder)
+
+
+def test_config_sentence_transformers_not_json(minilm_dir, tmp_path):
+    folder = with_st_config(minilm_dir, tmp_path)
+    (folder / "config_sentence_transformers.json").write_text("{not json")
+    with pytest.raises(OSError, match="config_sentence_transformers.json"):
+        SentenceEncoder(folder)
