@@ -485,6 +485,8 @@ class SentenceEncoder:
             if bar is not None:
                 bar.close()
         if output_value == "token_embeddings":
+            if precision != "float32":
+                tokens_out = quantize_embeddings(tokens_out, precision=precision)
             return tokens_out[0] if single else tokens_out
         if precision != "float32":
             out = quantize_embeddings(out, precision=precision)

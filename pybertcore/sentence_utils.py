@@ -132,13 +132,24 @@ def quantize_embeddings(
 ) -> np.ndarray:
     """``sentence_transformers.quantize_embeddings``: int8/uint8 by per-dimension ranges (from ``ranges``,
     else ``calibration_embeddings``, else the embeddings themselves) cut into 255 steps; binary/ubinary by
-    the sign bit, packed 8 to a byte (binary shifted by -128 into int8)."""
+    the sign bit, packed 8 to a byte (binary shifted by -128 into int8). A list of (tokens, dim) matrices
+    gives a list, quantized with one set of ranges."""
     if precision not in ALLOWED_PRECISIONS:
         raise ValueError(f"Precision {precision!r} is not supported, must be one of {ALLOWED_PRECISIONS}")
     if is_torch_tensor(embeddings):
         embeddings = embeddings.detach().cpu().numpy()
     elif isinstance(embeddings, list):
-        embeddings = np.array([e.detach().cpu().numpy() if is_torch_tensor(e) else e for e in embeddings])
+        if not embeddings:
+            return []
+        embeddings = [e.detach().cpu().numpy() if is_torch_tensor(e) else e for e in embeddings]
+        if isinstance(embeddings[0], np.ndarray) and embeddings[0].ndim == 2:
+            # variable-length (tokens, dim) matrices: one calibration for all of them
+            if precision.endswith("int8") and ranges is None:
+                data = np.concatenate(embeddings, axis=0) if calibration_embeddings is None else calibration_embeddings
+                if len(data):
+                    ranges = _quantization_ranges(data, precision, calibration_embeddings)
+            return [quantize_embeddings(m, precision, ranges, calibration_embeddings) for m in embeddings]
+        embeddings = np.array(embeddings)
     embeddings = np.asarray(embeddings)
     if embeddings.dtype in (np.uint8, np.int8):
         raise ValueError("Embeddings to quantize must be float rather than int8 or uint8.")

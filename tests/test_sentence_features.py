@@ -153,6 +153,13 @@ def test_token_embeddings(minilm_dir, minilm_encoder):
         np.testing.assert_allclose(a, b.numpy(), atol=1e-4, rtol=0)
     one = minilm_encoder.encode("Hello!", output_value="token_embeddings")
     assert one.shape == (4, 384)
+    # quantized with one set of ranges over every token, as sentence-transformers does
+    for precision in ("int8", "ubinary"):
+        q_ours = minilm_encoder.encode(TEXTS[:4], output_value="token_embeddings", precision=precision)
+        q_theirs = st_model(minilm_dir).encode(TEXTS[:4], output_value="token_embeddings", precision=precision)
+        for a, b in zip(q_ours, q_theirs):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            assert (a == b).mean() >= 0.99
 
 
 def test_convert_to_tensor(minilm_dir, minilm_encoder):
