@@ -490,9 +490,43 @@ class SparseEncoder:
         return results[0] if one else results
 
     @staticmethod
+    def intersection(embeddings_1: Any, embeddings_2: Any) -> Any:
+        """The dimensions both vectors activate: their element-wise product where it is positive, shaped
+        like ``embeddings_2`` (one vector or a matrix); ``embeddings_1`` is one vector. Sparse as the
+        inputs (scipy, torch, or ``SparseEmbeddings``); use ``decode`` to read the shared tokens."""
+        one, one_is_vector = _as_dense_rows(embeddings_1, "embeddings_1")
+        two, two_is_vector = _as_dense_rows(embeddings_2, "embeddings_2")
+        if not one_is_vector:
+            raise ValueError(f"Expected one vector for embeddings_1, but got shape {one.shape}.")
+        if one.shape[1] != two.shape[1]:
+            raise ValueError(f"Vocab dimension mismatch: embeddings_1 has {one.shape[1]}, embeddings_2 has "
+                             f"{two.shape[1]}.")
+        sparse = _scipy_sparse()
+        if sparse is not None and sparse.issparse(two):
+            product = sparse.csr_array(two.multiply(one))
+            product.data[product.data < 0] = 0  # only dimensions both activate (SPLADE weights are ≥ 0)
+            product.eliminate_zeros()
+            dense_rows = None
+        else:
+            dense_rows = np.maximum(two * _dense(one), 0).astype(np.float32)
+            product = sparse.csr_array(dense_rows) if sparse is not None else None
+        if is_torch_tensor(embeddings_2):
+            out = to_torch(np.asarray(_dense(product) if dense_rows is None else dense_rows, dtype=np.float32))
+            out = out[0] if two_is_vector else out
+            return out.to_sparse()
+        if product is None or isinstance(embeddings_2, SparseEmbeddings):
+            rows = np.atleast_2d(_dense(product) if dense_rows is None else dense_rows)
+            idx = [np.flatnonzero(r) for r in rows]
+            shape = (rows.shape[1],) if two_is_vector else rows.shape
+            return SparseEmbeddings(idx, [r[i] for r, i in zip(rows, idx)], shape)
+        return sparse.coo_array(product.toarray()[0]) if two_is_vector else product
+
+    @staticmethod
     def sparsity(embeddings: Any) -> dict:
         """``{"active_dims": mean non-zeros per vector, "sparsity_ratio": mean share of zeros}``."""
         rows, _ = _as_dense_rows(embeddings, "embeddings")
+        if rows.shape[0] == 0 or rows.shape[1] == 0:
+            return {"active_dims": 0.0, "sparsity_ratio": 1.0}
         nnz = rows.getnnz(axis=1) if hasattr(rows, "getnnz") else (rows != 0).sum(axis=1)
         nnz = np.asarray(nnz, dtype=np.float64).reshape(-1)
         return {"active_dims": float(nnz.mean()), "sparsity_ratio": float(1 - nnz.mean() / rows.shape[1])}

@@ -164,6 +164,28 @@ def test_from_sentence_transformers_modules(splade_folders):
     assert_same_vectors(ours.encode(TEXTS_REAL).toarray(), to_dense(theirs.encode(TEXTS_REAL)))
 
 
+def test_intersection_and_sparsity(splade_folders):
+    folder = splade_folders["bert", "max", "relu"]
+    ours, theirs = SparseEncoder(folder), reference(folder)
+    q, d = ours.encode_query(TEXTS_REAL[6]), ours.encode_document(TEXTS_REAL[7:])
+    qr, dr = theirs.encode_query(TEXTS_REAL[6]), theirs.encode_document(TEXTS_REAL[7:])
+    expected = theirs.intersection(qr, dr).to_dense().numpy()
+    shared = ours.intersection(q, d)
+    assert shared.shape == expected.shape
+    assert_same_vectors(shared.toarray(), expected)
+    one = ours.intersection(q, d[1])
+    assert one.shape == (ours.get_embedding_dimension(),)
+    np.testing.assert_array_equal(one.toarray(), shared.toarray()[1])
+    for mine, ref in zip(ours.decode(shared, top_k=3), theirs.decode(theirs.intersection(qr, dr), top_k=3)):
+        np.testing.assert_allclose([w for _, w in mine], [w for _, w in ref], atol=1e-3)
+    from_torch = ours.intersection(qr, dr)
+    assert from_torch.is_sparse and from_torch.shape == expected.shape
+    with pytest.raises(ValueError, match="one vector for embeddings_1"):
+        ours.intersection(d, d)
+    got, want = ours.sparsity(ours.encode(TEXTS_REAL)), theirs.sparsity(theirs.encode(TEXTS_REAL))
+    assert abs(got["active_dims"] - want["active_dims"]) <= 2 and abs(got["sparsity_ratio"] - want["sparsity_ratio"]) < 1e-4
+
+
 def test_plain_masked_lm_checkpoint(splade_folders):
     mlm = splade_folders["bert", "max", "relu"].parent / "mlm"
     ours, theirs = SparseEncoder(mlm), reference(mlm)
