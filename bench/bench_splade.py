@@ -176,7 +176,8 @@ def main() -> None:
             ratio_speed = f"{speed / (args.batch / statistics.median(base['times'])):.2f}x"
             ratio_mem = f"{over / max(base['hwm'] - base['rss_loaded'], 1):.2f}x"
         note = "" if r["reset"] else " (peak includes the load)"
-        print(f"| {engine} | {speed:.1f} | {r['hwm'] * mib:.0f}{note} | {over * mib:.0f} | {ratio_speed} | {ratio_mem} |")
+        print(f"| {engine} | {speed:.1f} | {r['hwm'] * mib:.0f}{note} | {over * mib:.0f} | {ratio_speed} | "
+              f"{ratio_mem} |")
     if "pybertcore" in vectors and "st" in vectors:
         a, b = vectors["pybertcore"], vectors["st"]
         print(f"\nfp32 vectors: max abs difference {np.abs(a - b).max():.2e}; non-zero sets differ at "

@@ -275,7 +275,8 @@ class SentenceEncoder:
                         pooling = pooling_modes_from_config(pooling_config)
                         include_prompt = pooling_config.get("include_prompt", True)
                         if not isinstance(include_prompt, bool):
-                            raise ValueError(f"include_prompt: expected true or false, found {describe(include_prompt)}")
+                            raise ValueError("include_prompt: expected true or false, found "
+                                             f"{describe(include_prompt)}")
                 elif kind == "Dense":
                     dense.append(_Dense(path))
                     dense_files.append(path / "model.safetensors")
@@ -416,8 +417,9 @@ class SentenceEncoder:
         reject_unknown("encode()", kwargs)
         check_cpu(device)
         if output_value not in ("sentence_embedding", "token_embeddings"):
-            raise ValueError(f"output_value must be 'sentence_embedding' or 'token_embeddings', got {describe(output_value)}"
-                             + (" (None, every module's output, is not supported by pybertcore)" if output_value is None else ""))
+            none = " (None, every module's output, is not supported by pybertcore)" if output_value is None else ""
+            raise ValueError("output_value must be 'sentence_embedding' or 'token_embeddings', got "
+                             f"{describe(output_value)}{none}")
         if precision not in ALLOWED_PRECISIONS:
             raise ValueError(f"Precision {precision!r} is not supported, must be one of {ALLOWED_PRECISIONS}")
         check_batch_size(batch_size)

@@ -99,7 +99,8 @@ def similarity(name: str, a: Any, b: Any, pairwise: bool = False) -> Any:
     _check_widths(x, y)
     if pairwise:
         if x.shape[0] != y.shape[0]:
-            raise ValueError(f"similarity_pairwise needs as many embeddings on each side: {x.shape[0]} and {y.shape[0]}")
+            raise ValueError("similarity_pairwise needs as many embeddings on each side: "
+                             f"{x.shape[0]} and {y.shape[0]}")
         out = np.asarray(_PAIRWISE[name](x, y), dtype=np.float32)
     else:
         out = _MATRIX[name](x, y)
@@ -295,7 +296,8 @@ def loading_arguments(device: Any, backend: str, token: Any, use_auth_token: Any
         raise NotImplementedError(f"backend={backend!r}: pybertcore is its own backend; leave backend='torch'")
     if use_auth_token is not None:
         if token is not None:
-            raise ValueError("Both `token` and `use_auth_token` are specified. Please only specify the `token` argument.")
+            raise ValueError("Both `token` and `use_auth_token` are specified. Please only specify the `token` "
+                             "argument.")
         token = use_auth_token
     if processor_kwargs is not None and tokenizer_kwargs is not None:
         raise ValueError("give tokenizer_kwargs or processor_kwargs (its newer name), not both")
@@ -313,7 +315,8 @@ def folder_of_modules(owner: Any, modules: Any, kind: str, model_name_or_path: A
     if model_name_or_path is not None:
         raise ValueError("give model_name_or_path or modules, not both")
     if not isinstance(modules, (list, tuple, dict)) or not modules:
-        raise ValueError(f"modules: expected a non-empty list of sentence-transformers modules, found {describe(modules)}")
+        raise ValueError("modules: expected a non-empty list of sentence-transformers modules, found "
+                         f"{describe(modules)}")
     try:
         import sentence_transformers
     except ImportError:

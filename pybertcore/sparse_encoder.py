@@ -21,7 +21,6 @@ SparseAutoEncoder (CSR) and SparseStaticEmbedding models, Router, multi-process 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from dataclasses import dataclass

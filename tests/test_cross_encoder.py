@@ -44,7 +44,8 @@ def make_checkpoint(folder, minilm_dir, num_labels, family="bert", seed=0):
     if family == "bert":
         model = BertForSequenceClassification(BertConfig(**sizes))
     else:
-        model = RobertaForSequenceClassification(RobertaConfig(**sizes, pad_token_id=0, type_vocab_size=2))  # BERT tokenizer: pair types
+        # type_vocab_size 2: the BERT tokenizer gives pairs token types 0 and 1
+        model = RobertaForSequenceClassification(RobertaConfig(**sizes, pad_token_id=0, type_vocab_size=2))
     with torch.no_grad():  # a random init gives near-equal logits; spread them so the order is meaningful
         head = model.classifier if family == "bert" else model.classifier.out_proj
         head.weight.mul_(20)
