@@ -115,6 +115,7 @@ from pybertcore.pipelines import Pipeline, pipeline
 from pybertcore.precision import accuracy_report
 from pybertcore.cross_encoder import CrossEncoder
 from pybertcore.sentence import SentenceEncoder, SentenceTransformer
+from pybertcore.sentence_utils import quantize_embeddings
 from pybertcore.sparse_encoder import SparseEncoder
 from pybertcore.tokenization import (
     AutoTokenizer,
@@ -263,6 +264,7 @@ __all__ = [
     "accuracy_report",
     "get_num_threads",
     "pipeline",
+    "quantize_embeddings",
     "set_num_threads",
     "set_seed",
 ]

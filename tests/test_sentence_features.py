@@ -126,7 +126,7 @@ def test_precision_as_quantize_embeddings(minilm_dir, minilm_encoder, precision)
         agree = np.packbits((f_ours > 0) == (f_theirs > 0), axis=-1) == 255  # all 8 signs of a byte agree
         np.testing.assert_array_equal(ours[agree], theirs[agree])
     from sentence_transformers.util import quantize_embeddings as reference
-    from pybertcore.sentence_utils import quantize_embeddings
+    from pybertcore import quantize_embeddings
 
     floats = minilm_encoder.encode(MANY)
     np.testing.assert_array_equal(quantize_embeddings(floats, precision), reference(floats, precision))
