@@ -1,8 +1,8 @@
 """Fuzzes the sentence-transformers module files (pybertcore/sentence.py) through
 ``SentenceEncoder.from_pretrained``: modules.json, 1_Pooling/config.json, 2_Dense/config.json and its
-model.safetensors, sentence_bert_config.json and config_sentence_transformers.json (not read by
-pybertcore today; fuzzed so that reading it later is covered), in harness.py's multi-file format, next
-to a fixed tiny BERT with a vocab.txt tokenizer (hidden size 8). The encoder then encodes two texts.
+model.safetensors, sentence_bert_config.json and config_sentence_transformers.json (prompts,
+default_prompt_name, similarity_fn_name, truncate_dim), in harness.py's multi-file format, next to a fixed
+tiny BERT with a vocab.txt tokenizer (hidden size 8). The encoder then encodes two texts.
 Seeds: fuzz/corpus/sentence/."""
 
 import harness

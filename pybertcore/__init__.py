@@ -149,7 +149,10 @@ from pybertcore.models.albert import (
 )
 from pybertcore.pipelines import Pipeline, pipeline
 from pybertcore.precision import accuracy_report
-from pybertcore.sentence import SentenceEncoder
+from pybertcore.cross_encoder import CrossEncoder
+from pybertcore.sentence import SentenceEncoder, SentenceTransformer
+from pybertcore.sentence_utils import quantize_embeddings
+from pybertcore.sparse_encoder import SparseEncoder
 from pybertcore.tokenization import (
     AutoTokenizer,
     BatchEncoding,
@@ -248,6 +251,7 @@ __all__ = [
     "CamembertForTokenClassification",
     "CamembertModel",
     "CamembertPreTrainedModel",
+    "CrossEncoder",
     "DistilBertConfig",
     "DistilBertForMaskedLM",
     "DistilBertForMultipleChoice",
@@ -310,7 +314,9 @@ __all__ = [
     "RobertaModel",
     "RobertaPreTrainedModel",
     "SentenceEncoder",
+    "SentenceTransformer",
     "SequenceClassifierOutput",
+    "SparseEncoder",
     "TokenClassifierOutput",
     "XLMRobertaConfig",
     "XLMRobertaForMaskedLM",
@@ -324,6 +330,7 @@ __all__ = [
     "accuracy_report",
     "get_num_threads",
     "pipeline",
+    "quantize_embeddings",
     "set_num_threads",
     "set_seed",
 ]

@@ -1,37 +1,62 @@
-"""Sentence embeddings: sentence-transformers' ``encode`` on pybertcore's encoder, without torch.
+"""Sentence embeddings: sentence-transformers' ``SentenceTransformer`` on pybertcore's encoder, without torch.
 
-``SentenceEncoder.from_pretrained(folder)`` reads a sentence-transformers folder: ``modules.json``
-(Transformer, Pooling, optional Dense with safetensors weights, Normalize), the pooling config
-(``1_Pooling/config.json``: cls / max / mean / mean_sqrt_len_tokens / lasttoken, concatenated in
-sentence-transformers' order) and ``sentence_bert_config.json`` (``max_seq_length``, ``do_lower_case``).
-A plain checkpoint (no ``modules.json``) gets mean pooling and the model's own length limit.
+``SentenceEncoder(folder)`` (also ``SentenceTransformer``, ``SentenceEncoder.from_pretrained``) reads a
+sentence-transformers folder: ``modules.json`` (Transformer, Pooling, optional Dense with safetensors
+weights, Normalize), the pooling config (``1_Pooling/config.json``: cls / max / mean / mean_sqrt_len_tokens /
+lasttoken, concatenated in sentence-transformers' order, and ``include_prompt``), ``sentence_bert_config.json``
+(``max_seq_length``, ``do_lower_case``) and ``config_sentence_transformers.json`` (``prompts``,
+``default_prompt_name``, ``similarity_fn_name``, ``truncate_dim``). A plain checkpoint (no ``modules.json``)
+gets mean pooling and the model's own length limit.
 
-``encode`` tokenizes everything once, sorts the texts by token count so each batch carries little padding,
-runs the batches, and restores the original order. Inputs longer than ``max_seq_length`` tokens are cut,
-with one warning per call (logger "pybertcore") naming how many were cut.
+``encode`` prepends the resolved prompt, tokenizes everything once, sorts the texts by token count so each
+batch carries little padding, runs the batches, restores the original order, then cuts to ``truncate_dim``,
+normalises if asked and quantizes (``precision``) over the whole call, in sentence-transformers' order.
+Inputs longer than ``max_seq_length`` tokens are cut, with one warning per call (logger "pybertcore").
 
 Files are untrusted: a module file that is not the JSON it should be raises OSError naming it, a field of
 the wrong type or value ValueError naming the file and the field, Dense weights CheckpointError (a
 ValueError) naming the weights file; module paths must stay inside the model folder.
 
 Numerics: the encoder matches transformers within 1e-4; pooling is float32 numpy, so embeddings agree
-with sentence-transformers to a cosine of 1 - 1e-6 or better. Left out: prompts, weightedmean pooling,
-multi-process pools, fp16/int8 outputs.
+with sentence-transformers to a cosine of 1 - 1e-6 or better; quantized codes are equal wherever the float
+inputs round to the same bucket. Left out: weightedmean pooling, multi-process pools,
+``output_value=None``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
 from pybertcore.checkpoints import CheckpointError, load_safetensors
+from pybertcore.frameworks import import_torch
 from pybertcore.hub import resolve_model_folder
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
+from pybertcore.sentence_utils import (
+    ALLOWED_PRECISIONS,
+    SIMILARITY_FN_NAMES,
+    check_batch_size,
+    folder_of_modules,
+    check_cpu,
+    check_truncate_dim,
+    length_sorted_batches,
+    loading_arguments,
+    merge_prompts,
+    padded_batch,
+    quantize_embeddings,
+    read_model_config,
+    reject_unknown,
+    resolve_prompt,
+    similarity,
+    similarity_name,
+    warn_truncated,
+)
 from pybertcore.untrusted import describe, errors_name_file, load_json
 
 logger = logging.getLogger("pybertcore")
@@ -170,70 +195,72 @@ def _sentence_bert_config(path: Path) -> tuple[Optional[int], bool]:
     return max_seq_length, do_lower_case
 
 
-# sentence-transformers' constructor arguments that pybertcore does not implement yet.
-_SENTENCE_TRANSFORMERS_NOT_YET = ("modules", "prompts", "default_prompt_name", "similarity_fn_name", "truncate_dim",
-                                  "model_card_data")
+# The prompts every SentenceTransformer has (empty unless the folder or the caller sets them).
+_DEFAULT_PROMPTS = {"query": None, "document": None}
 
 
 class SentenceEncoder:
-    """Text to sentence vectors, as ``sentence_transformers.SentenceTransformer`` computes them."""
+    """Text to sentence vectors, as ``sentence_transformers.SentenceTransformer`` computes them.
 
-    def __init__(self, model: Any, tokenizer: Any, pooling_modes: tuple[str, ...] = ("mean",),
-                 max_seq_length: Optional[int] = None, do_lower_case: bool = False,
-                 dense: Optional[list] = None, normalize: bool = False) -> None:
-        self.model = model
-        self.tokenizer = tokenizer
-        self.pooling_modes = tuple(pooling_modes)
-        limit = model_token_limit(model.config, tokenizer)
-        self.max_seq_length = limit if max_seq_length is None else min(int(max_seq_length), limit)
-        self.do_lower_case = bool(do_lower_case)
-        self.dense = list(dense or [])
-        self.normalize = bool(normalize)
+    ``SentenceEncoder(path, ...)`` (also importable as ``SentenceTransformer``) and
+    ``SentenceEncoder.from_pretrained(path, ...)`` take sentence-transformers' constructor arguments.
 
-    @classmethod
-    def from_pretrained(
-        cls,
-        model_name_or_path: Union[str, os.PathLike],
+        >>> model = SentenceTransformer("all-MiniLM-L6-v2-folder", truncate_dim=128)
+        >>> q = model.encode_query(["how do I bake bread"], precision="int8")
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: Optional[Union[str, os.PathLike]] = None,
         *,
+        modules: Optional[list] = None,
         device: Optional[str] = None,
+        prompts: Optional[dict] = None,
+        default_prompt_name: Optional[str] = None,
         cache_folder: Optional[Union[str, os.PathLike]] = None,
+        trust_remote_code: bool = False,
         revision: Optional[str] = None,
         local_files_only: bool = False,
         token: Any = None,
-        trust_remote_code: bool = False,
+        use_auth_token: Any = None,
         model_kwargs: Optional[dict] = None,
+        processor_kwargs: Optional[dict] = None,
         tokenizer_kwargs: Optional[dict] = None,
         config_kwargs: Optional[dict] = None,
+        model_card_data: Any = None,
         backend: str = "torch",
+        similarity_fn_name: Any = None,
+        truncate_dim: Optional[int] = None,
         **kwargs: Any,
-    ) -> "SentenceEncoder":
+    ) -> None:
         """Loads a sentence-transformers folder, or a plain checkpoint folder (mean pooling).
 
-        Takes sentence-transformers' constructor arguments: ``cache_folder``, ``revision``,
-        ``local_files_only`` and ``token`` choose the files; ``model_kwargs`` (e.g. ``{"dtype": "int8"}``),
-        ``tokenizer_kwargs`` and ``config_kwargs`` go to the model, tokenizer and config loading;
-        ``device`` may only be the CPU; ``trust_remote_code`` changes nothing (no checkpoint code is ever
-        run). ``dtype``/``torch_dtype`` may also be given directly. Arguments sentence-transformers has that
-        pybertcore does not implement yet raise NotImplementedError, anything else TypeError, by name.
+        ``cache_folder``, ``revision``, ``local_files_only`` and ``token`` choose the files;
+        ``model_kwargs`` (e.g. ``{"dtype": "int8"}``), ``tokenizer_kwargs`` (or ``processor_kwargs``) and
+        ``config_kwargs`` go to the model, tokenizer and config loading; ``prompts``,
+        ``default_prompt_name``, ``similarity_fn_name`` and ``truncate_dim`` override what the folder's
+        ``config_sentence_transformers.json`` says; ``model_card_data`` is kept as given (pybertcore writes
+        no model cards); ``device`` may only be the CPU; ``trust_remote_code`` changes nothing (no checkpoint
+        code is ever run). ``dtype``/``torch_dtype`` may also be given directly. ``modules`` (sentence-transformers'
+        torch modules) are saved by sentence-transformers into a temporary folder, which is then loaded;
+        anything else unknown raises TypeError, by name.
         """
         from pybertcore.models.auto import AutoModel
         from pybertcore.tokenization import AutoTokenizer
 
-        not_yet = sorted(k for k in kwargs if k in _SENTENCE_TRANSFORMERS_NOT_YET)
-        if not_yet:
-            raise NotImplementedError(f"SentenceEncoder.from_pretrained: {', '.join(not_yet)} is not supported by "
-                                      "pybertcore yet")
-        unknown = sorted(k for k in kwargs if k not in ("dtype", "torch_dtype"))
-        if unknown:
-            raise TypeError(f"SentenceEncoder.from_pretrained() got unexpected keyword argument(s): {', '.join(unknown)}")
-        if device not in (None, "cpu") and not str(device).startswith("cpu"):
-            raise NotImplementedError(f"device={device!r}: pybertcore runs on the CPU only")
-        if backend != "torch":
-            raise NotImplementedError(f"backend={backend!r}: pybertcore is its own backend; leave backend='torch'")
+        reject_unknown("SentenceEncoder()", {k: v for k, v in kwargs.items() if k not in ("dtype", "torch_dtype")})
+        if model_name_or_path is None and modules is None:
+            raise ValueError("SentenceEncoder needs model_name_or_path (or modules): a folder or a Hub model id")
+        token, tokenizer_kwargs = loading_arguments(device, backend, token, use_auth_token, tokenizer_kwargs,
+                                                    processor_kwargs)
         hub = {"cache_dir": cache_folder, "revision": revision, "local_files_only": local_files_only, "token": token}
         model_kwargs = {**dict(model_kwargs or {}), **kwargs, **dict(config_kwargs or {})}
-        folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
+        if modules is not None:  # sentence-transformers' torch modules: saved by it, then loaded like any folder
+            folder = folder_of_modules(self, modules, "SentenceTransformer", model_name_or_path)
+        else:
+            folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
         transformer_folder, pooling, dense, dense_files, normalize = folder, ("mean",), [], [], False
+        include_prompt = True
         max_seq_length, do_lower_case = None, False
         modules_file = folder / "modules.json"
         if modules_file.is_file():
@@ -244,7 +271,12 @@ class SentenceEncoder:
                     transformer_folder = path
                 elif kind == "Pooling":
                     with errors_name_file(path / "config.json"):
-                        pooling = pooling_modes_from_config(_read_json(path / "config.json"))
+                        pooling_config = _read_json(path / "config.json")
+                        pooling = pooling_modes_from_config(pooling_config)
+                        include_prompt = pooling_config.get("include_prompt", True)
+                        if not isinstance(include_prompt, bool):
+                            raise ValueError("include_prompt: expected true or false, found "
+                                             f"{describe(include_prompt)}")
                 elif kind == "Dense":
                     dense.append(_Dense(path))
                     dense_files.append(path / "model.safetensors")
@@ -261,6 +293,7 @@ class SentenceEncoder:
                 if (transformer_folder / name).is_file():
                     max_seq_length, do_lower_case = _sentence_bert_config(transformer_folder / name)
                     break
+        saved = read_model_config(folder / "config_sentence_transformers.json")
         model = AutoModel.from_pretrained(transformer_folder, **model_kwargs)
         tokenizer = AutoTokenizer.from_pretrained(transformer_folder, **dict(tokenizer_kwargs or {}))
         width = int(model.config.hidden_size) * len(pooling)
@@ -269,107 +302,221 @@ class SentenceEncoder:
                 raise CheckpointError(f"{weights_file}: linear.weight takes {layer.weight.shape[1]} features, "
                                       f"the module before it gives {width}")
             width = layer.weight.shape[0]
-        return cls(model, tokenizer, pooling, max_seq_length, do_lower_case, dense, normalize)
 
+        self.model = model
+        self.tokenizer = tokenizer
+        self.pooling_modes = tuple(pooling)
+        self.include_prompt = include_prompt
+        limit = model_token_limit(model.config, tokenizer)
+        self.max_seq_length = limit if max_seq_length is None else min(int(max_seq_length), limit)
+        self.do_lower_case = bool(do_lower_case)
+        self.dense = dense
+        self.normalize = normalize
+        self.prompts, self.default_prompt_name = merge_prompts(
+            _DEFAULT_PROMPTS, prompts, saved.get("prompts", {}), default_prompt_name, saved.get("default_prompt_name"))
+        self._similarity_fn_name = similarity_name(similarity_fn_name)
+        if self._similarity_fn_name is None and saved.get("similarity_fn_name") in SIMILARITY_FN_NAMES:
+            self._similarity_fn_name = saved["similarity_fn_name"]
+        self.truncate_dim = check_truncate_dim(truncate_dim if truncate_dim is not None else saved.get("truncate_dim"))
+        self.model_card_data = model_card_data
+        self._prompt_lengths: dict[str, int] = {}
+
+    @classmethod
+    def from_pretrained(cls, model_name_or_path: Union[str, os.PathLike], **kwargs: Any) -> "SentenceEncoder":
+        """``SentenceEncoder(model_name_or_path, **kwargs)``: the same arguments."""
+        return cls(model_name_or_path, **kwargs)
+
+    # --- what the model is --------------------------------------------------------------------------
     def get_sentence_embedding_dimension(self) -> int:
+        """The width ``encode`` returns: the last module's, cut to ``truncate_dim`` when set."""
+        full = self._untruncated_dimension()
+        return full if self.truncate_dim is None else min(full, self.truncate_dim)
+
+    get_embedding_dimension = get_sentence_embedding_dimension
+
+    def _untruncated_dimension(self) -> int:
         if self.dense:
             return int(self.dense[-1].weight.shape[0])
         return int(self.model.config.hidden_size) * len(self.pooling_modes)
 
+    def get_max_seq_length(self) -> int:
+        return self.max_seq_length
+
+    @property
+    def similarity_fn_name(self) -> str:
+        """The similarity ``similarity`` computes: the folder's, the caller's, else "cosine"."""
+        if self._similarity_fn_name is None:
+            self._similarity_fn_name = "cosine"
+        return self._similarity_fn_name
+
+    @similarity_fn_name.setter
+    def similarity_fn_name(self, value: Any) -> None:
+        self._similarity_fn_name = similarity_name(value)
+
+    @contextlib.contextmanager
+    def truncate_embeddings(self, truncate_dim: Optional[int]) -> Iterator[None]:
+        """Within this block ``encode`` cuts its vectors to ``truncate_dim``."""
+        previous, self.truncate_dim = self.truncate_dim, check_truncate_dim(truncate_dim)
+        try:
+            yield
+        finally:
+            self.truncate_dim = previous
+
+    # --- encoding -----------------------------------------------------------------------------------
+    def _prompt_length(self, prompt: str) -> int:
+        """The prompt's own token count, its trailing special token (SEP) left out, as sentence-transformers
+        measures it: pooling without the prompt drops this many leading positions."""
+        if prompt not in self._prompt_lengths:
+            text = prompt.lower() if self.do_lower_case else prompt
+            ids = self.tokenizer([text], truncation=True, max_length=self.max_seq_length, verbose=False)["input_ids"][0]
+            n = len(ids)
+            if ids and ids[-1] in set(self.tokenizer.all_special_ids):
+                n -= 1
+            self._prompt_lengths[prompt] = n
+        return self._prompt_lengths[prompt]
+
+    def encode_query(self, sentences: Union[str, list[str]], prompt_name: Optional[str] = None,
+                     prompt: Optional[str] = None, **kwargs: Any) -> Any:
+        """``encode`` with the "query" prompt unless a prompt is given."""
+        if prompt_name is None and prompt is None and "query" in self.prompts:
+            prompt_name = "query"
+        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
+
+    def encode_document(self, sentences: Union[str, list[str]], prompt_name: Optional[str] = None,
+                        prompt: Optional[str] = None, **kwargs: Any) -> Any:
+        """``encode`` with the first of the "document", "passage", "corpus" prompts unless a prompt is given."""
+        if prompt_name is None and prompt is None:
+            prompt_name = next((n for n in ("document", "passage", "corpus") if n in self.prompts), None)
+        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
+
     def encode(
         self,
         sentences: Union[str, list[str]],
+        prompt_name: Optional[str] = None,
+        prompt: Optional[str] = None,
         batch_size: int = 32,
         show_progress_bar: Optional[bool] = None,
-        output_value: str = "sentence_embedding",
+        output_value: Optional[str] = "sentence_embedding",
+        precision: str = "float32",
         convert_to_numpy: bool = True,
         convert_to_tensor: bool = False,
+        device: Optional[str] = None,
         normalize_embeddings: bool = False,
+        truncate_dim: Optional[int] = None,
         normalize: Optional[bool] = None,
         **kwargs: Any,
-    ) -> np.ndarray:
-        """(N, D) float32 sentence vectors in input order; a single string gives (D,)."""
-        kwargs.pop("device", None)
-        if kwargs.pop("precision", "float32") != "float32":
-            raise NotImplementedError("pybertcore's encode returns float32 embeddings only")
-        if kwargs:
-            raise TypeError(f"encode() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
-        if output_value != "sentence_embedding":
-            raise NotImplementedError("encode(output_value=...) supports only 'sentence_embedding'")
-        if convert_to_tensor:
-            raise NotImplementedError("convert_to_tensor=True needs torch; pybertcore returns numpy arrays")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    ) -> Any:
+        """(N, D) sentence vectors in input order (a single string gives (D,)), as sentence-transformers'
+        ``encode``: the prompt (``prompt``, else ``prompts[prompt_name]``, else the default prompt) is
+        prepended, and its tokens left out of pooling when the Pooling config says ``include_prompt:
+        false``; vectors are cut to ``truncate_dim`` (the call's, else the model's) after the modules, then
+        normalised if ``normalize_embeddings``; ``precision`` quantizes them over the whole call as
+        ``quantize_embeddings``. ``output_value="token_embeddings"`` gives each text's (tokens, H) states.
+        ``convert_to_tensor`` gives one torch tensor, ``convert_to_numpy=False`` a list of them.
+        """
+        reject_unknown("encode()", kwargs)
+        check_cpu(device)
+        if output_value not in ("sentence_embedding", "token_embeddings"):
+            none = " (None, every module's output, is not supported by pybertcore)" if output_value is None else ""
+            raise ValueError("output_value must be 'sentence_embedding' or 'token_embeddings', got "
+                             f"{describe(output_value)}{none}")
+        if precision not in ALLOWED_PRECISIONS:
+            raise ValueError(f"Precision {precision!r} is not supported, must be one of {ALLOWED_PRECISIONS}")
+        check_batch_size(batch_size)
         if normalize is not None:
             normalize_embeddings = normalize
+        truncate_dim = check_truncate_dim(truncate_dim) if truncate_dim is not None else self.truncate_dim
+        prompt = resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
+        if convert_to_tensor:
+            convert_to_numpy = False
+        if output_value != "sentence_embedding":
+            convert_to_tensor = convert_to_numpy = False
+
         single = isinstance(sentences, str)
         texts = [sentences] if single else list(sentences)
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise ValueError(f"sentences[{i}] is {type(t).__name__}, expected a string")
-        dim = self.get_sentence_embedding_dimension()
+        full_dim = self._untruncated_dimension()
+        dim = full_dim if truncate_dim is None else min(full_dim, truncate_dim)
         if not texts:
-            return np.zeros((0, dim), dtype=np.float32)
+            empty = np.zeros((0, dim), dtype=np.float32)
+            if output_value == "token_embeddings" or not (convert_to_numpy or convert_to_tensor):
+                return []
+            return import_torch("convert_to_tensor=True").from_numpy(empty) if convert_to_tensor else empty
+        if prompt:
+            texts = [prompt + t for t in texts]
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
+        skip = self._prompt_length(prompt) if prompt and not self.include_prompt else 0
 
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length, verbose=False)
         ids_list = encoded["input_ids"]
         types_list = encoded.get("token_type_ids") if model_takes_token_types(self.model.config) else None
-        n_cut = sum(1 for e in encoded.encodings if e.overflowing)
-        if n_cut:
-            logger.warning(
-                "%d of %d inputs were longer than max_seq_length=%d tokens and were truncated",
-                n_cut, len(texts), self.max_seq_length,
-            )
+        warn_truncated(encoded, len(texts), self.max_seq_length)
 
-        order = np.argsort([-len(ids) for ids in ids_list], kind="stable")
+        tokens_out: list = [None] * len(texts)
         out = np.empty((len(texts), dim), dtype=np.float32)
         if show_progress_bar is None:
             show_progress_bar = len(texts) > 8 * batch_size and stderr_is_terminal()
         bar = progress_bar(len(texts), show_progress_bar, "Encoding")
         try:
-            for start in range(0, len(texts), batch_size):
-                idx = order[start:start + batch_size]
-                T = max(len(ids_list[i]) for i in idx)
-                ids = np.zeros((len(idx), T), dtype=np.int64)
-                if self.tokenizer.pad_token_id:
-                    ids.fill(self.tokenizer.pad_token_id)
-                mask = np.zeros((len(idx), T), dtype=np.int64)
-                types = np.zeros((len(idx), T), dtype=np.int64) if types_list is not None else None
-                for row, i in enumerate(idx):
-                    n = len(ids_list[i])
-                    ids[row, :n] = ids_list[i]
-                    mask[row, :n] = 1
-                    if types is not None:
-                        types[row, :n] = types_list[i]
+            for idx in length_sorted_batches([len(ids) for ids in ids_list], batch_size):
+                ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
                 hidden = self.model(ids, attention_mask=mask, token_type_ids=types).last_hidden_state
-                vectors = pool(hidden, mask, self.pooling_modes)
-                for layer in self.dense:
-                    vectors = layer(vectors)
-                if self.normalize or normalize_embeddings:
-                    vectors = normalize_rows(vectors)
-                out[idx] = vectors
+                if output_value == "token_embeddings":
+                    for row, i in enumerate(idx):
+                        tokens_out[i] = np.array(hidden[row, :len(ids_list[i])])
+                else:
+                    pool_mask = mask
+                    if skip:
+                        pool_mask = mask.copy()
+                        pool_mask[:, :skip] = 0
+                    vectors = pool(hidden, pool_mask, self.pooling_modes)
+                    for layer in self.dense:
+                        vectors = layer(vectors)
+                    if self.normalize:
+                        vectors = normalize_rows(vectors)
+                    vectors = vectors[:, :dim]
+                    if normalize_embeddings:
+                        vectors = normalize_rows(vectors)
+                    out[idx] = vectors
                 if bar is not None:
                     bar.update(len(idx))
         finally:
             if bar is not None:
                 bar.close()
-        return out[0] if single else out
+        if output_value == "token_embeddings":
+            if precision != "float32":
+                tokens_out = quantize_embeddings(tokens_out, precision=precision)
+            return tokens_out[0] if single else tokens_out
+        if precision != "float32":
+            out = quantize_embeddings(out, precision=precision)
+        if convert_to_tensor:
+            result = import_torch("convert_to_tensor=True").from_numpy(out)
+        elif convert_to_numpy:
+            result = out
+        else:
+            result = list(import_torch("convert_to_numpy=False").from_numpy(out))
+        return result[0] if single else result
 
-    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Cosine similarity matrix (len(a), len(b))."""
-        a, b = np.atleast_2d(a), np.atleast_2d(b)
-        return normalize_rows(a) @ normalize_rows(b).T
+    # --- comparing ----------------------------------------------------------------------------------
+    def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:
+        """The (len(a), len(b)) matrix of ``similarity_fn_name`` scores (torch in → torch out)."""
+        return similarity(self.similarity_fn_name, embeddings1, embeddings2)
 
-    def __call__(self, sentences: Union[str, list[str]], **kwargs: Any) -> np.ndarray:
+    def similarity_pairwise(self, embeddings1: Any, embeddings2: Any) -> Any:
+        """``similarity_fn_name`` of embeddings1[i] and embeddings2[i] for each i."""
+        return similarity(self.similarity_fn_name, embeddings1, embeddings2, pairwise=True)
+
+    def __call__(self, sentences: Union[str, list[str]], **kwargs: Any) -> Any:
         return self.encode(sentences, **kwargs)
 
     def __repr__(self) -> str:
         return (
             f"SentenceEncoder(model={type(self.model).__name__}, max_seq_length={self.max_seq_length}, "
-            f"pooling={self.pooling_modes}, dense={len(self.dense)}, normalize={self.normalize}, "
-            f"dim={self.get_sentence_embedding_dimension()})"
+            f"pooling={self.pooling_modes}, include_prompt={self.include_prompt}, dense={len(self.dense)}, "
+            f"normalize={self.normalize}, dim={self.get_sentence_embedding_dimension()})"
         )
 
 

@@ -256,8 +256,11 @@ def test_ctrl_c_stops_a_long_forward_within_a_fraction_of_a_second():
 
 
 def test_ctrl_c_with_a_handler_of_the_programs_own_lets_the_pass_finish():
-    lines, _ = _run_interrupted("custom", 48)
-    assert "finished" in lines and "interrupted" not in lines, lines
+    # 160 x 512 tokens: several seconds even on a fast CPU, so the signal comes while the pass runs
+    lines, _ = _run_interrupted("custom", 160)
+    # the handler runs as soon as the pass returns, before or after the child prints "finished"
+    words = " ".join(lines).split()
+    assert "finished" in words and "interrupted" not in words, lines
     assert "handler" in lines and lines[-1] == "same"
 
 

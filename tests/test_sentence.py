@@ -170,8 +170,10 @@ def test_bad_arguments(minilm_encoder):
         minilm_encoder.encode(["ok", None])
     with pytest.raises(ValueError, match="batch_size"):
         minilm_encoder.encode(["ok"], batch_size=0)
-    with pytest.raises(NotImplementedError, match="torch"):
-        minilm_encoder.encode(["ok"], convert_to_tensor=True)
+    with pytest.raises(TypeError, match="unexpected keyword argument.*: banana"):
+        minilm_encoder.encode(["ok"], banana=1)
+    with pytest.raises(ValueError, match="output_value"):
+        minilm_encoder.encode(["ok"], output_value="pooled")
 
 
 def test_dense_module_saved_by_sentence_transformers(minilm_dir, tmp_path):
@@ -185,6 +187,8 @@ def test_dense_module_saved_by_sentence_transformers(minilm_dir, tmp_path):
                                 device="cpu")
     model.save(str(tmp_path))
     encoder = SentenceEncoder.from_pretrained(tmp_path)
+    from_modules = SentenceEncoder(modules=[base[0], base[1], model[2], base[2]])  # saved by it, then loaded
+    np.testing.assert_array_equal(from_modules.encode(TEXTS[:3]), encoder.encode(TEXTS[:3]))
     assert encoder.get_sentence_embedding_dimension() == 16
     texts = TEXTS[:3]
     ours = encoder.encode(texts)
@@ -194,10 +198,11 @@ def test_dense_module_saved_by_sentence_transformers(minilm_dir, tmp_path):
 
 
 def test_from_pretrained_arguments_are_never_swallowed(minilm_dir):
-    """sentence-transformers' loading arguments are taken; the ones not implemented yet and unknown ones
-    raise by name instead of being ignored (truncate_dim=128 used to return 384 dimensions silently)."""
-    with pytest.raises(NotImplementedError, match="truncate_dim is not supported by pybertcore yet"):
-        SentenceEncoder.from_pretrained(minilm_dir, truncate_dim=128)
+    """sentence-transformers' loading arguments are taken; torch modules and unknown arguments raise by
+    name instead of being ignored (truncate_dim=128 used to return 384 dimensions silently)."""
+    assert SentenceEncoder.from_pretrained(minilm_dir, truncate_dim=128).encode("hi").shape == (128,)
+    with pytest.raises(ValueError, match="model_name_or_path or modules, not both"):
+        SentenceEncoder.from_pretrained(minilm_dir, modules=[object()])
     with pytest.raises(TypeError, match="unexpected keyword argument.*: banana"):
         SentenceEncoder.from_pretrained(minilm_dir, banana=1)
     with pytest.raises(NotImplementedError, match="CPU only"):

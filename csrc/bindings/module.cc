@@ -22,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
   pbc_py::register_runtime(m);
   pbc_py::register_encoder(m);
   pbc_py::register_dense(m);
+  pbc_py::register_splade(m);
   pybind11::module_ testing = m.def_submodule("testing", "test hooks: kernels alone, number formats");
   pbc_py::register_testing(testing);
 }

@@ -1,0 +1,390 @@
+"""CrossEncoder: sentence-transformers' reranker API (``predict``, ``rank``) on pybertcore's sequence
+classification models, without torch.
+
+``CrossEncoder(folder)`` takes any sequence-classification checkpoint of a family pybertcore runs: a plain
+transformers folder, or one saved by sentence-transformers (``modules.json`` with its one Transformer
+module, ``sentence_bert_config.json``, ``config_sentence_transformers.json``). The activation applied to
+the logits is chosen as sentence-transformers chooses it: the ``activation_fn`` argument, else the saved
+``activation_fn`` (config_sentence_transformers.json, then config.json's ``sentence_transformers`` /
+``sbert_ce_default_activation_function``), else Sigmoid for one label and Identity for more. Saved
+activations are names, never code: torch's Sigmoid, Identity, Tanh and ReLU are known; any other raises
+NotImplementedError by name (a name outside torch is ignored with a warning, as sentence-transformers does
+without ``trust_remote_code``).
+
+Pairs are tokenized together (truncation longest_first to ``max_seq_length``), sorted by length, run in
+batches through the packed core (no work on padding) and put back in input order. Numerics: logits match
+transformers within 1e-4 (the core's bound); activations and softmax are float32 numpy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+
+from pybertcore.frameworks import import_torch
+from pybertcore.hub import resolve_model_folder
+from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config, progress_bar, stderr_is_terminal
+from pybertcore.sentence_utils import (
+    check_batch_size,
+    folder_of_modules,
+    check_cpu,
+    length_sorted_batches,
+    loading_arguments,
+    merge_prompts,
+    padded_batch,
+    read_model_config,
+    reject_unknown,
+    resolve_prompt,
+    warn_truncated,
+)
+from pybertcore.tokenization import model_takes_token_types, model_token_limit
+from pybertcore.untrusted import describe
+
+logger = logging.getLogger("pybertcore")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+
+
+# Saved activation names (sentence-transformers' fullname of the module) → what they compute.
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "torch.nn.modules.activation.Sigmoid": _sigmoid,
+    "torch.nn.modules.linear.Identity": lambda x: x,
+    "torch.nn.modules.activation.Tanh": np.tanh,
+    "torch.nn.modules.activation.ReLU": lambda x: np.maximum(x, 0),
+}
+ACTIVATIONS.update({f"torch.nn.{name.rsplit('.', 1)[1]}": fn for name, fn in list(ACTIVATIONS.items())})
+
+
+class Activation:
+    """A named activation the core's float32 logits go through (``torch.nn.Sigmoid()`` and the like have
+    the same effect on the same numbers)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.fn = ACTIVATIONS[name]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.fn(x)
+
+    def __repr__(self) -> str:
+        return f"{self.name.rsplit('.', 1)[1]}()"
+
+
+def _activation_from_name(name: Any, where: str) -> Optional[Activation]:
+    if not isinstance(name, str):
+        raise ValueError(f"{where}: activation_fn: expected a dotted name, found {describe(name)}")
+    if name in ACTIVATIONS:
+        return Activation(name)
+    if not name.startswith("torch."):
+        logger.warning("%s: activation function %r is not trusted (pybertcore never imports code named by a "
+                       "checkpoint); using the default activation function instead.", where, name)
+        return None
+    raise NotImplementedError(f"{where}: activation function {name!r} is not supported by pybertcore "
+                              f"(known: {', '.join(sorted(n for n in ACTIVATIONS if '.modules.' in n))})")
+
+
+def _as_activation(fn: Any) -> Callable[[np.ndarray], Any]:
+    """A caller's ``activation_fn`` as a function of the float32 logits: torch's Sigmoid / Identity / Tanh /
+    ReLU modules by their name; any other torch callable gets a torch tensor (as in sentence-transformers)
+    and gives back numpy; a plain callable gets the numpy array."""
+    if isinstance(fn, Activation):
+        return fn
+    kind = type(fn)
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    if name in ACTIVATIONS:
+        return ACTIVATIONS[name]
+    if not callable(fn):
+        raise ValueError(f"activation_fn must be callable, got {describe(fn)}")
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+
+        def through_torch(x: np.ndarray) -> np.ndarray:
+            out = fn(torch.from_numpy(x))
+            return out.detach().cpu().float().numpy() if isinstance(out, torch.Tensor) else np.asarray(out, np.float32)
+
+        return through_torch
+    return lambda x: np.asarray(fn(x), dtype=np.float32)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _is_single_pair(inputs: Any) -> bool:
+    """sentence-transformers' is_singular_input: a list/tuple whose first item is not itself a list/tuple."""
+    if isinstance(inputs, (list, tuple)):
+        return len(inputs) > 0 and not isinstance(inputs[0], (list, tuple))
+    if isinstance(inputs, np.ndarray) and inputs.dtype.kind in ("U", "O"):
+        return inputs.size > 0 and inputs.ndim < 2
+    return True
+
+
+class CrossEncoder:
+    """Scores (text, text) pairs, as ``sentence_transformers.CrossEncoder`` does.
+
+        >>> model = CrossEncoder("cross-encoder/ms-marco-MiniLM-L6-v2")
+        >>> model.predict([("query", "passage one"), ("query", "passage two")])
+        >>> model.rank("query", ["passage one", "passage two"], top_k=1, return_documents=True)
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: Optional[Union[str, os.PathLike]] = None,
+        *,
+        modules: Optional[list] = None,
+        device: Optional[str] = None,
+        prompts: Optional[dict] = None,
+        default_prompt_name: Optional[str] = None,
+        cache_folder: Optional[Union[str, os.PathLike]] = None,
+        trust_remote_code: bool = False,
+        revision: Optional[str] = None,
+        local_files_only: bool = False,
+        token: Any = None,
+        use_auth_token: Any = None,
+        model_kwargs: Optional[dict] = None,
+        processor_kwargs: Optional[dict] = None,
+        tokenizer_kwargs: Optional[dict] = None,
+        config_kwargs: Optional[dict] = None,
+        model_card_data: Any = None,
+        backend: str = "torch",
+        num_labels: Optional[int] = None,
+        max_length: Optional[int] = None,
+        activation_fn: Optional[Callable] = None,
+        default_activation_function: Optional[Callable] = None,
+        **kwargs: Any,
+    ) -> None:
+        """Loads a sequence-classification folder (plain transformers, or saved by sentence-transformers).
+
+        Arguments as sentence-transformers' CrossEncoder: ``num_labels`` goes to the config, ``max_length``
+        caps the tokens of a pair, ``activation_fn`` overrides the default activation
+        (``default_activation_function`` is its old name); ``model_kwargs`` (e.g. ``{"dtype": "bfloat16"}``),
+        ``tokenizer_kwargs``/``processor_kwargs`` and ``config_kwargs`` go to the loaders; ``dtype`` may also
+        be given directly. ``modules`` (sentence-transformers' torch modules) are saved by it into a temporary
+        folder, which is then loaded; anything else unknown raises TypeError, by name.
+        """
+        from pybertcore.models.auto import AutoModelForSequenceClassification
+        from pybertcore.tokenization import AutoTokenizer
+
+        reject_unknown("CrossEncoder()", {k: v for k, v in kwargs.items() if k not in ("dtype", "torch_dtype")})
+        if model_name_or_path is None and modules is None:
+            raise ValueError("CrossEncoder needs model_name_or_path (or modules): a folder or a Hub model id")
+        if activation_fn is None:
+            activation_fn = default_activation_function
+        token, tokenizer_kwargs = loading_arguments(device, backend, token, use_auth_token, tokenizer_kwargs,
+                                                    processor_kwargs)
+        if max_length is not None:
+            if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+                raise ValueError(f"max_length must be a positive integer, got {describe(max_length)}")
+            tokenizer_kwargs["model_max_length"] = max_length
+        config_kwargs = dict(config_kwargs or {})
+        if num_labels is not None:
+            config_kwargs["num_labels"] = num_labels
+        hub = {"cache_dir": cache_folder, "revision": revision, "local_files_only": local_files_only, "token": token}
+        if modules is not None:  # sentence-transformers' torch modules: saved by it, then loaded like any folder
+            folder = folder_of_modules(self, modules, "CrossEncoder", model_name_or_path)
+        else:
+            folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
+        transformer_folder, max_seq_length, do_lower_case = folder, None, False
+        modules_file = folder / "modules.json"
+        if modules_file.is_file():
+            for kind, module_path in _module_entries(modules_file):
+                if kind != "Transformer":
+                    raise NotImplementedError(f"{modules_file}: module type {describe(kind)} is not supported by "
+                                              "pybertcore's CrossEncoder (supported: one Transformer)")
+                transformer_folder = folder / module_path
+            sbert = transformer_folder / "sentence_bert_config.json"
+            if sbert.is_file():
+                task = _read_json(sbert).get("transformer_task", "sequence-classification")
+                if task != "sequence-classification":
+                    raise NotImplementedError(f"{sbert}: transformer_task {describe(task)} is not supported by "
+                                              "pybertcore's CrossEncoder (supported: sequence-classification)")
+                max_seq_length, do_lower_case = _sentence_bert_config(sbert)
+        saved = read_model_config(folder / "config_sentence_transformers.json")
+        model_kwargs = {**dict(model_kwargs or {}), **kwargs, **config_kwargs}
+        self.model = AutoModelForSequenceClassification.from_pretrained(transformer_folder, **model_kwargs)
+        self.tokenizer = AutoTokenizer.from_pretrained(transformer_folder, **tokenizer_kwargs)
+        limit = model_token_limit(self.model.config, self.tokenizer)
+        self.max_seq_length = limit if max_seq_length is None else min(int(max_seq_length), limit)
+        self.do_lower_case = bool(do_lower_case)
+        self.prompts, self.default_prompt_name = merge_prompts(
+            {}, prompts, saved.get("prompts", {}), default_prompt_name, saved.get("default_prompt_name"))
+        self.model_card_data = model_card_data
+        if activation_fn is not None:
+            self.activation_fn = activation_fn
+        else:
+            self.activation_fn = self._saved_activation(saved, folder) or self.get_default_activation_fn()
+
+    @classmethod
+    def from_pretrained(cls, model_name_or_path: Union[str, os.PathLike], **kwargs: Any) -> "CrossEncoder":
+        """``CrossEncoder(model_name_or_path, **kwargs)``: the same arguments."""
+        return cls(model_name_or_path, **kwargs)
+
+    def _saved_activation(self, saved: dict, folder: Any) -> Optional[Activation]:
+        if saved.get("activation_fn") is not None:
+            return _activation_from_name(saved["activation_fn"], str(folder / "config_sentence_transformers.json"))
+        return None
+
+    def get_default_activation_fn(self) -> Callable:
+        """config.json's ``sentence_transformers.activation_fn`` (or the older
+        ``sbert_ce_default_activation_function``), else Sigmoid for one label and Identity for more."""
+        config = self.model.config
+        name = None
+        st = getattr(config, "sentence_transformers", None)
+        if isinstance(st, dict) and "activation_fn" in st:
+            name = st["activation_fn"]
+        elif getattr(config, "sbert_ce_default_activation_function", None) is not None:
+            name = config.sbert_ce_default_activation_function
+        if name is not None:
+            resolved = _activation_from_name(name, "config.json")
+            if resolved is not None:
+                return resolved
+        return Activation("torch.nn.modules.activation.Sigmoid" if self.num_labels == 1
+                          else "torch.nn.modules.linear.Identity")
+
+    @property
+    def num_labels(self) -> int:
+        return int(self.model.config.num_labels)
+
+    @property
+    def config(self) -> Any:
+        return self.model.config
+
+    def predict(
+        self,
+        inputs: Any = None,
+        prompt_name: Optional[str] = None,
+        prompt: Optional[str] = None,
+        batch_size: int = 32,
+        show_progress_bar: Optional[bool] = None,
+        activation_fn: Optional[Callable] = None,
+        apply_softmax: Optional[bool] = False,
+        convert_to_numpy: bool = True,
+        convert_to_tensor: bool = False,
+        device: Optional[str] = None,
+        sentences: Any = None,
+        activation_fct: Optional[Callable] = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Scores of the (text, text) pairs ``inputs`` (one pair gives one score): (N,) float32 for one label,
+        (N, num_labels) for more; the activation (this call's, else the model's) is applied to the logits,
+        then softmax over the labels if ``apply_softmax``. ``convert_to_tensor`` gives a torch tensor,
+        ``convert_to_numpy=False`` a list of them. ``sentences``/``activation_fct`` are the old names.
+        """
+        kwargs.pop("num_workers", None)  # sentence-transformers ignores it too
+        reject_unknown("predict()", kwargs)
+        check_cpu(device)
+        if inputs is None:
+            inputs = sentences
+        if inputs is None:
+            raise ValueError("predict() needs inputs: a (text, text) pair or a list of them")
+        if activation_fn is None:
+            activation_fn = activation_fct
+        batch_size = check_batch_size(batch_size)
+        single = _is_single_pair(inputs)
+        if single:
+            inputs = [list(inputs.tolist() if isinstance(inputs, np.ndarray) else inputs)]
+        pairs = [list(p.tolist() if isinstance(p, np.ndarray) else p) for p in inputs]
+        for i, pair in enumerate(pairs):
+            if len(pair) != 2 or not all(isinstance(t, str) for t in pair):
+                raise ValueError(f"inputs[{i}] is {describe(pair)}: expected a pair of two strings")
+        prompt = resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
+        activation = _as_activation(self.activation_fn if activation_fn is None else activation_fn)
+        if not pairs:
+            if convert_to_tensor:
+                return import_torch("convert_to_tensor=True").tensor([])
+            return np.array([]) if convert_to_numpy else []
+        if prompt:
+            pairs = [[prompt + a, b] for a, b in pairs]
+        if self.do_lower_case:
+            pairs = [[a.lower(), b.lower()] for a, b in pairs]
+
+        encoded = self.tokenizer([tuple(p) for p in pairs], truncation=True, max_length=self.max_seq_length,
+                                 verbose=False)
+        ids_list = encoded["input_ids"]
+        types_list = encoded.get("token_type_ids") if model_takes_token_types(self.model.config) else None
+        warn_truncated(encoded, len(pairs), self.max_seq_length)
+        num_labels = self.num_labels
+        scores: Optional[np.ndarray] = None
+        if show_progress_bar is None:
+            show_progress_bar = len(pairs) > 8 * batch_size and stderr_is_terminal()
+        bar = progress_bar(len(pairs), show_progress_bar, "Scoring")
+        try:
+            for idx in length_sorted_batches([len(ids) for ids in ids_list], batch_size):
+                ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
+                logits = np.asarray(self.model(ids, attention_mask=mask, token_type_ids=types).logits,
+                                    dtype=np.float32)
+                batch = np.asarray(activation(logits), dtype=np.float32)
+                if num_labels == 1 and batch.ndim > 1:
+                    batch = batch.squeeze(-1)
+                if apply_softmax and batch.ndim > 1:
+                    batch = _softmax(batch)
+                if scores is None:
+                    scores = np.empty((len(pairs),) + batch.shape[1:], dtype=np.float32)
+                scores[idx] = batch
+                if bar is not None:
+                    bar.update(len(idx))
+        finally:
+            if bar is not None:
+                bar.close()
+        if convert_to_tensor:
+            result = import_torch("convert_to_tensor=True").from_numpy(scores)
+        elif convert_to_numpy:
+            result = scores
+        else:
+            result = list(import_torch("convert_to_numpy=False").from_numpy(scores))
+        return result[0] if single else result
+
+    def rank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_k: Optional[int] = None,
+        return_documents: bool = False,
+        prompt_name: Optional[str] = None,
+        prompt: Optional[str] = None,
+        batch_size: int = 32,
+        show_progress_bar: Optional[bool] = None,
+        activation_fn: Optional[Callable] = None,
+        device: Optional[str] = None,
+        **kwargs: Any,
+    ) -> list[dict]:
+        """``documents`` sorted by their score against ``query``, best first, as dicts with ``corpus_id``
+        (the index in ``documents``), ``score`` (a Python float) and, with ``return_documents``, ``text``;
+        only the first ``top_k`` when given. Models with one label only, as in sentence-transformers."""
+        for old in ("num_workers", "apply_softmax", "convert_to_numpy", "convert_to_tensor"):
+            kwargs.pop(old, None)  # sentence-transformers accepts and ignores these
+        if "activation_fct" in kwargs and activation_fn is None:
+            activation_fn = kwargs.pop("activation_fct")
+        reject_unknown("rank()", kwargs)
+        if self.num_labels != 1:
+            raise ValueError("CrossEncoder.rank() only works for models with num_labels=1. "
+                             "Consider using CrossEncoder.predict() with input pairs instead.")
+        if not isinstance(query, str):
+            raise ValueError(f"query must be a string, got {describe(query)}")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
+            raise ValueError(f"top_k must be an integer or None, got {describe(top_k)}")
+        documents = list(documents)
+        scores = self.predict([[query, doc] for doc in documents], prompt_name=prompt_name, prompt=prompt,
+                              batch_size=batch_size, show_progress_bar=show_progress_bar,
+                              activation_fn=activation_fn, device=device)
+        results = []
+        for i, score in enumerate(np.asarray(scores).tolist()):
+            results.append({"corpus_id": i, "score": score})
+            if return_documents:
+                results[-1]["text"] = documents[i]
+        results.sort(key=lambda r: r["score"], reverse=True)
+        return results[:top_k]
+
+    def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        return self.predict(inputs, **kwargs)
+
+    def __repr__(self) -> str:
+        return (f"CrossEncoder(model={type(self.model).__name__}, num_labels={self.num_labels}, "
+                f"max_seq_length={self.max_seq_length}, activation_fn={self.activation_fn!r})")

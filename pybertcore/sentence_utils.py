@@ -1,0 +1,328 @@
+"""What SentenceEncoder, CrossEncoder and SparseEncoder share, as sentence-transformers defines it:
+``quantize_embeddings`` (its calibration and bit packing), the similarity functions behind
+``similarity_fn_name``, prompt resolution, ``config_sentence_transformers.json`` and the argument checks.
+
+Numerics: quantization is the same numpy arithmetic as ``sentence_transformers.util.quantize_embeddings``
+(float32 ranges, ``floor((x - start) / step)``), so identical float inputs give identical codes; cosine and
+dot are float32 matrix products, euclidean and manhattan float32 distances. Torch is imported only when the
+caller handed torch tensors (outputs then come back as torch) or asked for tensors by name.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+
+from pybertcore.frameworks import any_torch, is_torch_tensor, to_torch
+from pybertcore.untrusted import describe, load_json
+
+logger = logging.getLogger("pybertcore")
+
+ALLOWED_PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
+SIMILARITY_FN_NAMES = ("cosine", "dot", "euclidean", "manhattan")
+
+
+def reject_unknown(where: str, kwargs: dict) -> None:
+    """TypeError naming every keyword ``where`` does not take."""
+    if kwargs:
+        raise TypeError(f"{where} got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+
+
+def _as_float_matrix(x: Any, name: str) -> np.ndarray:
+    if is_torch_tensor(x):
+        x = x.detach().cpu().float().numpy()
+    elif isinstance(x, (list, tuple)) and x and is_torch_tensor(x[0]):
+        x = np.stack([v.detach().cpu().float().numpy() for v in x])
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise ValueError(f"{name}: expected an array of numbers, found {describe(x)}")
+    arr = np.atleast_2d(arr.astype(np.float32, copy=False))
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a vector or a matrix (N, D), found shape {arr.shape}")
+    return arr
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def _check_widths(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"embeddings have different widths: {a.shape[1]} and {b.shape[1]}")
+
+
+def cos_sim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (_normalize(a) @ _normalize(b).T).astype(np.float32, copy=False)
+
+
+def dot_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a @ b.T).astype(np.float32, copy=False)
+
+
+def euclidean_sim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = a[:, None, :].astype(np.float64) - b[None, :, :]
+    return (-np.sqrt((d * d).sum(-1))).astype(np.float32)
+
+
+def manhattan_sim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (-np.abs(a[:, None, :].astype(np.float64) - b[None, :, :]).sum(-1)).astype(np.float32)
+
+
+_MATRIX = {"cosine": cos_sim, "dot": dot_score, "euclidean": euclidean_sim, "manhattan": manhattan_sim}
+_PAIRWISE = {
+    "cosine": lambda a, b: (_normalize(a) * _normalize(b)).sum(-1),
+    "dot": lambda a, b: (a * b).sum(-1),
+    "euclidean": lambda a, b: -np.sqrt(((a.astype(np.float64) - b) ** 2).sum(-1)),
+    "manhattan": lambda a, b: -np.abs(a.astype(np.float64) - b).sum(-1),
+}
+
+
+def similarity_name(value: Any) -> Optional[str]:
+    """A similarity function's name from a string or sentence-transformers' SimilarityFunction enum."""
+    if value is None:
+        return None
+    name = getattr(value, "value", value)
+    if name == "dot_product":
+        name = "dot"
+    if name not in SIMILARITY_FN_NAMES:
+        raise ValueError(f"similarity_fn_name must be one of {SIMILARITY_FN_NAMES}, got {describe(value)}")
+    return name
+
+
+def similarity(name: str, a: Any, b: Any, pairwise: bool = False) -> Any:
+    """The (len(a), len(b)) similarity matrix (or the len(a) pairwise vector) under function ``name``;
+    torch tensors in → a torch tensor out."""
+    x, y = _as_float_matrix(a, "embeddings1"), _as_float_matrix(b, "embeddings2")
+    _check_widths(x, y)
+    if pairwise:
+        if x.shape[0] != y.shape[0]:
+            raise ValueError("similarity_pairwise needs as many embeddings on each side: "
+                             f"{x.shape[0]} and {y.shape[0]}")
+        out = np.asarray(_PAIRWISE[name](x, y), dtype=np.float32)
+    else:
+        out = _MATRIX[name](x, y)
+    return to_torch(out) if any_torch((a, b)) else out
+
+
+def _quantization_ranges(embeddings: np.ndarray, precision: str, calibration: Optional[np.ndarray]) -> np.ndarray:
+    if calibration is None:
+        if embeddings.ndim == 1 or embeddings.shape[0] == 1:
+            raise ValueError(
+                f"Cannot compute {precision} quantization ranges from a single embedding. "
+                "Call `quantize_embeddings` with `ranges` or `calibration_embeddings` "
+                "from a representative set of embeddings instead."
+            )
+        if embeddings.shape[0] < 100:
+            logger.warning(
+                "Computing %s quantization buckets based on %d embeddings. %s quantization is more stable with "
+                "`ranges` calculated from more embeddings or a `calibration_embeddings` that can be used to "
+                "calculate the buckets.", precision, len(embeddings), precision,
+            )
+        calibration = embeddings
+    return np.vstack((np.min(calibration, axis=0), np.max(calibration, axis=0)))
+
+
+def quantize_embeddings(
+    embeddings: Any,
+    precision: str,
+    ranges: Optional[np.ndarray] = None,
+    calibration_embeddings: Optional[np.ndarray] = None,
+) -> np.ndarray:
+    """``sentence_transformers.quantize_embeddings``: int8/uint8 by per-dimension ranges (from ``ranges``,
+    else ``calibration_embeddings``, else the embeddings themselves) cut into 255 steps; binary/ubinary by
+    the sign bit, packed 8 to a byte (binary shifted by -128 into int8). A list of (tokens, dim) matrices
+    gives a list, quantized with one set of ranges."""
+    if precision not in ALLOWED_PRECISIONS:
+        raise ValueError(f"Precision {precision!r} is not supported, must be one of {ALLOWED_PRECISIONS}")
+    if is_torch_tensor(embeddings):
+        embeddings = embeddings.detach().cpu().numpy()
+    elif isinstance(embeddings, list):
+        if not embeddings:
+            return []
+        embeddings = [e.detach().cpu().numpy() if is_torch_tensor(e) else e for e in embeddings]
+        if isinstance(embeddings[0], np.ndarray) and embeddings[0].ndim == 2:
+            # variable-length (tokens, dim) matrices: one calibration for all of them
+            if precision.endswith("int8") and ranges is None:
+                data = np.concatenate(embeddings, axis=0) if calibration_embeddings is None else calibration_embeddings
+                if len(data):
+                    ranges = _quantization_ranges(data, precision, calibration_embeddings)
+            return [quantize_embeddings(m, precision, ranges, calibration_embeddings) for m in embeddings]
+        embeddings = np.array(embeddings)
+    embeddings = np.asarray(embeddings)
+    if embeddings.dtype in (np.uint8, np.int8):
+        raise ValueError("Embeddings to quantize must be float rather than int8 or uint8.")
+    if embeddings.ndim == 2 and embeddings.shape[0] == 0:
+        dim = embeddings.shape[1]
+        if precision.endswith("int8"):
+            return np.zeros((0, dim), dtype=np.int8 if precision == "int8" else np.uint8)
+        if precision.endswith("binary"):
+            return np.zeros((0, (dim + 7) // 8), dtype=np.int8 if precision == "binary" else np.uint8)
+    if precision == "float32":
+        return embeddings.astype(np.float32)
+    if precision.endswith("int8"):
+        if ranges is None:
+            ranges = _quantization_ranges(embeddings, precision, calibration_embeddings)
+        ranges = np.asarray(ranges).astype(np.float32, copy=False)
+        starts = ranges[0, :]
+        steps = (ranges[1, :] - starts) / 255
+        steps = np.where(steps == 0, 1, steps)
+        q_vals = np.clip(np.floor((embeddings - starts) / steps), 0, 255)
+        return q_vals.astype(np.uint8) if precision == "uint8" else (q_vals - 128).astype(np.int8)
+    if precision == "binary":
+        return (np.packbits(embeddings > 0, axis=-1) - 128).astype(np.int8)
+    return np.packbits(embeddings > 0, axis=-1)
+
+
+def resolve_prompt(prompts: dict, default_prompt_name: Optional[str], prompt: Optional[str],
+                   prompt_name: Optional[str]) -> Optional[str]:
+    """The prompt text ``encode`` prepends: ``prompt``, else ``prompts[prompt_name]``, else the default."""
+    if prompt is not None and not isinstance(prompt, str):
+        raise ValueError(f"prompt: expected a string, found {describe(prompt)}")
+    if prompt is None:
+        if prompt_name is not None:
+            if prompt_name not in prompts:
+                raise ValueError(f"Prompt name '{prompt_name}' not found in the configured prompts dictionary "
+                                 f"with keys {list(prompts.keys())!r}.")
+            return prompts[prompt_name]
+        if default_prompt_name is not None:
+            return prompts.get(default_prompt_name)
+    elif prompt_name is not None:
+        logger.warning("Provide either a `prompt`, a `prompt_name`, or neither, but not both. "
+                       "Ignoring the `prompt_name` in favor of `prompt`.")
+    return prompt
+
+
+def merge_prompts(defaults: dict, user: Optional[dict], saved: dict, default_prompt_name: Optional[str],
+                  saved_default: Optional[str]) -> tuple[dict, Optional[str]]:
+    """sentence-transformers' precedence: the user's prompts, then the saved ones for keys the user left
+    unset, then the class defaults as empty strings; the default prompt name must name one of them."""
+    if user is not None and (not isinstance(user, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in user.items())):
+        raise ValueError(f"prompts: expected a dict of prompt names to prompt strings, found {describe(user)}")
+    prompts = {**defaults, **(user or {})}
+    for name, text in saved.items():
+        if prompts.get(name) is None:
+            prompts[name] = text
+    prompts = {k: ("" if v is None else v) for k, v in prompts.items()}
+    if default_prompt_name is None:
+        default_prompt_name = saved_default
+    if default_prompt_name is not None and default_prompt_name not in prompts:
+        raise ValueError(f"Default prompt name '{default_prompt_name}' not found in the configured prompts "
+                         f"dictionary with keys {list(prompts.keys())!r}.")
+    return prompts, default_prompt_name
+
+
+def read_model_config(path: Path) -> dict:
+    """``config_sentence_transformers.json`` (an empty dict when absent), its fields checked: prompts (names
+    to strings), default_prompt_name, similarity_fn_name, truncate_dim, model_type."""
+    if not path.is_file():
+        return {}
+    config = load_json(path, lambda reason: OSError(f"{path} is {reason}"))
+    if not isinstance(config, dict):
+        raise OSError(f"{path} must hold a JSON object, found {describe(config)}")
+    prompts = config.get("prompts", {})
+    if not isinstance(prompts, dict) or not all(isinstance(v, str) for v in prompts.values()):
+        raise ValueError(f"{path}: prompts: expected an object of prompt names to strings, found {describe(prompts)}")
+    checks: dict[str, Callable[[Any], bool]] = {
+        "default_prompt_name": lambda v: v is None or isinstance(v, str),
+        "similarity_fn_name": lambda v: v is None or isinstance(v, str),
+        "truncate_dim": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
+    }
+    for key, ok in checks.items():
+        if key in config and not ok(config[key]):
+            raise ValueError(f"{path}: {key}: unexpected value {describe(config[key])}")
+    return config
+
+
+def check_truncate_dim(value: Any, name: str = "truncate_dim") -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer or None, got {describe(value)}")
+    return int(value)
+
+
+def length_sorted_batches(lengths: list[int], batch_size: int) -> Iterator[np.ndarray]:
+    """Indices in batches of ``batch_size``, longest first, so each batch carries little padding (the core
+    packs the rows anyway; this keeps the padded (B, T) arrays small)."""
+    order = np.argsort([-n for n in lengths], kind="stable")
+    for start in range(0, len(order), batch_size):
+        yield order[start:start + batch_size]
+
+
+def padded_batch(idx: np.ndarray, ids_list: list, types_list: Optional[list], pad_token_id: Optional[int]
+                 ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """(ids, mask, token types) (B, T) int64 for the sequences ``idx``, right-padded."""
+    T = max(len(ids_list[i]) for i in idx)
+    ids = np.full((len(idx), T), pad_token_id or 0, dtype=np.int64)
+    mask = np.zeros((len(idx), T), dtype=np.int64)
+    types = np.zeros((len(idx), T), dtype=np.int64) if types_list is not None else None
+    for row, i in enumerate(idx):
+        n = len(ids_list[i])
+        ids[row, :n] = ids_list[i]
+        mask[row, :n] = 1
+        if types is not None:
+            types[row, :n] = types_list[i]
+    return ids, mask, types
+
+
+def check_batch_size(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {describe(batch_size)}")
+    return int(batch_size)
+
+
+def check_cpu(device: Any) -> None:
+    if device not in (None, "cpu") and not str(device).startswith("cpu"):
+        raise NotImplementedError(f"device={device!r}: pybertcore runs on the CPU only")
+
+
+def warn_truncated(encoded: Any, n: int, max_seq_length: int) -> None:
+    n_cut = sum(1 for e in encoded.encodings if e.overflowing)
+    if n_cut:
+        logger.warning("%d of %d inputs were longer than max_seq_length=%d tokens and were truncated",
+                       n_cut, n, max_seq_length)
+
+
+def loading_arguments(device: Any, backend: str, token: Any, use_auth_token: Any, tokenizer_kwargs: Optional[dict],
+                      processor_kwargs: Optional[dict]) -> tuple[Any, dict]:
+    """The constructor arguments the three sentence-transformers classes share, checked: (token, the
+    tokenizer's kwargs). ``processor_kwargs`` is sentence-transformers 6's name for ``tokenizer_kwargs``."""
+    check_cpu(device)
+    if backend != "torch":
+        raise NotImplementedError(f"backend={backend!r}: pybertcore is its own backend; leave backend='torch'")
+    if use_auth_token is not None:
+        if token is not None:
+            raise ValueError("Both `token` and `use_auth_token` are specified. Please only specify the `token` "
+                             "argument.")
+        token = use_auth_token
+    if processor_kwargs is not None and tokenizer_kwargs is not None:
+        raise ValueError("give tokenizer_kwargs or processor_kwargs (its newer name), not both")
+    return token, dict((processor_kwargs if tokenizer_kwargs is None else tokenizer_kwargs) or {})
+
+
+def folder_of_modules(owner: Any, modules: Any, kind: str, model_name_or_path: Any) -> Path:
+    """sentence-transformers modules (``modules=[Transformer(...), Pooling(...)]``: its torch objects, so it is
+    installed), saved by sentence-transformers' ``kind`` into a temporary folder for pybertcore to load; the
+    folder goes when ``owner`` does."""
+    import shutil
+    import tempfile
+    import weakref
+
+    if model_name_or_path is not None:
+        raise ValueError("give model_name_or_path or modules, not both")
+    if not isinstance(modules, (list, tuple, dict)) or not modules:
+        raise ValueError("modules: expected a non-empty list of sentence-transformers modules, found "
+                         f"{describe(modules)}")
+    try:
+        import sentence_transformers
+    except ImportError:
+        raise ValueError("modules: expected sentence-transformers modules, but sentence-transformers is not "
+                         "installed") from None
+    folder = tempfile.mkdtemp(prefix="pybertcore-modules-")
+    weakref.finalize(owner, shutil.rmtree, folder, True)
+    getattr(sentence_transformers, kind)(modules=modules, device="cpu").save(folder)
+    return Path(folder)

@@ -1,0 +1,191 @@
+"""CrossEncoder against sentence-transformers' CrossEncoder (the oracle) on small random sequence-classification
+checkpoints made here with transformers (BERT and RoBERTa, one label and three), plain and as saved by
+sentence-transformers.
+
+Tolerance: scores within 1e-4 (the core matches transformers' logits within 1e-4; sigmoid and softmax only
+shrink differences); ``rank`` gives the same order (the scores of the test documents are well apart, checked).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from pybertcore import CrossEncoder
+
+QUERY = "How many people live in Berlin?"
+DOCUMENTS = [
+    "Berlin had a population of 3,520,031 registered inhabitants in an area of 891.82 square kilometers.",
+    "Berlin is well known for its museums.",
+    "In 2014, the city state Berlin had 37,368 live births (+6.6%), a record number since 1991.",
+    "The urban area of Berlin comprised about 4.1 million people in 2014, making it the seventh most populous "
+    "urban area in the European Union.",
+    "Paris is the capital of France.",
+    "",
+    "word " * 200,  # longer than the model's positions: truncated as a pair (longest_first)
+]
+PAIRS = [[QUERY, d] for d in DOCUMENTS] + [["A man is eating food.", "A man is eating pasta."],
+                                            ["Crème brûlée à l'hôtel", "北京欢迎你"], ["", ""]]
+
+
+def make_checkpoint(folder, minilm_dir, num_labels, family="bert", seed=0):
+    import torch
+    from transformers import (BertConfig, BertForSequenceClassification, BertTokenizerFast, RobertaConfig,
+                              RobertaForSequenceClassification)
+
+    tokenizer = BertTokenizerFast.from_pretrained(minilm_dir)
+    torch.manual_seed(seed)
+    sizes = dict(vocab_size=tokenizer.vocab_size, hidden_size=36, num_hidden_layers=2, num_attention_heads=3,
+                 intermediate_size=50, num_labels=num_labels, max_position_embeddings=72,
+                 initializer_range=0.1)  # wider than the default 0.02: scores far enough apart to rank
+    if family == "bert":
+        model = BertForSequenceClassification(BertConfig(**sizes))
+    else:
+        # type_vocab_size 2: the BERT tokenizer gives pairs token types 0 and 1
+        model = RobertaForSequenceClassification(RobertaConfig(**sizes, pad_token_id=0, type_vocab_size=2))
+    with torch.no_grad():  # a random init gives near-equal logits; spread them so the order is meaningful
+        head = model.classifier if family == "bert" else model.classifier.out_proj
+        head.weight.mul_(20)
+    model.eval().save_pretrained(folder)
+    tokenizer.model_max_length = 64  # within RoBERTa's positions after its offset, so both libraries cut at 64
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def reference(folder, **kwargs):
+    from sentence_transformers import CrossEncoder as Reference
+
+    return Reference(str(folder), device="cpu", **kwargs)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(minilm_dir, tmp_path_factory):
+    out = {}
+    for family in ("bert", "roberta"):
+        for labels in (1, 3):
+            out[family, labels] = make_checkpoint(tmp_path_factory.mktemp(f"{family}{labels}"), minilm_dir, labels,
+                                                  family)
+    return out
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+@pytest.mark.parametrize("num_labels", [1, 3])
+def test_predict_matches_sentence_transformers(checkpoints, family, num_labels):
+    folder = checkpoints[family, num_labels]
+    ours, theirs = CrossEncoder(folder), reference(folder)
+    assert ours.num_labels == theirs.num_labels == num_labels
+    assert ours.max_seq_length == theirs.max_seq_length
+    for kwargs in ({}, {"apply_softmax": True}, {"batch_size": 3}):
+        a, b = ours.predict(PAIRS, **kwargs), theirs.predict(PAIRS, **kwargs)
+        assert a.dtype == b.dtype == np.float32 and a.shape == b.shape
+        assert a.shape == ((len(PAIRS),) if num_labels == 1 else (len(PAIRS), num_labels))
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
+    single_ours, single_theirs = ours.predict(PAIRS[0]), theirs.predict(PAIRS[0])
+    np.testing.assert_allclose(single_ours, single_theirs, atol=1e-4, rtol=0)
+    assert np.shape(single_ours) == np.shape(single_theirs)
+
+
+def test_activations_as_sentence_transformers(checkpoints):
+    import torch
+
+    folder = checkpoints["bert", 1]
+    ours, theirs = CrossEncoder(folder), reference(folder)
+    assert repr(ours.activation_fn) == "Sigmoid()"
+    for fn in (torch.nn.Identity(), torch.nn.Tanh(), torch.nn.Sigmoid(), torch.nn.ReLU(), lambda x: x * 2):
+        np.testing.assert_allclose(ours.predict(PAIRS, activation_fn=fn), theirs.predict(PAIRS, activation_fn=fn),
+                                   atol=1e-4, rtol=0)
+    for kwargs in ({"activation_fn": torch.nn.Identity()}, {"default_activation_function": torch.nn.Tanh()}):
+        np.testing.assert_allclose(CrossEncoder(folder, **kwargs).predict(PAIRS),
+                                   reference(folder, **kwargs).predict(PAIRS), atol=1e-4, rtol=0)
+    three = checkpoints["bert", 3]
+    assert repr(CrossEncoder(three).activation_fn) == "Identity()"
+    np.testing.assert_allclose(CrossEncoder(three).predict(PAIRS, activation_fn=torch.nn.Sigmoid(), apply_softmax=True),
+                               reference(three).predict(PAIRS, activation_fn=torch.nn.Sigmoid(), apply_softmax=True),
+                               atol=1e-4, rtol=0)
+
+
+def test_saved_by_sentence_transformers(checkpoints, tmp_path):
+    import torch
+
+    saved = tmp_path / "saved"
+    reference(checkpoints["bert", 1], activation_fn=torch.nn.Tanh(), max_length=40).save(str(saved))
+    ours, theirs = CrossEncoder(saved), reference(saved)
+    assert repr(ours.activation_fn) == "Tanh()"
+    from_modules = CrossEncoder(modules=[theirs[0]], activation_fn=torch.nn.Tanh())  # saved by it, then loaded
+    np.testing.assert_allclose(from_modules.predict(PAIRS), theirs.predict(PAIRS), atol=1e-4, rtol=0)
+    assert ours.max_seq_length == theirs.max_seq_length
+    np.testing.assert_allclose(ours.predict(PAIRS), theirs.predict(PAIRS), atol=1e-4, rtol=0)
+
+
+def test_activation_named_in_config_json(checkpoints, tmp_path, caplog):
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(checkpoints["bert", 1], folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["sentence_transformers"] = {"activation_fn": "torch.nn.modules.linear.Identity"}
+    (folder / "config.json").write_text(json.dumps(config))
+    ours, theirs = CrossEncoder(folder), reference(folder)
+    assert repr(ours.activation_fn) == "Identity()"
+    np.testing.assert_allclose(ours.predict(PAIRS), theirs.predict(PAIRS), atol=1e-4, rtol=0)
+    config["sentence_transformers"] = {"activation_fn": "torch.nn.modules.activation.Hardswish"}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(NotImplementedError, match="Hardswish"):
+        CrossEncoder(folder)
+    # a name outside torch is code pybertcore never imports: the default, with a warning (as
+    # sentence-transformers does without trust_remote_code)
+    config["sentence_transformers"] = {"activation_fn": "mypackage.activations.Custom"}
+    (folder / "config.json").write_text(json.dumps(config))
+    with caplog.at_level(logging.WARNING, logger="pybertcore"):
+        assert repr(CrossEncoder(folder).activation_fn) == "Sigmoid()"
+    assert any("mypackage.activations.Custom" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_rank_matches_sentence_transformers(checkpoints, family):
+    folder = checkpoints[family, 1]
+    ours, theirs = CrossEncoder(folder), reference(folder)
+    for kwargs in ({}, {"top_k": 3}, {"return_documents": True}, {"top_k": 2, "return_documents": True}):
+        a, b = ours.rank(QUERY, DOCUMENTS, **kwargs), theirs.rank(QUERY, DOCUMENTS, **kwargs)
+        assert [r["corpus_id"] for r in a] == [r["corpus_id"] for r in b]
+        assert [set(r) for r in a] == [set(r) for r in b]
+        np.testing.assert_allclose([r["score"] for r in a], [r["score"] for r in b], atol=1e-4, rtol=0)
+        assert all(isinstance(r["score"], float) for r in a)
+        if kwargs.get("return_documents"):
+            assert [r["text"] for r in a] == [r["text"] for r in b]
+    logits = sorted(r["score"] for r in ours.rank(QUERY, DOCUMENTS, activation_fn=lambda x: x))
+    assert min(np.diff(logits)) > 1e-3  # the order is not decided by rounding
+    with pytest.raises(ValueError, match="num_labels=1"):
+        CrossEncoder(checkpoints[family, 3]).rank(QUERY, DOCUMENTS)
+
+
+def test_outputs_prompts_and_arguments(checkpoints):
+    import torch
+
+    folder = checkpoints["bert", 1]
+    ours, theirs = CrossEncoder(folder), reference(folder)
+    t = ours.predict(PAIRS, convert_to_tensor=True)
+    assert isinstance(t, torch.Tensor) and t.shape == (len(PAIRS),)
+    listed = ours.predict(PAIRS, convert_to_numpy=False)
+    assert isinstance(listed, list) and isinstance(listed[0], torch.Tensor)
+    np.testing.assert_allclose(ours.predict(PAIRS, prompt="query: "), theirs.predict(PAIRS, prompt="query: "),
+                               atol=1e-4, rtol=0)
+    assert ours.predict([]).shape == (0,)
+    np.testing.assert_allclose(ours.predict(PAIRS, batch_size=1), ours.predict(PAIRS, batch_size=64), atol=0, rtol=0)
+    with pytest.raises(TypeError, match="predict\\(\\) got unexpected keyword argument\\(s\\): banana"):
+        ours.predict(PAIRS, banana=1)
+    with pytest.raises(TypeError, match="rank\\(\\) got unexpected keyword argument\\(s\\): topk"):
+        ours.rank(QUERY, DOCUMENTS, topk=1)
+    with pytest.raises(TypeError, match="CrossEncoder\\(\\) got unexpected keyword argument\\(s\\): nu_labels"):
+        CrossEncoder(folder, nu_labels=2)
+    with pytest.raises(ValueError, match=r"inputs\[1\]"):
+        ours.predict([["a", "b"], ["a", "b", "c"]])
+    with pytest.raises(ValueError, match="batch_size"):
+        ours.predict(PAIRS, batch_size=0)
+    short = CrossEncoder(folder, max_length=16)
+    assert short.max_seq_length == reference(folder, max_length=16).max_seq_length == 16
+    np.testing.assert_allclose(short.predict(PAIRS), reference(folder, max_length=16).predict(PAIRS), atol=1e-4,
+                               rtol=0)
