@@ -13,6 +13,8 @@ Low-precision engines (--lowp selects them all; each is also a name for --engine
     onnxruntime-int8                    onnxruntime.quantization.quantize_dynamic(per_channel=True, QInt8)
                                         of the fp32 export
     ctranslate2-int8                    CTranslate2's converter (quantization="int8"), compute_type int8
+    openvino / openvino-bf16            OpenVINO on the fp32 ONNX export, INFERENCE_PRECISION_HINT f32 / bf16,
+                                        PERFORMANCE_HINT LATENCY, one stream
 Ratios pair each peer with our engine of the same precision (torch-bf16 with pybertcore-bf16, the int8
 peers with pybertcore-int8, fp32 peers with pybertcore).
 An engine name may end in @DIR: that engine imports pybertcore from DIR instead (another checkout with
@@ -77,6 +79,8 @@ def worker(engine: str, threads: int) -> None:
         torch.set_num_interop_threads(1)
     elif family == "onnxruntime":
         import onnxruntime as ort
+    elif family == "openvino":
+        import openvino as ov
 
     def load(name: str, path: str):
         if family == "pybertcore":
@@ -86,6 +90,11 @@ def worker(engine: str, threads: int) -> None:
             return transformers.AutoModel.from_pretrained(path, dtype=dtype).eval()
         if family == "ctranslate2":
             return ctranslate2.Encoder(path, device="cpu", compute_type="int8", intra_threads=threads, inter_threads=1)
+        if family == "openvino":
+            compiled = ov.Core().compile_model(path, "CPU", {
+                "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1})
+            return compiled.create_infer_request()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -107,6 +116,9 @@ def worker(engine: str, threads: int) -> None:
         if family == "ctranslate2":
             out = model.forward_batch(ids.tolist(), token_type_ids=types.tolist())
             return np.asarray(out.last_hidden_state), np.asarray(out.pooler_output)
+        if family == "openvino":
+            model.infer({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+            return model.get_output_tensor(0).data, model.get_output_tensor(1).data
         return tuple(model.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}))
 
     def gemm(M, N, K, nthreads):
@@ -255,8 +267,8 @@ def prepare_lowp(workdir: Path, paths: dict, engines: list[str]) -> None:
 
 
 def model_path(engine: str, p: dict) -> Path:
-    return {"onnxruntime": p.get("onnx"), "onnxruntime-int8": p.get("onnx-int8"),
-            "ctranslate2-int8": p.get("ct2-int8")}.get(engine, p["dir"])
+    return {"onnxruntime": p.get("onnx"), "onnxruntime-int8": p.get("onnx-int8"), "openvino": p.get("onnx"),
+            "openvino-bf16": p.get("onnx"), "ctranslate2-int8": p.get("ct2-int8")}.get(engine, p["dir"])
 
 
 def ours_for(engine: str, engines: list[str]):
@@ -268,7 +280,8 @@ def ours_for(engine: str, engines: list[str]):
     return None
 
 
-LOWP_ENGINES = ["pybertcore-bf16", "torch-bf16", "pybertcore-int8", "onnxruntime-int8", "ctranslate2-int8"]
+LOWP_ENGINES = ["pybertcore-bf16", "torch-bf16", "openvino-bf16", "pybertcore-int8", "onnxruntime-int8",
+                "ctranslate2-int8"]
 
 
 def accuracy(paths: dict, engines: list[str]) -> list[dict]:
@@ -319,6 +332,15 @@ def accuracy(paths: dict, engines: list[str]) -> list[dict]:
 
             sess = ort.InferenceSession(str(paths["minilm"]["onnx-int8"]), providers=["CPUExecutionProvider"])
             outs = [sess.run(None, f)[0] for f in feeds]
+        elif family == "openvino":
+            import openvino as ov
+
+            req = ov.Core().compile_model(str(paths["minilm"]["onnx"]), "CPU", {
+                "INFERENCE_PRECISION_HINT": "bf16"}).create_infer_request()
+            outs = []
+            for f in feeds:
+                req.infer(f)
+                outs.append(np.array(req.get_output_tensor(0).data))
         elif family == "ctranslate2":
             import ctranslate2
 
@@ -437,7 +459,7 @@ def main() -> None:
 
     threads = args.threads or pybertcore.get_num_threads()
     engines = LOWP_ENGINES[:] if args.lowp else [e for e in args.engines.split(",") if e]
-    for e in [e for e in engines if e.startswith(("onnxruntime", "ctranslate2"))]:
+    for e in [e for e in engines if e.startswith(("onnxruntime", "ctranslate2", "openvino"))]:
         try:
             __import__(e.split("-")[0])
         except ImportError:
@@ -446,7 +468,7 @@ def main() -> None:
     info = pybertcore.cpu_info()
     log(f"pybertcore {pybertcore.__version__}: isa {info['active_isa']} (detected {info['detected_isa']}), "
         f"{threads} threads; engines {', '.join(engines)}")
-    paths = prepare(Path(args.workdir), any(e.startswith("onnxruntime") for e in engines))
+    paths = prepare(Path(args.workdir), any(e.startswith(("onnxruntime", "openvino")) for e in engines))
     prepare_lowp(Path(args.workdir), paths, engines)
     configs = [c for c in CONFIGS if not args.only or c[0] in args.only.split(",")]
     if args.configs:
