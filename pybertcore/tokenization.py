@@ -32,6 +32,7 @@ import numpy as np
 
 from pybertcore.frameworks import import_torch, is_torch_tensor, to_torch
 from pybertcore.hub import resolve_model_folder
+from pybertcore.thread_budget import cap_tokenizer_pool
 from pybertcore.untrusted import describe, errors_name_file, load_json
 
 logger = logging.getLogger("pybertcore")
@@ -527,6 +528,7 @@ class PreTrainedTokenizerFast:
         return_special_tokens_mask, return_offsets_mapping, return_length, verbose=True,
     ) -> BatchEncoding:
         tok = self._tokenizer
+        cap_tokenizer_pool()  # before the tokenizers pool first runs: it is sized once
         with self._lock:
             if trunc != "do_not_truncate":
                 tok.enable_truncation(max_length, stride=stride, strategy=trunc, direction=self.truncation_side)
