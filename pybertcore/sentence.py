@@ -148,14 +148,34 @@ class _Dense:
         if bias is not None and (bias.shape != weight.shape[:1] or not np.issubdtype(bias.dtype, np.floating)):
             raise CheckpointError(f"{weights_file}: linear.bias has shape {bias.shape} ({bias.dtype}); "
                                   f"expected ({weight.shape[0]},) floats for linear.weight of shape {weight.shape}")
+        self.folder = folder
         self.weight = np.ascontiguousarray(weight, dtype=np.float32)
         self.bias = None if bias is None else bias.astype(np.float32)
+        for array in (self.weight, self.bias):
+            if array is not None:
+                array.flags.writeable = False  # changes come as new arrays, which pickling can tell apart
+        self._loaded = (self.weight, self.bias)
+
+    def __reduce__(self) -> tuple:
+        """Its folder (pybertcore.recipes), and the weight or bias only if a new one was assigned since."""
+        weight, bias = self._loaded
+        return (_rebuild_dense, (self.folder, None if self.weight is weight else self.weight,
+                                 None if self.bias is bias else self.bias))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         y = x @ self.weight.T
         if self.bias is not None:
             y = y + self.bias
         return self.activation(y).astype(np.float32, copy=False)
+
+
+def _rebuild_dense(folder: Path, weight: Optional[np.ndarray], bias: Optional[np.ndarray]) -> _Dense:
+    layer = _Dense(folder)
+    if weight is not None:
+        layer.weight = weight
+    if bias is not None:
+        layer.bias = bias
+    return layer
 
 
 def _sentence_bert_config(path: Path) -> tuple[Optional[int], bool]:
