@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -376,6 +376,27 @@ class SentenceEncoder:
             if bar is not None:
                 bar.close()
         return out[0] if single else out
+
+    def encode_iter(self, sentences: Iterable[str], batch_size: int = 32, chunk_size: int = 1024,
+                    **kwargs: Any) -> Iterator[np.ndarray]:
+        """Embeddings of an iterable of texts of any length, chunk by chunk in input order: yields (n, D)
+        float32 arrays for chunk_size texts at a time (the last may be shorter), so memory holds one chunk
+        whatever the corpus. Each vector is bit for bit the one ``encode`` gives (a text's result never
+        depends on its batch). Takes ``encode``'s keyword arguments (normalize_embeddings, ...); the
+        progress bar is never shown (the caller knows its corpus; see ``pybertcore embed --input``)."""
+        if isinstance(sentences, str):
+            raise TypeError("encode_iter() takes an iterable of texts; for one text use encode()")
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        kwargs["show_progress_bar"] = False
+        chunk: list = []
+        for text in sentences:
+            chunk.append(text)
+            if len(chunk) == chunk_size:
+                yield self.encode(chunk, batch_size=batch_size, **kwargs)
+                chunk = []
+        if chunk:
+            yield self.encode(chunk, batch_size=batch_size, **kwargs)
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Cosine similarity matrix (len(a), len(b))."""
