@@ -11,7 +11,9 @@ CPUs), then the cgroup CPU quota and the affinity mask. This file adds two thing
   variable to the budget just before pybertcore's first batch tokenization, unless the user set it. A
   later ``set_num_threads`` cannot resize a pool already running; ``cpu_info()["tokenizer_threads"]``
   says what the pool got. If other code ran the tokenizers pool in this process first, it keeps the
-  size it started with.
+  size it started with. Child processes inherit the environment: pybertcore's own value is marked
+  (``_PYBERTCORE_RAYON_NUM_THREADS``) so that a child (a Ray or multiprocessing worker with its own budget)
+  replaces it rather than taking it for the user's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Optional
 
 from pybertcore import _core
 
+_MARK = "_PYBERTCORE_RAYON_NUM_THREADS"  # the RAYON_NUM_THREADS value pybertcore set, for child processes
 _lock = threading.Lock()
 _pool_threads: Optional[int] = None  # the size pybertcore gave the tokenizers pool, once it ran
 _pool_source: Optional[str] = None
@@ -48,12 +51,12 @@ def cap_tokenizer_pool() -> None:
     with _lock:
         if _pool_threads is not None:
             return
-        user = os.environ.get("RAYON_NUM_THREADS")
+        user = _user_value()
         if user:
             _pool_threads, _pool_source = _parse_positive(user), "RAYON_NUM_THREADS"
         else:
             n = _core.get_num_threads()
-            os.environ["RAYON_NUM_THREADS"] = str(n)
+            os.environ["RAYON_NUM_THREADS"] = os.environ[_MARK] = str(n)
             _pool_threads, _pool_source = n, "pybertcore"
 
 
@@ -61,11 +64,19 @@ def tokenizer_pool_info() -> dict:
     """tokenizer_threads: the tokenizers pool's size (None until pybertcore first tokenizes a batch, then the
     budget it was given, or the user's RAYON_NUM_THREADS); tokenizer_threads_source: who chose it."""
     if _pool_threads is None:
-        user = os.environ.get("RAYON_NUM_THREADS")
+        user = _user_value()
         if user:
             return {"tokenizer_threads": _parse_positive(user), "tokenizer_threads_source": "RAYON_NUM_THREADS"}
         return {"tokenizer_threads": _core.get_num_threads(), "tokenizer_threads_source": "not started"}
     return {"tokenizer_threads": _pool_threads, "tokenizer_threads_source": _pool_source}
+
+
+def _user_value() -> Optional[str]:
+    """RAYON_NUM_THREADS as the user set it; None when unset or inherited from a parent pybertcore."""
+    value = os.environ.get("RAYON_NUM_THREADS")
+    if not value or value == os.environ.get(_MARK):
+        return None
+    return value
 
 
 def _parse_positive(value: str) -> Optional[int]:

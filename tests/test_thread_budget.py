@@ -13,7 +13,8 @@ import pytest
 
 from conftest import child_env, minilm_path
 
-_BUDGET_ENV = ("PYBERTCORE_NUM_THREADS", "OMP_NUM_THREADS", "RAYON_NUM_THREADS", "TOKENIZERS_PARALLELISM")
+_BUDGET_ENV = ("PYBERTCORE_NUM_THREADS", "OMP_NUM_THREADS", "RAYON_NUM_THREADS", "TOKENIZERS_PARALLELISM",
+               "_PYBERTCORE_RAYON_NUM_THREADS")
 
 REPORT = """
 import json, sys
@@ -114,3 +115,25 @@ def test_tokenizer_pool_gets_the_same_cap(tmp_path, env, args, expected, source)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result == {"started": expected, "rayon": str(expected), "tokenizer_threads": expected, "source": source}
+
+
+
+PARENT_THEN_CHILD = """
+import os, subprocess, sys
+import pybertcore
+from pybertcore import AutoTokenizer
+pybertcore.set_num_threads(3)
+AutoTokenizer.from_pretrained(sys.argv[1])(["a text", "another"])  # pybertcore sets RAYON_NUM_THREADS=3
+assert os.environ["RAYON_NUM_THREADS"] == "3"
+child = dict(os.environ, OMP_NUM_THREADS="1")  # a worker given 1 CPU, inheriting the parent's environment
+print(subprocess.run([sys.executable, "-c", sys.argv[2], sys.argv[1]], env=child, capture_output=True, text=True,
+                     check=True).stdout)
+"""
+
+
+def test_a_child_replaces_the_cap_it_inherits(tmp_path):
+    """RAYON_NUM_THREADS set by a parent's pybertcore is not the user's: a child with its own budget (a Ray
+    or multiprocessing worker given 1 CPU) sizes its tokenizer pool from that budget."""
+    done = run_child(tmp_path, PARENT_THEN_CHILD, minilm_path(), TOKENIZER_POOL)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"started": 1, "rayon": "1", "tokenizer_threads": 1, "source": "pybertcore"}
