@@ -18,7 +18,7 @@ Rows, all on the same --cpus CPUs (default 2), each timed once, wall clock, mode
     cli          pybertcore embed --input corpus.parquet --output DIR (run_job, chunks of 4096), --cpus threads
 Columns: seconds, texts/s, ratios (local/ray at equal CPUs: Ray's overhead; st/ours on Ray), and for the Ray
 rows each actor's peak RSS (getrusage, read inside the actor after its last batch) against the model's
-float32 weights; "bare" is the peak RSS of an actor that only imported pybertcore and pyarrow, so
+float32 weights; "bare" is the peak RSS of an actor that only imported pybertcore, pyarrow and ray.data, so
 (peak - bare) / weights is what the model and its batches cost. Targets (issue 18): Ray's overhead <= 10%
 of local at equal CPUs; >= 1.8x sentence-transformers on Ray; peak RSS per actor <= 1.5x the weights plus
 the batch; the CLI within 5% of encode. One run on a shared machine: compare ratios, not numbers across runs.
@@ -160,6 +160,7 @@ def bare_actor_rss(ray):
     class Bare:
         def rss(self):
             import pyarrow  # noqa: F401
+            import ray.data  # noqa: F401  (a map actor has it: about 100 MiB)
 
             import pybertcore  # noqa: F401
 

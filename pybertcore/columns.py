@@ -35,9 +35,10 @@ def embedding_array(embeddings: np.ndarray) -> Any:
     return pa.FixedSizeListArray.from_arrays(flat, embeddings.shape[1])
 
 
-def classify_texts(pipe: Any, texts: list[str], top_k: Optional[int] = 1) -> tuple[list, list]:
-    """(labels, scores): per text, the pipeline's top_k labels and scores, best first."""
-    results = pipe(texts, top_k=top_k) if texts else []
+def classify_texts(pipe: Any, texts: list[str], top_k: Optional[int] = 1, **call_kwargs: Any) -> tuple[list, list]:
+    """(labels, scores): per text, the pipeline's top_k labels and scores, best first (``call_kwargs``, e.g.
+    ``function_to_apply``, go to the pipeline's call)."""
+    results = pipe(texts, top_k=top_k, **call_kwargs) if texts else []
     labels, scores = [], []
     for result in results:
         entries = [result] if isinstance(result, dict) else result

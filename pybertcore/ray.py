@@ -128,12 +128,7 @@ class _ClassifyActor:
         from pybertcore.columns import classification_arrays, classify_texts
 
         texts = _texts(batch, self.column)
-        if self.pipeline_kwargs:
-            texts_labels = classify_texts(lambda t, top_k: self.pipe(t, top_k=top_k, **self.pipeline_kwargs),
-                                          texts, self.top_k)
-        else:
-            texts_labels = classify_texts(self.pipe, texts, self.top_k)
-        labels, scores = classification_arrays(*texts_labels)
+        labels, scores = classification_arrays(*classify_texts(self.pipe, texts, self.top_k, **self.pipeline_kwargs))
         return batch.append_column(self.labels_column, labels).append_column(self.scores_column, scores)
 
 

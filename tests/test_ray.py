@@ -81,6 +81,12 @@ def test_classify_dataset_gives_the_local_pipeline_per_id(local_ray, minilm_dir,
     expected = pybertcore.pipeline("text-classification", model=str(tmp_path / "clf"))(texts, top_k=2)
     assert [list(r["labels"]) for r in rows] == [[e["label"] for e in row] for row in expected]
     assert [list(r["scores"]) for r in rows] == [[e["score"] for e in row] for row in expected]
+    raw = sorted(pbray.classify_dataset(ds, tmp_path / "clf", top_k=None, function_to_apply="none",
+                                        num_actors=1).take_all(), key=lambda r: r["id"])
+    expected = pybertcore.pipeline("text-classification", model=str(tmp_path / "clf"))(
+        texts, top_k=None, function_to_apply="none")
+    assert [list(r["scores"]) for r in raw] == [[e["score"] for e in row] for row in expected]
+    assert all(len(r["labels"]) == 3 for r in raw)
 
 
 def test_bad_arguments_are_refused_by_name(texts_ds, minilm_dir):
