@@ -215,6 +215,7 @@ def test_rerun_with_other_settings_is_refused(tmp_path, minilm_dir):
     ("in.jsonl", '{"body": "a"}\n', r"in.jsonl:1: no text field 'text' \(--text-column\); fields: body"),
     ("in.jsonl", '{"text": "a"}\n[1]\n', r"in.jsonl:2: expected a JSON object per line, found list"),
     ("in.jsonl", '{"text": 3}\n', r"row 0: the text is int, expected a string"),
+    ("in.jsonl", '{"id": 1, "text": "a"}\n{"id": null, "text": "b"}\n', r"row 1: the id is missing \(null\)"),
     ("in.csv", "id,body\n1,a\n", r"in.csv: no text column 'text' \(--text-column\); columns: id, body"),
     ("in.csv", "", r"in.csv: empty CSV file"),
     ("in.parquet", b"not a parquet file", r"in.parquet: not a readable parquet file"),

@@ -206,3 +206,17 @@ def test_pipelines_round_trip(minilm_dir, tmp_path, task, suffix, call):
     ours, theirs = call(pipe), call(back)
     assert json.dumps(ours, default=lambda a: np.asarray(a).tolist()) == \
         json.dumps(theirs, default=lambda a: np.asarray(a).tolist())
+
+
+def test_a_closure_over_an_encoder_ships_as_its_recipe(minilm_dir):
+    """What Ray, Spark and Dask do with a function that uses a model: cloudpickle it (Ray's copy here)."""
+    from ray import cloudpickle
+
+    encoder = pybertcore.SentenceEncoder.from_pretrained(minilm_dir)
+
+    def embed(texts):
+        return encoder.encode(texts, normalize_embeddings=True)
+
+    blob = cloudpickle.dumps(embed)
+    assert len(blob) < 20_000
+    np.testing.assert_array_equal(cloudpickle.loads(blob)(TEXTS), embed(TEXTS))
