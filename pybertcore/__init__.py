@@ -167,6 +167,9 @@ __version__ = "0.1.0"
 if _os.environ.get("PYBERTCORE_ISA"):
     _core.parse_isa(_os.environ["PYBERTCORE_ISA"])
 _core.parse_amx(_os.environ.get("PYBERTCORE_AMX", ""))  # likewise: "1", "0" or unset
+from pybertcore import thread_budget as _thread_budget
+
+_thread_budget.check_environment()  # a bad PYBERTCORE_NUM_THREADS, by name
 
 
 def cpu_info() -> dict:
@@ -174,9 +177,11 @@ def cpu_info() -> dict:
 
     detected_isa: the best level this CPU and OS support; compiled_isas: the levels in this build;
     active_isa: the level new models are packed for (PYBERTCORE_ISA may lower it); num_threads: threads
-    each call uses;
-    default_num_threads and what it came from (affinity_cpus, cgroup_cpus: the cgroup CPU quota,
-    0 when none). bf16_kernel / int8_kernel: the low-precision GEMMs the active level runs;
+    each call uses, and num_threads_source, where that number came from, first found wins:
+    "set_num_threads", "PYBERTCORE_NUM_THREADS", "OMP_NUM_THREADS", "cgroup" (the cgroup CPU quota) or
+    "affinity" (the affinity mask); default_num_threads: the budget without set_num_threads; affinity_cpus,
+    cgroup_cpus (0 when no quota). tokenizer_threads / tokenizer_threads_source: the tokenizers package's
+    pool, capped to the budget (pybertcore/thread_budget.py). bf16_kernel / int8_kernel: the low-precision GEMMs the active level runs;
     avx512_bf16, avx512_vnni, amx_tile, amx_bf16, amx_int8: CPUID (with the OS's register state);
     amx_permitted: Linux granted the AMX tile data (always False without AMX); amx_kernels: whether the
     bf16 / int8 GEMMs run on AMX tiles (the `amx` level: opt-in with PYBERTCORE_AMX=1 until they have been
@@ -189,9 +194,11 @@ def cpu_info() -> dict:
         "active_isa": _core.active_isa(),
         "compiled_isas": _core.compiled_isas(),
         "num_threads": _core.get_num_threads(),
+        "num_threads_source": t["source"],
         "default_num_threads": t["default_threads"],
         "affinity_cpus": t["affinity_cpus"],
         "cgroup_cpus": t["cgroup_cpus"],
+        **_thread_budget.tokenizer_pool_info(),
         "bf16_kernel": lowp["bf16_kernel"],
         "int8_kernel": lowp["int8_kernel"],
         **{k: lowp[k] for k in ("avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8", "amx_permitted",
@@ -200,9 +207,10 @@ def cpu_info() -> dict:
 
 
 def set_num_threads(n: int) -> None:
-    """Threads each call of the core may use, process-wide (default: the CPUs this process may use,
-    from its affinity mask and cgroup quota). Calls made at the same time from several Python threads
-    share this budget rather than each starting a full team."""
+    """Threads each call of the core may use, process-wide. It overrides the default: PYBERTCORE_NUM_THREADS,
+    else OMP_NUM_THREADS, else the CPUs this process may use (affinity mask and cgroup quota). Calls made at
+    the same time from several Python threads share this budget rather than each starting a full team. Set
+    before the first tokenization, it also sizes the tokenizers package's pool (see cpu_info())."""
     _core.set_num_threads(int(n))
 
 

@@ -2,7 +2,9 @@
 
     pybertcore                        the course's "Models" flow on all-MiniLM-L6-v2 (the main job)
     pybertcore embed TEXT... | --file FILE [--output x.npy]
+    pybertcore embed --input corpus.(parquet|jsonl|csv|txt) --output DIR     a resumable job (pybertcore/corpus.py)
     pybertcore classify TEXT... --model FOLDER
+    pybertcore classify --input FILE --output DIR --model FOLDER             the same, labels and scores
     pybertcore fill-mask TEXT... --model FOLDER
     pybertcore bench                  a quick self-timing of the encoder
     pybertcore info                   CPU features, ISA in use, threads, version
@@ -150,13 +152,38 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_job(task: str, args: argparse.Namespace) -> int:
+    """--input FILE --output DIR: the resumable corpus job; progress on a terminal only."""
+    from pybertcore.corpus import JobSpec, run_job
+
+    if args.texts or args.file:
+        raise SystemExit(f"pybertcore {task}: pass either --input FILE (a job writing parquet parts) or "
+                         "TEXT arguments / --file, not both")
+    if not args.output:
+        raise SystemExit(f"pybertcore {task}: --input needs --output DIR, the folder for the parquet parts")
+    if task == "classify" and args.model is None:
+        raise SystemExit(f"pybertcore classify: needs --model FOLDER with {HEAD_NEEDED['text-classification']}")
+    spec = JobSpec(task=task, input=args.input, output=args.output, model=resolve_model_argument(args.model),
+                   text_column=args.text_column, id_column=args.id_column, dtype=args.dtype,
+                   batch_size=args.batch_size, chunk_size=args.chunk_size,
+                   normalize=getattr(args, "normalize", False), top_k=getattr(args, "top_k", 1))
+    try:
+        run_job(spec, show_progress=_progress(args))
+    except ImportError as e:  # pyarrow: the corpus extra
+        raise SystemExit(f"pybertcore: {e}") from None
+    return 0
+
+
 def cmd_embed(args: argparse.Namespace) -> int:
     import numpy as np
 
     from pybertcore.sentence import SentenceEncoder
 
+    if args.input:
+        return _run_job("embed", args)
     texts = _read_texts(args)
-    encoder = SentenceEncoder.from_pretrained(resolve_model_argument(args.model))
+    encoder = SentenceEncoder.from_pretrained(resolve_model_argument(args.model),
+                                              model_kwargs={"dtype": args.dtype} if args.dtype else None)
     embeddings = encoder.encode(
         texts, batch_size=args.batch_size, normalize_embeddings=args.normalize, show_progress_bar=_progress(args)
     )
@@ -185,7 +212,9 @@ def _run_pipeline(task: str, args: argparse.Namespace, **call_kwargs) -> int:
             "the default all-MiniLM-L6-v2 is a sentence encoder without one"
         )
     texts = _read_texts(args)
-    pipe = pipeline(task, model=resolve_model_argument(args.model))
+    dtype = getattr(args, "dtype", None)
+    pipe = pipeline(task, model=resolve_model_argument(args.model), model_kwargs={"dtype": dtype} if dtype else None,
+                    batch_size=getattr(args, "batch_size", 8))
     results = pipe(texts, **call_kwargs)
     if task == "fill-mask" and len(texts) == 1:
         results = [results]  # the fill-mask pipeline unwraps a list of one, as transformers' does
@@ -195,6 +224,8 @@ def _run_pipeline(task: str, args: argparse.Namespace, **call_kwargs) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    if args.input:
+        return _run_job("classify", args)
     return _run_pipeline("text-classification", args, top_k=args.top_k)
 
 
@@ -336,17 +367,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("embed", help="sentence embeddings as JSON lines (or --output x.npy)")
+    def add_job(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--input", help="a corpus file (.parquet, .jsonl, .csv, .txt): run a resumable job writing "
+                                       "--output DIR/part-NNNNN.parquet (rerun the same command to resume)")
+        p.add_argument("--text-column", default="text", help="--input: the column holding the texts (default: text)")
+        p.add_argument("--id-column", default=None,
+                       help="--input: the column holding the ids (default: 'id' if the input has it, else row numbers)")
+        p.add_argument("--chunk-size", type=int, default=4096, help="--input: rows per part file (default: 4096)")
+        p.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "int8"),
+                       help="compute precision of the encoder's matrix multiplies")
+        p.add_argument("--batch-size", type=int, default=32)
+
+    p = sub.add_parser("embed", help="sentence embeddings as JSON lines (or --output x.npy), or a corpus job (--input)")
     add_model(p)
     add_texts(p)
-    p.add_argument("--output", help="write an (N, H) float32 .npy file instead of JSON lines")
-    p.add_argument("--batch-size", type=int, default=32)
+    add_job(p)
+    p.add_argument("--output", help="write an (N, H) float32 .npy file instead of JSON lines; with --input, the "
+                                    "folder for the parquet parts")
     p.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("classify", help="text classification with a sequence-classification model")
     add_model(p)
     add_texts(p)
+    add_job(p)
+    p.add_argument("--output", help="with --input: the folder for the parquet parts (labels and scores)")
     p.add_argument("--top-k", type=int, default=1)
     p.set_defaults(func=cmd_classify)
 

@@ -38,6 +38,7 @@ from pybertcore.loading import match_state_dict, parse_loading_arguments, report
 from pybertcore.models.config_checks import check_model_size
 from pybertcore.module_tree import Module
 from pybertcore.module_tree import build as build_module_tree
+from pybertcore.recipes import deepcopy_model, model_recipe, reduce_model
 
 logger = logging.getLogger("pybertcore")
 
@@ -206,6 +207,7 @@ class PreTrainedModel:
         self._tied: dict[str, str] = {}  # tied name → the name it shares storage with
         self._state_order: list[str] = []  # every state_dict name, tied ones included, in order
         self._unfilled: dict[str, ParamSpec] = {}  # placeholders of a model made for loading
+        self._changed: set[str] = set()  # parameters that differ from the source's: pickled (pybertcore.recipes)
         for spec in self._param_specs():
             self._state_order.append(spec.name)
             if spec.tied_to is not None:
@@ -338,6 +340,7 @@ class PreTrainedModel:
         """``module.weight = value``: shape checked, stored, the model repacked (the next forward uses it)."""
         source = self._tied_source(name)
         self._params[source] = self._checked_param(source, value)
+        self._changed.add(source)
         self._build()
 
     def get_submodule(self, target: str) -> Module:
@@ -453,6 +456,7 @@ class PreTrainedModel:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for name, value in values.items():
             self._params[name] = self._checked_param(name, value)
+        self._changed.update(values)
         self._build()
         return IncompatibleKeys(missing, unexpected)
 
@@ -519,6 +523,8 @@ class PreTrainedModel:
         release_pages(checkpoint)
         model._own_parameters()
         _core.release_freed_heap()  # the conversions' temporaries are gone by now
+        model._recipe = model_recipe(pretrained_model_name_or_path, args.hub, args.init, {
+            "ignore_mismatched_sizes": ignore_mismatched_sizes, "use_safetensors": use_safetensors, "variant": variant})
         if output_loading_info:
             return model, info
         return model
@@ -557,6 +563,7 @@ class PreTrainedModel:
         initializer_range = getattr(self.config, "initializer_range", 0.02)
         for name, spec in self._unfilled.items():
             self._params[name] = init_param(spec, initializer_range)
+        self._changed.update(self._unfilled)  # drawn here: a rebuilt model must get these values, not new ones
         self._unfilled = {}
 
     # --- saving --------------------------------------------------------------------------------------
@@ -593,6 +600,15 @@ class PreTrainedModel:
         }
         save_weights(tensors, Path(save_directory), safe_serialization=bool(safe_serialization),
                      max_shard_size=max_shard_size, variant=variant)
+
+    # --- pickling (pybertcore.recipes) ----------------------------------------------------------------
+    def __reduce__(self) -> tuple:
+        """The recipe (from_pretrained's source and arguments) and the state changed since, never the weights;
+        a model built in memory raises pickle.PicklingError saying so."""
+        return reduce_model(self)
+
+    def __deepcopy__(self, memo: dict) -> "PreTrainedModel":
+        return deepcopy_model(self, memo)
 
     def __repr__(self) -> str:
         """The module tree, as torch prints it."""

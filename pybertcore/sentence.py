@@ -173,14 +173,34 @@ class _Dense:
         if bias is not None and (bias.shape != weight.shape[:1] or not np.issubdtype(bias.dtype, np.floating)):
             raise CheckpointError(f"{weights_file}: linear.bias has shape {bias.shape} ({bias.dtype}); "
                                   f"expected ({weight.shape[0]},) floats for linear.weight of shape {weight.shape}")
+        self.folder = folder
         self.weight = np.ascontiguousarray(weight, dtype=np.float32)
         self.bias = None if bias is None else bias.astype(np.float32)
+        for array in (self.weight, self.bias):
+            if array is not None:
+                array.flags.writeable = False  # changes come as new arrays, which pickling can tell apart
+        self._loaded = (self.weight, self.bias)
+
+    def __reduce__(self) -> tuple:
+        """Its folder (pybertcore.recipes), and the weight or bias only if a new one was assigned since."""
+        weight, bias = self._loaded
+        return (_rebuild_dense, (self.folder, None if self.weight is weight else self.weight,
+                                 None if self.bias is bias else self.bias))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         y = x @ self.weight.T
         if self.bias is not None:
             y = y + self.bias
         return self.activation(y).astype(np.float32, copy=False)
+
+
+def _rebuild_dense(folder: Path, weight: Optional[np.ndarray], bias: Optional[np.ndarray]) -> _Dense:
+    layer = _Dense(folder)
+    if weight is not None:
+        layer.weight = weight
+    if bias is not None:
+        layer.bias = bias
+    return layer
 
 
 def _sentence_bert_config(path: Path) -> tuple[Optional[int], bool]:
@@ -499,6 +519,27 @@ class SentenceEncoder:
         else:
             result = list(import_torch("convert_to_numpy=False").from_numpy(out))
         return result[0] if single else result
+
+    def encode_iter(self, sentences: Iterable[str], batch_size: int = 32, chunk_size: int = 1024,
+                    **kwargs: Any) -> Iterator[np.ndarray]:
+        """Embeddings of an iterable of texts of any length, chunk by chunk in input order: yields (n, D)
+        float32 arrays for chunk_size texts at a time (the last may be shorter), so memory holds one chunk
+        whatever the corpus. Each vector is bit for bit the one ``encode`` gives (a text's result never
+        depends on its batch). Takes ``encode``'s keyword arguments (normalize_embeddings, ...); the
+        progress bar is never shown (the caller knows its corpus; see ``pybertcore embed --input``)."""
+        if isinstance(sentences, str):
+            raise TypeError("encode_iter() takes an iterable of texts; for one text use encode()")
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        kwargs["show_progress_bar"] = False
+        chunk: list = []
+        for text in sentences:
+            chunk.append(text)
+            if len(chunk) == chunk_size:
+                yield self.encode(chunk, batch_size=batch_size, **kwargs)
+                chunk = []
+        if chunk:
+            yield self.encode(chunk, batch_size=batch_size, **kwargs)
 
     # --- comparing ----------------------------------------------------------------------------------
     def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:

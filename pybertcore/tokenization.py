@@ -32,6 +32,8 @@ import numpy as np
 
 from pybertcore.frameworks import import_torch, is_torch_tensor, to_torch
 from pybertcore.hub import resolve_model_folder
+from pybertcore.recipes import reduce_tokenizer, tokenizer_recipe
+from pybertcore.thread_budget import cap_tokenizer_pool
 from pybertcore.untrusted import describe, errors_name_file, load_json
 
 logger = logging.getLogger("pybertcore")
@@ -261,6 +263,14 @@ class PreTrainedTokenizerFast:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Union[str, os.PathLike], *inputs: Any, **kwargs: Any):
         """Loads ``tokenizer.json`` from a folder, or builds a BERT WordPiece tokenizer from ``vocab.txt``."""
+        arguments = {k: v for k, v in kwargs.items() if k != "use_fast"}
+        tokenizer = cls._from_files(pretrained_model_name_or_path, *inputs, **kwargs)
+        hub = {k: arguments.pop(k) for k in ("cache_dir", "revision", "local_files_only", "token") if k in arguments}
+        tokenizer._recipe = tokenizer_recipe(cls, pretrained_model_name_or_path, hub, arguments, tokenizer._tokenizer)
+        return tokenizer
+
+    @classmethod
+    def _from_files(cls, pretrained_model_name_or_path: Union[str, os.PathLike], *inputs: Any, **kwargs: Any):
         from tokenizers import Tokenizer
 
         hub_kwargs = {k: kwargs.pop(k) for k in ("cache_dir", "revision", "local_files_only", "token") if k in kwargs}
@@ -400,14 +410,10 @@ class PreTrainedTokenizerFast:
         with self._lock:
             return self._tokenizer.encode(text, pair, add_special_tokens=add_special_tokens).tokens
 
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+    def __reduce__(self) -> tuple:
+        """The recipe (from_pretrained's source and arguments) and the settings; the Rust tokenizer's state
+        travels only when it differs from the source's (pybertcore.recipes)."""
+        return reduce_tokenizer(self)
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return self._tokenizer.num_special_tokens_to_add(pair)
@@ -527,6 +533,7 @@ class PreTrainedTokenizerFast:
         return_special_tokens_mask, return_offsets_mapping, return_length, verbose=True,
     ) -> BatchEncoding:
         tok = self._tokenizer
+        cap_tokenizer_pool()  # before the tokenizers pool first runs: it is sized once
         with self._lock:
             if trunc != "do_not_truncate":
                 tok.enable_truncation(max_length, stride=stride, strategy=trunc, direction=self.truncation_side)

@@ -76,9 +76,13 @@ void register_runtime(py::module_& m) {
     py::dict d;
     d["affinity_cpus"] = t.affinity_cpus;
     d["cgroup_cpus"] = t.cgroup_cpus;
+    d["env_threads"] = t.env_threads;
     d["default_threads"] = t.default_threads;
+    d["default_source"] = t.default_source;
+    d["source"] = pbc::num_threads_is_set() ? "set_num_threads" : t.default_source;
     return d;
-  }, "what the thread default was derived from: affinity mask and cgroup quota");
+  }, "where the thread budget came from: set_num_threads, PYBERTCORE_NUM_THREADS, OMP_NUM_THREADS, cgroup "
+     "quota or affinity mask");
   m.def("release_freed_heap", [] {
     py::gil_scoped_release release;
     pbc::release_freed_heap();

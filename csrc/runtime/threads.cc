@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -55,12 +56,34 @@ int cgroup_cpus() {
   return best;
 }
 
+// A positive integer from the environment variable `name`, or 0. `list_ok`: OMP_NUM_THREADS may be a
+// comma-separated list of per-level counts; the first is the outermost level's, the one that applies.
+int env_threads(const char* name, bool list_ok) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return 0;
+  char* end = nullptr;
+  const long n = std::strtol(value, &end, 10);
+  while (*end == ' ' || *end == '\t') ++end;
+  if (end == value || (*end != '\0' && !(list_ok && *end == ',')) || n < 1 || n > 1 << 16) return 0;
+  return static_cast<int>(n);
+}
+
 const ThreadInfo& detected() {
   static const ThreadInfo info = [] {
     ThreadInfo t;
     t.affinity_cpus = affinity_cpus();
     t.cgroup_cpus = cgroup_cpus();
-    t.default_threads = t.cgroup_cpus > 0 && t.cgroup_cpus < t.affinity_cpus ? t.cgroup_cpus : t.affinity_cpus;
+    const bool quota = t.cgroup_cpus > 0 && t.cgroup_cpus < t.affinity_cpus;
+    t.default_threads = quota ? t.cgroup_cpus : t.affinity_cpus;
+    t.default_source = quota ? "cgroup" : "affinity";
+    if (const int n = env_threads("OMP_NUM_THREADS", true)) {
+      t.env_threads = t.default_threads = n;
+      t.default_source = "OMP_NUM_THREADS";
+    }
+    if (const int n = env_threads("PYBERTCORE_NUM_THREADS", false)) {
+      t.env_threads = t.default_threads = n;
+      t.default_source = "PYBERTCORE_NUM_THREADS";
+    }
     return t;
   }();
   return info;
@@ -84,6 +107,8 @@ int num_threads() {
   const int n = g_threads.load();
   return n > 0 ? n : detected().default_threads;
 }
+
+bool num_threads_is_set() { return g_threads.load() > 0; }
 
 void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("number of threads must be at least 1, got " + std::to_string(n));
