@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bindings/arrays.h"
+#include "bindings/layer_norm.h"
 #include "bindings/register.h"
 #include "model/builder.h"
 #include "model/dense.h"
@@ -65,7 +66,13 @@ FloatArray dense_forward(const Dense& d, const FloatArray& x, Activation act, co
 
 FloatArray layer_norm(const FloatArray& x, const FloatArray& weight, const FloatArray& bias, float eps,
                       const py::object& isa) {
-  const pbc::Kernels& k = kernels_named(isa);
+  return run_layer_norm(kernels_named(isa), x, weight, bias, eps);
+}
+
+}  // namespace
+
+FloatArray run_layer_norm(const pbc::Kernels& k, const FloatArray& x, const FloatArray& weight,
+                          const FloatArray& bias, float eps, FloatArray* packed) {
   if (x.ndim() != 2) throw std::invalid_argument("input must be 2-D, got shape " + shape_str(x));
   const py::ssize_t C = x.shape(1);
   if (weight.ndim() != 1 || weight.shape(0) != C || bias.ndim() != 1 || bias.shape(0) != C) {
@@ -80,13 +87,15 @@ FloatArray layer_norm(const FloatArray& x, const FloatArray& weight, const Float
   ln.N = static_cast<int>(x.shape(0));
   ln.C = static_cast<int>(C);
   ln.eps = eps;
+  if (packed) {
+    *packed = FloatArray(static_cast<py::ssize_t>(k.packed_a_floats(ln.N, ln.C)));
+    ln.packed = packed->mutable_data();
+  }
   py::gil_scoped_release release;
   const pbc::ThreadLease lease;
   k.layernorm(ln);
   return y;
 }
-
-}  // namespace
 
 void register_dense(py::module_& m) {
   py::class_<Dense>(m, "Dense")

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bindings/arrays.h"
+#include "bindings/layer_norm.h"
 #include "bindings/register.h"
 #include "kernels/kernels.h"
 #include "kernels/quantize.h"
@@ -160,29 +161,9 @@ py::tuple attention(const FloatArray& qkv, const py::array_t<int32_t, py::array:
 // LayerNorm of a 2-D array; returns (y, y in the level's packed layout of an (N, C) GEMM operand, 1-D).
 py::tuple layer_norm_packed(const FloatArray& x, const FloatArray& weight, const FloatArray& bias, float eps,
                             const py::object& isa) {
-  const pbc::Kernels& k = kernels_named(isa);
-  if (x.ndim() != 2) throw std::invalid_argument("input must be 2-D, got shape " + shape_str(x));
-  const py::ssize_t C = x.shape(1);
-  if (weight.ndim() != 1 || weight.shape(0) != C || bias.ndim() != 1 || bias.shape(0) != C) {
-    throw std::invalid_argument("LayerNorm weight and bias must have shape (" + std::to_string(C) + ",)");
-  }
-  FloatArray y({x.shape(0), C});
-  pbc::LayerNormArgs ln;
-  ln.out = y.mutable_data();
-  ln.inp = x.data();
-  ln.weight = weight.data();
-  ln.bias = bias.data();
-  ln.N = static_cast<int>(x.shape(0));
-  ln.C = static_cast<int>(C);
-  ln.eps = eps;
-  FloatArray yp(static_cast<py::ssize_t>(k.packed_a_floats(ln.N, ln.C)));
-  ln.packed = yp.mutable_data();
-  {
-    py::gil_scoped_release release;
-    const pbc::ThreadLease lease;
-    k.layernorm(ln);
-  }
-  return py::make_tuple(y, yp);
+  FloatArray packed;
+  FloatArray y = run_layer_norm(kernels_named(isa), x, weight, bias, eps, &packed);
+  return py::make_tuple(y, packed);
 }
 
 FloatArray bf16_round(const FloatArray& x) {
