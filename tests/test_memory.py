@@ -211,6 +211,8 @@ import pybertcore
 
 if sys.argv[1] == "custom":  # a program's own handler: the pass completes, then the handler runs
     signal.signal(signal.SIGINT, lambda *a: print("handler", flush=True))
+else:  # Python's own handler, even when started with SIGINT ignored (a job put in the background by a shell)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 config = pybertcore.BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
                                vocab_size=100)
 model = pybertcore.BertModel(config)

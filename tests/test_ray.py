@@ -15,14 +15,15 @@ import ray  # the ray extra, in the test extra too: CI runs these, never skips t
 
 import pybertcore
 import pybertcore.ray as pbray
-from ray_helpers import runtime_env, uneven_texts
+from ray_helpers import outside_repository, runtime_env, uneven_texts
 
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, runtime_env=runtime_env(), include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+    with outside_repository():
+        ray.init(num_cpus=2, runtime_env=runtime_env(), include_dashboard=False, log_to_driver=False)
+        yield
+        ray.shutdown()
 
 
 @pytest.fixture(scope="module")

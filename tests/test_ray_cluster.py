@@ -9,10 +9,15 @@ import ray  # the ray extra, in the test extra too: CI runs these, never skips t
 
 import pybertcore
 import pybertcore.ray as pbray
-from ray_helpers import runtime_env, uneven_texts
+from ray_helpers import outside_repository, runtime_env, uneven_texts
 
 
 def test_two_nodes_give_local_encode_per_id(minilm_dir):
+    with outside_repository():
+        _two_nodes(minilm_dir)
+
+
+def _two_nodes(minilm_dir):
     from ray.cluster_utils import Cluster
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
