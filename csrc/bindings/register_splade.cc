@@ -9,9 +9,11 @@
 
 #include <string>
 
+#include "bindings/arrays.h"
 #include "bindings/interrupt.h"
 #include "bindings/register.h"
 #include "kernels/kernels.h"
+#include "model/builder.h"
 #include "model/splade.h"
 #include "runtime/cancel.h"
 #include "runtime/threads.h"
@@ -22,14 +24,7 @@ using namespace pbc;
 
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style>;
 using OffsetArray = py::array_t<int32_t, py::array::c_style>;
-
-std::string shape_of(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-  return s + (a.ndim() == 1 ? ",)" : ")");
-}
 
 void check_shape(const FloatArray& a, std::initializer_list<py::ssize_t> shape, const char* name) {
   bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
@@ -39,7 +34,7 @@ void check_shape(const FloatArray& a, std::initializer_list<py::ssize_t> shape, 
     std::string want = "(";
     i = 0;
     for (py::ssize_t n : shape) want += (i++ ? ", " : "") + std::to_string(n);
-    throw std::invalid_argument(std::string(name) + " has shape " + shape_of(a) + ", expected " + want +
+    throw std::invalid_argument(std::string(name) + " has shape " + shape_str(a) + ", expected " + want +
                                 (shape.size() == 1 ? ",)" : ")"));
   }
 }
@@ -51,22 +46,15 @@ const float* optional_vector(const py::object& v, py::ssize_t n, const char* nam
   return keep.data();
 }
 
-Precision precision_named(const std::string& s) {
-  if (s == "float32") return Precision::kFloat32;
-  if (s == "bfloat16") return Precision::kBFloat16;
-  if (s == "int8") return Precision::kInt8;
-  throw std::invalid_argument("unknown dtype '" + s + "'; expected one of: float32, bfloat16, int8");
-}
-
 SpladeHead make_head(const FloatArray& transform_weight, const py::object& transform_bias, Activation act,
                      const FloatArray& norm_weight, const FloatArray& norm_bias, float eps,
                      const FloatArray& decoder_weight, const py::object& decoder_bias, int tile_rows,
                      const std::string& dtype, const py::object& isa) {
   if (transform_weight.ndim() != 2) {
-    throw std::invalid_argument("transform_weight must be 2-D (X, H), got " + shape_of(transform_weight));
+    throw std::invalid_argument("transform_weight must be 2-D (X, H), got " + shape_str(transform_weight));
   }
   if (decoder_weight.ndim() != 2) {
-    throw std::invalid_argument("decoder_weight must be 2-D (V, X), got " + shape_of(decoder_weight));
+    throw std::invalid_argument("decoder_weight must be 2-D (V, X), got " + shape_str(decoder_weight));
   }
   SpladeHeadWeights w;
   w.X = static_cast<int>(transform_weight.shape(0));
@@ -84,18 +72,17 @@ SpladeHead make_head(const FloatArray& transform_weight, const py::object& trans
   w.eps = eps;
   w.decoder_weight = decoder_weight.data();
   w.decoder_bias = optional_vector(decoder_bias, w.V, "decoder_bias", db);
-  const Kernels& k = isa.is_none() ? active_kernels() : kernels_for(parse_isa(isa.cast<std::string>().c_str()));
-  return SpladeHead(k, w, tile_rows, precision_named(dtype));
+  return SpladeHead(kernels_named(isa), w, tile_rows, parse_precision(dtype));
 }
 
 FloatArray splade_forward(const SpladeHead& head, const FloatArray& hidden, const OffsetArray& offsets,
                           const std::string& pooling, const std::string& activation) {
   if (hidden.ndim() != 2 || hidden.shape(1) != head.H()) {
-    throw std::invalid_argument("hidden has shape " + shape_of(hidden) + ", expected (N, " +
+    throw std::invalid_argument("hidden has shape " + shape_str(hidden) + ", expected (N, " +
                                 std::to_string(head.H()) + ")");
   }
   if (offsets.ndim() != 1 || offsets.shape(0) < 1) {
-    throw std::invalid_argument("offsets has shape " + shape_of(offsets) + ", expected (B + 1,)");
+    throw std::invalid_argument("offsets has shape " + shape_str(offsets) + ", expected (B + 1,)");
   }
   SpladeArgs a;
   if (pooling == "max") {
