@@ -89,6 +89,8 @@ class Head:
     cls_input: str = "first"
 
 
+# One linear layer on the pooler output: BERT's, ALBERT's, NomicBERT's and GTE's sequence classification.
+POOLED_CLASSIFICATION_HEAD = Head("pooled", (Linear("classifier", "num_labels"),))
 # The token-level heads every family declares the same way: one linear layer on each position.
 TOKEN_CLASSIFICATION_HEAD = Head("tokens", (Linear("classifier", "num_labels"),))
 QUESTION_ANSWERING_HEAD = Head("tokens", (Linear("qa_outputs", "num_labels"),))

@@ -20,6 +20,7 @@ from pybertcore.models.heads import (
     Head,
     Linear,
     Norm,
+    POOLED_CLASSIFICATION_HEAD,
     QUESTION_ANSWERING_HEAD,
     TOKEN_CLASSIFICATION_HEAD,
 )
@@ -67,7 +68,7 @@ class AlbertModel(AlbertPreTrainedModel, EncoderModel):
 
 
 class AlbertForSequenceClassification(AlbertPreTrainedModel, ForSequenceClassification):
-    head_spec = Head("pooled", (Linear("classifier", "num_labels"),))
+    head_spec = POOLED_CLASSIFICATION_HEAD
 
 
 class AlbertForTokenClassification(AlbertPreTrainedModel, ForTokenClassification):

@@ -20,6 +20,7 @@ from pybertcore.models.heads import (
     Head,
     Linear,
     Norm,
+    POOLED_CLASSIFICATION_HEAD,
     QUESTION_ANSWERING_HEAD,
     TOKEN_CLASSIFICATION_HEAD,
 )
@@ -62,7 +63,7 @@ class BertModel(BertPreTrainedModel, EncoderModel):
 
 
 class BertForSequenceClassification(BertPreTrainedModel, ForSequenceClassification):
-    head_spec = Head("pooled", (Linear("classifier", "num_labels"),))
+    head_spec = POOLED_CLASSIFICATION_HEAD
 
 
 class BertForTokenClassification(BertPreTrainedModel, ForTokenClassification):

@@ -14,6 +14,7 @@ from pybertcore.models.heads import (
     Head,
     Linear,
     Norm,
+    POOLED_CLASSIFICATION_HEAD,
     TOKEN_CLASSIFICATION_HEAD,
 )
 from pybertcore.models.module_trees import GTE_TREE
@@ -53,7 +54,7 @@ class GteModel(GtePreTrainedModel, EncoderModel):
 
 
 class GteForSequenceClassification(GtePreTrainedModel, ForSequenceClassification):
-    head_spec = Head("pooled", (Linear("classifier", "num_labels"),))
+    head_spec = POOLED_CLASSIFICATION_HEAD
 
 
 class GteForTokenClassification(GtePreTrainedModel, ForTokenClassification):

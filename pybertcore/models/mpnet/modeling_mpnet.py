@@ -1,11 +1,10 @@
-"""MPNet: RoBERTa's embeddings without token types (positions count from ``pad_token_id + 1``), BERT's
+"""MPNet: RoBERTa's embeddings without token types (positions count from 2, after transformers' fixed
+padding index 1), BERT's
 post-LayerNorm layers under other names, and a relative-position bias per head shared by every layer
 (``encoder.relative_attention_bias``, T5's bidirectional buckets), which the core adds to the scores.
 The heads are RoBERTa's."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from pybertcore.modeling_outputs import BaseModelOutputWithPooling
 from pybertcore.models.encoder_model import (

@@ -21,6 +21,7 @@ from pybertcore.models.heads import (
     Head,
     Linear,
     Norm,
+    POOLED_CLASSIFICATION_HEAD,
     TOKEN_CLASSIFICATION_HEAD,
 )
 from pybertcore.models.module_trees import NOMIC_BERT_TREE
@@ -102,7 +103,7 @@ class NomicBertModel(NomicBertPreTrainedModel, EncoderModel):
 
 
 class NomicBertForSequenceClassification(NomicBertPreTrainedModel, ForSequenceClassification):
-    head_spec = Head("pooled", (Linear("classifier", "num_labels"),))
+    head_spec = POOLED_CLASSIFICATION_HEAD
 
 
 class NomicBertForTokenClassification(NomicBertPreTrainedModel, ForTokenClassification):
