@@ -75,9 +75,9 @@ find "$stage/pybertcore" \( -name '_core*.so' -o -name '__pycache__' \) -prune -
 ext=$(basename "$build"/_core*.so)
 cp "$build/$ext" "$stage/pybertcore/.core_tmp.so" && mv "$stage/pybertcore/.core_tmp.so" "$stage/pybertcore/$ext"
 needed=$(readelf -d "$stage/pybertcore/$ext")
-echo "$needed" | grep -q 'libasan' || fail "$ext is not linked with libasan"
+[[ $needed == *libasan* ]] || fail "$ext is not linked with libasan"
 # libubsan static (CMakeLists.txt says why): a shared one would print its reports where none is kept.
-echo "$needed" | grep -q 'libubsan' && fail "$ext needs a shared libubsan: its reports would not reach $reports"
+[[ $needed == *libubsan* ]] && fail "$ext needs a shared libubsan: its reports would not reach $reports"
 
 libasan=$(realpath "$(g++ -print-file-name=libasan.so)")
 libstdcxx=$(realpath "$(g++ -print-file-name=libstdc++.so)")

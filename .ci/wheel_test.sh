@@ -36,7 +36,7 @@ name=$(basename "$wheel")
 echo "$name"
 
 step "2. check"
-tag=$(echo "$name" | grep -o 'manylinux_2_[0-9]*_x86_64' | head -1) || fail "no manylinux_2_X tag in $name"
+tag=$(echo "$name" | grep -o 'manylinux_2_[0-9]*_x86_64' | sed -n 1p) || fail "no manylinux_2_X tag in $name"
 minor=${tag#manylinux_2_}; minor=${minor%_x86_64}
 [ "$minor" -le 28 ] || fail "$tag is newer than manylinux_2_28"
 echo "tag: $tag"
@@ -120,7 +120,8 @@ step "4. import time"
   "$work/venv/bin/python" -X importtime -c "import pybertcore" 2>"$work/importtime.txt"
 )
 echo "python -X importtime -c 'import pybertcore', cumulative microseconds, the slowest imports:"
-grep -E '^import time: +[0-9]' "$work/importtime.txt" | sort -t'|' -k2 -n -r | head -8
+# sed, not head: head exits after 8 lines and sort, still writing, dies of SIGPIPE (141 under pipefail).
+grep -E '^import time: +[0-9]' "$work/importtime.txt" | sort -t'|' -k2 -n -r | sed -n '1,8p'
 (
   cd "$work/run"
   "$work/venv/bin/python" - <<'PY'
