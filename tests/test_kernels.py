@@ -264,9 +264,10 @@ def test_attention(isa, lengths, query_only, NH, HS, T):
     assert none is None and np.array_equal(ctx, ctx2)
 
 
-def _attention_variant_np(qkv, spans, slots, NH, T, scale, rel_bias, window):
+def _attention_variant_np(qkv, spans, slots, NH, T, scale, rel_bias, window, pos=None):
     """softmax(q·kᵀ·scale + bias[h][j − i]) over the keys with |j − i| ≤ window (all when window is 0),
-    in float64: what AttentionArgs' rel_bias and window mean."""
+    in float64: what AttentionArgs' rel_bias and window mean. pos = (pos_key, pos_query, pos_col): the
+    disentangled terms, (q·kᵀ + q·pos_key[c]ᵀ + k·pos_query[c]ᵀ)·scale with c = pos_col[i − j + T − 1]."""
     N, H3 = qkv.shape
     H = H3 // 3
     HS = H // NH
@@ -282,7 +283,16 @@ def _attention_variant_np(qkv, spans, slots, NH, T, scale, rel_bias, window):
                     continue
                 k = q64[k0:r1, H + h * HS:H + (h + 1) * HS][seen]
                 v = q64[k0:r1, 2 * H + h * HS:2 * H + (h + 1) * HS][seen]
-                sc = k @ q64[r, h * HS:(h + 1) * HS] * scale
+                q = q64[r, h * HS:(h + 1) * HS]
+                sc = k @ q
+                if pos is not None:
+                    pos_key, pos_query, pos_col = pos
+                    col = pos_col[qs - ks[seen] + T - 1]
+                    if pos_key is not None:
+                        sc = sc + pos_key[col, h * HS:(h + 1) * HS].astype(np.float64) @ q
+                    if pos_query is not None:
+                        sc = sc + np.einsum("kd,kd->k", k, pos_query[col, h * HS:(h + 1) * HS].astype(np.float64))
+                sc = sc * scale
                 if rel_bias is not None:
                     sc = sc + rel_bias[h, ks[seen] - qs + T - 1]
                 p = np.exp(sc - sc.max())
@@ -290,12 +300,9 @@ def _attention_variant_np(qkv, spans, slots, NH, T, scale, rel_bias, window):
     return ctx
 
 
-# (lengths as (kept positions of T), heads, head size, T, window): gaps in the kept positions (masked tokens),
-# a masked position 0 kept as a query, windows shorter than the sequence, a window with no key in reach.
-@pytest.mark.parametrize("biased", [False, True])
-@pytest.mark.parametrize("NH,HS,T,window", [(2, 8, 9, 0), (3, 16, 70, 5), (2, 32, 300, 64), (1, 4, 12, 1)])
-def test_attention_bias_and_window(isa, biased, NH, HS, T, window):
-    rng = np.random.default_rng(NH * T + window)
+def _masked_spans(rng, T):
+    """Three sequences of kept positions of T (gaps: masked tokens), two of them with a masked position 0
+    kept as a query-only row: (spans, slots, rows)."""
     spans, slots, row = [], [], 0
     for keep_first in (True, False, True):
         kept = np.flatnonzero(rng.random(T) < 0.7)
@@ -308,7 +315,16 @@ def test_attention_bias_and_window(isa, biased, NH, HS, T, window):
         slots.extend(kept.tolist())
         row += len(kept)
         spans.append((r0, k0, row))
-    spans, slots = np.array(spans, np.int32), np.array(slots, np.int32)
+    return np.array(spans, np.int32), np.array(slots, np.int32), row
+
+
+# (lengths as (kept positions of T), heads, head size, T, window): gaps in the kept positions (masked tokens),
+# a masked position 0 kept as a query, windows shorter than the sequence, a window with no key in reach.
+@pytest.mark.parametrize("biased", [False, True])
+@pytest.mark.parametrize("NH,HS,T,window", [(2, 8, 9, 0), (3, 16, 70, 5), (2, 32, 300, 64), (1, 4, 12, 1)])
+def test_attention_bias_and_window(isa, biased, NH, HS, T, window):
+    rng = np.random.default_rng(NH * T + window)
+    spans, slots, row = _masked_spans(rng, T)
     qkv = rng.standard_normal((row, 3 * NH * HS), dtype=np.float32)
     bias = rng.standard_normal((NH, 2 * T - 1), dtype=np.float32) if biased else None
     scale = 1 / np.sqrt(HS)
@@ -325,6 +341,32 @@ def test_attention_bias_and_window(isa, biased, NH, HS, T, window):
     if isa != "scalar":
         ref, _ = _core.testing.attention(qkv, spans, NH, T, scale, slots=slots, isa="scalar", rel_bias=bias,
                                          window=window)
+        assert np.abs(ctx - ref).max() <= 2e-5
+
+
+# DeBERTa's terms: c2p, p2c or both; tables with fewer rows than relative positions (clamped buckets, R < 2T − 1)
+# and with more; a map with repeated rows (log buckets); head sizes off the register width; T = 1.
+@pytest.mark.parametrize("terms", ["c2p", "p2c", "c2p|p2c"])
+@pytest.mark.parametrize("NH,HS,T,R", [(2, 8, 9, 6), (3, 20, 70, 200), (2, 64, 160, 64), (1, 4, 1, 2)])
+def test_attention_disentangled(isa, terms, NH, HS, T, R):
+    rng = np.random.default_rng(NH * T + R)
+    spans, slots, row = _masked_spans(rng, T)
+    H = NH * HS
+    qkv = rng.standard_normal((row, 3 * H), dtype=np.float32)
+    pos_key = rng.standard_normal((R, H), dtype=np.float32) if "c2p" in terms else None
+    pos_query = rng.standard_normal((R, H), dtype=np.float32) if "p2c" in terms else None
+    d = np.arange(-(T - 1), T)
+    pos_col = np.clip(np.sign(d) * np.minimum(np.abs(d), 3 + np.abs(d) // 3) + R // 2, 0, R - 1).astype(np.int32)
+    scale = 1 / np.sqrt(3 * HS)
+    ctx, probs = _core.testing.attention(qkv, spans, NH, T, scale, slots=slots, output_probs=True, isa=isa,
+                                         pos_key=pos_key, pos_query=pos_query, pos_col=pos_col)
+    want = _attention_variant_np(qkv, spans, slots, NH, T, scale, None, 0, (pos_key, pos_query, pos_col))
+    assert np.abs(ctx - want).max() <= 2e-5
+    sums = probs.sum(-1)
+    assert np.all((np.abs(sums - 1) < 1e-5) | (sums == 0))
+    if isa != "scalar":
+        ref, _ = _core.testing.attention(qkv, spans, NH, T, scale, slots=slots, isa="scalar", pos_key=pos_key,
+                                         pos_query=pos_query, pos_col=pos_col)
         assert np.abs(ctx - ref).max() <= 2e-5
 
 

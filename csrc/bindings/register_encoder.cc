@@ -39,6 +39,9 @@ class PyEncoderBuilder {
     with_piece(w, [this](const pbc::WeightPiece& p) { b_.add_layer_set(p); });
   }
   void pooler(const py::dict& w) { with_piece(w, [this](const pbc::WeightPiece& p) { b_.pooler(p); }); }
+  void relative_positions(const py::dict& w, std::vector<int> columns) {
+    with_piece(w, [this, &columns](const pbc::WeightPiece& p) { b_.relative_positions(p, std::move(columns)); });
+  }
   void add_rotary(const py::dict& w) { with_piece(w, [this](const pbc::WeightPiece& p) { b_.add_rotary(p); }); }
   void final_norm(const py::dict& w) { with_piece(w, [this](const pbc::WeightPiece& p) { b_.final_norm(p); }); }
   void word_embedding_rows(int64_t begin, const py::object& rows_obj) {
@@ -208,19 +211,23 @@ void register_encoder(py::module_& m) {
       .def_readwrite("norm_first", &EncoderConfig::norm_first)
       .def_readwrite("gated_ffn", &EncoderConfig::gated_ffn)
       .def_readwrite("layer_window", &EncoderConfig::layer_window)
-      .def_readwrite("layer_rotary", &EncoderConfig::layer_rotary);
+      .def_readwrite("layer_rotary", &EncoderConfig::layer_rotary)
+      .def_readwrite("projection_before_norm", &EncoderConfig::projection_before_norm)
+      .def_readwrite("pos_rows", &EncoderConfig::pos_rows)
+      .def_readwrite("score_scale_factor", &EncoderConfig::score_scale_factor);
 
   py::class_<PyEncoderBuilder>(m, "EncoderBuilder")
       .def(py::init<const EncoderConfig&, std::vector<int>, const std::string&, std::vector<std::string>>(),
            py::arg("config"), py::arg("layer_map"), py::arg("precision") = "float32",
            py::arg("keep_float32") = std::vector<std::string>{},
            "an Encoder built piece by piece (model/builder.h): embeddings(), word_embedding_rows() until every "
-           "row is given, add_layer_set() per weight set, add_rotary() per rotary table, final_norm() and pooler() "
-           "where the family has them, then build()")
+           "row is given, relative_positions() (DeBERTa) before add_layer_set() per weight set, add_rotary() per "
+           "rotary table, final_norm() and pooler() where the family has them, then build()")
       .def("embeddings", &PyEncoderBuilder::embeddings, py::arg("weights"))
       .def("word_embedding_rows", &PyEncoderBuilder::word_embedding_rows, py::arg("begin"), py::arg("rows"))
       .def("add_layer_set", &PyEncoderBuilder::add_layer_set, py::arg("weights"))
       .def("pooler", &PyEncoderBuilder::pooler, py::arg("weights"))
+      .def("relative_positions", &PyEncoderBuilder::relative_positions, py::arg("weights"), py::arg("columns"))
       .def("add_rotary", &PyEncoderBuilder::add_rotary, py::arg("weights"))
       .def("final_norm", &PyEncoderBuilder::final_norm, py::arg("weights"))
       .def("build", &PyEncoderBuilder::build);

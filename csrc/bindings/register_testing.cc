@@ -73,9 +73,11 @@ FloatArray dense_forward(const Dense& d, const FloatArray& x, Activation act, co
 // token index of each row within its padded sequence (needed for the probabilities). Returns
 // (ctx (N, H), probs (B, NH, T, T) or None).
 // rel_bias (NH, 2·T − 1) or None, window ≥ 0: AttentionArgs' relative bias (rel_span = T) and window.
+// pos_key, pos_query (R, H) or None with pos_col (2·T − 1) int32: the disentangled terms (rel_span = T).
 py::tuple attention(const FloatArray& qkv, const py::array_t<int32_t, py::array::c_style>& spans, int num_heads,
                     int T, float scale, const py::object& slots, bool output_probs, const py::object& isa,
-                    const py::object& rel_bias, int window) {
+                    const py::object& rel_bias, int window, const py::object& pos_key, const py::object& pos_query,
+                    const py::object& pos_col) {
   const pbc::Kernels& k = kernels_named(isa);
   if (qkv.ndim() != 2 || num_heads < 1 || qkv.shape(1) % (3 * num_heads) != 0) {
     throw std::invalid_argument("qkv has shape " + shape_str(qkv) + ", expected (N, 3 * num_heads * head_size)");
@@ -120,6 +122,37 @@ py::tuple attention(const FloatArray& qkv, const py::array_t<int32_t, py::array:
     }
   }
   if (window < 0) throw std::invalid_argument("window must be >= 0");
+  // Disentangled terms: tables (R, H) and a nondecreasing map into [0, R); keys in ascending slot order.
+  FloatArray tables[2];
+  const py::object* table_objs[2] = {&pos_key, &pos_query};
+  int R = -1;
+  for (int i = 0; i < 2; ++i) {
+    if (table_objs[i]->is_none()) continue;
+    tables[i] = float_array(*table_objs[i], i ? "pos_query" : "pos_key");
+    if (tables[i].ndim() != 2 || tables[i].shape(1) != H || (R >= 0 && tables[i].shape(0) != R)) {
+      throw std::invalid_argument("pos_key and pos_query must have the same shape (R, H)");
+    }
+    R = static_cast<int>(tables[i].shape(0));
+  }
+  std::vector<int> columns;
+  if (R >= 0) {
+    if (pos_col.is_none()) throw std::invalid_argument("pos_key / pos_query need pos_col");
+    auto pc = pos_col.cast<py::array_t<int32_t, py::array::c_style>>();
+    if (pc.ndim() != 1 || pc.shape(0) != 2 * static_cast<py::ssize_t>(T) - 1) {
+      throw std::invalid_argument("pos_col must have shape (2 * T - 1,)");
+    }
+    columns.assign(pc.data(), pc.data() + pc.shape(0));
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (columns[i] < 0 || columns[i] >= R || (i && columns[i] < columns[i - 1])) {
+        throw std::invalid_argument("pos_col must be nondecreasing within [0, R)");
+      }
+    }
+    for (const pbc::SequenceSpan& sp : seqs) {
+      for (int r = sp.row_begin + 1; r < sp.row_end; ++r) {
+        if (slot[r] <= slot[r - 1]) throw std::invalid_argument("slots must ascend within a sequence");
+      }
+    }
+  }
   FloatArray ctx({static_cast<py::ssize_t>(N), static_cast<py::ssize_t>(H)});
   py::object probs_obj = py::none();
   float* probs = nullptr;
@@ -146,11 +179,17 @@ py::tuple attention(const FloatArray& qkv, const py::array_t<int32_t, py::array:
   a.rel_bias = rel_bias.is_none() ? nullptr : bias.data();
   a.rel_span = T;
   a.window = window;
+  if (R >= 0) {
+    a.pos_key = pos_key.is_none() ? nullptr : tables[0].data();
+    a.pos_query = pos_query.is_none() ? nullptr : tables[1].data();
+    a.ld_pos = H;
+    a.pos_col = columns.data();
+  }
   {
     py::gil_scoped_release release;
     const pbc::ThreadLease lease;
     a.threads = lease.threads();
-    a.scratch_floats = k.attention_scratch_floats(T, a.HS);
+    a.scratch_floats = k.attention_scratch_floats(T, a.HS, R > 0 ? R : 0);
     pbc::AlignedBuffer scratch = pbc::aligned_floats(a.scratch_floats * a.threads);
     a.scratch = scratch.get();
     k.attention(a);
@@ -228,7 +267,8 @@ void register_testing(py::module_& m) {
         py::arg("isa") = py::none(), "(LayerNorm(x), the same in the level's packed GEMM-operand layout)");
   m.def("attention", &attention, py::arg("qkv"), py::arg("spans"), py::arg("num_heads"), py::arg("T"),
         py::arg("scale"), py::arg("slots") = py::none(), py::arg("output_probs") = false, py::arg("isa") = py::none(),
-        py::arg("rel_bias") = py::none(), py::arg("window") = 0,
+        py::arg("rel_bias") = py::none(), py::arg("window") = 0, py::arg("pos_key") = py::none(),
+        py::arg("pos_query") = py::none(), py::arg("pos_col") = py::none(),
         "the attention kernel alone: returns (ctx, probs or None)");
   m.def("bf16_round", &bf16_round, py::arg("x"), "x rounded to bfloat16 (nearest even), as float32");
   m.def("quantize_activations", &quantize_activations, py::arg("x"), py::arg("isa") = py::none(),

@@ -99,7 +99,7 @@ struct SequenceSpan {
 //   masked keys are left untouched (the caller zero-fills).
 // A sequence with no keys (an all-masked mask) produces ctx = 0.
 // scratch: `threads` slices of scratch_floats floats each (at least the level's
-// attention_scratch_floats(T, HS)), one per thread of the kernel's team; the caller owns it so that
+// attention_scratch_floats(T, HS, pos_rows), pos_rows the position tables' R or 0), one per thread of the kernel's team; the caller owns it so that
 // nothing is allocated per layer and nothing can fail inside the parallel region.
 struct AttentionArgs {
   float* ctx = nullptr;
@@ -118,6 +118,16 @@ struct AttentionArgs {
   // A local window (ModernBERT's sliding layers): > 0 lets a query at slot i see only the keys at slots
   // j with |j − i| ≤ window (a query with none in reach gets ctx = 0); 0 lets it see every key.
   int window = 0;
+  // DeBERTa's disentangled attention, or null pos_key and pos_query: the score of query slot i and key
+  // slot j gains, before scaling, the content→position term q_i · pos_key[c] (when pos_key is given)
+  // and the position→content term k_j · pos_query[c] (when pos_query is), both per head (columns h·HS
+  // of the (R, ld_pos) tables), at c = pos_col[i − j + rel_span − 1], the table row of that relative
+  // position (nondecreasing in i − j; rel_span > every slot). The SIMD levels form both terms as
+  // products over the rows a sequence can reach (tokens × reachable rows), never a T × T × NH tensor.
+  const float* pos_key = nullptr;
+  const float* pos_query = nullptr;
+  int ld_pos = 0;
+  const int* pos_col = nullptr;
   float* scratch = nullptr;
   size_t scratch_floats = 0;  // per thread
   int threads = 1;            // the team size; scratch holds this many slices
@@ -151,8 +161,9 @@ struct Kernels {
   // Floats of an (M, K) operand in this level's packed layout (GemmArgs::a_packed, c_packed).
   size_t (*packed_a_floats)(int M, int K) = nullptr;
   void (*attention)(const AttentionArgs& args) = nullptr;
-  // Floats of per-thread attention scratch for sequences of up to T tokens, head size HS.
-  size_t (*attention_scratch_floats)(int T, int HS) = nullptr;
+  // Floats of per-thread attention scratch for sequences of up to T tokens, head size HS, with
+  // disentangled position tables of pos_rows rows (0: none).
+  size_t (*attention_scratch_floats)(int T, int HS, int pos_rows) = nullptr;
   void (*layernorm)(const LayerNormArgs& args) = nullptr;
   // Low precision (quantize.h): bytes of an (N, K) weight packed as bf16 / int8 (with its per-channel
   // scales and sums), the packing, and the GEMM over it (A, bias, residual, C stay fp32).

@@ -105,7 +105,13 @@ const float* embeddings_forward(const Pass& p, float* x, float* x_packed, const 
   float* rows = projected ? p.a.emb : x;
   Embed job{&c, &p.w, &in, &p.pk, rows};
   parallel_for(p.N, embed_row, &job);
-  if (projected || c.norm_first) x_packed = nullptr;  // a pre-LN layer packs its own normalised input
+  if (c.norm_first) x_packed = nullptr;  // a pre-LN layer packs its own normalised input
+  if (projected && c.projection_before_norm) {  // DeBERTa: x = LN(rows · Wᵀ)
+    p.w.embedding_projection.forward(x, c.H, rows, c.E, p.N, Activation::kIdentity);
+    p.k.layernorm(layer_norm_args(x, x_packed, x, p.w.embedding_norm, p.N, c.H, c.layer_norm_eps));
+    return x_packed;
+  }
+  if (projected) x_packed = nullptr;  // ALBERT: x = LN(rows) · Wᵀ + b comes out of a GEMM, unpacked
   p.k.layernorm(layer_norm_args(rows, x_packed, rows, p.w.embedding_norm, p.N, c.E, c.layer_norm_eps));
   if (projected) p.w.embedding_projection.forward(x, c.H, rows, c.E, p.N, Activation::kIdentity);
   return x_packed;
@@ -148,9 +154,13 @@ void attention_block(const Pass& p, int l, float* x_mid, float* x_mid_packed, fl
   at.NH = c.NH;
   at.HS = HS;
   at.T = p.T;
-  at.scale = 1.0f / std::sqrt(static_cast<float>(HS));
+  at.scale = 1.0f / std::sqrt(static_cast<float>(HS * c.score_scale_factor));
   at.rel_bias = p.w.relative_bias.empty() ? nullptr : p.w.relative_bias.data();
   at.rel_span = c.P;
+  at.pos_key = lw.pos_key.empty() ? nullptr : lw.pos_key.data();
+  at.pos_query = lw.pos_query.empty() ? nullptr : lw.pos_query.data();
+  at.ld_pos = H;
+  at.pos_col = p.w.pos_col.empty() ? nullptr : p.w.pos_col.data();
   at.window = c.layer_window.empty() ? 0 : c.layer_window[l];
   at.scratch = p.a.attn_scratch;
   at.scratch_floats = p.attn_scratch_per_thread;

@@ -40,9 +40,10 @@ struct Pass {
   size_t attn_scratch_per_thread;
 };
 
-// x (N, H) = [projection ∘] LayerNorm(word + token type + position embeddings); a.emb (N, E) is the
-// projection's input (unused without one). x_packed offers a buffer for x in the first layer's packed
-// layout (or null); returns it when written, else null (a projected x comes out of a GEMM, unpacked).
+// x (N, H) = [projection ∘] LayerNorm(word + token type + position embeddings), or with
+// projection_before_norm LayerNorm ∘ projection; a.emb (N, E) is the projection's input (unused without
+// one). x_packed offers a buffer for x in the first layer's packed layout (or null); returns it when
+// written, else null (an x projected after the norm comes out of a GEMM, unpacked).
 const float* embeddings_forward(const Pass& p, float* x, float* x_packed, const ForwardInputs& in);
 
 // One layer's attention, l its index (rotary table and window): post-LN x_mid = LN(attn(x) + x), with

@@ -93,7 +93,7 @@ void EncoderBuilder::embeddings(const WeightPiece& w) {
     throw std::invalid_argument("encoder weights: a position table for a config without absolute positions");
   }
   const float* token_type = c_.TV > 0 ? take(w, "token_type", {c_.TV, c_.E}) : nullptr;
-  Norm norm = take_norm(w, "norm", c_.E);
+  Norm norm = take_norm(w, "norm", c_.projection_before_norm ? c_.H : c_.E);
   const float* pw = optional(w, "projection.weight", {c_.H, c_.E});
   const float* pb = pw ? optional(w, "projection.bias", {c_.H}) : nullptr;
   const float* rel = optional(w, "relative_bias", {c_.NH, 2 * static_cast<int64_t>(c_.P) - 1});
@@ -104,6 +104,30 @@ void EncoderBuilder::embeddings(const WeightPiece& w) {
   if (pw) ew_.embedding_projection = Dense(*k_, pw, pb, c_.H, c_.E);
   if (rel) ew_.relative_bias.assign(rel, rel + static_cast<size_t>(c_.NH) * (2 * static_cast<size_t>(c_.P) - 1));
   have_embeddings_ = true;
+}
+
+void EncoderBuilder::relative_positions(const WeightPiece& w, std::vector<int> columns) {
+  check_open();
+  const int R = c_.pos_rows, H = c_.H;
+  if (R <= 0) throw std::invalid_argument("encoder weights: relative positions for a config without pos_rows");
+  if (!relative_.empty()) throw std::invalid_argument("EncoderBuilder: relative positions were already given");
+  if (!ew_.layer_sets.empty()) throw std::invalid_argument("EncoderBuilder: relative_positions() after add_layer_set()");
+  const float* rel = take(w, "embeddings", {R, H});
+  const size_t n = static_cast<size_t>(R) * H;
+  relative_.assign(rel, rel + n);
+  if (w.count("norm.weight")) {
+    const Norm norm = take_norm(w, "norm", H);
+    LayerNormArgs ln;
+    ln.out = relative_.data();
+    ln.inp = relative_.data();
+    ln.weight = norm.weight.data();
+    ln.bias = norm.bias.data();
+    ln.N = R;
+    ln.C = H;
+    ln.eps = c_.layer_norm_eps;
+    k_->layernorm(ln);
+  }
+  ew_.pos_col = std::move(columns);
 }
 
 void EncoderBuilder::add_rotary(const WeightPiece& w) {
@@ -186,6 +210,20 @@ void EncoderBuilder::add_layer_set(const WeightPiece& w) {
   lw.ffn_in = Dense(*k_, fi_w, fi_b, I, H, precision_of(name + "ffn_in"));
   if (fg_w) lw.ffn_gate = Dense(*k_, fg_w, fg_b, I, H, precision_of(name + "ffn_gate"));
   lw.ffn_out = Dense(*k_, fo_w, fo_b, H, I, precision_of(name + "ffn_out"));
+  // Disentangled attention: the relative embeddings through this set's position projections, once.
+  const char* pos_parts[2] = {"pos_key", "pos_query"};
+  WeightVector* pos_tables[2] = {&lw.pos_key, &lw.pos_query};
+  for (int i = 0; i < 2; ++i) {
+    const float* pw = optional(w, std::string(pos_parts[i]) + ".weight", {H, H});
+    if (!pw) continue;
+    if (relative_.empty()) {
+      throw std::invalid_argument(std::string("encoder weights: '") + pos_parts[i] +
+                                  ".weight' without relative positions (relative_positions() comes first)");
+    }
+    const Dense projection(*k_, pw, optional(w, std::string(pos_parts[i]) + ".bias", {H}), H, H);
+    pos_tables[i]->resize(static_cast<size_t>(c_.pos_rows) * H);
+    projection.forward(pos_tables[i]->data(), H, relative_.data(), H, c_.pos_rows, Activation::kIdentity);
+  }
   ew_.layer_sets.push_back(std::move(lw));
 }
 
@@ -205,6 +243,7 @@ std::unique_ptr<Encoder> EncoderBuilder::build() {
   }
   spent_ = true;
   qkv_stage_.reset();
+  relative_ = WeightVector();
   auto enc = std::make_unique<Encoder>(c_, std::move(ew_));
   note_freed_heap();
   return enc;

@@ -16,6 +16,13 @@
 //                          fused (3H, H) QKV panel through one reused staging buffer (no caller-side
 //                          concat). Every bias may be absent (none; a norm's is then zeros); attn_norm
 //                          may be absent in a pre-LN layer.
+//   relative_positions():  DeBERTa's shared relative embeddings (R, H) with norm.{weight,bias} (H)
+//                          optional (applied here, once), and the relative position → table row map
+//                          (2P − 1); before the layer sets, which then may carry pos_key.{weight,bias}
+//                          and pos_query.{weight,bias} (H, H): the projections the embeddings go
+//                          through for that set's position terms (a layout sharing the attention's
+//                          key and query projections passes those). Only the projected tables are
+//                          kept (LayerWeights::pos_key, pos_query), computed in float32.
 //   add_rotary():          cos, sin (P, dim / 2): rotary table number i for the i-th call.
 //   final_norm():          weight, bias (H): pre-LN families.
 //   pooler():              weight (H, H), bias (H).
@@ -53,6 +60,7 @@ class EncoderBuilder {
   void embeddings(const WeightPiece& w);
   void word_embedding_rows(int64_t begin, const WeightArray& rows);
   void add_layer_set(const WeightPiece& w);
+  void relative_positions(const WeightPiece& w, std::vector<int> columns);
   void add_rotary(const WeightPiece& w);
   void final_norm(const WeightPiece& w);
   void pooler(const WeightPiece& w);
@@ -68,6 +76,7 @@ class EncoderBuilder {
   const Kernels* k_;
   EncoderWeights ew_;
   AlignedBuffer qkv_stage_;  // (3H, H) weights then (3H) bias, reused across layer sets
+  WeightVector relative_;    // (R, H) normalised relative embeddings, until build()
   int64_t word_rows_ = 0;    // word embedding rows given so far
   bool have_embeddings_ = false;
   bool spent_ = false;

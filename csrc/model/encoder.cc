@@ -51,8 +51,9 @@ void validate_inputs(const EncoderConfig& c, const EncoderWeights& w, const Forw
                      const ForwardOutputs& out) {
   if (in.B < 0 || in.T < 1) throw std::invalid_argument("input_ids must hold at least one token per sequence");
   if (!in.input_ids) throw std::invalid_argument("input_ids is required");
-  // The relative bias is indexed by token distance, whatever the position ids say.
-  if ((!in.position_ids || !w.relative_bias.empty()) && in.T > c.P) {
+  // The relative bias and the disentangled terms are indexed by token distance, whatever the position
+  // ids say.
+  if ((!in.position_ids || !w.relative_bias.empty() || !w.pos_col.empty()) && in.T > c.P) {
     throw std::invalid_argument("sequence length " + std::to_string(in.T) + " exceeds max_position_embeddings " +
                                 std::to_string(c.P));
   }
@@ -81,7 +82,7 @@ Encoder::Encoder(const EncoderConfig& c, EncoderWeights w) : config_(c), weights
   check_size(weights_.position_embeddings.size(), c.absolute_positions ? static_cast<size_t>(c.P) * c.E : 0,
              "position embeddings");
   check_size(weights_.token_type_embeddings.size(), static_cast<size_t>(c.TV) * c.E, "token type embeddings");
-  check_norm(weights_.embedding_norm, c.E, "embedding LayerNorm");
+  check_norm(weights_.embedding_norm, c.projection_before_norm ? c.H : c.E, "embedding LayerNorm");
   if (weights_.layer_sets.empty()) throw std::invalid_argument("encoder weights: no layer weight sets");
   kernels_ = weights_.layer_sets[0].qkv.kernels;
   if (!weights_.embedding_projection.empty()) {
@@ -104,6 +105,32 @@ Encoder::Encoder(const EncoderConfig& c, EncoderWeights w) : config_(c), weights
     }
     check_dense(lw.ffn_out, c.H, c.I, kernels_, name + " output");
     check_norm(lw.ffn_norm, c.H, name + " output LayerNorm");
+    // Every set has the same disentangled terms (the attention kernel's scratch counts on pos_rows).
+    const LayerWeights& first = weights_.layer_sets[0];
+    if (lw.pos_key.empty() != first.pos_key.empty() || lw.pos_query.empty() != first.pos_query.empty()) {
+      throw std::invalid_argument(name + ": disentangled position terms differ from layer set 0's");
+    }
+    const size_t table = static_cast<size_t>(c.pos_rows) * c.H;
+    if (!lw.pos_key.empty()) check_size(lw.pos_key.size(), table, name + " position key table");
+    if (!lw.pos_query.empty()) check_size(lw.pos_query.size(), table, name + " position query table");
+  }
+  if (c.score_scale_factor < 1) throw std::invalid_argument("encoder config: score_scale_factor must be >= 1");
+  const bool disentangled = !weights_.layer_sets[0].pos_key.empty() || !weights_.layer_sets[0].pos_query.empty();
+  if (disentangled || !weights_.pos_col.empty()) {
+    if (!disentangled || c.pos_rows <= 0) {
+      throw std::invalid_argument("encoder weights: a relative position map without position tables");
+    }
+    if (!weights_.relative_bias.empty()) {
+      throw std::invalid_argument("encoder weights: a relative bias and disentangled position terms together");
+    }
+    check_size(weights_.pos_col.size(), 2 * static_cast<size_t>(c.P) - 1, "relative position map");
+    for (size_t i = 0; i < weights_.pos_col.size(); ++i) {
+      const int col = weights_.pos_col[i];
+      if (col < 0 || col >= c.pos_rows || (i > 0 && col < weights_.pos_col[i - 1])) {
+        throw std::invalid_argument("relative position map: entry " + std::to_string(i) + " (" + std::to_string(col) +
+                                    ") must be within [0, " + std::to_string(c.pos_rows) + ") and nondecreasing");
+      }
+    }
   }
   check_size(weights_.layer_map.size(), c.L, "layer map");
   for (int s : weights_.layer_map) {

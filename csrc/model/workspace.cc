@@ -26,7 +26,7 @@ WorkspaceLayout::WorkspaceLayout(const EncoderConfig& c, const Kernels& k, bool 
   up = take(c.gated_ffn ? n * c.I : 0);
   emb = take(projected ? n * c.E : 0);
   first = take(pooled ? static_cast<size_t>(B) * c.H : 0);
-  attn_per_thread = piece(k.attention_scratch_floats(T, c.H / c.NH));
+  attn_per_thread = piece(k.attention_scratch_floats(T, c.H / c.NH, c.pos_rows));
   attn_scratch = take(attn_per_thread * threads);
   packed = take(k.packed_a_floats(N, c.H));
   total = at;

@@ -144,9 +144,10 @@ static void test_packed_chain(const Kernels& k, int M, int K, int N1, int N2) {
   check(memcmp(out0.data(), out1.data(), sizeof(float) * out0.size()) == 0, what, worst);
 }
 
-// lengths[i] real tokens, query_only[i]: an extra first row that is a query only.
+// lengths[i] real tokens, query_only[i]: an extra first row that is a query only. R > 0 adds DeBERTa's
+// disentangled terms: both (R, H) position tables, read through a nondecreasing clamped map.
 static void test_attention(const Kernels& ref, const Kernels& k, std::vector<int> lengths, std::vector<int> query_only,
-                           int NH, int HS, int T) {
+                           int NH, int HS, int T, int R = 0) {
   std::vector<SequenceSpan> spans;
   std::vector<int> slot;
   int row = 0;
@@ -163,6 +164,17 @@ static void test_attention(const Kernels& ref, const Kernels& k, std::vector<int
   const int N = row, H = NH * HS, B = static_cast<int>(lengths.size());
   std::mt19937 rng(N + H);
   auto qkv = randn(static_cast<size_t>(N) * 3 * H, rng);
+  std::vector<float> pos_key, pos_query;
+  std::vector<int> pos_col;
+  if (R > 0) {
+    pos_key = randn(static_cast<size_t>(R) * H, rng);
+    pos_query = randn(static_cast<size_t>(R) * H, rng);
+    for (int d = -(T - 1); d < T; ++d) {  // log-like buckets: distances share rows past ±3
+      const int far = d < 0 ? -d : d, bucket = far <= 3 ? far : 3 + (far - 3) / 4;
+      const int col = (d < 0 ? -bucket : bucket) + R / 2;
+      pos_col.push_back(col < 0 ? 0 : col >= R ? R - 1 : col);
+    }
+  }
   double worst = 0;
   std::vector<float> ctx[2], probs[2];
   const Kernels* ks[2] = {&ref, &k};
@@ -174,7 +186,11 @@ static void test_attention(const Kernels& ref, const Kernels& k, std::vector<int
     a.ctx = ctx[i].data(); a.ld_ctx = H; a.probs = probs[i].data(); a.slot = slot.data(); a.qkv = qkv.data();
     a.ld_qkv = 3 * H; a.seqs = spans.data(); a.B = B; a.NH = NH; a.HS = HS; a.T = T; a.scale = 1.0f / sqrtf(HS);
     a.threads = lease.threads();
-    a.scratch_floats = ks[i]->attention_scratch_floats(T, HS);
+    if (R > 0) {
+      a.pos_key = pos_key.data(); a.pos_query = pos_query.data(); a.ld_pos = H; a.pos_col = pos_col.data();
+      a.rel_span = T; a.scale = 1.0f / sqrtf(3.0f * HS);
+    }
+    a.scratch_floats = ks[i]->attention_scratch_floats(T, HS, R);
     std::vector<float> scratch(a.scratch_floats * a.threads);
     a.scratch = scratch.data();
     ks[i]->attention(a);
@@ -182,8 +198,8 @@ static void test_attention(const Kernels& ref, const Kernels& k, std::vector<int
   for (size_t i = 0; i < ctx[0].size(); ++i) worst = fmax(worst, fabs(ctx[0][i] - ctx[1][i]));
   for (size_t i = 0; i < probs[0].size(); ++i) worst = fmax(worst, fabs(probs[0][i] - probs[1][i]));
   char what[96];
-  snprintf(what, sizeof(what), "attention B=%d NH=%d HS=%d T=%d", B, NH, HS, T);
-  check(worst <= 2e-6, what, worst);
+  snprintf(what, sizeof(what), "attention B=%d NH=%d HS=%d T=%d R=%d", B, NH, HS, T, R);
+  check(worst <= (R > 0 ? 2e-5 : 2e-6), what, worst);
 }
 
 // gemm_bf16 / gemm_int8 of level k against the scalar reference. For a level whose bf16 GEMM rounds
@@ -292,6 +308,9 @@ int main() {
   test_attention(ref, k, {70}, {0}, 4, 24, 70);
   test_attention(ref, k, {513}, {0}, 2, 64, 513);
   test_attention(ref, k, {40, 511}, {1, 1}, 2, 32, 513);
+  test_attention(ref, k, {3, 0, 5}, {0, 1, 1}, 3, 9, 7, 6);
+  test_attention(ref, k, {33, 1, 17}, {0, 0, 1}, 2, 16, 40, 64);
+  test_attention(ref, k, {300}, {1}, 2, 64, 301, 512);
   // Low precision: the AVX-512 level's own (widening bf16, vpmaddubsw int8), then AVX512-BF16's and
   // AVX512-VNNI's, which dispatch.cc installs only when CPUID reports them.
   Kernels ref_lowp = ref, k_lowp = k;

@@ -75,6 +75,13 @@ void attention_head_ref(const AttentionArgs& a, int s, int h, float* scores) {
       const float* k = a.qkv + static_cast<size_t>(span.key_begin + j) * a.ld_qkv + H + h * a.HS;
       float dot = 0.0f;
       for (int d = 0; d < a.HS; ++d) dot += q[d] * k[d];
+      if (a.pos_key || a.pos_query) {  // disentangled terms at the table row of this relative position
+        const size_t row = static_cast<size_t>(a.pos_col[qs - ks + a.rel_span - 1]) * a.ld_pos + h * a.HS;
+        float c2p = 0.0f, p2c = 0.0f;
+        if (a.pos_key) for (int d = 0; d < a.HS; ++d) c2p += q[d] * a.pos_key[row + d];
+        if (a.pos_query) for (int d = 0; d < a.HS; ++d) p2c += k[d] * a.pos_query[row + d];
+        dot += c2p + p2c;
+      }
       scores[j] = dot * a.scale;
       if (a.rel_bias) scores[j] += a.rel_bias[static_cast<size_t>(h) * (2 * a.rel_span - 1) + (ks - qs + a.rel_span - 1)];
       if (scores[j] > max_score) max_score = scores[j];
@@ -102,7 +109,7 @@ void attention_head_ref(const AttentionArgs& a, int s, int h, float* scores) {
   }
 }
 
-size_t attention_scratch_floats_ref(int T, int /*HS*/) { return static_cast<size_t>(T > 0 ? T : 1); }
+size_t attention_scratch_floats_ref(int T, int /*HS*/, int /*pos_rows*/) { return static_cast<size_t>(T > 0 ? T : 1); }
 
 void attention_pair_ref(void* ctx, long p, int worker) {
   const AttentionArgs& a = *static_cast<const AttentionArgs*>(ctx);

@@ -30,10 +30,31 @@ constexpr int kQB = 36;  // query rows per block, whole 6- or 12-row tiles: a 36
 
 inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
-size_t attention_scratch_floats_simd(int T, int HS) {
+// The position-table rows a sequence of T tokens can reach: one per relative position, at most R.
+inline int reachable_pos_rows(int T, int R) { return R <= 0 ? 0 : (2 * T - 1 < R ? 2 * T - 1 : R); }
+
+size_t attention_scratch_floats_simd(int T, int HS, int pos_rows) {
   const size_t Tn = static_cast<size_t>(round_up(T, kNR)), HSn = static_cast<size_t>(round_up(HS, kNR));
   const size_t depth = static_cast<size_t>(T > HS ? T : HS);
-  return HS * Tn + HSn * T + kQB * Tn + kMR * depth + kQB + 4 * kW;
+  const size_t Cn = static_cast<size_t>(round_up(reachable_pos_rows(T, pos_rows), kNR));
+  // disentangled terms: both tables' panels, the block's c2p rows and every key's p2c row
+  const size_t disentangled = Cn ? 2 * Cn * HS + kQB * Cn + T * Cn : 0;
+  return HS * Tn + HSn * T + kQB * Tn + kMR * depth + kQB + 4 * kW + disentangled;
+}
+
+// rows (nrows, ld_out) = A (nrows × HS, row stride lda) · panelsᵀ, panels from pack_transposed (nc columns).
+inline void rows_times_panels(float* out, size_t ld_out, const float* a, size_t lda, int nrows, const float* panels,
+                              int nc, int HS, float* tail) {
+  GemmArgs g;
+  g.M = nrows;
+  g.N = nc;
+  g.K = HS;
+  g.c = out;
+  g.ldc = static_cast<int>(ld_out);
+  for (int p = 0; p * kNR < nc; ++p) {
+    block_kernel_strided(g, HS, a, lda, panels + static_cast<size_t>(p) * HS * kNR, kNR, nrows, p * kNR,
+                         nc - p * kNR < kNR ? nc - p * kNR : kNR, tail);
+  }
 }
 
 void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int qb_end, float* scratch) {
@@ -89,10 +110,43 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       v_store(vp + (static_cast<size_t>(d / kNR) * nk + j) * kNR + d % kNR, v);
     }
   }
-  // With a relative-position bias the scores are formed as x·scale + bias first (the bias is added after
-  // scaling, as transformers adds it) and the exponent's factor is log2(e) alone.
+  // Disentangled attention: the table rows [c_lo, c_lo + nc) are all this sequence's relative positions
+  // reach (pos_col is nondecreasing, the slots ascending). Both tables' head slices are packed as B panels;
+  // p2c (nk, ldc_pos) = K · pos_queryᵀ once for the unit, c2p (nq, ldc_pos) = Q · pos_keyᵀ per block.
+  const bool disentangled = a.pos_key != nullptr || a.pos_query != nullptr;
+  const int* pos_col = a.pos_col + (a.rel_span - 1);  // indexed by i − j
+  int c_lo = 0, nc = 0, ldc_pos = 0;
+  float *c2p = nullptr, *p2c = nullptr;
+  const float* pk_panels = nullptr;
+  if (disentangled) {
+    const int reach = a.slot[sp.row_end - 1] - a.slot[sp.row_begin];
+    c_lo = pos_col[-reach];
+    nc = pos_col[reach] - c_lo + 1;
+    ldc_pos = round_up(nc, kNR);
+    float* pq_panels = inv + kQB + 4 * kW;
+    float* pk = pq_panels + static_cast<size_t>(ldc_pos) * HS;
+    c2p = pk + static_cast<size_t>(ldc_pos) * HS;
+    p2c = c2p + static_cast<size_t>(kQB) * ldc_pos;
+    for (int p = 0; p * kNR < nc; ++p) {
+      const int live = nc - p * kNR < kNR ? nc - p * kNR : kNR;
+      const size_t row = static_cast<size_t>(c_lo + p * kNR) * a.ld_pos + h * HS;
+      if (a.pos_key) pack_transposed(pk + static_cast<size_t>(p) * HS * kNR, a.pos_key + row, a.ld_pos, live, kNR, HS);
+      if (a.pos_query) {
+        pack_transposed(pq_panels + static_cast<size_t>(p) * HS * kNR, a.pos_query + row, a.ld_pos, live, kNR, HS);
+      }
+    }
+    if (a.pos_query) {
+      const float* keys = a.qkv + static_cast<size_t>(sp.key_begin) * ld + H + h * HS;
+      rows_times_panels(p2c, ldc_pos, keys, ld, nk, pq_panels, nc, HS, tail);
+    }
+    pk_panels = a.pos_key ? pk : nullptr;
+  }
+  // With a relative-position bias or disentangled terms the scores are formed as x·scale + bias or
+  // (x + c2p + p2c)·scale first (the bias is added after scaling, as transformers adds it) and the
+  // exponent's factor is log2(e) alone.
   const bool biased = a.rel_bias != nullptr;
-  const float to_base2 = (biased ? 1.0f : a.scale) * 1.44269504088896341f;
+  const bool prescaled = biased || disentangled;
+  const float to_base2 = (prescaled ? 1.0f : a.scale) * 1.44269504088896341f;
   const VF c = v_set1(to_base2);
   const int* key_slot = a.slot + sp.key_begin;  // (nk) ascending: keys are packed in token order
 
@@ -121,6 +175,7 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       block_kernel_strided(gs, HS, q, ld, kp + static_cast<size_t>(p) * HS * kNR, kNR, nq, p * kNR - j0,
                            j1 - p * kNR < kNR ? j1 - p * kNR : kNR, tail);
     }
+    if (pk_panels) rows_times_panels(c2p, ldc_pos, q, ld, nq, pk_panels, nc, HS, tail);
     // softmax over the kn keys of each row, left unnormalised: exp(scale · (x − max x)) =
     // 2^(c·x − c·max x) for scale > 0; the 1 / Σ is applied to the context row instead of to every
     // probability (HS products per row instead of kn)
@@ -128,15 +183,26 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
     for (int r = 0; r < nq; ++r) {
       float* row = sc + static_cast<size_t>(r) * ldsc;
       const int qs = a.slot[q0 + r];
-      if (biased || a.window > 0) {
-        // x·scale + bias[h][key − query], and −∞ outside the window (exp gives exactly 0 below)
+      if (prescaled || a.window > 0) {
+        // x·scale + bias[h][key − query] or (x + c2p + p2c)·scale, and −∞ outside the window (exp gives
+        // exactly 0 below)
         const float* bias_row = biased ? a.rel_bias + static_cast<size_t>(h) * (2 * a.rel_span - 1) +
                                              (a.rel_span - 1) - qs
                                        : nullptr;
+        const float* c2p_row = pk_panels ? c2p + static_cast<size_t>(r) * ldc_pos - c_lo : nullptr;
+        const float* p2c_rows = a.pos_query ? p2c - c_lo : nullptr;
         for (int j = 0; j < kn; ++j) {
           const int ks = key_slot[j0 + j];
           if (a.window > 0 && (ks - qs > a.window || qs - ks > a.window)) {
             row[j] = -INFINITY;
+            continue;
+          }
+          if (disentangled) {
+            const int col = pos_col[qs - ks];
+            float x = row[j];
+            if (c2p_row) x += c2p_row[col];
+            if (p2c_rows) x += p2c_rows[static_cast<size_t>(j0 + j) * ldc_pos + col];
+            row[j] = x * a.scale;
           } else if (biased) {
             row[j] = row[j] * a.scale + bias_row[ks];
           }
