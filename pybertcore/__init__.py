@@ -81,6 +81,16 @@ from pybertcore.models.mpnet import (
     MPNetModel,
     MPNetPreTrainedModel,
 )
+from pybertcore.models.deberta_v2 import (
+    DebertaV2Config,
+    DebertaV2ForMaskedLM,
+    DebertaV2ForMultipleChoice,
+    DebertaV2ForQuestionAnswering,
+    DebertaV2ForSequenceClassification,
+    DebertaV2ForTokenClassification,
+    DebertaV2Model,
+    DebertaV2PreTrainedModel,
+)
 from pybertcore.models.modernbert import (
     ModernBertConfig,
     ModernBertForMaskedLM,
@@ -297,6 +307,14 @@ __all__ = [
     "GteForTokenClassification",
     "GteModel",
     "GtePreTrainedModel",
+    "DebertaV2Config",
+    "DebertaV2ForMaskedLM",
+    "DebertaV2ForMultipleChoice",
+    "DebertaV2ForQuestionAnswering",
+    "DebertaV2ForSequenceClassification",
+    "DebertaV2ForTokenClassification",
+    "DebertaV2Model",
+    "DebertaV2PreTrainedModel",
     "ModernBertConfig",
     "ModernBertForMaskedLM",
     "ModernBertForMultipleChoice",

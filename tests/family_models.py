@@ -31,6 +31,11 @@ FAMILIES: dict[str, tuple[str, dict]] = {
     # layers [global, local]: the local one sees ±2 tokens, shorter than the batch's sequences
     "modernbert": ("ModernBert", dict(COMMON, local_attention=4, pad_token_id=0, bos_token_id=1, eos_token_id=2,
                                       cls_token_id=1, sep_token_id=2)),
+    # DeBERTa-v3's layout: disentangled attention over 8 log buckets (sequences reach past them), shared key
+    # projections, the relative table's LayerNorm, no absolute positions and no token types
+    "deberta-v2": ("DebertaV2", dict(COMMON, relative_attention=True, position_buckets=8, pos_att_type="p2c|c2p",
+                                     share_att_key=True, norm_rel_ebd="layer_norm", position_biased_input=False,
+                                     type_vocab_size=0, layer_norm_eps=1e-7)),
 }
 HEADS = ["ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForMaskedLM",
          "ForMultipleChoice"]
@@ -56,8 +61,10 @@ AUTO_FOR_HEAD = {
     "ForMaskedLM": "AutoModelForMaskedLM",
     "ForMultipleChoice": "AutoModelForMultipleChoice",
 }
-# Families whose inputs carry token types (DistilBERT has none).
-HAS_TOKEN_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "albert", "nomic_bert", "gte"}
+# Families whose inputs carry token types (DistilBERT has none; DeBERTa-v3's tokenizer gives them for pairs
+# and its model ignores them).
+HAS_TOKEN_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "albert", "nomic_bert", "gte",
+                   "deberta-v2"}
 
 
 def transformers_config(family: str, **overrides):

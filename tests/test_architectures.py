@@ -24,7 +24,7 @@ from family_models import make_transformers_model, max_abs_on_mask, ragged_input
 import pybertcore
 
 TOL = 1e-4
-NEW_FAMILIES = ["mpnet", "nomic_bert", "gte", "modernbert"]
+NEW_FAMILIES = ["mpnet", "nomic_bert", "gte", "modernbert", "deberta-v2"]
 
 
 def _load(folder, suffix="Model"):

@@ -30,6 +30,7 @@ OUTPUT_CLASS = {
     "nomic_bert": "BaseModelOutputWithPooling",
     "gte": "BaseModelOutputWithPooling",
     "modernbert": "BaseModelOutput",
+    "deberta-v2": "BaseModelOutput",
 }
 # Variants that exercise the layout's data: ALBERT's groups (4 layers over 2 groups of 2 inner layers,
 # so 8 layers run), ELECTRA without a projection (E == H), DistilBERT with relu, BERT without types.
@@ -40,6 +41,14 @@ VARIANTS = [(family, {}) for family in FAMILIES] + [
     ("albert", dict(embedding_size=60)),  # E == H, still projected: the projection must not run in place
     ("distilbert", dict(activation="relu")),
     ("bert", dict(type_vocab_size=1, hidden_act="gelu_new")),
+    # DeBERTa: own position projections; one term; no buckets (distances clamped at ±6); v2's absolute
+    # positions, token types and a narrower embedding projected before its norm, without relative
+    # attention (pos_att_type still counts in the scale); a relative table no term reads
+    ("deberta-v2", dict(share_att_key=False)),
+    ("deberta-v2", dict(pos_att_type=["c2p"], share_att_key=False, norm_rel_ebd="none")),
+    ("deberta-v2", dict(pos_att_type="p2c", position_buckets=-1, max_relative_positions=6)),
+    ("deberta-v2", dict(relative_attention=False, position_biased_input=True, type_vocab_size=2, embedding_size=24)),
+    ("deberta-v2", dict(pos_att_type=None)),
 ]
 
 

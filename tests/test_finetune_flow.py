@@ -32,6 +32,7 @@ CLASSIFIER = {
     "nomic_bert": "classifier",
     "gte": "classifier",
     "modernbert": "classifier",
+    "deberta-v2": "classifier",
 }
 
 

@@ -59,6 +59,7 @@ class EncoderDims:
     eps: float
     pad_token_id: Optional[int]
     projection: bool = False  # whether the layout's embedding projection E → H exists for this config
+    positions: bool = True  # whether the layout's learned position table exists for this config
 
     def layer_map(self) -> list[int]:
         """For each layer the core runs, its weight set; ALBERT's groups, else the identity.
@@ -84,14 +85,19 @@ def bert_dims(config: PretrainedConfig) -> EncoderDims:
 
 
 # Canonical layer roles and their shapes: (out, in) of a linear layer, or the size of a LayerNorm.
-# ffn_gate exists in gated layouts only: the activated half, act(x·Wgᵀ) ⊙ x·Wiᵀ.
-LAYER_ROLES = ("q", "k", "v", "attn_out", "attn_norm", "ffn_in", "ffn_gate", "ffn_out", "ffn_norm")
+# ffn_gate exists in gated layouts only: the activated half, act(x·Wgᵀ) ⊙ x·Wiᵀ. pos_key and pos_query
+# project the shared relative embeddings for DeBERTa's disentangled terms (the core keeps only their
+# products with those embeddings, model/builder.h).
+LAYER_ROLES = ("q", "k", "v", "pos_key", "pos_query", "attn_out", "attn_norm", "ffn_in", "ffn_gate", "ffn_out",
+               "ffn_norm")
+POSITION_ROLES = ("pos_key", "pos_query")
 
 
 def _role_shape(role: str, d: EncoderDims) -> tuple[int, ...]:
     return {
-        "q": (d.H, d.H), "k": (d.H, d.H), "v": (d.H, d.H), "attn_out": (d.H, d.H),
-        "ffn_in": (d.I, d.H), "ffn_gate": (d.I, d.H), "ffn_out": (d.H, d.I), "attn_norm": (d.H,), "ffn_norm": (d.H,),
+        "q": (d.H, d.H), "k": (d.H, d.H), "v": (d.H, d.H), "pos_key": (d.H, d.H), "pos_query": (d.H, d.H),
+        "attn_out": (d.H, d.H), "ffn_in": (d.I, d.H), "ffn_gate": (d.I, d.H), "ffn_out": (d.H, d.I),
+        "attn_norm": (d.H,), "ffn_norm": (d.H,),
     }[role]
 
 
@@ -99,11 +105,35 @@ def _role_shape(role: str, d: EncoderDims) -> tuple[int, ...]:
 class AttentionPlan:
     """How each layer's attention sees positions, from a config: rotary tables as (theta, dim, ntk_factor)
     (dim: the features of each head rotated, NeoX half-split; ntk_factor 1 unless GTE's NTK scaling),
-    each layer's table index (-1: none) and its window (0: full; w: keys within ±w tokens)."""
+    each layer's table index (-1: none) and its window (0: full; w: keys within ±w tokens), and the scores'
+    scale 1/√(head size · score_scale_factor) (DeBERTa counts its position terms in the factor)."""
 
     rotary: tuple[tuple[float, int, float], ...] = ()
     layer_rotary: tuple[int, ...] = ()
     layer_window: tuple[int, ...] = ()
+    score_scale_factor: int = 1
+
+
+@dataclass(frozen=True)
+class DisentangledPlan:
+    """DeBERTa's relative positions for one config: the shared table of ``rows`` relative embeddings (its
+    module, and its LayerNorm's or None), the table row each relative position i − j in (−P, P) reads
+    (``columns``, (2P − 1,) int32), and which terms exist (content→position reads pos_key,
+    position→content pos_query: each a layer role, possibly the attention's own key / query projection
+    when the config shares them; neither when the config names no term, and the table is then unused).
+    A config may have the table's LayerNorm without the table (transformers makes it from norm_rel_ebd
+    alone): ``embeddings`` is then None."""
+
+    embeddings: Optional[str]
+    norm: Optional[str]
+    rows: int
+    columns: np.ndarray
+    pos_key: Optional[str]  # the layer role projecting the table for c2p ("pos_key", or "k" when shared)
+    pos_query: Optional[str]  # for p2c ("pos_query", or "q")
+
+    @property
+    def has_terms(self) -> bool:
+        return self.pos_key is not None or self.pos_query is not None
 
 
 def rotary_table(theta: float, dim: int, positions: int, ntk_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -173,6 +203,15 @@ class EncoderLayout:
     linear_bias: Optional[Callable[[PretrainedConfig], frozenset]] = None
     norm_bias: Optional[Callable[[PretrainedConfig], bool]] = None
     attention: Optional[Callable[[PretrainedConfig, EncoderDims], AttentionPlan]] = None
+    # DeBERTa's disentangled attention for a config, or None (also when it returns None)
+    disentangled: Optional[Callable[[PretrainedConfig, EncoderDims], Optional[DisentangledPlan]]] = None
+    # the layer roles a config leaves out of layer_params (DeBERTa's pos_key / pos_query)
+    omitted_roles: Optional[Callable[[PretrainedConfig], frozenset]] = None
+    # the embedding projection runs before the LayerNorm (DeBERTa's embed_proj; the norm is then of size H)
+    projection_before_norm: bool = False
+    # token_type_ids are ignored, not refused, when the config has no token types (DeBERTa-v3's tokenizer
+    # gives them for pairs and its embeddings drop them)
+    ignores_token_types: bool = False
     # Older names hub checkpoints carry (the remote code's), as transformers' conversion_mapping reads them:
     # (regex, replacement) applied in order to every key, then (fused module, its parts' modules) splitting
     # a fused weight's rows evenly among its parts (views, no copy).
@@ -218,7 +257,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
     # --- the module tree -----------------------------------------------------------------------------
     def _tree_spec(self) -> Node:
         family, d = self.module_tree, self.dims
-        base = family.base(self._with_pooler, d)
+        base = family.base(self._with_pooler, d, self.config)
         if self.head_kind is None:
             return Node(type(self).__name__, base.children)
         head = family.heads[self.head_kind]
@@ -285,10 +324,11 @@ class EncoderPreTrainedModel(PreTrainedModel):
     def _layer_modules(self, layer_index: int) -> list[tuple[str, list[tuple[str, int, int]]]]:
         """Weight set ``layer_index``'s modules in state_dict order: (module, [(role, part, parts), ...])."""
         modules: dict[str, list[tuple[str, int, int]]] = {}
+        omitted = self.layout.omitted_roles(self.config) if self.layout.omitted_roles else frozenset()
         for entry in self.layout.layer_params:
             role, module = entry[0], entry[1]
             part, parts = (entry[2], entry[3]) if len(entry) == 4 else (0, 1)
-            if role == "attn_norm" and layer_index == 0 and not self.layout.first_attn_norm:
+            if role in omitted or (role == "attn_norm" and layer_index == 0 and not self.layout.first_attn_norm):
                 continue
             modules.setdefault(module, []).append((role, part, parts))
         return list(modules.items())
@@ -302,7 +342,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
             "token_type": [],
             "norm": layer_norm_specs(pre + lay.embedding_norm, d.E, self._has_bias("norm")),
         }
-        if lay.position_embeddings is not None:
+        if lay.position_embeddings is not None and d.positions:
             embeddings["position"] = [
                 ParamSpec(
                     f"{pre}{lay.position_embeddings}.weight", (d.P, d.E),
@@ -312,9 +352,13 @@ class EncoderPreTrainedModel(PreTrainedModel):
             ]
         if lay.token_type_embeddings is not None and d.TV > 0:
             embeddings["token_type"] = [ParamSpec(f"{pre}{lay.token_type_embeddings}.weight", (d.TV, d.E), INIT_NORMAL)]
-        specs = [spec for part in lay.embedding_order for spec in embeddings[part]]
         if lay.embedding_projection is not None and d.projection:
-            specs += linear_specs(pre + lay.embedding_projection, d.H, d.E)
+            embeddings["projection"] = linear_specs(pre + lay.embedding_projection, d.H, d.E,
+                                                    self._has_bias("embedding_projection"))
+        if lay.projection_before_norm:
+            embeddings["norm"] = layer_norm_specs(pre + lay.embedding_norm, d.H, self._has_bias("norm"))
+        order = lay.embedding_order + (() if "projection" in lay.embedding_order else ("projection",))
+        specs = [spec for part in order for spec in embeddings.get(part, [])]
         pooler = linear_specs(pre + lay.pooler, d.H, d.H) if self._with_pooler else []
         if lay.pooler_after_embeddings:
             specs, pooler = specs + pooler, []
@@ -333,6 +377,12 @@ class EncoderPreTrainedModel(PreTrainedModel):
         if lay.relative_bias is not None:
             buckets = self.config.relative_attention_num_buckets
             specs.append(ParamSpec(f"{pre}{lay.relative_bias}.weight", (buckets, d.NH), INIT_NORMAL))
+        disentangled = self._disentangled_plan()
+        if disentangled is not None:
+            if disentangled.embeddings is not None:
+                specs.append(ParamSpec(f"{pre}{disentangled.embeddings}.weight", (disentangled.rows, d.H), INIT_NORMAL))
+            if disentangled.norm is not None:
+                specs += layer_norm_specs(pre + disentangled.norm, d.H)
         if lay.final_norm is not None:
             specs += layer_norm_specs(pre + lay.final_norm, d.H, self._has_bias("final_norm"))
         return specs + pooler
@@ -340,11 +390,15 @@ class EncoderPreTrainedModel(PreTrainedModel):
     def _attention_plan(self) -> AttentionPlan:
         return self.layout.attention(self.config, self.dims) if self.layout.attention else AttentionPlan()
 
+    def _disentangled_plan(self) -> Optional[DisentangledPlan]:
+        return self.layout.disentangled(self.config, self.dims) if self.layout.disentangled else None
+
     def _canonical_names(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """The encoder's parameters as the core's builder takes them (csrc/model/builder.h), one piece at a
         time, as {builder key: source}: ("embeddings", ...), ("layer_set", ...) per weight set in order,
         ("final_norm", ...), ("pooler", ...). A source is a parameter name, or (name, part, parts) for
-        rows [part·n, (part + 1)·n) of a fused parameter."""
+        rows [part·n, (part + 1)·n) of a fused parameter. DeBERTa's ("relative_positions", ...) comes
+        before the layer sets, whose pos_key / pos_query entries name the projections of its table."""
         lay, d, pre = self.layout, self.dims, self._encoder_prefix
         emb: dict[str, Any] = {
             "word": f"{pre}{lay.word_embeddings}.weight",
@@ -352,14 +406,23 @@ class EncoderPreTrainedModel(PreTrainedModel):
         }
         if self._has_bias("norm"):
             emb["norm.bias"] = f"{pre}{lay.embedding_norm}.bias"
-        if lay.position_embeddings is not None:
+        if lay.position_embeddings is not None and d.positions:
             emb["position"] = f"{pre}{lay.position_embeddings}.weight"
         if lay.token_type_embeddings is not None and d.TV > 0:
             emb["token_type"] = f"{pre}{lay.token_type_embeddings}.weight"
         if lay.embedding_projection is not None and d.projection:
-            for part in ("weight", "bias"):
+            parts = ("weight", "bias") if self._has_bias("embedding_projection") else ("weight",)
+            for part in parts:
                 emb[f"projection.{part}"] = f"{pre}{lay.embedding_projection}.{part}"
         yield "embeddings", emb
+        disentangled = self._disentangled_plan()
+        if disentangled is not None and not disentangled.has_terms:
+            disentangled = None  # the table exists but no term reads it
+        if disentangled is not None:
+            rel = {"embeddings": f"{pre}{disentangled.embeddings}.weight"}
+            if disentangled.norm is not None:
+                rel.update({f"norm.{kind}": f"{pre}{disentangled.norm}.{kind}" for kind in ("weight", "bias")})
+            yield "relative_positions", rel
         set_index = 0
         for group in range(d.groups):
             for inner in range(d.inner):
@@ -371,6 +434,11 @@ class EncoderPreTrainedModel(PreTrainedModel):
                         for kind in kinds:
                             name = f"{src}{module}.{kind}"
                             piece[f"{role}.{kind}"] = name if parts == 1 else (name, part, parts)
+                if disentangled is not None:  # the terms' projections: their own, or the attention's shared
+                    for term, role in (("pos_key", disentangled.pos_key), ("pos_query", disentangled.pos_query)):
+                        if role is not None and role != term:
+                            piece.update({f"{term}.{kind}": piece[f"{role}.{kind}"] for kind in ("weight", "bias")
+                                          if f"{role}.{kind}" in piece})
                 yield "layer_set", piece
                 set_index += 1
         if lay.final_norm is not None:
@@ -398,6 +466,9 @@ class EncoderPreTrainedModel(PreTrainedModel):
         names of the parameters the encoder holds; appends those holding NaN or inf to ``nonfinite``."""
         d, lay = self.dims, self.layout
         plan = self._attention_plan()
+        disentangled = self._disentangled_plan()
+        if disentangled is not None and not disentangled.has_terms:
+            disentangled = None
         core = _core.EncoderConfig()
         core.vocab_size = d.V
         core.max_positions = d.P
@@ -410,7 +481,11 @@ class EncoderPreTrainedModel(PreTrainedModel):
         core.num_layers = len(layer_map)
         core.activation = activation_from_name(d.act)
         core.layer_norm_eps = d.eps
-        core.absolute_positions = lay.position_embeddings is not None
+        core.absolute_positions = lay.position_embeddings is not None and d.positions
+        core.projection_before_norm = lay.projection_before_norm
+        core.score_scale_factor = plan.score_scale_factor
+        if disentangled is not None:
+            core.pos_rows = disentangled.rows
         core.norm_first = lay.norm_first
         core.gated_ffn = lay.gated_ffn
         core.layer_window = list(plan.layer_window)
@@ -430,6 +505,9 @@ class EncoderPreTrainedModel(PreTrainedModel):
         layer_sets = 0
         for kind, names in self._canonical_names():
             weights = {key: self._source(source) for key, source in names.items()}
+            # What the core keeps only as products (DeBERTa's relative embeddings through each layer's
+            # position projections): read for the build, never held, so not the core's to give back.
+            derived = {key for key in names if kind == "relative_positions" or key.split(".")[0] in POSITION_ROLES}
             params = {key: source if isinstance(source, str) else source[0] for key, source in names.items()}
             if nonfinite is not None:  # each piece while its pages are being read anyway
                 nonfinite += sorted({params[key] for key, value in weights.items() if not all_finite(value)})
@@ -446,12 +524,15 @@ class EncoderPreTrainedModel(PreTrainedModel):
                     builder.word_embedding_rows(begin, as_float32(word[begin:begin + block]))
                     self._release_pages([word[begin:begin + block]])
                 prefix = ""
+            elif kind == "relative_positions":
+                builder.relative_positions(f32(weights), disentangled.columns.tolist())
+                prefix = ""
             elif kind == "layer_set":
                 values = f32(weights)
                 builder.add_layer_set(values)
                 prefix, layer_sets = f"layers.{layer_sets}.", layer_sets + 1
                 if keep_originals:
-                    for key in weights:
+                    for key in weights.keys() - derived:
                         name = params[key]
                         if key.endswith(".weight") and not key.endswith("norm.weight") and name not in originals:
                             whole = self._params[name]
@@ -462,7 +543,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
             else:
                 builder.pooler(f32(weights))
                 prefix = "pooler."
-            core_sources.update({f"{prefix}{key}": source for key, source in names.items()})
+            core_sources.update({f"{prefix}{key}": source for key, source in names.items() if key not in derived})
             self._release_pages(weights.values())
         for theta, dim, ntk_factor in plan.rotary:
             cos, sin = rotary_table(theta, dim, d.P, ntk_factor)
@@ -537,6 +618,8 @@ class EncoderPreTrainedModel(PreTrainedModel):
         if inputs_embeds is not None:
             raise NotImplementedError("inputs_embeds is not supported by pybertcore; pass input_ids")
         ids, mask, types, positions = encoder_inputs(input_ids, attention_mask, token_type_ids, position_ids)
+        if self.layout.ignores_token_types and self.dims.TV == 0:
+            types = None
         if positions is None and self.layout.position_ids is not None:
             positions = self.layout.position_ids(ids, self.dims)
         out = self._encoder.forward(

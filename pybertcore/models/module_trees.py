@@ -326,6 +326,77 @@ MODERNBERT_HEADS = {
 }
 
 
+# --- DeBERTa-v2 ------------------------------------------------------------------------------------
+def deberta_v2_model(d: Any, c: Any) -> Node:
+    """The embeddings' tables and projection, the attention's position projections and the shared
+    relative embeddings exist per config, as transformers creates them."""
+    embeddings = [("word_embeddings", Emb("V", "E", "pad"))]
+    if c.position_biased_input:
+        embeddings.append(("position_embeddings", Emb("P", "E")))
+    if d.TV > 0:
+        embeddings.append(("token_type_embeddings", Emb("TV", "E")))
+    if d.projection:
+        embeddings.append(("embed_proj", Lin("E", "H", bias=False)))
+    embeddings += [("LayerNorm", Norm("H")), ("dropout", Drop("hidden_dropout_prob"))]
+    attention = [("query_proj", Lin("H", "H")), ("key_proj", Lin("H", "H")), ("value_proj", Lin("H", "H"))]
+    shared = getattr(c, "share_att_key", False)
+    if c.relative_attention:
+        attention.append(("pos_dropout", Drop("hidden_dropout_prob")))
+        terms = c.pos_att_type or ()
+        if "c2p" in terms and not shared:
+            attention.append(("pos_key_proj", Lin("H", "H")))
+        if "p2c" in terms and not shared:
+            attention.append(("pos_query_proj", Lin("H", "H")))
+    attention.append(("dropout", Drop("attention_probs_dropout_prob")))
+    layer = Node("DebertaV2Layer", (
+        ("attention", Node("DebertaV2Attention", (
+            ("self", Node("DisentangledSelfAttention", tuple(attention))),
+            ("output", Node("DebertaV2SelfOutput", (
+                ("dense", Lin("H", "H")), ("LayerNorm", Norm("H")), ("dropout", Drop("hidden_dropout_prob")),
+            ))),
+        ))),
+        ("intermediate", Node("DebertaV2Intermediate", (
+            ("dense", Lin("H", "I")), ("intermediate_act_fn", Act("hidden_act")),
+        ))),
+        ("output", Node("DebertaV2Output", (
+            ("dense", Lin("I", "H")), ("LayerNorm", Norm("H")), ("dropout", Drop("hidden_dropout_prob")),
+        ))),
+    ))
+    encoder = [("layer", Layers("L", layer))]
+    if c.relative_attention:
+        encoder.append(("rel_embeddings", Emb(2 * c.relative_span(), "H")))
+    if "layer_norm" in [x.strip() for x in getattr(c, "norm_rel_ebd", "none").lower().split("|")]:
+        encoder.append(("LayerNorm", Norm("H")))
+    return Node("DebertaV2Model", (
+        ("embeddings", Node("DebertaV2Embeddings", tuple(embeddings))),
+        ("encoder", Node("DebertaV2Encoder", tuple(encoder))),
+    ))
+
+
+def _context_pooled(out: Any) -> tuple:
+    return (
+        ("pooler", Node("ContextPooler", (("dense", Lin("H", "H")), ("dropout", Drop("pooler_dropout"))))),
+        ("classifier", Lin("H", out)),
+        ("dropout", Drop("cls_dropout|hidden_dropout_prob")),
+    )
+
+
+DEBERTA_V2_HEADS = {
+    "sequence_classification": _context_pooled("num_labels"),
+    "token_classification": (("dropout", Drop("hidden_dropout_prob")), ("classifier", Lin("H", "num_labels"))),
+    "question_answering": (("qa_outputs", Lin("H", "num_labels")),),
+    "masked_lm": (("cls", Node("LegacyDebertaV2OnlyMLMHead", (
+        ("predictions", Node("LegacyDebertaV2LMPredictionHead", (
+            ("transform", Node("LegacyDebertaV2PredictionHeadTransform", (
+                ("dense", Lin("H", "E")), ("transform_act_fn", Act("hidden_act")), ("LayerNorm", Norm("E")),
+            ))),
+            ("decoder", Lin("E", "V")),
+        ), params=(("bias", ("V",)),))),
+    ))),),
+    "multiple_choice": _context_pooled(1),
+}
+
+
 def module_tree_resolver(config: Any, dims: Any):
     """Size names → values for one model (see the module doc)."""
     def resolve(size: Any) -> Any:
@@ -351,33 +422,34 @@ def module_tree_resolver(config: Any, dims: Any):
 # --- per family --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FamilyTree:
-    """A family's trees: the bare model's (given whether it has its pooler, and the model's EncoderDims)
-    and, per head kind, the head's children, plus children a head registers before the encoder."""
+    """A family's trees: the bare model's (given whether it has its pooler, the model's EncoderDims and its
+    config) and, per head kind, the head's children, plus children a head registers before the encoder."""
 
-    base: Callable[[bool, bool], Node]
+    base: Callable[[bool, Any, Any], Node]
     heads: dict
     heads_first: dict = field(default_factory=dict)
 
 
-BERT_TREE = FamilyTree(lambda pooler, d: bert_like_model("Bert", pooler), bert_heads("Bert"))
-ROBERTA_TREE = FamilyTree(lambda pooler, d: bert_like_model("Roberta", pooler, roberta_embeddings=True),
+BERT_TREE = FamilyTree(lambda pooler, d, c: bert_like_model("Bert", pooler), bert_heads("Bert"))
+ROBERTA_TREE = FamilyTree(lambda pooler, d, c: bert_like_model("Roberta", pooler, roberta_embeddings=True),
                           roberta_heads("Roberta"))
-XLM_ROBERTA_TREE = FamilyTree(lambda pooler, d: bert_like_model("XLMRoberta", pooler, roberta_embeddings=True),
+XLM_ROBERTA_TREE = FamilyTree(lambda pooler, d, c: bert_like_model("XLMRoberta", pooler, roberta_embeddings=True),
                               roberta_heads("XLMRoberta"))
-CAMEMBERT_TREE = FamilyTree(lambda pooler, d: bert_like_model("Camembert", pooler, roberta_embeddings=True),
+CAMEMBERT_TREE = FamilyTree(lambda pooler, d, c: bert_like_model("Camembert", pooler, roberta_embeddings=True),
                             roberta_heads("Camembert"))
-ELECTRA_TREE = FamilyTree(lambda pooler, d: bert_like_model("Electra", False, projection=d.projection),
+ELECTRA_TREE = FamilyTree(lambda pooler, d, c: bert_like_model("Electra", False, projection=d.projection),
                           electra_heads())
-DISTILBERT_TREE = FamilyTree(lambda pooler, d: distilbert_model(), DISTILBERT_HEADS, DISTILBERT_HEADS_FIRST)
-ALBERT_TREE = FamilyTree(lambda pooler, d: albert_model(pooler), ALBERT_HEADS)
-MPNET_TREE = FamilyTree(lambda pooler, d: mpnet_model(pooler), roberta_heads("MPNet"))
+DISTILBERT_TREE = FamilyTree(lambda pooler, d, c: distilbert_model(), DISTILBERT_HEADS, DISTILBERT_HEADS_FIRST)
+ALBERT_TREE = FamilyTree(lambda pooler, d, c: albert_model(pooler), ALBERT_HEADS)
+MPNET_TREE = FamilyTree(lambda pooler, d, c: mpnet_model(pooler), roberta_heads("MPNet"))
 NOMIC_BERT_TREE = FamilyTree(
-    lambda pooler, d: rotary_model("NomicBert", pooler, True, frozenset(), mlp_dropout=False),
+    lambda pooler, d, c: rotary_model("NomicBert", pooler, True, frozenset(), mlp_dropout=False),
     rotary_heads("NomicBert", NOMIC_BERT_MLM),
 )
 GTE_TREE = FamilyTree(
-    lambda pooler, d: rotary_model("Gte", pooler, d.TV > 0, frozenset({"q", "k", "v", "attn_out", "ffn_out"}),
+    lambda pooler, d, c: rotary_model("Gte", pooler, d.TV > 0, frozenset({"q", "k", "v", "attn_out", "ffn_out"}),
                                    mlp_dropout=True),
     rotary_heads("Gte", GTE_MLM),
 )
-MODERNBERT_TREE = FamilyTree(lambda pooler, d: modernbert_model(), MODERNBERT_HEADS)
+MODERNBERT_TREE = FamilyTree(lambda pooler, d, c: modernbert_model(), MODERNBERT_HEADS)
+DEBERTA_V2_TREE = FamilyTree(lambda pooler, d, c: deberta_v2_model(d, c), DEBERTA_V2_HEADS)

@@ -28,6 +28,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "gte": ("gte", "Gte"),
     "new": ("gte", "Gte"),  # GTE's remote-code checkpoints (Alibaba-NLP/gte-*-v1.5): read as GTE
     "modernbert": ("modernbert", "ModernBert"),
+    "deberta-v2": ("deberta_v2", "DebertaV2"),
 }
 
 

@@ -1,0 +1,194 @@
+"""DeBERTa-v2 (and v3): BERT's post-LayerNorm layers with disentangled attention. Each score adds to
+content·content a content→position term (the query against the relative embedding of i − j through the
+key projection) and a position→content term (the key against it through the query projection), over
+log-bucketed relative positions (``position_buckets``, ``max_relative_positions``), all scaled by
+1/√(head size · (1 + terms)). One relative-embedding table (with its LayerNorm under ``norm_rel_ebd``) is
+shared by every layer; each layer projects it with its own pos_key_proj / pos_query_proj, or with its
+key_proj / query_proj under ``share_att_key``. The core keeps only those projections of the table, made
+once at load. Absolute positions only with ``position_biased_input``; an ``embedding_size`` narrower
+than hidden is projected (no bias) before the embedding LayerNorm.
+
+Heads: a ContextPooler (dense + pooler_hidden_act on position 0) before the sequence and multiple-choice
+classifiers; the legacy masked-LM head (``cls.predictions``, what every published checkpoint uses)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from pybertcore.modeling_outputs import BaseModelOutput
+from pybertcore.models.deberta_v2.configuration_deberta_v2 import DebertaV2Config
+from pybertcore.models.encoder_model import (
+    LAYER_ROLES,
+    AttentionPlan,
+    DisentangledPlan,
+    EncoderDims,
+    EncoderLayout,
+    EncoderModel,
+    EncoderPreTrainedModel,
+)
+from pybertcore.models.heads import (
+    Bias,
+    ForMaskedLM,
+    ForMultipleChoice,
+    ForQuestionAnswering,
+    ForSequenceClassification,
+    ForTokenClassification,
+    Head,
+    Linear,
+    Norm,
+    QUESTION_ANSWERING_HEAD,
+    TOKEN_CLASSIFICATION_HEAD,
+)
+from pybertcore.models.module_trees import DEBERTA_V2_TREE
+
+
+def deberta_v2_dims(c: DebertaV2Config) -> EncoderDims:
+    E = c.embedding_width
+    return EncoderDims(
+        V=c.vocab_size, P=c.max_position_embeddings, TV=c.type_vocab_size, E=E, H=c.hidden_size,
+        NH=c.num_attention_heads, I=c.intermediate_size, L=c.num_hidden_layers, groups=c.num_hidden_layers,
+        inner=1, act=c.hidden_act, eps=float(c.layer_norm_eps), pad_token_id=c.pad_token_id,
+        projection=E != c.hidden_size, positions=bool(c.position_biased_input),
+    )
+
+
+def log_bucket_positions(relative: np.ndarray, buckets: int, limit: int) -> np.ndarray:
+    """transformers' make_log_bucket_position in float32: distances under buckets // 2 are their own
+    bucket, longer ones share buckets on a log scale reaching `limit`. The logarithms are rounded once from
+    float64 (torch's float32 log is correctly rounded but for rare last-bit differences; this matched it
+    on every distance below 8192 for 300 random (buckets, limit) pairs)."""
+    d = np.asarray(relative, dtype=np.int64)
+    mid = buckets // 2
+    far = np.where((d < mid) & (d > -mid), mid - 1, np.abs(d))
+    ratio = (far.astype(np.float32) / np.float32(mid)).astype(np.float32)
+    log_ratio = np.log(ratio.astype(np.float64)).astype(np.float32)
+    log_span = np.float32(np.log(np.float64(np.float32((limit - 1) / mid))))
+    log_pos = np.ceil((log_ratio / log_span).astype(np.float32) * np.float32(mid - 1)) + np.float32(mid)
+    return np.where(far <= mid, d, (log_pos * np.sign(d)).astype(np.int64))
+
+
+def relative_columns(c: DebertaV2Config) -> np.ndarray:
+    """(2P − 1,) int32: for i − j from −(P − 1) to P − 1, the row of the relative-embedding table both
+    terms read: clamp(bucket(i − j) + span, 0, 2·span − 1), as transformers' c2p_pos (and p2c_pos, which
+    the buckets' symmetry makes the same row)."""
+    P, span = c.max_position_embeddings, c.relative_span()
+    d = np.arange(-(P - 1), P, dtype=np.int64)
+    buckets = getattr(c, "position_buckets", -1)
+    if buckets > 0:
+        d = log_bucket_positions(d, buckets, c.relative_limit())
+    return np.clip(d + span, 0, 2 * span - 1).astype(np.int32)
+
+
+def deberta_v2_attention(c: DebertaV2Config, d: EncoderDims) -> AttentionPlan:
+    # transformers counts the terms pos_att_type names in the scale even without relative_attention
+    return AttentionPlan(score_scale_factor=1 + sum(t in (c.pos_att_type or ()) for t in ("c2p", "p2c")))
+
+
+def deberta_v2_disentangled(c: DebertaV2Config, d: EncoderDims) -> Optional[DisentangledPlan]:
+    norms = [x.strip() for x in getattr(c, "norm_rel_ebd", "none").lower().split("|")]
+    if not c.relative_attention and "layer_norm" not in norms:
+        return None
+    terms, shared = c.position_terms(), bool(getattr(c, "share_att_key", False))
+    return DisentangledPlan(
+        embeddings="encoder.rel_embeddings" if c.relative_attention else None,
+        norm="encoder.LayerNorm" if "layer_norm" in norms else None,
+        rows=2 * c.relative_span() if c.relative_attention else 0,
+        columns=relative_columns(c) if c.relative_attention else np.zeros(0, np.int32),
+        pos_key=("k" if shared else "pos_key") if "c2p" in terms else None,
+        pos_query=("q" if shared else "pos_query") if "p2c" in terms else None,
+    )
+
+
+def deberta_v2_omitted_roles(c: DebertaV2Config) -> frozenset:
+    """The position projections a layer lacks: both under share_att_key, and those of absent terms."""
+    shared, terms = bool(getattr(c, "share_att_key", False)), c.position_terms()
+    return frozenset(role for role, term in (("pos_key", "c2p"), ("pos_query", "p2c")) if shared or term not in terms)
+
+
+DEBERTA_V2_LAYOUT = EncoderLayout(
+    dims=deberta_v2_dims,
+    word_embeddings="embeddings.word_embeddings",
+    position_embeddings="embeddings.position_embeddings",
+    token_type_embeddings="embeddings.token_type_embeddings",
+    embedding_norm="embeddings.LayerNorm",
+    embedding_projection="embeddings.embed_proj",
+    layer="encoder.layer.{group}.",
+    layer_params=(
+        ("q", "attention.self.query_proj"),
+        ("k", "attention.self.key_proj"),
+        ("v", "attention.self.value_proj"),
+        ("pos_key", "attention.self.pos_key_proj"),
+        ("pos_query", "attention.self.pos_query_proj"),
+        ("attn_out", "attention.output.dense"),
+        ("attn_norm", "attention.output.LayerNorm"),
+        ("ffn_in", "intermediate.dense"),
+        ("ffn_out", "output.dense"),
+        ("ffn_norm", "output.LayerNorm"),
+    ),
+    pooler=None,
+    output_class=BaseModelOutput,
+    embedding_order=("word", "position", "token_type", "projection", "norm"),
+    linear_bias=lambda c: frozenset(LAYER_ROLES),  # every linear but the embedding projection
+    attention=deberta_v2_attention,
+    disentangled=deberta_v2_disentangled,
+    omitted_roles=deberta_v2_omitted_roles,
+    projection_before_norm=True,
+    ignores_token_types=True,
+)
+
+# ContextPooler: dense + pooler_hidden_act on position 0, then the classifier
+CONTEXT_POOLER = Linear("pooler.dense", "H", act="config:pooler_hidden_act")
+
+
+class DebertaV2PreTrainedModel(EncoderPreTrainedModel):
+    config_class = DebertaV2Config
+    base_model_prefix = "deberta"
+    layout = DEBERTA_V2_LAYOUT
+    module_tree = DEBERTA_V2_TREE
+
+
+class DebertaV2Model(DebertaV2PreTrainedModel, EncoderModel):
+    """The bare DeBERTa-v2 encoder: ``last_hidden_state`` (no pooler)."""
+
+
+class DebertaV2ForSequenceClassification(DebertaV2PreTrainedModel, ForSequenceClassification):
+    head_spec = Head("first", (CONTEXT_POOLER, Linear("classifier", "num_labels")))
+
+
+class DebertaV2ForTokenClassification(DebertaV2PreTrainedModel, ForTokenClassification):
+    head_spec = TOKEN_CLASSIFICATION_HEAD
+
+
+class DebertaV2ForQuestionAnswering(DebertaV2PreTrainedModel, ForQuestionAnswering):
+    head_spec = QUESTION_ANSWERING_HEAD
+
+
+class DebertaV2ForMultipleChoice(DebertaV2PreTrainedModel, ForMultipleChoice):
+    head_spec = Head("first", (CONTEXT_POOLER, Linear("classifier", 1)))
+
+
+class DebertaV2ForMaskedLM(DebertaV2PreTrainedModel, ForMaskedLM):
+    """The legacy head (``config.legacy``, transformers' default and every published checkpoint's):
+    dense (H → E) → act → LayerNorm → decoder tied to the word embeddings."""
+
+    head_spec = Head(
+        "tokens",
+        (
+            Bias("cls.predictions.bias", "V"),
+            Linear("cls.predictions.transform.dense", "E", act="config:hidden_act"),
+            Norm("cls.predictions.transform.LayerNorm", "E"),
+            Linear("cls.predictions.decoder", "V", inp="E", tied_weight="embeddings.word_embeddings.weight",
+                   tied_bias="cls.predictions.bias"),
+        ),
+    )
+
+    def __init__(self, config: DebertaV2Config) -> None:
+        if not config.legacy:
+            raise NotImplementedError(
+                "DebertaV2ForMaskedLM with legacy=False (transformers' lm_predictions head, which reads the word "
+                "embeddings without a decoder module) is not supported by pybertcore; published checkpoints use "
+                "legacy=True"
+            )
+        super().__init__(config)
