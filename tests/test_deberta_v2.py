@@ -1,0 +1,103 @@
+"""DeBERTa-v2/v3 beyond the family suites (which run every head and five config variants through
+test_families, test_heads, test_module_tree, test_precision, test_finetune_flow and test_pickle):
+
+- the log-bucketed relative positions, computed as transformers computes them, for many (buckets, limit);
+- DeBERTa-v3's own geometry (256 buckets, 512 positions) on sequences far past the exact-distance range,
+  ragged, T = 1, at every kernel level this machine runs;
+- the masked-LM head on a narrower embedding (E < H: the projection before the norm, the head's H → E);
+- the errors: the v2-xlarge convolution, legacy=False, a head size the core does not run, too long inputs.
+
+transformers (torch, CPU) is the oracle; 1e-4 on real tokens.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from family_models import make_transformers_model, max_abs_on_mask, ragged_inputs, run_transformers, to_numpy
+
+import pybertcore
+from pybertcore.models.deberta_v2.modeling_deberta_v2 import log_bucket_positions, relative_columns
+
+TOL = 1e-4
+# DeBERTa-v3-base's attention geometry on a small model (H 48, 4 heads of 12, I 37, V 101)
+V3 = dict(hidden_size=48, num_attention_heads=4, intermediate_size=37, vocab_size=101, num_hidden_layers=2,
+          max_position_embeddings=512, relative_attention=True, position_buckets=256, max_relative_positions=-1,
+          pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm", position_biased_input=False,
+          type_vocab_size=0, layer_norm_eps=1e-7)
+
+
+@pytest.mark.parametrize("buckets,limit", [(256, 512), (256, 1024), (8, 40), (64, 128), (32, 512), (6, 7),
+                                           (364, 8494), (556, 1648)])
+def test_log_buckets_match_transformers(buckets, limit):
+    import torch
+    from transformers.models.deberta_v2.modeling_deberta_v2 import make_log_bucket_position
+
+    d = np.arange(-8191, 8192)
+    theirs = make_log_bucket_position(torch.tensor(d), buckets, limit).long().numpy()
+    np.testing.assert_array_equal(log_bucket_positions(d, buckets, limit), theirs)
+
+
+@pytest.mark.parametrize("overrides", [{}, dict(position_buckets=-1, max_relative_positions=20),
+                                       dict(position_buckets=-1, max_relative_positions=-1)])
+def test_relative_columns_are_transformers_gather_indices(overrides):
+    """The table row each (query, key) reads: transformers' c2p_pos, and its p2c_pos transposed."""
+    import torch
+    import transformers
+    from transformers.models.deberta_v2.modeling_deberta_v2 import build_relative_position
+
+    tf_config = transformers.DebertaV2Config(**{**V3, **overrides})
+    config = pybertcore.DebertaV2Config(**{**V3, **overrides})
+    span = config.relative_span()
+    T = config.max_position_embeddings
+    layer = torch.zeros(1, T, 1)
+    rel = build_relative_position(layer, layer, bucket_size=getattr(tf_config, "position_buckets", -1),
+                                  max_position=config.relative_limit())[0].numpy()
+    c2p = np.clip(rel + span, 0, 2 * span - 1)
+    p2c = np.clip(-rel + span, 0, 2 * span - 1).T
+    i, j = np.indices((T, T))
+    ours = relative_columns(config)[i - j + T - 1]
+    np.testing.assert_array_equal(ours, c2p)
+    np.testing.assert_array_equal(ours, p2c)
+
+
+@pytest.mark.parametrize("share_att_key", [True, False])
+def test_v3_geometry_long_ragged_and_single_token(tmp_path, isa, share_att_key):
+    """Sequences of up to 300 tokens (log buckets past ±128), ragged, one of a single token."""
+    tf_model = make_transformers_model("deberta-v2", "Model", tmp_path, **{**V3, "share_att_key": share_att_key})
+    model = pybertcore.AutoModel.from_pretrained(tmp_path)
+    inputs = ragged_inputs("deberta-v2", 0, lengths=(300, 1, 131, 257), T=300)
+    ours = model(**inputs, output_hidden_states=True)
+    theirs = run_transformers(tf_model, inputs, output_hidden_states=True)
+    mask = inputs["attention_mask"]
+    for a, b in zip(ours.hidden_states, theirs.hidden_states):
+        assert max_abs_on_mask(a, to_numpy(b), mask) < TOL
+    alone = model(input_ids=inputs["input_ids"][1:2, :1]).last_hidden_state
+    np.testing.assert_array_equal(alone[0], ours.last_hidden_state[1, :1])
+
+
+def test_masked_lm_on_a_narrow_embedding(tmp_path):
+    """E = 24 < H = 60: the embeddings project before their norm, the head maps H → E before the tied decoder."""
+    tf_model = make_transformers_model("deberta-v2", "ForMaskedLM", tmp_path, embedding_size=24,
+                                       position_biased_input=True, type_vocab_size=2)
+    model = pybertcore.AutoModelForMaskedLM.from_pretrained(tmp_path)
+    inputs = ragged_inputs("deberta-v2", 0)
+    ours = model(**inputs).logits
+    theirs = to_numpy(run_transformers(tf_model, inputs).logits)
+    assert max_abs_on_mask(ours, theirs, inputs["attention_mask"]) < TOL
+    assert model.get_output_embeddings().weight.shape == (101, 24)
+
+
+def test_config_forms_and_errors(tmp_path):
+    assert pybertcore.DebertaV2Config(pos_att_type="P2C | c2p").pos_att_type == ["p2c", "c2p"]
+    with pytest.raises(ValueError, match="conv_kernel_size"):
+        pybertcore.DebertaV2Config(conv_kernel_size=3)
+    with pytest.raises(ValueError, match="attention_head_size"):
+        pybertcore.DebertaV2Config(hidden_size=48, num_attention_heads=4, attention_head_size=16)
+    with pytest.raises(ValueError, match="pos_att_type"):
+        pybertcore.DebertaV2Config(pos_att_type=["c2c"])
+    with pytest.raises(NotImplementedError, match="legacy=False"):
+        pybertcore.DebertaV2ForMaskedLM(pybertcore.DebertaV2Config(**V3, legacy=False))
+    model = pybertcore.DebertaV2Model(pybertcore.DebertaV2Config(**{**V3, "max_position_embeddings": 16}))
+    with pytest.raises(ValueError, match="exceeds max_position_embeddings 16"):
+        model(np.ones((1, 17), dtype=np.int64))
