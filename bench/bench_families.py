@@ -1,10 +1,11 @@
 """The families beside BERT against PyTorch (transformers), in one run: base-sized random models of BERT,
-MPNet, NomicBERT, GTE and ModernBERT at 1×128, 32×128 and a variable-length batch, and ModernBERT's peak
-memory at 1 × 8192 tokens.
+MPNet, NomicBERT, GTE, ModernBERT and DeBERTa-v3 at 1×128, 32×128 and a variable-length batch, and
+ModernBERT's peak memory at 1 × 8192 tokens.
 
     PYTHONPATH=. python bench/bench_families.py             # full run (about 15 minutes on 2 cores)
     PYTHONPATH=. python bench/bench_families.py --quick     # fewer rounds
-    options: --threads N   --families bert,modernbert   --engines pybertcore,torch,pybertcore@DIR
+    PYTHONPATH=. python bench/bench_families.py --families deberta_v3,deberta_v3_norel --no-long   # DeBERTa alone
+    options: --threads N   --families bert,modernbert   --engines pybertcore,torch,onnxruntime,pybertcore@DIR
              --long-only (only the 1×8192 memory rows)   --workdir DIR (checkpoints, reused)
 
 Method (as bench/bench.py): each engine in its own worker process, loaded once; per configuration a
@@ -18,6 +19,11 @@ Memory: a fresh worker per engine loads ModernBERT-base, resets the RSS high-wat
 forward pass at 1 × 8192; the report gives that pass's peak over the loaded model's resident size
 (everything the pass allocates: activations, workspace, outputs; a later call reuses our pooled
 workspace, so the first call is the one to count). PyTorch runs its default attention (SDPA).
+ONNX Runtime (engine "onnxruntime") runs each family's graph exported by torch.onnx (the TorchScript
+exporter, dynamic batch and length; made once in --workdir) with all graph optimisations, 1 inter-op thread.
+DeBERTa: "deberta_v3" is deberta-v3-base's geometry (256 log buckets, shared key projections, both
+terms); "deberta_v3_norel" the same model without relative attention. Run together, the report gives the
+share of each engine's time spent on the relative-position terms, 1 − t(norel) / t(v3).
 The machine may be shared and noisy: compare ratios from one run, not numbers across runs.
 """
 
@@ -37,6 +43,11 @@ from bench import REPO, Engine as _Engine, _status, log  # noqa: E402  (one prot
 
 SETTLE_S = 0.2
 
+# microsoft/deberta-v3-base's config.json
+DEBERTA_V3_BASE = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                       vocab_size=128100, max_position_embeddings=512, relative_attention=True, position_buckets=256,
+                       max_relative_positions=-1, pos_att_type=["p2c", "c2p"], share_att_key=True,
+                       norm_rel_ebd="layer_norm", position_biased_input=False, type_vocab_size=0, layer_norm_eps=1e-7)
 # transformers config class and keyword arguments of a base-sized model of each family (random weights)
 FAMILIES = {
     "bert": ("BertConfig", {}),
@@ -44,6 +55,8 @@ FAMILIES = {
     "nomic_bert": ("NomicBertConfig", {}),
     "gte": ("GteConfig", {"vocab_size": 30528}),
     "modernbert": ("ModernBertConfig", {}),
+    "deberta_v3": ("DebertaV2Config", DEBERTA_V3_BASE),
+    "deberta_v3_norel": ("DebertaV2Config", dict(DEBERTA_V3_BASE, relative_attention=False, pos_att_type=None)),
 }
 # (batch, tokens or "var", timed rounds full, --quick)
 CONFIGS = [(1, 128, 15, 3), (32, 128, 3, 1), (32, "var", 3, 1)]
@@ -84,6 +97,8 @@ def worker(engine: str, threads: int) -> None:
         import pybertcore
 
         pybertcore.set_num_threads(threads)
+    elif engine == "onnxruntime":
+        import onnxruntime as ort
     else:
         import torch
         import transformers
@@ -99,6 +114,14 @@ def worker(engine: str, threads: int) -> None:
                 t0 = time.perf_counter()
                 if engine == "pybertcore":
                     models[cmd["name"]] = pybertcore.AutoModel.from_pretrained(cmd["path"])
+                elif engine == "onnxruntime":
+                    opts = ort.SessionOptions()
+                    opts.intra_op_num_threads = threads
+                    opts.inter_op_num_threads = 1
+                    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                    models[cmd["name"]] = ort.InferenceSession(str(Path(cmd["path"]) / "model.onnx"), opts,
+                                                               providers=["CPUExecutionProvider"])
                 else:
                     models[cmd["name"]] = transformers.AutoModel.from_pretrained(cmd["path"]).eval()
                 reply = {"seconds": time.perf_counter() - t0}
@@ -108,6 +131,9 @@ def worker(engine: str, threads: int) -> None:
                 t0 = time.perf_counter()
                 if engine == "pybertcore":
                     out = model(ids, attention_mask=mask).last_hidden_state
+                elif engine == "onnxruntime":
+                    feeds = {"input_ids": ids, "attention_mask": mask}
+                    out = model.run(["last_hidden_state"], {i.name: feeds[i.name] for i in model.get_inputs()})[0]
                 else:
                     with torch.inference_mode():
                         out = model(input_ids=torch.from_numpy(ids),
@@ -127,7 +153,7 @@ def worker(engine: str, threads: int) -> None:
         print(json.dumps(reply), flush=True)
 
 
-def prepare(workdir: Path, families: list[str]) -> dict[str, Path]:
+def prepare(workdir: Path, families: list[str], onnx: bool) -> dict[str, Path]:
     paths = {}
     for family in families:
         path = workdir / f"{family}-base"
@@ -139,12 +165,24 @@ def prepare(workdir: Path, families: list[str]) -> dict[str, Path]:
                 "c = getattr(transformers, sys.argv[1])(**json.loads(sys.argv[3])); "
                 "transformers.AutoModel.from_config(c).eval().save_pretrained(sys.argv[2])"),
                 cls, str(path), json.dumps(kwargs)], check=True)
+        if onnx and not (path / "model.onnx").exists():
+            log(f"exporting {family} to ONNX (torch.onnx, TorchScript exporter, dynamic batch and length) ...")
+            subprocess.run([sys.executable, "-c", (
+                "import os, sys, torch, transformers; m = transformers.AutoModel.from_pretrained(sys.argv[1]).eval(); "
+                "ids = torch.randint(1000, 2000, (2, 16)); dyn = {0: 'batch', 1: 'tokens'}; "
+                "torch.onnx.export(m, (ids, torch.ones_like(ids)), sys.argv[1] + '/model.onnx.tmp', "
+                "input_names=['input_ids', 'attention_mask'], output_names=['last_hidden_state'], "
+                "dynamic_axes={'input_ids': dyn, 'attention_mask': dyn, 'last_hidden_state': dyn}, dynamo=False, "
+                "opset_version=17); os.replace(sys.argv[1] + '/model.onnx.tmp', sys.argv[1] + '/model.onnx')"),
+                str(path)], check=True, stderr=subprocess.DEVNULL)
         paths[family] = path
     return paths
 
 
 def useful_gflop(family: str, config: dict, lengths: list[int]) -> float:
-    """Dense layers plus attention over the keys each query sees, on real tokens only."""
+    """Dense layers plus attention over the keys each query sees, on real tokens only; DeBERTa's
+    position terms as the two products of each sequence's queries and keys with the relative table's rows
+    it reaches."""
     H, I, L = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
     gated = family in ("nomic_bert", "gte", "modernbert")
     dense = 2.0 * H * (4 * H + (3 if gated else 2) * I)
@@ -152,11 +190,14 @@ def useful_gflop(family: str, config: dict, lengths: list[int]) -> float:
     if family == "modernbert":
         every = 3
         windows = [0 if i % every == 0 else config.get("local_attention", 128) // 2 for i in range(L)]
+    terms = len(config.get("pos_att_type") or ()) if config.get("relative_attention") else 0
+    span = config.get("position_buckets", 0) if config.get("position_buckets", -1) > 0 else config.get(
+        "max_position_embeddings", 512)
     total = 0.0
     for n in lengths:
         for w in windows:
             keys = n if w == 0 else min(n, 2 * w + 1)
-            total += n * dense + 4.0 * n * keys * H
+            total += n * dense + 4.0 * n * keys * H + terms * 2.0 * n * min(2 * n - 1, 2 * span) * H
     return total / 1e9
 
 
@@ -182,7 +223,8 @@ def main() -> None:
     engines = [e for e in args.engines.split(",") if e]
     info = pybertcore.cpu_info()
     log(f"isa {info['active_isa']}, {threads} threads; engines {', '.join(engines)}; families {', '.join(families)}")
-    paths = prepare(Path(args.workdir), sorted(set(families) | ({"modernbert"} if not args.no_long else set())))
+    paths = prepare(Path(args.workdir), sorted(set(families) | ({"modernbert"} if not args.no_long else set())),
+                    onnx="onnxruntime" in engines)
     configs = {f: json.loads((paths[f] / "config.json").read_text()) for f in paths}
 
     results: dict = {}
@@ -214,7 +256,8 @@ def main() -> None:
                 p.close()
         report(results, engines)
     if not args.no_long:
-        long_memory(paths["modernbert"], engines, threads, configs["modernbert"]["vocab_size"])
+        long_memory(paths["modernbert"], [e for e in engines if e != "onnxruntime"], threads,
+                    configs["modernbert"]["vocab_size"])
 
 
 def report(results: dict, engines: list[str]) -> None:
@@ -237,6 +280,12 @@ def report(results: dict, engines: list[str]) -> None:
     for r in rows:
         print(line(r))
     print("ratios: ms rows ours/peer latency (lower is better); seq/s rows ours/peer throughput (higher is better)")
+    shares = [(B, T) for (family, B, T) in results if family == "deberta_v3" and ("deberta_v3_norel", B, T) in results]
+    if shares:
+        print("DeBERTa-v3: share of each engine's time in the relative-position terms, 1 - t(norel) / t(v3)")
+        for B, T in shares:
+            full, norel = results[("deberta_v3", B, T)][0], results[("deberta_v3_norel", B, T)][0]
+            print(f"  {B}x{T}: " + ", ".join(f"{e} {1 - norel[e] / full[e]:.0%}" for e in engines))
 
 
 def long_memory(path: Path, engines: list[str], threads: int, vocab: int) -> None:
