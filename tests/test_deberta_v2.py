@@ -101,3 +101,25 @@ def test_config_forms_and_errors(tmp_path):
     model = pybertcore.DebertaV2Model(pybertcore.DebertaV2Config(**{**V3, "max_position_embeddings": 16}))
     with pytest.raises(ValueError, match="exceeds max_position_embeddings 16"):
         model(np.ones((1, 17), dtype=np.int64))
+
+
+def test_loading_report_of_a_v3_pretraining_checkpoint(tmp_path, caplog):
+    """deberta-v3's checkpoints carry a position table their config leaves unused, the RTD discriminator
+    (mask_predictions) and lm_predictions: ignored or reported by name exactly as transformers does."""
+    import logging
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    make_transformers_model("deberta-v2", "ForMaskedLM", tmp_path)
+    weights = load_file(tmp_path / "model.safetensors")
+    weights["deberta.embeddings.position_embeddings.weight"] = torch.zeros(40, 60)
+    weights["mask_predictions.dense.weight"] = torch.zeros(60, 60)
+    weights["lm_predictions.lm_head.bias"] = torch.zeros(101)
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    caplog.set_level(logging.WARNING, logger="pybertcore")
+    pybertcore.AutoModelForMaskedLM.from_pretrained(tmp_path)
+    assert "['lm_predictions.lm_head.bias']" in caplog.text
+    caplog.clear()
+    pybertcore.AutoModel.from_pretrained(tmp_path)
+    assert "'mask_predictions.dense.weight'" in caplog.text and "position_embeddings" not in caplog.text

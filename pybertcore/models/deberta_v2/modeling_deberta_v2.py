@@ -147,6 +147,8 @@ class DebertaV2PreTrainedModel(EncoderPreTrainedModel):
     base_model_prefix = "deberta"
     layout = DEBERTA_V2_LAYOUT
     module_tree = DEBERTA_V2_TREE
+    # transformers' lists: v3 checkpoints carry a position table their config does not use
+    _keys_to_ignore_on_load_unexpected = (r"position_ids$", "position_embeddings")
 
 
 class DebertaV2Model(DebertaV2PreTrainedModel, EncoderModel):
@@ -172,6 +174,9 @@ class DebertaV2ForMultipleChoice(DebertaV2PreTrainedModel, ForMultipleChoice):
 class DebertaV2ForMaskedLM(DebertaV2PreTrainedModel, ForMaskedLM):
     """The legacy head (``config.legacy``, transformers' default and every published checkpoint's):
     dense (H → E) → act → LayerNorm → decoder tied to the word embeddings."""
+
+    # the pre-training checkpoints' replaced-token head goes too (transformers joins the two lists)
+    _keys_to_ignore_on_load_unexpected = (r"position_ids$", "position_embeddings", r"mask_predictions.*")
 
     head_spec = Head(
         "tokens",
