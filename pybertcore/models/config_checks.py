@@ -131,9 +131,9 @@ def parameter_counts(config: PretrainedConfig, model_class: type) -> list[tuple[
                              "non-negative integer")
     V, P, TV, E, H, I = d.V, d.P, d.TV, d.E, d.H, d.I  # noqa: E741 (the dimension letters of encoder_model)
     f = lambda dim, value: _field(config, dim, value)  # noqa: E731
-    counts = [(V * E, f"{f('V', V)} × {f('E', E)} (the word embeddings)"),
-              (P * E, f"{f('P', P)} × {f('E', E)} (the position embeddings)"),
-              (2 * E, "the embedding LayerNorm")]
+    counts = [(V * E, f"{f('V', V)} × {f('E', E)} (the word embeddings)"), (2 * E, "the embedding LayerNorm")]
+    if layout.position_embeddings is not None and d.positions:
+        counts.append((P * E, f"{f('P', P)} × {f('E', E)} (the position embeddings)"))
     if layout.token_type_embeddings is not None and TV > 0:
         counts.append((TV * E, f"{f('TV', TV)} × {f('E', E)} (the token type embeddings)"))
     if layout.embedding_projection is not None and d.projection:
@@ -144,6 +144,13 @@ def parameter_counts(config: PretrainedConfig, model_class: type) -> list[tuple[
     sets = f"{f('groups', d.groups)} × {f('inner', d.inner)}" if d.inner != 1 or d.groups != d.L else f('L', d.L)
     counts.append((d.groups * d.inner * per_layer,
                    f"{sets} layers of 4 × {f('H', H)}² + 2 × {f('H', H)} × {f('I', I)} (the encoder layers)"))
+    relative = layout.disentangled(config, d) if layout.disentangled else None
+    if relative is not None:  # DeBERTa: the shared relative table and each layer's position projections
+        omitted = layout.omitted_roles(config) if layout.omitted_roles else frozenset()
+        projections = sum(role not in omitted for role in ("pos_key", "pos_query"))
+        counts.append((relative.rows * H + d.L * projections * (H * H + H),
+                       f"{relative.rows} relative positions × {f('H', H)} and {f('L', d.L)} layers of "
+                       f"{projections} position projections"))
     head = getattr(model_class, "head_spec", None)
     if layout.pooler is not None and (head is None or head.input == "pooled"):
         counts.append((H * H + H, f"{f('H', H)}² (the pooler)"))
