@@ -154,10 +154,14 @@ from pybertcore.sentence import SentenceEncoder, SentenceTransformer
 from pybertcore.sentence_utils import quantize_embeddings
 from pybertcore.sparse_encoder import SparseEncoder
 from pybertcore.tokenization import (
+    AlbertTokenizer,
+    AlbertTokenizerFast,
     AutoTokenizer,
     BatchEncoding,
     BertTokenizer,
     BertTokenizerFast,
+    DebertaV2Tokenizer,
+    DebertaV2TokenizerFast,
     PreTrainedTokenizerFast,
 )
 
@@ -228,6 +232,8 @@ __all__ = [
     "AlbertForTokenClassification",
     "AlbertModel",
     "AlbertPreTrainedModel",
+    "AlbertTokenizer",
+    "AlbertTokenizerFast",
     "AutoConfig",
     "AutoModel",
     "AutoModelForMaskedLM",
@@ -260,6 +266,8 @@ __all__ = [
     "CamembertModel",
     "CamembertPreTrainedModel",
     "CrossEncoder",
+    "DebertaV2Tokenizer",
+    "DebertaV2TokenizerFast",
     "DistilBertConfig",
     "DistilBertForMaskedLM",
     "DistilBertForMultipleChoice",
