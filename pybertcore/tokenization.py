@@ -254,6 +254,19 @@ class PreTrainedTokenizerFast:
             self.model_input_names = list(names)
         for name in SPECIAL_TOKEN_NAMES:
             setattr(self, name, _token_str(init_kwargs.get(name), name))
+        # transformers 5's other special tokens: model-specific ones ("<name>_token" strings, or a dict of
+        # extra_special_tokens) and the extra_special_tokens list (transformers 4's additional_special_tokens).
+        extra = init_kwargs.get("extra_special_tokens", init_kwargs.get("additional_special_tokens"))
+        specific = [v for k, v in init_kwargs.items()
+                    if k.endswith("_token") and k not in SPECIAL_TOKEN_NAMES and isinstance(v, str)]
+        if isinstance(extra, dict):
+            specific += list(extra.values())
+            extra = None
+        if extra is not None and not isinstance(extra, list):
+            raise ValueError(f"extra_special_tokens: expected a list of tokens, found {describe(extra)}")
+        self.extra_special_tokens = [
+            t for t in (_token_str(v, "extra_special_tokens") for v in specific + list(extra or [])) if t is not None
+        ]
         # Special tokens written in the text ("[MASK]") must stay whole, as in transformers.
         added = {a.content for a in self._tokenizer.get_added_tokens_decoder().values()}
         to_add = [
@@ -314,10 +327,11 @@ class PreTrainedTokenizerFast:
             if recipe is not None and (folder / recipe.file_name).is_file():
                 target = _SENTENCEPIECE_CLASSES[spm.recipe_name(class_name)] if cls is PreTrainedTokenizerFast else cls
                 source = folder / recipe.file_name
-                with errors_name_file(config_file), _tokenizers_errors(source):
+                with _tokenizers_errors(source):  # its errors name the file they come from
                     tokenizer, init_kwargs = spm.load_sentencepiece_tokenizer(
                         folder, recipe, config, special_map, init_kwargs, kwargs
                     )
+                with errors_name_file(config_file), _tokenizers_errors(source):
                     return target(tokenizer, **init_kwargs)
             if vocab_file.is_file():
                 target = BertTokenizerFast if cls is PreTrainedTokenizerFast else cls
@@ -401,6 +415,9 @@ class PreTrainedTokenizerFast:
         for name in SPECIAL_TOKEN_NAMES:
             token = getattr(self, name, None)
             if token is not None and token not in out:
+                out.append(token)
+        for token in getattr(self, "extra_special_tokens", ()):
+            if token not in out:
                 out.append(token)
         return out
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from pybertcore.untrusted import describe
+from pybertcore.untrusted import describe, errors_name_file
 
 INSTALL_HINT = 'pip install "pybertcore[sentencepiece]"'
 
@@ -124,51 +124,66 @@ def _added_token(value: Any, field: str, special: Optional[bool] = None) -> Any:
     raise ValueError(f"{field}: expected a string or an object with a string \"content\", found {describe(value)}")
 
 
-def special_token_settings(config: dict, special_map: dict, added_tokens_file: Path, kwargs: dict) -> dict:
+def special_token_settings(folder: Path, config: dict, special_map: dict, kwargs: dict) -> dict:
     """transformers' ``_from_pretrained`` bookkeeping of special and added tokens, as it is for a folder without
     tokenizer.json: returns the named special tokens (AddedToken or str), ``added_tokens_decoder``
     ({id: AddedToken}) and ``extra_special_tokens`` (a list, or None when the files give none).
 
     With ``added_tokens_decoder`` in tokenizer_config.json, that is the whole story; without it (older
-    folders), special_tokens_map.json overrides the named tokens and added_tokens.json lists added tokens."""
+    folders), special_tokens_map.json overrides the named tokens and added_tokens.json lists added tokens
+    (a special_tokens_map.json "additional_special_tokens" is dropped: transformers' SentencePiece extractor
+    overwrites it with the model's control pieces). A bad value raises ValueError naming its file."""
     named: dict[str, Any] = {}
-    for name in _SPECIAL_ATTRIBUTES:
-        if config.get(name) is not None:
-            named[name] = config[name]
-    extra = config.get("extra_special_tokens") or config.get("additional_special_tokens")
     decoder: dict[int, Any] = {}
-    if "added_tokens_decoder" in config:
-        table = config["added_tokens_decoder"]
-        if not isinstance(table, dict):
-            raise ValueError(f"added_tokens_decoder: expected an object, found {describe(table)}")
-        for index, token in table.items():
-            try:
-                decoder[int(index)] = _added_token(token, f"added_tokens_decoder[{index}]")
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"added_tokens_decoder: {e}") from None
-    else:
-        for name, value in special_map.items():
-            if name in kwargs and kwargs[name]:
-                continue  # the caller's keyword wins
-            if name in _SPECIAL_ATTRIBUTES:
+    with errors_name_file(folder / "tokenizer_config.json"):
+        for name in _SPECIAL_ATTRIBUTES:
+            if config.get(name) is not None:
+                named[name] = _checked_token(config[name], name)
+        extra = config.get("extra_special_tokens") or config.get("additional_special_tokens")
+        # transformers 5's model-specific special tokens: "<name>_token" strings and a dict of extra ones,
+        # added after the standard ones (the extractor's control pieces are then the extra list).
+        for name, value in config.items():
+            if name.endswith("_token") and name not in _SPECIAL_ATTRIBUTES and isinstance(value, str):
                 named[name] = value
-            elif name in ("additional_special_tokens", "extra_special_tokens") and isinstance(value, list):
-                extra = list(extra or []) + [t for t in value if t not in (extra or [])]
+        if isinstance(extra, dict):
+            for name, value in extra.items():
+                named[str(name)] = _checked_token(value, f"extra_special_tokens.{name}")
+            extra = None
+        if extra is not None and not isinstance(extra, list):
+            raise ValueError(f"extra_special_tokens: expected a list of tokens, found {describe(extra)}")
+        if "added_tokens_decoder" in config:
+            table = config["added_tokens_decoder"]
+            if not isinstance(table, dict):
+                raise ValueError(f"added_tokens_decoder: expected an object, found {describe(table)}")
+            for index, token in table.items():
+                if not index.lstrip("-").isdigit():
+                    raise ValueError(f"added_tokens_decoder: the key {describe(index)} is not a token id")
+                decoder[int(index)] = _added_token(token, f"added_tokens_decoder[{index}]")
+    if "added_tokens_decoder" not in config:
+        with errors_name_file(folder / "special_tokens_map.json"):
+            for name, value in special_map.items():
+                if name in kwargs and kwargs[name]:
+                    continue  # the caller's keyword wins
+                if name in _SPECIAL_ATTRIBUTES:
+                    named[name] = _checked_token(value, name)
+                elif name == "extra_special_tokens" and isinstance(value, list):
+                    extra = list(extra or []) + [t for t in value if t not in (extra or [])]
+        added_tokens_file = folder / "added_tokens.json"
         if added_tokens_file.is_file():
             from pybertcore.tokenization import _read_json
 
-            specials = {_content(v) for v in named.values()} | {_content(t) for t in extra or []}
-            for token, index in _read_json(added_tokens_file).items():
-                if isinstance(index, bool) or not isinstance(index, int):
-                    raise ValueError(f"{added_tokens_file}: the id of {describe(token)} must be an integer, "
-                                     f"found {describe(index)}")
-                is_special = token in specials
-                decoder[index] = _added_token(
-                    {"content": token, "normalized": not is_special, "special": is_special}, str(added_tokens_file)
-                )
+            with errors_name_file(added_tokens_file):
+                specials = {_content(v) for v in named.values()} | {_content(t) for t in extra or []}
+                for token, index in _read_json(added_tokens_file).items():
+                    if isinstance(index, bool) or not isinstance(index, int):
+                        raise ValueError(f"the id of {describe(token)} must be an integer, found {describe(index)}")
+                    is_special = token in specials
+                    decoder[index] = _added_token(
+                        {"content": token, "normalized": not is_special, "special": is_special}, token
+                    )
     for name in _SPECIAL_ATTRIBUTES:
         if name in kwargs and kwargs[name] is not None:
-            named[name] = kwargs[name]
+            named[name] = _checked_token(kwargs[name], name)
     if "extra_special_tokens" in kwargs or "additional_special_tokens" in kwargs:
         extra = kwargs.get("extra_special_tokens") or kwargs.get("additional_special_tokens")
     if extra is not None and not isinstance(extra, list):
@@ -176,12 +191,14 @@ def special_token_settings(config: dict, special_map: dict, added_tokens_file: P
     # A named token written as a plain string takes the properties of the added token of that text.
     by_text = {t.content: t for t in decoder.values()}
     for name, value in list(named.items()):
-        content = _content(value)
-        if content is None:
-            raise ValueError(f"{name}: expected a string or an object with a string \"content\", found "
-                             f"{describe(value)}")
-        named[name] = by_text.get(content, value if isinstance(value, str) else _added_token(value, name))
+        named[name] = by_text.get(_content(value), value if isinstance(value, str) else _added_token(value, name))
     return {"named": named, "added_tokens_decoder": decoder, "extra_special_tokens": extra}
+
+
+def _checked_token(value: Any, name: str) -> Any:
+    if _content(value) is None:
+        raise ValueError(f"{name}: expected a string or an object with a string \"content\", found {describe(value)}")
+    return value
 
 
 def _content(value: Any) -> Optional[str]:
@@ -195,14 +212,17 @@ def _content(value: Any) -> Optional[str]:
 
 def add_tokens_as_transformers(tokenizer: Any, settings: dict) -> None:
     """``TokenizersBackend.__init__``'s additions: the added tokens in id order, then the named special tokens
-    (bos, eos, unk, sep, pad, cls, mask), then the extra special tokens, each once; a plain string becomes
+    (bos, eos, unk, sep, pad, cls, mask, then model-specific ones), then the extra special tokens, each once; a plain string becomes
     a special AddedToken. A token already in the vocabulary keeps its id; a new one takes the next free id."""
     from tokenizers import AddedToken
 
     tokens: list[Any] = [token for _, token in sorted(settings["added_tokens_decoder"].items())]
     seen = {token.content for token in tokens}
-    named_texts = {_content(v) for v in settings["named"].values()}
-    for value in list(settings["named"].values()) + list(settings["extra_special_tokens"] or []):
+    named = settings["named"]
+    named_texts = {_content(v) for v in named.values()}
+    in_order = [named[n] for n in _SPECIAL_ATTRIBUTES if n in named] + [
+        v for n, v in named.items() if n not in _SPECIAL_ATTRIBUTES]  # then the model-specific ones
+    for value in in_order + list(settings["extra_special_tokens"] or []):
         if _content(value) is None:
             raise ValueError(f"extra_special_tokens: expected strings or AddedToken objects, found {describe(value)}")
         if _content(value) not in seen:
@@ -247,6 +267,7 @@ def build_deberta_v2(model: SentencePieceModel, kwargs: dict, settings: dict) ->
     named = settings["named"]
     unk_token = _content(named["unk_token"])
     unk_id = model.vocab.index((unk_token, 0.0)) if (unk_token, 0.0) in model.vocab else model.unk_id
+    kwargs["unk_id"] = unk_id  # saved in tokenizer_config.json, as transformers does: a reload needs it
     tokenizer = Tokenizer(Unigram(model.vocab, unk_id=unk_id, byte_fallback=False))
 
     steps = [normalizers.Lowercase()] if do_lower_case else []
@@ -396,7 +417,7 @@ def load_sentencepiece_tokenizer(folder: Path, recipe: SentencePieceRecipe, conf
     read from the file, the tokenizer assembled as the transformers class does, the settings it used kept
     in the init kwargs (so save_pretrained writes them to tokenizer_config.json)."""
     model = read_sentencepiece_model(folder / recipe.file_name)
-    settings = special_token_settings(config, special_map, folder / "added_tokens.json", kwargs)
+    settings = special_token_settings(folder, config, special_map, kwargs)
     for name, default in recipe.defaults.items():
         settings["named"].setdefault(name, default)
     if settings["extra_special_tokens"] is None:
@@ -405,7 +426,10 @@ def load_sentencepiece_tokenizer(folder: Path, recipe: SentencePieceRecipe, conf
 
         settings["extra_special_tokens"] = [AddedToken(p, normalized=False, special=True)
                                             for p in model.control_pieces]
-    tokenizer = recipe.build(model, init_kwargs, settings)
+    with errors_name_file(folder / "tokenizer_config.json"):  # the flags (do_lower_case, ...)
+        tokenizer = recipe.build(model, init_kwargs, settings)
     for name, value in settings["named"].items():
         init_kwargs[name] = _content(value)
+    init_kwargs.pop("additional_special_tokens", None)
+    init_kwargs["extra_special_tokens"] = [_content(t) for t in settings["extra_special_tokens"]]
     return tokenizer, init_kwargs

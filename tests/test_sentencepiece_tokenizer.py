@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,6 +128,18 @@ FOLDERS = {
             str(VOCAB_SIZE): {"content": "[MASK]", "special": True, "normalized": False, "lstrip": True,
                               "rstrip": False, "single_word": False},
         }}, "deberta-v2", {}),
+    # Extra special tokens, added tokens outside the vocabulary (special or not), a special token renamed to a
+    # text the vocabulary lacks, a special_tokens_map entry written as an AddedToken object.
+    "extras_and_added": ("deberta", "spm.model", {"additional_special_tokens": ["<extra>", "[MASK]"]}, "deberta-v2",
+                         {"added_tokens": {"<new>": VOCAB_SIZE + 1, "[MASK]": VOCAB_SIZE}}),
+    "renamed_specials": ("deberta", "spm.model", {"mask_token": "<m>", "unk_token": "<unk2>"}, "deberta-v2",
+                         {"added_tokens": {"foo": VOCAB_SIZE, "<m>": VOCAB_SIZE + 1}}),
+    "special_map_objects": ("deberta", "spm.model", {}, "deberta-v2", {"special_tokens_map": {
+        "mask_token": {"content": "<mask>", "lstrip": True, "normalized": False}, "pad_token": "[PAD]",
+        "extra_special_tokens": ["<extra>"]}}),
+    # transformers 5's model-specific special tokens: a "<name>_token" field and a dict of extra special tokens.
+    "model_specific_tokens": ("deberta", "spm.model", {"image_token": "<img>", "extra_special_tokens": {
+        "audio_token": "<aud>"}, "mask_token": "<msk>"}, "deberta-v2", {}),
     "albert": ("albert", "spiece.model", {}, "albert", {}),
     "albert_cased_accents": ("albert", "spiece.model", {"do_lower_case": False, "keep_accents": True,
                                                         "tokenizer_class": "AlbertTokenizer"}, None, {}),
@@ -249,7 +262,7 @@ def test_save_and_reload(pair, tmp_path):
     assert type(again) is type(ours)
     assert again.backend_tokenizer.to_str() == ours.backend_tokenizer.to_str()
     assert again.model_max_length == ours.model_max_length
-    assert again.all_special_tokens == ours.all_special_tokens
+    assert sorted(again.all_special_tokens) == sorted(ours.all_special_tokens)
     theirs_again = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
     assert type(theirs_again).__name__ == type(theirs).__name__
     assert json.loads(theirs_again.backend_tokenizer.to_str()) == json.loads(ours.backend_tokenizer.to_str())
@@ -303,6 +316,26 @@ def test_corrupt_model_file_names_it(tmp_path, spm_models):
     (folder / "spm.model").write_bytes(b"")
     with pytest.raises(OSError, match=r"spm\.model.*no pieces"):
         AutoTokenizer.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("file_name,content,problem", [
+    ("added_tokens.json", {"[MASK]": "400"}, r"the id of '\[MASK\]' must be an integer"),
+    ("tokenizer_config.json", {"added_tokens_decoder": {"x": "[MASK]"}}, "added_tokens_decoder: the key 'x'"),
+    ("tokenizer_config.json", {"extra_special_tokens": 5}, "extra_special_tokens: expected a list"),
+    ("tokenizer_config.json", {"extra_special_tokens": {"image_token": 1}}, "extra_special_tokens.image_token: "),
+    ("tokenizer_config.json", {"added_tokens_decoder": {"5": {"content": "[X]", "lstrip": "yes"}}},
+     r"added_tokens_decoder\[5\]\.lstrip: expected true or false"),
+    ("special_tokens_map.json", {"mask_token": {"text": "[MASK]"}}, "mask_token: expected a string"),
+])
+def test_bad_token_files_name_the_file(tmp_path, spm_models, file_name, content, problem):
+    folder = write_folder(tmp_path, spm_models["deberta"])
+    (folder / file_name).write_text(json.dumps(content), encoding="utf-8")
+    with pytest.raises(ValueError) as info:
+        AutoTokenizer.from_pretrained(folder)
+    message = str(info.value)
+    assert message.startswith(str(folder / file_name) + ": ")
+    assert re.search(problem, message)
+    assert message.count(".json") == 1  # named once, by the file the value came from
 
 
 @pytest.mark.parametrize("field,value", [("do_lower_case", "yes"), ("split_by_punct", 1), ("add_prefix_space", None)])
