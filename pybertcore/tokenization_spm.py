@@ -243,7 +243,8 @@ def add_tokens_as_transformers(tokenizer: Any, settings: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------- the backends
-def _template(tokenizer: Any, cls_token: str, sep_token: str, cls_id: Optional[int], sep_id: Optional[int]) -> Any:
+def _template(cls_token: str, sep_token: str, cls_id: Optional[int], sep_id: Optional[int]) -> Any:
+    """DebertaV2Tokenizer's ``[CLS] A [SEP]`` / ``[CLS] A [SEP] B [SEP]`` (type ids 0 / 1); a missing id is 0."""
     from tokenizers import processors
 
     for field, token in (("cls_token", cls_token), ("sep_token", sep_token)):
@@ -287,14 +288,14 @@ def build_deberta_v2(model: SentencePieceModel, kwargs: dict, settings: dict) ->
     add_tokens_as_transformers(tokenizer, settings)
     cls_token, sep_token = _content(named["cls_token"]), _content(named["sep_token"])
     tokenizer.post_processor = _template(
-        tokenizer, cls_token, sep_token, tokenizer.token_to_id(cls_token), tokenizer.token_to_id(sep_token)
+        cls_token, sep_token, tokenizer.token_to_id(cls_token), tokenizer.token_to_id(sep_token)
     )
     return tokenizer
 
 
 def build_albert(model: SentencePieceModel, kwargs: dict, settings: dict) -> Any:
     """transformers' ``AlbertTokenizer.__init__`` on the extracted vocabulary (the Rust tokenizer)."""
-    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
 
     do_lower_case = _flag(kwargs, "do_lower_case", True)
@@ -318,8 +319,6 @@ def build_albert(model: SentencePieceModel, kwargs: dict, settings: dict) -> Any
     named = settings["named"]
     cls_token, sep_token = _content(named["cls_token"]), _content(named["sep_token"])
     # Albert names "[CLS]" / "[SEP]" in its template whatever the tokens are, with their ids before any additions.
-    from tokenizers import processors
-
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS]:0 $A:0 [SEP]:0",
         pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
