@@ -171,13 +171,16 @@ class Pipeline:
         """Tokenizes a batch with truncation at the model's limit; warns once with the count of cut inputs."""
         enc = self.tokenizer(texts, truncation=truncation, max_length=self.max_length, verbose=False,
                              **tokenizer_kwargs)
-        cut = sum(1 for e in enc.encodings if e.overflowing)
+        self._warn_truncated(enc.encodings)
+        return enc
+
+    def _warn_truncated(self, encodings: list) -> None:
+        cut = sum(1 for e in encodings if e.overflowing)
         if cut:
             logger.warning(
                 "%s: %d of %d inputs were longer than the model's limit of %d tokens and were truncated",
-                self.task, cut, len(texts), self.max_length,
+                self.task, cut, len(encodings), self.max_length,
             )
-        return enc
 
     def _run(self, encodings: list) -> list[dict[str, np.ndarray]]:
         """The model's outputs for each ``tokenizers`` Encoding, sliced to its own tokens."""
@@ -762,11 +765,13 @@ class ZeroShotClassificationPipeline(Pipeline):
         encodings = []
         for pair in pairs:
             try:
-                encodings += self._encode([pair], truncation="only_first").encodings
+                encodings += self.tokenizer([pair], truncation="only_first", max_length=self.max_length,
+                                            verbose=False).encodings
             except ValueError as e:
                 if "too short" not in str(e):
                     raise
                 encodings += self.tokenizer([pair], truncation=False, verbose=False).encodings
+        self._warn_truncated(encodings)
         return encodings
 
     def _postprocess(self, sequence: str, labels: list, logits: np.ndarray, multi_label: bool) -> dict:

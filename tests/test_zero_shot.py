@@ -13,6 +13,7 @@ labels does not amplify that); labels, their order and sequences exactly equal.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 
@@ -234,6 +235,25 @@ def test_long_sequences_truncate_the_premise_only(folders):
     long_text = "the weather was lovely and " * 120
     assert_same(ours([long_text, SEQUENCES[0]], candidate_labels=LABELS[:3]),
                 theirs([long_text, SEQUENCES[0]], candidate_labels=LABELS[:3]))
+
+
+def test_hypothesis_longer_than_the_limit_goes_untruncated(folders, tmp_path, caplog):
+    """A pair only_first cannot fit (the hypothesis alone passes model_max_length) is tokenized whole, as
+    transformers does on its "too short" error; the others in the same call are still truncated."""
+    folder = tmp_path / "short_limit"
+    shutil.copytree(folders("bert"), folder)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "model_max_length": 24}))
+    ours, theirs = _both(folder)
+    labels = ["sports", "a label with very many words in it so that the hypothesis is longer than the limit"]
+    texts = [SEQUENCES[1] * 3, SEQUENCES[0]]
+    for multi_label in (False, True):
+        with caplog.at_level(logging.WARNING, logger="pybertcore"):
+            caplog.clear()
+            result = ours(texts, candidate_labels=labels, multi_label=multi_label)
+        assert_same(result, theirs(texts, candidate_labels=labels, multi_label=multi_label))
+        warnings = [r.getMessage() for r in caplog.records if "were truncated" in r.getMessage()]
+        assert warnings == [f"{TASK}: 1 of 4 inputs were longer than the model's limit of 24 tokens and were truncated"]
 
 
 def test_no_entailment_label_warns_and_uses_the_last_logit(folders, caplog):
