@@ -21,33 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sentencepiece
 
 import pybertcore
+from conftest import CHILD_CWD, child_env
 from pybertcore import AutoTokenizer, DebertaV2TokenizerFast
-from tests.conftest import CHILD_CWD, child_env
-
-SAMPLE = Path(pybertcore.__file__).parent / "data" / "sample_sentences.txt"
-
-# Lines the sample sentences lack: accents, other scripts, full-width and ligature forms (which the NFKC
-# charsmap folds), odd spacing. Part of the training text, so these characters get pieces.
-EXTRA_LINES = [
-    "Café crème brûlée à la carte, naïve façade — São Paulo, Zürich, Kraków.",
-    "Straße über Größe; Ærøskøbing, Þórshöfn, Łódź and İstanbul.",
-    "日本語のテキストです。北京欢迎你。한국어 텍스트.",
-    "ＦＵＬＬＷＩＤＴＨ ｆｕｌｌ ①②③ ﬁ ﬂ ™ ½",
-    "\"Quotes\" and 'apostrophes' can't won't (brackets) [square] {curly} -- dashes...",
-]
-
-DEBERTA_IDS = dict(pad_id=0, bos_id=1, eos_id=2, unk_id=3, pad_piece="[PAD]", bos_piece="[CLS]",
-                   eos_piece="[SEP]", unk_piece="[UNK]")
-DEBERTA_SPECIALS = {"bos_token": "[CLS]", "eos_token": "[SEP]", "unk_token": "[UNK]", "sep_token": "[SEP]",
-                    "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
-VOCAB_SIZE = 400
-
-
-def sample_lines() -> list[str]:
-    return [line for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+from spm_models import DEBERTA_IDS, DEBERTA_SPECIALS, EXTRA_LINES, VOCAB_SIZE, sample_lines, train, write_folder
 
 
 def texts() -> list[str]:
@@ -74,15 +52,6 @@ def texts() -> list[str]:
     return out
 
 
-def train(prefix: Path, **options) -> Path:
-    corpus = sample_lines() + EXTRA_LINES * 3
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus), model_prefix=str(prefix), vocab_size=VOCAB_SIZE, model_type="unigram",
-        character_coverage=1.0, minloglevel=2, num_threads=1, **options,
-    )
-    return prefix.with_suffix(".model")
-
-
 @pytest.fixture(scope="module")
 def spm_models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("spm")
@@ -93,18 +62,6 @@ def spm_models(tmp_path_factory) -> dict[str, Path]:
         "albert": train(root / "albert", pad_id=0, unk_id=1, bos_id=-1, eos_id=-1, pad_piece="<pad>",
                         unk_piece="<unk>", control_symbols=["[CLS]", "[SEP]", "[MASK]"]),
     }
-
-
-def write_folder(folder: Path, model: Path, file_name: str = "spm.model", tokenizer_config: dict | None = None,
-                 model_type: str | None = "deberta-v2", **json_files: dict) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / file_name).write_bytes(model.read_bytes())
-    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config or {}), encoding="utf-8")
-    if model_type is not None:
-        (folder / "config.json").write_text(json.dumps({"model_type": model_type}), encoding="utf-8")
-    for name, content in json_files.items():
-        (folder / f"{name}.json").write_text(json.dumps(content), encoding="utf-8")
-    return folder
 
 
 # name -> (model, file name, tokenizer_config.json, config.json model_type, other JSON files)

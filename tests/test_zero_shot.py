@@ -79,7 +79,7 @@ def _roberta(root, minilm_dir):
 
 
 def _spm_folder(root, tmp_path_factory, tokenizer_config):
-    from tests.test_sentencepiece_tokenizer import DEBERTA_IDS, VOCAB_SIZE, train, write_folder
+    from spm_models import DEBERTA_IDS, VOCAB_SIZE, train, write_folder
 
     model = train(tmp_path_factory.mktemp("spm") / "deberta", **DEBERTA_IDS)
     write_folder(root, model, "spm.model", tokenizer_config, model_type=None)
