@@ -1,14 +1,17 @@
-"""Fuzzes the tokenizer files (pybertcore/tokenization.py) through ``AutoTokenizer.from_pretrained``:
-tokenizer.json, vocab.txt, tokenizer_config.json and special_tokens_map.json, in harness.py's multi-file
-format; the tokenizer then encodes a batch (padded, truncated, pairs), decodes it and saves itself.
-Seeds: fuzz/corpus/tokenizer/."""
+"""Fuzzes the tokenizer files (pybertcore/tokenization.py, pybertcore/tokenization_spm.py) through
+``AutoTokenizer.from_pretrained``: tokenizer.json, vocab.txt, tokenizer_config.json, special_tokens_map.json,
+and a SentencePiece model (spm.model, spiece.model) with the config.json and added_tokens.json that pick and
+complete it, in harness.py's multi-file format; the tokenizer then encodes a batch (padded, truncated,
+pairs), decodes it and saves itself. Seeds: fuzz/corpus/tokenizer/."""
 
 import harness
 
 with harness.instrumented_imports():
     from pybertcore import AutoTokenizer
+    import pybertcore.tokenization_spm  # noqa: F401 (imported lazily by tokenization.py: instrument it here)
 
-NAMES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+NAMES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "spm.model",
+         "spiece.model", "config.json", "added_tokens.json")
 FOLDER = harness.work_folder("tokenizer")
 OUT = FOLDER / "saved"
 TEXTS = ["Hello world!", "naïve café [MASK] 東京", ""]

@@ -2,7 +2,7 @@
 cases (scaled down where the real one is large: the regression tests in tests/test_hostile_files.py
 build the full-size ones). Run it after changing a seed; the output is committed.
 
-    PYTHONPATH=. python fuzz/make_corpus.py      # needs torch (legacy .bin seeds), like the tests
+    PYTHONPATH=. python fuzz/make_corpus.py      # needs torch (legacy .bin seeds) and sentencepiece, like the tests
 """
 
 from __future__ import annotations
@@ -176,6 +176,43 @@ def tokenizer_seeds() -> None:
     write("tokenizer", "tokenizer-json-garbage", join_files({"tokenizer.json": b'{"model": {"type": "WordPiece"}}'}))
 
 
+def spm_model(**options) -> bytes:
+    """A small SentencePiece unigram model (identity normalization: no 240 kB NFKC charsmap), trained here."""
+    import sentencepiece
+    from sentencepiece import sentencepiece_model_pb2
+
+    lines = ["Hello world!", "naïve café 東京", "The cat sat on the mat.", "A quick brown fox jumps over it."] * 20
+    with tempfile.TemporaryDirectory() as tmp:
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(lines), model_prefix=f"{tmp}/m", vocab_size=40, model_type="unigram",
+            character_coverage=1.0, normalization_rule_name="identity", minloglevel=2, num_threads=1, **options)
+        proto = sentencepiece_model_pb2.ModelProto()
+        proto.ParseFromString(Path(f"{tmp}/m.model").read_bytes())
+    proto.trainer_spec.model_prefix = "m"  # the temporary folder's name: the only part that varies between runs
+    return proto.SerializeToString()
+
+
+def spm_tokenizer_seeds() -> None:
+    """SentencePiece-only folders (pybertcore/tokenization_spm.py): DeBERTa-v3's layout and ALBERT's."""
+    deberta = spm_model(pad_id=0, bos_id=1, eos_id=2, unk_id=3, pad_piece="[PAD]", bos_piece="[CLS]",
+                        eos_piece="[SEP]", unk_piece="[UNK]")
+    v3 = {"spm.model": deberta, "config.json": b'{"model_type": "deberta-v2"}',
+          "tokenizer_config.json": b'{"do_lower_case": false, "split_by_punct": true, "model_max_length": 16}',
+          "added_tokens.json": b'{"[MASK]": 40}'}
+    write("tokenizer", "spm-deberta", join_files(v3))
+    albert = spm_model(pad_id=0, unk_id=1, bos_id=-1, eos_id=-1, pad_piece="<pad>", unk_piece="<unk>",
+                       control_symbols=["[CLS]", "[SEP]", "[MASK]"])
+    write("tokenizer", "spm-albert", join_files({"spiece.model": albert, "config.json": b'{"model_type": "albert"}'}))
+    hostile = {
+        "spm-garbage": {"spm.model": b"\x0a\x05hello\xff\xff"},
+        "spm-added-tokens-decoder-bad": {"tokenizer_config.json": b'{"added_tokens_decoder": {"x": "[MASK]"}}'},
+        "spm-extra-special-dict": {"tokenizer_config.json": b'{"extra_special_tokens": {"a": 1}}'},
+        "spm-added-tokens-id-string": {"added_tokens.json": b'{"[MASK]": "40"}'},
+    }
+    for name, files in hostile.items():
+        write("tokenizer", name, join_files({**v3, **files}))
+
+
 def sentence_seeds() -> None:
     dense_weights = file_bytes(save_safetensors, {"linear.weight": np.ones((4, 8), np.float32) / 8,
                                                   "linear.bias": np.zeros(4, np.float32)})
@@ -217,7 +254,8 @@ def sentence_seeds() -> None:
 if __name__ == "__main__":
     if CORPUS.exists():
         shutil.rmtree(CORPUS)
-    for make in (safetensors_seeds, torch_bin_seeds, shard_index_seeds, config_seeds, tokenizer_seeds, sentence_seeds):
+    for make in (safetensors_seeds, torch_bin_seeds, shard_index_seeds, config_seeds, tokenizer_seeds,
+                 spm_tokenizer_seeds, sentence_seeds):
         make()
     for folder in sorted(CORPUS.iterdir()):
         files = list(folder.iterdir())

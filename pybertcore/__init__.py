@@ -164,10 +164,14 @@ from pybertcore.sentence import SentenceEncoder, SentenceTransformer
 from pybertcore.sentence_utils import quantize_embeddings
 from pybertcore.sparse_encoder import SparseEncoder
 from pybertcore.tokenization import (
+    AlbertTokenizer,
+    AlbertTokenizerFast,
     AutoTokenizer,
     BatchEncoding,
     BertTokenizer,
     BertTokenizerFast,
+    DebertaV2Tokenizer,
+    DebertaV2TokenizerFast,
     PreTrainedTokenizerFast,
 )
 
@@ -238,6 +242,8 @@ __all__ = [
     "AlbertForTokenClassification",
     "AlbertModel",
     "AlbertPreTrainedModel",
+    "AlbertTokenizer",
+    "AlbertTokenizerFast",
     "AutoConfig",
     "AutoModel",
     "AutoModelForMaskedLM",
@@ -270,6 +276,8 @@ __all__ = [
     "CamembertModel",
     "CamembertPreTrainedModel",
     "CrossEncoder",
+    "DebertaV2Tokenizer",
+    "DebertaV2TokenizerFast",
     "DistilBertConfig",
     "DistilBertForMaskedLM",
     "DistilBertForMultipleChoice",

@@ -1,10 +1,10 @@
 """``pybertcore.pipeline(task, model=...)``: transformers' pipelines for encoder tasks, without torch.
 
 Tasks: "feature-extraction", "text-classification" (alias "sentiment-analysis"), "token-classification"
-(alias "ner"), "fill-mask", "question-answering". Each returns the structures transformers' pipeline
-returns (lists of dicts with the same keys, labels from ``config.id2label``, the same defaults for
-``top_k``, ``function_to_apply``, ``aggregation_strategy``, ``ignore_labels``, ``targets``); scores are
-Python floats. "question-answering" follows the extractive pipeline of transformers 4.x (removed in 5.x):
+(alias "ner"), "fill-mask", "question-answering", "zero-shot-classification" (any NLI sequence
+classifier). Each returns the structures transformers' pipeline returns (lists of dicts with the same
+keys, labels from ``config.id2label``, the same defaults for ``top_k``, ``function_to_apply``,
+``aggregation_strategy``, ``ignore_labels``, ``targets``, ``hypothesis_template``); scores are Python floats. "question-answering" follows the extractive pipeline of transformers 4.x (removed in 5.x):
 question first, ``doc_stride`` windows over long contexts, spans scored by start x end probabilities.
 
 Differences on purpose: inputs run in padded batches (``batch_size``, default 8) rather than one at a
@@ -35,6 +35,7 @@ TASK_MODELS = {
     "token-classification": ("AutoModelForTokenClassification", "ForTokenClassification"),
     "fill-mask": ("AutoModelForMaskedLM", "ForMaskedLM"),
     "question-answering": ("AutoModelForQuestionAnswering", "ForQuestionAnswering"),
+    "zero-shot-classification": ("AutoModelForSequenceClassification", "ForSequenceClassification"),
 }
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -166,16 +167,20 @@ class Pipeline:
         """Tokens the model takes: the tokenizer's model_max_length, within the position table."""
         return model_token_limit(self.model.config, self.tokenizer)
 
-    def _encode(self, texts: list, **tokenizer_kwargs: Any) -> Any:
+    def _encode(self, texts: list, truncation: Union[bool, str] = True, **tokenizer_kwargs: Any) -> Any:
         """Tokenizes a batch with truncation at the model's limit; warns once with the count of cut inputs."""
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, verbose=False, **tokenizer_kwargs)
-        cut = sum(1 for e in enc.encodings if e.overflowing)
+        enc = self.tokenizer(texts, truncation=truncation, max_length=self.max_length, verbose=False,
+                             **tokenizer_kwargs)
+        self._warn_truncated(enc.encodings)
+        return enc
+
+    def _warn_truncated(self, encodings: list) -> None:
+        cut = sum(1 for e in encodings if e.overflowing)
         if cut:
             logger.warning(
                 "%s: %d of %d inputs were longer than the model's limit of %d tokens and were truncated",
-                self.task, cut, len(texts), self.max_length,
+                self.task, cut, len(encodings), self.max_length,
             )
-        return enc
 
     def _run(self, encodings: list) -> list[dict[str, np.ndarray]]:
         """The model's outputs for each ``tokenizers`` Encoding, sliced to its own tokens."""
@@ -680,10 +685,115 @@ def _select_starts_ends(start, end, p_mask, attention_mask, min_null_score, top_
     return starts, ends, scores, min_null_score
 
 
+class ZeroShotClassificationPipeline(Pipeline):
+    """NLI-based zero-shot classification (transformers' algorithm): each candidate label becomes the hypothesis
+    ``hypothesis_template.format(label)`` paired with the sequence (truncated "only_first", so the hypothesis
+    stays whole); the entailment logit (the ``config.label2id`` label starting with "entail") scores the label.
+    ``multi_label=False``: a softmax of the entailment logits over the labels; ``multi_label=True`` (or one
+    label): per label, a softmax over (contradiction, entailment), contradiction being logit 0, or the last one
+    when entailment is 0. All pairs of all sequences run through the model in batches of ``batch_size``."""
+
+    call_params = ("candidate_labels", "hypothesis_template", "multi_label")
+    default_template = "This example is {}."
+
+    def __init__(self, model: Any, tokenizer: Any, task: str = "", batch_size: int = 8, **kwargs: Any) -> None:
+        super().__init__(model, tokenizer, task, batch_size, **kwargs)
+        if "candidate_labels" in self._defaults:
+            self._defaults["candidate_labels"] = self._parse_labels(self._defaults["candidate_labels"])
+        if self.entailment_id == -1:
+            logger.warning(
+                "Failed to determine 'entailment' label id from the label2id mapping in the model config. Setting to "
+                "-1. Define a descriptive label2id mapping in the model config to ensure correct outputs."
+            )
+
+    @property
+    def entailment_id(self) -> int:
+        """The id of the first label2id label starting with "entail" (any case); -1 (the last logit) if none."""
+        for label, index in (getattr(self.model.config, "label2id", None) or {}).items():
+            if label.lower().startswith("entail"):
+                return int(index)
+        return -1
+
+    @staticmethod
+    def _parse_labels(labels: Any) -> Any:
+        """A comma-separated string becomes its stripped, non-empty parts; a list stays as given."""
+        if isinstance(labels, str):
+            labels = [label.strip() for label in labels.split(",") if label.strip()]
+        return labels
+
+    def __call__(self, sequences: Union[str, list[str]], *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and "candidate_labels" not in kwargs:
+            kwargs["candidate_labels"] = args[0]
+        elif args:
+            raise ValueError(f"Unable to understand extra arguments {args}")
+        if "candidate_labels" in kwargs:
+            kwargs["candidate_labels"] = self._parse_labels(kwargs["candidate_labels"])
+        params = self._params(kwargs)
+        labels = params.get("candidate_labels")
+        labels = [] if labels is None else list(labels)
+        template = params.get("hypothesis_template", self.default_template)
+        if not isinstance(template, str):
+            raise ValueError(f"hypothesis_template must be a string with {{}} where the label goes, got "
+                             f"{type(template).__name__}")
+        texts, single = _as_text_list(sequences, "sequences")
+        for text in texts:
+            if len(labels) == 0 or len(text) == 0:
+                raise ValueError("You must include at least one label and at least one sequence.")
+        if texts and template.format(labels[0]) == template:
+            raise ValueError(
+                f'The provided hypothesis_template "{template}" was not able to be formatted with the target labels. '
+                "Make sure the passed template includes formatting syntax such as {} where the label should go."
+            )
+        hypotheses = [template.format(label) for label in labels]
+        pairs = [(text, hypothesis) for text in texts for hypothesis in hypotheses]
+        outputs = self._run(self._encode_pairs(pairs)) if pairs else []
+        n = len(labels)
+        results = []
+        for k, text in enumerate(texts):
+            logits = np.stack([out["logits"] for out in outputs[k * n:(k + 1) * n]]).astype(np.float32, copy=False)
+            results.append(self._postprocess(text, labels, logits, bool(params.get("multi_label", False))))
+        return results[0] if single else results
+
+    def _encode_pairs(self, pairs: list) -> list:
+        """The pairs' encodings, truncated "only_first" at the model's limit; a pair whose hypothesis alone
+        leaves no room ("too short") goes untruncated, as transformers does, one pair at a time."""
+        try:
+            return self._encode(pairs, truncation="only_first").encodings
+        except ValueError as e:
+            if "too short" not in str(e):
+                raise
+        encodings = []
+        for pair in pairs:
+            try:
+                encodings += self.tokenizer([pair], truncation="only_first", max_length=self.max_length,
+                                            verbose=False).encodings
+            except ValueError as e:
+                if "too short" not in str(e):
+                    raise
+                encodings += self.tokenizer([pair], truncation=False, verbose=False).encodings
+        self._warn_truncated(encodings)
+        return encodings
+
+    def _postprocess(self, sequence: str, labels: list, logits: np.ndarray, multi_label: bool) -> dict:
+        """transformers' postprocess on one sequence's (labels, num_labels) float32 logits, formula for formula."""
+        if multi_label or len(labels) == 1:
+            entailment_id = self.entailment_id
+            contradiction_id = -1 if entailment_id == 0 else 0
+            entail_contr_logits = logits[..., [contradiction_id, entailment_id]]
+            scores = np.exp(entail_contr_logits) / np.exp(entail_contr_logits).sum(-1, keepdims=True)
+            scores = scores[..., 1]
+        else:
+            entail_logits = logits[..., self.entailment_id]
+            scores = np.exp(entail_logits) / np.exp(entail_logits).sum(-1, keepdims=True)
+        top = list(reversed(scores.argsort()))
+        return {"sequence": sequence, "labels": [labels[i] for i in top], "scores": scores[top].tolist()}
+
+
 PIPELINES: dict[str, type[Pipeline]] = {
     "feature-extraction": FeatureExtractionPipeline,
     "text-classification": TextClassificationPipeline,
     "token-classification": TokenClassificationPipeline,
     "fill-mask": FillMaskPipeline,
     "question-answering": QuestionAnsweringPipeline,
+    "zero-shot-classification": ZeroShotClassificationPipeline,
 }

@@ -5,7 +5,9 @@ transformers' call signature and padding/truncation rules, so ids are identical 
 ``transformers.AutoTokenizer`` on the same files. A folder with ``tokenizer.json`` is loaded as is; a
 folder with only ``vocab.txt`` (+ ``tokenizer_config.json``) gets the BERT pipeline transformers builds:
 WordPiece, BertNormalizer (lower-casing, accent stripping, CJK splitting as configured), BertPreTokenizer,
-``[CLS] $A [SEP] $B:1 [SEP]:1`` and the WordPiece decoder.
+``[CLS] $A [SEP] $B:1 [SEP]:1`` and the WordPiece decoder. A folder with only a SentencePiece model
+(DeBERTa-v3's ``spm.model``, ALBERT's ``spiece.model``) gets the tokenizer transformers' class builds from
+it (pybertcore.tokenization_spm, the ``sentencepiece`` extra); other SentencePiece classes are refused by name.
 
 Left out: slow (pure Python) tokenizers, ``is_split_into_words``, overflowing tokens with a stride,
 ``text_target``. ``return_tensors="np"`` gives numpy arrays, ``"pt"`` torch tensors (torch is imported only
@@ -76,7 +78,7 @@ def _tokenizers_errors(path: Path) -> Any:
     on a file it cannot use, as OSError naming the file."""
     try:
         yield
-    except (ValueError, OSError, MemoryError):
+    except (ValueError, OSError, MemoryError, ImportError):  # ImportError: a missing optional extra, said so
         raise
     except BaseException as e:  # noqa: B902 (pyo3's PanicException derives from BaseException)
         if not _is_panic(e) and not isinstance(e, Exception):
@@ -219,6 +221,9 @@ class PreTrainedTokenizerFast:
     """A ``tokenizers.Tokenizer`` with transformers' tokenizer API (``__call__``, ``decode``, ...)."""
 
     model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
+    # The transformers class whose SentencePiece recipe (pybertcore.tokenization_spm) from_pretrained uses
+    # on a folder without tokenizer.json; None: the folder's tokenizer_config.json / config.json say.
+    _sentencepiece_class: Optional[str] = None
     padding_side = "right"
     truncation_side = "right"
 
@@ -249,6 +254,19 @@ class PreTrainedTokenizerFast:
             self.model_input_names = list(names)
         for name in SPECIAL_TOKEN_NAMES:
             setattr(self, name, _token_str(init_kwargs.get(name), name))
+        # transformers 5's other special tokens: model-specific ones ("<name>_token" strings, or a dict of
+        # extra_special_tokens) and the extra_special_tokens list (transformers 4's additional_special_tokens).
+        extra = init_kwargs.get("extra_special_tokens", init_kwargs.get("additional_special_tokens"))
+        specific = [v for k, v in init_kwargs.items()
+                    if k.endswith("_token") and k not in SPECIAL_TOKEN_NAMES and isinstance(v, str)]
+        if isinstance(extra, dict):
+            specific += list(extra.values())
+            extra = None
+        if extra is not None and not isinstance(extra, list):
+            raise ValueError(f"extra_special_tokens: expected a list of tokens, found {describe(extra)}")
+        self.extra_special_tokens = [
+            t for t in (_token_str(v, "extra_special_tokens") for v in specific + list(extra or [])) if t is not None
+        ]
         # Special tokens written in the text ("[MASK]") must stay whole, as in transformers.
         added = {a.content for a in self._tokenizer.get_added_tokens_decoder().values()}
         to_add = [
@@ -301,17 +319,42 @@ class PreTrainedTokenizerFast:
                 tokenizer = Tokenizer.from_str(json.dumps(tokenizer_json))
             target = cls
             source = tokenizer_file
-        elif vocab_file.is_file():
-            target = BertTokenizerFast if cls is PreTrainedTokenizerFast else cls
-            with errors_name_file(config_file), _tokenizers_errors(vocab_file):
-                return target._from_vocab(vocab_file, **init_kwargs)
         else:
+            from pybertcore import tokenization_spm as spm
+
+            class_name = cls._sentencepiece_class or spm.folder_tokenizer_class(folder, init_kwargs)
+            recipe = spm.RECIPES.get(spm.recipe_name(class_name) or "")
+            if recipe is not None and (folder / recipe.file_name).is_file():
+                target = _SENTENCEPIECE_CLASSES[spm.recipe_name(class_name)] if cls is PreTrainedTokenizerFast else cls
+                source = folder / recipe.file_name
+                with _tokenizers_errors(source):  # its errors name the file they come from
+                    tokenizer, init_kwargs = spm.load_sentencepiece_tokenizer(
+                        folder, recipe, config, special_map, init_kwargs, kwargs
+                    )
+                with errors_name_file(config_file), _tokenizers_errors(source):
+                    return target(tokenizer, **init_kwargs)
+            if vocab_file.is_file():
+                target = BertTokenizerFast if cls is PreTrainedTokenizerFast else cls
+                with errors_name_file(config_file), _tokenizers_errors(vocab_file):
+                    return target._from_vocab(vocab_file, **init_kwargs)
+            model_file = spm.sentencepiece_file_in(folder)
+            if model_file is not None:
+                raise OSError(spm.unsupported_message(folder, model_file, class_name))
             raise OSError(
                 f"{folder} has neither {TOKENIZER_FILE} nor {VOCAB_FILE}; pybertcore loads a tokenizer from one of them"
             )
         cls_name = init_kwargs.get("tokenizer_class")
-        if target is PreTrainedTokenizerFast and isinstance(cls_name, str) and cls_name.startswith("Bert"):
-            target = BertTokenizerFast
+        if target is PreTrainedTokenizerFast and isinstance(cls_name, str):
+            base_name = cls_name[:-4] if cls_name.endswith("Fast") else cls_name
+            if base_name in _SENTENCEPIECE_CLASSES:
+                target = _SENTENCEPIECE_CLASSES[base_name]
+            elif cls_name.startswith("Bert"):
+                target = BertTokenizerFast
+        if target._sentencepiece_class is not None:
+            from pybertcore.tokenization_spm import exact_unigram_scores
+
+            with _tokenizers_errors(source):
+                exact_unigram_scores(tokenizer, tokenizer_json)
         with errors_name_file(config_file), _tokenizers_errors(source):
             return target(tokenizer, **init_kwargs)
 
@@ -372,6 +415,9 @@ class PreTrainedTokenizerFast:
         for name in SPECIAL_TOKEN_NAMES:
             token = getattr(self, name, None)
             if token is not None and token not in out:
+                out.append(token)
+        for token in getattr(self, "extra_special_tokens", ()):
+            if token not in out:
                 out.append(token)
         return out
 
@@ -730,6 +776,31 @@ class BertTokenizerFast(PreTrainedTokenizerFast):
 
 
 BertTokenizer = BertTokenizerFast
+
+
+class DebertaV2TokenizerFast(PreTrainedTokenizerFast):
+    """DeBERTa-v2/v3's SentencePiece (Unigram) tokenizer. From a folder with only ``spm.model`` it is built as
+    transformers' ``DebertaV2Tokenizer`` builds it (pybertcore.tokenization_spm; needs the sentencepiece extra)."""
+
+    model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
+    _sentencepiece_class = "DebertaV2Tokenizer"
+
+
+class AlbertTokenizerFast(PreTrainedTokenizerFast):
+    """ALBERT's SentencePiece (Unigram) tokenizer. From a folder with only ``spiece.model`` it is built as
+    transformers' ``AlbertTokenizer`` builds it (pybertcore.tokenization_spm; needs the sentencepiece extra).
+    transformers 5 gives ALBERT no token_type_ids by default."""
+
+    model_input_names = ["input_ids", "attention_mask"]
+    _sentencepiece_class = "AlbertTokenizer"
+
+
+# transformers 5 names one class per tokenizer: DebertaV2Tokenizer is the fast one.
+DebertaV2Tokenizer = DebertaV2TokenizerFast
+AlbertTokenizer = AlbertTokenizerFast
+
+# tokenizer_config.json's tokenizer_class (without "Fast") -> the class loading it.
+_SENTENCEPIECE_CLASSES = {"DebertaV2Tokenizer": DebertaV2TokenizerFast, "AlbertTokenizer": AlbertTokenizerFast}
 
 
 class AutoTokenizer:
