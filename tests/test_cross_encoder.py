@@ -1,6 +1,6 @@
 """CrossEncoder against sentence-transformers' CrossEncoder (the oracle) on small random sequence-classification
-checkpoints made here with transformers (BERT and RoBERTa, one label and three), plain and as saved by
-sentence-transformers.
+checkpoints made here with transformers (BERT and RoBERTa, one label and three; DeBERTa-v3's layout, as
+mxbai-rerank and the NLI cross-encoders have it), plain and as saved by sentence-transformers.
 
 Tolerance: scores within 1e-4 (the core matches transformers' logits within 1e-4; sigmoid and softmax only
 shrink differences); ``rank`` gives the same order (the scores of the test documents are well apart, checked).
@@ -33,8 +33,8 @@ PAIRS = [[QUERY, d] for d in DOCUMENTS] + [["A man is eating food.", "A man is e
 
 def make_checkpoint(folder, minilm_dir, num_labels, family="bert", seed=0):
     import torch
-    from transformers import (BertConfig, BertForSequenceClassification, BertTokenizerFast, RobertaConfig,
-                              RobertaForSequenceClassification)
+    from transformers import (BertConfig, BertForSequenceClassification, BertTokenizerFast, DebertaV2Config,
+                              DebertaV2ForSequenceClassification, RobertaConfig, RobertaForSequenceClassification)
 
     tokenizer = BertTokenizerFast.from_pretrained(minilm_dir)
     torch.manual_seed(seed)
@@ -43,11 +43,15 @@ def make_checkpoint(folder, minilm_dir, num_labels, family="bert", seed=0):
                  initializer_range=0.1)  # wider than the default 0.02: scores far enough apart to rank
     if family == "bert":
         model = BertForSequenceClassification(BertConfig(**sizes))
+    elif family == "deberta-v2":  # no token types: the pairs' token_type_ids are ignored, as transformers does
+        model = DebertaV2ForSequenceClassification(DebertaV2Config(
+            **sizes, relative_attention=True, position_buckets=16, pos_att_type="p2c|c2p", share_att_key=True,
+            norm_rel_ebd="layer_norm", position_biased_input=False, type_vocab_size=0))
     else:
         # type_vocab_size 2: the BERT tokenizer gives pairs token types 0 and 1
         model = RobertaForSequenceClassification(RobertaConfig(**sizes, pad_token_id=0, type_vocab_size=2))
     with torch.no_grad():  # a random init gives near-equal logits; spread them so the order is meaningful
-        head = model.classifier if family == "bert" else model.classifier.out_proj
+        head = model.classifier.out_proj if family == "roberta" else model.classifier
         head.weight.mul_(20)
     model.eval().save_pretrained(folder)
     tokenizer.model_max_length = 64  # within RoBERTa's positions after its offset, so both libraries cut at 64
@@ -64,14 +68,14 @@ def reference(folder, **kwargs):
 @pytest.fixture(scope="module")
 def checkpoints(minilm_dir, tmp_path_factory):
     out = {}
-    for family in ("bert", "roberta"):
+    for family in ("bert", "roberta", "deberta-v2"):
         for labels in (1, 3):
             out[family, labels] = make_checkpoint(tmp_path_factory.mktemp(f"{family}{labels}"), minilm_dir, labels,
                                                   family)
     return out
 
 
-@pytest.mark.parametrize("family", ["bert", "roberta"])
+@pytest.mark.parametrize("family", ["bert", "roberta", "deberta-v2"])
 @pytest.mark.parametrize("num_labels", [1, 3])
 def test_predict_matches_sentence_transformers(checkpoints, family, num_labels):
     folder = checkpoints[family, num_labels]
