@@ -19,7 +19,9 @@ Ratios pair each peer with our engine of the same precision (torch-bf16 with pyb
 peers with pybertcore-int8, fp32 peers with pybertcore).
 An engine name may end in @DIR: that engine imports pybertcore from DIR instead (another checkout with
 its extension built in place), and counts as a peer. `--engines pybertcore,pybertcore@../base,onnxruntime`
-times a change against a baseline build and ONNX Runtime in one run.
+times a change against a baseline build and ONNX Runtime in one run. A pybertcore engine may also end in
+:LEVEL: its worker runs with PYBERTCORE_ISA=LEVEL (for amx, PYBERTCORE_AMX=1), a peer of the engine
+without it: `--engines pybertcore-bf16,pybertcore-bf16:avx512_bf16` sets two kernel levels side by side.
 
 Models: bert-base (transformers' BertConfig(), random weights, saved once with save_pretrained) and the
 real all-MiniLM-L6-v2 checkpoint. ONNX Runtime runs a graph exported by torch.onnx from the same
@@ -193,8 +195,12 @@ class Engine:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        worker_name, _, level = name.partition(":")
+        if level:  # a kernel level of its own (pybertcore engines)
+            env["PYBERTCORE_ISA"] = level
+            env["PYBERTCORE_AMX"] = "1" if level == "amx" else "0"
         self.name = name
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", name, "--threads", str(threads)],
+        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", worker_name, "--threads", str(threads)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self._read()
 
@@ -273,7 +279,7 @@ def model_path(engine: str, p: dict) -> Path:
 
 def ours_for(engine: str, engines: list[str]):
     """Our engine of the same precision as a peer (torch-bf16 → pybertcore-bf16), else fp32 pybertcore."""
-    _, _, precision = engine.partition("@")[0].partition("-")
+    _, _, precision = engine.partition("@")[0].partition(":")[0].partition("-")
     for cand in (f"pybertcore-{precision}" if precision else "pybertcore", "pybertcore"):
         if cand in engines:
             return cand

@@ -169,8 +169,12 @@ def prepare(workdir: Path, families: list[str], onnx: bool) -> dict[str, Path]:
             log(f"exporting {family} to ONNX (torch.onnx, TorchScript exporter, dynamic batch and length) ...")
             subprocess.run([sys.executable, "-c", (
                 "import os, sys, torch, transformers; m = transformers.AutoModel.from_pretrained(sys.argv[1]).eval(); "
-                "ids = torch.randint(1000, 2000, (2, 16)); dyn = {0: 'batch', 1: 'tokens'}; "
-                "torch.onnx.export(m, (ids, torch.ones_like(ids)), sys.argv[1] + '/model.onnx.tmp', "
+                "ids = torch.randint(1000, 2000, (2, 16)); dyn = {0: 'batch', 1: 'tokens'}\n"
+                "class ByName(torch.nn.Module):  # the families' forward signatures differ past these two\n"
+                "    def __init__(self, m): super().__init__(); self.m = m\n"
+                "    def forward(self, input_ids, attention_mask): return self.m(input_ids=input_ids, "
+                "attention_mask=attention_mask).last_hidden_state\n"
+                "torch.onnx.export(ByName(m), (ids, torch.ones_like(ids)), sys.argv[1] + '/model.onnx.tmp', "
                 "input_names=['input_ids', 'attention_mask'], output_names=['last_hidden_state'], "
                 "dynamic_axes={'input_ids': dyn, 'attention_mask': dyn, 'last_hidden_state': dyn}, dynamo=False, "
                 "opset_version=17); os.replace(sys.argv[1] + '/model.onnx.tmp', sys.argv[1] + '/model.onnx')"),
