@@ -198,8 +198,8 @@ def cpu_info() -> dict:
     pool, capped to the budget (pybertcore/thread_budget.py). bf16_kernel / int8_kernel: the low-precision GEMMs the active level runs;
     avx512_bf16, avx512_vnni, amx_tile, amx_bf16, amx_int8: CPUID (with the OS's register state);
     amx_permitted: Linux granted the AMX tile data (always False without AMX); amx_kernels: whether the
-    bf16 / int8 GEMMs run on AMX tiles (the `amx` level: opt-in with PYBERTCORE_AMX=1 until they have been
-    timed on AMX hardware); amx_status: "on", or why they are off.
+    bf16 / int8 GEMMs run on AMX tiles (the `amx` level: the default where detected, PYBERTCORE_AMX=0 opts
+    out); amx_status: "on", or why they are off.
     """
     t = _core.thread_info()
     lowp = _core.lowp_info()

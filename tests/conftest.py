@@ -39,7 +39,7 @@ def pytest_report_header(config):
         + (f", forced down to {forced} by PYBERTCORE_ISA" if forced else ""),
         f"pybertcore: kernel levels tested natively: {', '.join(SUPPORTED_ISAS)}"
         + (f"; not run here: {', '.join(untested)} (the AVX-512 family is checked through SIMDe and amx "
-           "through the tile emulation by tests/native, see .ci/run; amx runs here with PYBERTCORE_AMX=1 "
+           "through the tile emulation by tests/native, see .ci/run; amx runs here unless PYBERTCORE_AMX=0 "
            "where the CPU has it)" if untested else ""),
     ]
     return lines

@@ -121,20 +121,19 @@ def _child(**env_values):
 
 
 def test_gate():
-    off = _child()
+    off = _child(PYBERTCORE_AMX="0")
     assert off.returncode == 0, off.stderr
     info = json.loads(off.stdout)
     assert info["detected_isa"] == "amx" and info["active_isa"] == "avx512_bf16"
-    assert info["amx_kernels"] is False and "PYBERTCORE_AMX=1" in info["amx_status"]
-    assert json.loads(_child(PYBERTCORE_AMX="0").stdout)["active_isa"] == "avx512_bf16"
-    # PYBERTCORE_ISA only lowers: naming amx does not opt in
-    assert json.loads(_child(PYBERTCORE_ISA="amx").stdout)["active_isa"] == "avx512_bf16"
+    assert info["amx_kernels"] is False and info["amx_status"] == "off: PYBERTCORE_AMX=0"
+    # PYBERTCORE_ISA only lowers: naming amx does not override the opt-out
+    assert json.loads(_child(PYBERTCORE_AMX="0", PYBERTCORE_ISA="amx").stdout)["active_isa"] == "avx512_bf16"
 
-    on = _child(PYBERTCORE_AMX="1")
-    assert on.returncode == 0, on.stderr
-    info = json.loads(on.stdout)
-    assert info["active_isa"] == "amx" and info["amx_kernels"] is True and info["amx_status"] == "on"
-    assert info["bf16_kernel"] == "amx (tdpbf16ps)" and info["int8_kernel"] == "amx (tdpbusd)"
+    for on in (_child(), _child(PYBERTCORE_AMX="1")):  # the default, and said explicitly
+        assert on.returncode == 0, on.stderr
+        info = json.loads(on.stdout)
+        assert info["active_isa"] == "amx" and info["amx_kernels"] is True and info["amx_status"] == "on"
+        assert info["bf16_kernel"] == "amx (tdpbf16ps)" and info["int8_kernel"] == "amx (tdpbusd)"
 
     previous = _core.active_isa()
     try:
@@ -143,7 +142,7 @@ def test_gate():
     finally:
         _core.set_isa(previous)
 
-    lowered = json.loads(_child(PYBERTCORE_AMX="1", PYBERTCORE_ISA="avx512_vnni").stdout)
+    lowered = json.loads(_child(PYBERTCORE_ISA="avx512_vnni").stdout)
     assert lowered["active_isa"] == "avx512_vnni" and lowered["amx_kernels"] is False
     assert "lower kernel level" in lowered["amx_status"]
 

@@ -28,20 +28,20 @@ def _cpu_info_with(env_value, amx=None):
 
 
 def test_default_is_the_detected_level():
-    """The detected level, except amx, which is opt-in (PYBERTCORE_AMX=1) until timed on AMX hardware."""
+    """The detected level, amx included; PYBERTCORE_AMX=0 keeps an AMX machine on avx512_bf16."""
     proc = _cpu_info_with(None)
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["detected_isa"] == pybertcore._core.detected_isa()
-    expected = "avx512_bf16" if info["detected_isa"] == "amx" else info["detected_isa"]
-    assert info["active_isa"] == expected
-    assert info["amx_kernels"] is False and info["amx_status"].startswith("off: ")
-    assert "scalar" in info["compiled_isas"]
-    proc = _cpu_info_with(None, amx="1")
-    assert proc.returncode == 0, proc.stderr
-    info = json.loads(proc.stdout)
     assert info["active_isa"] == info["detected_isa"]
     assert info["amx_kernels"] is (info["detected_isa"] == "amx")
+    assert (info["amx_status"] == "on") is info["amx_kernels"]
+    assert "scalar" in info["compiled_isas"]
+    proc = _cpu_info_with(None, amx="0")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    expected = "avx512_bf16" if info["detected_isa"] == "amx" else info["detected_isa"]
+    assert info["active_isa"] == expected and info["amx_kernels"] is False
 
 
 def test_bad_amx_value_raises_at_import():
@@ -50,12 +50,13 @@ def test_bad_amx_value_raises_at_import():
     assert "PYBERTCORE_AMX='yes' is not a valid value" in proc.stderr
     with pytest.raises(ValueError, match="PYBERTCORE_AMX='2'"):
         pybertcore._core.parse_amx("2")
-    assert pybertcore._core.parse_amx("1") is True and pybertcore._core.parse_amx("") is False
+    assert pybertcore._core.parse_amx("1") is True and pybertcore._core.parse_amx("") is True
+    assert pybertcore._core.parse_amx("0") is False
 
 
 @pytest.mark.parametrize("level", SUPPORTED_ISAS)
 def test_environment_forces_a_lower_level(level):
-    proc = _cpu_info_with(level, amx="1" if level == "amx" else None)  # amx is opt-in
+    proc = _cpu_info_with(level)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["active_isa"] == level
 

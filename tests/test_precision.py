@@ -218,7 +218,7 @@ def test_cpu_features_reported():
     info = _core.lowp_info()
     for key in ("avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8", "amx_permitted", "amx_kernels"):
         assert isinstance(info[key], bool), key
-    # the AMX kernels run exactly when the active level is amx (opt-in: PYBERTCORE_AMX=1)
+    # the AMX kernels run exactly when the active level is amx (the default where detected)
     assert info["amx_kernels"] is (_core.active_isa() == "amx")
     assert (info["amx_status"] == "on") is info["amx_kernels"]
     cpu = pybertcore.cpu_info()

@@ -59,9 +59,9 @@ void register_runtime(py::module_& m) {
   m.def("detected_isa", [] { return std::string(isa_name(pbc::detected_isa())); },
         "the best ISA level this CPU and OS support (and the build contains)");
   m.def("default_isa", [] { return std::string(isa_name(pbc::default_isa())); },
-        "the level the core starts at: detected_isa(), but not amx unless PYBERTCORE_AMX=1");
+        "the level the core starts at: detected_isa(), but not amx with PYBERTCORE_AMX=0");
   m.def("parse_amx", [](const std::string& value) { return pbc::parse_amx_flag(value.c_str()); }, py::arg("value"),
-        "PYBERTCORE_AMX's meaning: '1' True, '0' or '' False, anything else ValueError");
+        "PYBERTCORE_AMX's meaning: '1' or '' True, '0' False, anything else ValueError");
   m.def("active_isa", [] { return std::string(isa_name(pbc::active_isa())); },
         "the ISA level new models are packed for and run with");
   m.def("set_isa", [](const std::string& name) { pbc::set_active_isa(parse_isa(name.c_str())); }, py::arg("name"),

@@ -43,8 +43,8 @@ enum class Activation : int {
 // avx512_bf16 the bf16 GEMM on vdpbf16ps (Cooper Lake, Zen 4, Sapphire Rapids: every CPU with
 // AVX512_BF16 also has VNNI, so it sits above avx512_vnni). amx replaces both low-precision GEMMs by
 // AMX tile kernels (tdpbf16ps, tdpbusd: Sapphire Rapids and later) and keeps the rest of avx512_bf16;
-// it is detected like the others (CPUID, XCR0, Linux's permission) but becomes the default level only
-// when PYBERTCORE_AMX=1, until the kernels have been timed on AMX hardware.
+// it is detected like the others (CPUID, XCR0, Linux's permission) and is the default where detected
+// (PYBERTCORE_AMX=0 opts a process out).
 enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Vnni = 3, kAvx512Bf16 = 4, kAmx = 5 };
 constexpr int kIsaLevels = 6;
 
@@ -204,7 +204,7 @@ void amx_tile_state_probe(bool* while_configured, bool* after_release);
 const char* isa_name(Isa isa);
 // The best level this CPU, its OS and this build support (CPUID + XGETBV; for amx, Linux's permission).
 Isa detected_isa();
-// The level new work starts at: detected_isa(), but not amx unless PYBERTCORE_AMX=1.
+// The level new work starts at: detected_isa(), but avx512_bf16 instead of amx with PYBERTCORE_AMX=0.
 Isa default_isa();
 // The level in use: default_isa(), or lower if PYBERTCORE_ISA or set_active_isa() asked for it.
 Isa active_isa();
@@ -212,7 +212,7 @@ Isa active_isa();
 void set_active_isa(Isa isa);
 // "scalar" | "avx2" | "avx512" | "avx512_vnni" | "avx512_bf16" | "amx"; throws std::invalid_argument
 Isa parse_isa(const char* name);
-// PYBERTCORE_AMX's value: unset or "" or "0" → false, "1" → true; anything else throws
+// PYBERTCORE_AMX's value: unset or "" or "1" → true, "0" → false; anything else throws
 // std::invalid_argument naming it (raised by pybertcore at import; dispatch reads it as false).
 bool parse_amx_flag(const char* value);
 // Why the AMX kernels are or are not in use: "on", or the first reason they are off (the CPU, the OS,
