@@ -88,6 +88,29 @@ def test_masked_lm_on_a_narrow_embedding(tmp_path):
     assert model.get_output_embeddings().weight.shape == (101, 24)
 
 
+def test_masked_lm_without_the_legacy_head(tmp_path):
+    """legacy=False: lm_predictions.lm_head, multiplying by the word embeddings (the names v3 checkpoints
+    carry their MLM weights under): logits, state_dict names, module tree, the output embeddings."""
+    import transformers
+
+    tf_model = make_transformers_model("deberta-v2", "ForMaskedLM", tmp_path, legacy=False)
+    model = pybertcore.AutoModelForMaskedLM.from_pretrained(tmp_path)
+    inputs = ragged_inputs("deberta-v2", 0)
+    ours = model(**inputs).logits
+    theirs = to_numpy(run_transformers(tf_model, inputs).logits)
+    assert max_abs_on_mask(ours, theirs, inputs["attention_mask"]) < TOL
+    assert list(model.state_dict()) == list(tf_model.state_dict())
+    assert str(model) == str(tf_model)
+    assert model.get_output_embeddings().weight.shape == (60, 60)
+    model.save_pretrained(tmp_path / "ours")
+    reloaded = transformers.AutoModelForMaskedLM.from_pretrained(tmp_path / "ours").eval()
+    again = to_numpy(run_transformers(reloaded, inputs).logits)
+    assert max_abs_on_mask(again, theirs, inputs["attention_mask"]) < TOL
+    random = pybertcore.DebertaV2ForMaskedLM(pybertcore.DebertaV2Config(**V3, legacy=False))
+    reference = transformers.DebertaV2ForMaskedLM(transformers.DebertaV2Config(**V3, legacy=False))
+    assert [n for n, _ in random.named_parameters()] == [n for n, _ in reference.named_parameters()]
+
+
 def test_config_forms_and_errors(tmp_path):
     assert pybertcore.DebertaV2Config(pos_att_type="P2C | c2p").pos_att_type == ["p2c", "c2p"]
     with pytest.raises(ValueError, match="conv_kernel_size"):
@@ -96,8 +119,6 @@ def test_config_forms_and_errors(tmp_path):
         pybertcore.DebertaV2Config(hidden_size=48, num_attention_heads=4, attention_head_size=16)
     with pytest.raises(ValueError, match="pos_att_type"):
         pybertcore.DebertaV2Config(pos_att_type=["c2c"])
-    with pytest.raises(NotImplementedError, match="legacy=False"):
-        pybertcore.DebertaV2ForMaskedLM(pybertcore.DebertaV2Config(**V3, legacy=False))
     model = pybertcore.DebertaV2Model(pybertcore.DebertaV2Config(**{**V3, "max_position_embeddings": 16}))
     with pytest.raises(ValueError, match="exceeds max_position_embeddings 16"):
         model(np.ones((1, 17), dtype=np.int64))

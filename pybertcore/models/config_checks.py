@@ -117,6 +117,14 @@ def _field(config: PretrainedConfig, dim: str, value: int) -> str:
     return f"{name}={value}"
 
 
+def config_flag_holds(flag: Any, config: PretrainedConfig) -> bool:
+    """A head step's ``when``: None (always), a boolean config field, or "!<field>" (its negation)."""
+    if not flag:
+        return True
+    negated = flag.startswith("!")
+    return bool(getattr(config, flag.lstrip("!"), False)) is not negated
+
+
 def parameter_counts(config: PretrainedConfig, model_class: type) -> list[tuple[int, str]]:
     """(parameters, what they are, naming the config fields) for every weight ``model_class(config)``
     allocates, as exact ints; [] for a class without an encoder layout."""
@@ -172,9 +180,8 @@ def _head_counts(config: PretrainedConfig, head: Any, d: Any) -> list[tuple[int,
     tie = bool(getattr(config, "tie_word_embeddings", True))
     counts = []
     for step in head.steps:
-        when = getattr(step, "when", None)
-        if when and not getattr(config, when, False):
-            continue
+        if not config_flag_holds(getattr(step, "when", None), config) or not hasattr(step, "name"):
+            continue  # a step without parameters of its own (EmbeddingDecoder)
         if hasattr(step, "out"):  # Linear
             (out, out_text), (inp, inp_text) = size(step.out), size(step.inp)
             weight = 0 if step.tied_weight and tie else out * inp

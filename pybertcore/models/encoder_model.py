@@ -261,6 +261,8 @@ class EncoderPreTrainedModel(PreTrainedModel):
         if self.head_kind is None:
             return Node(type(self).__name__, base.children)
         head = family.heads[self.head_kind]
+        if callable(head):  # children that depend on the config
+            head = head(self.config)
         encoder = ((self.base_model_prefix, base),)
         children = family.heads_first.get(self.head_kind, ()) + (
             head + encoder if getattr(self, "_head_params_first", False) else encoder + head)

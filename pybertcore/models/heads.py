@@ -30,6 +30,7 @@ from pybertcore.modeling_outputs import (
     TokenClassifierOutput,
 )
 from pybertcore.modeling_utils import INIT_NORMAL, INIT_ZEROS, CoreParam, ParamSpec, all_finite, layer_norm_specs
+from pybertcore.models.config_checks import config_flag_holds
 from pybertcore.models.encoder_model import EncoderDims, EncoderPreTrainedModel
 
 # A size: an int, or a name resolved against the config: "H", "E", "V" (EncoderDims), "num_labels".
@@ -44,7 +45,8 @@ class Linear:
     means identity), or None. ``tied_weight``: the encoder parameter (name without the model prefix)
     the weight shares storage with, ``tied_bias``: the head parameter the bias shares storage with
     (transformers' ``cls.predictions.bias``); both only when ``config.tie_word_embeddings``. ``when``: a boolean
-    config field; the step and its parameters exist only when it is true.
+    config field (``"!<field>"``: its negation); the step and its parameters exist only when it holds (every
+    step takes one).
     """
 
     name: str
@@ -65,6 +67,7 @@ class Norm:
     name: str
     size: Size = "H"
     bias: Union[bool, str] = True
+    when: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,16 @@ class Bias:
 
     name: str
     size: Size
+    when: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class EmbeddingDecoder:
+    """logits = x · (the encoder's word embeddings)ᵀ + ``bias`` (a Bias step's name): DeBERTa's non-legacy
+    masked-LM head, which reads the table itself and has no decoder module or parameter of its own."""
+
+    bias: str
+    when: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -138,12 +151,14 @@ class EncoderForTask(EncoderPreTrainedModel):
         return self.base_model_prefix + "."
 
     def _steps(self) -> list:
-        return [s for s in self.head_spec.steps if not getattr(s, "when", None) or getattr(self.config, s.when)]
+        return [s for s in self.head_spec.steps if config_flag_holds(s.when, self.config)]
 
     def _head_param_specs(self) -> list[ParamSpec]:
         d, c, pre = self.dims, self.config, self._encoder_prefix
         by_module: dict[str, list[ParamSpec]] = {}
         for step in self._steps():
+            if isinstance(step, EmbeddingDecoder):
+                continue  # the encoder's word embeddings and a Bias step's vector: no parameter of its own
             if isinstance(step, Bias):
                 by_module[step.name] = [ParamSpec(step.name, (_size(step.size, d, c),), INIT_ZEROS)]
             elif isinstance(step, Norm):
@@ -174,6 +189,15 @@ class EncoderForTask(EncoderPreTrainedModel):
         sources = []
         handed: dict[str, CoreParam] = {}  # head parameters that only their packed Dense keeps
         for step in self._steps():
+            if isinstance(step, EmbeddingDecoder):
+                table = self._params[f"{self._encoder_prefix}{self.layout.word_embeddings}.weight"]
+                bias = self._params[step.bias]
+                dense = _core.Dense(np.ascontiguousarray(table, dtype=np.float32),
+                                    np.ascontiguousarray(bias, dtype=np.float32))
+                head_ops.append(("dense", dense, _core.Activation.identity))
+                handed[step.bias] = CoreParam(bias.shape, dense.bias)
+                sources.append(bias)
+                continue
             if not isinstance(step, (Linear, Norm)):
                 continue
             w_name, b_name = (self._tied.get(f"{step.name}.{part}", f"{step.name}.{part}") for part in ("weight", "bias"))

@@ -381,18 +381,31 @@ def _context_pooled(out: Any) -> tuple:
     )
 
 
+def _deberta_v2_masked_lm(c: Any) -> tuple:
+    """The legacy head (``cls``, transformers' default) or, with legacy=False, ``lm_predictions``, which
+    multiplies by the word embeddings itself."""
+    if c.legacy:
+        return (("cls", Node("LegacyDebertaV2OnlyMLMHead", (
+            ("predictions", Node("LegacyDebertaV2LMPredictionHead", (
+                ("transform", Node("LegacyDebertaV2PredictionHeadTransform", (
+                    ("dense", Lin("H", "E")), ("transform_act_fn", Act("hidden_act")), ("LayerNorm", Norm("E")),
+                ))),
+                ("decoder", Lin("E", "V")),
+            ), params=(("bias", ("V",)),))),
+        ))),)
+    return (("lm_predictions", Node("DebertaV2OnlyMLMHead", (
+        ("lm_head", Node("DebertaV2LMPredictionHead", (
+            ("dense", Lin("H", "H")), ("transform_act_fn", Act("hidden_act")), ("LayerNorm", Norm("H")),
+        ), params=(("bias", ("V",)),))),
+    ))),)
+
+
+# A head's children, or a function of the config giving them (DeBERTa's two masked-LM heads).
 DEBERTA_V2_HEADS = {
     "sequence_classification": _context_pooled("num_labels"),
     "token_classification": (("dropout", Drop("hidden_dropout_prob")), ("classifier", Lin("H", "num_labels"))),
     "question_answering": (("qa_outputs", Lin("H", "num_labels")),),
-    "masked_lm": (("cls", Node("LegacyDebertaV2OnlyMLMHead", (
-        ("predictions", Node("LegacyDebertaV2LMPredictionHead", (
-            ("transform", Node("LegacyDebertaV2PredictionHeadTransform", (
-                ("dense", Lin("H", "E")), ("transform_act_fn", Act("hidden_act")), ("LayerNorm", Norm("E")),
-            ))),
-            ("decoder", Lin("E", "V")),
-        ), params=(("bias", ("V",)),))),
-    ))),),
+    "masked_lm": _deberta_v2_masked_lm,
     "multiple_choice": _context_pooled(1),
 }
 

@@ -30,6 +30,7 @@ from pybertcore.models.encoder_model import (
 )
 from pybertcore.models.heads import (
     Bias,
+    EmbeddingDecoder,
     ForMaskedLM,
     ForMultipleChoice,
     ForQuestionAnswering,
@@ -172,8 +173,10 @@ class DebertaV2ForMultipleChoice(DebertaV2PreTrainedModel, ForMultipleChoice):
 
 
 class DebertaV2ForMaskedLM(DebertaV2PreTrainedModel, ForMaskedLM):
-    """The legacy head (``config.legacy``, transformers' default and every published checkpoint's):
-    dense (H → E) → act → LayerNorm → decoder tied to the word embeddings."""
+    """``config.legacy`` (transformers' default): ``cls.predictions``, dense (H → E) → act → LayerNorm →
+    decoder tied to the word embeddings. legacy=False: ``lm_predictions.lm_head``, dense → act →
+    LayerNorm, then the word embeddings themselves plus a bias (no decoder module): the head the
+    deberta-v3 checkpoints' weights are saved under, for fill-mask with them."""
 
     # the pre-training checkpoints' replaced-token head goes too (transformers joins the two lists)
     _keys_to_ignore_on_load_unexpected = (r"position_ids$", "position_embeddings", r"mask_predictions.*")
@@ -181,19 +184,20 @@ class DebertaV2ForMaskedLM(DebertaV2PreTrainedModel, ForMaskedLM):
     head_spec = Head(
         "tokens",
         (
-            Bias("cls.predictions.bias", "V"),
-            Linear("cls.predictions.transform.dense", "E", act="config:hidden_act"),
-            Norm("cls.predictions.transform.LayerNorm", "E"),
+            Bias("cls.predictions.bias", "V", when="legacy"),
+            Linear("cls.predictions.transform.dense", "E", act="config:hidden_act", when="legacy"),
+            Norm("cls.predictions.transform.LayerNorm", "E", when="legacy"),
             Linear("cls.predictions.decoder", "V", inp="E", tied_weight="embeddings.word_embeddings.weight",
-                   tied_bias="cls.predictions.bias"),
+                   tied_bias="cls.predictions.bias", when="legacy"),
+            Bias("lm_predictions.lm_head.bias", "V", when="!legacy"),
+            Linear("lm_predictions.lm_head.dense", "H", act="config:hidden_act", when="!legacy"),
+            Norm("lm_predictions.lm_head.LayerNorm", "H", when="!legacy"),
+            EmbeddingDecoder("lm_predictions.lm_head.bias", when="!legacy"),
         ),
     )
 
-    def __init__(self, config: DebertaV2Config) -> None:
-        if not config.legacy:
-            raise NotImplementedError(
-                "DebertaV2ForMaskedLM with legacy=False (transformers' lm_predictions head, which reads the word "
-                "embeddings without a decoder module) is not supported by pybertcore; published checkpoints use "
-                "legacy=True"
-            )
-        super().__init__(config)
+    def get_output_embeddings(self):
+        """As transformers: the decoder, or without the legacy head its dense layer."""
+        if self.config.legacy:
+            return super().get_output_embeddings()
+        return self.get_submodule("lm_predictions.lm_head.dense")
