@@ -4,7 +4,7 @@
 # exception outside the project's error family, a crash, an input slower than its budget (fuzz/harness.py),
 # one past -timeout seconds, or the process growing past -rss_limit_mb.
 #
-#   bash .ci/fuzz.sh                     # FUZZ_SECONDS per harness (default 50: 3 rounds of 2, ~2.7 min)
+#   bash .ci/fuzz.sh                     # FUZZ_SECONDS per harness (default 40: 3 rounds of 2, ~2.2 min)
 #   FUZZ_SECONDS=600 bash .ci/fuzz.sh    # longer; see fuzz/README.md for one harness at a time
 #
 # Uses the active Python, which must import pybertcore (.ci/run's venv after `pip install ".[test]"`).
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECONDS_EACH="${FUZZ_SECONDS:-50}"
+SECONDS_EACH="${FUZZ_SECONDS:-40}"
 python -m pip install --quiet "atheris==3.0.0"
 
 repo="$PWD"
