@@ -1,7 +1,7 @@
 // lowp_amx.cc — gemm_bf16 on AMX's tdpbf16ps and gemm_int8 on tdpbusd (compiled with -mamx-tile
 // -mamx-bf16 -mamx-int8 on top of the AVX512-BF16 level's flags; dispatch.cc installs them as the `amx`
-// level only when CPUID, XCR0 and Linux's permission allow AMX, and makes that level the default only
-// when PYBERTCORE_AMX=1).
+// level only when CPUID, XCR0 and Linux's permission allow AMX, and that level is then the default unless
+// PYBERTCORE_AMX=0).
 //
 // Same numbers as the AVX-512 low-precision levels, different engine:
 //   bf16: A rounded to bf16 (nearest even, quantize.h's bf16_from_float, as the avx512_bf16 level does)
@@ -24,8 +24,10 @@
 // configures the tiles of the thread running it (ldtilecfg) and releases them (tilerelease) when done,
 // so no thread returns to the pool holding tile state. Rows past M read zero rows of the converted /
 // quantized A (padded to 16 rows) and are never stored; columns past N are zero weights, never stored.
-// Not yet timed (so not yet tuned): the int8 fold of each 128-k group goes through memory between the
-// tile unit's steps, and a 32-row A block and a panel over the whole of K do not fit L1 together.
+// Timed (bench/README.md: bf16 3.6–5.6× the vdpbf16ps level on an Emerald Rapids Xeon) but not tuned:
+// the GEMMs reach 10–14% of the tile unit's peak. The int8 fold of each 128-k group goes through memory
+// between the tile unit's steps, and a 32-row A block and a panel over the whole of K do not fit L1
+// together, so both operands stream from L2 on every tile step.
 #define PBC_LOWP_BF16_DOT 1  // vec_lowp_avx512.h's bf16 vocabulary (bf16_pairs16): AVX512-BF16 is in our flags
 #include "kernels/simd/vec_avx512.h"
 // (the order matters: the bodies are written in the vocabulary the lines above and below define)
