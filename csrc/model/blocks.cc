@@ -40,20 +40,6 @@ void embed_row(void* ctx, long r, int /*worker*/) {
   if (pe) for (int i = 0; i < E; ++i) row[i] += pe[i];
 }
 
-LayerNormArgs layer_norm_args(float* out, float* packed, const float* inp, const Norm& norm, int N, int C,
-                              float eps) {
-  LayerNormArgs ln;
-  ln.out = out;
-  ln.packed = packed;
-  ln.inp = inp;
-  ln.weight = norm.weight.data();
-  ln.bias = norm.bias.data();
-  ln.N = N;
-  ln.C = C;
-  ln.eps = eps;
-  return ln;
-}
-
 // Rotary positions on q and k of every packed row, in place: for each head, features i and i + dim/2
 // (i < dim/2) become (x₁·cos − x₂·sin, x₂·cos + x₁·sin), as transformers' q·cos + rotate_half(q)·sin.
 struct Rotate {
@@ -108,11 +94,11 @@ const float* embeddings_forward(const Pass& p, float* x, float* x_packed, const 
   if (c.norm_first) x_packed = nullptr;  // a pre-LN layer packs its own normalised input
   if (projected && c.projection_before_norm) {  // DeBERTa: x = LN(rows · Wᵀ)
     p.w.embedding_projection.forward(x, c.H, rows, c.E, p.N, Activation::kIdentity);
-    p.k.layernorm(layer_norm_args(x, x_packed, x, p.w.embedding_norm, p.N, c.H, c.layer_norm_eps));
+    p.k.layernorm(p.w.embedding_norm.args(x, x_packed, x, p.N, c.layer_norm_eps));
     return x_packed;
   }
   if (projected) x_packed = nullptr;  // ALBERT: x = LN(rows) · Wᵀ + b comes out of a GEMM, unpacked
-  p.k.layernorm(layer_norm_args(rows, x_packed, rows, p.w.embedding_norm, p.N, c.E, c.layer_norm_eps));
+  p.k.layernorm(p.w.embedding_norm.args(rows, x_packed, rows, p.N, c.layer_norm_eps));
   if (projected) p.w.embedding_projection.forward(x, c.H, rows, c.E, p.N, Activation::kIdentity);
   return x_packed;
 }
@@ -127,7 +113,7 @@ void attention_block(const Pass& p, int l, float* x_mid, float* x_mid_packed, fl
     x_packed = nullptr;
     if (!lw.attn_norm.empty()) {
       float* packed = handover_to(lw.qkv, p.a.packed);
-      p.k.layernorm(layer_norm_args(p.a.ctx, packed, x, lw.attn_norm, p.N, H, c.layer_norm_eps));
+      p.k.layernorm(lw.attn_norm.args(p.a.ctx, packed, x, p.N, c.layer_norm_eps));
       in = p.a.ctx;
       x_packed = packed;
     }
@@ -170,7 +156,7 @@ void attention_block(const Pass& p, int l, float* x_mid, float* x_mid_packed, fl
   // x_mid = ctx · Woᵀ + bo + x, normalised here when post-LN
   lw.attn_out.forward(x_mid, H, p.a.ctx, H, p.N, Activation::kIdentity, x, H);
   if (!c.norm_first) {
-    p.k.layernorm(layer_norm_args(x_mid, x_mid_packed, x_mid, lw.attn_norm, p.N, H, c.layer_norm_eps));
+    p.k.layernorm(lw.attn_norm.args(x_mid, x_mid_packed, x_mid, p.N, c.layer_norm_eps));
   }
 }
 
@@ -182,7 +168,7 @@ void ffn_block(const Pass& p, float* x, float* x_packed, const float* x_mid, con
   const float* in = x_mid;
   if (c.norm_first) {
     float* packed = handover_to(lw.ffn_in, p.a.packed);
-    p.k.layernorm(layer_norm_args(p.a.ctx, packed, x_mid, lw.ffn_norm, p.N, H, c.layer_norm_eps));
+    p.k.layernorm(lw.ffn_norm.args(p.a.ctx, packed, x_mid, p.N, c.layer_norm_eps));
     in = p.a.ctx;
     x_mid_packed = packed;
   }
@@ -209,11 +195,11 @@ void ffn_block(const Pass& p, float* x, float* x_packed, const float* x_mid, con
   GemmArgs g = lw.ffn_out.args(x, H, inter, I, p.N, Activation::kIdentity, x_mid, H);
   g.a_packed = inter_packed;
   lw.ffn_out.run(g);
-  if (!c.norm_first) p.k.layernorm(layer_norm_args(x, x_packed, x, lw.ffn_norm, p.N, H, c.layer_norm_eps));
+  if (!c.norm_first) p.k.layernorm(lw.ffn_norm.args(x, x_packed, x, p.N, c.layer_norm_eps));
 }
 
 void final_norm_forward(const Pass& p, float* x) {
-  p.k.layernorm(layer_norm_args(x, nullptr, x, p.w.final_norm, p.N, p.c.H, p.c.layer_norm_eps));
+  p.k.layernorm(p.w.final_norm.args(x, nullptr, x, p.N, p.c.layer_norm_eps));
 }
 
 void pooler_forward(const Pass& p, float* pooled, const float* x) {

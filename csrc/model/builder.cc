@@ -117,15 +117,7 @@ void EncoderBuilder::relative_positions(const WeightPiece& w, std::vector<int> c
   relative_.assign(rel, rel + n);
   if (w.count("norm.weight")) {
     const Norm norm = take_norm(w, "norm", H);
-    LayerNormArgs ln;
-    ln.out = relative_.data();
-    ln.inp = relative_.data();
-    ln.weight = norm.weight.data();
-    ln.bias = norm.bias.data();
-    ln.N = R;
-    ln.C = H;
-    ln.eps = c_.layer_norm_eps;
-    k_->layernorm(ln);
+    k_->layernorm(norm.args(relative_.data(), nullptr, relative_.data(), R, c_.layer_norm_eps));
   }
   ew_.pos_col = std::move(columns);
 }

@@ -15,6 +15,19 @@ size_t packed_floats(const Kernels& k, int N, int K, Precision p) {
 }
 }  // namespace
 
+LayerNormArgs Norm::args(float* out, float* packed, const float* inp, int N, float eps) const {
+  LayerNormArgs ln;
+  ln.out = out;
+  ln.packed = packed;
+  ln.inp = inp;
+  ln.weight = weight.data();
+  ln.bias = bias.data();
+  ln.N = N;
+  ln.C = static_cast<int>(weight.size());
+  ln.eps = eps;
+  return ln;
+}
+
 Dense::Dense(const Kernels& k, const float* weight, const float* bias_or_null, int n, int kdim, Precision p)
     : N(n), K(kdim), kernels(&k), precision(p), packed(aligned_floats(packed_floats(k, n, kdim, p))) {
   switch (p) {

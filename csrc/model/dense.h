@@ -49,6 +49,8 @@ struct Dense {
 struct Norm {
   WeightVector weight, bias;
   bool empty() const { return weight.empty(); }
+  // The kernel call normalising inp (N, C) into out (and `packed`, or null), C the norm's size.
+  LayerNormArgs args(float* out, float* packed, const float* inp, int N, float eps) const;
 };
 
 }  // namespace pbc

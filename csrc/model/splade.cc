@@ -118,16 +118,7 @@ void SpladeHead::forward(const SpladeArgs& a) const {
   AlignedBuffer logits = aligned_floats(static_cast<size_t>(a.N) * tile_rows_);              // (N, VT)
 
   transform_.forward(t.get(), X_, a.hidden, H_, a.N, act_);
-  LayerNormArgs ln;
-  ln.out = t.get();
-  ln.packed = t_packed.get();
-  ln.inp = t.get();
-  ln.weight = norm_.weight.data();
-  ln.bias = norm_.bias.data();
-  ln.N = a.N;
-  ln.C = X_;
-  ln.eps = eps_;
-  k.layernorm(ln);
+  k.layernorm(norm_.args(t.get(), t_packed.get(), t.get(), a.N, eps_));
 
   for (size_t i = 0; i < tiles_.size(); ++i) {
     const Dense& tile = tiles_[i];

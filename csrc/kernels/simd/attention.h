@@ -42,17 +42,19 @@ size_t attention_scratch_floats_simd(int T, int HS, int pos_rows) {
   return HS * Tn + HSn * T + kQB * Tn + kMR * depth + kQB + 4 * kW + disentangled;
 }
 
-// rows (nrows, ld_out) = A (nrows × HS, row stride lda) · panelsᵀ, panels from pack_transposed (nc columns).
-inline void rows_times_panels(float* out, size_t ld_out, const float* a, size_t lda, int nrows, const float* panels,
-                              int nc, int HS, float* tail) {
+// out (nrows, nc), row stride ld_out = A (nrows × kc, row stride lda) · B, with B's nc columns held in
+// panels of kNR columns (kc rows of kNR floats, as pack_transposed writes them), panel_stride floats
+// apart. Every product of the attention unit: scores, context, and the disentangled terms.
+inline void rows_times_panels(float* out, int ld_out, const float* a, size_t lda, int nrows, const float* panels,
+                              size_t panel_stride, int nc, int kc, float* tail) {
   GemmArgs g;
   g.M = nrows;
   g.N = nc;
-  g.K = HS;
+  g.K = kc;
   g.c = out;
-  g.ldc = static_cast<int>(ld_out);
+  g.ldc = ld_out;
   for (int p = 0; p * kNR < nc; ++p) {
-    block_kernel_strided(g, HS, a, lda, panels + static_cast<size_t>(p) * HS * kNR, kNR, nrows, p * kNR,
+    block_kernel_strided(g, kc, a, lda, panels + static_cast<size_t>(p) * panel_stride, kNR, nrows, p * kNR,
                          nc - p * kNR < kNR ? nc - p * kNR : kNR, tail);
   }
 }
@@ -137,7 +139,7 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
     }
     if (a.pos_query) {
       const float* keys = a.qkv + static_cast<size_t>(sp.key_begin) * ld + H + h * HS;
-      rows_times_panels(p2c, ldc_pos, keys, ld, nk, pq_panels, nc, HS, tail);
+      rows_times_panels(p2c, ldc_pos, keys, ld, nk, pq_panels, static_cast<size_t>(HS) * kNR, nc, HS, tail);
     }
     pk_panels = a.pos_key ? pk : nullptr;
   }
@@ -163,19 +165,11 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       j0 -= j0 % kNR;
     }
     const int kn = j1 - j0;  // keys in this block's span of the score rows
-    // scores (nq, kn) = Q · Kᵀ over panels [j0 / kNR, ⌈j1 / kNR⌉), unscaled
-    GemmArgs gs;
-    gs.M = nq;
-    gs.N = kn;
-    gs.K = HS;
-    gs.c = sc;
-    gs.ldc = ldsc;
+    // scores (nq, kn) = Q · Kᵀ over panels [j0 / kNR, ⌈j1 / kNR⌉) (j0 is a panel boundary), unscaled
+    const size_t k_stride = static_cast<size_t>(HS) * kNR;
     const float* q = a.qkv + static_cast<size_t>(q0) * ld + h * HS;
-    for (int p = j0 / kNR; p * kNR < j1; ++p) {
-      block_kernel_strided(gs, HS, q, ld, kp + static_cast<size_t>(p) * HS * kNR, kNR, nq, p * kNR - j0,
-                           j1 - p * kNR < kNR ? j1 - p * kNR : kNR, tail);
-    }
-    if (pk_panels) rows_times_panels(c2p, ldc_pos, q, ld, nq, pk_panels, nc, HS, tail);
+    rows_times_panels(sc, ldsc, q, ld, nq, kp + (j0 / kNR) * k_stride, k_stride, kn, HS, tail);
+    if (pk_panels) rows_times_panels(c2p, ldc_pos, q, ld, nq, pk_panels, k_stride, nc, HS, tail);
     // softmax over the kn keys of each row, left unnormalised: exp(scale · (x − max x)) =
     // 2^(c·x − c·max x) for scale > 0; the 1 / Σ is applied to the context row instead of to every
     // probability (HS products per row instead of kn)
@@ -247,19 +241,12 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       }
     }
     // ctx (nq, HS) = exp · V over keys [j0, j1), written straight into the context rows, then scaled by 1 / Σ
-    GemmArgs gc;
-    gc.M = nq;
-    gc.N = HS;
-    gc.K = kn;
-    gc.c = a.ctx + static_cast<size_t>(q0) * a.ld_ctx + h * HS;
-    gc.ldc = a.ld_ctx;
-    for (int p = 0; p < vpanels; ++p) {
-      block_kernel_strided(gc, kn, sc, ldsc, vp + (static_cast<size_t>(p) * nk + j0) * kNR, kNR, nq, p * kNR,
-                           HS - p * kNR < kNR ? HS - p * kNR : kNR, tail);
-    }
+    float* ctx = a.ctx + static_cast<size_t>(q0) * a.ld_ctx + h * HS;
+    rows_times_panels(ctx, a.ld_ctx, sc, ldsc, nq, vp + static_cast<size_t>(j0) * kNR,
+                      static_cast<size_t>(nk) * kNR, HS, kn, tail);
     const int tail_d = HS % kW, body_d = HS - tail_d;
     for (int r = 0; r < nq; ++r) {
-      float* c = gc.c + static_cast<size_t>(r) * a.ld_ctx;
+      float* c = ctx + static_cast<size_t>(r) * a.ld_ctx;
       const VF vi = v_set1(inv[r]);
       for (int d = 0; d < body_d; d += kW) v_store(c + d, v_mul(v_load(c + d), vi));
       if (tail_d) v_store_tail(c + body_d, v_mul(v_load_tail(c + body_d, tail_d), vi), tail_d);
