@@ -4,7 +4,8 @@ Tasks: "feature-extraction", "text-classification" (alias "sentiment-analysis"),
 (alias "ner"), "fill-mask", "question-answering", "zero-shot-classification" (any NLI sequence
 classifier). Each returns the structures transformers' pipeline returns (lists of dicts with the same
 keys, labels from ``config.id2label``, the same defaults for ``top_k``, ``function_to_apply``,
-``aggregation_strategy``, ``ignore_labels``, ``targets``, ``hypothesis_template``); scores are Python floats. "question-answering" follows the extractive pipeline of transformers 4.x (removed in 5.x):
+``aggregation_strategy``, ``ignore_labels``, ``targets``, ``hypothesis_template``); scores are Python
+floats. "question-answering" follows the extractive pipeline of transformers 4.x (removed in 5.x):
 question first, ``doc_stride`` windows over long contexts, spans scored by start x end probabilities.
 
 Differences on purpose: inputs run in padded batches (``batch_size``, default 8) rather than one at a

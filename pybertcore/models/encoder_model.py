@@ -395,6 +395,11 @@ class EncoderPreTrainedModel(PreTrainedModel):
     def _disentangled_plan(self) -> Optional[DisentangledPlan]:
         return self.layout.disentangled(self.config, self.dims) if self.layout.disentangled else None
 
+    def _core_disentangled(self) -> Optional[DisentangledPlan]:
+        """The plan when the core runs its terms; None also where the table exists but no term reads it."""
+        plan = self._disentangled_plan()
+        return plan if plan is not None and plan.has_terms else None
+
     def _canonical_names(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """The encoder's parameters as the core's builder takes them (csrc/model/builder.h), one piece at a
         time, as {builder key: source}: ("embeddings", ...), ("layer_set", ...) per weight set in order,
@@ -417,9 +422,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
             for part in parts:
                 emb[f"projection.{part}"] = f"{pre}{lay.embedding_projection}.{part}"
         yield "embeddings", emb
-        disentangled = self._disentangled_plan()
-        if disentangled is not None and not disentangled.has_terms:
-            disentangled = None  # the table exists but no term reads it
+        disentangled = self._core_disentangled()
         if disentangled is not None:
             rel = {"embeddings": f"{pre}{disentangled.embeddings}.weight"}
             if disentangled.norm is not None:
@@ -468,9 +471,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
         names of the parameters the encoder holds; appends those holding NaN or inf to ``nonfinite``."""
         d, lay = self.dims, self.layout
         plan = self._attention_plan()
-        disentangled = self._disentangled_plan()
-        if disentangled is not None and not disentangled.has_terms:
-            disentangled = None
+        disentangled = self._core_disentangled()
         core = _core.EncoderConfig()
         core.vocab_size = d.V
         core.max_positions = d.P
