@@ -2,8 +2,10 @@
 // forward pass with random weights (bert-base or MiniLM shapes), for people embedding the library.
 //
 // Build: cmake -DPYBERTCORE_BUILD_BENCH=ON ... && ninja bench_core
-// Run:   ./bench_core [--threads N] [--isa scalar|avx2|avx512] [--reps R] [--cpu-time] [--cold]
-//                     [--gemm M N K]... [--model base|minilm --batch B --seq T]...
+// Run:   ./bench_core [--threads N] [--isa scalar|avx2|avx512|...|amx] [--dtype float32|bfloat16|int8]
+//                     [--reps R] [--cpu-time] [--cold] [--gemm M N K]... [--model base|minilm --batch B --seq T]...
+// --dtype: the precision of every linear layer (the GEMMs and the encoder's dense layers), as
+// from_pretrained(torch_dtype=...) picks it; float32 by default.
 // --cpu-time: time the calling thread's CPU time instead of the wall clock (single-thread runs on a
 // shared core: time slices given to other work are not counted; their cache damage still is).
 // --cold: each GEMM rep uses the next of several weight copies (together ≥ 96 MB, past L3), so the
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "model/builder.h"
 #include "model/encoder.h"
 #include "runtime/threads.h"
 
@@ -41,10 +44,12 @@ std::vector<float> random_vec(size_t n, std::mt19937& rng, float scale) {
   return v;
 }
 
+Precision g_precision = Precision::kFloat32;
+
 Dense random_dense(const Kernels& k, int N, int K, std::mt19937& rng) {
   std::vector<float> w = random_vec(static_cast<size_t>(N) * K, rng, 0.02f);
   std::vector<float> b = random_vec(N, rng, 0.02f);
-  return Dense(k, w.data(), b.data(), N, K);
+  return Dense(k, w.data(), b.data(), N, K, g_precision);
 }
 
 Norm random_norm(int C) { return Norm{WeightVector(C, 1.0f), WeightVector(C, 0.0f)}; }
@@ -90,7 +95,8 @@ void bench_gemm(const Kernels& k, int M, int N, int K, int reps) {
   std::vector<float> a = random_vec(static_cast<size_t>(M) * K, rng, 1.0f);
   std::vector<float> c(static_cast<size_t>(M) * N);
   char label[96];
-  std::snprintf(label, sizeof(label), "gemm %dx%dx%d%s", M, N, K, g_cold ? " cold" : "");
+  std::snprintf(label, sizeof(label), "gemm %dx%dx%d %s%s", M, N, K, precision_name(g_precision),
+                g_cold ? " cold" : "");
   size_t next = 0;
   time_it(label, 2.0 * M * N * K / 1e9, reps, [&] {
     const ThreadLease lease;
@@ -142,7 +148,7 @@ void bench_model(const Kernels& k, const Shape& s, int B, int T, int reps) {
   // Useful work: per layer 2·T·H·(3H + H + 2I) for the dense layers + 4·T²·H for attention.
   const double per_seq = c.L * (2.0 * T * c.H * (4.0 * c.H + 2.0 * c.I) + 4.0 * T * T * c.H);
   char label[96];
-  std::snprintf(label, sizeof(label), "%s %dx%d", s.name.c_str(), B, T);
+  std::snprintf(label, sizeof(label), "%s %dx%d %s", s.name.c_str(), B, T, precision_name(g_precision));
   time_it(label, B * per_seq / 1e9, reps, [&] { enc.forward(in, out); });
 }
 
@@ -171,6 +177,8 @@ int main(int argc, char** argv) {
       set_num_threads(std::atoi(next("--threads")));
     } else if (a == "--isa") {
       set_active_isa(parse_isa(next("--isa")));
+    } else if (a == "--dtype") {
+      g_precision = parse_precision(next("--dtype"));
     } else if (a == "--reps") {
       reps = std::max(1, std::atoi(next("--reps")));
     } else if (a == "--cpu-time") {
