@@ -12,24 +12,30 @@
 namespace pbc {
 namespace {
 
+// Bias, activation and residual of one register of a finished C row (cols < kW: its first cols lanes).
+inline VF finish_out(const GemmArgs& g, VF v, int m, int n, int cols) {
+  if (cols >= kW) {
+    if (g.bias) v = v_add(v, v_load(g.bias + n));
+    v = v_activation(v, g.act);
+    if (g.residual) v = v_add(v, v_load(g.residual + static_cast<size_t>(m) * g.ldr + n));
+  } else {
+    if (g.bias) v = v_add(v, v_load_tail(g.bias + n, cols));
+    v = v_activation(v, g.act);
+    if (g.residual) v = v_add(v, v_load_tail(g.residual + static_cast<size_t>(m) * g.ldr + n, cols));
+  }
+  return v;
+}
+
 // One register of a finished C row: bias, activation, residual, then the (possibly partial) store.
 inline void store_out(const GemmArgs& g, VF v, int m, int n, int cols, bool last, bool accumulate) {
   float* c = g.c + static_cast<size_t>(m) * g.ldc + n;
   if (cols >= kW) {
     if (accumulate) v = v_add(v, v_load(c));
-    if (last) {
-      if (g.bias) v = v_add(v, v_load(g.bias + n));
-      v = v_activation(v, g.act);
-      if (g.residual) v = v_add(v, v_load(g.residual + static_cast<size_t>(m) * g.ldr + n));
-    }
+    if (last) v = finish_out(g, v, m, n, cols);
     v_store(c, v);
   } else {
     if (accumulate) v = v_add(v, v_load_tail(c, cols));
-    if (last) {
-      if (g.bias) v = v_add(v, v_load_tail(g.bias + n, cols));
-      v = v_activation(v, g.act);
-      if (g.residual) v = v_add(v, v_load_tail(g.residual + static_cast<size_t>(m) * g.ldr + n, cols));
-    }
+    if (last) v = finish_out(g, v, m, n, cols);
     v_store_tail(c, v, cols);
   }
 }
