@@ -27,12 +27,13 @@ pytestmark = pytest.mark.skipif(_core.detected_isa() != "amx",
 
 # M: one row, under a tile (tiles of M rows), one tile, a tile and one, two tiles and one, several row
 # blocks; N around the 16-column tiles and 32-column panels; K around the tiles' 32 bf16 / 64 u8 and the
-# int8 weight group (128).
+# int8 weight group (128); runs of rows and several blocks of panels (600, 600, 100: the bf16 grid then
+# prefetches the next A block). bf16 also: a panel bigger than the L2 block (40, 70, 13000).
 SHAPES = [(1, 1, 1), (1, 33, 7), (3, 16, 32), (15, 17, 63), (16, 32, 64), (17, 47, 65), (31, 70, 129),
-          (33, 64, 255), (130, 70, 257), (129, 96, 700), (64, 31, 1000), (2, 5, 0)]
+          (33, 64, 255), (130, 70, 257), (129, 96, 700), (64, 31, 1000), (2, 5, 0), (600, 600, 100)]
 
 
-@pytest.mark.parametrize("M,N,K", SHAPES)
+@pytest.mark.parametrize("M,N,K", SHAPES + [(40, 70, 13000)])
 def test_gemm_bf16_amx(M, N, K):
     x, w, b, r = _problem(M, N, K)
     assert _core.lowp_info("amx")["bf16_rounds_activations"]
@@ -47,6 +48,27 @@ def test_gemm_bf16_amx(M, N, K):
 
     gelu = np.vectorize(lambda v: 0.5 * v * (1.0 + erf(v / np.sqrt(2.0))))
     assert np.abs(y - (gelu(ref) + r)).max() <= bound + 1e-5
+
+
+# (M, I, H): one row, rows and columns off the tiles, an intermediate that is not whole panels, several
+# runs of rows.
+@pytest.mark.parametrize("M,I,H", [(1, 70, 33), (17, 96, 40), (45, 130, 64), (600, 100, 70)])
+def test_bf16_handover_between_gemms(M, I, H):
+    """The FFN's handover on AMX: the first GEMM's epilogue writes bf16(act(x·W1ᵀ + b1)) straight into the
+    second's tile layout, which reads it without converting: bit for bit the two GEMMs through fp32, since
+    the rounding is the one the second GEMM applies to its input."""
+    rng = np.random.default_rng(M + I)
+    x = rng.standard_normal((M, H), dtype=np.float32)
+    res = rng.standard_normal((M, H), dtype=np.float32)
+    d1 = _core.Dense(rng.standard_normal((I, H), dtype=np.float32) * 0.2, rng.standard_normal(I, dtype=np.float32),
+                     isa="amx", dtype="bfloat16")
+    d2 = _core.Dense(rng.standard_normal((H, I), dtype=np.float32) * 0.2, rng.standard_normal(H, dtype=np.float32),
+                     isa="amx", dtype="bfloat16")
+    gelu = _core.Activation.gelu_erf
+    out = d2.forward(d1.forward(x, activation=gelu), residual=res)
+    h_packed = _core.testing.dense_forward(d1, x, activation=gelu, packed_output=True)
+    assert h_packed.ndim == 1 and h_packed.dtype == np.float32
+    np.testing.assert_array_equal(_core.testing.dense_forward(d2, h_packed, residual=res, packed_rows=M), out)
 
 
 @pytest.mark.parametrize("M,N,K", SHAPES)

@@ -168,7 +168,7 @@ def test_packed_handover_refuses_bad_operands():
     with pytest.raises(ValueError, match="packed_rows out of range"):
         packed_forward(d, packed, packed_rows=-1)
     low = _core.Dense(rng.standard_normal((8, 20), dtype=np.float32), None, dtype="int8")
-    with pytest.raises(ValueError, match="float32 layers only"):
+    with pytest.raises(ValueError, match="packed operands are for float32 layers"):
         packed_forward(low, rng.standard_normal((3, 20), dtype=np.float32), packed_output=True)
 
 

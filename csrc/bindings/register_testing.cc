@@ -27,11 +27,15 @@ using pbc::Dense;
 
 // d on a (M, K) input or, with packed_rows, on a 1-D operand of that many rows in the level's packed
 // layout (GemmArgs::a_packed); packed_output returns the result in that layout (1-D) instead of (M, N).
+// The layout is fp32's, or for a bf16 layer the level's bf16 one (AMX: bf16 pairs in float storage).
 FloatArray dense_forward(const Dense& d, const FloatArray& x, Activation act, const py::object& residual,
                          const py::object& packed_rows, bool packed_output) {
-  if ((!packed_rows.is_none() || packed_output) && !d.takes_packed()) {
-    throw std::invalid_argument("packed operands are for float32 layers only");
+  if ((!packed_rows.is_none() || packed_output) && !d.takes_packed() && !d.takes_packed_bf16()) {
+    throw std::invalid_argument("packed operands are for float32 layers and bf16 layers of a level with a bf16 layout");
   }
+  auto operand_floats = [&d](int rows, int cols) {
+    return d.takes_packed() ? d.kernels->packed_a_floats(rows, cols) : d.kernels->packed_a_bf16_floats(rows, cols);
+  };
   py::ssize_t M = 0;
   if (packed_rows.is_none()) {
     if (x.ndim() != 2 || x.shape(1) != d.K) {
@@ -41,7 +45,7 @@ FloatArray dense_forward(const Dense& d, const FloatArray& x, Activation act, co
   } else {
     M = packed_rows.cast<py::ssize_t>();
     if (M < 0 || M > std::numeric_limits<int>::max()) throw std::invalid_argument("packed_rows out of range");
-    const size_t want = d.kernels->packed_a_floats(static_cast<int>(M), d.K);
+    const size_t want = operand_floats(static_cast<int>(M), d.K);
     if (x.ndim() != 1 || static_cast<size_t>(x.shape(0)) != want) {
       throw std::invalid_argument("packed input has shape " + shape_str(x) + ", expected (" + std::to_string(want) +
                                   ",)");
@@ -58,7 +62,7 @@ FloatArray dense_forward(const Dense& d, const FloatArray& x, Activation act, co
     rp = res.data();
   }
   FloatArray y = packed_output
-                     ? FloatArray(static_cast<py::ssize_t>(d.kernels->packed_a_floats(static_cast<int>(M), d.N)))
+                     ? FloatArray(static_cast<py::ssize_t>(operand_floats(static_cast<int>(M), d.N)))
                      : FloatArray({M, static_cast<py::ssize_t>(d.N)});
   pbc::GemmArgs g = d.args(y.mutable_data(), d.N, x.data(), d.K, static_cast<int>(M), act, rp, d.N);
   if (!packed_rows.is_none()) g.a_packed = x.data(), g.a = nullptr;

@@ -185,8 +185,8 @@ void ffn_block(const Pass& p, float* x, float* x_packed, const float* x_mid, con
     GateProduct job{inter, p.a.up, I};
     parallel_for(p.N, gate_row, &job);
   } else {
-    // The intermediate goes from ffn_in to ffn_out in the packed layout when both take it.
-    inter_packed = lw.ffn_out.takes_packed() ? handover_to(lw.ffn_in, inter) : nullptr;
+    // The intermediate goes from ffn_in to ffn_out in ffn_out's operand layout when both take one.
+    inter_packed = gemm_handover(lw.ffn_in, lw.ffn_out, inter);
     GemmArgs g = lw.ffn_in.args(inter, I, in, H, p.N, c.act);
     g.a_packed = x_mid_packed;
     g.c_packed = inter_packed;

@@ -26,6 +26,14 @@
 namespace pbc {
 
 inline float* handover_to(const Dense& next, float* packed) { return next.takes_packed() ? packed : nullptr; }
+// Between two GEMMs (the FFN's): the buffer when `from` can write its output in the layout `to` reads,
+// fp32's packed layout or the bf16 tile layout of a level that has one (rounded once, by from's
+// epilogue, exactly as `to` would round it), else null.
+inline float* gemm_handover(const Dense& from, const Dense& to, float* buffer) {
+  const bool fp32 = from.takes_packed() && to.takes_packed();
+  const bool bf16 = from.takes_packed_bf16() && to.takes_packed_bf16();
+  return fp32 || bf16 ? buffer : nullptr;
+}
 
 // What every block of one call shares.
 struct Pass {

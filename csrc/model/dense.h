@@ -39,6 +39,11 @@ struct Dense {
                 const float* residual = nullptr, int ldr = 0) const;
   void run(const GemmArgs& g) const;
   bool takes_packed() const { return precision == Precision::kFloat32; }
+  // Whether this bf16 layer's level hands operands between bf16 GEMMs in its own layout
+  // (Kernels::packed_a_bf16_floats: the AMX tiles).
+  bool takes_packed_bf16() const {
+    return precision == Precision::kBFloat16 && kernels->packed_a_bf16_floats != nullptr;
+  }
   // The weight (N, K) as it was given, into w: exact for float32 layers (unpacked); a low-precision
   // layer no longer has it and throws std::logic_error.
   void unpacked_weight(float* w) const;

@@ -22,7 +22,8 @@ WorkspaceLayout::WorkspaceLayout(const EncoderConfig& c, const Kernels& k, bool 
   x_mid = take(n * c.H);
   qkv = take(n * 3 * c.H);
   ctx = take(n * c.H);
-  inter = take(std::max(n * c.I, k.packed_a_floats(N, c.I)));
+  inter = take(std::max({n * c.I, k.packed_a_floats(N, c.I),
+                         k.packed_a_bf16_floats ? k.packed_a_bf16_floats(N, c.I) : size_t{0}}));
   up = take(c.gated_ffn ? n * c.I : 0);
   emb = take(projected ? n * c.E : 0);
   first = take(pooled ? static_cast<size_t>(B) * c.H : 0);

@@ -130,6 +130,38 @@ static void test_rows_independent(const Kernels& amx, bool int8, int M, int N, i
   check(ok, what, 0.0);
 }
 
+// The FFN's handover: gemm_bf16 writing bf16(GELU(A·W1ᵀ + b1)) into the tile layout (c_packed), the next
+// reading it (a_packed) gives the bits of the two GEMMs through fp32 (the same rounding, done once). The
+// handover buffer starts as NaN: whatever the second GEMM reads must have been written by the first.
+static void test_bf16_handover(const Kernels& amx, int M, int I, int H) {
+  std::mt19937 rng(M * 3 + I + H);
+  auto a = randn(static_cast<size_t>(M) * H, rng), w1 = randn(static_cast<size_t>(I) * H, rng, 0.2f);
+  auto b1 = randn(I, rng), w2 = randn(static_cast<size_t>(H) * I, rng, 0.2f), b2 = randn(H, rng);
+  auto r = randn(static_cast<size_t>(M) * H, rng);
+  const std::vector<float> zero(static_cast<size_t>(M) * I, 0.0f);
+  const std::vector<float> mid = run(amx, false, a, w1, b1, zero, M, I, H, 1);  // GELU; + 0.0 keeps every value
+  const std::vector<float> want = run(amx, false, mid, w2, b2, r, M, H, I, 1);
+  std::vector<float> p1((amx.packed_bf16_bytes(I, H) + 3) / 4 + 1), p2((amx.packed_bf16_bytes(H, I) + 3) / 4 + 1);
+  amx.pack_weight_bf16(p1.data(), w1.data(), I, H);
+  amx.pack_weight_bf16(p2.data(), w2.data(), H, I);
+  std::vector<float> handover(amx.packed_a_bf16_floats(M, I), NAN), got(static_cast<size_t>(M) * H);
+  {
+    const ThreadLease lease;
+    GemmArgs g;
+    g.M = M; g.N = I; g.K = H; g.a = a.data(); g.lda = H; g.bias = b1.data(); g.act = Activation::kGeluErf;
+    g.b_lowp = p1.data(); g.c_packed = handover.data();
+    amx.gemm_bf16(g);
+    GemmArgs g2;
+    g2.M = M; g2.N = H; g2.K = I; g2.a_packed = handover.data(); g2.bias = b2.data(); g2.act = Activation::kGeluErf;
+    g2.residual = r.data(); g2.ldr = H; g2.b_lowp = p2.data(); g2.c = got.data(); g2.ldc = H;
+    amx.gemm_bf16(g2);
+  }
+  char what[160];
+  snprintf(what, sizeof(what), "%s M=%d I=%d H=%d: bf16 handover between GEMMs, the same bits", amx.bf16_kernel, M,
+           I, H);
+  check(memcmp(want.data(), got.data(), sizeof(float) * got.size()) == 0, what, 0.0);
+}
+
 #ifdef PBC_AMX_HW_CHECK
 // Where the CPU has AMX: the emulation's tile operations against the hardware's on random tiles.
 // tdpbusd must agree bit for bit. tdpbf16ps is emulated as the SDM's pseudo-code (an fp32 add rounded
@@ -220,6 +252,10 @@ int main() {
     }
   }
   test_rows_independent(amx, false, 40, 35, 150);
+  test_rows_independent(amx, false, 600, 200, 100);  // runs of rows, blocks of panels, prefetches
+  test_bf16_handover(amx, 1, 70, 33);
+  test_bf16_handover(amx, 45, 130, 64);
+  test_bf16_handover(amx, 300, 100, 40);
   test_rows_independent(amx, true, 40, 35, 150);
 #ifdef PBC_AMX_HW_CHECK
   const CpuFeatures& f = cpu_features();  // (asks Linux for the tile data permission)

@@ -78,8 +78,17 @@ inline void store_block_row(const GemmArgs& g, const float* row, int m, int n0, 
 
 // --- bf16 ------------------------------------------------------------------------------------------
 
+// Both operands are laid out tile by tile, so that every tile load reads 1 KiB of consecutive memory
+// (one stream for the hardware prefetchers, not 16): a k step of a panel is its two B tiles (columns
+// 0-15, then 16-31; 16 pair rows of 64 bytes each), a k step of a 32-row A block its two A tiles (rows
+// 0-15, then 16-31; 16 rows of 32 bf16 of K).
+constexpr int kStepBytes = 2048;
+constexpr int kStepHalves = kStepBytes / 2 / 2;  // uint16 offset of a step's second tile: 512
+
+inline int k_steps(int K) { return round_up(K, kKTileBf16) / kKTileBf16; }
+
 size_t packed_bf16_bytes_amx(int N, int K) {
-  return static_cast<size_t>(panels_of(N)) * kNRa * round_up(K, kKTileBf16) * sizeof(uint16_t);
+  return static_cast<size_t>(panels_of(N)) * k_steps(K) * kStepBytes;
 }
 
 struct AmxBf16Pack {
@@ -95,9 +104,10 @@ void amx_bf16_pack_panel(void* ctx, long p, int /*worker*/) {
   for (int j = 0; j < kNRa; ++j) {
     const int n = static_cast<int>(p) * kNRa + j;
     const float* src = pl.w + static_cast<size_t>(n) * pl.K;
+    uint16_t* col = dst + (j / 16) * kStepHalves + (j % 16) * 2;  // column j's place in a step's tiles
     for (int k = 0; k < Kp; ++k) {
       const uint16_t v = (n < pl.N && k < pl.K) ? bf16_from_float(src[k]) : 0;
-      dst[(static_cast<size_t>(k / 2) * kNRa + j) * 2 + (k & 1)] = v;
+      col[static_cast<size_t>(k / kKTileBf16) * (kStepBytes / 2) + (k % kKTileBf16) / 2 * 32 + (k & 1)] = v;
     }
   }
 }
@@ -107,62 +117,147 @@ void pack_weight_bf16_amx(void* packed, const float* w, int N, int K) {
   parallel_for(panels_of(N), amx_bf16_pack_panel, &pl);
 }
 
-// dst (Kp) ← bf16(src (K)) rounded to nearest even exactly as bf16_from_float, zeros past K.
-inline void bf16_convert_row(uint16_t* dst, const float* src, int K, int Kp) {
-  int k = 0;
-  for (; k + 16 <= K; k += 16) {
-    uint32_t pairs[8];
-    bf16_pairs16(pairs, src + k);
-    memcpy(dst + k, pairs, sizeof(pairs));
+// How C is cut into work units. A unit is a run of rows (whole 32-row A blocks) × a block of panels
+// small enough to stay in L2 (kL2Panels bytes) while every A block of the run passes over it: the
+// weights then come from memory once per run of rows, not once per A block. Runs of rows are split
+// first (only while they keep ≥ 256 rows: each run streams the whole block again), then blocks of
+// panels, until there are ≥ 4 units per thread (a shared machine's late threads find work left).
+constexpr long kL2Panels = 768L << 10;
+struct AmxBf16Grid {
+  int mc, mruns, panels, nb, nblocks;
+  long units;
+};
+AmxBf16Grid amx_bf16_grid(int M, int N, int K) {
+  AmxBf16Grid gr;
+  const int mblocks = (M + 31) / 32;
+  gr.panels = panels_of(N);
+  const long panel_bytes = static_cast<long>(k_steps(K)) * kStepBytes;
+  gr.nb = panel_bytes > 0 ? static_cast<int>(kL2Panels / panel_bytes) : gr.panels;  // K = 0: no k steps
+  if (gr.nb < 1) gr.nb = 1;
+  if (gr.nb > gr.panels) gr.nb = gr.panels;
+  gr.mruns = 1;
+  const long wanted = 4L * parallel_threads();
+  for (;;) {
+    gr.nblocks = (gr.panels + gr.nb - 1) / gr.nb;
+    if (static_cast<long>(gr.nblocks) * gr.mruns >= wanted) break;
+    if (mblocks / (gr.mruns * 2) >= 8) {
+      gr.mruns *= 2;
+    } else if (gr.nb > 1) {
+      gr.nb = (gr.nb + 1) / 2;
+    } else {
+      break;
+    }
   }
-  for (; k < K; ++k) dst[k] = bf16_from_float(src[k]);
-  for (; k < Kp; ++k) dst[k] = 0;
+  gr.mc = (mblocks + gr.mruns - 1) / gr.mruns * 32;
+  gr.mruns = (M + gr.mc - 1) / gr.mc;
+  gr.units = static_cast<long>(gr.nblocks) * gr.mruns;
+  return gr;
+}
+
+// dst ← bf16(src (K)) rounded to nearest even exactly as bf16_from_float, zeros past K: one row of a
+// 32-row A block, its 32 values of each k step 2 KiB apart.
+inline void bf16_convert_row(uint16_t* dst, const float* src, int K, int steps) {
+  for (int s = 0; s < steps; ++s, dst += kStepBytes / 2) {
+    const int k0 = s * kKTileBf16;
+    if (k0 + kKTileBf16 <= K) {
+      uint32_t pairs[16];
+      bf16_pairs16(pairs, src + k0);
+      bf16_pairs16(pairs + 8, src + k0 + 16);
+      memcpy(dst, pairs, sizeof(pairs));
+    } else {
+      for (int k = 0; k < kKTileBf16; ++k) dst[k] = k0 + k < K ? bf16_from_float(src[k0 + k]) : 0;
+    }
+  }
 }
 
 struct AmxBf16Plan {
   const GemmArgs* g;
-  AmxGrid grid;
-  int Kp, trows;
-  uint16_t* ab;  // (round_up(M, 16), Kp) bf16(A), zero padded
+  AmxBf16Grid grid;
+  int steps, trows;
+  uint16_t* ab;  // bf16(A), blocks of 32 rows laid out tile by tile, rows past M zero up to a multiple of 16
   const uint16_t* b;
+  uint16_t* out = nullptr;  // g.c_packed: bf16(C) in the same layout, as the next GEMM's A (K = N)
+  int out_steps = 0;
 };
+
+inline size_t a_block_halves(int steps) { return static_cast<size_t>(steps) * (kStepBytes / 2); }
+
+// Where row m of an operand of `steps` k steps starts: its 32 values of each step follow 2 KiB apart.
+inline uint16_t* operand_row(uint16_t* base, int steps, int m) {
+  return base + (m / 32) * a_block_halves(steps) + (m % 32 / 16) * kStepHalves + (m % 16) * 32;
+}
+
+inline void zero_operand_row(uint16_t* row, int steps) {
+  for (int s = 0; s < steps; ++s) memset(row + static_cast<size_t>(s) * (kStepBytes / 2), 0, 64);
+}
+
+size_t packed_a_bf16_floats_amx(int M, int K) { return (M + 31) / 32 * a_block_halves(k_steps(K)) / 2; }
 
 void amx_bf16_convert_rows(void* ctx, long u, int /*worker*/) {
   const AmxBf16Plan& pl = *static_cast<const AmxBf16Plan*>(ctx);
   const GemmArgs& g = *pl.g;
   const int r0 = static_cast<int>(u) * 16, r1 = r0 + 16;
   for (int m = r0; m < r1; ++m) {
-    uint16_t* dst = pl.ab + static_cast<size_t>(m) * pl.Kp;
+    uint16_t* dst = operand_row(pl.ab, pl.steps, m);
     if (m < g.M) {
-      bf16_convert_row(dst, g.a + static_cast<size_t>(m) * g.lda, g.K, pl.Kp);
+      bf16_convert_row(dst, g.a + static_cast<size_t>(m) * g.lda, g.K, pl.steps);
     } else {
-      memset(dst, 0, sizeof(uint16_t) * pl.Kp);
+      zero_operand_row(dst, pl.steps);
     }
   }
 }
 
-// C[m0 : m0+live, n0 : n0+cols] = epilogue(A rows · panel bp), live ≤ 32 (TWO: two row tiles), cols ≤ 32.
+// Prefetches into L2, spread over a block's k steps: `lines` cache lines from `from`, `per` per step.
+struct L2Prefetch {
+  const char* from = nullptr;
+  long lines = 0, per = 0;
+  L2Prefetch() = default;
+  L2Prefetch(const char* f, long bytes, int steps) : from(f), lines(bytes / 64), per((bytes / 64 + steps - 1) / steps) {}
+  inline void step(int s) const {
+    const long l1 = (s + 1) * per < lines ? (s + 1) * per : lines;
+    for (long l = s * per; l < l1; ++l) _mm_prefetch(from + l * 64, _MM_HINT_T1);
+  }
+};
+
+// Row m of C's 32 columns at n0 (a panel: one k step of the next GEMM, whose K is this N), finished as
+// store_block_row finishes it, then rounded to bf16 as that GEMM rounds its A, into its layout (pl.out).
+// Columns past N are zero: that K's padding.
+inline void store_block_row_packed(const AmxBf16Plan& pl, const float* row, int m, int n0, int cols) {
+  const GemmArgs& g = *pl.g;
+  alignas(64) float v[kNRa];
+  v_store(v, finish_out(g, v_load(row), m, n0, cols < kW ? cols : kW));
+  v_store(v + kW, cols > kW ? finish_out(g, v_load(row + kW), m, n0 + kW, cols - kW) : v_zero());
+  for (int j = cols; j < kNRa; ++j) v[j] = 0.0f;
+  uint32_t pairs[16];
+  bf16_pairs16(pairs, v);
+  bf16_pairs16(pairs + 8, v + 16);
+  memcpy(operand_row(pl.out, pl.out_steps, m) + static_cast<size_t>(n0 / kNRa) * (kStepBytes / 2), pairs,
+         sizeof(pairs));
+}
+
+// C[m0 : m0+live, n0 : n0+cols] = epilogue(A block a · panel b), live ≤ 32 (TWO: two row tiles), cols ≤ 32,
+// the sums over the whole of K in the C tiles. (Blocking K so that an A block's slice stays in L1 while
+// the panels pass measured no faster here: the tile loads from L2 keep up.)
 template <bool TWO>
-inline void amx_bf16_block(const AmxBf16Plan& pl, const uint16_t* bp, int m0, int live, int n0, int cols) {
-  const int Kp = pl.Kp;
-  const long lda = static_cast<long>(Kp) * 2;  // bytes
-  const char* a = reinterpret_cast<const char*>(pl.ab + static_cast<size_t>(m0) * Kp);
-  const char* b = reinterpret_cast<const char*>(bp);
+inline void amx_bf16_block(const AmxBf16Plan& pl, const char* a, const char* b, const L2Prefetch& pf, int m0,
+                           int live, int n0, int cols) {
   tile_zero(0);
   tile_zero(1);
   if (TWO) {
-      tile_zero(2);
-      tile_zero(3);
-    }
-  for (int k0 = 0; k0 < Kp; k0 += kKTileBf16) {
-    const char* bk = b + static_cast<size_t>(k0 / 2) * kNRa * 4;  // 16 pair rows of 128 bytes
-    tile_load(4, a + k0 * 2, lda);
-    tile_load(6, bk, kNRa * 4);
-    tile_load(7, bk + 64, kNRa * 4);
+    tile_zero(2);
+    tile_zero(3);
+  }
+  for (int s = 0; s < pl.steps; ++s) {
+    const char* as = a + static_cast<size_t>(s) * kStepBytes;
+    const char* bs = b + static_cast<size_t>(s) * kStepBytes;
+    if (pf.from) pf.step(s);
+    tile_load(4, as, 64);
+    tile_load(6, bs, 64);
+    tile_load(7, bs + kStepBytes / 2, 64);
     tile_dp_bf16(0, 4, 6);
     tile_dp_bf16(1, 4, 7);
     if (TWO) {
-      tile_load(5, a + 16 * lda + k0 * 2, lda);
+      tile_load(5, as + kStepBytes / 2, 64);
       tile_dp_bf16(2, 5, 6);
       tile_dp_bf16(3, 5, 7);
     }
@@ -175,44 +270,72 @@ inline void amx_bf16_block(const AmxBf16Plan& pl, const uint16_t* bp, int m0, in
     tile_store(3, c + 16 * kNRa + 16, kNRa * 4);
   }
   const GemmArgs& g = *pl.g;
-  for (int r = 0; r < live; ++r) store_block_row(g, c + r * kNRa, m0 + r, n0, cols);
+  if (pl.out) {
+    for (int r = 0; r < live; ++r) store_block_row_packed(pl, c + r * kNRa, m0 + r, n0, cols);
+  } else {
+    for (int r = 0; r < live; ++r) store_block_row(g, c + r * kNRa, m0 + r, n0, cols);
+  }
 }
 
+// One unit: every A block of its run of rows against every panel of its block. While the first A
+// block passes over the panels, the next panel is prefetched into L2 (it comes from memory); while the
+// later ones do, the panels are already there and the next A block is prefetched instead, a slice per panel.
 void amx_bf16_unit(void* ctx, long u, int /*worker*/) {
   const AmxBf16Plan& pl = *static_cast<const AmxBf16Plan*>(ctx);
   const GemmArgs& g = *pl.g;
-  const AmxGrid& gr = pl.grid;
-  const int jb = static_cast<int>(u / gr.mblocks), ib = static_cast<int>(u % gr.mblocks);
-  const int m0 = ib * gr.mc, rows = g.M - m0 < gr.mc ? g.M - m0 : gr.mc;
+  const AmxBf16Grid& gr = pl.grid;
+  const int jb = static_cast<int>(u % gr.nblocks), ib = static_cast<int>(u / gr.nblocks);
+  const int m_begin = ib * gr.mc, m_end = g.M - m_begin < gr.mc ? g.M : m_begin + gr.mc;
   const int p0 = jb * gr.nb, p1 = p0 + gr.nb < gr.panels ? p0 + gr.nb : gr.panels;
+  const long panel_bytes = static_cast<long>(pl.steps) * kStepBytes;  // = an A block's
+  const long slice = panel_bytes / (p1 - p0) / 64 * 64;              // of the next A block, per panel
+  const char* b = reinterpret_cast<const char*>(pl.b);
   tile_configure(pl.trows);
-  for (int p = p0; p < p1; ++p) {
-    const uint16_t* bp = pl.b + static_cast<size_t>(p) * kNRa * pl.Kp;
-    const int n0 = p * kNRa, cols = g.N - n0 < kNRa ? g.N - n0 : kNRa;
-    for (int i = 0; i < rows; i += 32) {
-      const int live = rows - i < 32 ? rows - i : 32;
+  for (int m0 = m_begin; m0 < m_end; m0 += 32) {
+    const int live = m_end - m0 < 32 ? m_end - m0 : 32;
+    const char* a = reinterpret_cast<const char*>(pl.ab + (m0 / 32) * a_block_halves(pl.steps));
+    for (int p = p0; p < p1; ++p) {
+      L2Prefetch pf;  // none when K = 0 (no steps to spread it over)
+      if (m0 == m_begin && p + 1 < p1 && pl.steps > 0) {
+        pf = L2Prefetch(b + (p + 1) * panel_bytes, panel_bytes, pl.steps);
+      } else if (m0 + 32 < m_end && slice > 0) {
+        pf = L2Prefetch(a + panel_bytes + (p - p0) * slice, slice, pl.steps);
+      }
+      const char* bp = b + p * panel_bytes;
+      const int n0 = p * kNRa, cols = g.N - n0 < kNRa ? g.N - n0 : kNRa;
       if (live > 16) {
-        amx_bf16_block<true>(pl, bp, m0 + i, live, n0, cols);
+        amx_bf16_block<true>(pl, a, bp, pf, m0, live, n0, cols);
       } else {
-        amx_bf16_block<false>(pl, bp, m0 + i, live, n0, cols);
+        amx_bf16_block<false>(pl, a, bp, pf, m0, live, n0, cols);
       }
     }
   }
   tile_release();
 }
 
+// A comes converted here, or already in the layout from the previous bf16 GEMM (g.a_packed); C goes to
+// g.c, or in the layout to the next one (g.c_packed, whose rows past M up to a multiple of 16 are
+// zeroed here: its tile loads read them).
 void gemm_bf16_amx(const GemmArgs& g) {
   const int M = g.M, N = g.N;
   if (M <= 0 || N <= 0) return;
-  AmxBf16Plan pl{&g, AmxGrid(M, N), round_up(g.K, kKTileBf16), tile_rows(M), nullptr,
+  AmxBf16Plan pl{&g, amx_bf16_grid(M, N, g.K), k_steps(g.K), tile_rows(M), nullptr,
                  static_cast<const uint16_t*>(g.b_lowp)};
-  const int Mp = round_up(M, 16);
-  const size_t floats = (static_cast<size_t>(Mp) * pl.Kp + 1) / 2;
-  float* scratch = thread_scratch(floats);
-  float* heap = nullptr;  // only when no scratch could be had (out of memory): std::bad_alloc, before any work
-  if (!scratch) scratch = heap = new float[floats];
-  pl.ab = reinterpret_cast<uint16_t*>(scratch);
-  parallel_for(Mp / 16, amx_bf16_convert_rows, &pl);
+  if (g.c_packed) {
+    pl.out = reinterpret_cast<uint16_t*>(g.c_packed);
+    pl.out_steps = k_steps(N);
+    for (int m = M; m < round_up(M, 16); ++m) zero_operand_row(operand_row(pl.out, pl.out_steps, m), pl.out_steps);
+  }
+  float* heap = nullptr;
+  if (g.a_packed) {
+    pl.ab = reinterpret_cast<uint16_t*>(const_cast<float*>(g.a_packed));  // read only
+  } else {  // bf16(A) in the calling thread's scratch
+    const size_t floats = packed_a_bf16_floats_amx(M, g.K);
+    float* scratch = thread_scratch(floats);
+    if (!scratch) scratch = heap = new float[floats];  // only when out of memory: std::bad_alloc before any work
+    pl.ab = reinterpret_cast<uint16_t*>(scratch);
+    parallel_for(round_up(M, 16) / 16, amx_bf16_convert_rows, &pl);
+  }
   parallel_for(pl.grid.units, amx_bf16_unit, &pl);
   delete[] heap;
 }
@@ -414,6 +537,7 @@ void fill_lowp_amx(Kernels* k) {
   k->pack_weight_bf16 = pack_weight_bf16_amx;
   k->gemm_bf16 = gemm_bf16_amx;
   k->bf16_rounds_activations = true;
+  k->packed_a_bf16_floats = packed_a_bf16_floats_amx;
   k->bf16_kernel = "amx (tdpbf16ps)";
   k->packed_int8_bytes = packed_int8_bytes_amx;
   k->pack_weight_int8 = pack_weight_int8_amx;
