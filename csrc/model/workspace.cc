@@ -20,10 +20,19 @@ WorkspaceLayout::WorkspaceLayout(const EncoderConfig& c, const Kernels& k, bool 
   };
   x = take(n * c.H);
   x_mid = take(n * c.H);
-  qkv = take(n * 3 * c.H);
-  ctx = take(n * c.H);
-  inter = take(std::max(n * c.I, k.packed_a_floats(N, c.I)));
-  up = take(c.gated_ffn ? n * c.I : 0);
+  // qkv and ctx live only within the attention block, inter and up only within the FFN block, so the
+  // two pairs share one region (the larger of the two). ctx keeps its own piece in pre-LayerNorm
+  // blocks, where it carries LN(x_mid) into the FFN.
+  const size_t inter_floats = std::max(n * c.I, k.packed_a_floats(N, c.I));
+  const size_t up_floats = c.gated_ffn ? n * c.I : 0;
+  const size_t ctx_floats = n * c.H;
+  const size_t attention_phase = piece(n * 3 * c.H) + (c.norm_first ? 0 : piece(ctx_floats));
+  const size_t ffn_phase = piece(inter_floats) + piece(up_floats);
+  const size_t shared = take(std::max(attention_phase, ffn_phase));
+  qkv = shared;
+  ctx = c.norm_first ? take(ctx_floats) : shared + piece(n * 3 * c.H);
+  inter = shared;
+  up = shared + piece(inter_floats);
   emb = take(projected ? n * c.E : 0);
   first = take(pooled ? static_cast<size_t>(B) * c.H : 0);
   attn_per_thread = piece(k.attention_scratch_floats(T, c.H / c.NH, c.pos_rows));

@@ -18,6 +18,8 @@ namespace pbc {
 
 // The buffers of one forward call, carved from its workspace. ctx doubles as the normalised input of a
 // pre-LayerNorm block (it is free until attention writes it, and again after attn_out reads it).
+// qkv and ctx (post-LayerNorm) share their memory with inter and up: a block's buffers are dead once
+// the next block starts (WorkspaceLayout), which saves (N, 3H) to (N, 4H) floats.
 struct Activations {
   float* x;             // (N, H) the running state
   float* x_mid;         // (N, H) after attention
