@@ -76,6 +76,20 @@ def test_workspace_is_that_of_one_pass_whatever_the_batch():
     assert large._encoder.pooled_workspace_bytes == small._encoder.pooled_workspace_bytes > 0
 
 
+def test_short_calls_after_a_long_one_reuse_its_workspace():
+    """Long and short batches in turn (encode's length-sorted batches) keep one workspace of up to a pass
+    instead of freeing it for each short call and reallocating it for the next long one."""
+    config = pybertcore.BertConfig(hidden_size=96, num_hidden_layers=2, num_attention_heads=4, intermediate_size=200,
+                                   vocab_size=50, max_position_embeddings=256)
+    model = pybertcore.BertModel(config)
+    ids = np.full((64, 256), 7, dtype=np.int64)
+    model(ids)
+    held = model._encoder.pooled_workspace_bytes
+    for short in (ids[:1, :3], ids[:32, :11], ids[:2, :256]):
+        model(short)
+        assert model._encoder.pooled_workspace_bytes == held, short.shape
+
+
 _MINILM_CHILD = r"""
 import json, sys
 def status(key):

@@ -230,7 +230,11 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     max_rows = std::max(max_rows, g.rows);
   }
   // One workspace for every group: a layout only grows with B and N, so the largest group's fits all.
-  const BorrowedWorkspace ws(pool_, layout(max_B, max_rows, in.T, out.pooler_output != nullptr, lease.threads()).total);
+  // A pooled one up to the size of a full pass (of one-token sequences, or of sequences as long as the
+  // model takes) is reused, however short this call.
+  const int full_T = std::max(in.T, std::min(c.P, kPassRows));
+  const BorrowedWorkspace ws(pool_, layout(max_B, max_rows, in.T, out.pooler_output != nullptr, lease.threads()).total,
+                             layout(kPassRows, kPassRows, full_T, true, lease.threads()).total);
   const size_t T = static_cast<size_t>(in.T), H = c.H, NH = c.NH;
   const Strides strides{static_cast<size_t>(in.B) * T * H, static_cast<size_t>(in.B) * NH * T * T};
   if (out.attentions) std::memset(out.attentions, 0, sizeof(float) * c.L * strides.layer_probs);

@@ -46,14 +46,16 @@ Activations WorkspaceLayout::carve(float* base) const {
                      base + emb, base + first, base + attn_scratch, base + packed};
 }
 
-std::unique_ptr<Workspace> WorkspacePool::acquire(size_t floats) {
+std::unique_ptr<Workspace> WorkspacePool::acquire(size_t floats, size_t keep) {
   {
     std::lock_guard<std::mutex> hold(mutex_);
-    // Best fit among pooled workspaces; one over 4x the need is not taken (and is freed below).
+    // Best fit among pooled workspaces; one over 4x the need and over `keep` is not taken (and is
+    // freed below).
+    const size_t limit = std::max(4 * floats + 4096, keep);
     size_t best = pool_.size();
     for (size_t i = 0; i < pool_.size(); ++i) {
       const size_t cap = pool_[i]->capacity;
-      if (cap >= floats && cap <= 4 * floats + 4096 && (best == pool_.size() || cap < pool_[best]->capacity)) {
+      if (cap >= floats && cap <= limit && (best == pool_.size() || cap < pool_[best]->capacity)) {
         best = i;
       }
     }
