@@ -39,7 +39,7 @@ def _ragged_batch(B: int, T: int, vocab: int, seed: int) -> tuple[np.ndarray, np
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_a_batch_over_several_passes_is_each_sequence_alone(tmp_path, family):
-    """One call over ~2.7 passes of rows gives, bit for bit, what each sequence gives alone: the last
+    """One call over several passes of rows gives, bit for bit, what each sequence gives alone: the last
     hidden state, every layer's hidden state and attentions, and the pooler where the family has one."""
     make_transformers_model(family, "Model", tmp_path)
     model = pybertcore.AutoModel.from_pretrained(tmp_path)
@@ -67,12 +67,11 @@ def test_workspace_is_that_of_one_pass_whatever_the_batch():
     a call over one pass (it would be 8× without the passes)."""
     config = pybertcore.BertConfig(hidden_size=96, num_hidden_layers=2, num_attention_heads=4, intermediate_size=200,
                                    vocab_size=50, max_position_embeddings=256)
-    ids = np.full((64, 256), 7, dtype=np.int64)
-    one_pass = PASS_ROWS // 256
+    one_pass = PASS_ROWS // 256  # sequences of 256 tokens
+    ids = np.full((8 * one_pass, 256), 7, dtype=np.int64)
     small, large = pybertcore.BertModel(config), pybertcore.BertModel(config)
     small(ids[:one_pass])
     large(ids)
-    assert ids.size == 8 * PASS_ROWS
     assert large._encoder.pooled_workspace_bytes == small._encoder.pooled_workspace_bytes > 0
 
 
@@ -118,7 +117,7 @@ def _safetensors_bytes(path) -> int:
 def test_minilm_load_and_a_long_batch_stay_within_budget():
     """all-MiniLM-L6-v2 (86.6 MiB of float32 weights) in a fresh process: loading peaks at the weights
     plus the tokenizer (no second copy of any tensor, no transient of the whole file), and encoding one
-    batch of 64 texts at the 256-token limit (16,384 rows: 8 passes) peaks at most half the weights plus
+    batch of 64 texts at the 256-token limit (16,384 rows) peaks at most half the weights plus
     3× the batch's (B, T, H) hidden state over the loaded model: the output, pooling's product, and slack
     for the heap. Before passes, that batch's workspace alone was 264 MiB."""
     folder = minilm_path()
