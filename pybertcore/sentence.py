@@ -121,6 +121,17 @@ def pooling_modes_from_config(config: dict) -> tuple[str, ...]:
     return modes
 
 
+def _by_sequences(reduce: Any, hidden: np.ndarray, mask_f: np.ndarray) -> np.ndarray:
+    """``reduce(hidden, mask_f)`` (an (n, T, H) → (n, H) reduction over T) a few sequences at a time, so its
+    (n, T, H) temporaries stay near 4 MiB instead of the batch's size. The same operations on each row in
+    the same order: the result is bit for bit that of one call."""
+    B, T, H = hidden.shape
+    step = max(1, (4 << 20) // max(1, T * H * 4))
+    if B <= step:
+        return reduce(hidden, mask_f)
+    return np.concatenate([reduce(hidden[i:i + step], mask_f[i:i + step]) for i in range(0, B, step)])
+
+
 def pool(hidden: np.ndarray, mask: np.ndarray, modes: Iterable[str]) -> np.ndarray:
     """Sentence vectors (B, len(modes) * H) from token states ``hidden`` (B, T, H) and ``mask`` (B, T)."""
     mask_f = mask.astype(np.float32)[:, :, None]
@@ -130,9 +141,10 @@ def pool(hidden: np.ndarray, mask: np.ndarray, modes: Iterable[str]) -> np.ndarr
             first = mask.argmax(axis=1)
             out.append(hidden[np.arange(hidden.shape[0]), first])
         elif mode == "max":
-            out.append(np.where(mask_f > 0, hidden, -np.inf).max(axis=1).astype(np.float32))
+            out.append(_by_sequences(lambda h, m: np.where(m > 0, h, -np.inf).max(axis=1), hidden, mask_f)
+                       .astype(np.float32))
         elif mode in ("mean", "mean_sqrt_len_tokens"):
-            summed = (hidden * mask_f).sum(axis=1, dtype=np.float32)
+            summed = _by_sequences(lambda h, m: (h * m).sum(axis=1, dtype=np.float32), hidden, mask_f)
             count = np.maximum(mask_f.sum(axis=1), 1e-9)
             out.append(summed / (count if mode == "mean" else np.sqrt(count)))
         elif mode == "lasttoken":

@@ -301,7 +301,8 @@ def _memory_cgroup_child_folder(name: str):
 
 def test_cgroup_memory_limit_is_what_is_available():
     """Inside a cgroup limited to 1 GiB, the available memory is the cgroup's headroom, and a forward pass
-    needing more is refused naming that limit (containers: the machine's MemAvailable would overstate it)."""
+    needing more is refused naming that limit (containers: the machine's MemAvailable would overstate it).
+    (8192, 512) tokens of H = 64: their last_hidden_state alone is 1 GiB (the workspace is capped at a pass)."""
     import os
 
     folder = _memory_cgroup_child_folder(f"pybertcore-test-{os.getpid()}")
@@ -313,7 +314,7 @@ def test_cgroup_memory_limit_is_what_is_available():
             "m = pybertcore.BertModel(pybertcore.BertConfig(hidden_size=64, num_hidden_layers=1, num_attention_heads=2,"
             " intermediate_size=64, vocab_size=10))\n"
             "try:\n"
-            "    m(np.ones((4096, 512), dtype=np.int64))\n"
+            "    m(np.ones((8192, 512), dtype=np.int64))\n"
             "except MemoryError as e:\n"
             "    print(e)\n")
     try:
@@ -331,7 +332,7 @@ def test_cgroup_memory_limit_is_what_is_available():
     first, refusal = proc.stdout.splitlines()[:2]
     available, source = first.split("|")
     assert int(available) <= 1 << 30 and source.startswith("cgroup memory")
-    assert "input_ids of shape (4096, 512)" in refusal and "(cgroup memory" in refusal
+    assert "input_ids of shape (8192, 512)" in refusal and "(cgroup memory" in refusal
 
 
 _WIDEN_CHILD = r"""

@@ -244,6 +244,9 @@ void register_encoder(py::module_& m) {
            "exactly as given for every weight but low-precision matrices (ValueError)")
       .def("holds_exactly", &pbc::holds_exactly, py::arg("name"),
            "whether weight(name) returns the weight exactly as given")
+      .def_property_readonly_static("pass_rows", [](const py::object&) { return Encoder::kPassRows; },
+                                    "rows (real tokens) one pass through the layers takes at most: a call over "
+                                    "more runs its sequences in groups (model/encoder.h)")
       .def_property_readonly("pooled_workspace_bytes",
                              [](const Encoder& e) { return e.pooled_workspace_floats() * sizeof(float); })
       .def("forward", &encoder_forward, py::arg("input_ids"), py::arg("attention_mask") = py::none(),

@@ -3,10 +3,12 @@
 // region.
 #include "model/encoder.h"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "model/blocks.h"
 #include "model/packing.h"
@@ -175,35 +177,102 @@ Encoder::Encoder(const EncoderConfig& c, EncoderWeights w) : config_(c), weights
   }
 }
 
+namespace {
+
+// Real tokens of sequence b: its packed rows (position 0 counts when masked: a query-only row).
+int sequence_rows(const ForwardInputs& in, int b) {
+  if (!in.attention_mask) return in.T;
+  const int64_t* mask = in.attention_mask + static_cast<size_t>(b) * in.T;
+  int rows = mask[0] == 0;
+  for (int t = 0; t < in.T; ++t) rows += mask[t] != 0;
+  return rows;
+}
+
+// Consecutive sequences [begin, end) whose rows sum to at most max(cap, T): whole sequences, greedily.
+struct Group {
+  int begin, end, rows;
+};
+
+std::vector<Group> group_sequences(const ForwardInputs& in, int cap) {
+  std::vector<Group> groups;
+  for (int b = 0; b < in.B; ++b) {
+    const int rows = sequence_rows(in, b);
+    if (groups.empty() || groups.back().rows + rows > cap) {
+      groups.push_back(Group{b, b + 1, rows});
+    } else {
+      groups.back().end = b + 1;
+      groups.back().rows += rows;
+    }
+  }
+  return groups;
+}
+
+}  // namespace
+
 WorkspaceLayout Encoder::layout(int B, int N, int T, bool pooled, int threads) const {
   return WorkspaceLayout(config_, *kernels_, !weights_.embedding_projection.empty(), B, N, T, pooled, threads);
 }
 
 size_t Encoder::workspace_bytes(int B, int N, int T, bool pooled, int threads) const {
-  return layout(B, N, T, pooled, threads).total * sizeof(float);
+  // A group holds whole sequences: at most kPassRows rows, or one sequence of up to T.
+  const int rows = std::min(N, std::max(kPassRows, T));
+  return layout(B, rows, T, pooled, threads).total * sizeof(float);
 }
 
 void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const {
   const EncoderConfig& c = config_;
   validate_inputs(c, weights_, in, out);
-  const int B = in.B, T = in.T, H = c.H, NH = c.NH, L = c.L;
-  const TokenPacking pk = pack_tokens(in);
   const ThreadLease lease;  // sets this call's team size; concurrent calls share the budget
+  const std::vector<Group> groups = group_sequences(in, kPassRows);
+  int max_B = 0, max_rows = 0;
+  for (const Group& g : groups) {
+    max_B = std::max(max_B, g.end - g.begin);
+    max_rows = std::max(max_rows, g.rows);
+  }
+  // One workspace for every group: a layout only grows with B and N, so the largest group's fits all.
+  // A pooled one up to the size of a full pass (of one-token sequences, or of sequences as long as the
+  // model takes) is reused, however short this call.
+  const int full_T = std::max(in.T, std::min(c.P, kPassRows));
+  const BorrowedWorkspace ws(pool_, layout(max_B, max_rows, in.T, out.pooler_output != nullptr, lease.threads()).total,
+                             layout(kPassRows, kPassRows, full_T, true, lease.threads()).total);
+  const size_t T = static_cast<size_t>(in.T), H = c.H, NH = c.NH;
+  const Strides strides{static_cast<size_t>(in.B) * T * H, static_cast<size_t>(in.B) * NH * T * T};
+  if (out.attentions) std::memset(out.attentions, 0, sizeof(float) * c.L * strides.layer_probs);
+  for (const Group& g : groups) {
+    if (cancel_requested()) break;
+    const size_t b = static_cast<size_t>(g.begin);
+    auto at = [b, &in](const int64_t* p) { return p ? p + b * in.T : nullptr; };
+    ForwardInputs gi = in;
+    gi.B = g.end - g.begin;
+    gi.input_ids = at(in.input_ids);
+    gi.attention_mask = at(in.attention_mask);
+    gi.token_type_ids = at(in.token_type_ids);
+    gi.position_ids = at(in.position_ids);
+    ForwardOutputs go;
+    go.last_hidden_state = out.last_hidden_state ? out.last_hidden_state + b * T * H : nullptr;
+    go.pooler_output = out.pooler_output ? out.pooler_output + b * H : nullptr;
+    go.hidden_states = out.hidden_states ? out.hidden_states + b * T * H : nullptr;
+    go.attentions = out.attentions ? out.attentions + b * NH * T * T : nullptr;
+    pass(gi, go, strides, ws.data(), lease.threads());
+  }
+  if (cancel_requested()) throw Cancelled();
+}
 
-  const WorkspaceLayout plan = layout(B, pk.rows(), T, out.pooler_output != nullptr, lease.threads());
-  const BorrowedWorkspace ws(pool_, plan.total);
-  const Activations a = plan.carve(ws.data());
-  const Pass p{c, weights_, *kernels_, pk, a, pk.rows(), T, lease.threads(), plan.attn_per_thread};
-  const size_t layer_out = static_cast<size_t>(B) * T * H;         // floats of one hidden state
-  const size_t layer_probs = static_cast<size_t>(B) * NH * T * T;  // floats of one layer's attentions
-  if (out.attentions) std::memset(out.attentions, 0, sizeof(float) * L * layer_probs);
+void Encoder::pass(const ForwardInputs& in, const ForwardOutputs& out, const Strides& strides, float* workspace,
+                   int threads) const {
+  const EncoderConfig& c = config_;
+  const int B = in.B, T = in.T, H = c.H, L = c.L;
+  const TokenPacking pk = pack_tokens(in);
+  const WorkspaceLayout plan = layout(B, pk.rows(), T, out.pooler_output != nullptr, threads);
+  const Activations a = plan.carve(workspace);
+  const Pass p{c, weights_, *kernels_, pk, a, pk.rows(), T, threads, plan.attn_per_thread};
 
   const float* x_packed = embeddings_forward(p, a.x, L > 0 ? handover_to(layer(0).qkv, a.packed) : nullptr, in);
   if (out.hidden_states) scatter_rows(out.hidden_states, a.x, pk, B, T, H);
 
   for (int l = 0; l < L && !cancel_requested(); ++l) {
     const LayerWeights& lw = layer(l);
-    float* probs = out.attentions ? out.attentions + l * layer_probs : nullptr;
+    float* probs = out.attentions ? out.attentions + l * strides.layer_probs : nullptr;
     float* x_mid_packed = handover_to(lw.ffn_in, a.packed);
     attention_block(p, l, a.x_mid, x_mid_packed, probs, a.x, x_packed, lw);
     float* next_packed = l + 1 < L ? handover_to(layer(l + 1).qkv, a.packed) : nullptr;
@@ -211,13 +280,12 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     x_packed = next_packed;
     // transformers' last hidden state is the one after the final norm (pre-LN families)
     if (l + 1 == L && !weights_.final_norm.empty()) final_norm_forward(p, a.x);
-    if (out.hidden_states) scatter_rows(out.hidden_states + (l + 1) * layer_out, a.x, pk, B, T, H);
+    if (out.hidden_states) scatter_rows(out.hidden_states + (l + 1) * strides.layer_out, a.x, pk, B, T, H);
   }
   if (L == 0 && !weights_.final_norm.empty()) final_norm_forward(p, a.x);
 
   if (out.last_hidden_state) scatter_rows(out.last_hidden_state, a.x, pk, B, T, H);
   if (out.pooler_output) pooler_forward(p, out.pooler_output, a.x);
-  if (cancel_requested()) throw Cancelled();
 }
 
 }  // namespace pbc

@@ -20,11 +20,20 @@ WorkspaceLayout::WorkspaceLayout(const EncoderConfig& c, const Kernels& k, bool 
   };
   x = take(n * c.H);
   x_mid = take(n * c.H);
-  qkv = take(n * 3 * c.H);
-  ctx = take(n * c.H);
-  inter = take(std::max({n * c.I, k.packed_a_floats(N, c.I),
-                         k.packed_a_bf16_floats ? k.packed_a_bf16_floats(N, c.I) : size_t{0}}));
-  up = take(c.gated_ffn ? n * c.I : 0);
+  // qkv and ctx live only within the attention block, inter and up only within the FFN block, so the
+  // two pairs share one region (the larger of the two). ctx keeps its own piece in pre-LayerNorm
+  // blocks, where it carries LN(x_mid) into the FFN.
+  const size_t inter_floats = std::max({n * c.I, k.packed_a_floats(N, c.I),
+                                        k.packed_a_bf16_floats ? k.packed_a_bf16_floats(N, c.I) : size_t{0}});
+  const size_t up_floats = c.gated_ffn ? n * c.I : 0;
+  const size_t ctx_floats = n * c.H;
+  const size_t attention_phase = piece(n * 3 * c.H) + (c.norm_first ? 0 : piece(ctx_floats));
+  const size_t ffn_phase = piece(inter_floats) + piece(up_floats);
+  const size_t shared = take(std::max(attention_phase, ffn_phase));
+  qkv = shared;
+  ctx = c.norm_first ? take(ctx_floats) : shared + piece(n * 3 * c.H);
+  inter = shared;
+  up = shared + piece(inter_floats);
   emb = take(projected ? n * c.E : 0);
   first = take(pooled ? static_cast<size_t>(B) * c.H : 0);
   attn_per_thread = piece(k.attention_scratch_floats(T, c.H / c.NH, c.pos_rows));
@@ -38,14 +47,16 @@ Activations WorkspaceLayout::carve(float* base) const {
                      base + emb, base + first, base + attn_scratch, base + packed};
 }
 
-std::unique_ptr<Workspace> WorkspacePool::acquire(size_t floats) {
+std::unique_ptr<Workspace> WorkspacePool::acquire(size_t floats, size_t keep) {
   {
     std::lock_guard<std::mutex> hold(mutex_);
-    // Best fit among pooled workspaces; one over 4x the need is not taken (and is freed below).
+    // Best fit among pooled workspaces; one over 4x the need and over `keep` is not taken (and is
+    // freed below).
+    const size_t limit = std::max(4 * floats + 4096, keep);
     size_t best = pool_.size();
     for (size_t i = 0; i < pool_.size(); ++i) {
       const size_t cap = pool_[i]->capacity;
-      if (cap >= floats && cap <= 4 * floats + 4096 && (best == pool_.size() || cap < pool_[best]->capacity)) {
+      if (cap >= floats && cap <= limit && (best == pool_.size() || cap < pool_[best]->capacity)) {
         best = i;
       }
     }

@@ -18,6 +18,8 @@ namespace pbc {
 
 // The buffers of one forward call, carved from its workspace. ctx doubles as the normalised input of a
 // pre-LayerNorm block (it is free until attention writes it, and again after attn_out reads it).
+// qkv and ctx (post-LayerNorm) share their memory with inter and up: a block's buffers are dead once
+// the next block starts (WorkspaceLayout), which saves (N, 3H) to (N, 4H) floats.
 struct Activations {
   float* x;             // (N, H) the running state
   float* x_mid;         // (N, H) after attention
@@ -49,8 +51,11 @@ struct Workspace {
 class WorkspacePool {
  public:
   // A workspace of at least `floats`, from the pool when one fits. One much larger than the call
-  // needs is not taken, so a single huge batch does not pin its memory forever.
-  std::unique_ptr<Workspace> acquire(size_t floats);
+  // needs (over 4x, and over `keep` floats) is not taken, so a single huge batch does not pin its
+  // memory forever; up to `keep` (the caller's full pass) it is, so a stream of long and short
+  // batches reuses one workspace instead of freeing and reallocating it, which leaves the freed
+  // memory behind in the heap.
+  std::unique_ptr<Workspace> acquire(size_t floats, size_t keep = 0);
   void release(std::unique_ptr<Workspace> ws);
   size_t pooled_floats() const;
 
@@ -62,7 +67,8 @@ class WorkspacePool {
 // A workspace borrowed from a pool for one call, given back however the call ends.
 class BorrowedWorkspace {
  public:
-  BorrowedWorkspace(WorkspacePool& pool, size_t floats) : pool_(pool), ws_(pool.acquire(floats)) {}
+  BorrowedWorkspace(WorkspacePool& pool, size_t floats, size_t keep = 0)
+      : pool_(pool), ws_(pool.acquire(floats, keep)) {}
   ~BorrowedWorkspace() { pool_.release(std::move(ws_)); }
   BorrowedWorkspace(const BorrowedWorkspace&) = delete;
   BorrowedWorkspace& operator=(const BorrowedWorkspace&) = delete;
