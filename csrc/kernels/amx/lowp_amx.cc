@@ -5,29 +5,32 @@
 //
 // Same numbers as the AVX-512 low-precision levels, different engine:
 //   bf16: A rounded to bf16 (nearest even, quantize.h's bf16_from_float, as the avx512_bf16 level does)
-//         once per call into the calling thread's scratch; products of bf16 pairs summed in fp32 by the
-//         tile unit over the whole of K (no K blocks), then simd/epilogue.h's store_out. Within the
-//         avx512_bf16 level's tolerance of the scalar reference (bf16_rounds_activations), not its bits:
-//         the tile unit rounds its sums its own way (tests/native/amx_tile_emulate.h).
+//         once per call into the calling thread's scratch, or handed over already rounded by the previous
+//         bf16 GEMM (the FFN's intermediate: GemmArgs::a_packed / c_packed); products of bf16 pairs
+//         summed in fp32 by the tile unit over the whole of K (no K blocks), then simd/epilogue.h's
+//         finish_out. Within the avx512_bf16 level's tolerance of the scalar reference
+//         (bf16_rounds_activations), not its bits: the tile unit rounds its sums its own way
+//         (tests/native/amx_tile_emulate.h).
 //   int8: A quantized per row exactly as every level (simd/quantize_act.h), the same pair-safe s8
 //         weights; exact int32 sums per weight group of 128 k in the C tiles, folded into fp32 with the
 //         group's scales by the same FMAs in the same order as the avx512_vnni level, and finished by the
 //         same int8_store_row (simd/gemm_int8.h): bit for bit the avx512_vnni level's result.
 // Packed weights (chosen at load by the level's pack functions), panels of 32 output columns = two
 // 16-column B tiles, K padded with zeros to whole tiles of K:
-//   bf16: K to a multiple of 32; pair row kk of a panel holds (W[j][2kk], W[j][2kk+1]) for its 32 columns
-//         j: 128 bytes, of which a B tile reads 64 with a stride of 128 (the avx512_bf16 layout with K
-//         padded further);
+//   bf16: K to a multiple of 32; tile by tile (a k step of a panel: its two B tiles, 2 KiB in a row),
+//         and so is bf16(A) (a k step of a 32-row block: its two A tiles);
 //   int8: K to a multiple of 64; quad row q holds W[j][4q .. 4q+3] for the 32 columns (128 bytes); then
 //         scale_w, Σq_w, zc and the outliers' bf16(W)ᵀ laid out as simd/gemm_int8.h lays them out.
 // Tiles (amx/tile.h): C in tiles 0-3 (a 32 × 32 block of C), A in 4-5, B in 6-7. Each parallel unit
 // configures the tiles of the thread running it (ldtilecfg) and releases them (tilerelease) when done,
 // so no thread returns to the pool holding tile state. Rows past M read zero rows of the converted /
 // quantized A (padded to 16 rows) and are never stored; columns past N are zero weights, never stored.
-// Timed (bench/README.md: bf16 3.6–5.6× the vdpbf16ps level on an Emerald Rapids Xeon) but not tuned:
-// the GEMMs reach 10–14% of the tile unit's peak. The int8 fold of each 128-k group goes through memory
-// between the tile unit's steps, and a 32-row A block and a panel over the whole of K do not fit L1
-// together, so both operands stream from L2 on every tile step.
+// Where the time goes (measured on an Emerald Rapids Xeon, bench/README.md): the tile unit itself runs at
+// its peak only when one operand is in L1 and the other in L2; from memory (the weights of a whole model
+// do not stay in cache) a core streams ~10 GB/s. So the bf16 GEMM's units keep a block of panels in L2
+// over a run of rows and prefetch ahead (amx_bf16_grid, amx_bf16_unit). The int8 GEMM still has the
+// older plan (a 128-row block against panels with strided tiles) and folds each 128-k group through
+// memory between the tile unit's steps.
 #define PBC_LOWP_BF16_DOT 1  // vec_lowp_avx512.h's bf16 vocabulary (bf16_pairs16): AVX512-BF16 is in our flags
 #include "kernels/simd/vec_avx512.h"
 // (the order matters: the bodies are written in the vocabulary the lines above and below define)
