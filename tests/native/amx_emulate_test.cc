@@ -253,6 +253,7 @@ int main() {
   }
   test_rows_independent(amx, false, 40, 35, 150);
   test_rows_independent(amx, false, 600, 200, 100);  // runs of rows, blocks of panels, prefetches
+  test_rows_independent(amx, true, 600, 200, 100);
   test_bf16_handover(amx, 1, 70, 33);
   test_bf16_handover(amx, 45, 130, 64);
   test_bf16_handover(amx, 300, 100, 40);

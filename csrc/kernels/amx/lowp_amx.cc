@@ -19,18 +19,18 @@
 // 16-column B tiles, K padded with zeros to whole tiles of K:
 //   bf16: K to a multiple of 32; tile by tile (a k step of a panel: its two B tiles, 2 KiB in a row),
 //         and so is bf16(A) (a k step of a 32-row block: its two A tiles);
-//   int8: K to a multiple of 64; quad row q holds W[j][4q .. 4q+3] for the 32 columns (128 bytes); then
-//         scale_w, Σq_w, zc and the outliers' bf16(W)ᵀ laid out as simd/gemm_int8.h lays them out.
+//   int8: K to a multiple of 64; tile by tile too (a B tile row: W[j][4q .. 4q+3] for 16 columns j),
+//         quantized A copied into the same tile layout; then scale_w, Σq_w, zc and the outliers'
+//         bf16(W)ᵀ laid out as simd/gemm_int8.h lays them out.
 // Tiles (amx/tile.h): C in tiles 0-3 (a 32 × 32 block of C), A in 4-5, B in 6-7. Each parallel unit
 // configures the tiles of the thread running it (ldtilecfg) and releases them (tilerelease) when done,
 // so no thread returns to the pool holding tile state. Rows past M read zero rows of the converted /
 // quantized A (padded to 16 rows) and are never stored; columns past N are zero weights, never stored.
 // Where the time goes (measured on an Emerald Rapids Xeon, bench/README.md): the tile unit itself runs at
 // its peak only when one operand is in L1 and the other in L2; from memory (the weights of a whole model
-// do not stay in cache) a core streams ~10 GB/s. So the bf16 GEMM's units keep a block of panels in L2
-// over a run of rows and prefetch ahead (amx_bf16_grid, amx_bf16_unit). The int8 GEMM still has the
-// older plan (a 128-row block against panels with strided tiles) and folds each 128-k group through
-// memory between the tile unit's steps.
+// do not stay in cache) a core streams ~10 GB/s. So both GEMMs' units keep a block of panels in L2 over
+// a run of rows and prefetch ahead (amx_grid, amx_walk_unit). The int8 GEMM also folds each 128-k group
+// through memory between the tile unit's steps, which costs it about as much as the tile work.
 #define PBC_LOWP_BF16_DOT 1  // vec_lowp_avx512.h's bf16 vocabulary (bf16_pairs16): AVX512-BF16 is in our flags
 #include "kernels/simd/vec_avx512.h"
 // (the order matters: the bodies are written in the vocabulary the lines above and below define)
@@ -44,31 +44,12 @@ namespace pbc {
 namespace {
 
 constexpr int kNRa = 32;        // columns per weight panel: two B tiles
-constexpr int kMCAmx = 128;     // rows per A block of a work unit (a multiple of 32)
 constexpr int kKTileBf16 = 32;  // k per A tile: 16 rows of 64 bytes = 32 bf16
 constexpr int kKTileInt8 = 64;  // 64 u8
 static_assert(kWeightGroup % kKTileInt8 == 0, "a weight group is whole K tiles");
 
 inline int round_up(int x, int to) { return (x + to - 1) / to * to; }
 inline int panels_of(int N) { return (N + kNRa - 1) / kNRa; }
-
-// How C is cut into work units: blocks of up to kMCAmx rows × runs of nb panels, at least 4 units per
-// thread when the shape allows it (as simd/gemm_bf16.h).
-struct AmxGrid {
-  int mc, mblocks, panels, nb;
-  long units;
-  AmxGrid(int M, int N) {
-    panels = panels_of(N);
-    mblocks = (M + kMCAmx - 1) / kMCAmx;
-    const int per = (M + mblocks - 1) / mblocks;
-    mc = round_up(per, 32);
-    mblocks = (M + mc - 1) / mc;
-    const int threads = parallel_threads();
-    nb = panels;
-    while (nb > 1 && static_cast<long>(mblocks) * ((panels + nb - 1) / nb) < 4L * threads) nb = (nb + 1) / 2;
-    units = static_cast<long>(mblocks) * ((panels + nb - 1) / nb);
-  }
-};
 
 // The rows each A and C tile holds: 16, or M when the whole GEMM has fewer.
 inline int tile_rows(int M) { return M < 16 ? M : 16; }
@@ -79,13 +60,101 @@ inline void store_block_row(const GemmArgs& g, const float* row, int m, int n0, 
   if (cols > kW) store_out(g, v_load(row + kW), m, n0 + kW, cols - kW, true, false);
 }
 
+// --- the plan both GEMMs share ----------------------------------------------------------------------
+
+// Both operands of both GEMMs are laid out tile by tile, so that every tile load reads 1 KiB of
+// consecutive memory (one stream for the hardware prefetchers, not 16): a k step of a panel is its two B
+// tiles (columns 0-15, then 16-31; 16 rows of 64 bytes: pairs of bf16 or quads of s8 of 16 columns), a k
+// step of a 32-row A block its two A tiles (rows 0-15, then 16-31; 16 rows of 64 bytes: 32 bf16 or 64 u8).
+constexpr int kStepBytes = 2048;
+
+// Where row m of an A operand of `steps` k steps starts, in bytes from `base`: blocks of 32 rows, each a
+// run of k steps, a step the block's two A tiles (rows 0-15, 16-31) of 16 rows of 64 bytes; the row's
+// 64 bytes of each step follow 2 KiB apart.
+inline char* tile_row(char* base, int steps, int m) {
+  return base + static_cast<size_t>(m / 32) * steps * kStepBytes + (m % 32 / 16) * (kStepBytes / 2) + (m % 16) * 64;
+}
+
+// How C is cut into work units. A unit is a run of rows (whole 32-row A blocks) × a block of panels
+// small enough to stay in L2 (kL2Panels bytes) while every A block of the run passes over it: the
+// weights then come from memory once per run of rows, not once per A block. Runs of rows are split
+// first (only while they keep ≥ 256 rows: each run streams the whole block again), then blocks of
+// panels, until there are ≥ 4 units per thread (a shared machine's late threads find work left).
+constexpr long kL2Panels = 768L << 10;
+struct AmxGrid {
+  int mc, mruns, panels, nb, nblocks;
+  long units;
+};
+AmxGrid amx_grid(int M, int N, long panel_bytes) {
+  AmxGrid gr;
+  const int mblocks = (M + 31) / 32;
+  gr.panels = panels_of(N);
+  gr.nb = panel_bytes > 0 ? static_cast<int>(kL2Panels / panel_bytes) : gr.panels;  // K = 0: no k steps
+  if (gr.nb < 1) gr.nb = 1;
+  if (gr.nb > gr.panels) gr.nb = gr.panels;
+  gr.mruns = 1;
+  const long wanted = 4L * parallel_threads();
+  for (;;) {
+    gr.nblocks = (gr.panels + gr.nb - 1) / gr.nb;
+    if (static_cast<long>(gr.nblocks) * gr.mruns >= wanted) break;
+    if (mblocks / (gr.mruns * 2) >= 8) {
+      gr.mruns *= 2;
+    } else if (gr.nb > 1) {
+      gr.nb = (gr.nb + 1) / 2;
+    } else {
+      break;
+    }
+  }
+  gr.mc = (mblocks + gr.mruns - 1) / gr.mruns * 32;
+  gr.mruns = (M + gr.mc - 1) / gr.mc;
+  gr.units = static_cast<long>(gr.nblocks) * gr.mruns;
+  return gr;
+}
+
+// Prefetches into L2, spread over a block's k steps: `lines` cache lines from `from`, `per` per step.
+struct L2Prefetch {
+  const char* from = nullptr;
+  long lines = 0, per = 0;
+  L2Prefetch() = default;
+  L2Prefetch(const char* f, long bytes, int steps) : from(f), lines(bytes / 64), per((bytes / 64 + steps - 1) / steps) {}
+  inline void step(int s) const {
+    const long l1 = (s + 1) * per < lines ? (s + 1) * per : lines;
+    for (long l = s * per; l < l1; ++l) _mm_prefetch(from + l * 64, _MM_HINT_T1);
+  }
+};
+
+
+// One unit's walk, the same for both GEMMs: every A block of its run of rows against every panel of its
+// block, block(a, panel, prefetch, m0, live, n0, cols) for each. While the first A block passes over the
+// panels, the next panel is prefetched into L2 (it comes from memory); while the later ones do, the
+// panels are already there and the next A block is prefetched instead, a slice per panel. A blocks and
+// panels are `steps` k steps of kStepBytes each.
+template <class Block>
+inline void amx_walk_unit(const AmxGrid& gr, long u, int M, int N, int steps, const char* ab, const char* b,
+                          Block&& block) {
+  const int jb = static_cast<int>(u % gr.nblocks), ib = static_cast<int>(u / gr.nblocks);
+  const int m_begin = ib * gr.mc, m_end = M - m_begin < gr.mc ? M : m_begin + gr.mc;
+  const int p0 = jb * gr.nb, p1 = p0 + gr.nb < gr.panels ? p0 + gr.nb : gr.panels;
+  const long panel_bytes = static_cast<long>(steps) * kStepBytes;  // = an A block's
+  const long slice = panel_bytes / (p1 - p0) / 64 * 64;           // of the next A block, per panel
+  for (int m0 = m_begin; m0 < m_end; m0 += 32) {
+    const int live = m_end - m0 < 32 ? m_end - m0 : 32;
+    const char* a = ab + (m0 / 32) * panel_bytes;
+    for (int p = p0; p < p1; ++p) {
+      L2Prefetch pf;  // none when K = 0 (no steps to spread it over)
+      if (m0 == m_begin && p + 1 < p1 && steps > 0) {
+        pf = L2Prefetch(b + (p + 1) * panel_bytes, panel_bytes, steps);
+      } else if (m0 + 32 < m_end && slice > 0) {
+        pf = L2Prefetch(a + panel_bytes + (p - p0) * slice, slice, steps);
+      }
+      const int n0 = p * kNRa, cols = N - n0 < kNRa ? N - n0 : kNRa;
+      block(a, b + p * panel_bytes, pf, m0, live, n0, cols);
+    }
+  }
+}
+
 // --- bf16 ------------------------------------------------------------------------------------------
 
-// Both operands are laid out tile by tile, so that every tile load reads 1 KiB of consecutive memory
-// (one stream for the hardware prefetchers, not 16): a k step of a panel is its two B tiles (columns
-// 0-15, then 16-31; 16 pair rows of 64 bytes each), a k step of a 32-row A block its two A tiles (rows
-// 0-15, then 16-31; 16 rows of 32 bf16 of K).
-constexpr int kStepBytes = 2048;
 constexpr int kStepHalves = kStepBytes / 2 / 2;  // uint16 offset of a step's second tile: 512
 
 inline int k_steps(int K) { return round_up(K, kKTileBf16) / kKTileBf16; }
@@ -120,43 +189,6 @@ void pack_weight_bf16_amx(void* packed, const float* w, int N, int K) {
   parallel_for(panels_of(N), amx_bf16_pack_panel, &pl);
 }
 
-// How C is cut into work units. A unit is a run of rows (whole 32-row A blocks) × a block of panels
-// small enough to stay in L2 (kL2Panels bytes) while every A block of the run passes over it: the
-// weights then come from memory once per run of rows, not once per A block. Runs of rows are split
-// first (only while they keep ≥ 256 rows: each run streams the whole block again), then blocks of
-// panels, until there are ≥ 4 units per thread (a shared machine's late threads find work left).
-constexpr long kL2Panels = 768L << 10;
-struct AmxBf16Grid {
-  int mc, mruns, panels, nb, nblocks;
-  long units;
-};
-AmxBf16Grid amx_bf16_grid(int M, int N, int K) {
-  AmxBf16Grid gr;
-  const int mblocks = (M + 31) / 32;
-  gr.panels = panels_of(N);
-  const long panel_bytes = static_cast<long>(k_steps(K)) * kStepBytes;
-  gr.nb = panel_bytes > 0 ? static_cast<int>(kL2Panels / panel_bytes) : gr.panels;  // K = 0: no k steps
-  if (gr.nb < 1) gr.nb = 1;
-  if (gr.nb > gr.panels) gr.nb = gr.panels;
-  gr.mruns = 1;
-  const long wanted = 4L * parallel_threads();
-  for (;;) {
-    gr.nblocks = (gr.panels + gr.nb - 1) / gr.nb;
-    if (static_cast<long>(gr.nblocks) * gr.mruns >= wanted) break;
-    if (mblocks / (gr.mruns * 2) >= 8) {
-      gr.mruns *= 2;
-    } else if (gr.nb > 1) {
-      gr.nb = (gr.nb + 1) / 2;
-    } else {
-      break;
-    }
-  }
-  gr.mc = (mblocks + gr.mruns - 1) / gr.mruns * 32;
-  gr.mruns = (M + gr.mc - 1) / gr.mc;
-  gr.units = static_cast<long>(gr.nblocks) * gr.mruns;
-  return gr;
-}
-
 // dst ← bf16(src (K)) rounded to nearest even exactly as bf16_from_float, zeros past K: one row of a
 // 32-row A block, its 32 values of each k step 2 KiB apart.
 inline void bf16_convert_row(uint16_t* dst, const float* src, int K, int steps) {
@@ -175,7 +207,7 @@ inline void bf16_convert_row(uint16_t* dst, const float* src, int K, int steps) 
 
 struct AmxBf16Plan {
   const GemmArgs* g;
-  AmxBf16Grid grid;
+  AmxGrid grid;
   int steps, trows;
   uint16_t* ab;  // bf16(A), blocks of 32 rows laid out tile by tile, rows past M zero up to a multiple of 16
   const uint16_t* b;
@@ -185,9 +217,8 @@ struct AmxBf16Plan {
 
 inline size_t a_block_halves(int steps) { return static_cast<size_t>(steps) * (kStepBytes / 2); }
 
-// Where row m of an operand of `steps` k steps starts: its 32 values of each step follow 2 KiB apart.
 inline uint16_t* operand_row(uint16_t* base, int steps, int m) {
-  return base + (m / 32) * a_block_halves(steps) + (m % 32 / 16) * kStepHalves + (m % 16) * 32;
+  return reinterpret_cast<uint16_t*>(tile_row(reinterpret_cast<char*>(base), steps, m));
 }
 
 inline void zero_operand_row(uint16_t* row, int steps) {
@@ -209,18 +240,6 @@ void amx_bf16_convert_rows(void* ctx, long u, int /*worker*/) {
     }
   }
 }
-
-// Prefetches into L2, spread over a block's k steps: `lines` cache lines from `from`, `per` per step.
-struct L2Prefetch {
-  const char* from = nullptr;
-  long lines = 0, per = 0;
-  L2Prefetch() = default;
-  L2Prefetch(const char* f, long bytes, int steps) : from(f), lines(bytes / 64), per((bytes / 64 + steps - 1) / steps) {}
-  inline void step(int s) const {
-    const long l1 = (s + 1) * per < lines ? (s + 1) * per : lines;
-    for (long l = s * per; l < l1; ++l) _mm_prefetch(from + l * 64, _MM_HINT_T1);
-  }
-};
 
 // Row m of C's 32 columns at n0 (a panel: one k step of the next GEMM, whose K is this N), finished as
 // store_block_row finishes it, then rounded to bf16 as that GEMM rounds its A, into its layout (pl.out).
@@ -280,39 +299,18 @@ inline void amx_bf16_block(const AmxBf16Plan& pl, const char* a, const char* b, 
   }
 }
 
-// One unit: every A block of its run of rows against every panel of its block. While the first A
-// block passes over the panels, the next panel is prefetched into L2 (it comes from memory); while the
-// later ones do, the panels are already there and the next A block is prefetched instead, a slice per panel.
 void amx_bf16_unit(void* ctx, long u, int /*worker*/) {
   const AmxBf16Plan& pl = *static_cast<const AmxBf16Plan*>(ctx);
-  const GemmArgs& g = *pl.g;
-  const AmxBf16Grid& gr = pl.grid;
-  const int jb = static_cast<int>(u % gr.nblocks), ib = static_cast<int>(u / gr.nblocks);
-  const int m_begin = ib * gr.mc, m_end = g.M - m_begin < gr.mc ? g.M : m_begin + gr.mc;
-  const int p0 = jb * gr.nb, p1 = p0 + gr.nb < gr.panels ? p0 + gr.nb : gr.panels;
-  const long panel_bytes = static_cast<long>(pl.steps) * kStepBytes;  // = an A block's
-  const long slice = panel_bytes / (p1 - p0) / 64 * 64;              // of the next A block, per panel
-  const char* b = reinterpret_cast<const char*>(pl.b);
   tile_configure(pl.trows);
-  for (int m0 = m_begin; m0 < m_end; m0 += 32) {
-    const int live = m_end - m0 < 32 ? m_end - m0 : 32;
-    const char* a = reinterpret_cast<const char*>(pl.ab + (m0 / 32) * a_block_halves(pl.steps));
-    for (int p = p0; p < p1; ++p) {
-      L2Prefetch pf;  // none when K = 0 (no steps to spread it over)
-      if (m0 == m_begin && p + 1 < p1 && pl.steps > 0) {
-        pf = L2Prefetch(b + (p + 1) * panel_bytes, panel_bytes, pl.steps);
-      } else if (m0 + 32 < m_end && slice > 0) {
-        pf = L2Prefetch(a + panel_bytes + (p - p0) * slice, slice, pl.steps);
-      }
-      const char* bp = b + p * panel_bytes;
-      const int n0 = p * kNRa, cols = g.N - n0 < kNRa ? g.N - n0 : kNRa;
-      if (live > 16) {
-        amx_bf16_block<true>(pl, a, bp, pf, m0, live, n0, cols);
-      } else {
-        amx_bf16_block<false>(pl, a, bp, pf, m0, live, n0, cols);
-      }
-    }
-  }
+  amx_walk_unit(pl.grid, u, pl.g->M, pl.g->N, pl.steps, reinterpret_cast<const char*>(pl.ab),
+                reinterpret_cast<const char*>(pl.b),
+                [&pl](const char* a, const char* bp, const L2Prefetch& pf, int m0, int live, int n0, int cols) {
+                  if (live > 16) {
+                    amx_bf16_block<true>(pl, a, bp, pf, m0, live, n0, cols);
+                  } else {
+                    amx_bf16_block<false>(pl, a, bp, pf, m0, live, n0, cols);
+                  }
+                });
   tile_release();
 }
 
@@ -322,7 +320,7 @@ void amx_bf16_unit(void* ctx, long u, int /*worker*/) {
 void gemm_bf16_amx(const GemmArgs& g) {
   const int M = g.M, N = g.N;
   if (M <= 0 || N <= 0) return;
-  AmxBf16Plan pl{&g, amx_bf16_grid(M, N, g.K), k_steps(g.K), tile_rows(M), nullptr,
+  AmxBf16Plan pl{&g, amx_grid(M, N, static_cast<long>(k_steps(g.K)) * kStepBytes), k_steps(g.K), tile_rows(M), nullptr,
                  static_cast<const uint16_t*>(g.b_lowp)};
   if (g.c_packed) {
     pl.out = reinterpret_cast<uint16_t*>(g.c_packed);
@@ -361,8 +359,9 @@ struct AmxInt8Pack {
   int N, K;
 };
 
-// Panel p: its quad rows, then its channels' scales, Σq, zc and bf16 outlier weights (simd/gemm_int8.h's
-// int8_pack_panel with K padded to whole tiles).
+// Panel p: its k steps tile by tile (a step: the two B tiles, 16 quad rows of 16 columns × 4 k each), then
+// its channels' scales, Σq, zc and bf16 outlier weights (simd/gemm_int8.h's int8_pack_panel with K padded
+// to whole tiles).
 void amx_int8_pack_panel(void* ctx, long p, int /*worker*/) {
   const AmxInt8Pack& pl = *static_cast<const AmxInt8Pack*>(ctx);
   const int K = pl.K, Kp = round_up(K, kKTileInt8);
@@ -385,8 +384,10 @@ void amx_int8_pack_panel(void* ctx, long p, int /*worker*/) {
       if (n < pl.N) c += rs[g] * static_cast<float>(rq[g]);
     }
     zc[n] = c;
+    int8_t* col = dst + (j / 16) * (kStepBytes / 2) + (j % 16) * 4;  // column j's place in a step's tiles
     for (int k = 0; k < Kp; ++k) {
-      dst[(static_cast<size_t>(k / 4) * kNRa + j) * 4 + (k & 3)] = (n < pl.N && k < K) ? row[k] : 0;
+      col[static_cast<size_t>(k / kKTileInt8) * kStepBytes + (k % kKTileInt8) / 4 * 64 + (k & 3)] =
+          (n < pl.N && k < K) ? row[k] : 0;
     }
   }
   for (int k = 0; k < K; ++k) {
@@ -408,43 +409,61 @@ void pack_weight_int8_amx(void* packed, const float* w, int N, int K) {
 }
 
 struct AmxInt8Plan {
-  Int8Plan q;  // quantized A, scales and the weights' tables, as simd/gemm_int8.h reads them
+  Int8Plan q;  // A quantized row by row (q.aq), scales and the weights' tables, as simd/gemm_int8.h reads them
   AmxGrid grid;
-  int trows, Mp;
+  int trows, steps;
+  uint8_t* at;  // q.aq laid out as the tiles read it (blocks of 32 rows, k steps of two A tiles), zero rows to a multiple of 16
 };
 
-void amx_int8_zero_pad_rows(const AmxInt8Plan& pl) {
-  for (int m = pl.q.g->M; m < pl.Mp; ++m) memset(pl.q.aq + static_cast<size_t>(m) * pl.q.Kp, 0, pl.q.Kp);
+// Rows [16u, 16u + 16): quantized exactly as every level quantizes them, then copied into the tile layout.
+void amx_int8_quantize_rows(void* ctx, long u, int worker) {
+  const AmxInt8Plan& pl = *static_cast<const AmxInt8Plan*>(ctx);
+  const Int8Plan& q = pl.q;
+  int8_quantize_rows(const_cast<Int8Plan*>(&q), u, worker);
+  for (int m = static_cast<int>(u) * 16, r1 = m + 16; m < r1; ++m) {
+    char* dst = tile_row(reinterpret_cast<char*>(pl.at), pl.steps, m);
+    const uint8_t* src = q.aq + static_cast<size_t>(m) * q.Kp;
+    for (int s = 0; s < pl.steps; ++s) {
+      if (m < q.g->M) {
+        memcpy(dst + static_cast<size_t>(s) * kStepBytes, src + s * kKTileInt8, 64);
+      } else {
+        memset(dst + static_cast<size_t>(s) * kStepBytes, 0, 64);
+      }
+    }
+  }
 }
 
-// C[m0 : m0+live, n0 : n0+cols] = epilogue(q(A) rows · panel bp), live ≤ 32 (TWO: two row tiles).
+// C[m0 : m0+live, n0 : n0+cols] = epilogue(q(A) block a · panel b), live ≤ 32 (TWO: two row tiles):
+// exact int32 sums per weight group of 128 k (two k steps) in the C tiles, folded into fp32 with the
+// group's scales between groups.
 template <bool TWO>
-inline void amx_int8_block(const AmxInt8Plan& pl, const int8_t* bp, int m0, int live, int n0, int cols) {
+inline void amx_int8_block(const AmxInt8Plan& pl, const char* a, const char* b, const L2Prefetch& pf, int m0,
+                           int live, int n0, int cols) {
   const Int8Plan& q = pl.q;
-  const int Kp = q.Kp;
-  const char* a = reinterpret_cast<const char*>(q.aq + static_cast<size_t>(m0) * Kp);
-  const char* b = reinterpret_cast<const char*>(bp);
   alignas(64) float f[32 * kNRa];
   alignas(64) int32_t acc[32 * kNRa];
   const int frows = TWO ? 32 : 16;
+  constexpr int kGroupSteps = kWeightGroup / kKTileInt8;
   for (int i = 0; i < frows * kNRa; i += kW) v_store(f + i, v_zero());
-  for (int k0 = 0, gi = 0; k0 < Kp; k0 += kWeightGroup, ++gi) {
-    const int k1 = k0 + kWeightGroup < Kp ? k0 + kWeightGroup : Kp;
+  for (int s0 = 0, gi = 0; s0 < pl.steps; s0 += kGroupSteps, ++gi) {
+    const int s1 = s0 + kGroupSteps < pl.steps ? s0 + kGroupSteps : pl.steps;
     tile_zero(0);
     tile_zero(1);
     if (TWO) {
       tile_zero(2);
       tile_zero(3);
     }
-    for (int k = k0; k < k1; k += kKTileInt8) {
-      const char* bk = b + static_cast<size_t>(k / 4) * kNRa * 4;  // 16 quad rows of 128 bytes
-      tile_load(4, a + k, Kp);
-      tile_load(6, bk, kNRa * 4);
-      tile_load(7, bk + 64, kNRa * 4);
+    for (int s = s0; s < s1; ++s) {
+      const char* as = a + static_cast<size_t>(s) * kStepBytes;
+      const char* bs = b + static_cast<size_t>(s) * kStepBytes;
+      if (pf.from) pf.step(s);
+      tile_load(4, as, 64);
+      tile_load(6, bs, 64);
+      tile_load(7, bs + kStepBytes / 2, 64);
       tile_dp_u8s8(0, 4, 6);
       tile_dp_u8s8(1, 4, 7);
       if (TWO) {
-        tile_load(5, a + 16L * Kp + k, Kp);
+        tile_load(5, as + kStepBytes / 2, 64);
         tile_dp_u8s8(2, 5, 6);
         tile_dp_u8s8(3, 5, 7);
       }
@@ -457,12 +476,12 @@ inline void amx_int8_block(const AmxInt8Plan& pl, const int8_t* bp, int m0, int 
     }
     // The fold of simd/gemm_int8.h's micro-kernel, the same FMA per element and group.
     const size_t off = static_cast<size_t>(gi) * q.npad + n0;
-    const VF s0 = v_load(q.sw + off), s1 = v_load(q.sw + off + kW);
+    const VF w0 = v_load(q.sw + off), w1 = v_load(q.sw + off + kW);
     for (int r = 0; r < live; ++r) {
       float* fr = f + r * kNRa;
       const int32_t* ar = acc + r * kNRa;
-      v_store(fr, v_fmadd(vi_to_float(vi_load(ar)), s0, v_load(fr)));
-      v_store(fr + kW, v_fmadd(vi_to_float(vi_load(ar + kW)), s1, v_load(fr + kW)));
+      v_store(fr, v_fmadd(vi_to_float(vi_load(ar)), w0, v_load(fr)));
+      v_store(fr + kW, v_fmadd(vi_to_float(vi_load(ar + kW)), w1, v_load(fr + kW)));
     }
   }
   for (int r = 0; r < live; ++r) {
@@ -472,53 +491,48 @@ inline void amx_int8_block(const AmxInt8Plan& pl, const int8_t* bp, int m0, int 
 
 void amx_int8_unit(void* ctx, long u, int /*worker*/) {
   const AmxInt8Plan& pl = *static_cast<const AmxInt8Plan*>(ctx);
-  const GemmArgs& g = *pl.q.g;
-  const AmxGrid& gr = pl.grid;
-  const int jb = static_cast<int>(u / gr.mblocks), ib = static_cast<int>(u % gr.mblocks);
-  const int m0 = ib * gr.mc, rows = g.M - m0 < gr.mc ? g.M - m0 : gr.mc;
-  const int p0 = jb * gr.nb, p1 = p0 + gr.nb < gr.panels ? p0 + gr.nb : gr.panels;
   tile_configure(pl.trows);
-  for (int p = p0; p < p1; ++p) {
-    const int8_t* bp = pl.q.bq + static_cast<size_t>(p) * kNRa * pl.q.Kp;
-    const int n0 = p * kNRa, cols = g.N - n0 < kNRa ? g.N - n0 : kNRa;
-    for (int i = 0; i < rows; i += 32) {
-      const int live = rows - i < 32 ? rows - i : 32;
-      if (live > 16) {
-        amx_int8_block<true>(pl, bp, m0 + i, live, n0, cols);
-      } else {
-        amx_int8_block<false>(pl, bp, m0 + i, live, n0, cols);
-      }
-    }
-  }
+  amx_walk_unit(pl.grid, u, pl.q.g->M, pl.q.g->N, pl.steps, reinterpret_cast<const char*>(pl.at),
+                reinterpret_cast<const char*>(pl.q.bq),
+                [&pl](const char* a, const char* bp, const L2Prefetch& pf, int m0, int live, int n0, int cols) {
+                  if (live > 16) {
+                    amx_int8_block<true>(pl, a, bp, pf, m0, live, n0, cols);
+                  } else {
+                    amx_int8_block<false>(pl, a, bp, pf, m0, live, n0, cols);
+                  }
+                });
   tile_release();
 }
 
 void gemm_int8_amx(const GemmArgs& g) {
   const int M = g.M, N = g.N, K = g.K;
   if (M <= 0 || N <= 0) return;
-  AmxInt8Plan pl{Int8Plan(), AmxGrid(M, N), tile_rows(M), round_up(M, 16)};
+  const int steps = round_up(K, kKTileInt8) / kKTileInt8;  // K = 0: no tiles, C = epilogue(0) as on the other levels
+  AmxInt8Plan pl{Int8Plan(), amx_grid(M, N, static_cast<long>(steps) * kStepBytes), tile_rows(M), steps, nullptr};
   Int8Plan& q = pl.q;
   q.g = &g;
-  q.Kp = round_up(K, kKTileInt8);  // K = 0: no tiles, C = epilogue(0) as on the other levels
+  q.Kp = steps * kKTileInt8;
   q.npad = int8_n_pad(N);
   const char* base = static_cast<const char*>(g.b_lowp);
   q.bq = reinterpret_cast<const int8_t*>(base);
   q.sw = reinterpret_cast<const float*>(base + amx_int8_panel_bytes(N, K));
   q.zc = q.sw + static_cast<size_t>(weight_groups(K)) * q.npad * 2;
   q.wt = reinterpret_cast<const uint16_t*>(base + amx_int8_outlier_offset(N, K));
-  // Quantized A (Mp rows), then the row scales, zero points and outliers, in the calling thread's scratch.
-  const size_t a_floats = (static_cast<size_t>(pl.Mp) * q.Kp + 3) / 4;
-  const size_t scratch_floats = a_floats + (2 + 2 * kActOutliers) * static_cast<size_t>(M);
+  // In the calling thread's scratch: A quantized row by row (M rows), the same in the tiles' layout (whole
+  // 32-row blocks), then the row scales, zero points and outliers.
+  const size_t aq_floats = (static_cast<size_t>(M) * q.Kp + 3) / 4;
+  const size_t at_floats = static_cast<size_t>((M + 31) / 32) * steps * kStepBytes / 4;
+  const size_t scratch_floats = aq_floats + at_floats + (2 + 2 * kActOutliers) * static_cast<size_t>(M);
   float* scratch = thread_scratch(scratch_floats);
   float* heap = nullptr;  // only when no scratch could be had (out of memory): std::bad_alloc, before any work
   if (!scratch) scratch = heap = new float[scratch_floats];
   q.aq = reinterpret_cast<uint8_t*>(scratch);
-  q.sa = scratch + a_floats;
+  pl.at = reinterpret_cast<uint8_t*>(scratch + aq_floats);
+  q.sa = scratch + aq_floats + at_floats;
   q.za = reinterpret_cast<int32_t*>(q.sa + M);
   q.oi = q.za + M;
   q.ov = reinterpret_cast<float*>(q.oi + static_cast<size_t>(M) * kActOutliers);
-  parallel_for((M + 15) / 16, int8_quantize_rows, &q);
-  amx_int8_zero_pad_rows(pl);
+  parallel_for((M + 15) / 16, amx_int8_quantize_rows, &pl);
   parallel_for(pl.grid.units, amx_int8_unit, &pl);
   delete[] heap;
 }
