@@ -153,6 +153,59 @@ inline void amx_walk_unit(const AmxGrid& gr, long u, int M, int N, int steps, co
   }
 }
 
+// The C tiles (a 32 × 32 block of C; rows 16-31, tiles 2-3, only for TWO): zeroed, and stored to c
+// (row stride kNRa).
+template <bool TWO>
+inline void c_tiles_zero() {
+  tile_zero(0);
+  tile_zero(1);
+  if (TWO) {
+    tile_zero(2);
+    tile_zero(3);
+  }
+}
+
+template <bool TWO, class T>
+inline void c_tiles_store(T* c) {
+  tile_store(0, c, kNRa * 4);
+  tile_store(1, c + 16, kNRa * 4);
+  if (TWO) {
+    tile_store(2, c + 16 * kNRa, kNRa * 4);
+    tile_store(3, c + 16 * kNRa + 16, kNRa * 4);
+  }
+}
+
+// Steps [s0, s1) of A block a times panel b into the C tiles (INT8: tdpbusd, else tdpbf16ps), with the
+// block's share of the prefetch.
+template <bool TWO, bool INT8>
+inline void tile_steps(const char* a, const char* b, const L2Prefetch& pf, int s0, int s1) {
+  for (int s = s0; s < s1; ++s) {
+    const char* as = a + static_cast<size_t>(s) * kStepBytes;
+    const char* bs = b + static_cast<size_t>(s) * kStepBytes;
+    if (pf.from) pf.step(s);
+    tile_load(4, as, 64);
+    tile_load(6, bs, 64);
+    tile_load(7, bs + kStepBytes / 2, 64);
+    if (INT8) {
+      tile_dp_u8s8(0, 4, 6);
+      tile_dp_u8s8(1, 4, 7);
+    } else {
+      tile_dp_bf16(0, 4, 6);
+      tile_dp_bf16(1, 4, 7);
+    }
+    if (TWO) {
+      tile_load(5, as + kStepBytes / 2, 64);
+      if (INT8) {
+        tile_dp_u8s8(2, 5, 6);
+        tile_dp_u8s8(3, 5, 7);
+      } else {
+        tile_dp_bf16(2, 5, 6);
+        tile_dp_bf16(3, 5, 7);
+      }
+    }
+  }
+}
+
 // --- bf16 ------------------------------------------------------------------------------------------
 
 constexpr int kStepHalves = kStepBytes / 2 / 2;  // uint16 offset of a step's second tile: 512
@@ -263,34 +316,10 @@ inline void store_block_row_packed(const AmxBf16Plan& pl, const float* row, int 
 template <bool TWO>
 inline void amx_bf16_block(const AmxBf16Plan& pl, const char* a, const char* b, const L2Prefetch& pf, int m0,
                            int live, int n0, int cols) {
-  tile_zero(0);
-  tile_zero(1);
-  if (TWO) {
-    tile_zero(2);
-    tile_zero(3);
-  }
-  for (int s = 0; s < pl.steps; ++s) {
-    const char* as = a + static_cast<size_t>(s) * kStepBytes;
-    const char* bs = b + static_cast<size_t>(s) * kStepBytes;
-    if (pf.from) pf.step(s);
-    tile_load(4, as, 64);
-    tile_load(6, bs, 64);
-    tile_load(7, bs + kStepBytes / 2, 64);
-    tile_dp_bf16(0, 4, 6);
-    tile_dp_bf16(1, 4, 7);
-    if (TWO) {
-      tile_load(5, as + kStepBytes / 2, 64);
-      tile_dp_bf16(2, 5, 6);
-      tile_dp_bf16(3, 5, 7);
-    }
-  }
+  c_tiles_zero<TWO>();
+  tile_steps<TWO, false>(a, b, pf, 0, pl.steps);
   alignas(64) float c[32 * kNRa];
-  tile_store(0, c, kNRa * 4);
-  tile_store(1, c + 16, kNRa * 4);
-  if (TWO) {
-    tile_store(2, c + 16 * kNRa, kNRa * 4);
-    tile_store(3, c + 16 * kNRa + 16, kNRa * 4);
-  }
+  c_tiles_store<TWO>(c);
   const GemmArgs& g = *pl.g;
   if (pl.out) {
     for (int r = 0; r < live; ++r) store_block_row_packed(pl, c + r * kNRa, m0 + r, n0, cols);
@@ -447,33 +476,9 @@ inline void amx_int8_block(const AmxInt8Plan& pl, const char* a, const char* b, 
   for (int i = 0; i < frows * kNRa; i += kW) v_store(f + i, v_zero());
   for (int s0 = 0, gi = 0; s0 < pl.steps; s0 += kGroupSteps, ++gi) {
     const int s1 = s0 + kGroupSteps < pl.steps ? s0 + kGroupSteps : pl.steps;
-    tile_zero(0);
-    tile_zero(1);
-    if (TWO) {
-      tile_zero(2);
-      tile_zero(3);
-    }
-    for (int s = s0; s < s1; ++s) {
-      const char* as = a + static_cast<size_t>(s) * kStepBytes;
-      const char* bs = b + static_cast<size_t>(s) * kStepBytes;
-      if (pf.from) pf.step(s);
-      tile_load(4, as, 64);
-      tile_load(6, bs, 64);
-      tile_load(7, bs + kStepBytes / 2, 64);
-      tile_dp_u8s8(0, 4, 6);
-      tile_dp_u8s8(1, 4, 7);
-      if (TWO) {
-        tile_load(5, as + kStepBytes / 2, 64);
-        tile_dp_u8s8(2, 5, 6);
-        tile_dp_u8s8(3, 5, 7);
-      }
-    }
-    tile_store(0, acc, kNRa * 4);
-    tile_store(1, acc + 16, kNRa * 4);
-    if (TWO) {
-      tile_store(2, acc + 16 * kNRa, kNRa * 4);
-      tile_store(3, acc + 16 * kNRa + 16, kNRa * 4);
-    }
+    c_tiles_zero<TWO>();
+    tile_steps<TWO, true>(a, b, pf, s0, s1);
+    c_tiles_store<TWO>(acc);
     // The fold of simd/gemm_int8.h's micro-kernel, the same FMA per element and group.
     const size_t off = static_cast<size_t>(gi) * q.npad + n0;
     const VF w0 = v_load(q.sw + off), w1 = v_load(q.sw + off + kW);
