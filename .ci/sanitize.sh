@@ -18,7 +18,8 @@
 # free, then a signed overflow) checks first that a report reaches those files and fails pytest.
 #
 # Deselected by default:
-# - test_load_memory (tests/test_checkpoints.py): its resident-memory bounds would measure ASan's
+# - test_load_memory (tests/test_checkpoints.py) and test_minilm_load_and_a_long_batch_stay_within_budget
+#   (tests/test_activation_memory.py): their resident-memory bounds would measure ASan's
 #   shadow, redzones and quarantine;
 # - the four tests of tests/test_hostile_files.py that load a hostile pytorch_model.bin in a child
 #   capped at 3 GiB of address space (RLIMIT_AS): ASan keeps terabytes reserved for its shadow, so
@@ -152,6 +153,7 @@ if [ $# -gt 0 ]; then
   done
 else
   args=("$root/tests" --deselect tests/test_checkpoints.py::test_load_memory
+    --deselect tests/test_activation_memory.py::test_minilm_load_and_a_long_batch_stay_within_budget
     --deselect tests/test_hostile_files.py::test_deep_tuple_key_does_not_overflow_the_c_stack
     --deselect tests/test_hostile_files.py::test_memo_index_bomb
     --deselect tests/test_hostile_files.py::test_billion_laughs_is_not_repred
