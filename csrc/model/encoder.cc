@@ -179,24 +179,18 @@ Encoder::Encoder(const EncoderConfig& c, EncoderWeights w) : config_(c), weights
 
 namespace {
 
-// Real tokens of sequence b: its packed rows (position 0 counts when masked: a query-only row).
-int sequence_rows(const ForwardInputs& in, int b) {
-  if (!in.attention_mask) return in.T;
-  const int64_t* mask = in.attention_mask + static_cast<size_t>(b) * in.T;
-  int rows = mask[0] == 0;
-  for (int t = 0; t < in.T; ++t) rows += mask[t] != 0;
-  return rows;
-}
-
 // Consecutive sequences [begin, end) whose rows sum to at most max(cap, T): whole sequences, greedily.
+// A sequence's rows are those pack_tokens gives it (its spans), so the rule of which tokens become rows
+// lives in model/packing.cc alone.
 struct Group {
   int begin, end, rows;
 };
 
-std::vector<Group> group_sequences(const ForwardInputs& in, int cap) {
+std::vector<Group> group_sequences(const TokenPacking& whole, int cap) {
   std::vector<Group> groups;
-  for (int b = 0; b < in.B; ++b) {
-    const int rows = sequence_rows(in, b);
+  const int B = static_cast<int>(whole.spans.size());
+  for (int b = 0; b < B; ++b) {
+    const int rows = whole.spans[b].row_end - whole.spans[b].row_begin;
     if (groups.empty() || groups.back().rows + rows > cap) {
       groups.push_back(Group{b, b + 1, rows});
     } else {
@@ -223,7 +217,7 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
   const EncoderConfig& c = config_;
   validate_inputs(c, weights_, in, out);
   const ThreadLease lease;  // sets this call's team size; concurrent calls share the budget
-  const std::vector<Group> groups = group_sequences(in, kPassRows);
+  const std::vector<Group> groups = group_sequences(pack_tokens(in), kPassRows);
   int max_B = 0, max_rows = 0;
   for (const Group& g : groups) {
     max_B = std::max(max_B, g.end - g.begin);
