@@ -75,6 +75,11 @@ inline char* tile_row(char* base, int steps, int m) {
   return base + static_cast<size_t>(m / 32) * steps * kStepBytes + (m % 32 / 16) * (kStepBytes / 2) + (m % 16) * 64;
 }
 
+// A row past M, zero in every step: the tile loads of a block's last rows read it.
+inline void zero_tile_row(char* row, int steps) {
+  for (int s = 0; s < steps; ++s) memset(row + static_cast<size_t>(s) * kStepBytes, 0, 64);
+}
+
 // How C is cut into work units. A unit is a run of rows (whole 32-row A blocks) × a block of panels
 // small enough to stay in L2 (kL2Panels bytes) while every A block of the run passes over it: the
 // weights then come from memory once per run of rows, not once per A block. Runs of rows are split
@@ -122,7 +127,6 @@ struct L2Prefetch {
     for (long l = s * per; l < l1; ++l) _mm_prefetch(from + l * 64, _MM_HINT_T1);
   }
 };
-
 
 // One unit's walk, the same for both GEMMs: every A block of its run of rows against every panel of its
 // block, block(a, panel, prefetch, m0, live, n0, cols) for each. While the first A block passes over the
@@ -242,16 +246,21 @@ void pack_weight_bf16_amx(void* packed, const float* w, int N, int K) {
   parallel_for(panels_of(N), amx_bf16_pack_panel, &pl);
 }
 
+// dst[0..32) ← bf16(src[0..32)), nearest even exactly as bf16_from_float: one row of one k step.
+inline void bf16_round_32(uint16_t* dst, const float* src) {
+  uint32_t pairs[16];
+  bf16_pairs16(pairs, src);
+  bf16_pairs16(pairs + 8, src + 16);
+  memcpy(dst, pairs, sizeof(pairs));
+}
+
 // dst ← bf16(src (K)) rounded to nearest even exactly as bf16_from_float, zeros past K: one row of a
 // 32-row A block, its 32 values of each k step 2 KiB apart.
 inline void bf16_convert_row(uint16_t* dst, const float* src, int K, int steps) {
   for (int s = 0; s < steps; ++s, dst += kStepBytes / 2) {
     const int k0 = s * kKTileBf16;
     if (k0 + kKTileBf16 <= K) {
-      uint32_t pairs[16];
-      bf16_pairs16(pairs, src + k0);
-      bf16_pairs16(pairs + 8, src + k0 + 16);
-      memcpy(dst, pairs, sizeof(pairs));
+      bf16_round_32(dst, src + k0);
     } else {
       for (int k = 0; k < kKTileBf16; ++k) dst[k] = k0 + k < K ? bf16_from_float(src[k0 + k]) : 0;
     }
@@ -268,17 +277,15 @@ struct AmxBf16Plan {
   int out_steps = 0;
 };
 
-inline size_t a_block_halves(int steps) { return static_cast<size_t>(steps) * (kStepBytes / 2); }
-
 inline uint16_t* operand_row(uint16_t* base, int steps, int m) {
   return reinterpret_cast<uint16_t*>(tile_row(reinterpret_cast<char*>(base), steps, m));
 }
 
-inline void zero_operand_row(uint16_t* row, int steps) {
-  for (int s = 0; s < steps; ++s) memset(row + static_cast<size_t>(s) * (kStepBytes / 2), 0, 64);
-}
 
-size_t packed_a_bf16_floats_amx(int M, int K) { return (M + 31) / 32 * a_block_halves(k_steps(K)) / 2; }
+// Whole 32-row blocks of k_steps(K) steps.
+size_t packed_a_bf16_floats_amx(int M, int K) {
+  return static_cast<size_t>((M + 31) / 32) * k_steps(K) * kStepBytes / sizeof(float);
+}
 
 void amx_bf16_convert_rows(void* ctx, long u, int /*worker*/) {
   const AmxBf16Plan& pl = *static_cast<const AmxBf16Plan*>(ctx);
@@ -289,7 +296,7 @@ void amx_bf16_convert_rows(void* ctx, long u, int /*worker*/) {
     if (m < g.M) {
       bf16_convert_row(dst, g.a + static_cast<size_t>(m) * g.lda, g.K, pl.steps);
     } else {
-      zero_operand_row(dst, pl.steps);
+      zero_tile_row(reinterpret_cast<char*>(dst), pl.steps);
     }
   }
 }
@@ -303,11 +310,7 @@ inline void store_block_row_packed(const AmxBf16Plan& pl, const float* row, int 
   v_store(v, finish_out(g, v_load(row), m, n0, cols < kW ? cols : kW));
   v_store(v + kW, cols > kW ? finish_out(g, v_load(row + kW), m, n0 + kW, cols - kW) : v_zero());
   for (int j = cols; j < kNRa; ++j) v[j] = 0.0f;
-  uint32_t pairs[16];
-  bf16_pairs16(pairs, v);
-  bf16_pairs16(pairs + 8, v + 16);
-  memcpy(operand_row(pl.out, pl.out_steps, m) + static_cast<size_t>(n0 / kNRa) * (kStepBytes / 2), pairs,
-         sizeof(pairs));
+  bf16_round_32(operand_row(pl.out, pl.out_steps, m) + static_cast<size_t>(n0 / kNRa) * (kStepBytes / 2), v);
 }
 
 // C[m0 : m0+live, n0 : n0+cols] = epilogue(A block a · panel b), live ≤ 32 (TWO: two row tiles), cols ≤ 32,
@@ -354,7 +357,7 @@ void gemm_bf16_amx(const GemmArgs& g) {
   if (g.c_packed) {
     pl.out = reinterpret_cast<uint16_t*>(g.c_packed);
     pl.out_steps = k_steps(N);
-    for (int m = M; m < round_up(M, 16); ++m) zero_operand_row(operand_row(pl.out, pl.out_steps, m), pl.out_steps);
+    for (int m = M; m < round_up(M, 16); ++m) zero_tile_row(tile_row(reinterpret_cast<char*>(pl.out), pl.out_steps, m), pl.out_steps);
   }
   float* heap = nullptr;
   if (g.a_packed) {
@@ -451,14 +454,12 @@ void amx_int8_quantize_rows(void* ctx, long u, int worker) {
   int8_quantize_rows(const_cast<Int8Plan*>(&q), u, worker);
   for (int m = static_cast<int>(u) * 16, r1 = m + 16; m < r1; ++m) {
     char* dst = tile_row(reinterpret_cast<char*>(pl.at), pl.steps, m);
-    const uint8_t* src = q.aq + static_cast<size_t>(m) * q.Kp;
-    for (int s = 0; s < pl.steps; ++s) {
-      if (m < q.g->M) {
-        memcpy(dst + static_cast<size_t>(s) * kStepBytes, src + s * kKTileInt8, 64);
-      } else {
-        memset(dst + static_cast<size_t>(s) * kStepBytes, 0, 64);
-      }
+    if (m >= q.g->M) {
+      zero_tile_row(dst, pl.steps);
+      continue;
     }
+    const uint8_t* src = q.aq + static_cast<size_t>(m) * q.Kp;
+    for (int s = 0; s < pl.steps; ++s) memcpy(dst + static_cast<size_t>(s) * kStepBytes, src + s * kKTileInt8, 64);
   }
 }
 
