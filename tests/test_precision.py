@@ -175,6 +175,12 @@ def _awkward_rows():
         one = np.zeros(K)
         one[K // 2] = -3.0  # fewer non-zeros than outliers
         yield one
+        lane = x.copy()
+        lane[::16] *= 40.0  # every outlier in one lane of both register widths, beside the other lanes' maxima
+        yield lane
+        crowd = x.copy()
+        crowd[::3] = np.sign(crowd[::3]) * 5.0  # a third of the row tied at the top: past any short list of candidates
+        yield crowd
         nan = x.copy()
         nan[K // 3] = np.nan
         yield nan
