@@ -17,10 +17,17 @@ AMX tdpbf16ps 1024, tdpbusd 2048 (Sapphire Rapids' TMUL: 16 × 16 × 32 bf16 / 1
 On a CPU with 512-bit work split over two 256-bit halves (Zen 4) pass --fp32-per-cycle 32: the other
 AVX-512 peaks scale with it.
 
+Those paper peaks can be far off: on an Emerald Rapids Xeon vdpbf16ps retires at half the rate of
+vfmadd231ps (a 2x "bf16 peak" there is 4x what the unit does), and the clock under load is not the
+nominal one. --bench-peak build/.../bench_peak (built with -DPYBERTCORE_BUILD_BENCH=ON) measures each
+instruction's peak on one core first (bench/bench_peak.cc) and reports the fractions against those,
+times the thread count.
+
 Run the real timing alone on the machine (other load skews it):
     PYTHONPATH=. python bench/bench_gemm.py                 # M 128 and 4096 × bert-base's (N, K), 2 threads
     PYTHONPATH=. python bench/bench_gemm.py --quick         # a smoke test (tiny, one round)
     PYTHONPATH=. python bench/bench_gemm.py --threads 1 --ghz 2.0 --m 1 128
+    PYTHONPATH=. python bench/bench_gemm.py --threads 1 --bench-peak build/dev/bench_peak
 Engines alternate within each round (rotating order); the table shows the median over rounds.
 """
 
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import time
 
 import numpy as np
@@ -46,6 +54,25 @@ def nominal_ghz() -> float | None:
     except (OSError, ValueError):
         pass
     return None
+
+
+# bench_peak's name for the instruction each engine's inner loop runs
+PEAK_KIND = {"fp32 avx512": "fp32_fma_avx512", "fp32 avx2": "fp32_fma_avx2", "bf16 avx512_bf16": "bf16_vdpbf16ps",
+             "int8 avx512_vnni": "int8_vpdpbusd", "bf16 amx": "bf16_amx", "int8 amx": "int8_amx"}
+
+
+def measured_peaks(bench_peak: str) -> dict[str, float]:
+    """One core's measured peak (G operations/s) per bench_peak kind."""
+    out = subprocess.run([bench_peak], check=True, capture_output=True, text=True).stdout
+    peaks = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == "peak":
+            try:
+                peaks[parts[1]] = float(parts[2])
+            except ValueError:
+                pass  # "not on this CPU"
+    return peaks
 
 
 def engines(fp32_per_cycle: float):
@@ -89,16 +116,23 @@ def main() -> int:
     ap.add_argument("--min-seconds", type=float, default=0.2, help="time per engine per round (sets reps)")
     ap.add_argument("--ghz", type=float, default=None, help="clock for the peaks (default: /proc/cpuinfo)")
     ap.add_argument("--fp32-per-cycle", type=float, default=64.0, help="fp32 FLOP per core per cycle (AVX-512 FMA)")
+    ap.add_argument("--bench-peak", default=None, metavar="PATH",
+                    help="bench_peak executable: measure each instruction's peak instead of the paper peaks")
     ap.add_argument("--quick", action="store_true", help="tiny shapes, one round: checks that it runs")
     args = ap.parse_args()
+    peaks = measured_peaks(args.bench_peak) if args.bench_peak else None
     if args.quick:
         args.m, args.nk, args.rounds, args.min_seconds = [16], "64x96", 1, 0.01
     ghz = args.ghz or nominal_ghz()
     shapes = [(m, *map(int, nk.split("x"))) for m in args.m for nk in args.nk.split(",")]
     _core.set_num_threads(args.threads)
     eng = engines(args.fp32_per_cycle)
-    print(f"threads {args.threads}, clock {ghz if ghz else '?'} GHz (peaks: ops/core/cycle × threads × GHz); "
-          f"detected level {_core.detected_isa()}")
+    if peaks:
+        print(f"threads {args.threads}, peaks measured by {args.bench_peak} (one core) × threads; "
+              f"detected level {_core.detected_isa()}")
+    else:
+        print(f"threads {args.threads}, clock {ghz if ghz else '?'} GHz (peaks: ops/core/cycle × threads × GHz); "
+              f"detected level {_core.detected_isa()}")
     for label, _, _, peak, why in eng:
         if why:
             print(f"  {label}: skipped, {why}")
@@ -125,7 +159,10 @@ def main() -> int:
         for (label, _, _, peak, _), ts in zip(live, times):
             t = statistics.median(ts)
             gflops = 2.0 * M * N * K / t / 1e9
-            peak_g = peak * args.threads * ghz if ghz else None
+            if peaks:
+                peak_g = peaks.get(PEAK_KIND.get(label, ""), 0.0) * args.threads or None
+            else:
+                peak_g = peak * args.threads * ghz if ghz else None
             frac = f"{100 * gflops / peak_g:.0f}%" if peak_g else "?"
             print(f"| {M} | {N} | {K} | {label} | {t * 1e3:.3f} | {gflops:.1f} | "
                   f"{peak_g:.0f} | {frac} |" if peak_g else f"| {M} | {N} | {K} | {label} | {t * 1e3:.3f} | "

@@ -1,0 +1,160 @@
+// bench_peak.cc — the arithmetic peak of one core, measured: how many multiply-add instructions of each
+// kind it retires per second when nothing else limits them (no loads, independent accumulators).
+//
+// Build: cmake -DPYBERTCORE_BUILD_BENCH=ON ... && ninja bench_peak
+// Run:   ./bench_peak [--seconds S]      (one thread; prints one line per instruction this CPU runs)
+//
+// Why measured and not computed from a datasheet: the ratio between the kinds is not the same on every
+// CPU, and the clock under load is not the nominal one. On the Emerald Rapids Xeon these benches were
+// run on, vdpbf16ps retires at less than half the rate of vfmadd231ps, so its "bf16 doubles fp32"
+// paper peak was four times what the unit can do; on Zen 4 the same instruction does double it. The
+// fractions of peak bench_gemm.py reports are against these numbers (--peaks).
+//
+// Each loop runs 12 independent accumulators (more than latency × ports on the CPUs we target) in
+// inline asm, so the compiler can neither merge the chains nor add register copies around them. Each
+// kind runs in a function compiled for its own instruction set and only when CPUID (and the OS, for
+// AMX) allows it; nothing else in the program is built for those sets.
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "runtime/cpu.h"
+
+namespace {
+
+double thread_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// 12 copies of one instruction on accumulators 4..15 (ymm/zmm), sources in register 0 and 1.
+#define PBC_TWELVE(op, reg)                                                                                  \
+  op " %%" reg "1, %%" reg "0, %%" reg "4\n\t" op " %%" reg "1, %%" reg "0, %%" reg "5\n\t" op " %%" reg      \
+     "1, %%" reg "0, %%" reg "6\n\t" op " %%" reg "1, %%" reg "0, %%" reg "7\n\t" op " %%" reg "1, %%" reg    \
+     "0, %%" reg "8\n\t" op " %%" reg "1, %%" reg "0, %%" reg "9\n\t" op " %%" reg "1, %%" reg "0, %%" reg     \
+     "10\n\t" op " %%" reg "1, %%" reg "0, %%" reg "11\n\t" op " %%" reg "1, %%" reg "0, %%" reg "12\n\t" op    \
+     " %%" reg "1, %%" reg "0, %%" reg "13\n\t" op " %%" reg "1, %%" reg "0, %%" reg "14\n\t" op " %%" reg     \
+     "1, %%" reg "0, %%" reg "15\n\t"
+#define PBC_VEC_CLOBBERS                                                                                     \
+  "xmm0", "xmm1", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", \
+      "xmm15"
+
+// Register 0 and 1 hold small values (so fp32 chains stay finite: 1.0·x + x stays in range for the
+// iteration counts used; integer lanes wrap harmlessly).
+__attribute__((target("avx2,fma"))) void fma_ymm(long n) {
+  asm volatile("vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1" ::: "xmm0", "xmm1");
+  for (long i = 0; i < n; ++i) asm volatile(PBC_TWELVE("vfmadd231ps", "ymm") ::: PBC_VEC_CLOBBERS);
+}
+__attribute__((target("avx512f"))) void fma_zmm(long n) {
+  asm volatile("vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1" ::: "xmm0", "xmm1");
+  for (long i = 0; i < n; ++i) asm volatile(PBC_TWELVE("vfmadd231ps", "zmm") ::: PBC_VEC_CLOBBERS);
+}
+__attribute__((target("avx512f,avx512bf16"))) void bf16_zmm(long n) {
+  asm volatile("vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1" ::: "xmm0", "xmm1");
+  for (long i = 0; i < n; ++i) asm volatile(PBC_TWELVE("vdpbf16ps", "zmm") ::: PBC_VEC_CLOBBERS);
+}
+__attribute__((target("avx512f,avx512vnni"))) void vnni_zmm(long n) {
+  asm volatile("vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1" ::: "xmm0", "xmm1");
+  for (long i = 0; i < n; ++i) asm volatile(PBC_TWELVE("vpdpbusd", "zmm") ::: PBC_VEC_CLOBBERS);
+}
+
+// AMX: tiles 0-3 accumulate 16 × 16 int32/fp32 from tiles 4-7 (16 rows × 64 bytes), all zero. The
+// palette-1 configuration is 64 bytes: palette, then 16-bit row widths of tiles 0..7 from byte 16 and
+// 8-bit row counts from byte 48.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+void amx_configure() {
+  static TileConfig cfg;
+  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+  asm volatile("ldtilecfg %0" ::"m"(cfg));
+  asm volatile("tilezero %%tmm0\n\ttilezero %%tmm1\n\ttilezero %%tmm2\n\ttilezero %%tmm3\n\t"
+               "tilezero %%tmm4\n\ttilezero %%tmm5\n\ttilezero %%tmm6\n\ttilezero %%tmm7" ::);
+}
+#define PBC_EIGHT_TILES(op)                                                                                 \
+  op " %%tmm4, %%tmm5, %%tmm0\n\t" op " %%tmm6, %%tmm7, %%tmm1\n\t" op " %%tmm4, %%tmm6, %%tmm2\n\t" op      \
+     " %%tmm5, %%tmm7, %%tmm3\n\t" op " %%tmm4, %%tmm5, %%tmm0\n\t" op " %%tmm6, %%tmm7, %%tmm1\n\t" op        \
+     " %%tmm4, %%tmm6, %%tmm2\n\t" op " %%tmm5, %%tmm7, %%tmm3\n\t"
+__attribute__((target("amx-tile,amx-bf16"))) void amx_bf16(long n) {
+  amx_configure();
+  for (long i = 0; i < n; ++i) asm volatile(PBC_EIGHT_TILES("tdpbf16ps") ::);
+  asm volatile("tilerelease" ::);
+}
+__attribute__((target("amx-tile,amx-int8"))) void amx_int8(long n) {
+  amx_configure();
+  for (long i = 0; i < n; ++i) asm volatile(PBC_EIGHT_TILES("tdpbusd") ::);
+  asm volatile("tilerelease" ::);
+}
+
+struct Kind {
+  const char* name;
+  const char* unit;
+  double ops_per_iteration;  // multiply-adds × 2 per loop iteration
+  void (*loop)(long);
+  bool runs;
+};
+
+// Best of 5 rounds of about `seconds` each, in G operations per second of this thread's CPU time.
+double measure(const Kind& k, double seconds) {
+  long n = 1000;
+  for (;;) {  // size the rounds
+    const double t0 = thread_seconds();
+    k.loop(n);
+    const double t = thread_seconds() - t0;
+    if (t > seconds / 4 || n > (1L << 40)) break;
+    n *= 4;
+  }
+  double best = 0.0;
+  for (int r = 0; r < 5; ++r) {
+    const double t0 = thread_seconds();
+    k.loop(n);
+    const double t = thread_seconds() - t0;
+    const double g = k.ops_per_iteration * static_cast<double>(n) / t / 1e9;
+    best = g > best ? g : best;
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 0.2;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+      seconds = std::atof(argv[++i]);
+    } else {
+      std::fprintf(stderr, "unknown argument %s (usage: bench_peak [--seconds S])\n", argv[i]);
+      return 2;
+    }
+  }
+  const pbc::CpuFeatures& f = pbc::cpu_features();  // also asks Linux for the AMX tile data permission
+  const bool avx512 = f.avx512f && f.avx512bw && f.avx512vl;
+  const bool amx = f.amx_tile && f.os_amx && f.amx_permitted;
+  // An AMX tdp* on 16 × 64-byte tiles is 16 · 16 · 32 (bf16) or 16 · 16 · 64 (int8) multiply-adds.
+  const Kind kinds[] = {
+      {"fp32_fma_avx2", "GFLOP/s", 12 * 8 * 2, fma_ymm, f.avx2 && f.fma},
+      {"fp32_fma_avx512", "GFLOP/s", 12 * 16 * 2, fma_zmm, avx512},
+      {"bf16_vdpbf16ps", "GFLOP/s", 12 * 32 * 2, bf16_zmm, avx512 && f.avx512_bf16},
+      {"int8_vpdpbusd", "GOP/s", 12 * 64 * 2, vnni_zmm, avx512 && f.avx512_vnni},
+      {"bf16_amx", "GFLOP/s", 8 * 16 * 16 * 32 * 2, amx_bf16, amx && f.amx_bf16},
+      {"int8_amx", "GOP/s", 8 * 16 * 16 * 64 * 2, amx_int8, amx && f.amx_int8},
+  };
+  std::printf("one core's peak, best of 5 rounds of %.2f s of thread CPU time\n", seconds);
+  for (const Kind& k : kinds) {
+    if (!k.runs) {
+      std::printf("peak %-16s not on this CPU\n", k.name);
+      continue;
+    }
+    std::printf("peak %-16s %9.1f %s\n", k.name, measure(k, seconds), k.unit);
+  }
+  return 0;
+}
