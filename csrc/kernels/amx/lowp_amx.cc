@@ -422,13 +422,7 @@ void amx_int8_pack_panel(void* ctx, long p, int /*worker*/) {
           (n < pl.N && k < K) ? row[k] : 0;
     }
   }
-  for (int k = 0; k < K; ++k) {
-    uint16_t* dst_k = wt + static_cast<size_t>(k) * npad + static_cast<size_t>(p) * kNRa;
-    for (int j = 0; j < kNRa; ++j) {
-      const int n = static_cast<int>(p) * kNRa + j;
-      dst_k[j] = n < pl.N ? bf16_from_float(pl.w[static_cast<size_t>(n) * K + k]) : 0;
-    }
-  }
+  int8_pack_outliers(wt, pl.w, pl.N, K, p);
   delete[] row;
   delete[] rs;
   delete[] rq;

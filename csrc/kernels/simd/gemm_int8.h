@@ -46,6 +46,20 @@ size_t packed_int8_bytes_simd(int N, int K) {
   return int8_outlier_offset(N, K) + static_cast<size_t>(K) * int8_n_pad(N) * 2;
 }
 
+// The outliers' bf16 copy of panel p's kNRi channels (W is (N, K)) into wt (K, int8_n_pad(N)), k-major,
+// kNRi contiguous values per k. The AMX level's panels are as wide (lowp_amx.cc asserts it) and share
+// this layout.
+inline void int8_pack_outliers(uint16_t* wt, const float* w, int N, int K, long p) {
+  const size_t npad = static_cast<size_t>(int8_n_pad(N));
+  for (int k = 0; k < K; ++k) {
+    uint16_t* dst_k = wt + static_cast<size_t>(k) * npad + static_cast<size_t>(p) * kNRi;
+    for (int j = 0; j < kNRi; ++j) {
+      const int n = static_cast<int>(p) * kNRi + j;
+      dst_k[j] = n < N ? bf16_from_float(w[static_cast<size_t>(n) * K + k]) : 0;
+    }
+  }
+}
+
 struct Int8PackPlan {
   char* packed;
   const float* w;
@@ -78,14 +92,7 @@ void int8_pack_panel(void* ctx, long p, int /*worker*/) {
       dst[(static_cast<size_t>(k / 4) * kNRi + j) * 4 + (k & 3)] = (n < pl.N && k < K) ? row[k] : 0;
     }
   }
-  // The outliers' bf16 copy of this panel's channels, k-major: kNRi contiguous values per k.
-  for (int k = 0; k < K; ++k) {
-    uint16_t* dst_k = wt + static_cast<size_t>(k) * npad + static_cast<size_t>(p) * kNRi;
-    for (int j = 0; j < kNRi; ++j) {
-      const int n = static_cast<int>(p) * kNRi + j;
-      dst_k[j] = n < pl.N ? bf16_from_float(pl.w[static_cast<size_t>(n) * K + k]) : 0;
-    }
-  }
+  int8_pack_outliers(wt, pl.w, pl.N, K, p);
   delete[] row;
   delete[] rs;
   delete[] rq;
