@@ -111,6 +111,19 @@ def test_gemm_bf16(isa, M, N, K):
     assert np.abs(y - (gelu(ref) + r)).max() <= 2e-6 * scale * max(1.0, np.sqrt(K / 64)) + 1e-5
 
 
+@pytest.mark.parametrize("M,N,K", [(600, 200, 100), (260, 300, 1500)])
+def test_gemm_int8_in_runs_of_rows_and_blocks_of_panels(isa, M, N, K):
+    """Shapes the int8 GEMM cuts into several runs of rows and blocks of weight panels (kernels/l2_grid.h):
+    the reference's numbers, and each row's result the same bits as when it is computed alone."""
+    x, w, b, _ = _problem(M, N, K)
+    dense = _core.Dense(w, b, isa=isa, dtype="int8")
+    y = dense.forward(x)
+    ref = _int8_reference(x, w, b)
+    assert np.abs(y - ref).max() <= 1e-6 * np.abs(ref).max() + 1e-6
+    for m in (0, 63, 64, 255, M - 1):
+        np.testing.assert_array_equal(dense.forward(x[m:m + 1]), y[m:m + 1])
+
+
 @pytest.mark.parametrize("M,N,K", SHAPES)
 def test_gemm_int8(isa, M, N, K):
     x, w, b, r = _problem(M, N, K)

@@ -29,8 +29,11 @@
 // Where the time goes (measured on an Emerald Rapids Xeon, bench/README.md): the tile unit itself runs at
 // its peak only when one operand is in L1 and the other in L2; from memory (the weights of a whole model
 // do not stay in cache) a core streams ~10 GB/s. So both GEMMs' units keep a block of panels in L2 over
-// a run of rows and prefetch ahead (amx_grid, amx_walk_unit). The int8 GEMM also folds each 128-k group
-// through memory between the tile unit's steps, which costs it about as much as the tile work.
+// a run of rows and prefetch ahead (l2_grid, amx_walk_unit). The int8 GEMM's epilogue also gathers each
+// row's outliers' bf16 weights, a cache line per outlier and panel: they count in the L2 budget too.
+// Its fold of each 128-k group goes through memory between the tile unit's steps; placing the fold after
+// the next group's steps (two accumulator buffers), so the tile unit would not wait for it, measured no
+// faster.
 #define PBC_LOWP_BF16_DOT 1  // vec_lowp_avx512.h's bf16 vocabulary (bf16_pairs16): AVX512-BF16 is in our flags
 #include "kernels/simd/vec_avx512.h"
 // (the order matters: the bodies are written in the vocabulary the lines above and below define)
@@ -38,6 +41,7 @@
 #include "kernels/simd/math.h"
 #include "kernels/simd/gemm_int8.h"
 #include "kernels/amx/tile.h"
+#include "kernels/l2_grid.h"
 #include "runtime/cpu.h"
 
 namespace pbc {
@@ -80,42 +84,6 @@ inline void zero_tile_row(char* row, int steps) {
   for (int s = 0; s < steps; ++s) memset(row + static_cast<size_t>(s) * kStepBytes, 0, 64);
 }
 
-// How C is cut into work units. A unit is a run of rows (whole 32-row A blocks) × a block of panels
-// small enough to stay in L2 (kL2Panels bytes) while every A block of the run passes over it: the
-// weights then come from memory once per run of rows, not once per A block. Runs of rows are split
-// first (only while they keep ≥ 256 rows: each run streams the whole block again), then blocks of
-// panels, until there are ≥ 4 units per thread (a shared machine's late threads find work left).
-constexpr long kL2Panels = 768L << 10;
-struct AmxGrid {
-  int mc, mruns, panels, nb, nblocks;
-  long units;
-};
-AmxGrid amx_grid(int M, int N, long panel_bytes) {
-  AmxGrid gr;
-  const int mblocks = (M + 31) / 32;
-  gr.panels = panels_of(N);
-  gr.nb = panel_bytes > 0 ? static_cast<int>(kL2Panels / panel_bytes) : gr.panels;  // K = 0: no k steps
-  if (gr.nb < 1) gr.nb = 1;
-  if (gr.nb > gr.panels) gr.nb = gr.panels;
-  gr.mruns = 1;
-  const long wanted = 4L * parallel_threads();
-  for (;;) {
-    gr.nblocks = (gr.panels + gr.nb - 1) / gr.nb;
-    if (static_cast<long>(gr.nblocks) * gr.mruns >= wanted) break;
-    if (mblocks / (gr.mruns * 2) >= 8) {
-      gr.mruns *= 2;
-    } else if (gr.nb > 1) {
-      gr.nb = (gr.nb + 1) / 2;
-    } else {
-      break;
-    }
-  }
-  gr.mc = (mblocks + gr.mruns - 1) / gr.mruns * 32;
-  gr.mruns = (M + gr.mc - 1) / gr.mc;
-  gr.units = static_cast<long>(gr.nblocks) * gr.mruns;
-  return gr;
-}
-
 // Prefetches into L2, spread over a block's k steps: `lines` cache lines from `from`, `per` per step.
 struct L2Prefetch {
   const char* from = nullptr;
@@ -134,11 +102,10 @@ struct L2Prefetch {
 // panels are already there and the next A block is prefetched instead, a slice per panel. A blocks and
 // panels are `steps` k steps of kStepBytes each.
 template <class Block>
-inline void amx_walk_unit(const AmxGrid& gr, long u, int M, int N, int steps, const char* ab, const char* b,
+inline void amx_walk_unit(const L2Grid& gr, long u, int M, int N, int steps, const char* ab, const char* b,
                           Block&& block) {
-  const int jb = static_cast<int>(u % gr.nblocks), ib = static_cast<int>(u / gr.nblocks);
-  const int m_begin = ib * gr.mc, m_end = M - m_begin < gr.mc ? M : m_begin + gr.mc;
-  const int p0 = jb * gr.nb, p1 = p0 + gr.nb < gr.panels ? p0 + gr.nb : gr.panels;
+  const int m_begin = gr.row_begin(u), m_end = M - m_begin < gr.mc ? M : m_begin + gr.mc;
+  const int p0 = gr.panel_begin(u), p1 = gr.panel_end(u);
   const long panel_bytes = static_cast<long>(steps) * kStepBytes;  // = an A block's
   const long slice = panel_bytes / (p1 - p0) / 64 * 64;           // of the next A block, per panel
   for (int m0 = m_begin; m0 < m_end; m0 += 32) {
@@ -269,7 +236,7 @@ inline void bf16_convert_row(uint16_t* dst, const float* src, int K, int steps) 
 
 struct AmxBf16Plan {
   const GemmArgs* g;
-  AmxGrid grid;
+  L2Grid grid;
   int steps, trows;
   uint16_t* ab;  // bf16(A), blocks of 32 rows laid out tile by tile, rows past M zero up to a multiple of 16
   const uint16_t* b;
@@ -352,7 +319,7 @@ void amx_bf16_unit(void* ctx, long u, int /*worker*/) {
 void gemm_bf16_amx(const GemmArgs& g) {
   const int M = g.M, N = g.N;
   if (M <= 0 || N <= 0) return;
-  AmxBf16Plan pl{&g, amx_grid(M, N, static_cast<long>(k_steps(g.K)) * kStepBytes), k_steps(g.K), tile_rows(M), nullptr,
+  AmxBf16Plan pl{&g, l2_grid(M, panels_of(N), static_cast<long>(k_steps(g.K)) * kStepBytes, 32), k_steps(g.K), tile_rows(M), nullptr,
                  static_cast<const uint16_t*>(g.b_lowp)};
   if (g.c_packed) {
     pl.out = reinterpret_cast<uint16_t*>(g.c_packed);
@@ -402,7 +369,7 @@ void amx_int8_pack_panel(void* ctx, long p, int /*worker*/) {
   float* scale = reinterpret_cast<float*>(pl.packed + amx_int8_panel_bytes(pl.N, K));  // (G, npad)
   int32_t* qsum = reinterpret_cast<int32_t*>(scale + static_cast<size_t>(G) * npad);   // (G, npad)
   float* zc = reinterpret_cast<float*>(qsum + static_cast<size_t>(G) * npad);          // (npad)
-  uint16_t* wt = reinterpret_cast<uint16_t*>(pl.packed + amx_int8_outlier_offset(pl.N, K));  // (K, npad)
+  uint16_t* wt = reinterpret_cast<uint16_t*>(pl.packed + amx_int8_outlier_offset(pl.N, K));
   int8_t* row = new int8_t[K > 0 ? K : 1];
   float* rs = new float[G > 0 ? G : 1];
   int32_t* rq = new int32_t[G > 0 ? G : 1];
@@ -436,7 +403,7 @@ void pack_weight_int8_amx(void* packed, const float* w, int N, int K) {
 
 struct AmxInt8Plan {
   Int8Plan q;  // A quantized row by row (q.aq), scales and the weights' tables, as simd/gemm_int8.h reads them
-  AmxGrid grid;
+  L2Grid grid;
   int trows, steps;
   uint8_t* at;  // q.aq laid out as the tiles read it (blocks of 32 rows, k steps of two A tiles), zero rows to a multiple of 16
 };
@@ -508,7 +475,11 @@ void gemm_int8_amx(const GemmArgs& g) {
   const int M = g.M, N = g.N, K = g.K;
   if (M <= 0 || N <= 0) return;
   const int steps = round_up(K, kKTileInt8) / kKTileInt8;  // K = 0: no tiles, C = epilogue(0) as on the other levels
-  AmxInt8Plan pl{Int8Plan(), amx_grid(M, N, static_cast<long>(steps) * kStepBytes), tile_rows(M), steps, nullptr};
+  // A panel's share of L2 counts its outliers' bf16 weights too (one 64-byte line per k): a run of rows
+  // gathers from all of them, and kept in L2 they come from memory about once per run instead of once
+  // per row block and outlier (bert-base's FFN GEMM at 4096 rows: 4.7 MB of lines against up to 200).
+  const long panel_bytes = static_cast<long>(steps) * kStepBytes + static_cast<long>(K) * 64;
+  AmxInt8Plan pl{Int8Plan(), l2_grid(M, panels_of(N), panel_bytes, 32), tile_rows(M), steps, nullptr};
   Int8Plan& q = pl.q;
   q.g = &g;
   q.Kp = steps * kKTileInt8;

@@ -5,11 +5,12 @@
 // each holding for every channel j the four s8 weights W[j][4q .. 4q+3] in one 32-bit lane (zero
 // padded past K and past N) — the operand layout of vpmaddubsw pairs and of VNNI's vpdpbusd. After
 // the panels: scale_w and Σ q_w of each weight group (quantize.h), each (groups, N rounded up to kNRi),
-// then zc (N rounded up): the zero point's share of every channel; then bf16(W)ᵀ (K, N rounded up),
-// the outliers' weights: one contiguous register per outlier and kW channels.
+// then zc (N rounded up): the zero point's share of every channel; then the outliers' weights, bf16(W)
+// panel by panel: for each k, the panel's kNRi values (one cache line on AVX-512), the K lines of a
+// panel contiguous (int8_outlier_row).
 // Per call: every row of A is quantized once (8-bit, per row; simd/quantize_act.h) into the calling
-// thread's scratch, K padded to whole quads with the row's zero point. Units of (64-row block) × (run
-// of panels); the micro-kernel (kMRInt8 rows × kNRi channels) keeps int32 accumulators over each
+// thread's scratch, K padded to whole quads with the row's zero point. Units of (run of 64-row blocks)
+// × (block of panels), l2_grid.h; the micro-kernel (kMRInt8 rows × kNRi channels) keeps int32 accumulators over each
 // weight group (exact), folds them into fp32 accumulators with the group's scales, and finishes in
 // the epilogue:
 //   C = scale_a[m] · (Σ_g scale_w · acc_g − z[m]·zc[n]) + Σ_o a[m][k_o] · bf16(W[n][k_o]) + bias,
@@ -23,6 +24,7 @@
 
 #include "kernels/kernels.h"
 #include "runtime/parallel.h"
+#include "kernels/l2_grid.h"
 #include "kernels/quantize.h"
 #include "kernels/simd/epilogue.h"
 #include "kernels/simd/quantize_act.h"
@@ -46,13 +48,19 @@ size_t packed_int8_bytes_simd(int N, int K) {
   return int8_outlier_offset(N, K) + static_cast<size_t>(K) * int8_n_pad(N) * 2;
 }
 
-// The outliers' bf16 copy of panel p's kNRi channels (W is (N, K)) into wt (K, int8_n_pad(N)), k-major,
-// kNRi contiguous values per k. The AMX level's panels are as wide (lowp_amx.cc asserts it) and share
-// this layout.
+// Where the outliers' bf16 weights of input k for the panel starting at column n0 lie: kNRi values.
+// Panel-major, so that the lines one panel's rows gather from (all their outliers' k) are one
+// contiguous run of K lines, which stays in cache over the row blocks of a unit; laid out k-major
+// across all of N instead, lines of one panel were N·2 bytes apart and fell into a few cache sets.
+inline size_t int8_outlier_row(int K, int k, int n0) {
+  return (static_cast<size_t>(n0 / kNRi) * K + k) * kNRi;
+}
+
+// The outliers' bf16 copy of panel p's kNRi channels (W is (N, K)) into wt, as int8_outlier_row reads
+// it. The AMX level's panels are as wide (lowp_amx.cc asserts it) and share this layout.
 inline void int8_pack_outliers(uint16_t* wt, const float* w, int N, int K, long p) {
-  const size_t npad = static_cast<size_t>(int8_n_pad(N));
   for (int k = 0; k < K; ++k) {
-    uint16_t* dst_k = wt + static_cast<size_t>(k) * npad + static_cast<size_t>(p) * kNRi;
+    uint16_t* dst_k = wt + int8_outlier_row(K, k, static_cast<int>(p) * kNRi);
     for (int j = 0; j < kNRi; ++j) {
       const int n = static_cast<int>(p) * kNRi + j;
       dst_k[j] = n < N ? bf16_from_float(w[static_cast<size_t>(n) * K + k]) : 0;
@@ -74,7 +82,7 @@ void int8_pack_panel(void* ctx, long p, int /*worker*/) {
   float* scale = reinterpret_cast<float*>(pl.packed + int8_panel_bytes(pl.N, K));  // (G, npad)
   int32_t* qsum = reinterpret_cast<int32_t*>(scale + static_cast<size_t>(G) * npad);  // (G, npad)
   float* zc = reinterpret_cast<float*>(qsum + static_cast<size_t>(G) * npad);         // (npad)
-  uint16_t* wt = reinterpret_cast<uint16_t*>(pl.packed + int8_outlier_offset(pl.N, K));  // (K, npad)
+  uint16_t* wt = reinterpret_cast<uint16_t*>(pl.packed + int8_outlier_offset(pl.N, K));
   int8_t* row = new int8_t[K > 0 ? K : 1];
   float* rs = new float[G > 0 ? G : 1];
   int32_t* rq = new int32_t[G > 0 ? G : 1];
@@ -105,7 +113,8 @@ void pack_weight_int8_simd(void* packed, const float* w, int N, int K) {
 
 struct Int8Plan {
   const GemmArgs* g;
-  int panels, mblocks, nb, Kp, npad;
+  int Kp, npad;
+  L2Grid grid;   // the units (l2_grid.h): runs of kMCInt8-row blocks × blocks of panels
   uint8_t* aq;   // (M, Kp) quantized A
   float* sa;     // (M) row scales
   int32_t* za;   // (M) row zero points
@@ -114,7 +123,7 @@ struct Int8Plan {
   const int8_t* bq;
   const float* sw;      // (groups, npad) weight scales
   const float* zc;      // (npad) Σ_g scale_w · Σ q_w: the zero point's share
-  const uint16_t* wt;   // (K, npad) bf16(W)ᵀ, the outliers' weights
+  const uint16_t* wt;   // the outliers' bf16 weights (int8_outlier_row)
 };
 
 void int8_quantize_rows(void* ctx, long u, int /*worker*/) {
@@ -145,7 +154,7 @@ inline void int8_store_row(const Int8Plan& pl, VF dot0, VF dot1, int m, int n, i
   for (int o = 0; o < outliers; ++o) {
     const size_t i = static_cast<size_t>(m) * kActOutliers + o;
     const VF val = v_set1(pl.ov[i]);
-    const uint16_t* w = pl.wt + static_cast<size_t>(pl.oi[i]) * pl.npad + n;
+    const uint16_t* w = pl.wt + int8_outlier_row(pl.g->K, pl.oi[i], n);
     v0 = v_fmadd(val, v_load_bf16(w), v0);
     v1 = v_fmadd(val, v_load_bf16(w + kW), v1);
   }
@@ -198,17 +207,22 @@ inline void int8_micro_kernel(const Int8Plan& pl, const int8_t* bp, int m0, int 
   }
 }
 
+// One unit: every block of kMCInt8 rows of its run against every panel of its block. The panels (and
+// their outliers' weights) stay in L2 while the blocks pass; a block's quantized rows stay in L2 while
+// it meets the panels, and a panel in L1 while its row tiles run.
 void int8_unit(void* ctx, long u, int /*worker*/) {
   const Int8Plan& pl = *static_cast<const Int8Plan*>(ctx);
   const GemmArgs& g = *pl.g;
-  const int jb = static_cast<int>(u / pl.mblocks), ib = static_cast<int>(u % pl.mblocks);
-  const int m0 = ib * kMCInt8, rows = g.M - m0 < kMCInt8 ? g.M - m0 : kMCInt8;
-  const int p0 = jb * pl.nb, p1 = p0 + pl.nb < pl.panels ? p0 + pl.nb : pl.panels;
-  for (int p = p0; p < p1; ++p) {
-    const int8_t* bp = pl.bq + static_cast<size_t>(p) * kNRi * pl.Kp;
-    const int n0 = p * kNRi, cols = g.N - n0 < kNRi ? g.N - n0 : kNRi;
-    for (int i = 0; i < rows; i += kMRInt8) {
-      int8_micro_kernel(pl, bp, m0 + i, rows - i < kMRInt8 ? rows - i : kMRInt8, n0, cols);
+  const int m_begin = pl.grid.row_begin(u), m_end = g.M - m_begin < pl.grid.mc ? g.M : m_begin + pl.grid.mc;
+  const int p0 = pl.grid.panel_begin(u), p1 = pl.grid.panel_end(u);
+  for (int m0 = m_begin; m0 < m_end; m0 += kMCInt8) {
+    const int rows = m_end - m0 < kMCInt8 ? m_end - m0 : kMCInt8;
+    for (int p = p0; p < p1; ++p) {
+      const int8_t* bp = pl.bq + static_cast<size_t>(p) * kNRi * pl.Kp;
+      const int n0 = p * kNRi, cols = g.N - n0 < kNRi ? g.N - n0 : kNRi;
+      for (int i = 0; i < rows; i += kMRInt8) {
+        int8_micro_kernel(pl, bp, m0 + i, rows - i < kMRInt8 ? rows - i : kMRInt8, n0, cols);
+      }
     }
   }
 }
@@ -219,8 +233,6 @@ void gemm_int8_simd(const GemmArgs& g) {
   Int8Plan pl;
   pl.g = &g;
   pl.Kp = quads(K) * 4;
-  pl.panels = (N + kNRi - 1) / kNRi;
-  pl.mblocks = (M + kMCInt8 - 1) / kMCInt8;
   const char* base = static_cast<const char*>(g.b_lowp);
   pl.bq = reinterpret_cast<const int8_t*>(base);
   pl.npad = int8_n_pad(N);
@@ -239,11 +251,10 @@ void gemm_int8_simd(const GemmArgs& g) {
   pl.oi = pl.za + M;
   pl.ov = reinterpret_cast<float*>(pl.oi + static_cast<size_t>(M) * kActOutliers);
   parallel_for((M + 15) / 16, int8_quantize_rows, &pl);
-  const int threads = parallel_threads();
-  int nb = pl.panels;
-  while (nb > 1 && static_cast<long>(pl.mblocks) * ((pl.panels + nb - 1) / nb) < 4L * threads) nb = (nb + 1) / 2;
-  pl.nb = nb;
-  parallel_for(static_cast<long>(pl.mblocks) * ((pl.panels + nb - 1) / nb), int8_unit, &pl);
+  // A panel brings its s8 weights (kNRi · Kp bytes) and its outliers' bf16 weights (kNRi · K · 2).
+  const long panel_bytes = static_cast<long>(kNRi) * pl.Kp + static_cast<long>(kNRi) * K * 2;
+  pl.grid = l2_grid(M, (N + kNRi - 1) / kNRi, panel_bytes, kMCInt8);
+  parallel_for(pl.grid.units, int8_unit, &pl);
   delete[] heap;
 }
 
