@@ -20,7 +20,9 @@ Rows, all on the same --cpus CPUs (default 2), each timed once, wall clock, mode
 Columns: seconds, texts/s, ratios (local/ray at equal CPUs: Ray's overhead; st/ours on Ray), and for the Ray
 rows each actor's peak RSS (getrusage, read inside the actor after its last batch) against the model's
 float32 weights; "bare" is the peak RSS of an actor that only imported pybertcore, pyarrow and ray.data, so
-(peak - bare) / weights is what the model and its batches cost. Targets (issue 18): Ray's overhead <= 10%
+(peak - bare) / weights is what the model, its batches and Ray's data plane cost; "the same pipeline without a
+model" runs the same actors over the same blocks with a zero embedding column instead of a model, so
+(peak - that) / weights is what the model and its batches cost. Targets (issue 18): Ray's overhead <= 10%
 of local at equal CPUs; >= 1.8x sentence-transformers on Ray; peak RSS per actor <= 1.5x the weights plus
 the batch; the CLI within 5% of encode. One run on a shared machine: compare ratios, not numbers across runs.
 
@@ -163,6 +165,28 @@ def run_st_ray(ray, texts, folder, actors):
                          batch_format="pyarrow", num_cpus=1, **actor_pool_arguments(ray, actors))
     rss = _ray_rows(ray, out, "_rss")
     return time.perf_counter() - t0, {"peak_rss": max(rss)}
+
+
+def passthrough_actor_rss(ray, texts, actors, cpus_per_actor, dim):
+    """Peak RSS of the actors of the same Ray pipeline without a model: each batch only gets a zero
+    embedding column of the model's width, so the Arrow blocks in and out, Ray's buffers for them and the
+    actor's imports are those of the real run. What an actor holds beyond this is the model's doing."""
+    import numpy as np
+    import pyarrow as pa
+
+    from pybertcore.ray import DEFAULT_BATCH_SIZE, _map
+
+    class Passthrough:
+        def __init__(self, **_):
+            import pybertcore  # noqa: F401  (the real actor imports it)
+
+        def __call__(self, batch):
+            flat = pa.array(np.zeros(batch.num_rows * dim, np.float32))
+            out = batch.append_column("embedding", pa.FixedSizeListArray.from_arrays(flat, dim))
+            return out.append_column("_rss", pa.array([peak_rss_bytes()] * out.num_rows, pa.int64()))
+
+    ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(texts)])
+    return max(_ray_rows(ray, _map(ds, Passthrough, {}, DEFAULT_BATCH_SIZE, actors, cpus_per_actor), "_rss"))
 
 
 def bare_actor_rss(ray):
@@ -331,12 +355,13 @@ def main() -> int:
     encoder = pybertcore.SentenceEncoder.from_pretrained(folder)
     lengths = [len(ids) for ids in encoder.tokenizer(texts, truncation=True, max_length=encoder.max_seq_length)["input_ids"]]
     weights = sum(int(np.asarray(v).nbytes) for v in encoder.model.state_dict().values())
+    dim = encoder.get_sentence_embedding_dimension()
     del encoder
     print(f"corpus: {len(texts)} passages, tokens per passage min {min(lengths)} / median "
           f"{int(np.median(lengths))} / max {max(lengths)}; model all-MiniLM-L6-v2, float32 weights "
           f"{weights / 2**20:.1f} MiB; {args.cpus} CPUs", flush=True)
 
-    results, bare = {}, None
+    results, bare, passthrough = {}, None, {}
     memory = memory_breakdown(args.corpus, args.n, args.cpus) if "memory" in rows else None
     if "local" in rows:
         results["local"] = run_local(texts, folder, args.cpus)
@@ -354,8 +379,10 @@ def main() -> int:
             bare = bare_actor_rss(ray)
             if "ray-1x2" in rows:
                 results["ray-1x2"] = run_pybertcore_ray(ray, texts, folder, 1, args.cpus)
+                passthrough["ray-1x2"] = passthrough_actor_rss(ray, texts, 1, args.cpus, dim)
             if "ray-2x1" in rows:
                 results["ray-2x1"] = run_pybertcore_ray(ray, texts, folder, args.cpus, 1)
+                passthrough["ray-2x1"] = passthrough_actor_rss(ray, texts, args.cpus, 1, dim)
             if "st-ray-2x1" in rows:
                 results["st-ray-2x1"] = run_st_ray(ray, texts, folder, args.cpus)
         finally:
@@ -369,8 +396,9 @@ def main() -> int:
     if not timed:
         return 0
     print()
-    print("| row | seconds | texts/s | local / row | st / ours (Ray 2x1) | peak RSS per actor | (peak - bare) / weights |")
-    print("|---|---|---|---|---|---|---|")
+    print("| row | seconds | texts/s | local / row | st / ours (Ray 2x1) | peak RSS per actor | (peak - bare) / weights "
+          "| same pipeline without a model | (peak - that) / weights |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in timed:
         seconds, extra = results[name]
         ratio = f"{local / seconds:.2f}" if local and name != "local" else ""
@@ -378,7 +406,11 @@ def main() -> int:
         rss = extra.get("peak_rss")
         rss_text = f"{rss / 2**20:.0f} MiB (bare {bare / 2**20:.0f})" if rss else ""
         over = f"{(rss - bare) / weights:.2f}" if rss and bare else ""
-        print(f"| {name} | {seconds:.1f} | {len(texts) / seconds:.1f} | {ratio} | {st} | {rss_text} | {over} |")
+        empty = passthrough.get(name)
+        empty_text = f"{empty / 2**20:.0f} MiB" if empty else ""
+        over_empty = f"{(rss - empty) / weights:.2f}" if rss and empty else ""
+        print(f"| {name} | {seconds:.1f} | {len(texts) / seconds:.1f} | {ratio} | {st} | {rss_text} | {over} "
+              f"| {empty_text} | {over_empty} |")
     return 0
 
 
