@@ -46,24 +46,17 @@ double thread_seconds() {
   "xmm0", "xmm1", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", \
       "xmm15"
 
-// Register 0 and 1 hold small values (so fp32 chains stay finite: 1.0·x + x stays in range for the
-// iteration counts used; integer lanes wrap harmlessly).
-__attribute__((target("avx2,fma"))) void fma_ymm(long n) {
-  asm volatile("vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1" ::: "xmm0", "xmm1");
-  for (long i = 0; i < n; ++i) asm volatile(PBC_TWELVE("vfmadd231ps", "ymm") ::: PBC_VEC_CLOBBERS);
-}
-__attribute__((target("avx512f"))) void fma_zmm(long n) {
-  asm volatile("vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1" ::: "xmm0", "xmm1");
-  for (long i = 0; i < n; ++i) asm volatile(PBC_TWELVE("vfmadd231ps", "zmm") ::: PBC_VEC_CLOBBERS);
-}
-__attribute__((target("avx512f,avx512bf16"))) void bf16_zmm(long n) {
-  asm volatile("vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1" ::: "xmm0", "xmm1");
-  for (long i = 0; i < n; ++i) asm volatile(PBC_TWELVE("vdpbf16ps", "zmm") ::: PBC_VEC_CLOBBERS);
-}
-__attribute__((target("avx512f,avx512vnni"))) void vnni_zmm(long n) {
-  asm volatile("vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1" ::: "xmm0", "xmm1");
-  for (long i = 0; i < n; ++i) asm volatile(PBC_TWELVE("vpdpbusd", "zmm") ::: PBC_VEC_CLOBBERS);
-}
+// One loop per kind, compiled for its own instruction set; sources 0 and 1 start at zero (fp32 chains
+// stay finite, integer lanes wrap harmlessly).
+#define PBC_PEAK_LOOP(name, isa, op, reg)                                                                  \
+  __attribute__((target(isa))) void name(long n) {                                                         \
+    asm volatile("vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1" ::: "xmm0", "xmm1");      \
+    for (long i = 0; i < n; ++i) asm volatile(PBC_TWELVE(op, reg) ::: PBC_VEC_CLOBBERS);                  \
+  }
+PBC_PEAK_LOOP(fma_ymm, "avx2,fma", "vfmadd231ps", "ymm")
+PBC_PEAK_LOOP(fma_zmm, "avx512f", "vfmadd231ps", "zmm")
+PBC_PEAK_LOOP(bf16_zmm, "avx512f,avx512bf16", "vdpbf16ps", "zmm")
+PBC_PEAK_LOOP(vnni_zmm, "avx512f,avx512vnni", "vpdpbusd", "zmm")
 
 // AMX: tiles 0-3 accumulate 16 × 16 int32/fp32 from tiles 4-7 (16 rows × 64 bytes), all zero. The
 // palette-1 configuration is 64 bytes: palette, then 16-bit row widths of tiles 0..7 from byte 16 and
