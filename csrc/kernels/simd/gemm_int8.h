@@ -10,9 +10,9 @@
 // panel contiguous (int8_outlier_row).
 // Per call: every row of A is quantized once (8-bit, per row; simd/quantize_act.h) into the calling
 // thread's scratch, K padded to whole quads with the row's zero point. Units of (run of 64-row blocks)
-// × (block of panels), l2_grid.h; the micro-kernel (kMRInt8 rows × kNRi channels) keeps int32 accumulators over each
-// weight group (exact), folds them into fp32 accumulators with the group's scales, and finishes in
-// the epilogue:
+// × (block of panels), l2_grid.h; the micro-kernel (kMRInt8 rows × kNRi channels) keeps int32
+// accumulators over each weight group (exact), folds them into fp32 accumulators with the group's
+// scales, and finishes in the epilogue:
 //   C = scale_a[m] · (Σ_g scale_w · acc_g − z[m]·zc[n]) + Σ_o a[m][k_o] · bf16(W[n][k_o]) + bias,
 //   activation, residual,
 // the same fp32 operations as the scalar reference (which may differ by an FMA contraction: ~1 ulp).

@@ -43,8 +43,8 @@ inline VF vi_to_float(VI a) { return vi_cvt_ps(a); }
 #if defined(PBC_LOWP_VNNI) && !defined(PBC_SIMDE_AVX512)
 // One vpdpbusd, accumulating in place. Written in asm because GCC 12 does not keep the intrinsic's
 // accumulator in its register: in the int8 micro-kernel it copied every accumulator to another
-// register and back around each vpdpbusd (~30 extra moves and two spills per 16 of them), which held
-// the kernel to about 60% of what it reaches with this form (bench_core, 1 thread).
+// register and back around each vpdpbusd (~30 extra moves and two spills per 16 of them): the int8
+// GEMM ran at 65–77% of its speed with this form (bench_core, 1 thread, bert-base's shapes).
 inline VI vi_dot_u8s8(VI acc, VI a, VI b) {
   __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
   return acc;
