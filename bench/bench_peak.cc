@@ -8,21 +8,18 @@
 // CPU, and the clock under load is not the nominal one. On the Emerald Rapids Xeon these benches were
 // run on, vdpbf16ps retires at less than half the rate of vfmadd231ps, so its "bf16 doubles fp32"
 // paper peak was four times what the unit can do; on Zen 4 the same instruction does double it. The
-// fractions of peak bench_gemm.py reports are against these numbers (--peaks).
+// fractions of peak bench_gemm.py reports are against these numbers (--bench-peak).
 //
 // Each loop runs 12 independent accumulators (more than latency × ports on the CPUs we target) in
 // inline asm, so the compiler can neither merge the chains nor add register copies around them. Each
 // kind runs in a function compiled for its own instruction set and only when CPUID (and the OS, for
 // AMX) allows it; nothing else in the program is built for those sets.
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 
 #include "runtime/cpu.h"
 
