@@ -264,6 +264,96 @@ def test_attention(isa, lengths, query_only, NH, HS, T):
     assert none is None and np.array_equal(ctx, ctx2)
 
 
+
+def _attention_bf16_np(qkv, spans, NH, T, scale, slots, window=0, rel_bias=None):
+    """What the AMX level's attention_bf16 computes, in float64: scores of bf16(q)·bf16(k)ᵀ (scaled, the
+    bias added after scaling), the softmax's exponentials e in full precision, context
+    Σ bf16(e)·bf16(v) / Σ e over the keys within the window."""
+    def bf16(x):
+        return _core.testing.bf16_round(np.ascontiguousarray(x, dtype=np.float32)).astype(np.float64)
+
+    N, H3 = qkv.shape
+    H = H3 // 3
+    HS = H // NH
+    ctx = np.zeros((N, H))
+    for r0, k0, r1 in spans:
+        if r1 == k0:
+            continue
+        qs, ks = slots[r0:r1], slots[k0:r1]
+        for h in range(NH):
+            q = bf16(qkv[r0:r1, h * HS:(h + 1) * HS])
+            k = bf16(qkv[k0:r1, H + h * HS:H + (h + 1) * HS])
+            v = bf16(qkv[k0:r1, 2 * H + h * HS:2 * H + (h + 1) * HS])
+            x = q @ k.T * scale
+            if rel_bias is not None:
+                x = x + rel_bias[h][ks[None, :] - qs[:, None] + T - 1]
+            if window:
+                x = np.where(np.abs(ks[None, :] - qs[:, None]) <= window, x, -np.inf)
+            e = np.exp(x - x.max(1, keepdims=True))
+            ctx[r0:r1, h * HS:(h + 1) * HS] = (bf16(e) @ v) / e.sum(1, keepdims=True)
+    return ctx
+
+
+# (sequence lengths, query-only first row?, heads, head size, padded T, window, relative bias?): head sizes
+# off the tile widths (24: not 16·k; 40: not 32·k), one key, a sequence without keys, key counts off 16
+# and 32, several query blocks (T = 513), a window shorter than the sequence, MPNet's bias.
+ATTENTION_BF16_CASES = [
+    ([1], [False], 1, 32, 1, 0, False),
+    ([3, 0, 5], [False, True, True], 3, 24, 7, 0, False),
+    ([33, 1, 17], [False, False, True], 2, 40, 40, 0, True),
+    ([70, 128], [False, False], 4, 64, 128, 0, False),
+    ([513, 31], [False, True], 2, 64, 513, 0, False),
+    ([200, 90], [False, False], 2, 32, 200, 37, True),
+]
+
+
+@pytest.mark.parametrize("isa", SUPPORTED_ISAS)
+@pytest.mark.parametrize("lengths,query_only,NH,HS,T,window,biased", ATTENTION_BF16_CASES)
+def test_attention_bf16(isa, lengths, query_only, NH, HS, T, window, biased):
+    """A bf16 model's attention: the fp32 kernel itself below AMX; on AMX its products on bf16 tiles, within
+    float32 rounding of the same products in float64, and batch = single bit for bit."""
+    rng = np.random.default_rng(sum(lengths) + NH * HS + window)
+    spans, slots = _spans(lengths, query_only)
+    N = int(spans[-1, 2])
+    qkv = rng.standard_normal((N, 3 * NH * HS), dtype=np.float32)
+    scale = 1 / np.sqrt(HS)
+    bias = rng.standard_normal((NH, 2 * T - 1), dtype=np.float32) if biased else None
+    kwargs = dict(slots=slots, isa=isa, rel_bias=bias, window=window)
+    ctx, probs = _core.testing.attention(qkv, spans, NH, T, scale, output_probs=True, bf16=True, **kwargs)
+    fp32, fp32_probs = _core.testing.attention(qkv, spans, NH, T, scale, output_probs=True, **kwargs)
+    if isa != "amx":
+        assert np.array_equal(ctx, fp32) and np.array_equal(probs, fp32_probs)
+        return
+    ref = _attention_bf16_np(qkv, spans, NH, T, scale, slots, window, bias)
+    # (measured ≤ 2e-4 and ≤ 2e-7: an exponential rounded to the other bf16 neighbour in float32 than in
+    # float64 moves one term by 2⁻⁸)
+    assert np.abs(ctx - ref).max() <= 1e-3
+    assert np.abs(ctx - ref).mean() <= 1e-6
+    assert np.linalg.norm(ctx - fp32) <= 1e-2 * np.linalg.norm(fp32)  # bf16's rounding, no more
+    # each sequence alone: the same bits
+    for s, (r0, k0, r1) in enumerate(spans):
+        one = np.array([[0, k0 - r0, r1 - r0]], np.int32)
+        alone, _ = _core.testing.attention(np.ascontiguousarray(qkv[r0:r1]), one, NH, T, scale,
+                                           slots=np.ascontiguousarray(slots[r0:r1]), isa=isa, rel_bias=bias,
+                                           window=window, bf16=True)
+        assert np.array_equal(alone, ctx[r0:r1])
+
+
+def test_attention_bf16_keeps_disentangled_terms_in_fp32():
+    """DeBERTa's terms: attention_bf16 hands the call to the fp32 attention, bit for bit."""
+    rng = np.random.default_rng(5)
+    NH, HS, T, R = 2, 32, 40, 16
+    spans, slots = _spans([40, 9], [False, False])
+    N = int(spans[-1, 2])
+    qkv = rng.standard_normal((N, 3 * NH * HS), dtype=np.float32)
+    pos_key = rng.standard_normal((R, NH * HS), dtype=np.float32)
+    pos_query = rng.standard_normal((R, NH * HS), dtype=np.float32)
+    pos_col = np.clip(np.arange(-(T - 1), T) // 4 + R // 2, 0, R - 1).astype(np.int32)
+    kwargs = dict(slots=slots, pos_key=pos_key, pos_query=pos_query, pos_col=pos_col)
+    a, _ = _core.testing.attention(qkv, spans, NH, T, 0.1, bf16=True, **kwargs)
+    b, _ = _core.testing.attention(qkv, spans, NH, T, 0.1, **kwargs)
+    assert np.array_equal(a, b)
+
 def _attention_variant_np(qkv, spans, slots, NH, T, scale, rel_bias, window, pos=None):
     """softmax(q·kᵀ·scale + bias[h][j − i]) over the keys with |j − i| ≤ window (all when window is 0),
     in float64: what AttentionArgs' rel_bias and window mean. pos = (pos_key, pos_query, pos_col): the

@@ -78,10 +78,11 @@ FloatArray dense_forward(const Dense& d, const FloatArray& x, Activation act, co
 // (ctx (N, H), probs (B, NH, T, T) or None).
 // rel_bias (NH, 2·T − 1) or None, window ≥ 0: AttentionArgs' relative bias (rel_span = T) and window.
 // pos_key, pos_query (R, H) or None with pos_col (2·T − 1) int32: the disentangled terms (rel_span = T).
+// bf16: run the level's attention_bf16 (the attention of bf16 models) instead of its attention.
 py::tuple attention(const FloatArray& qkv, const py::array_t<int32_t, py::array::c_style>& spans, int num_heads,
                     int T, float scale, const py::object& slots, bool output_probs, const py::object& isa,
                     const py::object& rel_bias, int window, const py::object& pos_key, const py::object& pos_query,
-                    const py::object& pos_col) {
+                    const py::object& pos_col, bool bf16) {
   const pbc::Kernels& k = kernels_named(isa);
   if (qkv.ndim() != 2 || num_heads < 1 || qkv.shape(1) % (3 * num_heads) != 0) {
     throw std::invalid_argument("qkv has shape " + shape_str(qkv) + ", expected (N, 3 * num_heads * head_size)");
@@ -196,7 +197,7 @@ py::tuple attention(const FloatArray& qkv, const py::array_t<int32_t, py::array:
     a.scratch_floats = k.attention_scratch_floats(T, a.HS, R > 0 ? R : 0);
     pbc::AlignedBuffer scratch = pbc::aligned_floats(a.scratch_floats * a.threads);
     a.scratch = scratch.get();
-    k.attention(a);
+    (bf16 ? k.attention_bf16 : k.attention)(a);
   }
   return py::make_tuple(ctx, probs_obj);
 }
@@ -272,8 +273,8 @@ void register_testing(py::module_& m) {
   m.def("attention", &attention, py::arg("qkv"), py::arg("spans"), py::arg("num_heads"), py::arg("T"),
         py::arg("scale"), py::arg("slots") = py::none(), py::arg("output_probs") = false, py::arg("isa") = py::none(),
         py::arg("rel_bias") = py::none(), py::arg("window") = 0, py::arg("pos_key") = py::none(),
-        py::arg("pos_query") = py::none(), py::arg("pos_col") = py::none(),
-        "the attention kernel alone: returns (ctx, probs or None)");
+        py::arg("pos_query") = py::none(), py::arg("pos_col") = py::none(), py::arg("bf16") = false,
+        "the attention kernel alone (bf16: the level's attention_bf16, a bf16 model's): returns (ctx, probs or None)");
   m.def("bf16_round", &bf16_round, py::arg("x"), "x rounded to bfloat16 (nearest even), as float32");
   m.def("quantize_activations", &quantize_activations, py::arg("x"), py::arg("isa") = py::none(),
         "the int8 GEMM's per-row 8-bit quantization of a (rows, K) float32 array, as level `isa` computes it "

@@ -78,6 +78,7 @@ struct Tables {
 #ifdef PBC_HAVE_AMX_KERNELS
     if (best < Isa::kAmx) return;
     fill_lowp_amx(&level[5]);
+    fill_attention_amx(&level[5]);
 #endif
 #else
     (void)best;

@@ -151,7 +151,8 @@ void attention_block(const Pass& p, int l, float* x_mid, float* x_mid_packed, fl
   at.scratch = p.a.attn_scratch;
   at.scratch_floats = p.attn_scratch_per_thread;
   at.threads = p.threads;
-  p.k.attention(at);
+  // A bf16 model's attention runs its products in bf16 where the level has a kernel for it (AMX tiles).
+  (lw.qkv.precision == Precision::kBFloat16 ? p.k.attention_bf16 : p.k.attention)(at);
 
   // x_mid = ctx · Woᵀ + bo + x, normalised here when post-LN
   lw.attn_out.forward(x_mid, H, p.a.ctx, H, p.N, Activation::kIdentity, x, H);

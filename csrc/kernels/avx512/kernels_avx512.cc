@@ -22,6 +22,7 @@ void fill_kernels_avx512(Kernels* k) {
   k->gemm = gemm_simd;
   k->packed_a_floats = packed_a_floats_simd;
   k->attention = attention_simd;
+  k->attention_bf16 = attention_simd;
   k->attention_scratch_floats = attention_scratch_floats_simd;
   k->layernorm = layernorm_simd;
 }

@@ -151,6 +151,7 @@ void fill_kernels_ref(Kernels* k) {
   k->gemm = gemm_ref;
   k->packed_a_floats = packed_a_floats_ref;
   k->attention = attention_ref;
+  k->attention_bf16 = attention_ref;
   k->attention_scratch_floats = attention_scratch_floats_ref;
   k->layernorm = layernorm_ref;
 }

@@ -10,7 +10,10 @@
 // What it leaves out: no online-softmax pass over key blocks; the attention-probabilities output needs
 // whole rows anyway, and at the position limits of BERT-family models a row of scores fits in L1.
 //
-// Numerics: dot products and the P·V sums run over d and over keys in index order with FMA (the
+// The two products (scores and context) are a policy of the unit (Products): Fp32Products below runs
+// them on the fp32 GEMM micro-kernel; amx/attention_amx.cc runs them on bf16 tiles for bf16 models.
+// Masks, windows, biases, the softmax and the probabilities output are this file's, once for both.
+// Numerics (Fp32Products): dot products and the P·V sums run over d and over keys in index order with FMA (the
 // micro-kernel's order); e_j = 2^(c·x_j − c·max x) with c = scale·log2(e), one FMA and
 // v_exp2_nonpositive (< 2 ulp; c·max x is rounded once per row, which scales a row's e_j alike and
 // cancels in the normalisation); ctx is (Σ_j e_j·v_j) / Σ_j e_j
@@ -59,9 +62,88 @@ inline void rows_times_panels(float* out, int ld_out, const float* a, size_t lda
   }
 }
 
-void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int qb_end, float* scratch) {
+// The products of one unit on the GEMM micro-kernel: K and V of the (sequence, head) packed as B panels
+// once (the constructor), then per block of query rows scores (nq, kn) = Q · Kᵀ and the context
+// (nq, HS) = E · V / Σ E over keys [j0, j0 + kn) (j0 a multiple of kNR; E the softmax's exponentials, in
+// sc, and 1 / Σ E in inv). Q and E are read in place.
+// (V read in place, rows 3H floats apart, ran slower at HS = 64: those rows fall into a few L1 sets.)
+struct Fp32Products {
+  static constexpr int kBlock = kQB;  // query rows per block (≤ kQB: the disentangled terms' buffers)
+  const AttentionArgs& a;
+  int h, nk, kpanels, ldsc;
+  float *kp, *vp;           // K panels (kpanels, HS, kNR); V panels (vpanels, nk, kNR)
+  float *sc, *tail, *inv;   // scores, then exp (kQB, ldsc); a last partial row tile; 1 / Σ exp per query row
+  float* rest;              // the disentangled terms' buffers
+
+  Fp32Products(const AttentionArgs& args, const SequenceSpan& sp, int head, int keys, int row0, int row1, float* scratch)
+      : a(args), h(head), nk(keys) {
+    const int HS = a.HS, H = a.NH * a.HS, ld = a.ld_qkv;
+    kpanels = (nk + kNR - 1) / kNR;
+    const int vpanels = (HS + kNR - 1) / kNR;
+    ldsc = kpanels * kNR;
+    kp = scratch;
+    vp = kp + static_cast<size_t>(kpanels) * HS * kNR;
+    sc = vp + static_cast<size_t>(vpanels) * nk * kNR;
+    tail = sc + static_cast<size_t>(kQB) * ldsc;
+    inv = tail + static_cast<size_t>(kMR) * (nk > HS ? nk : HS);
+    rest = inv + kQB + 4 * kW;
+    // The head's rows of the QKV output are 3H floats apart and, just written by the GEMM, mostly out
+    // of L1 and L2: fetch the next panel's Q, K and V slices while this panel's keys are packed (the
+    // loads of the packing stalled on them; V is packed next and Q is read where it lies).
+    constexpr int kLine = 64 / sizeof(float);  // floats per cache line
+    const int lines = (HS + kLine - 1) / kLine;
+    for (int p = 0; p < kpanels; ++p) {
+      const int j0 = p * kNR, live = nk - j0 < kNR ? nk - j0 : kNR;
+      for (int j = j0 + kNR; j < j0 + 2 * kNR && j < nk; ++j) {
+        const int r = sp.key_begin + j;
+        const float* row = a.qkv + static_cast<size_t>(r) * ld + h * HS;
+        for (int l = 0; l < lines; ++l) {
+          if (r >= row0 && r < row1) __builtin_prefetch(row + l * kLine, 0, 3);
+          __builtin_prefetch(row + H + l * kLine, 0, 3);
+          __builtin_prefetch(row + 2 * H + l * kLine, 0, 3);
+        }
+      }
+      const float* keys = a.qkv + static_cast<size_t>(sp.key_begin + j0) * ld + H + h * HS;
+      pack_transposed(kp + static_cast<size_t>(p) * HS * kNR, keys, ld, live, kNR, HS);
+    }
+    // V panel p holds columns [p·kNR, p·kNR + kNR) of the head's values, one key per kNR floats, zero
+    // past HS.
+    const int body_v = HS - HS % kW, padded_v = vpanels * kNR;
+    for (int j = 0; j < nk; ++j) {
+      const float* vr = a.qkv + static_cast<size_t>(sp.key_begin + j) * ld + 2 * H + h * HS;
+      for (int d = 0; d < padded_v; d += kW) {
+        const VF v = d < body_v ? v_load(vr + d) : d < HS ? v_load_tail(vr + d, HS - d) : v_zero();
+        v_store(vp + (static_cast<size_t>(d / kNR) * nk + j) * kNR + d % kNR, v);
+      }
+    }
+  }
+
+  // sc (nq, kn) = Q rows [q0, q0 + nq) · Kᵀ over keys [j0, j0 + kn), unscaled.
+  void scores(int q0, int nq, int j0, int kn) {
+    const size_t k_stride = static_cast<size_t>(a.HS) * kNR;
+    const float* q = a.qkv + static_cast<size_t>(q0) * a.ld_qkv + h * a.HS;
+    rows_times_panels(sc, ldsc, q, a.ld_qkv, nq, kp + (j0 / kNR) * k_stride, k_stride, kn, a.HS, tail);
+  }
+
+  // ctx (nq, HS), row stride ld_ctx, = sc (nq, kn) · V rows [j0, j0 + kn), each row then times inv[r].
+  void context(float* ctx, int nq, int j0, int kn) {
+    const int HS = a.HS;
+    rows_times_panels(ctx, a.ld_ctx, sc, ldsc, nq, vp + static_cast<size_t>(j0) * kNR, static_cast<size_t>(nk) * kNR,
+                      HS, kn, tail);
+    const int tail_d = HS % kW, body_d = HS - tail_d;
+    for (int r = 0; r < nq; ++r) {
+      float* c = ctx + static_cast<size_t>(r) * a.ld_ctx;
+      const VF vi = v_set1(inv[r]);
+      for (int d = 0; d < body_d; d += kW) v_store(c + d, v_mul(v_load(c + d), vi));
+      if (tail_d) v_store_tail(c + body_d, v_mul(v_load_tail(c + body_d, tail_d), vi), tail_d);
+    }
+  }
+};
+
+template <class Products>
+void attention_unit(const AttentionArgs& a, int s, int h, int qb_begin, int qb_end, float* scratch) {
   const SequenceSpan sp = a.seqs[s];
-  const int HS = a.HS, H = a.NH * a.HS, ld = a.ld_qkv;
+  const int HS = a.HS, ld = a.ld_qkv;
   const int row0 = sp.row_begin + qb_begin * kQB;
   const int row1 = sp.row_begin + qb_end * kQB < sp.row_end ? sp.row_begin + qb_end * kQB : sp.row_end;
   if (row0 >= row1) return;
@@ -73,45 +155,11 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
     }
     return;
   }
-  // Both products run on the GEMM micro-kernel: scores (nq, nk) = Q (nq, HS) · K (nk, HS)ᵀ and
-  // ctx (nq, HS) = P (nq, nk) · V (nk, HS). Q and P are read in place, K and V packed as B panels. (V
-  // read in place, rows 3H floats apart, ran slower at HS = 64: those rows fall into a few L1 sets.)
-  const int kpanels = (nk + kNR - 1) / kNR, vpanels = (HS + kNR - 1) / kNR;
-  const int ldsc = kpanels * kNR;
-  float* kp = scratch;                                                 // K panels: (kpanels, HS, kNR)
-  float* vp = kp + static_cast<size_t>(kpanels) * HS * kNR;            // V panels: (vpanels, nk, kNR)
-  float* sc = vp + static_cast<size_t>(vpanels) * nk * kNR;            // scores, then exp: (kQB, ldsc)
-  float* tail = sc + static_cast<size_t>(kQB) * ldsc;                  // a last partial row tile
-  float* inv = tail + static_cast<size_t>(kMR) * (nk > HS ? nk : HS);  // 1 / Σ exp per query row
-  // The head's rows of the QKV output are 3H floats apart and, just written by the GEMM, mostly out
-  // of L1 and L2: fetch the next panel's Q, K and V slices while this panel's keys are packed (the
-  // loads of the packing stalled on them; V is packed next and Q is read where it lies).
-  constexpr int kLine = 64 / sizeof(float);  // floats per cache line
-  const int lines = (HS + kLine - 1) / kLine;
-  for (int p = 0; p < kpanels; ++p) {
-    const int j0 = p * kNR, live = nk - j0 < kNR ? nk - j0 : kNR;
-    for (int j = j0 + kNR; j < j0 + 2 * kNR && j < nk; ++j) {
-      const int r = sp.key_begin + j;
-      const float* row = a.qkv + static_cast<size_t>(r) * ld + h * HS;
-      for (int l = 0; l < lines; ++l) {
-        if (r >= row0 && r < row1) __builtin_prefetch(row + l * kLine, 0, 3);
-        __builtin_prefetch(row + H + l * kLine, 0, 3);
-        __builtin_prefetch(row + 2 * H + l * kLine, 0, 3);
-      }
-    }
-    const float* keys = a.qkv + static_cast<size_t>(sp.key_begin + j0) * ld + H + h * HS;
-    pack_transposed(kp + static_cast<size_t>(p) * HS * kNR, keys, ld, live, kNR, HS);
-  }
-  // V panel p holds columns [p·kNR, p·kNR + kNR) of the head's values, one key per kNR floats, zero
-  // past HS.
-  const int body_v = HS - HS % kW, padded_v = vpanels * kNR;
-  for (int j = 0; j < nk; ++j) {
-    const float* vr = a.qkv + static_cast<size_t>(sp.key_begin + j) * ld + 2 * H + h * HS;
-    for (int d = 0; d < padded_v; d += kW) {
-      const VF v = d < body_v ? v_load(vr + d) : d < HS ? v_load_tail(vr + d, HS - d) : v_zero();
-      v_store(vp + (static_cast<size_t>(d / kNR) * nk + j) * kNR + d % kNR, v);
-    }
-  }
+  Products prod(a, sp, h, nk, row0, row1, scratch);
+  float* const sc = prod.sc;
+  float* const tail = prod.tail;
+  float* const inv = prod.inv;
+  const int ldsc = prod.ldsc;
   // Disentangled attention: the table rows [c_lo, c_lo + nc) are all this sequence's relative positions
   // reach (pos_col is nondecreasing, the slots ascending). Both tables' head slices are packed as B panels;
   // p2c (nk, ldc_pos) = K · pos_queryᵀ once for the unit, c2p (nq, ldc_pos) = Q · pos_keyᵀ per block.
@@ -125,7 +173,7 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
     c_lo = pos_col[-reach];
     nc = pos_col[reach] - c_lo + 1;
     ldc_pos = round_up(nc, kNR);
-    float* pq_panels = inv + kQB + 4 * kW;
+    float* pq_panels = prod.rest;
     float* pk = pq_panels + static_cast<size_t>(ldc_pos) * HS;
     c2p = pk + static_cast<size_t>(ldc_pos) * HS;
     p2c = c2p + static_cast<size_t>(kQB) * ldc_pos;
@@ -138,7 +186,7 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       }
     }
     if (a.pos_query) {
-      const float* keys = a.qkv + static_cast<size_t>(sp.key_begin) * ld + H + h * HS;
+      const float* keys = a.qkv + static_cast<size_t>(sp.key_begin) * ld + a.NH * HS + h * HS;
       rows_times_panels(p2c, ldc_pos, keys, ld, nk, pq_panels, static_cast<size_t>(HS) * kNR, nc, HS, tail);
     }
     pk_panels = a.pos_key ? pk : nullptr;
@@ -152,8 +200,8 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
   const VF c = v_set1(to_base2);
   const int* key_slot = a.slot + sp.key_begin;  // (nk) ascending: keys are packed in token order
 
-  for (int q0 = row0; q0 < row1; q0 += kQB) {
-    const int nq = row1 - q0 < kQB ? row1 - q0 : kQB;
+  for (int q0 = row0; q0 < row1; q0 += Products::kBlock) {
+    const int nq = row1 - q0 < Products::kBlock ? row1 - q0 : Products::kBlock;
     // The keys this block can see: all of them, or under a window those within ±window of some query
     // of the block, from j0 (a panel boundary) to j1; masked() then drops the rest per row.
     int j0 = 0, j1 = nk;
@@ -165,11 +213,12 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
       j0 -= j0 % kNR;
     }
     const int kn = j1 - j0;  // keys in this block's span of the score rows
-    // scores (nq, kn) = Q · Kᵀ over panels [j0 / kNR, ⌈j1 / kNR⌉) (j0 is a panel boundary), unscaled
-    const size_t k_stride = static_cast<size_t>(HS) * kNR;
-    const float* q = a.qkv + static_cast<size_t>(q0) * ld + h * HS;
-    rows_times_panels(sc, ldsc, q, ld, nq, kp + (j0 / kNR) * k_stride, k_stride, kn, HS, tail);
-    if (pk_panels) rows_times_panels(c2p, ldc_pos, q, ld, nq, pk_panels, k_stride, nc, HS, tail);
+    // scores (nq, kn) = Q · Kᵀ over keys [j0, j1) (j0 is a panel boundary), unscaled
+    prod.scores(q0, nq, j0, kn);
+    if (pk_panels) {
+      const float* q = a.qkv + static_cast<size_t>(q0) * ld + h * HS;
+      rows_times_panels(c2p, ldc_pos, q, ld, nq, pk_panels, static_cast<size_t>(HS) * kNR, nc, HS, tail);
+    }
     // softmax over the kn keys of each row, left unnormalised: exp(scale · (x − max x)) =
     // 2^(c·x − c·max x) for scale > 0; the 1 / Σ is applied to the context row instead of to every
     // probability (HS products per row instead of kn)
@@ -240,17 +289,9 @@ void attention_unit_simd(const AttentionArgs& a, int s, int h, int qb_begin, int
         for (int j = 0; j < kn; ++j) prow[key_slot[j0 + j]] = row[j] * inv[r];
       }
     }
-    // ctx (nq, HS) = exp · V over keys [j0, j1), written straight into the context rows, then scaled by 1 / Σ
+    // ctx (nq, HS) = exp · V over keys [j0, j1), written straight into the context rows, scaled by 1 / Σ
     float* ctx = a.ctx + static_cast<size_t>(q0) * a.ld_ctx + h * HS;
-    rows_times_panels(ctx, a.ld_ctx, sc, ldsc, nq, vp + static_cast<size_t>(j0) * kNR,
-                      static_cast<size_t>(nk) * kNR, HS, kn, tail);
-    const int tail_d = HS % kW, body_d = HS - tail_d;
-    for (int r = 0; r < nq; ++r) {
-      float* c = ctx + static_cast<size_t>(r) * a.ld_ctx;
-      const VF vi = v_set1(inv[r]);
-      for (int d = 0; d < body_d; d += kW) v_store(c + d, v_mul(v_load(c + d), vi));
-      if (tail_d) v_store_tail(c + body_d, v_mul(v_load_tail(c + body_d, tail_d), vi), tail_d);
-    }
+    prod.context(ctx, nq, j0, kn);
   }
 }
 
@@ -264,11 +305,12 @@ void attention_task(void* ctx, long u, int worker) {
   const AttentionArgs& a = *pl.a;
   const int part = static_cast<int>(u % pl.split);
   const int sh = static_cast<int>(u / pl.split);
-  attention_unit_simd(a, sh / a.NH, sh % a.NH, part * pl.per, part * pl.per + pl.per,
-                      a.scratch + static_cast<size_t>(worker) * a.scratch_floats);
+  attention_unit<Fp32Products>(a, sh / a.NH, sh % a.NH, part * pl.per, part * pl.per + pl.per,
+                               a.scratch + static_cast<size_t>(worker) * a.scratch_floats);
 }
 
-void attention_simd(const AttentionArgs& a) {
+// Every unit of the call through `task` (attention_task, or another level's with other products).
+void parallel_attention(const AttentionArgs& a, void (*task)(void*, long, int)) {
   const int qblocks = (a.T + kQB - 1) / kQB;
   const int threads = a.threads > 0 ? a.threads : 1;
   // Whole (sequence, head) units gather K and V once; split the query rows only when there are too
@@ -278,8 +320,10 @@ void attention_simd(const AttentionArgs& a) {
   pl.split = static_cast<long>(a.B) * a.NH >= 4L * threads ? 1 : qblocks;
   pl.per = (qblocks + pl.split - 1) / pl.split;
   // The scratch holds a.threads slices: never run on more threads than that.
-  parallel_for_limited(static_cast<long>(a.B) * a.NH * pl.split, threads, attention_task, &pl);
+  parallel_for_limited(static_cast<long>(a.B) * a.NH * pl.split, threads, task, &pl);
 }
+
+void attention_simd(const AttentionArgs& a) { parallel_attention(a, attention_task); }
 
 }  // namespace
 }  // namespace pbc
