@@ -319,7 +319,7 @@ def accuracy(paths: dict, engines: list[str]) -> list[dict]:
     rows = []
     for e in engines:
         family, _, precision = e.partition("-")
-        if not precision:
+        if not precision or "@" in e or ":" in e:  # another build, a forced level: they run in their own processes
             continue
         if family == "pybertcore":
             ours.to({"bf16": "bfloat16", "int8": "int8"}[precision])
