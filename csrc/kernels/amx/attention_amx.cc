@@ -54,16 +54,9 @@ inline void bf16_interleave_row(uint32_t* dst, VF even, VF odd) {
     dst[c] = static_cast<uint32_t>(bf16_from_float(e[c])) | (static_cast<uint32_t>(bf16_from_float(o[c])) << 16);
   }
 #else
-  const auto rounded = [](VF x) {  // each lane's bf16 in its low 16 bits
-    const __m512i u = _mm512_castps_si512(x);
-    const __m512i hi = _mm512_srli_epi32(u, 16);
-    const __m512i r = _mm512_srli_epi32(
-        _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(hi, _mm512_set1_epi32(1)))), 16);
-    const __mmask16 nan =
-        _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-    return _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(hi, _mm512_set1_epi32(0x40)));
-  };
-  _mm512_storeu_si512(dst, _mm512_or_si512(rounded(even), _mm512_slli_epi32(rounded(odd), 16)));
+  const __m512i lo = bf16_round_lanes(_mm512_castps_si512(even));
+  const __m512i hi = bf16_round_lanes(_mm512_castps_si512(odd));
+  _mm512_storeu_si512(dst, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
 #endif
 }
 

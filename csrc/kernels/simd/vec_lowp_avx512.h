@@ -95,9 +95,21 @@ inline __m512bh as_bh(VI x) {
 }
 inline VF v_dot_bf16(VF acc, VI a, VI b) { return _mm512_dpbf16_ps(acc, as_bh(a), as_bh(b)); }
 
+#ifndef PBC_SIMDE_AVX512
+// Each lane's float (its bits u) rounded exactly as quantize.h's bf16_from_float (nearest even, NaN kept
+// quiet; denormals rounded, not flushed as vcvtne2ps2bf16 would), in the lane's low 16 bits.
+inline __m512i bf16_round_lanes(__m512i u) {
+  const __m512i hi = _mm512_srli_epi32(u, 16);
+  const __m512i r = _mm512_srli_epi32(
+      _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(hi, _mm512_set1_epi32(1)))), 16);
+  const __mmask16 nan =
+      _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  return _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(hi, _mm512_set1_epi32(0x40)));
+}
+#endif
+
 // dst[j] (j < 8) ← the bf16 pair (src[2j], src[2j+1]) in one 32-bit lane, each rounded exactly as
-// quantize.h's bf16_from_float (nearest even, NaN kept quiet; denormals rounded, not flushed as
-// vcvtne2ps2bf16 would): the activations' conversion of the vdpbf16ps GEMM, 16 floats at a time.
+// bf16_from_float: the activations' conversion of the vdpbf16ps GEMM, 16 floats at a time.
 inline void bf16_pairs16(uint32_t* dst, const float* src) {
 #ifdef PBC_SIMDE_AVX512
   for (int j = 0; j < 8; ++j) {
@@ -105,13 +117,7 @@ inline void bf16_pairs16(uint32_t* dst, const float* src) {
              (static_cast<uint32_t>(bf16_from_float(src[2 * j + 1])) << 16);
   }
 #else
-  const __m512i u = _mm512_loadu_si512(src);
-  const __m512i hi = _mm512_srli_epi32(u, 16);
-  const __m512i r = _mm512_srli_epi32(
-      _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(hi, _mm512_set1_epi32(1)))), 16);
-  const __mmask16 nan =
-      _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-  const __m512i v = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(hi, _mm512_set1_epi32(0x40)));
+  const __m512i v = bf16_round_lanes(_mm512_loadu_si512(src));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtepi32_epi16(v));
 #endif
 }
