@@ -62,11 +62,6 @@ inline void bf16_interleave_row(uint32_t* dst, VF even, VF odd) {
 #endif
 }
 
-// 16 floats of row p from column d0 (of n), zeros past n.
-inline VF load_part(const float* p, int d0, int n) {
-  return d0 + kW <= n ? v_load(p + d0) : d0 < n ? v_load_tail(p + d0, n - d0) : v_zero();
-}
-
 // out (row tiles × col tiles of 16 × 16 fp32, row stride ldo floats) = Σ_s A_s · B_s: A's row tile i,
 // step s at a + i·16·a_stride + s·64 bytes (row stride a_stride bytes); B's column tile c, step s at
 // b + c·b_col_stride + s·kTileBytes. Blocks of up to 2 × 2 C tiles: each A and B tile load feeds two
@@ -149,7 +144,7 @@ struct AmxBf16Products {
   float* rest = nullptr;  //  hands those calls to the fp32 attention)
   int ldsc;
 
-  AmxBf16Products(const AttentionArgs& args, const SequenceSpan& sp, int head, int keys, int /*row0*/, int /*row1*/,
+  AmxBf16Products(const AttentionArgs& args, const SequenceSpan& sp, int head, int keys, int row0, int row1,
                   float* scratch)
       : a(args), h(head), nk(keys), lay(keys, args.HS) {
     kt = reinterpret_cast<char*>(scratch + lay.kt);
@@ -165,19 +160,11 @@ struct AmxBf16Products {
     const float* v_rows = k_rows + H;
     // K tile (t, s): row r is the d pair (32s + 2r, 32s + 2r + 1), column c key 16t + c: the transpose of
     // 16 keys × 16 d, two of them per step (d 32s .. 32s + 15, then .. 32s + 31).
-    // The head's rows of the QKV output, just written by the GEMM, are mostly out of L1 and L2: fetch the
-    // next key tile's Q, K and V lines while this one's keys are transposed (as Fp32Products does).
-    const int lines = (HS + 15) / 16;
+    // While a key tile is transposed, the next one's rows are fetched (prefetch_head_rows).
     for (int t = 0; t < lay.ktiles; ++t) {
       const int live = nk - 16 * t < 16 ? nk - 16 * t : 16;
-      for (int j = 16 * t + 16; j < 16 * t + 32 && j < nk; ++j) {
-        const float* row = k_rows + static_cast<size_t>(j) * ld;
-        for (int l = 0; l < lines; ++l) {
-          __builtin_prefetch(row - H + l * 16, 0, 3);
-          __builtin_prefetch(row + l * 16, 0, 3);
-          __builtin_prefetch(row + H + l * 16, 0, 3);
-        }
-      }
+      const int next0 = 16 * t + 16 < nk ? 16 * t + 16 : nk, next1 = 16 * t + 32 < nk ? 16 * t + 32 : nk;
+      prefetch_head_rows(a, h, sp.key_begin + next0, sp.key_begin + next1, row0, row1);
       for (int s = 0; s < lay.dsteps; ++s) {
         uint32_t* tile = reinterpret_cast<uint32_t*>(kt + (static_cast<size_t>(t) * lay.dsteps + s) * kTileBytes);
         for (int half = 0; half < 2; ++half) {
@@ -238,25 +225,14 @@ struct AmxBf16Products {
     tile_product(cb, ldcb, reinterpret_cast<const char*>(pb), kpad * 2, row_tiles,
                  vt + static_cast<size_t>(j0 / 32) * kTileBytes, static_cast<size_t>(lay.ksteps) * kTileBytes,
                  lay.dtiles, steps);
-    const int HS = a.HS, tail_d = HS % kW, body_d = HS - tail_d;
-    for (int r = 0; r < nq; ++r) {
-      float* c = ctx + static_cast<size_t>(r) * a.ld_ctx;
-      const float* t = cb + static_cast<size_t>(r) * ldcb;
-      const VF vi = v_set1(inv[r]);
-      for (int d = 0; d < body_d; d += kW) v_store(c + d, v_mul(v_load(t + d), vi));
-      if (tail_d) v_store_tail(c + body_d, v_mul(v_load(t + body_d), vi), tail_d);
-    }
+    scale_context_rows(ctx, a.ld_ctx, cb, ldcb, nq, a.HS, inv);
   }
 };
 
+// A unit with this thread's tiles configured, and released before it returns to the pool.
 void amx_attention_task(void* ctx, long u, int worker) {
-  const AttentionPlan& pl = *static_cast<const AttentionPlan*>(ctx);
-  const AttentionArgs& a = *pl.a;
-  const int part = static_cast<int>(u % pl.split);
-  const int sh = static_cast<int>(u / pl.split);
   tile_configure(16);
-  attention_unit<AmxBf16Products>(a, sh / a.NH, sh % a.NH, part * pl.per, part * pl.per + pl.per,
-                                  a.scratch + static_cast<size_t>(worker) * a.scratch_floats);
+  attention_task<AmxBf16Products>(ctx, u, worker);
   tile_release();
 }
 

@@ -62,6 +62,41 @@ inline void rows_times_panels(float* out, int ld_out, const float* a, size_t lda
   }
 }
 
+// kW floats of row p from column d0 (of n), zeros past n.
+inline VF load_part(const float* p, int d0, int n) {
+  return d0 + kW <= n ? v_load(p + d0) : d0 < n ? v_load_tail(p + d0, n - d0) : v_zero();
+}
+
+// The head's Q, K and V lines of the QKV output's packed rows [r0, r1) (Q only for query rows of the
+// unit, [row0, row1)): just written by the GEMM, they are mostly out of L1 and L2, and the products'
+// packing stalled on them. Both products fetch the next key block's rows while they pack this one's.
+inline void prefetch_head_rows(const AttentionArgs& a, int h, int r0, int r1, int row0, int row1) {
+  constexpr int kLine = 64 / sizeof(float);  // floats per cache line
+  const int HS = a.HS, H = a.NH * a.HS, lines = (HS + kLine - 1) / kLine;
+  for (int r = r0; r < r1; ++r) {
+    const float* row = a.qkv + static_cast<size_t>(r) * a.ld_qkv + h * HS;
+    for (int l = 0; l < lines; ++l) {
+      if (r >= row0 && r < row1) __builtin_prefetch(row + l * kLine, 0, 3);
+      __builtin_prefetch(row + H + l * kLine, 0, 3);
+      __builtin_prefetch(row + 2 * H + l * kLine, 0, 3);
+    }
+  }
+}
+
+// ctx rows [0, nq) (row stride ld_ctx) = rows of `sums` (row stride ld_sums; it may be ctx itself) times
+// inv[r]: the context's normalisation by 1 / Σ exp, HS values a row.
+inline void scale_context_rows(float* ctx, int ld_ctx, const float* sums, int ld_sums, int nq, int HS,
+                               const float* inv) {
+  const int tail_d = HS % kW, body_d = HS - tail_d;
+  for (int r = 0; r < nq; ++r) {
+    float* c = ctx + static_cast<size_t>(r) * ld_ctx;
+    const float* t = sums + static_cast<size_t>(r) * ld_sums;
+    const VF vi = v_set1(inv[r]);
+    for (int d = 0; d < body_d; d += kW) v_store(c + d, v_mul(v_load(t + d), vi));
+    if (tail_d) v_store_tail(c + body_d, v_mul(v_load_tail(t + body_d, tail_d), vi), tail_d);
+  }
+}
+
 // The products of one unit on the GEMM micro-kernel: K and V of the (sequence, head) packed as B panels
 // once (the constructor), then per block of query rows scores (nq, kn) = Q · Kᵀ and the context
 // (nq, HS) = E · V / Σ E over keys [j0, j0 + kn) (j0 a multiple of kNR; E the softmax's exponentials, in
@@ -87,33 +122,22 @@ struct Fp32Products {
     tail = sc + static_cast<size_t>(kQB) * ldsc;
     inv = tail + static_cast<size_t>(kMR) * (nk > HS ? nk : HS);
     rest = inv + kQB + 4 * kW;
-    // The head's rows of the QKV output are 3H floats apart and, just written by the GEMM, mostly out
-    // of L1 and L2: fetch the next panel's Q, K and V slices while this panel's keys are packed (the
-    // loads of the packing stalled on them; V is packed next and Q is read where it lies).
-    constexpr int kLine = 64 / sizeof(float);  // floats per cache line
-    const int lines = (HS + kLine - 1) / kLine;
+    // While a panel's keys are packed, the next panel's rows are fetched (V is packed next and Q is read
+    // where it lies).
     for (int p = 0; p < kpanels; ++p) {
       const int j0 = p * kNR, live = nk - j0 < kNR ? nk - j0 : kNR;
-      for (int j = j0 + kNR; j < j0 + 2 * kNR && j < nk; ++j) {
-        const int r = sp.key_begin + j;
-        const float* row = a.qkv + static_cast<size_t>(r) * ld + h * HS;
-        for (int l = 0; l < lines; ++l) {
-          if (r >= row0 && r < row1) __builtin_prefetch(row + l * kLine, 0, 3);
-          __builtin_prefetch(row + H + l * kLine, 0, 3);
-          __builtin_prefetch(row + 2 * H + l * kLine, 0, 3);
-        }
-      }
+      const int next0 = j0 + kNR < nk ? j0 + kNR : nk, next1 = j0 + 2 * kNR < nk ? j0 + 2 * kNR : nk;
+      prefetch_head_rows(a, h, sp.key_begin + next0, sp.key_begin + next1, row0, row1);
       const float* keys = a.qkv + static_cast<size_t>(sp.key_begin + j0) * ld + H + h * HS;
       pack_transposed(kp + static_cast<size_t>(p) * HS * kNR, keys, ld, live, kNR, HS);
     }
     // V panel p holds columns [p·kNR, p·kNR + kNR) of the head's values, one key per kNR floats, zero
     // past HS.
-    const int body_v = HS - HS % kW, padded_v = vpanels * kNR;
+    const int padded_v = vpanels * kNR;
     for (int j = 0; j < nk; ++j) {
       const float* vr = a.qkv + static_cast<size_t>(sp.key_begin + j) * ld + 2 * H + h * HS;
       for (int d = 0; d < padded_v; d += kW) {
-        const VF v = d < body_v ? v_load(vr + d) : d < HS ? v_load_tail(vr + d, HS - d) : v_zero();
-        v_store(vp + (static_cast<size_t>(d / kNR) * nk + j) * kNR + d % kNR, v);
+        v_store(vp + (static_cast<size_t>(d / kNR) * nk + j) * kNR + d % kNR, load_part(vr, d, HS));
       }
     }
   }
@@ -130,13 +154,7 @@ struct Fp32Products {
     const int HS = a.HS;
     rows_times_panels(ctx, a.ld_ctx, sc, ldsc, nq, vp + static_cast<size_t>(j0) * kNR, static_cast<size_t>(nk) * kNR,
                       HS, kn, tail);
-    const int tail_d = HS % kW, body_d = HS - tail_d;
-    for (int r = 0; r < nq; ++r) {
-      float* c = ctx + static_cast<size_t>(r) * a.ld_ctx;
-      const VF vi = v_set1(inv[r]);
-      for (int d = 0; d < body_d; d += kW) v_store(c + d, v_mul(v_load(c + d), vi));
-      if (tail_d) v_store_tail(c + body_d, v_mul(v_load_tail(c + body_d, tail_d), vi), tail_d);
-    }
+    scale_context_rows(ctx, a.ld_ctx, ctx, a.ld_ctx, nq, HS, inv);
   }
 };
 
@@ -300,16 +318,19 @@ struct AttentionPlan {
   int split, per;
 };
 
+// Unit u of the plan (its (sequence, head) u / split, query blocks of part u % split) on the worker's
+// scratch slice, with the given products.
+template <class Products>
 void attention_task(void* ctx, long u, int worker) {
   const AttentionPlan& pl = *static_cast<const AttentionPlan*>(ctx);
   const AttentionArgs& a = *pl.a;
   const int part = static_cast<int>(u % pl.split);
   const int sh = static_cast<int>(u / pl.split);
-  attention_unit<Fp32Products>(a, sh / a.NH, sh % a.NH, part * pl.per, part * pl.per + pl.per,
-                               a.scratch + static_cast<size_t>(worker) * a.scratch_floats);
+  attention_unit<Products>(a, sh / a.NH, sh % a.NH, part * pl.per, part * pl.per + pl.per,
+                           a.scratch + static_cast<size_t>(worker) * a.scratch_floats);
 }
 
-// Every unit of the call through `task` (attention_task, or another level's with other products).
+// Every unit of the call through `task` (attention_task<Fp32Products>, or another level's).
 void parallel_attention(const AttentionArgs& a, void (*task)(void*, long, int)) {
   const int qblocks = (a.T + kQB - 1) / kQB;
   const int threads = a.threads > 0 ? a.threads : 1;
@@ -323,7 +344,7 @@ void parallel_attention(const AttentionArgs& a, void (*task)(void*, long, int)) 
   parallel_for_limited(static_cast<long>(a.B) * a.NH * pl.split, threads, task, &pl);
 }
 
-void attention_simd(const AttentionArgs& a) { parallel_attention(a, attention_task); }
+void attention_simd(const AttentionArgs& a) { parallel_attention(a, attention_task<Fp32Products>); }
 
 }  // namespace
 }  // namespace pbc
