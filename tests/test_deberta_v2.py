@@ -5,6 +5,7 @@ test_families, test_heads, test_module_tree, test_precision, test_finetune_flow 
 - DeBERTa-v3's own geometry (256 buckets, 512 positions) on sequences far past the exact-distance range,
   ragged, T = 1, at every kernel level this machine runs;
 - the masked-LM head on a narrower embedding (E < H: the projection before the norm, the head's H → E);
+- sequences longer than max_position_embeddings, which transformers takes when no absolute positions limit them;
 - the errors: the v2-xlarge convolution, legacy=False, a head size the core does not run, too long inputs.
 
 transformers (torch, CPU) is the oracle; 1e-4 on real tokens.
@@ -41,7 +42,8 @@ def test_log_buckets_match_transformers(buckets, limit):
 @pytest.mark.parametrize("overrides", [{}, dict(position_buckets=-1, max_relative_positions=20),
                                        dict(position_buckets=-1, max_relative_positions=-1)])
 def test_relative_columns_are_transformers_gather_indices(overrides):
-    """The table row each (query, key) reads: transformers' c2p_pos, and its p2c_pos transposed."""
+    """The table row each (query, key) reads: transformers' c2p_pos, and its p2c_pos transposed, also past
+    max_position_embeddings, where the core extends the map by its end values."""
     import torch
     import transformers
     from transformers.models.deberta_v2.modeling_deberta_v2 import build_relative_position
@@ -49,14 +51,18 @@ def test_relative_columns_are_transformers_gather_indices(overrides):
     tf_config = transformers.DebertaV2Config(**{**V3, **overrides})
     config = pybertcore.DebertaV2Config(**{**V3, **overrides})
     span = config.relative_span()
-    T = config.max_position_embeddings
+    columns = relative_columns(config)
+    S = (len(columns) + 1) // 2
+    assert len(columns) == 2 * S - 1 and S >= config.max_position_embeddings
+    assert columns[0] == 0 and columns[-1] == 2 * span - 1  # the ends the core extends by
+    T = S + 45
     layer = torch.zeros(1, T, 1)
     rel = build_relative_position(layer, layer, bucket_size=getattr(tf_config, "position_buckets", -1),
                                   max_position=config.relative_limit())[0].numpy()
     c2p = np.clip(rel + span, 0, 2 * span - 1)
     p2c = np.clip(-rel + span, 0, 2 * span - 1).T
     i, j = np.indices((T, T))
-    ours = relative_columns(config)[i - j + T - 1]
+    ours = columns[np.clip(i - j, -(S - 1), S - 1) + S - 1]
     np.testing.assert_array_equal(ours, c2p)
     np.testing.assert_array_equal(ours, p2c)
 
@@ -119,9 +125,29 @@ def test_config_forms_and_errors(tmp_path):
         pybertcore.DebertaV2Config(hidden_size=48, num_attention_heads=4, attention_head_size=16)
     with pytest.raises(ValueError, match="pos_att_type"):
         pybertcore.DebertaV2Config(pos_att_type=["c2c"])
-    model = pybertcore.DebertaV2Model(pybertcore.DebertaV2Config(**{**V3, "max_position_embeddings": 16}))
+    absolute = {**V3, "max_position_embeddings": 16, "position_biased_input": True}
+    model = pybertcore.DebertaV2Model(pybertcore.DebertaV2Config(**absolute))
     with pytest.raises(ValueError, match="exceeds max_position_embeddings 16"):
         model(np.ones((1, 17), dtype=np.int64))
+    # log buckets that never settle (a limit of 16 under 256 buckets): no sequences past the map's reach
+    model = pybertcore.DebertaV2Model(pybertcore.DebertaV2Config(**{**V3, "max_position_embeddings": 16}))
+    model(np.ones((1, 16), dtype=np.int64))
+    with pytest.raises(ValueError, match="exceeds the relative positions' reach 16"):
+        model(np.ones((1, 17), dtype=np.int64))
+
+
+@pytest.mark.parametrize("overrides", [dict(max_position_embeddings=24, position_buckets=8),
+                                       dict(max_position_embeddings=20, position_buckets=-1, max_relative_positions=12)])
+def test_v3_takes_sequences_longer_than_max_positions(tmp_path, isa, overrides):
+    """Without absolute positions transformers takes any length (the relative positions clamp): so do we,
+    ragged, with a sequence in the same batch as short as one token; T = 61 > max_position_embeddings."""
+    tf_model = make_transformers_model("deberta-v2", "ForSequenceClassification", tmp_path, **{**V3, **overrides})
+    model = pybertcore.AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    inputs = ragged_inputs("deberta-v2", 0, lengths=(61, 1, 33, 47), T=61)
+    ours = model(**inputs, output_hidden_states=True)
+    theirs = run_transformers(tf_model, inputs, output_hidden_states=True)
+    assert max_abs_on_mask(ours.hidden_states[-1], to_numpy(theirs.hidden_states[-1]), inputs["attention_mask"]) < TOL
+    assert np.abs(ours.logits - to_numpy(theirs.logits)).max() < TOL
 
 
 def test_loading_report_of_a_v3_pretraining_checkpoint(tmp_path, caplog):

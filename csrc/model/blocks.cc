@@ -142,11 +142,11 @@ void attention_block(const Pass& p, int l, float* x_mid, float* x_mid_packed, fl
   at.T = p.T;
   at.scale = 1.0f / std::sqrt(static_cast<float>(HS * c.score_scale_factor));
   at.rel_bias = p.w.relative_bias.empty() ? nullptr : p.w.relative_bias.data();
-  at.rel_span = c.P;
+  at.rel_span = p.rel_span;
   at.pos_key = lw.pos_key.empty() ? nullptr : lw.pos_key.data();
   at.pos_query = lw.pos_query.empty() ? nullptr : lw.pos_query.data();
   at.ld_pos = H;
-  at.pos_col = p.w.pos_col.empty() ? nullptr : p.w.pos_col.data();
+  at.pos_col = p.pos_col;
   at.window = c.layer_window.empty() ? 0 : c.layer_window[l];
   at.scratch = p.a.attn_scratch;
   at.scratch_floats = p.attn_scratch_per_thread;

@@ -46,6 +46,8 @@ struct Pass {
   int T;                 // tokens per padded sequence
   int threads;           // the call's team size (attention scratch holds this many slices)
   size_t attn_scratch_per_thread;
+  const int* pos_col;    // the disentangled terms' relative position map for this T (or null), and its span
+  int rel_span;          // (also the relative bias's: P)
 };
 
 // x (N, H) = [projection ∘] LayerNorm(word + token type + position embeddings), or with

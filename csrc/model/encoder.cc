@@ -49,15 +49,31 @@ void validate_ids(const int64_t* ids, size_t n, int64_t limit, const char* what,
   }
 }
 
+// The span of the disentangled terms' map (|i − j| < span), and whether it is clamped: its ends are the
+// tables' first and last rows, which it then reads at every farther distance too (it is nondecreasing).
+int map_span(const EncoderWeights& w) { return static_cast<int>(w.pos_col.size() + 1) / 2; }
+bool map_clamped(const EncoderConfig& c, const EncoderWeights& w) {
+  return !w.pos_col.empty() && w.pos_col.front() == 0 && w.pos_col.back() == c.pos_rows - 1;
+}
+
 void validate_inputs(const EncoderConfig& c, const EncoderWeights& w, const ForwardInputs& in,
                      const ForwardOutputs& out) {
   if (in.B < 0 || in.T < 1) throw std::invalid_argument("input_ids must hold at least one token per sequence");
   if (!in.input_ids) throw std::invalid_argument("input_ids is required");
-  // The relative bias and the disentangled terms are indexed by token distance, whatever the position
-  // ids say.
-  if ((!in.position_ids || !w.relative_bias.empty() || !w.pos_col.empty()) && in.T > c.P) {
+  // Positions 0 .. T − 1 made here index tables of P rows (absolute embeddings, rotary); the relative
+  // bias is indexed by token distance, whatever the position ids say. Without those, nothing limits T
+  // but the disentangled map (DeBERTa-v3's has no absolute positions: transformers takes any length).
+  bool rotary = false;
+  for (int r : c.layer_rotary) rotary = rotary || r >= 0;
+  const bool made_positions = !in.position_ids && (c.absolute_positions || rotary);
+  if ((made_positions || !w.relative_bias.empty()) && in.T > c.P) {
     throw std::invalid_argument("sequence length " + std::to_string(in.T) + " exceeds max_position_embeddings " +
                                 std::to_string(c.P));
+  }
+  if (!w.pos_col.empty() && in.T > map_span(w) && !map_clamped(c, w)) {
+    throw std::invalid_argument("sequence length " + std::to_string(in.T) + " exceeds the relative positions' reach " +
+                                std::to_string(map_span(w)) + " (max_position_embeddings " + std::to_string(c.P) +
+                                ")");
   }
   const size_t BT = static_cast<size_t>(in.B) * in.T;
   validate_ids(in.input_ids, BT, c.V, "input_ids", "vocab_size");
@@ -125,7 +141,11 @@ Encoder::Encoder(const EncoderConfig& c, EncoderWeights w) : config_(c), weights
     if (!weights_.relative_bias.empty()) {
       throw std::invalid_argument("encoder weights: a relative bias and disentangled position terms together");
     }
-    check_size(weights_.pos_col.size(), 2 * static_cast<size_t>(c.P) - 1, "relative position map");
+    if (weights_.pos_col.size() % 2 == 0 || weights_.pos_col.size() < 2 * static_cast<size_t>(c.P) - 1) {
+      throw std::invalid_argument("relative position map: expected an odd number of at least " +
+                                  std::to_string(2 * static_cast<size_t>(c.P) - 1) + " values (2S - 1, S >= " +
+                                  "max_position_embeddings), got " + std::to_string(weights_.pos_col.size()));
+    }
     for (size_t i = 0; i < weights_.pos_col.size(); ++i) {
       const int col = weights_.pos_col[i];
       if (col < 0 || col >= c.pos_rows || (i > 0 && col < weights_.pos_col[i - 1])) {
@@ -201,6 +221,29 @@ std::vector<Group> group_sequences(const TokenPacking& whole, int cap) {
   return groups;
 }
 
+// The disentangled terms' map for sequences of T tokens: the weights' own, or, for a longer T, a clamped
+// map extended by its end values to span T.
+struct RelativeMap {
+  std::vector<int> extended;
+  const int* col = nullptr;
+  int span = 0;
+};
+
+RelativeMap relative_map(const EncoderConfig& c, const EncoderWeights& w, int T) {
+  RelativeMap m;
+  m.span = c.P;  // the relative bias's (and unused without either)
+  if (w.pos_col.empty()) return m;
+  const int S = map_span(w);
+  m.col = w.pos_col.data();
+  m.span = S;
+  if (T <= S) return m;
+  m.extended.resize(2 * static_cast<size_t>(T) - 1);
+  for (int d = -(T - 1); d < T; ++d) m.extended[d + T - 1] = w.pos_col[std::clamp(d, -(S - 1), S - 1) + S - 1];
+  m.col = m.extended.data();
+  m.span = T;
+  return m;
+}
+
 }  // namespace
 
 WorkspaceLayout Encoder::layout(int B, int N, int T, bool pooled, int threads) const {
@@ -229,6 +272,7 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
   const int full_T = std::max(in.T, std::min(c.P, kPassRows));
   const BorrowedWorkspace ws(pool_, layout(max_B, max_rows, in.T, out.pooler_output != nullptr, lease.threads()).total,
                              layout(kPassRows, kPassRows, full_T, true, lease.threads()).total);
+  const RelativeMap rel = relative_map(c, weights_, in.T);
   const size_t T = static_cast<size_t>(in.T), H = c.H, NH = c.NH;
   const Strides strides{static_cast<size_t>(in.B) * T * H, static_cast<size_t>(in.B) * NH * T * T};
   if (out.attentions) std::memset(out.attentions, 0, sizeof(float) * c.L * strides.layer_probs);
@@ -247,19 +291,19 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     go.pooler_output = out.pooler_output ? out.pooler_output + b * H : nullptr;
     go.hidden_states = out.hidden_states ? out.hidden_states + b * T * H : nullptr;
     go.attentions = out.attentions ? out.attentions + b * NH * T * T : nullptr;
-    pass(gi, go, strides, ws.data(), lease.threads());
+    pass(gi, go, strides, ws.data(), lease.threads(), rel.col, rel.span);
   }
   if (cancel_requested()) throw Cancelled();
 }
 
 void Encoder::pass(const ForwardInputs& in, const ForwardOutputs& out, const Strides& strides, float* workspace,
-                   int threads) const {
+                   int threads, const int* pos_col, int rel_span) const {
   const EncoderConfig& c = config_;
   const int B = in.B, T = in.T, H = c.H, L = c.L;
   const TokenPacking pk = pack_tokens(in);
   const WorkspaceLayout plan = layout(B, pk.rows(), T, out.pooler_output != nullptr, threads);
   const Activations a = plan.carve(workspace);
-  const Pass p{c, weights_, *kernels_, pk, a, pk.rows(), T, threads, plan.attn_per_thread};
+  const Pass p{c, weights_, *kernels_, pk, a, pk.rows(), T, threads, plan.attn_per_thread, pos_col, rel_span};
 
   const float* x_packed = embeddings_forward(p, a.x, L > 0 ? handover_to(layer(0).qkv, a.packed) : nullptr, in);
   if (out.hidden_states) scatter_rows(out.hidden_states, a.x, pk, B, T, H);

@@ -79,7 +79,10 @@ struct EncoderWeights {
   Dense pooler;                        // (H, H) + tanh, empty when the family has none
   Norm final_norm;                     // (H) after the last layer (pre-LN families), empty otherwise
   WeightVector relative_bias;          // (NH, 2P − 1) AttentionArgs::rel_bias with rel_span P, or empty
-  std::vector<int> pos_col;            // (2P − 1) AttentionArgs::pos_col with rel_span P, or empty
+  // (2S − 1), S ≥ P: AttentionArgs::pos_col with rel_span S, or empty. A map whose ends are the tables'
+  // first and last rows reads them at every farther distance too (a clamped map, as DeBERTa's), so it
+  // takes sequences longer than S; any other refuses them.
+  std::vector<int> pos_col;
   std::vector<RotaryTable> rotary;     // indexed by EncoderConfig::layer_rotary
 };
 

@@ -117,8 +117,9 @@ class AttentionPlan:
 @dataclass(frozen=True)
 class DisentangledPlan:
     """DeBERTa's relative positions for one config: the shared table of ``rows`` relative embeddings (its
-    module, and its LayerNorm's or None), the table row each relative position i − j in (−P, P) reads
-    (``columns``, (2P − 1,) int32), and which terms exist (content→position reads pos_key,
+    module, and its LayerNorm's or None), the table row each relative position i − j in (−S, S) reads
+    (``columns``, (2S − 1,) int32, S ≥ P; the core extends a map that ends on the table's first and last
+    rows to longer sequences by those rows), and which terms exist (content→position reads pos_key,
     position→content pos_query: each a layer role, possibly the attention's own key / query projection
     when the config shares them; neither when the config names no term, and the table is then unused).
     A config may have the table's LayerNorm without the table (transformers makes it from norm_rel_ebd

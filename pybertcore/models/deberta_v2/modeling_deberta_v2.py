@@ -71,15 +71,29 @@ def log_bucket_positions(relative: np.ndarray, buckets: int, limit: int) -> np.n
 
 
 def relative_columns(c: DebertaV2Config) -> np.ndarray:
-    """(2P − 1,) int32: for i − j from −(P − 1) to P − 1, the row of the relative-embedding table both
+    """(2S − 1,) int32: for i − j from −(S − 1) to S − 1, the row of the relative-embedding table both
     terms read: clamp(bucket(i − j) + span, 0, 2·span − 1), as transformers' c2p_pos (and p2c_pos, which
-    the buckets' symmetry makes the same row)."""
-    P, span = c.max_position_embeddings, c.relative_span()
-    d = np.arange(-(P - 1), P, dtype=np.int64)
+    the buckets' symmetry makes the same row).
+
+    S is the least span ≥ max_position_embeddings past which every distance reads the table's first row
+    (i < j) or its last (i > j): the buckets grow with the distance and the clamp holds them at the ends,
+    which they reach by the distance ``max_relative_positions`` (log buckets) or the span (linear). The
+    core reads longer sequences by extending the map with those end values, as transformers takes any
+    length when no absolute positions limit it. Not so when the ends lie past 65536 (S = 65536), nor for
+    log buckets whose limit is within half the buckets (their logarithm falls with the distance and they
+    never settle: S = max_position_embeddings)."""
+    P, span, limit = c.max_position_embeddings, c.relative_span(), c.relative_limit()
     buckets = getattr(c, "position_buckets", -1)
-    if buckets > 0:
-        d = log_bucket_positions(d, buckets, c.relative_limit())
-    return np.clip(d + span, 0, 2 * span - 1).astype(np.int32)
+    settles = buckets <= 0 or limit - 1 > buckets // 2
+    reach = min(max(P, limit + 1, span + 1), max(P, 1 << 16)) if settles else P
+    d = np.arange(-(reach - 1), reach, dtype=np.int64)
+    columns = np.clip((log_bucket_positions(d, buckets, limit) if buckets > 0 else d) + span,
+                      0, 2 * span - 1)
+    first, last = np.flatnonzero(columns == 0), np.flatnonzero(columns == 2 * span - 1)
+    if not settles or first.size == 0 or last.size == 0:
+        return columns.astype(np.int32)
+    S = max(P, 1 - int(d[first[-1]]), int(d[last[0]]) + 1)
+    return np.ascontiguousarray(columns[reach - S:reach + S - 1], dtype=np.int32)
 
 
 def deberta_v2_attention(c: DebertaV2Config, d: EncoderDims) -> AttentionPlan:
