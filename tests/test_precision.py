@@ -213,6 +213,23 @@ def test_int8_quantizer_identical_on_every_level(isa):
             assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), (name, x.shape, a, b)
 
 
+def test_int8_quantizer_identical_on_random_rows(isa):
+    """Many rows of each kind the candidate shortcut meets (heavy tails, ties near the top, mostly zeros,
+    an outlier channel): the same codes, scales, zero points and outliers as the scalar quantizer."""
+    rng = np.random.default_rng(11)
+    for K in [9, 17, 40, 100, 384, 1000]:
+        rows = [rng.standard_normal((200, K)), rng.standard_t(2, (200, K)), np.round(rng.standard_normal((200, K)) * 3),
+                rng.standard_normal((200, K)) * (rng.random((200, K)) < 0.1)]
+        channel = rng.standard_normal((200, K))
+        channel[:, K // 3] *= 60.0
+        rows.append(channel)
+        x = np.concatenate(rows).astype(np.float32)
+        want = _core.testing.quantize_activations(x, isa="scalar")
+        got = _core.testing.quantize_activations(x, isa=isa)
+        for name, a, b in zip(["codes", "scale", "zero point", "outlier index", "outlier value"], want, got):
+            assert np.array_equal(a, b), (name, K)
+
+
 def test_int8_row_extremes():
     """Constant rows, zero rows, one huge value, NaN-free extremes: no overflow, no division by zero."""
     x = np.zeros((4, 40), dtype=np.float32)

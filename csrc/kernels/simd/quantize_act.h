@@ -22,8 +22,10 @@
 namespace pbc {
 namespace {
 
-inline void quantize_act_row_simd(uint8_t* q, float* scale, int32_t* zero, int32_t* out_idx, float* out_val,
-                                  const float* a, int K, int Kp) {
+// Steps 1 and 2 of the header's plan: the row's kO outliers (indices in the scalar code's order) and
+// the range [lo, hi] of the other values, by an insertion network per lane. Any row of ≥ kO values
+// without NaN.
+inline void act_outliers_by_network(const float* a, int K, int* idx, float* lo_out, float* hi_out) {
   constexpr int kO = kActOutliers;
   const VF sign = v_set1(-0.0f);
   const int Kv = K / kW * kW;  // whole registers; the tail [Kv, K) is read masked (zeros)
@@ -31,10 +33,8 @@ inline void quantize_act_row_simd(uint8_t* q, float* scale, int32_t* zero, int32
   //    kO-th largest of a row of ≥ kO values (a row with fewer than kO non-zeros has T = 0 anyway).
   VF top[kO];
   for (int j = 0; j < kO; ++j) top[j] = v_set1(-1.0f);
-  bool nan = false;
   for (int k = 0; k < K; k += kW) {
     const VF x = k < Kv ? v_load(a + k) : v_load_tail(a + k, K - k);
-    nan = nan || v_mask_nan(x) != 0;
     VF m = v_andnot(sign, x);
 #pragma GCC unroll 16
     for (int j = 0; j < kO; ++j) {
@@ -42,10 +42,6 @@ inline void quantize_act_row_simd(uint8_t* q, float* scale, int32_t* zero, int32
       m = v_min(top[j], m);
       top[j] = hi;
     }
-  }
-  if (K < kO || nan) {
-    quantize_act_row(q, scale, zero, out_idx, out_val, a, K, Kp);
-    return;
   }
   alignas(64) float cand[kO * kW];
   for (int j = 0; j < kO; ++j) v_store(cand + j * kW, top[j]);
@@ -69,7 +65,6 @@ inline void quantize_act_row_simd(uint8_t* q, float* scale, int32_t* zero, int32
   for (int j = 0; j < kO; ++j) n_gt += mag[j] > T;
 
   // 2. The range of the non-outliers, and the outliers' indices.
-  int idx[kO];
   int found_gt = 0, found_eq = 0;
   const VF vT = v_set1(T), zero_v = v_zero();
   VF vlo = zero_v, vhi = zero_v;
@@ -98,8 +93,8 @@ inline void quantize_act_row_simd(uint8_t* q, float* scale, int32_t* zero, int32
       }
     }
   }
-  lo = v_reduce_min(vlo) < lo ? v_reduce_min(vlo) : lo;
-  hi = v_reduce_max(vhi) > hi ? v_reduce_max(vhi) : hi;
+  *lo_out = v_reduce_min(vlo) < lo ? v_reduce_min(vlo) : lo;
+  *hi_out = v_reduce_max(vhi) > hi ? v_reduce_max(vhi) : hi;
   // The outliers in the scalar code's order: |a| descending, then index (insertion sort of kO).
   for (int i = 1; i < kO; ++i) {
     const int k = idx[i];
@@ -110,11 +105,114 @@ inline void quantize_act_row_simd(uint8_t* q, float* scale, int32_t* zero, int32
     }
     idx[j] = k;
   }
+}
+
+// The same outliers and range from a short list of candidates: kFound, or kNaN for a row holding a
+// NaN, or kCrowded when the list would pass kCandidates (many values tied near the top, or fewer than
+// kO non-zeros), and the caller then takes the network. θ is a lane maximum that kO lane maxima reach:
+// kO distinct values are at least θ (lanes past a short row's end read 0, and θ = 0 bounds anything),
+// so θ ≤ T and every outlier is among the
+// values with |a| ≥ θ, the candidates; everything below θ is in the range. The candidates arrive in
+// index order, so the scalar code's insertion over them alone keeps its outliers in its order (|a|
+// descending, then index): the values it skips are all smaller than those it keeps.
+constexpr int kCandidates = 64;
+enum class Candidates { kFound, kNaN, kCrowded };
+inline Candidates act_outliers_by_candidates(const float* a, int K, int* idx, float* lo_out, float* hi_out) {
+  constexpr int kO = kActOutliers;
+  static_assert(kW >= kO, "θ needs kO lanes");
+  const VF sign = v_set1(-0.0f), zero_v = v_zero();
+  const int Kv = K / kW * kW;
+  // Both passes: whole registers, then the tail read masked (zeros).
+  VF lane_max = zero_v;
+  unsigned nan = 0;
+  for (int k = 0; k < Kv; k += kW) {
+    const VF x = v_load(a + k);
+    nan |= v_mask_nan(x);
+    lane_max = v_max(lane_max, v_andnot(sign, x));
+  }
+  if (Kv < K) {
+    const VF x = v_load_tail(a + Kv, K - Kv);
+    nan |= v_mask_nan(x);
+    lane_max = v_max(lane_max, v_andnot(sign, x));
+  }
+  if (nan) return Candidates::kNaN;
+  // θ: the largest lane maximum that at least kO lane maxima (itself included) reach, without a branch
+  // on the data (a scalar sorting network here mispredicted its way to ~1000 cycles a row).
+  alignas(64) float lanes[kW];
+  v_store(lanes, lane_max);
+  float th = 0.0f;
+  for (int l = 0; l < kW; ++l) {
+    const int reach = __builtin_popcount(v_mask_ge(lane_max, v_set1(lanes[l])));
+    th = reach >= kO && lanes[l] > th ? lanes[l] : th;
+  }
+  const VF theta = v_set1(th);
+  int cand[kCandidates];
+  int n = 0;
+  VF vlo = zero_v, vhi = zero_v;
+  auto scan = [&](VF x, int k, unsigned live) {  // false: crowded
+    const VF m = v_andnot(sign, x);
+    const VF below = v_select_lt(m, theta, x, zero_v);
+    vlo = v_min(vlo, below);
+    vhi = v_max(vhi, below);
+    unsigned big = v_mask_ge(m, theta) & live;
+    if (!big) return true;
+    if (n + __builtin_popcount(big) > kCandidates) return false;
+    for (; big; big &= big - 1) cand[n++] = k + __builtin_ctz(big);
+    return true;
+  };
+  for (int k = 0; k < Kv; k += kW) {
+    if (!scan(v_load(a + k), k, ~0u)) return Candidates::kCrowded;
+  }
+  if (Kv < K && !scan(v_load_tail(a + Kv, K - Kv), Kv, (1u << (K - Kv)) - 1u)) return Candidates::kCrowded;
+  // The scalar code's insertion, over the candidates (n ≥ kO: the lanes behind θ give kO of them).
+  float mag[kO];
+  int slot[kO];  // the outliers' places in cand
+  int n_out = 0;
+  for (int c = 0; c < n; ++c) {
+    const float m = fabsf(a[cand[c]]);
+    if (n_out < kO || m > mag[kO - 1]) {
+      int j = n_out < kO ? n_out++ : kO - 1;
+      while (j > 0 && mag[j - 1] < m) {
+        mag[j] = mag[j - 1];
+        slot[j] = slot[j - 1];
+        --j;
+      }
+      mag[j] = m;
+      slot[j] = c;
+    }
+  }
+  // The candidates left out join the range (all ≤ T: below it, or tied with it).
+  bool taken[kCandidates] = {};
+  for (int j = 0; j < kO; ++j) taken[slot[j]] = true, idx[j] = cand[slot[j]];
+  float lo = v_reduce_min(vlo), hi = v_reduce_max(vhi);
+  for (int c = 0; c < n; ++c) {
+    if (taken[c]) continue;
+    const float v = a[cand[c]];
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+  }
+  *lo_out = lo;
+  *hi_out = hi;
+  return Candidates::kFound;
+}
+
+inline void quantize_act_row_simd(uint8_t* q, float* scale, int32_t* zero, int32_t* out_idx, float* out_val,
+                                  const float* a, int K, int Kp) {
+  constexpr int kO = kActOutliers;
+  int idx[kO];
+  float lo, hi;
+  const Candidates found = K < kO ? Candidates::kNaN : act_outliers_by_candidates(a, K, idx, &lo, &hi);
+  if (found == Candidates::kNaN) {  // or a row shorter than kO: the scalar code, whose rules are simplest stated once
+    quantize_act_row(q, scale, zero, out_idx, out_val, a, K, Kp);
+    return;
+  }
+  if (found == Candidates::kCrowded) act_outliers_by_network(a, K, idx, &lo, &hi);
+  const int Kv = K / kW * kW;
 
   // 3. Scale, zero point and codes: the scalar code's expressions, lane by lane.
   const ActQuant aq = act_quant(lo, hi);
   const int z = static_cast<int>(aq.zf);
-  const VF vinv = v_set1(aq.inv), vz = v_set1(aq.zf), vqmax = v_set1(static_cast<float>(kActQMax));
+  const VF zero_v = v_zero(), vinv = v_set1(aq.inv), vz = v_set1(aq.zf), vqmax = v_set1(static_cast<float>(kActQMax));
   for (int k = 0; k < Kv; k += kW) {
     const VF r = v_min(v_max(v_add(v_round(v_mul(v_load(a + k), vinv)), vz), zero_v), vqmax);
     v_store_u8(q + k, r);
