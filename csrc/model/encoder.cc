@@ -260,7 +260,8 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
   const EncoderConfig& c = config_;
   validate_inputs(c, weights_, in, out);
   const ThreadLease lease;  // sets this call's team size; concurrent calls share the budget
-  const std::vector<Group> groups = group_sequences(pack_tokens(in), kPassRows);
+  const TokenPacking whole = pack_tokens(in);
+  const std::vector<Group> groups = group_sequences(whole, kPassRows);
   int max_B = 0, max_rows = 0;
   for (const Group& g : groups) {
     max_B = std::max(max_B, g.end - g.begin);
@@ -291,16 +292,16 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     go.pooler_output = out.pooler_output ? out.pooler_output + b * H : nullptr;
     go.hidden_states = out.hidden_states ? out.hidden_states + b * T * H : nullptr;
     go.attentions = out.attentions ? out.attentions + b * NH * T * T : nullptr;
-    pass(gi, go, strides, ws.data(), lease.threads(), rel.col, rel.span);
+    const TokenPacking part = groups.size() > 1 ? slice_packing(whole, g.begin, g.end) : TokenPacking();
+    pass(gi, go, groups.size() > 1 ? part : whole, strides, ws.data(), lease.threads(), rel.col, rel.span);
   }
   if (cancel_requested()) throw Cancelled();
 }
 
-void Encoder::pass(const ForwardInputs& in, const ForwardOutputs& out, const Strides& strides, float* workspace,
-                   int threads, const int* pos_col, int rel_span) const {
+void Encoder::pass(const ForwardInputs& in, const ForwardOutputs& out, const TokenPacking& pk, const Strides& strides,
+                   float* workspace, int threads, const int* pos_col, int rel_span) const {
   const EncoderConfig& c = config_;
   const int B = in.B, T = in.T, H = c.H, L = c.L;
-  const TokenPacking pk = pack_tokens(in);
   const WorkspaceLayout plan = layout(B, pk.rows(), T, out.pooler_output != nullptr, threads);
   const Activations a = plan.carve(workspace);
   const Pass p{c, weights_, *kernels_, pk, a, pk.rows(), T, threads, plan.attn_per_thread, pos_col, rel_span};

@@ -18,6 +18,8 @@
 
 namespace pbc {
 
+struct TokenPacking;  // model/packing.h
+
 class Encoder {
  public:
   // Checks every size and weight shape (std::invalid_argument naming the part); model/builder.h makes
@@ -54,10 +56,10 @@ class Encoder {
     size_t layer_out, layer_probs;
   };
   WorkspaceLayout layout(int B, int N, int T, bool pooled, int threads) const;
-  // One group's pass: `in` and `out` point at the group's first sequence, `workspace` fits its layout;
-  // pos_col (span rel_span) the call's relative position map, or null.
-  void pass(const ForwardInputs& in, const ForwardOutputs& out, const Strides& strides, float* workspace,
-            int threads, const int* pos_col, int rel_span) const;
+  // One group's pass: `in` and `out` point at the group's first sequence, pk is its packing,
+  // `workspace` fits its layout; pos_col (span rel_span) the call's relative position map, or null.
+  void pass(const ForwardInputs& in, const ForwardOutputs& out, const TokenPacking& pk, const Strides& strides,
+            float* workspace, int threads, const int* pos_col, int rel_span) const;
   const LayerWeights& layer(int l) const { return weights_.layer_sets[weights_.layer_map[l]]; }
 
   EncoderConfig config_;

@@ -30,6 +30,20 @@ TokenPacking pack_tokens(const ForwardInputs& in) {
   return p;
 }
 
+TokenPacking slice_packing(const TokenPacking& whole, int begin, int end) {
+  TokenPacking p;
+  const int r0 = whole.spans[begin].row_begin, r1 = whole.spans[end - 1].row_end;
+  p.batch.reserve(r1 - r0);
+  for (int r = r0; r < r1; ++r) p.batch.push_back(whole.batch[r] - begin);
+  p.slot.assign(whole.slot.begin() + r0, whole.slot.begin() + r1);
+  p.position.assign(whole.position.begin() + r0, whole.position.begin() + r1);
+  for (int b = begin; b < end; ++b) {
+    const SequenceSpan& s = whole.spans[b];
+    p.spans.push_back(SequenceSpan{s.row_begin - r0, s.key_begin - r0, s.row_end - r0});
+  }
+  return p;
+}
+
 namespace {
 
 struct Scatter {

@@ -23,6 +23,9 @@ struct TokenPacking {
 
 TokenPacking pack_tokens(const ForwardInputs& in);
 
+// The packing of sequences [begin, end) alone, as pack_tokens would give it for that part of the batch.
+TokenPacking slice_packing(const TokenPacking& whole, int begin, int end);
+
 // out (B, T, C) = the packed rows (N, C) at their places, every padded place zero.
 void scatter_rows(float* out, const float* rows, const TokenPacking& p, int B, int T, int C);
 
