@@ -153,6 +153,7 @@ inline void int8_store_row(const Int8Plan& pl, VF dot0, VF dot1, int m, int n, i
 #pragma GCC unroll 8
   for (int o = 0; o < outliers; ++o) {
     const size_t i = static_cast<size_t>(m) * kActOutliers + o;
+    if (pl.ov[i] == 0.0f) break;  // the row's outliers end (an outlier is never 0)
     const VF val = v_set1(pl.ov[i]);
     const uint16_t* w = pl.wt + int8_outlier_row(pl.g->K, pl.oi[i], n);
     v0 = v_fmadd(val, v_load_bf16(w), v0);

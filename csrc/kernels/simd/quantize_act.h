@@ -211,6 +211,7 @@ inline void quantize_act_row_simd(uint8_t* q, float* scale, int32_t* zero, int32
     return;
   }
   if (found == Candidates::kCrowded) act_outliers_by_network(a, K, idx, &lo, &hi);
+  const int keep = settle_outliers(a, idx, kO, &lo, &hi);
   const int Kv = K / kW * kW;
 
   // Scale, zero point and codes: the scalar code's expressions, lane by lane.
@@ -224,9 +225,9 @@ inline void quantize_act_row_simd(uint8_t* q, float* scale, int32_t* zero, int32
   for (int k = Kv; k < K; ++k) q[k] = act_code(a[k], aq);
   for (int k = K; k < Kp; ++k) q[k] = static_cast<uint8_t>(z);
   for (int o = 0; o < kO; ++o) {
-    out_idx[o] = idx[o];
-    out_val[o] = a[idx[o]];
-    q[idx[o]] = static_cast<uint8_t>(z);
+    out_idx[o] = o < keep ? idx[o] : 0;
+    out_val[o] = o < keep ? a[idx[o]] : 0.0f;
+    if (o < keep) q[idx[o]] = static_cast<uint8_t>(z);
   }
   *scale = aq.scale;
   *zero = z;
