@@ -5,8 +5,8 @@
 // the range of the other values come one of two ways:
 //   - usually (act_outliers_by_candidates) from one pass for the lanes' maxima, which bounds T, the
 //     smallest outlier magnitude, from below by θ, and one pass that takes the range of the values
-//     below θ (vector min/max) and lists the few at or above it; the scalar code's insertion over that
-//     list alone gives its outliers in its order, and the rest of the list joins the range;
+//     below θ (vector min/max) and lists the few at or above it; ranked in the scalar code's order,
+//     the first kActOutliers of the list are its outliers, and the rest joins the range;
 //   - when that list would be long (ties near the top, fewer non-zeros than outliers:
 //     act_outliers_by_network), from a pass keeping each lane's kActOutliers largest |a| (an insertion
 //     network of max/min), whose largest kActOutliers give T exactly, and a pass taking the range of the
@@ -115,10 +115,9 @@ inline void act_outliers_by_network(const float* a, int K, int* idx, float* lo_o
 // NaN, or kCrowded when the list would pass kCandidates (many values tied near the top, or fewer than
 // kO non-zeros), and the caller then takes the network. θ is a lane maximum that kO lane maxima reach:
 // kO distinct values are at least θ (lanes past a short row's end read 0, and θ = 0 bounds anything),
-// so θ ≤ T and every outlier is among the
-// values with |a| ≥ θ, the candidates; everything below θ is in the range. The candidates arrive in
-// index order, so the scalar code's insertion over them alone keeps its outliers in its order (|a|
-// descending, then index): the values it skips are all smaller than those it keeps.
+// so θ ≤ T and every outlier is among the values with |a| ≥ θ, the candidates; everything below θ is
+// in the range. Ranking the candidates by the scalar code's order (|a| descending, then index) picks
+// its outliers in its order: the values left out of the list are all smaller than those it keeps.
 constexpr int kCandidates = 64;
 enum class Candidates { kFound, kNaN, kCrowded };
 inline Candidates act_outliers_by_candidates(const float* a, int K, int* idx, float* lo_out, float* hi_out) {
@@ -150,51 +149,44 @@ inline Candidates act_outliers_by_candidates(const float* a, int K, int* idx, fl
     th = reach >= kO && lanes[l] > th ? lanes[l] : th;
   }
   const VF theta = v_set1(th);
-  int cand[kCandidates];
+  // Pass 2 and the selection run without branches on the data: on random rows which registers hold
+  // candidates, and where each goes, is a coin toss the predictor loses (~1000 cycles a row).
+  int cand[kCandidates + kW];  // kW of room for the last store
   int n = 0;
   VF vlo = zero_v, vhi = zero_v;
-  auto scan = [&](VF x, int k, unsigned live) {  // false: crowded
+  auto scan = [&](VF x, int k, unsigned live) {
     const VF m = v_andnot(sign, x);
     const VF below = v_select_lt(m, theta, x, zero_v);
     vlo = v_min(vlo, below);
     vhi = v_max(vhi, below);
-    unsigned big = v_mask_ge(m, theta) & live;
-    if (!big) return true;
-    if (n + __builtin_popcount(big) > kCandidates) return false;
-    for (; big; big &= big - 1) cand[n++] = k + __builtin_ctz(big);
-    return true;
+    n += v_store_lane_indices(cand + n, v_mask_ge(m, theta) & live, k);
   };
-  for (int k = 0; k < Kv; k += kW) {
-    if (!scan(v_load(a + k), k, ~0u)) return Candidates::kCrowded;
-  }
-  if (Kv < K && !scan(v_load_tail(a + Kv, K - Kv), Kv, (1u << (K - Kv)) - 1u)) return Candidates::kCrowded;
-  // The scalar code's insertion, over the candidates (n ≥ kO: the lanes behind θ give kO of them).
-  float mag[kO];
-  int slot[kO];  // the outliers' places in cand
-  int n_out = 0;
-  for (int c = 0; c < n; ++c) {
-    const float m = fabsf(a[cand[c]]);
-    if (n_out < kO || m > mag[kO - 1]) {
-      int j = n_out < kO ? n_out++ : kO - 1;
-      while (j > 0 && mag[j - 1] < m) {
-        mag[j] = mag[j - 1];
-        slot[j] = slot[j - 1];
-        --j;
-      }
-      mag[j] = m;
-      slot[j] = c;
-    }
-  }
-  // The candidates left out join the range (all ≤ T: below it, or tied with it).
-  bool taken[kCandidates] = {};
-  for (int j = 0; j < kO; ++j) taken[slot[j]] = true, idx[j] = cand[slot[j]];
+  for (int k = 0; k < Kv && n <= kCandidates; k += kW) scan(v_load(a + k), k, ~0u);
+  if (Kv < K && n <= kCandidates) scan(v_load_tail(a + Kv, K - Kv), Kv, (1u << (K - Kv)) - 1u);
+  if (n > kCandidates) return Candidates::kCrowded;
+  // Each candidate's rank in the scalar code's order (|a| descending, then index: the list is in index
+  // order): those ranked below kO are the outliers, in rank order; the others join the range.
+  alignas(64) float mag[kCandidates + kW];
+  for (int c = 0; c < n; ++c) mag[c] = fabsf(a[cand[c]]);
+  for (int c = n; c < n + kW; ++c) mag[c] = -1.0f;  // below every magnitude: never ahead
+  int slot_of_rank[kO + 1];  // the last: where the others go
   float lo = v_reduce_min(vlo), hi = v_reduce_max(vhi);
   for (int c = 0; c < n; ++c) {
-    if (taken[c]) continue;
-    const float v = a[cand[c]];
+    const VF mc = v_set1(mag[c]);
+    int rank = 0;
+    for (int c0 = 0; c0 < n; c0 += kW) {
+      const VF m = v_load(mag + c0);
+      const unsigned not_below = v_mask_ge(m, mc), not_above = v_mask_ge(mc, m);
+      const int before = c - c0 <= 0 ? 0 : c - c0 >= kW ? kW : c - c0;  // lanes of this register before c
+      const unsigned earlier = before == kW ? ~0u : (1u << before) - 1u;
+      rank += __builtin_popcount(not_below & ~not_above) + __builtin_popcount(not_below & not_above & earlier);
+    }
+    slot_of_rank[rank < kO ? rank : kO] = c;
+    const float v = rank < kO ? 0.0f : a[cand[c]];  // 0 leaves the range as it is (lo ≤ 0 ≤ hi)
     lo = v < lo ? v : lo;
     hi = v > hi ? v : hi;
   }
+  for (int j = 0; j < kO; ++j) idx[j] = cand[slot_of_rank[j]];
   *lo_out = lo;
   *hi_out = hi;
   return Candidates::kFound;

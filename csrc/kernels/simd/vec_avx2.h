@@ -53,6 +53,13 @@ inline VF v_select_lt(VF a, VF b, VF t, VF f) { return _mm256_blendv_ps(f, t, _m
 // Bit l set where lane l of a ≥ b (false for NaN) / where lane l is NaN.
 inline unsigned v_mask_ge(VF a, VF b) { return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ))); }
 inline unsigned v_mask_nan(VF a) { return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, a, _CMP_UNORD_Q))); }
+// dst[0 .. popcount(mask)) ← base + l for each lane l set in mask, in order; returns the count (AVX2
+// has no compress: lane by lane).
+inline int v_store_lane_indices(int* dst, unsigned mask, int base) {
+  int n = 0;
+  for (; mask; mask &= mask - 1) dst[n++] = base + __builtin_ctz(mask);
+  return n;
+}
 
 // Masked tails: lanes [0, n) of p, the others read as 0 / left unwritten. n in [0, kW].
 alignas(64) const int kTailMask[2 * kW] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};

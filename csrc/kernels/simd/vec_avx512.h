@@ -85,6 +85,15 @@ inline VF v_pow2i(VF n) {
 inline VF v_select_lt(VF a, VF b, VF t, VF f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), f, t); }
 inline unsigned v_mask_ge(VF a, VF b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
 inline unsigned v_mask_nan(VF a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+// dst[0 .. popcount(mask)) ← base + l for each lane l set in mask, in order; writes up to kW ints (the
+// caller leaves that much room) and returns the count. (Compressed in a register, then stored whole:
+// vpcompressd to memory is slow on Zen 4.)
+inline int v_store_lane_indices(int* dst, unsigned mask, int base) {
+  const __m512i lanes = _mm512_add_epi32(_mm512_set1_epi32(base),
+                                         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  _mm512_storeu_si512(dst, _mm512_maskz_compress_epi32(static_cast<__mmask16>(mask), lanes));
+  return __builtin_popcount(mask);
+}
 
 inline __mmask16 tail_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
 inline VF v_load_tail(const float* p, int n) { return _mm512_maskz_loadu_ps(tail_mask(n), p); }
