@@ -15,8 +15,8 @@
 // Then one pass forms the codes with the same IEEE multiply and round-to-nearest-even, and the
 // outliers' codes are set to the zero point. Rows shorter than kActOutliers or holding a NaN take the
 // scalar path (rare; its NaN rules are simplest stated once). Measured: the scalar version took ~40% of
-// an int8 GEMM at N = 768; the candidates are 1.3x (K = 384) to 1.8x (K = 3072) faster than the network
-// on rows in L2.
+// an int8 GEMM at N = 768; on rows in L2 the candidates are about 1.9x (K = 384) to 1.55x (K = 3072)
+// faster than the network (bench/README.md, sixth session).
 #pragma once
 
 #include <stdint.h>
@@ -128,16 +128,12 @@ inline Candidates act_outliers_by_candidates(const float* a, int K, int* idx, fl
   // Both passes: whole registers, then the tail read masked (zeros).
   VF lane_max = zero_v;
   unsigned nan = 0;
-  for (int k = 0; k < Kv; k += kW) {
-    const VF x = v_load(a + k);
+  auto widen = [&](VF x) {
     nan |= v_mask_nan(x);
     lane_max = v_max(lane_max, v_andnot(sign, x));
-  }
-  if (Kv < K) {
-    const VF x = v_load_tail(a + Kv, K - Kv);
-    nan |= v_mask_nan(x);
-    lane_max = v_max(lane_max, v_andnot(sign, x));
-  }
+  };
+  for (int k = 0; k < Kv; k += kW) widen(v_load(a + k));
+  if (Kv < K) widen(v_load_tail(a + Kv, K - Kv));
   if (nan) return Candidates::kNaN;
   // θ: the largest lane maximum that at least kO lane maxima (itself included) reach, without a branch
   // on the data (a scalar sorting network here mispredicted its way to ~1000 cycles a row).
