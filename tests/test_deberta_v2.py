@@ -36,7 +36,21 @@ def test_log_buckets_match_transformers(buckets, limit):
 
     d = np.arange(-8191, 8192)
     theirs = make_log_bucket_position(torch.tensor(d), buckets, limit).long().numpy()
-    np.testing.assert_array_equal(log_bucket_positions(d, buckets, limit), theirs)
+    ours = log_bucket_positions(d, buckets, limit)
+    apart = ours != theirs
+    if apart.any():
+        # Ours round each logarithm once from float64; torch's float32 log is off by one ulp now and then,
+        # and where depends on the CPU (on an AMD EPYC, log(1647 / 278) for (556, 1648); on Intel Xeons every
+        # pair here matched). A bucket boundary can hang on that last bit: allow exactly those distances, as
+        # shown by redoing our arithmetic with torch's logarithms, which must then give transformers' buckets.
+        mid = buckets // 2
+        far = np.where((d < mid) & (d > -mid), mid - 1, np.abs(d))
+        log_ratio = torch.log(torch.tensor(far) / mid).numpy()
+        log_span = np.float32(torch.log(torch.tensor((limit - 1) / mid)).item())
+        log_pos = np.ceil((log_ratio / log_span).astype(np.float32) * np.float32(mid - 1)) + np.float32(mid)
+        with_torch_logs = np.where(far <= mid, d, (log_pos * np.sign(d)).astype(np.int64))
+        np.testing.assert_array_equal(with_torch_logs, theirs)
+        assert np.abs(ours - theirs).max() == 1 and apart.mean() < 1e-3
 
 
 @pytest.mark.parametrize("overrides", [{}, dict(position_buckets=-1, max_relative_positions=20),

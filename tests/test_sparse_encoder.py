@@ -140,7 +140,9 @@ def test_output_formats_decode_and_similarity(splade_folders):
         assert [tok for tok, _ in mine] == [tok for tok, _ in theirs_decoded] or \
             min(np.diff(sorted(w for _, w in theirs_decoded))) < 1e-3
         np.testing.assert_allclose([w for _, w in mine], [w for _, w in theirs_decoded], atol=1e-3)
-    assert ours.decode(ours.encode(TEXTS_REAL[0]))[0] == theirs.decode(theirs.encode(TEXTS_REAL[0]))[0]
+    (top_token, top_weight), = ours.decode(ours.encode(TEXTS_REAL[0]))[:1]   # one text: one list, not a list of lists
+    (their_token, their_weight), = theirs.decode(theirs.encode(TEXTS_REAL[0]))[:1]
+    assert top_token == their_token and top_weight == pytest.approx(their_weight, abs=1e-3)
     q, d = ours.encode(TEXTS_REAL[:3]), ours.encode(TEXTS_REAL[3:])
     qr, dr = theirs.encode(TEXTS_REAL[:3]), theirs.encode(TEXTS_REAL[3:])
     dr3 = theirs.encode(TEXTS_REAL[3:6])  # torch cannot slice a sparse tensor
