@@ -121,6 +121,20 @@ def test_gemm_bf16(isa, M, N, K):
     assert np.abs(y - (gelu(ref) + r)).max() <= 2e-6 * scale * max(1.0, np.sqrt(K / 64)) + 1e-5
 
 
+@pytest.mark.parametrize("M,N,K", SHAPES + [(1, 770, 513), (300, 40, 1025)])
+def test_gemm_bf16_widening_is_fp32_over_rounded_weights(isa, M, N, K):
+    """Where the CPU has no bf16 arithmetic the bf16 GEMM is the fp32 one over widened weights: the same
+    bits as an fp32 layer holding the bf16-rounded weights, epilogue included (odd K: a last lone k)."""
+    if not _core.lowp_info(isa)["bf16_takes_fp32_packed"]:
+        pytest.skip(f"{isa}'s bf16 GEMM is not the fp32 loop nest")
+    x, w, b, r = _problem(M, N, K)
+    bf16 = _core.Dense(w, b, isa=isa, dtype="bfloat16")
+    fp32 = _core.Dense(_core.testing.bf16_round(w), b, isa=isa, dtype="float32")
+    np.testing.assert_array_equal(bf16.forward(x), fp32.forward(x))
+    gelu = _core.Activation.gelu_erf
+    np.testing.assert_array_equal(bf16.forward(x, activation=gelu, residual=r), fp32.forward(x, activation=gelu, residual=r))
+
+
 @pytest.mark.parametrize("M,N,K", [(600, 200, 100), (260, 300, 1500)])
 def test_gemm_int8_in_runs_of_rows_and_blocks_of_panels(isa, M, N, K):
     """Shapes the int8 GEMM cuts into several runs of rows and blocks of weight panels (kernels/l2_grid.h):
@@ -304,6 +318,34 @@ def test_families_in_each_precision(tmp_path, isa, family):
         sd = low.state_dict()
         assert all(v.dtype == np.float32 for v in sd.values())
         assert list(sd) == list(model.state_dict())
+
+
+# Matrices a bf16 model keeps in float32 besides the tables (ALBERT's embedding projection; DeBERTa's
+# relative-position projections): the bit-for-bit comparison below would have to round all but these.
+_FP32_MATRICES_IN_BF16 = {"albert", "deberta-v2"}
+
+
+@pytest.mark.parametrize("family", sorted(set(FAMILIES) - _FP32_MATRICES_IN_BF16))
+def test_bf16_without_bf16_arithmetic_is_fp32_over_rounded_weights(tmp_path, isa, family):
+    """On the levels whose bf16 GEMM is the fp32 loop nest, handovers included, a bf16 model gives the bits
+    of the fp32 model holding its bf16-rounded matrices (the embedding and bias tables stay float32)."""
+    if not _core.lowp_info(isa)["bf16_takes_fp32_packed"]:
+        pytest.skip(f"{isa}'s bf16 GEMM is not the fp32 loop nest")
+    from safetensors.numpy import save_file
+
+    make_transformers_model(family, "Model", tmp_path / "given")
+    model = pybertcore.AutoModel.from_pretrained(tmp_path / "given")
+    tables = ("embeddings", "relative_attention_bias")
+    rounded = {k: _core.testing.bf16_round(np.ascontiguousarray(v)) if v.ndim == 2 and not any(t in k for t in tables)
+               else np.ascontiguousarray(v) for k, v in model.state_dict().items()}
+    model.save_pretrained(tmp_path / "rounded")
+    for f in (tmp_path / "rounded").glob("*.safetensors"):
+        f.unlink()
+    save_file(rounded, str(tmp_path / "rounded" / "model.safetensors"), metadata={"format": "pt"})
+    inputs = ragged_inputs(family, model.config.pad_token_id or 0, lengths=(9, 1, 5, 7), T=9)
+    bf16 = pybertcore.AutoModel.from_pretrained(tmp_path / "given", dtype="bfloat16")
+    fp32 = pybertcore.AutoModel.from_pretrained(tmp_path / "rounded")
+    np.testing.assert_array_equal(bf16(**inputs).last_hidden_state, fp32(**inputs).last_hidden_state)
 
 
 def test_to_switches_and_round_trips(tmp_path):

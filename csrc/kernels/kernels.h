@@ -62,7 +62,8 @@ enum class Precision : int { kFloat32 = 0, kBFloat16 = 1, kInt8 = 2 };
 // by a producer — LayerNorm (LayerNormArgs::packed) or the previous GEMM (c_packed) — so that this
 // GEMM skips its packing pass; a and lda are then unused. c_packed makes this GEMM write C in that
 // layout, as an (M, N) operand for the next GEMM's a_packed, instead of to c and ldc. The layout is
-// the level's own business: only a GEMM of the same level may read it. gemm_bf16 takes them too on a
+// the level's own business: only a GEMM of the same level may read it. gemm_bf16 takes these fp32 ones
+// too on a level with bf16_takes_fp32_packed (the widening levels), and bf16 ones on a
 // level with packed_a_bf16_floats (amx): the operand rounded to bf16 (as gemm_bf16 would round it) in
 // that level's tile layout, handed from one bf16 GEMM to the next (LayerNorm writes only the fp32 one).
 struct GemmArgs {
@@ -179,6 +180,9 @@ struct Kernels {
   // Whether gemm_bf16 rounds A to bf16 too (a native bf16 dot product: AVX512-BF16); otherwise A stays
   // fp32 and only the weights are bf16.
   bool bf16_rounds_activations = false;
+  // Whether gemm_bf16 reads and writes the fp32 GEMM's packed operands (GemmArgs::a_packed, c_packed in
+  // packed_a_floats' layout), as gemm does: the widening levels, whose bf16 GEMM is the fp32 loop nest.
+  bool bf16_takes_fp32_packed = false;
   // Floats of an (M, K) operand in gemm_bf16's own bf16 layout (its a_packed, c_packed), or null on a
   // level whose gemm_bf16 takes no packed operands.
   size_t (*packed_a_bf16_floats)(int M, int K) = nullptr;

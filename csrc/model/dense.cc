@@ -62,8 +62,8 @@ void Dense::run(const GemmArgs& args) const {
   switch (precision) {
     case Precision::kBFloat16:
     case Precision::kInt8:
-      if ((g.a_packed || g.c_packed) && !takes_packed_bf16()) {
-        throw std::logic_error("packed operands are for fp32 layers and bf16 layers of a level with a bf16 layout");
+      if ((g.a_packed || g.c_packed) && !takes_packed() && !takes_packed_bf16()) {
+        throw std::logic_error("packed operands are for fp32 layers and the bf16 layers of some levels");
       }
       g.b_lowp = packed.get();
       (precision == Precision::kBFloat16 ? kernels->gemm_bf16 : kernels->gemm_int8)(g);

@@ -34,11 +34,16 @@ struct Dense {
   void forward(float* out, int ldo, const float* x, int ldx, int M, Activation act,
                const float* residual = nullptr, int ldr = 0) const;
   // The same call as kernel arguments, for a caller that hands over packed operands
-  // (GemmArgs::a_packed, c_packed), then runs it. Only fp32 layers take those (takes_packed()).
+  // (GemmArgs::a_packed, c_packed), then runs it. Only layers that take_packed() take fp32 ones.
   GemmArgs args(float* out, int ldo, const float* x, int ldx, int M, Activation act,
                 const float* residual = nullptr, int ldr = 0) const;
   void run(const GemmArgs& g) const;
-  bool takes_packed() const { return precision == Precision::kFloat32; }
+  // fp32 layers, and bf16 layers of a level whose bf16 GEMM is the fp32 loop nest (Kernels::
+  // bf16_takes_fp32_packed): they read and write the fp32 GEMM's packed operands.
+  bool takes_packed() const {
+    return precision == Precision::kFloat32 ||
+           (precision == Precision::kBFloat16 && kernels->bf16_takes_fp32_packed);
+  }
   // Whether this bf16 layer's level hands operands between bf16 GEMMs in its own layout
   // (Kernels::packed_a_bf16_floats: the AMX tiles).
   bool takes_packed_bf16() const {

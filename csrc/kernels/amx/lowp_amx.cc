@@ -525,6 +525,7 @@ void fill_lowp_amx(Kernels* k) {
   k->pack_weight_bf16 = pack_weight_bf16_amx;
   k->gemm_bf16 = gemm_bf16_amx;
   k->bf16_rounds_activations = true;
+  k->bf16_takes_fp32_packed = false;
   k->packed_a_bf16_floats = packed_a_bf16_floats_amx;
   k->bf16_kernel = "amx (tdpbf16ps)";
   k->packed_int8_bytes = packed_int8_bytes_amx;

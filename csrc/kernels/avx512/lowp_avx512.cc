@@ -16,6 +16,7 @@ void fill_lowp_avx512(Kernels* k) {
   k->pack_weight_bf16 = pack_weight_bf16_simd;
   k->gemm_bf16 = gemm_bf16_simd;
   k->bf16_rounds_activations = false;
+  k->bf16_takes_fp32_packed = true;
   k->bf16_kernel = "avx512 (bf16 weights widened, fp32 FMA)";
   k->packed_int8_bytes = packed_int8_bytes_simd;
   k->pack_weight_int8 = pack_weight_int8_simd;

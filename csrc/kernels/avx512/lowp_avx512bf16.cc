@@ -19,6 +19,7 @@ void fill_lowp_avx512bf16(Kernels* k) {
   k->pack_weight_bf16 = pack_weight_bf16_simd;
   k->gemm_bf16 = gemm_bf16_simd;
   k->bf16_rounds_activations = true;
+  k->bf16_takes_fp32_packed = false;
   k->bf16_kernel = "avx512_bf16 (vdpbf16ps)";
 }
 

@@ -19,6 +19,11 @@
 // Numerics: per output an fp32 FMA chain over k in index order within a K block, blocks summed in
 // order — within ~1e-6 relative of the scalar reference at the sizes the tests use. The packed forms
 // change where values are stored, never how they are computed.
+//
+// The weight operand is a template parameter (a Panels policy: its element type, the rows of a panel,
+// and the micro-tile's product over one K block): Fp32Panels here; bf16 weights widened in the kernel
+// on levels without bf16 arithmetic (simd/gemm_bf16.h). Everything else (A blocks and their packed
+// handovers, the split into units, the epilogue) is this one loop nest.
 // C must not overlap A or the residual (partial sums are written to C before the residual is read).
 #pragma once
 
@@ -53,6 +58,18 @@ __attribute__((always_inline)) inline void tile_product(int kc, const float* a, 
   }
 }
 
+// The fp32 weight operand: panels of kNR columns packed at load (pack.h), K rows of kNR floats each.
+struct Fp32Panels {
+  using Elem = float;
+  static const Elem* base(const GemmArgs& g) { return g.b_packed; }
+  static size_t rows(int K) { return static_cast<size_t>(K); }  // a panel is rows(K) · kNR elements
+  // acc0/acc1 (MR × kNR) = A tile (packed: (k, i) at [k·MR + i]) · the panel's K block at b.
+  template <int MR>
+  static void product(int kc, const float* a, const Elem* b, VF* acc0, VF* acc1) {
+    tile_product<MR>(kc, a, 1, MR, b, kNR, acc0, acc1);
+  }
+};
+
 // Where the tiles of one panel go when C is written packed (GemmArgs::c_packed: C as an (M, N)
 // operand, ABlocks layout): the panel's ≤ kNR columns lie in one of the next GEMM's K blocks (static_
 // assert in pack.h), at `block` (kc columns wide), from its column `col`. The tile of height MR that
@@ -86,11 +103,11 @@ inline void store_tile_packed(const GemmArgs& g, const VF* acc0, const VF* acc1,
 
 // C[m0 : m0+rows, n0 : n0+cols] (+)= Ap (MR × kc, packed) · Bp (kc × kNR, packed); rows ≤ MR, cols ≤ kNR.
 // Also prefetches pf_lines cache lines from pf into L2 (see block_kernel).
-template <int MR>
-inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float* bp, int m0, int rows,
-                         int n0, int cols, bool accumulate, bool last, const PackedC* pc, const float* pf,
+template <class Panels, int MR>
+inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const typename Panels::Elem* bp, int m0,
+                         int rows, int n0, int cols, bool accumulate, bool last, const PackedC* pc, const char* pf,
                          int pf_lines) {
-  for (int l = 0; l < pf_lines; ++l) __builtin_prefetch(pf + l * (64 / sizeof(float)), 0, 2);
+  for (int l = 0; l < pf_lines; ++l) __builtin_prefetch(pf + l * 64, 0, 2);
   // The C rows (partial sums of earlier K blocks) and residual rows the store will read: fetched now,
   // while the K loop runs, instead of stalling the store on L3 (a C block of M = 4096 is far past L2).
   // A tile row is kNR floats: one cache line on AVX2, two on AVX-512.
@@ -101,7 +118,7 @@ inline void micro_kernel(const GemmArgs& g, int kc, const float* ap, const float
     }
   }
   VF acc0[MR], acc1[MR];
-  tile_product<MR>(kc, ap, 1, MR, bp, kNR, acc0, acc1);
+  Panels::template product<MR>(kc, ap, bp, acc0, acc1);
   if (pc) {
     store_tile_packed<MR>(g, acc0, acc1, *pc, m0, rows, n0, cols, accumulate, last);
   } else {
@@ -148,19 +165,21 @@ inline void block_kernel_strided(const GemmArgs& g, int kc, const float* a, size
 // C[m0 : m0+rows, n0 : n0+cols] (+)= A block (rows × kc, packed by pack_a) · Bp (kc × kNR, packed),
 // row tile by row tile against one B slice. pf_lines cache lines from pf are prefetched into L2, a
 // share per tile (the slice the caller needs next).
-inline void block_kernel(const GemmArgs& g, int kc, const float* ap, const float* bp, int m0, int rows, int n0,
-                         int cols, bool accumulate, bool last, const PackedC* pc, const float* pf, int pf_lines) {
+template <class Panels>
+inline void block_kernel(const GemmArgs& g, int kc, const float* ap, const typename Panels::Elem* bp, int m0,
+                         int rows, int n0, int cols, bool accumulate, bool last, const PackedC* pc, const char* pf,
+                         int pf_lines) {
   const RowTiles rt(rows);
   const int tiles = rt.count();
   for (int t = 0; t < tiles; ++t) {
     const int i = rt.row(t), h = rt.height(t), live = rows - i < h ? rows - i : h;
     const int l0 = pf_lines * t / tiles, l1 = pf_lines * (t + 1) / tiles;
     const float* at = ap + static_cast<size_t>(i) * kc;
-    const float* pt = pf + l0 * (64 / sizeof(float));
+    const char* pt = pf + l0 * 64;
     if (t < rt.big) {
-      micro_kernel<kMR>(g, kc, at, bp, m0 + i, live, n0, cols, accumulate, last, pc, pt, l1 - l0);
+      micro_kernel<Panels, kMR>(g, kc, at, bp, m0 + i, live, n0, cols, accumulate, last, pc, pt, l1 - l0);
     } else {
-      micro_kernel<kMRSmall>(g, kc, at, bp, m0 + i, live, n0, cols, accumulate, last, pc, pt, l1 - l0);
+      micro_kernel<Panels, kMRSmall>(g, kc, at, bp, m0 + i, live, n0, cols, accumulate, last, pc, pt, l1 - l0);
     }
   }
 }
@@ -198,7 +217,9 @@ void pack_a_unit(void* ctx, long u, int /*worker*/) {
 
 // One unit: A block ib (mc rows) × panel run jb, all of K; `own` holds this worker's A block when
 // A is not packed up front.
+template <class Panels>
 inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
+  using Elem = typename Panels::Elem;
   const GemmArgs& g = *pl.g;
   const int M = g.M, N = g.N, K = g.K;
   const int jb = static_cast<int>(u / pl.mblocks), ib = static_cast<int>(u % pl.mblocks);
@@ -215,45 +236,51 @@ inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
       pack_a(own, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc);
     }
     for (int p = p0; p < p1; ++p) {
-      const float* bp = g.b_packed + (static_cast<size_t>(p) * K + k0) * kNR;
+      const Elem* panels = Panels::base(g);
+      const size_t panel_rows = Panels::rows(K);
+      const Elem* bp = panels + (static_cast<size_t>(p) * panel_rows + k0) * kNR;
       const int n0 = p * kNR, cols = N - n0 < kNR ? N - n0 : kNR;
       // The B slice this unit needs next (the next panel, or the first panel's next K block) is
       // prefetched into L2 a share per row tile while this one runs: the hardware prefetcher
       // restarts at every slice (they are K·kNR floats apart), and fetching each slice from L3 or
       // memory on first use cost ~7% at M = 128.
-      const float* next = p + 1 < p1 ? bp + static_cast<size_t>(K) * kNR
-                          : k0 + kKC < K ? g.b_packed + (static_cast<size_t>(p0) * K + k0 + kKC) * kNR
-                                         : nullptr;
+      const Elem* next = p + 1 < p1 ? bp + panel_rows * kNR
+                         : k0 + kKC < K ? panels + (static_cast<size_t>(p0) * panel_rows + k0 + kKC) * kNR
+                                        : nullptr;
       const int next_kc = p + 1 < p1 ? kc : (K - k0 - kKC < kKC ? K - k0 - kKC : kKC);
-      const int lines = next ? static_cast<int>(static_cast<size_t>(next_kc) * kNR * sizeof(float) / 64) : 0;
+      const int lines = next ? static_cast<int>(static_cast<size_t>(next_kc) * kNR * sizeof(Elem) / 64) : 0;
       PackedC pc{nullptr, 0, 0};
       if (g.c_packed) {
         const int c0 = n0 / kKC * kKC;  // the next GEMM's K block holding this panel
         pc = PackedC{g.c_packed + static_cast<size_t>(pl.m_pad) * c0, ABlocks::kc_at(c0, N), n0 - c0};
       }
-      block_kernel(g, kc, apack, bp, m0, rows, n0, cols, accumulate, last, pc.block ? &pc : nullptr, next,
-                   lines);
+      block_kernel<Panels>(g, kc, apack, bp, m0, rows, n0, cols, accumulate, last, pc.block ? &pc : nullptr,
+                           reinterpret_cast<const char*>(next), lines);
     }
   }
 }
 
 // The last resort when no heap scratch could be had: the A block on the stack (132 KB on AVX2), kept
 // out of the normal path so that callers on small thread stacks never pay for it.
+template <class Panels>
 __attribute__((noinline)) void gemm_unit_stack(const GemmPlan& pl, long u) {
   alignas(64) float own[kMCMax * kKC];
-  gemm_unit_with(pl, u, own);
+  gemm_unit_with<Panels>(pl, u, own);
 }
 
+template <class Panels>
 void gemm_unit(void* ctx, long u, int worker) {
   const GemmPlan& pl = *static_cast<const GemmPlan*>(ctx);
   if (pl.a_packed || pl.own) {
-    gemm_unit_with(pl, u, pl.own ? pl.own + static_cast<size_t>(worker) * kMCMax * kKC : nullptr);
+    gemm_unit_with<Panels>(pl, u, pl.own ? pl.own + static_cast<size_t>(worker) * kMCMax * kKC : nullptr);
   } else {
-    gemm_unit_stack(pl, u);
+    gemm_unit_stack<Panels>(pl, u);
   }
 }
 
-void gemm_simd(const GemmArgs& g) {
+// C = act(A · Wᵀ + bias) + residual through the loop nest, W in Panels' packed form.
+template <class Panels>
+void gemm_nest(const GemmArgs& g) {
   const int M = g.M, N = g.N;
   if (M <= 0 || N <= 0) return;
   GemmPlan pl;
@@ -302,8 +329,10 @@ void gemm_simd(const GemmArgs& g) {
     }
   }
   if (!pl.a_packed) pl.own = thread_scratch(static_cast<size_t>(threads) * kMCMax * kKC);
-  parallel_for(units, gemm_unit, &pl);
+  parallel_for(units, gemm_unit<Panels>, &pl);
 }
+
+void gemm_simd(const GemmArgs& g) { gemm_nest<Fp32Panels>(g); }
 
 }  // namespace
 }  // namespace pbc

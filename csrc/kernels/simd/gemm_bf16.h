@@ -1,24 +1,29 @@
 // simd/gemm_bf16.h — C (M, N) = act(A (M, K) · bf16(W) (N, K)ᵀ + bias) + residual, over vec_<isa>.h and
 // vec_lowp_<isa>.h, with bf16 weights packed once.
 //
-// Packed W: panels of kNR = 2·kW columns; within a panel, K/2 pair rows (K rounded up to even, zero
+// Packed W: panels of kNRb = 2·kW columns; within a panel, K/2 pair rows (K rounded up to even, zero
 // padded), each holding for every column j the pair (W[j][k], W[j][k+1]) as two bf16 in one 32-bit
 // lane, so a pair row is two registers. This is the operand layout of AVX512-BF16's vdpbf16ps; the
 // widening levels turn one register into two fp32 registers with a shift and a mask.
 //
-// Two variants of the micro-kernel:
-//   * widening (default): A stays fp32; B widened exactly; fp32 FMAs, k in order within a K block,
-//     blocks summed in order — within ~1e-6 relative of the scalar reference (ref/lowp_ref.cc).
-//   * PBC_LOWP_BF16_DOT: A rounded to bf16 (round to nearest even) and packed in pairs too; vdpbf16ps
-//     accumulates the pair products in fp32. This is what "a bf16 matmul" means on that hardware;
-//     its error against the widening levels is A's rounding (relative 2⁻⁹ per element).
-// Loop nest as simd/gemm.h: units of (A block of ≤ kMCMax rows) × (run of panels); per K block of
-// kKC the A block is packed, each B slice stays in L1 across the row tiles; partial sums of earlier K
-// blocks go through C, the epilogue runs on the last block. When several runs of panels share an A
-// block (small M: the units split N, 4 per thread), all of A is packed once up front, in parallel,
-// into the calling thread's scratch, as simd/gemm.h does: packed per unit, a 1×128 bert-base GEMM
-// converted its A to bf16 (scalar, element by element) 8 times on 2 threads. Otherwise each unit packs
-// its A block per K block into its worker's slice. Either way the same packing: the same results.
+// Two GEMMs over it:
+//   * widening (default: AVX2, AVX-512 without BF16): A stays fp32, so this is the fp32 GEMM with
+//     another weight operand: simd/gemm.h's loop nest over Bf16PairPanels, whose micro-tile widens B
+//     exactly and runs the fp32 FMAs, k in order within a K block, blocks summed in order. The same
+//     tiles, A packing and packed handovers as fp32 layers (Kernels::bf16_takes_fp32_packed); the same
+//     results as an fp32 layer holding the bf16-rounded weights. Its own nest (4-row tiles on AVX2,
+//     A packed element by element, no handovers) ran 8–20% slower than fp32 on a Zen 3; through the
+//     fp32 nest it runs within a few per cent of it.
+//   * PBC_LOWP_BF16_DOT (AVX512-BF16): A rounded to bf16 (round to nearest even) and packed in pairs
+//     too; vdpbf16ps accumulates the pair products in fp32. This is what "a bf16 matmul" means on that
+//     hardware; its error against the widening levels is A's rounding (relative 2⁻⁹ per element).
+//     Loop nest as simd/gemm.h's: units of (A block of ≤ kMCMax rows) × (run of panels); per K block
+//     of kKC the A block is packed, each B slice stays in L1 across the row tiles; partial sums of
+//     earlier K blocks go through C, the epilogue runs on the last block. When several runs of panels
+//     share an A block (small M: the units split N, 4 per thread), all of A is packed once up front,
+//     in parallel, into the calling thread's scratch: packed per unit, a 1×128 bert-base GEMM
+//     converted its A to bf16 8 times on 2 threads. Otherwise each unit packs its A block per K block
+//     into its worker's slice. Either way the same packing: the same results.
 // C must not overlap A or the residual.
 #pragma once
 
@@ -28,6 +33,7 @@
 #include "runtime/parallel.h"
 #include "kernels/quantize.h"
 #include "kernels/simd/epilogue.h"
+#include "kernels/simd/gemm.h"
 
 namespace pbc {
 namespace {
@@ -66,7 +72,57 @@ void pack_weight_bf16_simd(void* packed, const float* w, int N, int K) {
   parallel_for((N + kNRb - 1) / kNRb, bf16_pack_panel, &pl);
 }
 
-#ifdef PBC_LOWP_BF16_DOT
+#ifndef PBC_LOWP_BF16_DOT
+// The weight operand of the widening levels for simd/gemm.h's loop nest: bf16 pair panels (above).
+struct Bf16PairPanels {
+  static_assert(kNRb == kNR, "a bf16 panel is as wide as the fp32 one");
+  using Elem = uint16_t;
+  static const Elem* base(const GemmArgs& g) { return static_cast<const uint16_t*>(g.b_lowp); }
+  static size_t rows(int K) { return static_cast<size_t>(even_up(K)); }
+  // acc0/acc1 (MR × kNRb) = A tile (fp32, packed: (k, i) at [k·MR + i]) · the panel's K block at b,
+  // pair row by pair row: the even k's widened weights, then the odd k's. An odd kc (the last K block
+  // of an odd K) ends with its even half alone: A's tile has no column kc to pair with the padding.
+  template <int MR>
+  static void product(int kc, const float* a, const Elem* b, VF* acc0, VF* acc1) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = v_zero();
+    // Not unrolled: unrolled, GCC spilled accumulators (1 thread, AVX2: ~80 → ~86 GFLOP/s).
+#pragma GCC unroll 1
+    for (int kk = 0; kk < kc / 2; ++kk) {
+      const VI b0 = vi_load(b), b1 = vi_load(b + 2 * kW);
+      VF lo = v_bf16_even(b0), hi = v_bf16_even(b1);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const VF av = v_set1(a[i]);
+        acc0[i] = v_fmadd(av, lo, acc0[i]);
+        acc1[i] = v_fmadd(av, hi, acc1[i]);
+      }
+      lo = v_bf16_odd(b0);
+      hi = v_bf16_odd(b1);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const VF av = v_set1(a[MR + i]);
+        acc0[i] = v_fmadd(av, lo, acc0[i]);
+        acc1[i] = v_fmadd(av, hi, acc1[i]);
+      }
+      a += 2 * MR;
+      b += 4 * kW;
+    }
+    if (kc & 1) {
+      const VF lo = v_bf16_even(vi_load(b)), hi = v_bf16_even(vi_load(b + 2 * kW));
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const VF av = v_set1(a[i]);
+        acc0[i] = v_fmadd(av, lo, acc0[i]);
+        acc1[i] = v_fmadd(av, hi, acc1[i]);
+      }
+    }
+  }
+};
+
+void gemm_bf16_simd(const GemmArgs& g) { gemm_nest<Bf16PairPanels>(g); }
+
+#else
 // ap (tiles of kMRBf16 rows; pair kk of row i at [kk·kMRBf16 + i], two bf16 in 32 bits) ← A rows
 // [0, rows) × columns [0, kc), rounded to bf16; odd kc and rows past `rows` padded with zeros.
 inline void bf16_pack_a(float* ap_f, const float* a, int lda, int rows, int kc) {
@@ -97,22 +153,6 @@ inline void bf16_pack_a(float* ap_f, const float* a, int lda, int rows, int kc) 
   }
 }
 inline size_t bf16_a_tile_floats(int kc) { return static_cast<size_t>(kMRBf16) * ((kc + 1) / 2); }
-#else
-// ap (tiles of kMRBf16 rows; (k, i) at [k·kMRBf16 + i], fp32) ← A rows [0, rows) × columns [0, kc);
-// kc rounded up to even and rows past `rows` padded with zeros.
-inline void bf16_pack_a(float* ap, const float* a, int lda, int rows, int kc) {
-  const int kp = even_up(kc), tiles = (rows + kMRBf16 - 1) / kMRBf16;
-  for (int t = 0; t < tiles; ++t) {
-    float* dst = ap + static_cast<size_t>(t) * kMRBf16 * kp;
-    for (int i = 0; i < kMRBf16; ++i) {
-      const int r = t * kMRBf16 + i;
-      const float* src = a + static_cast<size_t>(r) * lda;
-      for (int k = 0; k < kp; ++k) dst[k * kMRBf16 + i] = (r < rows && k < kc) ? src[k] : 0.0f;
-    }
-  }
-}
-inline size_t bf16_a_tile_floats(int kc) { return static_cast<size_t>(kMRBf16) * even_up(kc); }
-#endif
 
 // C[m0 : m0+rows, n0 : n0+cols] (+)= Ap (kMRBf16 rows, `pairs` pairs) · Bp (pairs × kNRb, bf16 pairs).
 inline void bf16_micro_kernel(const GemmArgs& g, int pairs, const float* ap, const uint16_t* bp, int m0, int rows,
@@ -120,7 +160,6 @@ inline void bf16_micro_kernel(const GemmArgs& g, int pairs, const float* ap, con
   VF acc0[kMRBf16], acc1[kMRBf16];
 #pragma GCC unroll 16
   for (int i = 0; i < kMRBf16; ++i) acc0[i] = acc1[i] = v_zero();
-#ifdef PBC_LOWP_BF16_DOT
   const uint32_t* a32 = reinterpret_cast<const uint32_t*>(ap);
 #pragma GCC unroll 2
   for (int kk = 0; kk < pairs; ++kk) {
@@ -134,30 +173,6 @@ inline void bf16_micro_kernel(const GemmArgs& g, int pairs, const float* ap, con
     a32 += kMRBf16;
     bp += 4 * kW;
   }
-#else
-  // Not unrolled: unrolled, GCC spilled accumulators (1 thread, AVX2: ~80 → ~86 GFLOP/s).
-#pragma GCC unroll 1
-  for (int kk = 0; kk < pairs; ++kk) {
-    const VI b0 = vi_load(bp), b1 = vi_load(bp + 2 * kW);
-    VF be = v_bf16_even(b0), bo = v_bf16_even(b1);
-#pragma GCC unroll 16
-    for (int i = 0; i < kMRBf16; ++i) {
-      const VF av = v_set1(ap[i]);
-      acc0[i] = v_fmadd(av, be, acc0[i]);
-      acc1[i] = v_fmadd(av, bo, acc1[i]);
-    }
-    be = v_bf16_odd(b0);
-    bo = v_bf16_odd(b1);
-#pragma GCC unroll 16
-    for (int i = 0; i < kMRBf16; ++i) {
-      const VF av = v_set1(ap[kMRBf16 + i]);
-      acc0[i] = v_fmadd(av, be, acc0[i]);
-      acc1[i] = v_fmadd(av, bo, acc1[i]);
-    }
-    ap += 2 * kMRBf16;
-    bp += 4 * kW;
-  }
-#endif
   store_tile<kMRBf16>(g, acc0, acc1, m0, rows, n0, cols, accumulate, last);
 }
 
@@ -250,6 +265,8 @@ void gemm_bf16_simd(const GemmArgs& g) {
   if (!pl.a_all) pl.own = thread_scratch(static_cast<size_t>(threads) * pl.own_floats);
   parallel_for(units, bf16_unit, &pl);
 }
+
+#endif  // PBC_LOWP_BF16_DOT
 
 }  // namespace
 }  // namespace pbc

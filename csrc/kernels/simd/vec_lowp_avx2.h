@@ -12,9 +12,8 @@ namespace {
 
 using VI = __m256i;
 
-// Rows per micro-tile: bf16 keeps the fp32 level's 6×16 tile (12 accumulators); int8 uses 4×16
-// (8 int32 accumulators + 2 B + the broadcast A quad + the ones vector of the pair sum).
-constexpr int kMRBf16 = 4;
+// Rows per int8 micro-tile: 4×16 (8 int32 accumulators + 2 B + the broadcast A quad + the ones vector
+// of the pair sum). bf16 runs in the fp32 GEMM's tiles (simd/gemm_bf16.h).
 constexpr int kMRInt8 = 4;
 
 inline VI vi_zero() { return _mm256_setzero_si256(); }

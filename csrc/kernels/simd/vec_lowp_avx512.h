@@ -16,7 +16,7 @@ namespace {
 
 using VI = __m512i;
 
-constexpr int kMRBf16 = 12;
+constexpr int kMRBf16 = 12;  // AVX512-BF16's own tiles (the widening level runs bf16 in the fp32 ones)
 constexpr int kMRInt8 = 8;
 
 inline VI vi_zero() { return _mm512_setzero_si512(); }
