@@ -131,8 +131,8 @@ def test_gemm_bf16_widening_is_fp32_over_rounded_weights(isa, M, N, K):
     bf16 = _core.Dense(w, b, isa=isa, dtype="bfloat16")
     fp32 = _core.Dense(_core.testing.bf16_round(w), b, isa=isa, dtype="float32")
     np.testing.assert_array_equal(bf16.forward(x), fp32.forward(x))
-    gelu = _core.Activation.gelu_erf
-    np.testing.assert_array_equal(bf16.forward(x, activation=gelu, residual=r), fp32.forward(x, activation=gelu, residual=r))
+    epilogue = dict(activation=_core.Activation.gelu_erf, residual=r)
+    np.testing.assert_array_equal(bf16.forward(x, **epilogue), fp32.forward(x, **epilogue))
 
 
 @pytest.mark.parametrize("M,N,K", [(600, 200, 100), (260, 300, 1500)])

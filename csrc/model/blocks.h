@@ -7,7 +7,8 @@
 // Packed handovers: a producer may write its output a second time in the kernels' packed layout of the
 // next GEMM's A operand (LayerNormArgs::packed, GemmArgs::c_packed), so that GEMM skips its packing
 // pass. `handover_to(next, buffer)` is the one place that decides: the buffer when `next` takes packed
-// operands (Dense::takes_packed: fp32 layers, and bf16 ones on the widening levels), else null. A null `*_packed` argument means "no handover".
+// operands (Dense::takes_packed: fp32 layers, and bf16 ones on the widening levels), else null. A null
+// `*_packed` argument means "no handover".
 //
 // Norm placement is data (EncoderConfig::norm_first): post-LayerNorm blocks (BERT) normalise their
 // output, x' = LN(x + f(x)), and hand the next block its packed input; pre-LayerNorm blocks

@@ -1,8 +1,8 @@
 // lowp_avx2.cc — the low-precision GEMMs of the AVX2 level (compiled with -mavx2 -mfma -mf16c).
 //
-// bf16: weights bf16 in vdpbf16ps' pair layout, widened exactly (shift / mask) and multiplied with fp32
-// activations in fp32 FMAs; the speed-up over fp32 is the halved weight traffic only (AVX2 has no bf16
-// arithmetic). int8: vpmaddubsw + vpmaddwd on u8 activations and pair-safe s8 weights, exact int32 sums,
+// bf16: weights bf16 in vdpbf16ps' pair layout, widened exactly (shift / mask) in the fp32 GEMM's
+// micro-tile and multiplied with fp32 activations in fp32 FMAs: fp32's speed with half its weight
+// memory (AVX2 has no bf16 arithmetic). int8: vpmaddubsw + vpmaddwd on u8 activations and pair-safe s8 weights, exact int32 sums,
 // 32 multiply-adds per three instructions against eight per FMA. Bodies: ../simd/gemm_bf16.h,
 // gemm_int8.h; formats: ../quantize.h.
 #include "kernels/simd/vec_avx2.h"

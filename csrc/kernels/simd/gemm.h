@@ -19,12 +19,12 @@
 // Numerics: per output an fp32 FMA chain over k in index order within a K block, blocks summed in
 // order — within ~1e-6 relative of the scalar reference at the sizes the tests use. The packed forms
 // change where values are stored, never how they are computed.
+// C must not overlap A or the residual (partial sums are written to C before the residual is read).
 //
 // The weight operand is a template parameter (a Panels policy: its element type, the rows of a panel,
 // and the micro-tile's product over one K block): Fp32Panels here; bf16 weights widened in the kernel
 // on levels without bf16 arithmetic (simd/gemm_bf16.h). Everything else (A blocks and their packed
 // handovers, the split into units, the epilogue) is this one loop nest.
-// C must not overlap A or the residual (partial sums are written to C before the residual is read).
 #pragma once
 
 #include "kernels/kernels.h"

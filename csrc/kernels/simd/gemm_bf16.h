@@ -12,12 +12,12 @@
 //     exactly and runs the fp32 FMAs, k in order within a K block, blocks summed in order. The same
 //     tiles, A packing and packed handovers as fp32 layers (Kernels::bf16_takes_fp32_packed); the same
 //     results as an fp32 layer holding the bf16-rounded weights. Its own nest (4-row tiles on AVX2,
-//     A packed element by element, no handovers) ran 8–20% slower than fp32 on a Zen 3; through the
-//     fp32 nest it runs within a few per cent of it.
+//     A packed element by element, no handovers) ran at 0.82–0.97 of fp32's GFLOP/s on a Zen 3;
+//     through the fp32 nest, level with it.
 //   * PBC_LOWP_BF16_DOT (AVX512-BF16): A rounded to bf16 (round to nearest even) and packed in pairs
 //     too; vdpbf16ps accumulates the pair products in fp32. This is what "a bf16 matmul" means on that
 //     hardware; its error against the widening levels is A's rounding (relative 2⁻⁹ per element).
-//     Loop nest as simd/gemm.h's: units of (A block of ≤ kMCMax rows) × (run of panels); per K block
+//     Its own loop nest, shaped as simd/gemm.h's: units of (A block of ≤ kMCMax rows) × (run of panels); per K block
 //     of kKC the A block is packed, each B slice stays in L1 across the row tiles; partial sums of
 //     earlier K blocks go through C, the epilogue runs on the last block. When several runs of panels
 //     share an A block (small M: the units split N, 4 per thread), all of A is packed once up front,
