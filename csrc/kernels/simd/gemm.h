@@ -222,6 +222,8 @@ inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
   using Elem = typename Panels::Elem;
   const GemmArgs& g = *pl.g;
   const int M = g.M, N = g.N, K = g.K;
+  const Elem* panels = Panels::base(g);
+  const size_t panel_rows = Panels::rows(K);
   const int jb = static_cast<int>(u / pl.mblocks), ib = static_cast<int>(u % pl.mblocks);
   const int m0 = ib * pl.mc, rows = M - m0 < pl.mc ? M - m0 : pl.mc;
   const int p0 = pl.run_start[jb], p1 = pl.run_start[jb + 1];
@@ -236,8 +238,6 @@ inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
       pack_a(own, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc);
     }
     for (int p = p0; p < p1; ++p) {
-      const Elem* panels = Panels::base(g);
-      const size_t panel_rows = Panels::rows(K);
       const Elem* bp = panels + (static_cast<size_t>(p) * panel_rows + k0) * kNR;
       const int n0 = p * kNR, cols = N - n0 < kNR ? N - n0 : kNR;
       // The B slice this unit needs next (the next panel, or the first panel's next K block) is
