@@ -2,6 +2,8 @@
 
 Engines (each skipped, with the reason, where this CPU does not run its level):
   fp32          the fp32 GEMM of the best non-AMX level (AVX-512 FMA, or AVX2)
+  bf16, int8 at that level   only where the CPU lacks AVX512-BF16 / VNNI: bf16 widened into the fp32
+                FMAs, int8 on vpmaddubsw + vpmaddwd (peak: bench_peak's int8_maddubs_*)
   bf16 avx512   gemm_bf16 on vdpbf16ps (level avx512_bf16)
   int8 vnni     gemm_int8 on vpdpbusd (level avx512_vnni)
   bf16 amx      gemm_bf16 on tdpbf16ps (level amx)
@@ -58,7 +60,9 @@ def nominal_ghz() -> float | None:
 
 # bench_peak's name for the instruction each engine's inner loop runs
 PEAK_KIND = {"fp32 avx512": "fp32_fma_avx512", "fp32 avx2": "fp32_fma_avx2", "bf16 avx512_bf16": "bf16_vdpbf16ps",
-             "int8 avx512_vnni": "int8_vpdpbusd", "bf16 amx": "bf16_amx", "int8 amx": "int8_amx"}
+             "int8 avx512_vnni": "int8_vpdpbusd", "bf16 amx": "bf16_amx", "int8 amx": "int8_amx",
+             "bf16 avx2": "fp32_fma_avx2", "int8 avx2": "int8_maddubs_avx2",
+             "bf16 avx512": "fp32_fma_avx512", "int8 avx512": "int8_maddubs_avx512"}
 
 
 def measured_peaks(bench_peak: str) -> dict[str, float]:
@@ -84,6 +88,14 @@ def engines(fp32_per_cycle: float):
     fp32_peak = fp32_per_cycle if fp32_isa.startswith("avx512") else fp32_per_cycle / 2
     fp32_label = "fp32 " + ("avx512" if fp32_isa.startswith("avx512") else fp32_isa)  # the level's FMA GEMM
     out = [(fp32_label, fp32_isa, "float32", fp32_peak)]
+    # Without bf16 or VNNI arithmetic, the low precisions run on the fp32 level's registers: bf16 widened
+    # into FMAs (the fp32 peak), int8 as vpmaddubsw + vpmaddwd (about twice it).
+    wide = fp32_label.split()[1]
+    if wide in ("avx2", "avx512"):
+        if "avx512_bf16" not in runs:
+            out.append((f"bf16 {wide}", wide, "bfloat16", fp32_peak))
+        if "avx512_vnni" not in runs:
+            out.append((f"int8 {wide}", wide, "int8", 2 * fp32_peak))
     for label, isa, dtype, peak in (("bf16 avx512_bf16", "avx512_bf16", "bfloat16", 2 * fp32_per_cycle),
                                     ("int8 avx512_vnni", "avx512_vnni", "int8", 4 * fp32_per_cycle),
                                     ("bf16 amx", "amx", "bfloat16", AMX_PER_CYCLE["bfloat16"]),

@@ -55,6 +55,25 @@ PBC_PEAK_LOOP(fma_zmm, "avx512f", "vfmadd231ps", "zmm")
 PBC_PEAK_LOOP(bf16_zmm, "avx512f,avx512bf16", "vdpbf16ps", "zmm")
 PBC_PEAK_LOOP(vnni_zmm, "avx512f,avx512vnni", "vpdpbusd", "zmm")
 
+// int8 without VNNI (AVX2, AVX-512 F/BW): what simd/vec_lowp_*.h's vi_dot_u8s8 runs, vpmaddubsw to int16
+// pair sums, vpmaddwd by ones to int32 quad sums, vpaddd into the accumulator: three instructions per
+// 4 multiply-adds a lane, two of them on the multiply ports. Six chains (accumulators 4..9, temporaries
+// 10..15, the ones in register 2).
+#define PBC_DOT_U8S8(reg, t, acc)                                                                          \
+  "vpmaddubsw %%" reg "1, %%" reg "0, %%" reg t "\n\tvpmaddwd %%" reg "2, %%" reg t ", %%" reg t             \
+  "\n\tvpaddd %%" reg t ", %%" reg acc ", %%" reg acc "\n\t"
+#define PBC_SIX_DOTS(reg)                                                                                   \
+  PBC_DOT_U8S8(reg, "10", "4") PBC_DOT_U8S8(reg, "11", "5") PBC_DOT_U8S8(reg, "12", "6")                    \
+      PBC_DOT_U8S8(reg, "13", "7") PBC_DOT_U8S8(reg, "14", "8") PBC_DOT_U8S8(reg, "15", "9")
+#define PBC_DOT_LOOP(name, isa, reg)                                                                       \
+  __attribute__((target(isa))) void name(long n) {                                                         \
+    asm volatile("vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1\n\t"                      \
+                 "vpxor %%xmm2, %%xmm2, %%xmm2" ::: "xmm0", "xmm1", "xmm2");                               \
+    for (long i = 0; i < n; ++i) asm volatile(PBC_SIX_DOTS(reg) ::: "xmm2", PBC_VEC_CLOBBERS);               \
+  }
+PBC_DOT_LOOP(dot_u8s8_ymm, "avx2", "ymm")
+PBC_DOT_LOOP(dot_u8s8_zmm, "avx512f,avx512bw", "zmm")
+
 // AMX: tiles 0-3 accumulate 16 × 16 int32/fp32 from tiles 4-7 (16 rows × 64 bytes), all zero. The
 // palette-1 configuration is 64 bytes: palette, then 16-bit row widths of tiles 0..7 from byte 16 and
 // 8-bit row counts from byte 48.
@@ -135,6 +154,8 @@ int main(int argc, char** argv) {
       {"fp32_fma_avx512", "GFLOP/s", 12 * 16 * 2, fma_zmm, avx512},
       {"bf16_vdpbf16ps", "GFLOP/s", 12 * 32 * 2, bf16_zmm, avx512 && f.avx512_bf16},
       {"int8_vpdpbusd", "GOP/s", 12 * 64 * 2, vnni_zmm, avx512 && f.avx512_vnni},
+      {"int8_maddubs_avx2", "GOP/s", 6 * 32 * 2, dot_u8s8_ymm, f.avx2},
+      {"int8_maddubs_avx512", "GOP/s", 6 * 64 * 2, dot_u8s8_zmm, avx512},
       {"bf16_amx", "GFLOP/s", 8 * 16 * 16 * 32 * 2, amx_bf16, amx && f.amx_bf16},
       {"int8_amx", "GOP/s", 8 * 16 * 16 * 64 * 2, amx_int8, amx && f.amx_int8},
   };
