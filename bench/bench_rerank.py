@@ -4,7 +4,8 @@ one run: 1 query × 100 passages of real text, ``rank(query, passages)``, latenc
     PYTHONPATH=. python bench/bench_rerank.py              # full run: MiniLM-L6-sized and base-sized models
     PYTHONPATH=. python bench/bench_rerank.py --quick      # a smoke test (a tiny model, 2 timed calls)
     options: --threads N (default: pybertcore's default)  --models minilm-l6,base  --repeats R
-             --engines pybertcore,pybertcore-bf16,st,st-bf16  --workdir DIR (checkpoints, made once, reused)
+             --engines pybertcore,pybertcore-bf16,pybertcore-int8,st,st-bf16  (default: all but int8)
+             --workdir DIR (checkpoints, made once, reused)
 
 Models: sequence-classification checkpoints with one label and random weights made once with transformers
 (all-MiniLM-L6-v2's sizes: 6 layers, H 384; bert-base's: 12 layers, H 768), the MiniLM tokenizer; speed does
@@ -15,7 +16,8 @@ Method: each engine runs in its own fresh process (so no engine's thread pool or
 loads the model, makes two warm-up calls, then times --repeats calls of ``rank(query, passages,
 batch_size=32)``; the table reports the median (and the 90th percentile) in ms and 100 / median as pairs/s,
 and each engine's pairs/s over sentence-transformers fp32's. The fp32 engines' top-10 orders are compared
-(they must agree). The machine may be shared: compare ratios from one run.
+(they must agree); a low-precision engine's top-10 is reported as its overlap with our fp32's. The machine
+may be shared: compare ratios from one run.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ SIZES = {
     "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
     "tiny": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64),
 }
-ENGINES = ("pybertcore", "pybertcore-bf16", "st", "st-bf16")
+ENGINES = ("pybertcore", "pybertcore-bf16", "pybertcore-int8", "st", "st-bf16")
+OUR_DTYPES = {"pybertcore": "float32", "pybertcore-bf16": "bfloat16", "pybertcore-int8": "int8"}
 
 
 def texts(n_passages: int = 100) -> tuple[str, list[str]]:
@@ -71,7 +74,7 @@ def worker(engine: str, folder: str, threads: int, repeats: int) -> None:
         import pybertcore
 
         pybertcore.set_num_threads(threads)
-        model = pybertcore.CrossEncoder(folder, dtype="bfloat16" if engine.endswith("bf16") else "float32")
+        model = pybertcore.CrossEncoder(folder, dtype=OUR_DTYPES[engine])
     else:
         import torch
         from sentence_transformers import CrossEncoder
@@ -104,7 +107,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--models", default="minilm-l6,base")
-    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--engines", default=",".join(e for e in ENGINES if e != "pybertcore-int8"))
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "pybertcore-bench"))
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
@@ -139,6 +142,11 @@ def main() -> None:
             p90 = times[min(len(times) - 1, int(0.9 * len(times)))]
             ratio = f"{statistics.median(base['times']) / median:.2f}x" if base else "-"
             print(f"| {name} | {engine} | {1e3 * median:.1f} | {1e3 * p90:.1f} | {100 / median:.0f} | {ratio} |")
+        ours = results.get("pybertcore")
+        for engine in ("pybertcore-bf16", "pybertcore-int8"):
+            if ours and engine in results:
+                shared = len(set(results[engine]["top10"]) & set(ours["top10"]))
+                print(f"| {name} | {engine} top-10 | {shared} of 10 shared with our fp32's | | | |")
         if "pybertcore" in results and base and results["pybertcore"]["top10"] != base["top10"]:
             print(f"| {name} | WARNING | fp32 top-10 orders differ: {results['pybertcore']['top10']} vs "
                   f"{base['top10']} | | | |")
