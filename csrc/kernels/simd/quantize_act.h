@@ -3,9 +3,10 @@
 // Every level must hand the integer GEMM the very codes, scale, zero point and outliers the scalar
 // quantize_act_row computes (quantize.h), so this is the same arithmetic, reorganised. The outliers and
 // the range of the other values come one of two ways:
-//   - usually (act_outliers_by_candidates) from one pass for the lanes' maxima, which bounds T, the
-//     smallest outlier magnitude, from below by θ, and one pass that takes the range of the values
-//     below θ (vector min/max) and lists the few at or above it; ranked in the scalar code's order,
+//   - usually (act_outliers_by_candidates) from one pass for the lanes' maxima (on AVX2 also their
+//     second largest values), which bounds T, the smallest outlier magnitude, from below by θ, and
+//     one pass that takes the range of the values below θ (vector min/max) and lists the few at or
+//     above it; ranked in the scalar code's order,
 //     the first kActOutliers of the list are its outliers, and the rest joins the range;
 //   - when that list would be long (ties near the top, fewer non-zeros than outliers:
 //     act_outliers_by_network), from a pass keeping each lane's kActOutliers largest |a| (an insertion
@@ -113,8 +114,8 @@ inline void act_outliers_by_network(const float* a, int K, int* idx, float* lo_o
 
 // The same outliers and range from a short list of candidates: kFound, or kNaN for a row holding a
 // NaN, or kCrowded when the list would pass kCandidates (many values tied near the top, or fewer than
-// kO non-zeros), and the caller then takes the network. θ is a lane maximum that kO lane maxima reach:
-// kO distinct values are at least θ (lanes past a short row's end read 0, and θ = 0 bounds anything),
+// kO non-zeros), and the caller then takes the network. θ is a lane maximum (or a lane's second largest
+// value) that kO of those reach: kO distinct values are at least θ (lanes past a short row's end read 0, and θ = 0 bounds anything),
 // so θ ≤ T and every outlier is among the values with |a| ≥ θ, the candidates; everything below θ is
 // in the range. Ranking the candidates by the scalar code's order (|a| descending, then index) picks
 // its outliers in its order: the values left out of the list are all smaller than those it keeps.
@@ -126,22 +127,35 @@ inline Candidates act_outliers_by_candidates(const float* a, int K, int* idx, fl
   const VF sign = v_set1(-0.0f), zero_v = v_zero();
   const int Kv = K / kW * kW;
   // Both passes: whole registers, then the tail read masked (zeros).
-  VF lane_max = zero_v;
+  // Pass 1 keeps each lane's largest magnitude and, where a register has fewer than 2·kO lanes (AVX2:
+  // 8 lanes, 8 outliers), its second largest too. With the maxima alone θ there is the smallest of the
+  // 8 lane maxima: MiniLM's activations then gave 22 candidates a row on average (a rank pass of n²/kW)
+  // and now and then more than kCandidates (the network's slower way); with both, about 9 and at most 16.
+  constexpr bool kTwoPerLane = kW < 2 * kO;
+  VF lane_max = zero_v, lane_second = zero_v;
   unsigned nan = 0;
   auto widen = [&](VF x) {
     nan |= v_mask_nan(x);
-    lane_max = v_max(lane_max, v_andnot(sign, x));
+    const VF m = v_andnot(sign, x);
+    if (kTwoPerLane) lane_second = v_max(lane_second, v_min(lane_max, m));
+    lane_max = v_max(lane_max, m);
   };
   for (int k = 0; k < Kv; k += kW) widen(v_load(a + k));
   if (Kv < K) widen(v_load_tail(a + Kv, K - Kv));
   if (nan) return Candidates::kNaN;
-  // θ: the largest lane maximum that at least kO lane maxima (itself included) reach, without a branch
-  // on the data (a scalar sorting network here mispredicted its way to ~1000 cycles a row).
-  alignas(64) float lanes[kW];
+  // θ: the largest of those values that at least kO of them (itself included) reach, without a branch
+  // on the data (a scalar sorting network here mispredicted its way to ~1000 cycles a row). They are
+  // magnitudes of distinct elements (a lane's two largest are two of its elements) or zeros (lanes past
+  // a short row's end), and θ = 0 bounds anything.
+  constexpr int kLaneValues = kTwoPerLane ? 2 * kW : kW;
+  alignas(64) float lanes[2 * kW];
   v_store(lanes, lane_max);
+  v_store(lanes + kW, lane_second);
   float th = 0.0f;
-  for (int l = 0; l < kW; ++l) {
-    const int reach = __builtin_popcount(v_mask_ge(lane_max, v_set1(lanes[l])));
+  for (int l = 0; l < kLaneValues; ++l) {
+    const VF v = v_set1(lanes[l]);
+    int reach = __builtin_popcount(v_mask_ge(lane_max, v));
+    if (kTwoPerLane) reach += __builtin_popcount(v_mask_ge(lane_second, v));
     th = reach >= kO && lanes[l] > th ? lanes[l] : th;
   }
   const VF theta = v_set1(th);
