@@ -16,6 +16,7 @@ transformers allows.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import logging
 import math
@@ -181,6 +182,12 @@ class PretrainedConfig:
         for key, value in kwargs.items():
             setattr(self, key, value)
         self.validate()
+        if self.problem_type == "single_label_classification" and self.num_labels == 1:  # transformers 5's check
+            raise ValueError(
+                '`problem_type="single_label_classification"` requires `num_labels > 1`. For binary '
+                'classification use `num_labels=2`, or use `problem_type="regression"` for a '
+                "single-output regression head."
+            )
 
     # --- checks --------------------------------------------------------------------------------------
     def validate(self) -> None:
@@ -264,13 +271,15 @@ class PretrainedConfig:
     # --- construction --------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any):
-        """Builds a config from a dict; keyword arguments override its entries.
+        """Builds a config from a dict; keyword arguments that name a field of the config override it
+        (``apply_config_overrides``), the others are left unused, as transformers leaves them.
 
-        With ``return_unused_kwargs=True`` returns ``(config, {})``: every keyword becomes a field.
+        With ``return_unused_kwargs=True`` returns ``(config, unused keyword arguments)``.
         """
         return_unused_kwargs = kwargs.pop("return_unused_kwargs", False)
-        config = cls(**{**config_dict, **kwargs})
-        return (config, {}) if return_unused_kwargs else config
+        config = cls(**config_dict)
+        unused = apply_config_overrides(config, kwargs)
+        return (config, unused) if return_unused_kwargs else config
 
     @classmethod
     def from_json_file(cls, json_file: str | os.PathLike):
@@ -284,7 +293,8 @@ class PretrainedConfig:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-        """Reads ``config.json`` from a folder (or a JSON file path); keyword arguments override fields."""
+        """Reads ``config.json`` from a folder (or a JSON file path); keyword arguments that name a field
+        override it, others are dropped (returned with ``return_unused_kwargs=True``), as in transformers."""
         hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in HUB_KWARGS}
         path, config_dict = config_file_and_dict(pretrained_model_name_or_path, **hub_kwargs)
         model_type = config_dict.get("model_type")
@@ -306,7 +316,65 @@ class PretrainedConfig:
         self.to_json_file(os.path.join(save_directory, CONFIG_NAME), use_diff=True)
 
 
-# Keyword arguments of from_pretrained that choose where files come from, not config fields.
+# Keyword arguments transformers' config loaders take and drop (telemetry; remote code, never run here).
+DROPPED_KWARGS = ("_from_auto", "_from_pipeline", "trust_remote_code")
+# Keyword arguments that are fields whether or not the config has them as attributes.
+_LABEL_FIELDS = ("num_labels", "id2label", "label2id", "name_or_path")
+# Keyword arguments a config takes as transformers' does, though not as attributes of its own.
+_LOADING_FIELDS = ("dtype", "torch_dtype", "attn_implementation")
+
+
+def is_config_field(config: PretrainedConfig, key: str) -> bool:
+    """Whether from_pretrained's keyword argument ``key`` sets a field of ``config``: transformers' rule
+    (``hasattr(config, key)``: the class's fields, the shared ones, keys config.json brought, aliases such
+    as DistilBERT's ``hidden_size``), methods excepted."""
+    if key in _LABEL_FIELDS:
+        return True
+    if inspect.isroutine(getattr(type(config), key, None)):
+        return False
+    return hasattr(config, key)
+
+
+def apply_config_overrides(config: PretrainedConfig, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Sets from_pretrained's keyword arguments that name a field of ``config`` (``num_labels=8``,
+    ``id2label=...``, ``hidden_dropout_prob=0.2``) as transformers does, and returns the others: unused,
+    which a model's from_pretrained refuses (its ``__init__`` does not take them) and a config's drops.
+
+    ``num_labels`` goes first: when it disagrees with an ``id2label`` config.json holds (a config writes it
+    unless it is the default two labels) it replaces the labels with LABEL_0..LABEL_{n-1} and says so, in
+    transformers' words; an ``id2label`` passed with it then names them (keys become ints).
+    """
+    overrides = {k: v for k, v in overrides.items() if k not in DROPPED_KWARGS}
+    if not overrides:
+        return {}
+    unused = {k: v for k, v in overrides.items() if not is_config_field(config, k) and k not in _LOADING_FIELDS}
+    overrides = {k: v for k, v in overrides.items() if k not in unused}
+    if "num_labels" in overrides:
+        num_labels = overrides.pop("num_labels")
+        saved_labels = config.id2label != _default_id2label(_DEFAULT_NUM_LABELS)
+        if num_labels != config.num_labels and saved_labels:
+            logging.getLogger("pybertcore").warning(
+                "You passed `num_labels=%s` which is incompatible to the `id2label` map of length `%s`.",
+                num_labels, config.num_labels,
+            )
+        config.num_labels = num_labels
+    if "id2label" in overrides:
+        id2label = checked_id2label(type(config).__name__, overrides.pop("id2label"))
+        config.id2label = id2label
+        if "label2id" not in overrides:
+            config.label2id = {v: k for k, v in id2label.items()}
+    if "label2id" in overrides:
+        config.label2id = checked_label2id(type(config).__name__, overrides.pop("label2id"))
+    for key in ("torch_dtype", "dtype"):  # "auto" leaves the saved dtype, as in transformers
+        if key in overrides:
+            value = overrides.pop(key)
+            if value is not None and value != "auto":
+                config.dtype = str(value).replace("torch.", "")
+    overrides.pop("attn_implementation", None)  # an attention kernel choice: the core has one
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    config.validate()
+    return unused
 
 
 def read_config_dict(path: str | os.PathLike) -> dict[str, Any]:

@@ -73,6 +73,13 @@ def encoder_inputs(
         if value is None:
             out.append(None)
             continue
+        if name == "attention_mask":
+            value = _to_numpy(value, name)
+            if value.ndim > 2:  # transformers adds these to the scores as they are; the core masks keys
+                raise ValueError(
+                    f"attention_mask has shape {tuple(value.shape)}: pybertcore takes the 2-D (batch, tokens) "
+                    f"padding mask (1 for real tokens, 0 for padding), not a {value.ndim}-D mask over heads or queries"
+                )
         arr = as_token_array(value, name, allow_float_01=allow_float)
         if name == "position_ids" and arr.shape[0] == 1 and ids.shape[0] != 1 and arr.shape[1] == ids.shape[1]:
             arr = np.ascontiguousarray(np.broadcast_to(arr, ids.shape))  # (1, T) applies to every sequence

@@ -1,4 +1,5 @@
-"""Model outputs that behave like transformers' ``ModelOutput``: attribute, key and index access.
+"""Model outputs that behave like transformers' ``ModelOutput``: attribute, key and index access, and
+its printed form.
 
 Fields that are None are skipped by keys and indices, as in transformers, so ``output[1]`` is the
 pooled output when there is one and the hidden states otherwise.
@@ -42,6 +43,11 @@ class ModelOutput(OrderedDict):
     def to_tuple(self) -> tuple:
         return tuple(self[k] for k in self.keys())
 
+    def __repr__(self) -> str:
+        """As transformers' outputs print (their dataclass repr): every field, None ones included."""
+        values = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return f"{type(self).__qualname__}({values})"
+
 
 @dataclass(repr=False)
 class BaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
@@ -51,9 +57,14 @@ class BaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
     last_hidden_state: Optional[np.ndarray] = None
     pooler_output: Optional[np.ndarray] = None
     hidden_states: Optional[tuple] = None
-    past_key_values: Optional[Any] = None
+    cache: Optional[Any] = None  # transformers 5's name (past_key_values before): always None in an encoder
     attentions: Optional[tuple] = None
     cross_attentions: Optional[tuple] = None
+
+    @property
+    def past_key_values(self) -> Any:
+        """transformers 4's name of ``cache``, which transformers 5 still answers."""
+        return self.cache
 
 
 @dataclass(repr=False)
@@ -134,3 +145,20 @@ class BaseModelOutputWithCrossAttentions(ModelOutput):
     hidden_states: Optional[tuple] = None
     attentions: Optional[tuple] = None
     cross_attentions: Optional[tuple] = None
+
+
+@dataclass(repr=False)
+class BaseModelOutputWithPastAndCrossAttentions(ModelOutput):
+    """Encoder output without a pooler, as transformers 5's ELECTRA returns it; ``cache`` is always None and
+    ``cross_attentions`` empty or None (encoders only)."""
+
+    last_hidden_state: Optional[np.ndarray] = None
+    cache: Optional[Any] = None
+    hidden_states: Optional[tuple] = None
+    attentions: Optional[tuple] = None
+    cross_attentions: Optional[tuple] = None
+
+    @property
+    def past_key_values(self) -> Any:
+        """transformers 4's name of ``cache``, which transformers 5 still answers."""
+        return self.cache

@@ -12,6 +12,7 @@ weights through the ``pybertcore`` logger in transformers' words, and builds the
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections import OrderedDict, namedtuple
@@ -32,7 +33,7 @@ from pybertcore.checkpoints import (
     save_weights,
     weights_file_names,
 )
-from pybertcore.configuration_utils import PretrainedConfig
+from pybertcore.configuration_utils import DROPPED_KWARGS, PretrainedConfig, apply_config_overrides
 from pybertcore.hub import resolve_model_folder
 from pybertcore.loading import match_state_dict, parse_loading_arguments, report_loading, report_nonfinite
 from pybertcore.models.config_checks import check_model_size
@@ -193,6 +194,16 @@ class PreTrainedModel:
     _keys_to_ignore_on_load_unexpected: ClassVar[tuple[str, ...]] = (r"position_ids$",)
     # Keyword arguments of from_pretrained that go to __init__, not to the config.
     _init_kwargs: ClassVar[tuple[str, ...]] = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "PreTrainedModel":
+        """Refuses keyword arguments ``__init__`` does not take as Python would, naming this class (not the
+        base class whose ``__init__`` it inherits), as transformers' error reads."""
+        if kwargs:
+            accepted = inspect.signature(cls.__init__).parameters
+            unknown = {k: v for k, v in kwargs.items() if k not in accepted}
+            if unknown:
+                raise TypeError(unexpected_keyword_message(cls, unknown))
+        return super().__new__(cls)
 
     def __init__(self, config: PretrainedConfig) -> None:
         if not isinstance(config, PretrainedConfig):
@@ -375,6 +386,31 @@ class PreTrainedModel:
         tree = self._module_tree()
         return tree._children.get(self.base_model_prefix, self) if self.base_model_prefix else self
 
+    # --- transformers' PreTrainedModel habits ---------------------------------------------------------
+    @classmethod
+    def can_generate(cls) -> bool:
+        """Encoders do not generate text (transformers answers False for every model here)."""
+        return False
+
+    def tie_weights(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing to do: a tied parameter shares its storage for the model's lifetime (ParamSpec.tied_to)."""
+
+    def resize_token_embeddings(self, new_num_tokens: Optional[int] = None, pad_to_multiple_of: Optional[int] = None,
+                                mean_resizing: bool = True) -> Any:
+        """The input embeddings, as transformers returns them, when the size does not change; a new size
+        raises: new rows are for training, which pybertcore does not do."""
+        embeddings = self.get_input_embeddings()
+        size = embeddings.num_embeddings if new_num_tokens is None else int(new_num_tokens)
+        if pad_to_multiple_of is not None:
+            size = -(-size // int(pad_to_multiple_of)) * int(pad_to_multiple_of)
+        if size != embeddings.num_embeddings:
+            raise NotImplementedError(
+                f"resize_token_embeddings({size}): pybertcore models are inference only and keep their vocabulary "
+                f"of {embeddings.num_embeddings} tokens; resize and train in transformers, save_pretrained, and "
+                "load the result here"
+            )
+        return embeddings
+
     # --- torch.nn.Module habits ------------------------------------------------------------------------
     # Code written for transformers calls these around a model; an inference-only CPU model answers
     # them as such: eval() and friends return the model, what would train or leave the CPU raises.
@@ -496,7 +532,9 @@ class PreTrainedModel:
 
         Weights: ``model.safetensors``, ``pytorch_model.bin`` (read without torch), or either sharded with
         its index; float16/bfloat16 checkpoints are converted to float32, the compute type. Keyword
-        arguments that are config fields (``num_labels=8``, ...) override the saved config; ``cache_dir``,
+        arguments that are config fields (``num_labels=8``, ...) override the saved config, unless a
+        ``config`` is passed; any other raises TypeError naming it, as ``__init__`` does in transformers
+        (which hands the keywords a config does not take to the model's ``__init__``); ``cache_dir``,
         ``revision``, ``local_files_only``, ``token``, ``force_download``, ``subfolder`` choose the files;
         ``use_safetensors`` (True: only safetensors, False: only .bin) and ``variant`` ("fp16" →
         ``model.fp16.safetensors``) choose the weights file as in transformers.
@@ -510,7 +548,11 @@ class PreTrainedModel:
         if config is None:
             config = cls.config_class.from_pretrained(folder)
             config.name_or_path = str(pretrained_model_name_or_path)
-        apply_config_overrides(config, args.config_overrides)
+            unused = apply_config_overrides(config, args.config_overrides)
+        else:  # as in transformers: with a config, the keyword arguments are the model's, never the config's
+            unused = {k: v for k, v in args.config_overrides.items() if k not in DROPPED_KWARGS}
+        if unused:
+            raise TypeError(unexpected_keyword_message(cls, unused))
 
         checkpoint = load_checkpoint_folder(folder, weights_names)
         model = cls._for_loading(config, **args.init)
@@ -592,8 +634,7 @@ class PreTrainedModel:
             return
         os.makedirs(save_directory, exist_ok=True)
         self.config.architectures = [type(self).__name__]
-        if getattr(self.config, "dtype", None) not in (None, "float32"):
-            self.config.dtype = "float32"  # the weights written are float32, whatever the checkpoint held
+        self.config.dtype = "float32"  # the weights written are float32, whatever the checkpoint held
         self.config.save_pretrained(save_directory)
         tensors = {k: as_float32(v) for k, v in self._params.items()} if state_dict is None else {
             k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v) for k, v in state_dict.items()
@@ -618,34 +659,13 @@ class PreTrainedModel:
             return f"{type(self).__name__}(params={self.num_parameters():,}, config={type(self.config).__name__})"
 
 
-def apply_config_overrides(config: PretrainedConfig, overrides: dict[str, Any]) -> None:
-    """Sets from_pretrained's config keyword arguments (``num_labels=8``, ``id2label=...``) as transformers does.
-
-    ``num_labels`` goes first: when it disagrees with the saved ``id2label`` it replaces the labels with
-    LABEL_0..LABEL_{n-1} and says so; an ``id2label`` passed with it then names them (keys become ints).
-    """
-    if not overrides:
-        return
-    overrides = dict(overrides)
-    if "num_labels" in overrides:
-        num_labels = overrides.pop("num_labels")
-        saved_labels = config.id2label != {i: f"LABEL_{i}" for i in range(config.num_labels)}
-        if num_labels != config.num_labels and saved_labels and "id2label" not in overrides:
-            logger.warning(
-                "You passed `num_labels=%s` which is incompatible to the `id2label` map of length `%s`.",
-                num_labels, config.num_labels,
-            )
-        config.num_labels = num_labels
-    if "id2label" in overrides:
-        id2label = {int(k): v for k, v in overrides.pop("id2label").items()}
-        config.id2label = id2label
-        if "label2id" not in overrides:
-            config.label2id = {v: k for k, v in id2label.items()}
-    if "label2id" in overrides:
-        config.label2id = {k: int(v) for k, v in overrides.pop("label2id").items()}
-    for key, value in overrides.items():
-        setattr(config, key, value)
-    config.validate()
+def unexpected_keyword_message(cls: type, kwargs: dict[str, Any]) -> str:
+    """Python's TypeError text for keyword arguments ``cls.__init__`` does not take, as transformers
+    raises it from from_pretrained and from_config (its unused keyword arguments go to ``__init__``)."""
+    names = list(kwargs)
+    if len(names) == 1:
+        return f"{cls.__name__}.__init__() got an unexpected keyword argument '{names[0]}'"
+    return f"{cls.__name__}.__init__() got unexpected keyword arguments " + ", ".join(f"'{n}'" for n in names)
 
 
 # dtype names from_pretrained accepts ("auto" means "the checkpoint's", which pybertcore converts to float32

@@ -106,6 +106,7 @@ class Module:
         object.__setattr__(self, "_children", {})
         object.__setattr__(self, "_own", {})  # parameter name → its full name in the model
         object.__setattr__(self, "_model", None)
+        object.__setattr__(self, "_forward", None)  # what calling the module runs (a head model's base model)
 
     # attribute access: children, then parameters
     def __getattr__(self, name: str) -> Any:
@@ -181,6 +182,10 @@ class Module:
         return text + ")"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """A head model's base model (``model.bert(...)``, ``model.base_model(...)``) runs the encoder as the
+        bare model would; other modules are views of parameters the core runs whole, not callable."""
+        if self._forward is not None:
+            return self._forward(*args, **kwargs)
         raise NotImplementedError(
             f"{self._cls_name} is a view of the model's parameters; call the model itself (the core runs it whole)"
         )

@@ -24,7 +24,7 @@ OUTPUT_CLASS = {
     "roberta": "BaseModelOutputWithPoolingAndCrossAttentions",
     "xlm-roberta": "BaseModelOutputWithPoolingAndCrossAttentions",
     "camembert": "BaseModelOutputWithPoolingAndCrossAttentions",
-    "electra": "BaseModelOutputWithCrossAttentions",
+    "electra": "BaseModelOutputWithPastAndCrossAttentions",
     "albert": "BaseModelOutputWithPooling",
     "mpnet": "BaseModelOutputWithPooling",
     "nomic_bert": "BaseModelOutputWithPooling",
@@ -111,7 +111,7 @@ def test_base_model_matches_transformers(tmp_path, variant):
     ours = model(**inputs, output_hidden_states=True, output_attentions=True)
     theirs = run_transformers(tf_model, inputs, output_hidden_states=True, output_attentions=True)
     mask = inputs["attention_mask"]
-    assert type(ours).__name__ == OUTPUT_CLASS[family]
+    assert type(ours).__name__ == OUTPUT_CLASS[family] == type(theirs).__name__
     assert list(ours.keys()) == [k for k in theirs.keys()]
 
     assert max_abs_on_mask(ours.last_hidden_state, to_numpy(theirs.last_hidden_state), mask) < TOL

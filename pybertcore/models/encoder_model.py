@@ -636,6 +636,29 @@ class EncoderPreTrainedModel(PreTrainedModel):
         out["attentions"] = tuple(out["attentions"]) if output_attentions else None
         return out, mask
 
+    def _base_output(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, position_ids: Any, head_mask: Any,
+                     inputs_embeds: Any, output_attentions: Optional[bool], output_hidden_states: Optional[bool],
+                     return_dict: Optional[bool]) -> Any:
+        """The bare model's output (its family's class), from this model's encoder: the bare model's forward,
+        and a head model's base model called on its own (``model.bert(...)``), pooled where it has a pooler."""
+        output_attentions, output_hidden_states, return_dict = self._flags(
+            output_attentions, output_hidden_states, return_dict
+        )
+        out, _ = self._encode(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions, output_hidden_states,
+        )
+        result = _make_output(
+            self.layout.output_class,
+            last_hidden_state=out["last_hidden_state"],
+            pooler_output=out.get("pooler_output"),
+            hidden_states=out["hidden_states"],
+            attentions=out["attentions"],
+            # transformers returns an empty tuple here whenever attentions are asked for (encoders only)
+            cross_attentions=() if output_attentions else None,
+        )
+        return result if return_dict else result.to_tuple()
+
 
 class EncoderModel(EncoderPreTrainedModel):
     """The bare encoder: ``last_hidden_state`` and, where the family has a pooler, ``pooler_output``."""
@@ -671,23 +694,8 @@ class EncoderModel(EncoderPreTrainedModel):
         Padded positions (attention_mask 0) of ``last_hidden_state`` and ``hidden_states`` hold zeros,
         except position 0, which holds the state transformers computes there (the pooler reads it).
         """
-        output_attentions, output_hidden_states, return_dict = self._flags(
-            output_attentions, output_hidden_states, return_dict
-        )
-        out, _ = self._encode(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions, output_hidden_states,
-        )
-        result = _make_output(
-            self.layout.output_class,
-            last_hidden_state=out["last_hidden_state"],
-            pooler_output=out.get("pooler_output"),
-            hidden_states=out["hidden_states"],
-            attentions=out["attentions"],
-            # transformers returns an empty tuple here whenever attentions are asked for (encoders only)
-            cross_attentions=() if output_attentions else None,
-        )
-        return result if return_dict else result.to_tuple()
+        return self._base_output(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                                 output_attentions, output_hidden_states, return_dict)
 
     __call__ = forward
 

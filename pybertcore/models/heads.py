@@ -150,6 +150,22 @@ class EncoderForTask(EncoderPreTrainedModel):
     def _encoder_prefix(self) -> str:  # type: ignore[override]
         return self.base_model_prefix + "."
 
+    def _module_tree(self):
+        """The tree, its base-model module callable as transformers' (``model.bert(**inputs)``)."""
+        tree = super()._module_tree()
+        base = tree._children.get(self.base_model_prefix)
+        if base is not None and base._forward is None:
+            object.__setattr__(base, "_forward", self._base_forward)
+        return tree
+
+    @follows_input_framework
+    def _base_forward(self, input_ids: Any = None, attention_mask: Any = None, token_type_ids: Any = None,
+                      position_ids: Any = None, head_mask: Any = None, inputs_embeds: Any = None,
+                      output_attentions: Optional[bool] = None, output_hidden_states: Optional[bool] = None,
+                      return_dict: Optional[bool] = None) -> Any:
+        return self._base_output(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                                 output_attentions, output_hidden_states, return_dict)
+
     def _steps(self) -> list:
         return [s for s in self.head_spec.steps if config_flag_holds(s.when, self.config)]
 
@@ -309,24 +325,33 @@ def _float_loss(value: float) -> np.ndarray:
     return np.asarray(value, dtype=np.float32)
 
 
-def cross_entropy(logits: np.ndarray, labels: np.ndarray, ignore_index: int = -100) -> np.ndarray:
-    """Mean cross-entropy of (N, C) logits against (N,) int labels, skipping ignore_index (as torch)."""
+def cross_entropy(logits: np.ndarray, labels: np.ndarray, ignore_index: int = -100,
+                  name: str = "labels") -> np.ndarray:
+    """Mean cross-entropy of (N, C) logits against N int labels, skipping ignore_index (as torch); torch's
+    refusals as ValueErrors naming the argument: labels that are not integers, or not one per row."""
+    labels = np.asarray(labels)
+    if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == np.bool_):
+        raise ValueError(f"{name}: class indices must be integers, got dtype {labels.dtype}")
+    if labels.size != logits.shape[0]:
+        raise ValueError(f"{name}: expected input batch_size ({logits.shape[0]}) to match target batch_size "
+                         f"({labels.size}); got {name} of shape {tuple(labels.shape)}")
     logits = logits.astype(np.float64)
-    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    labels = labels.reshape(-1).astype(np.int64)
     keep = labels != ignore_index
     if not keep.any():
         return _float_loss(np.nan)
     z = logits[keep]
     y = labels[keep]
     if y.min() < 0 or y.max() >= z.shape[1]:
-        raise ValueError(f"labels: values must be in [0, {z.shape[1]}) or {ignore_index}, got {sorted(set(y.tolist()))}")
+        raise ValueError(f"{name}: values must be in [0, {z.shape[1]}) or {ignore_index}, got {sorted(set(y.tolist()))}")
     z = z - z.max(axis=1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     return _float_loss(-logp[np.arange(len(y)), y].mean())
 
 
 def sequence_classification_loss(logits: np.ndarray, labels: Any, config: PretrainedConfig) -> np.ndarray:
-    """transformers' problem_type rules: regression (MSE), single-label (CE) or multi-label (BCE)."""
+    """transformers' problem_type rules: regression (MSE; both squeezed when num_labels is 1), single-label
+    (CE) or multi-label (BCE with logits, labels of the logits' shape)."""
     labels = _to_numpy(labels, "labels")
     num_labels = config.num_labels
     problem_type = config.problem_type
@@ -338,10 +363,20 @@ def sequence_classification_loss(logits: np.ndarray, labels: Any, config: Pretra
         else:
             problem_type = "multi_label_classification"
     if problem_type == "regression":
-        diff = logits.astype(np.float64).squeeze() - labels.astype(np.float64).squeeze()
+        z, y = logits.astype(np.float64), labels.astype(np.float64)
+        if num_labels == 1:
+            z, y = z.squeeze(), y.squeeze()
+        try:
+            diff = z - y
+        except ValueError:
+            raise ValueError(f"labels: shape {tuple(labels.shape)} does not match the logits' "
+                             f"{tuple(logits.shape)} (regression)") from None
         return _float_loss(np.mean(diff**2))
     if problem_type == "single_label_classification":
         return cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1))
+    if labels.shape != logits.shape:
+        raise ValueError(f"labels: target size {tuple(labels.shape)} must be the same as input size "
+                         f"{tuple(logits.shape)} (multi_label_classification)")
     z, y = logits.astype(np.float64), labels.astype(np.float64)
     return _float_loss(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
 
@@ -426,8 +461,8 @@ class ForQuestionAnswering(EncoderForTask):
             starts = np.clip(_to_numpy(start_positions, "start_positions").reshape(-1), 0, T)
             ends = np.clip(_to_numpy(end_positions, "end_positions").reshape(-1), 0, T)
             loss = _float_loss(
-                (cross_entropy(start_logits, starts, ignore_index=T) + cross_entropy(end_logits, ends, ignore_index=T))
-                / 2
+                (cross_entropy(start_logits, starts, ignore_index=T, name="start_positions")
+                 + cross_entropy(end_logits, ends, ignore_index=T, name="end_positions")) / 2
             )
         return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
                                             hidden_states=out["hidden_states"], attentions=out["attentions"])

@@ -9,9 +9,9 @@ import os
 from typing import Any
 
 from pybertcore import models as _models
-from pybertcore.configuration_utils import PretrainedConfig, config_file_and_dict
+from pybertcore.configuration_utils import PretrainedConfig, apply_config_overrides, config_file_and_dict
 from pybertcore.loading import HUB_KWARGS, parse_loading_arguments
-from pybertcore.modeling_utils import apply_config_overrides
+from pybertcore.modeling_utils import check_dtype_argument
 from pybertcore.untrusted import describe, errors_name_file
 
 # model_type → (sub-package of pybertcore.models, class-name stem). One row per family.
@@ -81,8 +81,8 @@ class AutoConfig:
         return_unused_kwargs = kwargs.pop("return_unused_kwargs", False)
         with errors_name_file(path):
             config = config_class.from_dict(config_dict)
-        apply_config_overrides(config, kwargs)  # num_labels before id2label, as transformers
-        return (config, {}) if return_unused_kwargs else config
+        unused = apply_config_overrides(config, kwargs)  # num_labels before id2label, as transformers
+        return (config, unused) if return_unused_kwargs else config
 
 
 class _BaseAutoModelClass:
@@ -106,16 +106,27 @@ class _BaseAutoModelClass:
 
     @classmethod
     def from_config(cls, config: PretrainedConfig, **kwargs: Any):
-        return cls._model_class_for(config)(config, **kwargs)
+        """A randomly initialised model of the config's family. ``dtype``/``torch_dtype`` choose the compute
+        precision and ``attn_implementation`` is checked, as from_pretrained takes them; other keyword
+        arguments go to the model's ``__init__`` (TypeError for those it does not take, as transformers)."""
+        dtype = kwargs.pop("dtype", None)
+        torch_dtype = kwargs.pop("torch_dtype", None)
+        compute_dtype = check_dtype_argument(dtype if dtype is not None else torch_dtype)
+        parse_loading_arguments({"attn_implementation": kwargs.pop("attn_implementation", None)})
+        model = cls._model_class_for(config)(config, **kwargs)
+        return model.to(compute_dtype) if compute_dtype is not None else model
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any):
         config = kwargs.pop("config", None)
         if config is None:
-            # The config's own fields (num_labels=...) go to the config; the rest to the model class.
+            # The config's own fields (num_labels=...) go to the config; the rest, with those the config does
+            # not have, to the model class (whose from_pretrained refuses what its __init__ does not take).
             args = parse_loading_arguments(kwargs, init_names=("add_pooling_layer",))
-            config = AutoConfig.from_pretrained(pretrained_model_name_or_path, **args.hub, **args.config_overrides)
-            kwargs = {k: v for k, v in kwargs.items() if k not in args.config_overrides}
+            config, unused = AutoConfig.from_pretrained(
+                pretrained_model_name_or_path, **args.hub, **args.config_overrides, return_unused_kwargs=True
+            )
+            kwargs = {k: v for k, v in kwargs.items() if k not in args.config_overrides or k in unused}
         model_class = cls._model_class_for(config)
         return model_class.from_pretrained(pretrained_model_name_or_path, *model_args, config=config, **kwargs)
 

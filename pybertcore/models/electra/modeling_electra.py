@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pybertcore.configuration_utils import PretrainedConfig
-from pybertcore.modeling_outputs import BaseModelOutputWithCrossAttentions
+from pybertcore.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions
 from pybertcore.models.bert.modeling_bert import BERT_LAYOUT
 from pybertcore.models.electra.configuration_electra import ElectraConfig
 from pybertcore.models.encoder_model import EncoderDims, EncoderModel, EncoderPreTrainedModel, bert_dims
@@ -35,7 +35,7 @@ ELECTRA_LAYOUT = replace(
     dims=electra_dims,
     embedding_projection="embeddings_project",
     pooler=None,
-    output_class=BaseModelOutputWithCrossAttentions,
+    output_class=BaseModelOutputWithPastAndCrossAttentions,
 )
 
 
