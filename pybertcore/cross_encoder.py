@@ -14,13 +14,22 @@ without ``trust_remote_code``).
 Pairs are tokenized together (truncation longest_first to ``max_seq_length``), sorted by length, run in
 batches through the packed core (no work on padding) and put back in input order. Numerics: logits match
 transformers within 1e-4 (the core's bound); activations and softmax are float32 numpy.
+
+sentence-transformers' older calls are taken as its 6.x takes them (the v5.3 positional order, the renamed
+keywords, ``max_length`` / ``default_activation_function`` attributes), with its warnings. ``save`` writes
+its 6.x folder layout, which both libraries load to the same scores. Deliberately unlike it: unknown
+keywords of ``predict`` raise TypeError (it ignores them), ``activation_fn`` is pybertcore's ``Activation``
+for the torch activations it knows (same repr, no torch), multi-process pools run in this process.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 import sys
+import warnings
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
@@ -29,17 +38,23 @@ from pybertcore.frameworks import import_torch
 from pybertcore.hub import resolve_model_folder
 from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config, progress_bar, stderr_is_terminal
 from pybertcore.sentence_utils import (
+    as_top_k,
     check_batch_size,
+    check_cpu_devices,
     folder_of_modules,
-    check_cpu,
     length_sorted_batches,
+    load_transformer,
     loading_arguments,
     merge_prompts,
     padded_batch,
     read_model_config,
     reject_unknown,
     resolve_prompt,
+    save_transformer_module,
+    start_multi_process_pool,
+    stop_multi_process_pool,
     warn_truncated,
+    write_json,
 )
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
 from pybertcore.untrusted import describe
@@ -126,6 +141,61 @@ def _is_single_pair(inputs: Any) -> bool:
     return True
 
 
+# The arguments sentence-transformers' CrossEncoder took by position after model_name_or_path (its v5.3 order):
+# 6.x still takes them so, with a warning, and so do we.
+LEGACY_POSITIONAL_ARGUMENTS = ("num_labels", "max_length", "activation_fn", "device", "cache_folder",
+                               "trust_remote_code", "revision", "local_files_only", "token", "model_kwargs",
+                               "tokenizer_kwargs", "config_kwargs", "model_card_data", "backend")
+# Old keyword names sentence-transformers 6 still maps to the current ones (its
+# cross_encoder_init_args_decorator); a current name given too wins, as there.
+RENAMED_ARGUMENTS = {"model_name": "model_name_or_path", "automodel_args": "model_kwargs",
+                     "tokenizer_args": "tokenizer_kwargs", "config_args": "config_kwargs", "cache_dir": "cache_folder",
+                     "default_activation_function": "activation_fn"}
+
+
+def _takes_legacy_arguments(init: Callable) -> Callable:
+    """``CrossEncoder.__init__`` taking sentence-transformers' old positional and keyword arguments, mapped to
+    the current names with the warning sentence-transformers gives; the signature stays the current one."""
+
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        if len(args) > 1 + len(LEGACY_POSITIONAL_ARGUMENTS):
+            raise TypeError(f"CrossEncoder() takes at most {1 + len(LEGACY_POSITIONAL_ARGUMENTS)} positional "
+                            f"arguments, got {len(args)}")
+        if args:
+            if "model_name_or_path" in kwargs:
+                raise TypeError("CrossEncoder() got multiple values for argument 'model_name_or_path'")
+            kwargs["model_name_or_path"] = args[0]
+        for name, value in zip(LEGACY_POSITIONAL_ARGUMENTS, args[1:]):
+            logger.warning("Passing `%s` as a positional argument to CrossEncoder is deprecated. Please pass `%s` "
+                           "as a keyword argument instead.", name, name)
+            kwargs.setdefault(name, value)
+        for old, new in RENAMED_ARGUMENTS.items():
+            if old in kwargs:
+                logger.warning("The CrossEncoder `%s` argument was renamed and is now deprecated. Please use `%s` "
+                               "instead.", old, new)
+                value = kwargs.pop(old)
+                if new == "tokenizer_kwargs" and "processor_kwargs" in kwargs:
+                    continue  # processor_kwargs is the newest name of the same thing
+                kwargs.setdefault(new, value)
+        if "classifier_dropout" in kwargs:  # only changes training; kept in the config as sentence-transformers does
+            kwargs["config_kwargs"] = {**(kwargs.get("config_kwargs") or {}),
+                                       "classifier_dropout": kwargs.pop("classifier_dropout")}
+        init(self, **kwargs)
+
+    return wrapper
+
+
+def _activation_name(fn: Any) -> str:
+    """The dotted name sentence-transformers saves for an activation (its ``fullname``): the class's module
+    and name, e.g. torch.nn.modules.activation.Sigmoid; a plain function gives "function", which loads back
+    as the default activation, in both libraries."""
+    if isinstance(fn, Activation):
+        return next(name for name, known in ACTIVATIONS.items() if known is fn.fn and ".modules." in name)
+    kind = type(fn)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
 class CrossEncoder:
     """Scores (text, text) pairs, as ``sentence_transformers.CrossEncoder`` does.
 
@@ -134,6 +204,7 @@ class CrossEncoder:
         >>> model.rank("query", ["passage one", "passage two"], top_k=1, return_documents=True)
     """
 
+    @_takes_legacy_arguments
     def __init__(
         self,
         model_name_or_path: Optional[Union[str, os.PathLike]] = None,
@@ -152,22 +223,28 @@ class CrossEncoder:
         processor_kwargs: Optional[dict] = None,
         tokenizer_kwargs: Optional[dict] = None,
         config_kwargs: Optional[dict] = None,
+        use_kernels: bool = False,
+        kernel_config: Any = None,
         model_card_data: Any = None,
         backend: str = "torch",
         num_labels: Optional[int] = None,
         max_length: Optional[int] = None,
         activation_fn: Optional[Callable] = None,
-        default_activation_function: Optional[Callable] = None,
+        keep_in_fp32_modules: Optional[list] = None,
         **kwargs: Any,
     ) -> None:
         """Loads a sequence-classification folder (plain transformers, or saved by sentence-transformers).
 
         Arguments as sentence-transformers' CrossEncoder: ``num_labels`` goes to the config, ``max_length``
-        caps the tokens of a pair, ``activation_fn`` overrides the default activation
-        (``default_activation_function`` is its old name); ``model_kwargs`` (e.g. ``{"dtype": "bfloat16"}``),
-        ``tokenizer_kwargs``/``processor_kwargs`` and ``config_kwargs`` go to the loaders; ``dtype`` may also
-        be given directly. ``modules`` (sentence-transformers' torch modules) are saved by it into a temporary
-        folder, which is then loaded; anything else unknown raises TypeError, by name.
+        caps the tokens of a pair, ``activation_fn`` overrides the default activation; ``model_kwargs`` (e.g.
+        ``{"dtype": "bfloat16"}``), ``tokenizer_kwargs``/``processor_kwargs`` and ``config_kwargs`` go to the
+        loaders; ``dtype`` may also be given directly. Its old names (``default_activation_function``,
+        ``model_name``, ``automodel_args``, ``tokenizer_args``, ``config_args``, ``cache_dir``,
+        ``classifier_dropout``) and the old positional order are taken with its warning. ``use_kernels`` and
+        ``kernel_config`` change nothing (pybertcore always runs its own kernels); ``keep_in_fp32_modules`` is
+        met by a float32 model (every layer computes in float32) and raises NotImplementedError for a lower
+        precision. ``modules`` (sentence-transformers' torch modules) are saved by it into a temporary folder,
+        which is then loaded; anything else unknown raises TypeError, by name.
         """
         from pybertcore.models.auto import AutoModelForSequenceClassification
         from pybertcore.tokenization import AutoTokenizer
@@ -175,8 +252,6 @@ class CrossEncoder:
         reject_unknown("CrossEncoder()", {k: v for k, v in kwargs.items() if k not in ("dtype", "torch_dtype")})
         if model_name_or_path is None and modules is None:
             raise ValueError("CrossEncoder needs model_name_or_path (or modules): a folder or a Hub model id")
-        if activation_fn is None:
-            activation_fn = default_activation_function
         token, tokenizer_kwargs = loading_arguments(device, backend, token, use_auth_token, tokenizer_kwargs,
                                                     processor_kwargs)
         if max_length is not None:
@@ -207,8 +282,12 @@ class CrossEncoder:
                                               "pybertcore's CrossEncoder (supported: sequence-classification)")
                 max_seq_length, do_lower_case = _sentence_bert_config(sbert)
         saved = read_model_config(folder / "config_sentence_transformers.json")
-        model_kwargs = {**dict(model_kwargs or {}), **kwargs, **config_kwargs}
-        self.model = AutoModelForSequenceClassification.from_pretrained(transformer_folder, **model_kwargs)
+        model_kwargs = {**dict(model_kwargs or {}), **kwargs}
+        self.model = load_transformer(AutoModelForSequenceClassification, transformer_folder, model_kwargs,
+                                      config_kwargs)
+        if keep_in_fp32_modules and getattr(self.model, "dtype", "float32") != "float32":
+            raise NotImplementedError(f"keep_in_fp32_modules={keep_in_fp32_modules!r}: pybertcore runs a "
+                                      f"{self.model.dtype} model in that precision throughout; load it in float32")
         self.tokenizer = AutoTokenizer.from_pretrained(transformer_folder, **tokenizer_kwargs)
         limit = model_token_limit(self.model.config, self.tokenizer)
         self.max_seq_length = limit if max_seq_length is None else min(int(max_seq_length), limit)
@@ -256,6 +335,38 @@ class CrossEncoder:
     def config(self) -> Any:
         return self.model.config
 
+    @property
+    def transformers_model(self) -> Any:
+        return self.model
+
+    @property
+    def device(self) -> Any:
+        """The CPU: "cpu" with torch.device's ``type`` (``PreTrainedModel.device``)."""
+        return self.model.device
+
+    start_multi_process_pool = staticmethod(start_multi_process_pool)
+    stop_multi_process_pool = staticmethod(stop_multi_process_pool)
+
+    @property
+    def max_length(self) -> int:
+        """The old name of ``max_seq_length``, deprecated as in sentence-transformers."""
+        warnings.warn("The `max_length` property was renamed and is now deprecated. Please use `max_seq_length` "
+                      "instead.", DeprecationWarning, stacklevel=2)
+        return self.max_seq_length
+
+    @max_length.setter
+    def max_length(self, value: int) -> None:
+        warnings.warn("The `max_length` property was renamed and is now deprecated. Please use `max_seq_length` "
+                      "instead.", DeprecationWarning, stacklevel=2)
+        self.max_seq_length = value
+
+    @property
+    def default_activation_function(self) -> Callable:
+        """The old name of ``activation_fn``, deprecated as in sentence-transformers."""
+        warnings.warn("The `default_activation_function` property was renamed and is now deprecated. Please use "
+                      "`activation_fn` instead.", DeprecationWarning, stacklevel=2)
+        return self.activation_fn
+
     def predict(
         self,
         inputs: Any = None,
@@ -268,6 +379,8 @@ class CrossEncoder:
         convert_to_numpy: bool = True,
         convert_to_tensor: bool = False,
         device: Optional[str] = None,
+        pool: Any = None,
+        chunk_size: Optional[int] = None,
         sentences: Any = None,
         activation_fct: Optional[Callable] = None,
         **kwargs: Any,
@@ -276,10 +389,14 @@ class CrossEncoder:
         (N, num_labels) for more; the activation (this call's, else the model's) is applied to the logits,
         then softmax over the labels if ``apply_softmax``. ``convert_to_tensor`` gives a torch tensor,
         ``convert_to_numpy=False`` a list of them. ``sentences``/``activation_fct`` are the old names.
+        ``device`` may be the CPU or a list of CPUs and ``pool`` one from ``start_multi_process_pool``: either
+        way the pairs are scored here, in this process, whose core already uses every core (``chunk_size``
+        therefore changes nothing). Unknown keywords raise TypeError (sentence-transformers ignores them, so a
+        misspelt one would change nothing there without a word).
         """
         kwargs.pop("num_workers", None)  # sentence-transformers ignores it too
         reject_unknown("predict()", kwargs)
-        check_cpu(device)
+        check_cpu_devices(device)
         if inputs is None:
             inputs = sentences
         if inputs is None:
@@ -353,6 +470,8 @@ class CrossEncoder:
         show_progress_bar: Optional[bool] = None,
         activation_fn: Optional[Callable] = None,
         device: Optional[str] = None,
+        pool: Any = None,
+        chunk_size: Optional[int] = None,
         **kwargs: Any,
     ) -> list[dict]:
         """``documents`` sorted by their score against ``query``, best first, as dicts with ``corpus_id``
@@ -368,12 +487,11 @@ class CrossEncoder:
                              "Consider using CrossEncoder.predict() with input pairs instead.")
         if not isinstance(query, str):
             raise ValueError(f"query must be a string, got {describe(query)}")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
-            raise ValueError(f"top_k must be an integer or None, got {describe(top_k)}")
+        top_k = as_top_k(top_k)
         documents = list(documents)
         scores = self.predict([[query, doc] for doc in documents], prompt_name=prompt_name, prompt=prompt,
                               batch_size=batch_size, show_progress_bar=show_progress_bar,
-                              activation_fn=activation_fn, device=device)
+                              activation_fn=activation_fn, device=device, pool=pool, chunk_size=chunk_size)
         results = []
         for i, score in enumerate(np.asarray(scores).tolist()):
             results.append({"corpus_id": i, "score": score})
@@ -381,6 +499,31 @@ class CrossEncoder:
                 results[-1]["text"] = documents[i]
         results.sort(key=lambda r: r["score"], reverse=True)
         return results[:top_k]
+
+    def save(self, path: Union[str, os.PathLike], model_name: Optional[str] = None, create_model_card: bool = True,
+             train_datasets: Optional[list] = None, safe_serialization: bool = True) -> None:
+        """Writes a folder sentence-transformers' CrossEncoder loads (and ours): the model and tokenizer as
+        transformers saves them, ``modules.json`` with its one Transformer, and ``max_seq_length``, the
+        activation and the prompts. ``model_name``, ``create_model_card`` and ``train_datasets`` only shape
+        sentence-transformers' model card, which pybertcore does not write."""
+        import pybertcore
+
+        if path is None:
+            return
+        if inspect.isroutine(self.activation_fn) or isinstance(self.activation_fn, functools.partial):
+            logger.warning("Saving activation function %r: plain functions can't be restored from the "
+                           "configuration, so loading it will use the default activation function. Please use a "
+                           "`torch.nn.Module` instead, e.g. `torch.nn.Identity()` instead of `lambda x: x`.",
+                           self.activation_fn)
+        folder = save_transformer_module(path, self, "sequence-classification", safe_serialization)
+        write_json(folder / "modules.json", [{"idx": 0, "name": "0", "path": "",
+                                               "type": "sentence_transformers.base.modules.transformer.Transformer"}])
+        write_json(folder / "config_sentence_transformers.json", {
+            "model_type": "CrossEncoder", "__version__": {"pybertcore": pybertcore.__version__},
+            "activation_fn": _activation_name(self.activation_fn),
+            "prompts": self.prompts, "default_prompt_name": self.default_prompt_name})
+
+    save_pretrained = save
 
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
         return self.predict(inputs, **kwargs)

@@ -17,35 +17,47 @@ Files are untrusted: a module file that is not the JSON it should be raises OSEr
 the wrong type or value ValueError naming the file and the field, Dense weights CheckpointError (a
 ValueError) naming the weights file; module paths must stay inside the model folder.
 
+``save`` writes the folder back in sentence-transformers 6's layout, which both libraries load to the same
+embeddings. A multi-process pool (``start_multi_process_pool``, ``encode(pool=...)``, a list of CPU devices)
+is taken and encodes in this process: the core already spreads one call over every core.
+
 Numerics: the encoder matches transformers within 1e-4; pooling is float32 numpy, so embeddings agree
 with sentence-transformers to a cosine of 1 - 1e-6 or better; quantized codes are equal wherever the float
-inputs round to the same bucket. Left out: weightedmean pooling, multi-process pools,
-``output_value=None``.
+inputs round to the same bucket. Left out: weightedmean pooling, ``output_value=None``, Router modules,
+training (``fit`` and ``evaluate`` raise NotImplementedError), model cards. Deliberately unlike
+sentence-transformers (no torch unless asked): ``similarity`` of numpy arrays and token embeddings are numpy;
+``encode([])`` is (0, D) float32, not sentence-transformers' (0,) float64.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
-from pybertcore.checkpoints import CheckpointError, load_safetensors
+from pybertcore.checkpoints import CheckpointError, load_safetensors, save_safetensors
 from pybertcore.frameworks import import_torch
 from pybertcore.hub import resolve_model_folder
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
 from pybertcore.sentence_utils import (
     ALLOWED_PRECISIONS,
+    NO_INPUTS,
     SIMILARITY_FN_NAMES,
     check_batch_size,
-    folder_of_modules,
-    check_cpu,
+    check_cpu_devices,
+    check_encode_extras,
     check_truncate_dim,
+    folder_of_modules,
+    inputs_argument,
     length_sorted_batches,
+    load_transformer,
     loading_arguments,
     merge_prompts,
     padded_batch,
@@ -55,7 +67,12 @@ from pybertcore.sentence_utils import (
     resolve_prompt,
     similarity,
     similarity_name,
+    start_multi_process_pool,
+    stop_multi_process_pool,
+    texts_of,
+    warn_once,
     warn_truncated,
+    write_json,
 )
 from pybertcore.untrusted import describe, errors_name_file, load_json
 
@@ -132,7 +149,7 @@ def _by_sequences(reduce: Any, hidden: np.ndarray, mask_f: np.ndarray) -> np.nda
     return np.concatenate([reduce(hidden[i:i + step], mask_f[i:i + step]) for i in range(0, B, step)])
 
 
-def pool(hidden: np.ndarray, mask: np.ndarray, modes: Iterable[str]) -> np.ndarray:
+def pool_tokens(hidden: np.ndarray, mask: np.ndarray, modes: Iterable[str]) -> np.ndarray:
     """Sentence vectors (B, len(modes) * H) from token states ``hidden`` (B, T, H) and ``mask`` (B, T)."""
     mask_f = mask.astype(np.float32)[:, :, None]
     out = []
@@ -174,6 +191,7 @@ class _Dense:
         if name not in _ACTIVATIONS:
             raise NotImplementedError(f"{folder}: Dense activation {describe(name)} is not supported by pybertcore")
         self.activation = _ACTIVATIONS[name]
+        self.activation_function = name  # written back by SentenceEncoder.save
         weights_file = folder / "model.safetensors"
         if not weights_file.is_file():
             raise OSError(f"{folder}: Dense module needs model.safetensors (pytorch_model.bin needs torch)")
@@ -259,6 +277,8 @@ class SentenceEncoder:
         processor_kwargs: Optional[dict] = None,
         tokenizer_kwargs: Optional[dict] = None,
         config_kwargs: Optional[dict] = None,
+        use_kernels: bool = False,
+        kernel_config: Any = None,
         model_card_data: Any = None,
         backend: str = "torch",
         similarity_fn_name: Any = None,
@@ -273,7 +293,8 @@ class SentenceEncoder:
         ``default_prompt_name``, ``similarity_fn_name`` and ``truncate_dim`` override what the folder's
         ``config_sentence_transformers.json`` says; ``model_card_data`` is kept as given (pybertcore writes
         no model cards); ``device`` may only be the CPU; ``trust_remote_code`` changes nothing (no checkpoint
-        code is ever run). ``dtype``/``torch_dtype`` may also be given directly. ``modules`` (sentence-transformers'
+        code is ever run), nor do ``use_kernels`` and ``kernel_config`` (they choose torch kernels; pybertcore
+        runs its own). ``dtype``/``torch_dtype`` may also be given directly. ``modules`` (sentence-transformers'
         torch modules) are saved by sentence-transformers into a temporary folder, which is then loaded;
         anything else unknown raises TypeError, by name.
         """
@@ -286,7 +307,7 @@ class SentenceEncoder:
         token, tokenizer_kwargs = loading_arguments(device, backend, token, use_auth_token, tokenizer_kwargs,
                                                     processor_kwargs)
         hub = {"cache_dir": cache_folder, "revision": revision, "local_files_only": local_files_only, "token": token}
-        model_kwargs = {**dict(model_kwargs or {}), **kwargs, **dict(config_kwargs or {})}
+        model_kwargs = {**dict(model_kwargs or {}), **kwargs}
         if modules is not None:  # sentence-transformers' torch modules: saved by it, then loaded like any folder
             folder = folder_of_modules(self, modules, "SentenceTransformer", model_name_or_path)
         else:
@@ -326,7 +347,7 @@ class SentenceEncoder:
                     max_seq_length, do_lower_case = _sentence_bert_config(transformer_folder / name)
                     break
         saved = read_model_config(folder / "config_sentence_transformers.json")
-        model = AutoModel.from_pretrained(transformer_folder, **model_kwargs)
+        model = load_transformer(AutoModel, transformer_folder, model_kwargs, dict(config_kwargs or {}))
         tokenizer = AutoTokenizer.from_pretrained(transformer_folder, **dict(tokenizer_kwargs or {}))
         width = int(model.config.hidden_size) * len(pooling)
         for layer, weights_file in zip(dense, dense_files):
@@ -352,6 +373,9 @@ class SentenceEncoder:
         self.truncate_dim = check_truncate_dim(truncate_dim if truncate_dim is not None else saved.get("truncate_dim"))
         self.model_card_data = model_card_data
         self._prompt_lengths: dict[str, int] = {}
+        if self.default_prompt_name:
+            warn_once(f"Default prompt name is set to '{self.default_prompt_name}'. This prompt applies unless "
+                      "overridden by `prompt`, `prompt_name`, or a method-specific prompt, including an empty prompt.")
 
     @classmethod
     def from_pretrained(cls, model_name_or_path: Union[str, os.PathLike], **kwargs: Any) -> "SentenceEncoder":
@@ -394,6 +418,18 @@ class SentenceEncoder:
         finally:
             self.truncate_dim = previous
 
+    @contextlib.contextmanager
+    def truncate_sentence_embeddings(self, truncate_dim: Optional[int]) -> Iterator[None]:
+        """``truncate_embeddings``'s old name, with sentence-transformers' FutureWarning."""
+        warnings.warn("The `truncate_sentence_embeddings` method has been renamed to `truncate_embeddings`.",
+                      FutureWarning, stacklevel=3)
+        with self.truncate_embeddings(truncate_dim):
+            yield
+
+    def set_pooling_include_prompt(self, include_prompt: bool) -> None:
+        """Whether pooling counts the prompt's tokens (the Pooling config's ``include_prompt``)."""
+        self.include_prompt = bool(include_prompt)
+
     # --- encoding -----------------------------------------------------------------------------------
     def _prompt_length(self, prompt: str) -> int:
         """The prompt's own token count, its trailing special token (SEP) left out, as sentence-transformers
@@ -407,23 +443,43 @@ class SentenceEncoder:
             self._prompt_lengths[prompt] = n
         return self._prompt_lengths[prompt]
 
-    def encode_query(self, sentences: Union[str, list[str]], prompt_name: Optional[str] = None,
-                     prompt: Optional[str] = None, **kwargs: Any) -> Any:
-        """``encode`` with the "query" prompt unless a prompt is given."""
+    def encode_query(self, inputs: Any = NO_INPUTS, prompt_name: Optional[str] = None,
+                     prompt: Optional[str] = None, *args: Any, **kwargs: Any) -> Any:
+        """``encode`` with the "query" prompt unless a prompt is given (``args``: encode's, from batch_size on)."""
+        inputs = inputs_argument("encode_query()", inputs, kwargs)
         if prompt_name is None and prompt is None and "query" in self.prompts:
             prompt_name = "query"
-        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
+        return self.encode(inputs, prompt_name, prompt, *args, **kwargs)
 
-    def encode_document(self, sentences: Union[str, list[str]], prompt_name: Optional[str] = None,
-                        prompt: Optional[str] = None, **kwargs: Any) -> Any:
-        """``encode`` with the first of the "document", "passage", "corpus" prompts unless a prompt is given."""
+    def encode_document(self, inputs: Any = NO_INPUTS, prompt_name: Optional[str] = None,
+                        prompt: Optional[str] = None, *args: Any, **kwargs: Any) -> Any:
+        """``encode`` with the first of the "document", "passage", "corpus" prompts unless a prompt is given
+        (``args``: encode's, from batch_size on)."""
+        inputs = inputs_argument("encode_document()", inputs, kwargs)
         if prompt_name is None and prompt is None:
             prompt_name = next((n for n in ("document", "passage", "corpus") if n in self.prompts), None)
-        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
+        return self.encode(inputs, prompt_name, prompt, *args, **kwargs)
+
+    def tokenize(self, texts: Union[str, list[str]], **kwargs: Any) -> Any:
+        """``preprocess``'s old name, with sentence-transformers' deprecation warning."""
+        warn_once("The `tokenize` method is deprecated, please use `preprocess` instead.")
+        return self.preprocess(texts, **kwargs)
+
+    def preprocess(self, inputs: Union[str, list[str]], prompt: Optional[str] = None) -> Any:
+        """The token ids, attention mask (and token types) ``encode`` runs for ``inputs``, right-padded to the
+        longest and cut at ``max_seq_length``, as int64 numpy arrays (sentence-transformers gives torch
+        tensors of the same values; ``encode`` itself does not pad, it batches by length)."""
+        texts, _ = texts_of([inputs] if isinstance(inputs, str) else inputs)
+        if prompt:
+            texts = [prompt + t for t in texts]
+        if self.do_lower_case:
+            texts = [t.lower() for t in texts]
+        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
+                              return_tensors="np", verbose=False)
 
     def encode(
         self,
-        sentences: Union[str, list[str]],
+        inputs: Any = NO_INPUTS,
         prompt_name: Optional[str] = None,
         prompt: Optional[str] = None,
         batch_size: int = 32,
@@ -435,6 +491,8 @@ class SentenceEncoder:
         device: Optional[str] = None,
         normalize_embeddings: bool = False,
         truncate_dim: Optional[int] = None,
+        pool: Optional[dict] = None,
+        chunk_size: Optional[int] = None,
         normalize: Optional[bool] = None,
         **kwargs: Any,
     ) -> Any:
@@ -445,9 +503,18 @@ class SentenceEncoder:
         normalised if ``normalize_embeddings``; ``precision`` quantizes them over the whole call as
         ``quantize_embeddings``. ``output_value="token_embeddings"`` gives each text's (tokens, H) states.
         ``convert_to_tensor`` gives one torch tensor, ``convert_to_numpy=False`` a list of them.
+
+        ``inputs`` is a string or a list of strings (``sentences=``, its name before sentence-transformers 6,
+        still works). ``device`` may be the CPU or a list of CPUs, and ``pool`` one from
+        ``start_multi_process_pool``: either way the texts are encoded here, in this process, whose core
+        already uses every core (``chunk_size`` therefore changes nothing). ``task`` is taken and changes
+        nothing (no Router modules); other unknown keywords raise ValueError naming them.
         """
-        reject_unknown("encode()", kwargs)
-        check_cpu(device)
+        inputs = inputs_argument("encode()", inputs, kwargs)
+        check_encode_extras(type(self).__name__, kwargs)
+        check_cpu_devices(device)
+        if precision is None:  # sentence-transformers reads None as no quantization
+            precision = "float32"
         if output_value not in ("sentence_embedding", "token_embeddings"):
             none = " (None, every module's output, is not supported by pybertcore)" if output_value is None else ""
             raise ValueError("output_value must be 'sentence_embedding' or 'token_embeddings', got "
@@ -464,11 +531,7 @@ class SentenceEncoder:
         if output_value != "sentence_embedding":
             convert_to_tensor = convert_to_numpy = False
 
-        single = isinstance(sentences, str)
-        texts = [sentences] if single else list(sentences)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise ValueError(f"sentences[{i}] is {type(t).__name__}, expected a string")
+        texts, single = texts_of(inputs)
         full_dim = self._untruncated_dimension()
         dim = full_dim if truncate_dim is None else min(full_dim, truncate_dim)
         if not texts:
@@ -504,7 +567,7 @@ class SentenceEncoder:
                     if skip:
                         pool_mask = mask.copy()
                         pool_mask[:, :skip] = 0
-                    vectors = pool(hidden, pool_mask, self.pooling_modes)
+                    vectors = pool_tokens(hidden, pool_mask, self.pooling_modes)
                     for layer in self.dense:
                         vectors = layer(vectors)
                     if self.normalize:
@@ -543,6 +606,10 @@ class SentenceEncoder:
             raise TypeError("encode_iter() takes an iterable of texts; for one text use encode()")
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        # encode_iter is pybertcore's own: a misspelt keyword is a TypeError here, by Python's convention,
+        # where encode raises sentence-transformers' ValueError.
+        encode_keywords = set(inspect.signature(self.encode).parameters) | {"task", "processing_kwargs"}
+        reject_unknown("encode_iter()", {k: v for k, v in kwargs.items() if k not in encode_keywords})
         kwargs["show_progress_bar"] = False
         chunk: list = []
         for text in sentences:
@@ -552,6 +619,93 @@ class SentenceEncoder:
                 chunk = []
         if chunk:
             yield self.encode(chunk, batch_size=batch_size, **kwargs)
+
+    # --- sentence-transformers' process pool: encoding stays in this process -------------------------------
+    start_multi_process_pool = staticmethod(start_multi_process_pool)
+    stop_multi_process_pool = staticmethod(stop_multi_process_pool)
+
+    def encode_multi_process(self, sentences: list[str], pool: dict, **kwargs: Any) -> np.ndarray:
+        """``encode(sentences, pool=pool, ...)``, as sentence-transformers' deprecated method."""
+        warnings.warn("The `encode_multi_process` method has been deprecated, and its functionality has been "
+                      "integrated into `encode`.", DeprecationWarning, stacklevel=2)
+        return self.encode(sentences, pool=pool, **kwargs)
+
+    # --- training is sentence-transformers' ----------------------------------------------------------------
+    def fit(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("fit(): pybertcore runs inference only; train with sentence-transformers, "
+                                  "save the model and load the folder with pybertcore")
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("evaluate(): pybertcore has no evaluators; run sentence-transformers' evaluator "
+                                  "on embeddings from encode(), or on the model loaded in sentence-transformers")
+
+    # --- the torch module's calls that have a meaning here ----------------------------------------------------
+    @property
+    def device(self) -> Any:
+        """The CPU (a str "cpu" with torch.device's ``type``: torch takes it as a device)."""
+        return self.model.device
+
+    def to(self, *args: Any, **kwargs: Any) -> "SentenceEncoder":
+        """``model.to("cpu")`` does nothing, ``model.to("bfloat16")`` / ``to(torch.bfloat16)`` changes the
+        encoder's compute precision (``PreTrainedModel.to``); other devices raise."""
+        self.model.to(*args, **kwargs)
+        return self
+
+    def cpu(self) -> "SentenceEncoder":
+        return self
+
+    def eval(self) -> "SentenceEncoder":
+        return self
+
+    # --- saving -------------------------------------------------------------------------------------------
+    def save(self, path: Union[str, os.PathLike], model_name: Optional[str] = None, create_model_card: bool = True,
+             train_datasets: Optional[list] = None, safe_serialization: bool = True) -> None:
+        """Writes a sentence-transformers folder that sentence-transformers and pybertcore load back to the same
+        embeddings: the encoder and tokenizer at the root, ``sentence_bert_config.json``, the Pooling, Dense
+        and Normalize modules, ``modules.json`` and ``config_sentence_transformers.json`` (prompts, default
+        prompt, similarity function, truncate_dim). No model card is written (``model_name``,
+        ``create_model_card`` and ``train_datasets`` are for it); Dense weights are always safetensors."""
+        import pybertcore
+
+        folder = Path(path)
+        self.model.save_pretrained(folder, safe_serialization=safe_serialization)
+        self.tokenizer.save_pretrained(folder)
+        write_json(folder / "sentence_bert_config.json",
+                    {"max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case})
+        modules = [("", "sentence_transformers.base.modules.transformer.Transformer")]
+        pooling_folder = folder / "1_Pooling"
+        pooling_folder.mkdir(exist_ok=True)
+        modes = self.pooling_modes
+        write_json(pooling_folder / "config.json", {
+            "embedding_dimension": int(self.model.config.hidden_size),
+            "pooling_mode": modes[0] if len(modes) == 1 else list(modes),
+            "include_prompt": self.include_prompt,
+        })
+        modules.append(("1_Pooling", "sentence_transformers.sentence_transformer.modules.pooling.Pooling"))
+        for layer in self.dense:
+            dense_folder = folder / f"{len(modules)}_Dense"
+            dense_folder.mkdir(exist_ok=True)
+            write_json(dense_folder / "config.json", {
+                "in_features": int(layer.weight.shape[1]), "out_features": int(layer.weight.shape[0]),
+                "bias": layer.bias is not None, "activation_function": layer.activation_function,
+            })
+            tensors = {"linear.weight": layer.weight} if layer.bias is None else {
+                "linear.weight": layer.weight, "linear.bias": layer.bias}
+            save_safetensors(tensors, dense_folder / "model.safetensors")
+            modules.append((dense_folder.name, "sentence_transformers.base.modules.dense.Dense"))
+        if self.normalize:
+            (folder / f"{len(modules)}_Normalize").mkdir(exist_ok=True)
+            modules.append((f"{len(modules)}_Normalize", "sentence_transformers.base.modules.normalize.Normalize"))
+        write_json(folder / "modules.json", [{"idx": i, "name": str(i), "path": module_path, "type": kind}
+                                              for i, (module_path, kind) in enumerate(modules)])
+        config = {"model_type": "SentenceTransformer", "__version__": {"pybertcore": pybertcore.__version__},
+                  "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
+                  "similarity_fn_name": self.similarity_fn_name}
+        if self.truncate_dim is not None:
+            config["truncate_dim"] = self.truncate_dim
+        write_json(folder / "config_sentence_transformers.json", config)
+
+    save_pretrained = save
 
     # --- comparing ----------------------------------------------------------------------------------
     def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:

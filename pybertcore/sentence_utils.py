@@ -1,6 +1,8 @@
 """What SentenceEncoder, CrossEncoder and SparseEncoder share, as sentence-transformers defines it:
 ``quantize_embeddings`` (its calibration and bit packing), the similarity functions behind
-``similarity_fn_name``, prompt resolution, ``config_sentence_transformers.json`` and the argument checks.
+``similarity_fn_name``, prompt resolution, ``config_sentence_transformers.json``, the argument checks
+(``inputs`` and its old name ``sentences``, extra ``encode`` keywords, devices, ``top_k``), the process pool
+that runs in this process, and the Transformer module a saved folder starts with.
 
 Numerics: quantization is the same numpy arithmetic as ``sentence_transformers.util.quantize_embeddings``
 (float32 ranges, ``floor((x - start) / step)``), so identical float inputs give identical codes; cosine and
@@ -10,9 +12,14 @@ caller handed torch tensors (outputs then come back as torch) or asked for tenso
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import operator
+import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -29,6 +36,121 @@ def reject_unknown(where: str, kwargs: dict) -> None:
     """TypeError naming every keyword ``where`` does not take."""
     if kwargs:
         raise TypeError(f"{where} got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+
+
+# encode's ``inputs`` when the caller gave none (it may come as the old keyword ``sentences``).
+NO_INPUTS: Any = object()
+
+
+@functools.lru_cache(maxsize=None)
+def warn_once(message: str) -> None:
+    """``logger.warning`` once per process and message, as transformers' ``warning_once``, which
+    sentence-transformers uses for its deprecations and the default prompt."""
+    logger.warning(message)
+
+
+def inputs_argument(where: str, inputs: Any, kwargs: dict) -> Any:
+    """encode's texts: ``inputs``, or ``sentences=``, its name before sentence-transformers 6, which still takes
+    it with this warning (``inputs`` wins when both are given)."""
+    if "sentences" in kwargs:
+        warn_once("The `sentences` argument was renamed and is now deprecated. Please use `inputs` instead.")
+        old = kwargs.pop("sentences")
+        if inputs is NO_INPUTS:
+            inputs = old
+    if inputs is NO_INPUTS:
+        raise TypeError(f"{where} missing 1 required positional argument: 'inputs'")
+    return inputs
+
+
+def texts_of(inputs: Any) -> tuple[list, bool]:
+    """(the texts, whether ``inputs`` was one text): a string is one text, a list, tuple, numpy array or other
+    iterable of strings a batch. Anything else raises ValueError, as sentence-transformers does."""
+    if isinstance(inputs, str):
+        return [inputs], True
+    if isinstance(inputs, (dict, bytes)) or not isinstance(inputs, Iterable):
+        raise ValueError(f"Unsupported input type: {type(inputs).__name__}. Expected a string or a list of strings")
+    texts = list(inputs)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(f"inputs[{i}] is {type(text).__name__}, expected a string")
+    return texts, False
+
+
+def check_encode_extras(owner: str, kwargs: dict) -> None:
+    """sentence-transformers 6 hands encode's extra keywords to its modules and raises ValueError naming those
+    no module takes. ``task`` it takes from every model: only a Router module reads it, and pybertcore loads
+    none, so it changes nothing. ``processing_kwargs`` (tokenizer settings for one call) is not supported."""
+    kwargs.pop("task", None)
+    if kwargs.pop("processing_kwargs", None):
+        raise NotImplementedError("encode(processing_kwargs=...) is not supported by pybertcore; set the model's "
+                                  "max_seq_length instead")
+    if kwargs:
+        raise ValueError(f"{owner}.encode() has been called with additional keyword arguments that this model "
+                         f"does not use: {sorted(kwargs)}.")
+
+
+def as_top_k(top_k: Any) -> Optional[int]:
+    """``top_k`` as an int: any integer (numpy's too, as slicing takes them in sentence-transformers); other
+    types raise TypeError, as slicing does there."""
+    if top_k is None:
+        return None
+    try:
+        return operator.index(top_k)
+    except TypeError:
+        raise TypeError(f"top_k must be an integer or None, got {describe(top_k)}") from None
+
+
+def check_cpu_devices(device: Any) -> None:
+    """``device``: None, the CPU, or a list of CPUs (sentence-transformers' multi-process form, which runs here
+    in this one process: the core already spreads a call over every thread it is given)."""
+    for one in device if isinstance(device, (list, tuple)) else [device]:
+        check_cpu(one)
+
+
+def start_multi_process_pool(target_devices: Optional[list] = None) -> dict:
+    """A pool ``predict``/``encode(pool=...)`` take, without processes: the core already spreads one call
+    over every core, which is what sentence-transformers' CPU processes are for."""
+    check_cpu_devices(target_devices)
+    return {"input": None, "output": None, "processes": []}
+
+
+def stop_multi_process_pool(pool: dict) -> None:
+    """Nothing to stop: ``start_multi_process_pool`` starts no processes."""
+
+
+def write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def save_transformer_module(path: Union[str, os.PathLike], owner: Any, transformer_task: str,
+                            safe_serialization: bool) -> Path:
+    """The first module of a sentence-transformers folder, in the folder's root, as sentence-transformers 6
+    writes it: the model and tokenizer as transformers saves them (the tokenizer's model_max_length set to
+    ``owner.max_seq_length``) and ``sentence_bert_config.json``."""
+    folder = Path(path)
+    owner.model.save_pretrained(folder, safe_serialization=safe_serialization)
+    owner.tokenizer.save_pretrained(folder)
+    tokenizer_config = folder / "tokenizer_config.json"
+    # written here rather than set on the tokenizer: saving must not change the loaded model
+    write_json(tokenizer_config, {**json.loads(tokenizer_config.read_text(encoding="utf-8")),
+                                  "model_max_length": int(owner.max_seq_length)})
+    # max_seq_length and do_lower_case are read by sentence-transformers 2 to 6 (6 writes neither by default)
+    write_json(folder / "sentence_bert_config.json", {"transformer_task": transformer_task,
+                                                      "max_seq_length": int(owner.max_seq_length),
+                                                      "do_lower_case": bool(owner.do_lower_case)})
+    return folder
+
+
+def load_transformer(auto_class: Any, folder: Path, model_kwargs: dict, config_kwargs: dict) -> Any:
+    """The folder's transformer as sentence-transformers loads it: ``config_kwargs`` go to the config loader,
+    which keeps the keys that are fields of the config and drops the others (transformers' rule), then the
+    model loads with that config and ``model_kwargs`` (unknown ones raise, naming them)."""
+    if not config_kwargs:
+        return auto_class.from_pretrained(folder, **model_kwargs)
+    from pybertcore.models.auto import AutoConfig
+
+    config, _dropped = AutoConfig.from_pretrained(folder, return_unused_kwargs=True, **config_kwargs)
+    return auto_class.from_pretrained(folder, config=config, **model_kwargs)
 
 
 def _as_float_matrix(x: Any, name: str) -> np.ndarray:
@@ -102,6 +224,8 @@ def similarity(name: str, a: Any, b: Any, pairwise: bool = False) -> Any:
             raise ValueError("similarity_pairwise needs as many embeddings on each side: "
                              f"{x.shape[0]} and {y.shape[0]}")
         out = np.asarray(_PAIRWISE[name](x, y), dtype=np.float32)
+        if np.ndim(a) == 1 and np.ndim(b) == 1:  # two vectors: one score, 0-d, as sentence-transformers' sum(-1)
+            out = out.reshape(())
     else:
         out = _MATRIX[name](x, y)
     return to_torch(out) if any_torch((a, b)) else out

@@ -14,9 +14,14 @@ Outputs: ``scipy.sparse`` when scipy is installed (a ``csr_array`` (N, V); one t
 gives torch sparse COO tensors as sentence-transformers does, ``convert_to_sparse_tensor=False`` dense
 arrays. ``decode`` and ``similarity`` take any of these.
 
+``save`` writes sentence-transformers 6's folder layout (Transformer + SpladePooling), which both libraries
+load to the same vectors. Unknown ``encode`` keywords raise ValueError, as there; multi-process pools run
+in this process.
+
 Numerics: vectors match sentence-transformers within 1e-3 (the encoder within 1e-4, the head's float32
 GEMMs and log1p) with the same non-zero set wherever a logit is not within rounding of zero. Left out:
-SparseAutoEncoder (CSR) and SparseStaticEmbedding models, Router, multi-process pools.
+SparseAutoEncoder (CSR) and SparseStaticEmbedding models, Router, ``splade_pooling_chunk_size`` (the fused
+head already bounds memory by its tiles).
 """
 
 from __future__ import annotations
@@ -33,19 +38,29 @@ from pybertcore.frameworks import any_torch, import_torch, is_torch_tensor, to_t
 from pybertcore.hub import resolve_model_folder
 from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config, progress_bar, stderr_is_terminal
 from pybertcore.sentence_utils import (
+    NO_INPUTS,
     SIMILARITY_FN_NAMES,
+    as_top_k,
     check_batch_size,
+    check_cpu_devices,
+    check_encode_extras,
     folder_of_modules,
-    check_cpu,
+    inputs_argument,
     length_sorted_batches,
+    load_transformer,
     loading_arguments,
     merge_prompts,
     padded_batch,
     read_model_config,
     reject_unknown,
     resolve_prompt,
+    save_transformer_module,
     similarity_name,
+    start_multi_process_pool,
+    stop_multi_process_pool,
+    texts_of,
     warn_truncated,
+    write_json,
 )
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
 from pybertcore.untrusted import describe
@@ -213,6 +228,8 @@ class SparseEncoder:
         processor_kwargs: Optional[dict] = None,
         tokenizer_kwargs: Optional[dict] = None,
         config_kwargs: Optional[dict] = None,
+        use_kernels: bool = False,
+        kernel_config: Any = None,
         model_card_data: Any = None,
         backend: str = "torch",
         similarity_fn_name: Any = None,
@@ -224,7 +241,8 @@ class SparseEncoder:
 
         Arguments as sentence-transformers' SparseEncoder; ``dtype`` (or ``model_kwargs={"dtype": ...}``)
         sets the encoder's and the decoder's precision. ``tile_rows`` (pybertcore's own) is the number of
-        vocabulary rows the fused head computes at a time. ``modules`` (sentence-transformers' torch modules)
+        vocabulary rows the fused head computes at a time. ``use_kernels`` and ``kernel_config`` change nothing
+        (pybertcore always runs its own kernels). ``modules`` (sentence-transformers' torch modules)
         are saved by it into a temporary folder, which is then loaded; anything else unknown raises
         TypeError, by name.
         """
@@ -270,8 +288,8 @@ class SparseEncoder:
                                               "'fill-mask'")
                 max_seq_length, do_lower_case = _sentence_bert_config(sbert)
         saved = read_model_config(folder / "config_sentence_transformers.json")
-        model_kwargs = {**dict(model_kwargs or {}), **kwargs, **dict(config_kwargs or {})}
-        self.model = AutoModelForMaskedLM.from_pretrained(transformer_folder, **model_kwargs)
+        model_kwargs = {**dict(model_kwargs or {}), **kwargs}
+        self.model = load_transformer(AutoModelForMaskedLM, transformer_folder, model_kwargs, dict(config_kwargs or {}))
         self.tokenizer = AutoTokenizer.from_pretrained(transformer_folder, **tokenizer_kwargs)
         self.head = self._fused_head(tile_rows)
         self.pooling_strategy, self.activation_function = strategy, activation
@@ -324,6 +342,18 @@ class SparseEncoder:
         return self.max_seq_length
 
     @property
+    def transformers_model(self) -> Any:
+        return self.model
+
+    @property
+    def device(self) -> Any:
+        """The CPU: "cpu" with torch.device's ``type`` (``PreTrainedModel.device``)."""
+        return self.model.device
+
+    start_multi_process_pool = staticmethod(start_multi_process_pool)
+    stop_multi_process_pool = staticmethod(stop_multi_process_pool)
+
+    @property
     def similarity_fn_name(self) -> str:
         """The similarity ``similarity`` computes: the folder's, the caller's, else "dot"."""
         if self._similarity_fn_name is None:
@@ -335,21 +365,21 @@ class SparseEncoder:
         self._similarity_fn_name = similarity_name(value)
 
     # --- encoding -----------------------------------------------------------------------------------
-    def encode_query(self, sentences: Union[str, list[str]], prompt_name: Optional[str] = None,
+    def encode_query(self, inputs: Any = NO_INPUTS, prompt_name: Optional[str] = None,
                      prompt: Optional[str] = None, **kwargs: Any) -> Any:
         """``encode`` with the "query" prompt unless a prompt is given."""
         if prompt_name is None and prompt is None and "query" in self.prompts:
             prompt_name = "query"
         kwargs.setdefault("task", "query")
-        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
+        return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
 
-    def encode_document(self, sentences: Union[str, list[str]], prompt_name: Optional[str] = None,
+    def encode_document(self, inputs: Any = NO_INPUTS, prompt_name: Optional[str] = None,
                         prompt: Optional[str] = None, **kwargs: Any) -> Any:
         """``encode`` with the first of the "document", "passage", "corpus" prompts unless a prompt is given."""
         if prompt_name is None and prompt is None:
             prompt_name = next((n for n in ("document", "passage", "corpus") if n in self.prompts), None)
         kwargs.setdefault("task", "document")
-        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
+        return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
 
     def _rows(self, texts: list[str], batch_size: int, show_progress_bar: Optional[bool],
               max_active_dims: Optional[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -389,7 +419,7 @@ class SparseEncoder:
 
     def encode(
         self,
-        sentences: Union[str, list[str]],
+        inputs: Any = NO_INPUTS,
         prompt_name: Optional[str] = None,
         prompt: Optional[str] = None,
         batch_size: int = 32,
@@ -399,29 +429,32 @@ class SparseEncoder:
         save_to_cpu: bool = False,
         device: Optional[str] = None,
         max_active_dims: Optional[int] = None,
+        pool: Any = None,
+        chunk_size: Optional[int] = None,
         task: Optional[str] = None,
         **kwargs: Any,
     ) -> Any:
-        """Sparse (N, V) vectors of ``sentences`` in input order (one string gives one (V,) vector): scipy
+        """Sparse (N, V) vectors of the texts ``inputs`` in input order (one string gives one (V,) vector): scipy
         sparse by default (``SparseEmbeddings`` without scipy), torch sparse COO with
         ``convert_to_tensor=True``, dense with ``convert_to_sparse_tensor=False``, a list of rows with
         ``convert_to_tensor=False``. ``max_active_dims`` keeps each vector's largest weights only.
         ``task`` ("query"/"document") is taken and changes nothing (there is no Router), as in
-        sentence-transformers for models without one.
+        sentence-transformers for models without one. ``sentences`` is the old name of ``inputs``. ``device``
+        may be the CPU or a list of CPUs and ``pool`` one from ``start_multi_process_pool``: either way the
+        texts are encoded here, in this process, whose core already uses every core (``chunk_size``
+        therefore changes nothing). Other keywords raise ValueError naming them, as in sentence-transformers,
+        but ``processing_kwargs`` (its per-call tokenizer settings) NotImplementedError.
         """
-        reject_unknown("encode()", kwargs)
-        check_cpu(device)
+        inputs = inputs_argument("encode()", inputs, kwargs)
+        check_encode_extras(type(self).__name__, kwargs)
+        check_cpu_devices(device)
         batch_size = check_batch_size(batch_size)
         if task not in (None, "query", "document"):
             raise ValueError(f"task must be 'query', 'document' or None, got {describe(task)}")
         max_active_dims = self._check_max_active_dims(
             max_active_dims if max_active_dims is not None else self.max_active_dims)
         prompt = resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
-        single = isinstance(sentences, str)
-        texts = [sentences] if single else list(sentences)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise ValueError(f"sentences[{i}] is {type(t).__name__}, expected a string")
+        texts, single = texts_of(inputs)
         if prompt:
             texts = [prompt + t for t in texts]
         if self.do_lower_case:
@@ -472,8 +505,9 @@ class SparseEncoder:
     def decode(self, embeddings: Any, top_k: Optional[int] = None) -> list:
         """(token, weight) pairs of each vector's non-zero entries, by descending weight (``top_k``: the
         first ``top_k`` of them); one vector gives one list, a matrix a list per row."""
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0):
-            raise ValueError(f"top_k must be a positive integer, got {describe(top_k)}.")
+        top_k = as_top_k(top_k)
+        if top_k is not None and top_k <= 0:
+            raise ValueError(f"top_k must be a positive integer, got {top_k}.")
         rows, one = _as_dense_rows(embeddings, "embeddings")
         if rows.shape[1] != self.get_embedding_dimension():
             raise ValueError(f"embeddings have {rows.shape[1]} dimensions; this model's vocabulary has "
@@ -538,8 +572,37 @@ class SparseEncoder:
     def similarity_pairwise(self, embeddings1: Any, embeddings2: Any) -> Any:
         return sparse_similarity(self.similarity_fn_name, embeddings1, embeddings2, pairwise=True)
 
-    def __call__(self, sentences: Union[str, list[str]], **kwargs: Any) -> Any:
-        return self.encode(sentences, **kwargs)
+    def save(self, path: Union[str, os.PathLike], model_name: Optional[str] = None, create_model_card: bool = True,
+             train_datasets: Optional[list] = None, safe_serialization: bool = True) -> None:
+        """Writes a folder sentence-transformers' SparseEncoder loads (and ours): the masked LM and tokenizer as
+        transformers saves them, then SpladePooling with this model's pooling and activation, and the
+        prompts, similarity function and ``max_active_dims``. ``model_name``, ``create_model_card`` and
+        ``train_datasets`` only shape sentence-transformers' model card, which pybertcore does not write."""
+        import pybertcore
+
+        if path is None:
+            return
+        folder = save_transformer_module(path, self, "fill-mask", safe_serialization)
+        (folder / "1_SpladePooling").mkdir(exist_ok=True)
+        write_json(folder / "1_SpladePooling" / "config.json", {
+            "pooling_strategy": self.pooling_strategy, "activation_function": self.activation_function,
+            "embedding_dimension": self.get_embedding_dimension()})
+        module = "sentence_transformers.{}"
+        write_json(folder / "modules.json", [
+            {"idx": 0, "name": "0", "path": "", "type": module.format("base.modules.transformer.Transformer")},
+            {"idx": 1, "name": "1", "path": "1_SpladePooling",
+             "type": module.format("sparse_encoder.modules.splade_pooling.SpladePooling")}])
+        config = {"model_type": "SparseEncoder", "__version__": {"pybertcore": pybertcore.__version__},
+                  "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
+                  "similarity_fn_name": self._similarity_fn_name}
+        if self.max_active_dims is not None:
+            config["max_active_dims"] = self.max_active_dims
+        write_json(folder / "config_sentence_transformers.json", config)
+
+    save_pretrained = save
+
+    def __call__(self, inputs: Union[str, list[str]], **kwargs: Any) -> Any:
+        return self.encode(inputs, **kwargs)
 
     def __repr__(self) -> str:
         return (f"SparseEncoder(model={type(self.model).__name__}, max_seq_length={self.max_seq_length}, "

@@ -2,6 +2,9 @@
 checkpoints made here with transformers (BERT and RoBERTa, one label and three; DeBERTa-v3's layout, as
 mxbai-rerank and the NLI cross-encoders have it), plain and as saved by sentence-transformers.
 
+Also sentence-transformers' older calling forms (positional and renamed arguments), its extra arguments and
+attributes, and ``save`` folders that it loads back to the same scores.
+
 Tolerance: scores within 1e-4 (the core matches transformers' logits within 1e-4; sigmoid and softmax only
 shrink differences); ``rank`` gives the same order (the scores of the test documents are well apart, checked).
 """
@@ -193,3 +196,117 @@ def test_outputs_prompts_and_arguments(checkpoints):
     assert short.max_seq_length == reference(folder, max_length=16).max_seq_length == 16
     np.testing.assert_allclose(short.predict(PAIRS), reference(folder, max_length=16).predict(PAIRS), atol=1e-4,
                                rtol=0)
+
+
+# --- sentence-transformers' older calling conventions, its extra arguments, attributes and save ---------------
+@pytest.mark.parametrize("args, kwargs", [
+    ((1, 16), {}),  # num_labels, max_length by position (its v5.3 order)
+    ((), {"model_name": None}),  # the folder under the old keyword: filled in below
+    ((), {"automodel_args": {}, "config_args": {}, "cache_dir": "unused-cache"}),
+    ((), {"tokenizer_args": {"model_max_length": 16}}),
+    ((), {"classifier_dropout": 0.3}),
+    ((), {"use_kernels": False, "kernel_config": None, "keep_in_fp32_modules": None}),
+], ids=["positional", "model_name", "old-kwargs", "tokenizer_args", "classifier_dropout", "kernels-fp32"])
+def test_old_and_extra_constructor_arguments_as_sentence_transformers(checkpoints, args, kwargs, caplog):
+    from sentence_transformers import CrossEncoder as Reference
+
+    folder = str(checkpoints["bert", 1])
+    kwargs = {k: (folder if k == "model_name" else v) for k, v in kwargs.items()}
+    path = () if "model_name" in kwargs else (folder,)
+    with caplog.at_level(logging.WARNING, logger="pybertcore"):
+        ours = CrossEncoder(*path, *args, **kwargs)
+    theirs = Reference(*path, *args, **kwargs)
+    assert ours.max_seq_length == theirs.max_seq_length == (16 if 16 in args or "tokenizer_args" in kwargs else 64)
+    assert ours.num_labels == theirs.num_labels == 1
+    np.testing.assert_allclose(ours.predict(PAIRS), theirs.predict(PAIRS), atol=1e-4, rtol=0)
+    if args or set(kwargs) & {"model_name", "automodel_args", "tokenizer_args", "cache_dir"}:
+        assert "deprecated" in caplog.text  # the old forms are taken with sentence-transformers' warning
+    if "classifier_dropout" in kwargs:
+        assert ours.config.classifier_dropout == theirs.config.classifier_dropout == 0.3
+
+
+def test_keep_in_fp32_modules_needs_a_float32_model(checkpoints):
+    folder = checkpoints["bert", 1]
+    assert CrossEncoder(folder, keep_in_fp32_modules=["0.model.classifier"]).predict(PAIRS).shape == (len(PAIRS),)
+    with pytest.raises(NotImplementedError, match="keep_in_fp32_modules"):
+        CrossEncoder(folder, keep_in_fp32_modules=["0.model.classifier"], dtype="bfloat16")
+
+
+def test_attributes_as_sentence_transformers(checkpoints):
+    folder = checkpoints["bert", 1]
+    ours, theirs = CrossEncoder(folder), reference(folder)
+    assert ours.device == str(theirs.device) == "cpu" and ours.device.type == theirs.device.type
+    assert ours.transformers_model is ours.model
+    assert type(ours.transformers_model).__name__ == type(theirs.transformers_model).__name__
+    with pytest.warns(DeprecationWarning, match="max_seq_length"):
+        assert ours.max_length == 64
+    with pytest.warns(DeprecationWarning, match="activation_fn"):
+        assert repr(ours.default_activation_function) == repr(theirs.default_activation_function) == "Sigmoid()"
+    with pytest.warns(DeprecationWarning):
+        ours.max_length = 16
+    assert ours.max_seq_length == 16
+
+
+def test_rank_top_k_types_and_pool_arguments(checkpoints):
+    folder = checkpoints["bert", 1]
+    ours, theirs = CrossEncoder(folder), reference(folder)
+    top = np.int64(2)  # e.g. from numpy arithmetic: sentence-transformers slices with it
+    assert [r["corpus_id"] for r in ours.rank(QUERY, DOCUMENTS, top_k=top)] == \
+        [r["corpus_id"] for r in theirs.rank(QUERY, DOCUMENTS, top_k=top)]
+    for model in (ours, theirs):
+        with pytest.raises(TypeError):
+            model.rank(QUERY, DOCUMENTS, top_k=1.5)
+    # sentence-transformers' multi-process forms run in this one process, to its single-process scores
+    expected = theirs.predict(PAIRS)
+    np.testing.assert_allclose(ours.predict(PAIRS, pool=None, chunk_size=None), expected, atol=1e-4, rtol=0)
+    pool = ours.start_multi_process_pool(["cpu", "cpu"])
+    np.testing.assert_allclose(ours.predict(PAIRS, pool=pool, chunk_size=2), expected, atol=1e-4, rtol=0)
+    ours.stop_multi_process_pool(pool)
+    np.testing.assert_allclose(ours.predict(PAIRS, device=["cpu", "cpu"]), expected, atol=1e-4, rtol=0)
+    assert [r["corpus_id"] for r in ours.rank(QUERY, DOCUMENTS, pool=pool)] == \
+        [r["corpus_id"] for r in theirs.rank(QUERY, DOCUMENTS)]
+    with pytest.raises(NotImplementedError, match="cuda"):
+        ours.predict(PAIRS, device=["cpu", "cuda:0"])
+
+
+@pytest.mark.parametrize("num_labels", [1, 3])
+def test_save_loads_in_sentence_transformers(checkpoints, tmp_path, num_labels):
+    import torch
+
+    folder = checkpoints["bert", num_labels]
+    kwargs = {"activation_fn": torch.nn.Tanh(), "max_length": 20, "prompts": {"q": "query: "}}
+    kwargs = kwargs if num_labels == 1 else {}
+    ours = CrossEncoder(folder, **kwargs)
+    ours.save(str(tmp_path / "saved"))
+    theirs, back = reference(tmp_path / "saved"), CrossEncoder(tmp_path / "saved")
+    for model in (theirs, back):
+        assert repr(model.activation_fn) == ("Tanh()" if num_labels == 1 else "Identity()")
+        assert model.max_seq_length == ours.max_seq_length == (20 if num_labels == 1 else 64)
+        assert model.num_labels == num_labels and model.prompts == ours.prompts
+    call = {"prompt_name": "q"} if num_labels == 1 else {}
+    np.testing.assert_allclose(theirs.predict(PAIRS, **call), ours.predict(PAIRS, **call), atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(back.predict(PAIRS, **call), ours.predict(PAIRS, **call))
+
+
+def test_save_with_a_plain_function_activation(checkpoints, tmp_path, caplog):
+    ours = CrossEncoder(checkpoints["bert", 1], activation_fn=lambda x: x)
+    with caplog.at_level(logging.WARNING, logger="pybertcore"):
+        ours.save_pretrained(tmp_path / "saved")  # the same as save, as in sentence-transformers
+    assert "plain functions can't be restored" in caplog.text
+    # sentence-transformers names it "function": both libraries load the default activation back
+    saved = json.loads((tmp_path / "saved" / "config_sentence_transformers.json").read_text())
+    assert saved["activation_fn"] == "function"
+    assert repr(reference(tmp_path / "saved").activation_fn) == repr(CrossEncoder(tmp_path / "saved").activation_fn) \
+        == "Sigmoid()"
+
+
+def test_config_kwargs_keep_config_fields_and_drop_the_rest(checkpoints):
+    """``config_kwargs`` (and ``num_labels``) go to the config loader as in sentence-transformers: fields are set,
+    a key that is no field is dropped, and the scores are unchanged."""
+    folder = checkpoints["bert", 3]
+    config_kwargs = {"classifier_dropout": 0.3, "not_a_config_field": 1}
+    ours, theirs = CrossEncoder(folder, config_kwargs=config_kwargs), reference(folder, config_kwargs=config_kwargs)
+    for config in (ours.config, theirs.config):
+        assert config.classifier_dropout == 0.3 and config.num_labels == 3
+        assert not hasattr(config, "not_a_config_field")
+    np.testing.assert_allclose(ours.predict(PAIRS), theirs.predict(PAIRS), atol=1e-4, rtol=0)

@@ -166,11 +166,11 @@ def test_progress_bar_only_on_a_terminal(minilm_encoder, capsys):
 
 
 def test_bad_arguments(minilm_encoder):
-    with pytest.raises(ValueError, match=r"sentences\[1\]"):
+    with pytest.raises(ValueError, match=r"inputs\[1\]"):
         minilm_encoder.encode(["ok", None])
     with pytest.raises(ValueError, match="batch_size"):
         minilm_encoder.encode(["ok"], batch_size=0)
-    with pytest.raises(TypeError, match="unexpected keyword argument.*: banana"):
+    with pytest.raises(ValueError, match=r"additional keyword arguments .*: \['banana'\]"):  # as sentence-transformers 6
         minilm_encoder.encode(["ok"], banana=1)
     with pytest.raises(ValueError, match="output_value"):
         minilm_encoder.encode(["ok"], output_value="pooled")

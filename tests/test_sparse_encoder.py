@@ -1,6 +1,7 @@
 """SparseEncoder (SPLADE) against sentence-transformers' SparseEncoder (the oracle) on small random SPLADE
 models built here with transformers + sentence-transformers (BERT and DistilBERT MLMs; max and sum pooling;
-relu and log1p_relu), on real text; and the fused core head (``_core.SpladeHead``) against a numpy
+relu and log1p_relu), on real text, including sentence-transformers 6's argument names and ``save`` folders
+that it loads back; and the fused core head (``_core.SpladeHead``) against a numpy
 reference on every ISA level this machine runs.
 
 Tolerances: vectors within 1e-3 (the issue's; the encoder is within 1e-4 of transformers, the head adds
@@ -246,7 +247,7 @@ def test_without_scipy(splade_folders, monkeypatch):
 def test_bad_input(splade_folders, minilm_dir):
     folder = splade_folders["bert", "max", "relu"]
     encoder = SparseEncoder(folder)
-    with pytest.raises(TypeError, match="encode\\(\\) got unexpected keyword argument\\(s\\): normalize_embeddings"):
+    with pytest.raises(ValueError, match="additional keyword arguments .*normalize_embeddings"):
         encoder.encode(TEXTS_REAL, normalize_embeddings=True)
     with pytest.raises(TypeError, match="SparseEncoder\\(\\) got unexpected keyword argument\\(s\\): truncate_dim"):
         SparseEncoder(folder, truncate_dim=4)
@@ -254,11 +255,73 @@ def test_bad_input(splade_folders, minilm_dir):
         encoder.encode(TEXTS_REAL, max_active_dims=0)
     with pytest.raises(ValueError, match="top_k must be a positive integer"):
         encoder.decode(encoder.encode("x"), top_k=0)
-    with pytest.raises(ValueError, match=r"sentences\[1\]"):
+    with pytest.raises(ValueError, match=r"inputs\[1\]"):
         encoder.encode(["ok", 3])
     with pytest.raises(NotImplementedError, match="SpladePooling|Pooling"):
         SparseEncoder(minilm_dir)  # a SentenceTransformer folder: not SPLADE
     assert encoder.encode([]).shape == (0, encoder.get_embedding_dimension())
+
+
+# --- sentence-transformers 6's argument names, extra arguments, attributes and save ---------------------------
+def test_inputs_keyword_and_extra_arguments_as_sentence_transformers(splade_folders):
+    folder = splade_folders["bert", "max", "relu"]
+    prompts = {"query": "query: ", "document": "passage: "}
+    ours, theirs = SparseEncoder(folder, prompts=prompts), reference(folder, prompts=prompts)
+    # sentence-transformers 6 names the texts `inputs` (`sentences` is its old name, still taken)
+    for method in ("encode", "encode_query", "encode_document"):
+        for name in ("inputs", "sentences"):
+            assert_same_vectors(getattr(ours, method)(**{name: TEXTS_REAL}).toarray(),
+                                to_dense(getattr(theirs, method)(**{name: TEXTS_REAL})))
+    # the multi-process forms run in this one process, to the single-process vectors
+    expected = to_dense(theirs.encode(TEXTS_REAL))
+    pool = ours.start_multi_process_pool(["cpu", "cpu"])
+    for kwargs in ({"pool": None, "chunk_size": None}, {"pool": pool, "chunk_size": 2}, {"device": ["cpu", "cpu"]}):
+        assert_same_vectors(ours.encode(TEXTS_REAL, **kwargs).toarray(), expected)
+    ours.stop_multi_process_pool(pool)
+    # a keyword the model does not use: ValueError in both, naming it
+    for model in (ours, theirs):
+        with pytest.raises(ValueError, match="normalize_embeddings"):
+            model.encode(TEXTS_REAL, normalize_embeddings=True)
+        with pytest.raises(ValueError, match="normalize_embeddings"):
+            model.encode_query(TEXTS_REAL, normalize_embeddings=True)
+    with pytest.raises(NotImplementedError, match="processing_kwargs"):
+        ours.encode(TEXTS_REAL, processing_kwargs={"text": {"max_length": 8}})
+
+
+def test_constructor_extras_attributes_and_decode_top_k(splade_folders):
+    folder = splade_folders["bert", "max", "relu"]
+    kwargs = {"use_kernels": False, "kernel_config": None}  # torch kernel choices: nothing to choose here
+    ours, theirs = SparseEncoder(folder, **kwargs), reference(folder, **kwargs)
+    assert ours.device == str(theirs.device) == "cpu" and ours.device.type == theirs.device.type
+    assert type(ours.transformers_model).__name__ == type(theirs.transformers_model).__name__ == "BertForMaskedLM"
+    a, b = ours.encode(TEXTS_REAL), theirs.encode(TEXTS_REAL)
+    top = np.int64(3)  # e.g. from numpy arithmetic: sentence-transformers' torch.topk takes it
+    for mine, ref in zip(ours.decode(a, top_k=top), theirs.decode(b, top_k=top)):
+        assert len(mine) == len(ref) == 3
+        np.testing.assert_allclose([w for _, w in mine], [w for _, w in ref], atol=1e-3)
+    for model, embeddings in ((ours, a), (theirs, b)):
+        with pytest.raises(TypeError):
+            model.decode(embeddings, top_k=2.5)
+
+
+@pytest.mark.parametrize("key", [("bert", "max", "relu"), ("distilbert", "sum", "log1p_relu")],
+                         ids=lambda k: "-".join(k))
+def test_save_loads_in_sentence_transformers(splade_folders, tmp_path, key):
+    ours = SparseEncoder(splade_folders[key], prompts={"query": "query: "}, max_active_dims=40,
+                         similarity_fn_name="cosine")
+    ours.max_seq_length = 24  # shorter than the longest text: the saved limit must cut it the same way
+    ours.save(str(tmp_path / "saved"))
+    theirs, back = reference(tmp_path / "saved"), SparseEncoder(tmp_path / "saved")
+    assert (back.pooling_strategy, back.activation_function) == key[1:]
+    for model in (theirs, back):
+        assert model.max_seq_length == 24 and model.max_active_dims == 40
+        assert model.similarity_fn_name == "cosine" and model.prompts["query"] == "query: "
+    expected = ours.encode_query(TEXTS_REAL).toarray()
+    assert_same_vectors(expected, to_dense(theirs.encode_query(TEXTS_REAL)))
+    np.testing.assert_array_equal(back.encode_query(TEXTS_REAL).toarray(), expected)
+    plain = SparseEncoder(splade_folders[key].parent / "mlm")  # a plain masked LM saves as a SPLADE folder too
+    plain.save_pretrained(tmp_path / "plain")
+    assert_same_vectors(plain.encode(TEXTS_REAL).toarray(), to_dense(reference(tmp_path / "plain").encode(TEXTS_REAL)))
 
 
 # --- the fused core head against numpy ---------------------------------------------------------------------
