@@ -51,8 +51,7 @@ from pybertcore.sentence_utils import (
     reject_unknown,
     resolve_prompt,
     save_transformer_module,
-    start_multi_process_pool,
-    stop_multi_process_pool,
+    TransformerHolder,
     warn_truncated,
     write_json,
 )
@@ -196,7 +195,7 @@ def _activation_name(fn: Any) -> str:
     return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
-class CrossEncoder:
+class CrossEncoder(TransformerHolder):
     """Scores (text, text) pairs, as ``sentence_transformers.CrossEncoder`` does.
 
         >>> model = CrossEncoder("cross-encoder/ms-marco-MiniLM-L6-v2")
@@ -334,18 +333,6 @@ class CrossEncoder:
     @property
     def config(self) -> Any:
         return self.model.config
-
-    @property
-    def transformers_model(self) -> Any:
-        return self.model
-
-    @property
-    def device(self) -> Any:
-        """The CPU: "cpu" with torch.device's ``type`` (``PreTrainedModel.device``)."""
-        return self.model.device
-
-    start_multi_process_pool = staticmethod(start_multi_process_pool)
-    stop_multi_process_pool = staticmethod(stop_multi_process_pool)
 
     @property
     def max_length(self) -> int:

@@ -67,8 +67,7 @@ from pybertcore.sentence_utils import (
     resolve_prompt,
     similarity,
     similarity_name,
-    start_multi_process_pool,
-    stop_multi_process_pool,
+    TransformerHolder,
     texts_of,
     warn_once,
     warn_truncated,
@@ -249,7 +248,7 @@ def _sentence_bert_config(path: Path) -> tuple[Optional[int], bool]:
 _DEFAULT_PROMPTS = {"query": None, "document": None}
 
 
-class SentenceEncoder:
+class SentenceEncoder(TransformerHolder):
     """Text to sentence vectors, as ``sentence_transformers.SentenceTransformer`` computes them.
 
     ``SentenceEncoder(path, ...)`` (also importable as ``SentenceTransformer``) and
@@ -620,10 +619,7 @@ class SentenceEncoder:
         if chunk:
             yield self.encode(chunk, batch_size=batch_size, **kwargs)
 
-    # --- sentence-transformers' process pool: encoding stays in this process -------------------------------
-    start_multi_process_pool = staticmethod(start_multi_process_pool)
-    stop_multi_process_pool = staticmethod(stop_multi_process_pool)
-
+    # --- sentence-transformers' process pool (TransformerHolder's): encoding stays in this process -----------
     def encode_multi_process(self, sentences: list[str], pool: dict, **kwargs: Any) -> np.ndarray:
         """``encode(sentences, pool=pool, ...)``, as sentence-transformers' deprecated method."""
         warnings.warn("The `encode_multi_process` method has been deprecated, and its functionality has been "
@@ -639,12 +635,7 @@ class SentenceEncoder:
         raise NotImplementedError("evaluate(): pybertcore has no evaluators; run sentence-transformers' evaluator "
                                   "on embeddings from encode(), or on the model loaded in sentence-transformers")
 
-    # --- the torch module's calls that have a meaning here ----------------------------------------------------
-    @property
-    def device(self) -> Any:
-        """The CPU (a str "cpu" with torch.device's ``type``: torch takes it as a device)."""
-        return self.model.device
-
+    # --- the torch module's calls that have a meaning here (device: TransformerHolder's) ----------------------
     def to(self, *args: Any, **kwargs: Any) -> "SentenceEncoder":
         """``model.to("cpu")`` does nothing, ``model.to("bfloat16")`` / ``to(torch.bfloat16)`` changes the
         encoder's compute precision (``PreTrainedModel.to``); other devices raise."""

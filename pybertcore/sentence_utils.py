@@ -118,6 +118,25 @@ def stop_multi_process_pool(pool: dict) -> None:
     """Nothing to stop: ``start_multi_process_pool`` starts no processes."""
 
 
+class TransformerHolder:
+    """What sentence-transformers' SentenceTransformer, CrossEncoder and SparseEncoder answer about the
+    transformer they hold (``self.model`` here) and its process pool, which runs in this process."""
+
+    model: Any
+
+    @property
+    def transformers_model(self) -> Any:
+        return self.model
+
+    @property
+    def device(self) -> Any:
+        """The CPU: "cpu" with torch.device's ``type`` (``PreTrainedModel.device``; torch takes it as a device)."""
+        return self.model.device
+
+    start_multi_process_pool = staticmethod(start_multi_process_pool)
+    stop_multi_process_pool = staticmethod(stop_multi_process_pool)
+
+
 def write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 

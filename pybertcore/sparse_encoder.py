@@ -56,8 +56,7 @@ from pybertcore.sentence_utils import (
     resolve_prompt,
     save_transformer_module,
     similarity_name,
-    start_multi_process_pool,
-    stop_multi_process_pool,
+    TransformerHolder,
     texts_of,
     warn_truncated,
     write_json,
@@ -202,7 +201,7 @@ def _token_chunks(idx: np.ndarray, ids_list: list, budget: int) -> Iterator[np.n
         start = end
 
 
-class SparseEncoder:
+class SparseEncoder(TransformerHolder):
     """Texts to sparse lexical vectors (SPLADE), as ``sentence_transformers.SparseEncoder`` computes them.
 
         >>> model = SparseEncoder("naver/splade-cocondenser-ensembledistil")
@@ -340,18 +339,6 @@ class SparseEncoder:
 
     def get_max_seq_length(self) -> int:
         return self.max_seq_length
-
-    @property
-    def transformers_model(self) -> Any:
-        return self.model
-
-    @property
-    def device(self) -> Any:
-        """The CPU: "cpu" with torch.device's ``type`` (``PreTrainedModel.device``)."""
-        return self.model.device
-
-    start_multi_process_pool = staticmethod(start_multi_process_pool)
-    stop_multi_process_pool = staticmethod(stop_multi_process_pool)
 
     @property
     def similarity_fn_name(self) -> str:
