@@ -7,18 +7,30 @@ keys, labels from ``config.id2label``, the same defaults for ``top_k``, ``functi
 ``aggregation_strategy``, ``ignore_labels``, ``targets``, ``hypothesis_template``); scores are Python
 floats. "question-answering" follows the extractive pipeline of transformers 4.x (removed in 5.x):
 question first, ``doc_stride`` windows over long contexts, spans scored by start x end probabilities.
+The arguments are transformers' too: ``pipeline()``'s (``config``, ``revision``, ``token``, ``dtype``,
+``torch_dtype``, ``device``/``device_map`` naming the CPU, ...), the tokenizer's ``truncation``/``max_length``
+where transformers passes them on, and ``batch_size``/``num_workers`` at call time. A generator or a torch
+``Dataset`` gives an iterator whose results are computed as it is consumed, as there.
 
 Differences on purpose: inputs run in padded batches (``batch_size``, default 8) rather than one at a
-time; the core's packed tokens make each result independent of its batch. Inputs longer than the model's
-limit are truncated with one warning per call naming how many were cut, where transformers would let the
-model fail. Left out: ``is_split_into_words``, token-classification ``stride``, ``device`` (CPU only).
+time; the core's packed tokens make each result independent of its batch, so ``padding`` changes nothing
+(transformers' feature-extraction with ``batch_size`` > 1 returns the batch's padding rows too; not here).
+Inputs longer than the model's limit are truncated with one warning per call naming how many were cut,
+where transformers would let the model fail. An argument a task does not take raises TypeError naming it
+(transformers drops some silently, which hides typos); ``return_all_scores``, which transformers 5 ignores,
+is ignored with a warning. ``return_tensors=True`` gives numpy arrays ("pt" gives torch tensors);
+token-classification scores are Python floats (transformers': numpy float32). Left out:
+``is_split_into_words``, token-classification ``stride``, devices other than the CPU.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
-from typing import Any, Optional, Union
+import sys
+import types
+from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -90,41 +102,87 @@ def _infer_task(model: Any) -> str:
     raise ValueError("pipeline(): pass a task; the model's config names no architecture to infer it from")
 
 
+class UnknownTaskError(KeyError, ValueError):
+    """A task name pipeline() does not know: a KeyError as in transformers, and a ValueError as it was here."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+def _is_cpu(device: Any) -> bool:
+    """Whether a ``device`` or ``device_map`` of transformers' means the CPU: None, -1, "cpu", "cpu:0",
+    torch.device("cpu"), "auto" (where the model fits), or a map of module names to those."""
+    if isinstance(device, dict):
+        return all(_is_cpu(d) for d in device.values())
+    if device is None or device == -1 or device == "auto":
+        return True
+    return str(device).split(":")[0] == "cpu"
+
+
 def pipeline(
     task: Optional[str] = None,
     model: Any = None,
-    tokenizer: Any = None,
     config: Any = None,
-    batch_size: int = 8,
+    tokenizer: Any = None,
+    *,
+    revision: Optional[str] = None,
+    use_fast: bool = True,
+    token: Any = None,
     device: Any = None,
+    device_map: Any = None,
+    dtype: Any = "auto",
+    trust_remote_code: Optional[bool] = None,
     model_kwargs: Optional[dict] = None,
+    batch_size: int = 8,
     **kwargs: Any,
 ) -> "Pipeline":
     """Builds the pipeline for ``task`` around ``model`` (a folder or a model object) and its tokenizer.
 
-    Keyword arguments that the task's ``__call__`` takes (``top_k``, ``aggregation_strategy``, ...) become
-    the pipeline's defaults, as in transformers.
+    transformers' signature: ``config`` and ``tokenizer`` (objects or folders) in that order; ``revision`` and
+    ``token`` choose the files; ``dtype`` (or the deprecated ``torch_dtype``) is the compute precision of a
+    model loaded here ("auto" and float32: float32; also "bfloat16", "int8"). ``use_fast`` and
+    ``trust_remote_code`` change nothing: the tokenizer is always the fast one and the model classes are
+    pybertcore's own, never code from the checkpoint. Keyword arguments that the task's ``__call__`` takes
+    (``top_k``, ``aggregation_strategy``, ...) become the pipeline's defaults, as in transformers.
     """
     if model is None:
         raise ValueError(
             "pipeline(): pass model= (a folder with config.json and weights); pybertcore downloads no default"
         )
-    if device not in (None, "cpu", -1):
-        raise ValueError(f"device={device!r}: pybertcore runs on the CPU only")
+    for name, value in (("device", device), ("device_map", device_map)):
+        if not _is_cpu(value):
+            raise ValueError(f"{name}={value!r}: pybertcore runs on the CPU only")
+    if "framework" in kwargs and kwargs["framework"] in (None, "pt"):
+        kwargs.pop("framework")  # transformers 4 chose torch or TensorFlow with it; 5 takes "pt" and ignores it
+    model_kwargs = dict(model_kwargs or {})
+    torch_dtype = kwargs.pop("torch_dtype", None)
+    if torch_dtype is not None:
+        logger.warning("`torch_dtype` is deprecated! Use `dtype` instead!")
+        dtype = torch_dtype if dtype == "auto" else dtype
+    if "dtype" in model_kwargs or "torch_dtype" in model_kwargs:
+        if dtype not in (None, "auto"):
+            raise ValueError(
+                'You cannot use both `pipeline(... dtype=..., model_kwargs={"dtype":...})` as those'
+                " arguments might conflict, use only one.)"
+            )
+    elif dtype not in (None, "auto"):
+        model_kwargs["dtype"] = dtype
+    hub_kwargs = {k: v for k, v in (("revision", revision), ("token", token)) if v is not None}
     if task is None:
         task = _infer_task(model)
-    task = TASK_ALIASES.get(task, task)
-    if task not in PIPELINES:
-        raise ValueError(f"Unknown task {task!r}; available: {', '.join(sorted(list(PIPELINES) + list(TASK_ALIASES)))}")
-    model_kwargs = dict(model_kwargs or {})
+    canonical_task = TASK_ALIASES.get(task, task)  # the pipeline keeps the name it was given, as there
+    if canonical_task not in PIPELINES:
+        raise UnknownTaskError(
+            f"Unknown task {task}, available tasks are {sorted(list(PIPELINES) + list(TASK_ALIASES))}"
+        )
     if config is not None:
         if isinstance(config, (str, os.PathLike)):
             from pybertcore.models.auto import AutoConfig
 
-            config = AutoConfig.from_pretrained(config)
+            config = AutoConfig.from_pretrained(config, **hub_kwargs)
         model_kwargs["config"] = config
     model_source = model if isinstance(model, (str, os.PathLike)) else None
-    model = _load_model_for_task(task, model, model_kwargs)
+    model = _load_model_for_task(canonical_task, model, {**hub_kwargs, **model_kwargs})
     if tokenizer is None:
         source = model_source or getattr(model.config, "_name_or_path", None) or getattr(model, "name_or_path", None)
         if not source:
@@ -133,20 +191,44 @@ def pipeline(
     if isinstance(tokenizer, (str, os.PathLike)):
         from pybertcore.tokenization import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
-    return PIPELINES[task](model=model, tokenizer=tokenizer, task=task, batch_size=batch_size, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer, **hub_kwargs)
+    return PIPELINES[canonical_task](model=model, tokenizer=tokenizer, task=task, batch_size=batch_size, **kwargs)
+
+
+# The tokenizer's arguments text-classification takes as keywords, which transformers hands to its tokenizer
+# (feature-extraction and fill-mask take any of the tokenizer's in tokenize_kwargs / tokenizer_kwargs).
+TOKENIZER_PARAMS = ("truncation", "max_length", "padding", "pad_to_multiple_of", "add_special_tokens")
+# Where rows are padded does not change a result here (each batch is padded to its longest row and the core
+# packs the rows), so these are accepted and left out.
+PADDING_PARAMS = ("padding", "pad_to_multiple_of", "padding_side")
+
+
+def _check_batch_size(batch_size: Any) -> int:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    return int(batch_size)
+
+
+def _is_stream(inputs: Any) -> bool:
+    """A generator or a torch Dataset (e.g. transformers' KeyDataset): the inputs transformers answers with
+    an iterator. torch is not imported to tell: a torch Dataset exists only if the caller imported it."""
+    if isinstance(inputs, types.GeneratorType):
+        return True
+    torch_data = sys.modules.get("torch.utils.data")
+    return torch_data is not None and isinstance(inputs, torch_data.Dataset)
 
 
 class Pipeline:
     """Tokenize, run the model in padded batches, post-process; subclasses define the task's parts."""
 
-    def __init__(self, model: Any, tokenizer: Any, task: str = "", batch_size: int = 8, **kwargs: Any) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    def __init__(self, model: Any, tokenizer: Any, task: str = "", batch_size: int = 8,
+                 num_workers: Optional[int] = None, **kwargs: Any) -> None:
+        # num_workers: transformers' DataLoader processes, taken and unused: tokenization runs batched in
+        # Rust and the core has its own threads.
         self.model = model
         self.tokenizer = tokenizer
         self.task = task
-        self.batch_size = batch_size
+        self.batch_size = _check_batch_size(batch_size)
         self._defaults = kwargs
         self._check_params(kwargs)
 
@@ -158,22 +240,47 @@ class Pipeline:
     call_params: tuple[str, ...] = ()
 
     def _params(self, kwargs: dict) -> dict:
+        """The construction defaults with this call's keywords over them; ``batch_size`` always set."""
+        kwargs = dict(kwargs)
+        batch_size = kwargs.pop("batch_size", None)
+        kwargs.pop("num_workers", None)
         self._check_params(kwargs)
         params = dict(self._defaults)
         params.update(kwargs)
+        params["batch_size"] = self.batch_size if batch_size is None else _check_batch_size(batch_size)
         return params
+
+    @property
+    def device(self) -> Any:
+        """``"cpu"``, with torch.device's ``type`` and ``index``: where transformers' pipelines say they run."""
+        from pybertcore.modeling_utils import CpuDevice
+
+        return CpuDevice()
 
     @property
     def max_length(self) -> int:
         """Tokens the model takes: the tokenizer's model_max_length, within the position table."""
         return model_token_limit(self.model.config, self.tokenizer)
 
-    def _encode(self, texts: list, truncation: Union[bool, str] = True, **tokenizer_kwargs: Any) -> Any:
-        """Tokenizes a batch with truncation at the model's limit; warns once with the count of cut inputs."""
-        enc = self.tokenizer(texts, truncation=truncation, max_length=self.max_length, verbose=False,
-                             **tokenizer_kwargs)
-        self._warn_truncated(enc.encodings)
-        return enc
+    def _encode(self, texts: list, truncation: Union[bool, str, None] = None, max_length: Optional[int] = None,
+                limit_strategy: Union[bool, str] = True, **tokenizer_kwargs: Any) -> Any:
+        """Tokenizes a batch. ``truncation`` and ``max_length`` are the caller's, as transformers passes them
+        to the tokenizer: asked for, the inputs are cut at ``max_length`` (at most the model's limit) without
+        a word. Not asked for (transformers' default), inputs past the model's limit are cut there with
+        ``limit_strategy`` and one warning per call naming how many, where transformers' model would fail."""
+        for name in PADDING_PARAMS:
+            tokenizer_kwargs.pop(name, None)
+        limit = self.max_length
+        # Asked for: truncation=True or a strategy, or a bare max_length (which truncates, as transformers'
+        # tokenizer does with it).
+        asked = truncation not in (None, False, "do_not_truncate") or (truncation is None and max_length is not None)
+        if not asked:
+            enc = self.tokenizer(texts, truncation=limit_strategy, max_length=limit, verbose=False,
+                                 **tokenizer_kwargs)
+            self._warn_truncated(enc.encodings)
+            return enc
+        cut_at = limit if max_length is None else min(int(max_length), limit)
+        return self.tokenizer(texts, truncation=truncation, max_length=cut_at, verbose=False, **tokenizer_kwargs)
 
     def _warn_truncated(self, encodings: list) -> None:
         cut = sum(1 for e in encodings if e.overflowing)
@@ -183,28 +290,28 @@ class Pipeline:
                 self.task, cut, len(encodings), self.max_length,
             )
 
-    def _run(self, encodings: list) -> list[dict[str, np.ndarray]]:
+    def _run(self, encodings: list, batch_size: int) -> list[dict[str, np.ndarray]]:
         """The model's outputs for each ``tokenizers`` Encoding, sliced to its own tokens."""
         results: list[dict[str, np.ndarray]] = []
         pad_id = self.tokenizer.pad_token_id or 0
         use_types = "token_type_ids" in self.tokenizer.model_input_names and model_takes_token_types(self.model.config)
-        n_batches = -(-len(encodings) // self.batch_size)
+        n_batches = -(-len(encodings) // batch_size)
         bar = progress_bar(len(encodings), n_batches > 8 and stderr_is_terminal(), self.task)
         try:
-            for start in range(0, len(encodings), self.batch_size):
-                batch = encodings[start:start + self.batch_size]
+            for start in range(0, len(encodings), batch_size):
+                batch = encodings[start:start + batch_size]
                 T = max(len(e.ids) for e in batch)
                 ids = np.full((len(batch), T), pad_id, dtype=np.int64)
                 mask = np.zeros((len(batch), T), dtype=np.int64)
-                types = np.zeros((len(batch), T), dtype=np.int64)
+                type_ids = np.zeros((len(batch), T), dtype=np.int64)
                 for row, e in enumerate(batch):
                     n = len(e.ids)
                     ids[row, :n] = e.ids
                     mask[row, :n] = 1
-                    types[row, :n] = e.type_ids
+                    type_ids[row, :n] = e.type_ids
                 inputs = {"input_ids": ids, "attention_mask": mask}
                 if use_types:
-                    inputs["token_type_ids"] = types
+                    inputs["token_type_ids"] = type_ids
                 out = self.model(**inputs)
                 for row, e in enumerate(batch):
                     n = len(e.ids)
@@ -226,6 +333,24 @@ class Pipeline:
             return value[row]
         return value[row, :n]
 
+    @staticmethod
+    def _stream(inputs: Any, batch_size: int, run_batch: Callable[[list], list]) -> Iterator:
+        """transformers' answer to a generator or a torch Dataset: an iterator of one result per input,
+        computed ``batch_size`` inputs at a time as it is consumed, so the inputs are never held whole."""
+        if isinstance(inputs, types.GeneratorType):
+            items = inputs
+        else:  # a torch Dataset has __getitem__ and __len__, not always __iter__
+            items = (inputs[i] for i in range(len(inputs)))
+
+        def results() -> Iterator:
+            while True:
+                chunk = list(itertools.islice(items, batch_size))
+                if not chunk:
+                    return
+                yield from run_batch(chunk)
+
+        return results()
+
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
@@ -236,6 +361,8 @@ class Pipeline:
 def _as_text_list(inputs: Any, name: str = "inputs") -> tuple[list[str], bool]:
     if isinstance(inputs, str):
         return [inputs], True
+    if not hasattr(inputs, "__iter__"):
+        raise ValueError(f"{name} is {type(inputs).__name__}: expected a string or a list of strings")
     texts = list(inputs)
     for i, t in enumerate(texts):
         if not isinstance(t, str):
@@ -250,20 +377,47 @@ class FeatureExtractionPipeline(Pipeline):
 
     def __call__(self, inputs: Union[str, list[str]], **kwargs: Any) -> Any:
         params = self._params(kwargs)
+        tokenize_kwargs = dict(params.get("tokenize_kwargs") or {})
+        if params.get("truncation") is not None:
+            if "truncation" in tokenize_kwargs:
+                raise ValueError(
+                    "truncation parameter defined twice (given as keyword argument as well as in tokenize_kwargs)"
+                )
+            tokenize_kwargs["truncation"] = params["truncation"]
+        if _is_stream(inputs):
+            return self._stream(inputs, params["batch_size"],
+                                lambda chunk: self._features(_as_text_list(chunk)[0], tokenize_kwargs, params))
         texts, single = _as_text_list(inputs)
-        enc = self._encode(texts, **dict(params.get("tokenize_kwargs") or {}))
-        outputs = self._run(enc.encodings)
+        results = self._features(texts, tokenize_kwargs, params)
+        return results[0] if single else results
+
+    def _features(self, texts: list, tokenize_kwargs: dict, params: dict) -> list:
+        outputs = self._run(self._encode(texts, **tokenize_kwargs).encodings, params["batch_size"])
+        return_tensors = params.get("return_tensors")
         results = []
         for out in outputs:
             features = out["last_hidden_state"][None]
-            results.append(features if params.get("return_tensors") else features.tolist())
-        return results[0] if single else results
+            if return_tensors == "pt":  # torch asked for by name: the one case that imports it
+                from pybertcore.frameworks import to_torch
+
+                results.append(to_torch(features))
+            else:
+                results.append(features if return_tensors else features.tolist())
+        return results
 
 
 class TextClassificationPipeline(Pipeline):
     """Labels and scores per text (or text pair given as {"text", "text_pair"})."""
 
-    call_params = ("top_k", "function_to_apply")
+    call_params = ("top_k", "function_to_apply", "return_all_scores") + TOKENIZER_PARAMS
+
+    def _check_params(self, kwargs: dict) -> None:
+        super()._check_params(kwargs)
+        if "return_all_scores" in kwargs:
+            logger.warning(
+                "%s: return_all_scores is ignored, as transformers 5 ignores it; pass top_k=None for every "
+                "label's score", self.task,
+            )
 
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
         # transformers' quirks, kept: without top_k a label dict per text ("legacy"), and a single string
@@ -271,8 +425,18 @@ class TextClassificationPipeline(Pipeline):
         legacy = "top_k" not in kwargs and "top_k" not in self._defaults
         wrap_single = isinstance(inputs, str) and "top_k" not in kwargs
         params = self._params(kwargs)
+        if _is_stream(inputs):
+            return self._stream(inputs, params["batch_size"], lambda chunk: self._classify(chunk, params, legacy))
         single = isinstance(inputs, (str, dict))
-        items = [inputs] if single else list(inputs)
+        if not single and not hasattr(inputs, "__iter__"):
+            raise ValueError(f"inputs is {type(inputs).__name__}: expected a string, a {{'text', 'text_pair'}} dict "
+                             "or a list of those")
+        results = self._classify([inputs] if single else list(inputs), params, legacy)
+        if wrap_single:
+            return [results[0]]
+        return results[0] if single else results
+
+    def _classify(self, items: list, params: dict, legacy: bool) -> list:
         texts: list = []
         for i, item in enumerate(items):
             if isinstance(item, dict):
@@ -286,12 +450,10 @@ class TextClassificationPipeline(Pipeline):
                     'The pipeline received invalid inputs, if you are trying to send text pairs, you can try to send '
                     'a dictionary `{"text": "My text", "text_pair": "My pair"}` in order to send a text pair.'
                 )
-        outputs = self._run(self._encode(texts).encodings)
+        tokenizer_kwargs = {k: params[k] for k in TOKENIZER_PARAMS if k in params}
+        outputs = self._run(self._encode(texts, **tokenizer_kwargs).encodings, params["batch_size"])
         top_k = params.get("top_k", 1)
-        results = [self._postprocess(out["logits"], params.get("function_to_apply"), top_k, legacy) for out in outputs]
-        if wrap_single:
-            return [results[0]]
-        return results[0] if single else results
+        return [self._postprocess(out["logits"], params.get("function_to_apply"), top_k, legacy) for out in outputs]
 
     def _postprocess(self, logits: np.ndarray, function_to_apply: Optional[str], top_k: Optional[int], legacy: bool):
         config = self.model.config
@@ -340,9 +502,16 @@ class TokenClassificationPipeline(Pipeline):
             raise ValueError(f"aggregation_strategy={strategy!r}: expected one of {', '.join(AGGREGATION_STRATEGIES)}")
         ignore_labels = params.get("ignore_labels")
         ignore_labels = ["O"] if ignore_labels is None else list(ignore_labels)
+        if _is_stream(inputs):
+            return self._stream(inputs, params["batch_size"],
+                                lambda chunk: self._entities(_as_text_list(chunk)[0], strategy, ignore_labels, params))
         texts, single = _as_text_list(inputs)
+        results = self._entities(texts, strategy, ignore_labels, params)
+        return results[0] if single else results
+
+    def _entities(self, texts: list, strategy: str, ignore_labels: list, params: dict) -> list:
         enc = self._encode(texts)
-        outputs = self._run(enc.encodings)
+        outputs = self._run(enc.encodings, params["batch_size"])
         results = []
         for text, e, out in zip(texts, enc.encodings, outputs):
             pre = self._gather_pre_entities(text, e, _softmax(out["logits"]))
@@ -351,7 +520,7 @@ class TokenClassificationPipeline(Pipeline):
                 x for x in entities
                 if x.get("entity") not in ignore_labels and x.get("entity_group") not in ignore_labels
             ])
-        return results[0] if single else results
+        return results
 
     def _gather_pre_entities(self, sentence: str, encoding: Any, scores: np.ndarray) -> list[dict]:
         tok = self.tokenizer
@@ -460,26 +629,33 @@ class FillMaskPipeline(Pipeline):
         tok = self.tokenizer
         if tok.mask_token_id is None:
             raise ValueError("fill-mask: the tokenizer defines no mask_token")
-        top_k = params.get("top_k") or 5
+        top_k = 5 if params.get("top_k") is None else int(params["top_k"])
         target_ids = self._target_ids(params["targets"]) if params.get("targets") is not None else None
         if target_ids is not None and len(target_ids) < top_k:
             top_k = len(target_ids)
+        if _is_stream(inputs):
+            return self._stream(inputs, params["batch_size"],
+                                lambda chunk: self._fill(_as_text_list(chunk)[0], top_k, target_ids, params))
         texts, single = _as_text_list(inputs)
+        results = self._fill(texts, top_k, target_ids, params)
+        if single or len(results) == 1:  # transformers unwraps a list of one too
+            return results[0]
+        return results
+
+    def _fill(self, texts: list, top_k: int, target_ids: Optional[np.ndarray], params: dict) -> list:
+        tok = self.tokenizer
         enc = self._encode(texts, **dict(params.get("tokenizer_kwargs") or {}))
         for i, e in enumerate(enc.encodings):
             if tok.mask_token_id not in e.ids:
                 if any(tok.mask_token_id in o.ids for o in e.overflowing):
                     raise ValueError(
-                        f"fill-mask: inputs[{i}] is longer than the model's limit of {self.max_length} tokens and "
+                        f"fill-mask: inputs[{i}] was truncated (the model's limit is {self.max_length} tokens) and "
                         f"its mask_token ({tok.mask_token}) was cut off; shorten the text around the mask"
                     )
                 raise ValueError(f"fill-mask: no mask_token ({tok.mask_token}) found in inputs[{i}]: {texts[i]!r}")
-        outputs = self._run(enc.encodings)
-        results = [self._postprocess(np.asarray(e.ids), out["logits"], top_k, target_ids)
-                   for e, out in zip(enc.encodings, outputs)]
-        if single or len(results) == 1:
-            return results[0]
-        return results
+        outputs = self._run(enc.encodings, params["batch_size"])
+        return [self._postprocess(np.asarray(e.ids), out["logits"], top_k, target_ids)
+                for e, out in zip(enc.encodings, outputs)]
 
     def _postprocess(self, input_ids: np.ndarray, logits: np.ndarray, top_k: int, target_ids: Optional[np.ndarray]):
         tok = self.tokenizer
@@ -532,8 +708,9 @@ class FillMaskPipeline(Pipeline):
 class QuestionAnsweringPipeline(Pipeline):
     """Extractive QA: the context span that answers the question, with its score and character offsets."""
 
+    # padding: transformers 4 took it for the tokenizer; unused here as everywhere (see PADDING_PARAMS).
     call_params = ("top_k", "doc_stride", "max_answer_len", "max_seq_len", "max_question_len",
-                   "handle_impossible_answer", "align_to_words")
+                   "handle_impossible_answer", "align_to_words", "padding")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         question = kwargs.pop("question", None)
@@ -542,25 +719,44 @@ class QuestionAnsweringPipeline(Pipeline):
             if name in kwargs and not args:
                 args = (kwargs.pop(name),)
         params = self._params(kwargs)
+        top_k = 1 if params.get("top_k") is None else int(params["top_k"])
+        if top_k < 1:
+            raise ValueError(f"top_k parameter should be >= 1 (got {top_k})")
+        max_answer_len = 15 if params.get("max_answer_len") is None else int(params["max_answer_len"])
+        if max_answer_len < 1:
+            raise ValueError(f"max_answer_len parameter should be >= 1 (got {max_answer_len})")
+        params.update(top_k=top_k, max_answer_len=max_answer_len)
         if question is not None or context is not None:
             if question is None or context is None:
                 raise ValueError("question-answering: pass both question= and context=")
             if args:
                 raise ValueError("question-answering: pass either question=/context= or positional inputs, not both")
-            examples, single = self._pairs(question, context)
+            examples = self._pairs(question, context)
         elif len(args) == 2 and all(isinstance(a, (str, list)) for a in args):
-            examples, single = self._pairs(args[0], args[1])
+            examples = self._pairs(args[0], args[1])
+        elif len(args) == 1 and _is_stream(args[0]):
+            return self._stream(args[0], params["batch_size"],
+                                lambda chunk: [self._answer(q, c, params) for q, c in self._examples(chunk)])
         elif len(args) == 1:
-            item = args[0]
-            single = isinstance(item, dict)
-            items = [item] if single else list(item)
-            examples = []
-            for i, x in enumerate(items):
-                if not isinstance(x, dict) or "question" not in x or "context" not in x:
-                    raise ValueError(f"question-answering: inputs[{i}] must be a dict with 'question' and 'context'")
-                examples.append((x["question"], x["context"]))
+            examples = self._examples([args[0]] if isinstance(args[0], dict) else list(args[0]))
         else:
             raise ValueError("question-answering: pass question= and context= (strings or lists of strings)")
+        results = [self._answer(q, c, params) for q, c in examples]
+        # transformers 4 answers one example, however it was given (a dict, a list of one), without a list.
+        return results[0] if len(results) == 1 else results
+
+    def _examples(self, items: list) -> list[tuple[str, str]]:
+        """(question, context) of each {"question", "context"} dict."""
+        examples = []
+        for i, x in enumerate(items):
+            if not isinstance(x, dict) or "question" not in x or "context" not in x:
+                raise ValueError(f"question-answering: inputs[{i}] must be a dict with 'question' and 'context'")
+            examples.append((x["question"], x["context"]))
+        self._check_examples(examples)
+        return examples
+
+    @staticmethod
+    def _check_examples(examples: list[tuple[Any, Any]]) -> None:
         for i, (q, c) in enumerate(examples):
             if not isinstance(q, str) or not isinstance(c, str):
                 raise ValueError(f"question-answering: example {i}: question and context must be strings")
@@ -568,31 +764,27 @@ class QuestionAnsweringPipeline(Pipeline):
                 raise ValueError(f"question-answering: example {i}: `question` cannot be empty")
             if not c:
                 raise ValueError(f"question-answering: example {i}: `context` cannot be empty")
-        results = [self._answer(q, c, params) for q, c in examples]
-        return results[0] if single else results
 
-    @staticmethod
-    def _pairs(question: Any, context: Any) -> tuple[list[tuple[str, str]], bool]:
+    def _pairs(self, question: Any, context: Any) -> list[tuple[str, str]]:
+        """(question, context) of each example given as question= and context= (strings or lists)."""
         if isinstance(question, str) and isinstance(context, str):
-            return [(question, context)], True
-        if isinstance(question, list) and isinstance(context, str):
-            return [(q, context) for q in question], False
-        if isinstance(question, list) and isinstance(context, list):
+            examples = [(question, context)]
+        elif isinstance(question, list) and isinstance(context, str):
+            examples = [(q, context) for q in question]
+        elif isinstance(question, list) and isinstance(context, list):
             if len(question) != len(context):
                 raise ValueError("question-answering: question and context lists have different lengths")
-            return list(zip(question, context)), False
-        if isinstance(question, str) and isinstance(context, list):
-            return [(question, c) for c in context], False
-        raise ValueError("question-answering: question and context must be strings or lists of strings")
+            examples = list(zip(question, context))
+        elif isinstance(question, str) and isinstance(context, list):
+            examples = [(question, c) for c in context]
+        else:
+            raise ValueError("question-answering: question and context must be strings or lists of strings")
+        self._check_examples(examples)
+        return examples
 
     def _answer(self, question: str, context: str, params: dict) -> Any:
         tok = self.tokenizer
-        top_k = int(params.get("top_k") or 1)
-        if top_k < 1:
-            raise ValueError(f"top_k parameter should be >= 1 (got {top_k})")
-        max_answer_len = int(params.get("max_answer_len") or 15)
-        if max_answer_len < 1:
-            raise ValueError(f"max_answer_len parameter should be >= 1 (got {max_answer_len})")
+        top_k, max_answer_len = params["top_k"], params["max_answer_len"]
         handle_impossible = bool(params.get("handle_impossible_answer", False))
         align_to_words = params.get("align_to_words", True)
         max_seq_len = params.get("max_seq_len") or min(self.max_length, 384)
@@ -617,7 +809,7 @@ class QuestionAnsweringPipeline(Pipeline):
             finally:
                 backend.no_truncation()
         spans = [main] + list(main.overflowing)
-        outputs = self._run(spans)
+        outputs = self._run(spans, params["batch_size"])
 
         min_null_score = 1000000.0
         answers = []
@@ -694,7 +886,9 @@ class ZeroShotClassificationPipeline(Pipeline):
     label): per label, a softmax over (contradiction, entailment), contradiction being logit 0, or the last one
     when entailment is 0. All pairs of all sequences run through the model in batches of ``batch_size``."""
 
-    call_params = ("candidate_labels", "hypothesis_template", "multi_label")
+    # truncation: taken and dropped, as transformers' zero-shot pipeline drops it; the premise is always
+    # truncated "only_first" at the model's limit.
+    call_params = ("candidate_labels", "hypothesis_template", "multi_label", "truncation")
     default_template = "This example is {}."
 
     def __init__(self, model: Any, tokenizer: Any, task: str = "", batch_size: int = 8, **kwargs: Any) -> None:
@@ -736,7 +930,15 @@ class ZeroShotClassificationPipeline(Pipeline):
         if not isinstance(template, str):
             raise ValueError(f"hypothesis_template must be a string with {{}} where the label goes, got "
                              f"{type(template).__name__}")
+        multi_label = bool(params.get("multi_label", False))
+        if _is_stream(sequences):
+            return self._stream(sequences, params["batch_size"], lambda chunk: self._classify(
+                _as_text_list(chunk, "sequences")[0], labels, template, multi_label, params["batch_size"]))
         texts, single = _as_text_list(sequences, "sequences")
+        results = self._classify(texts, labels, template, multi_label, params["batch_size"])
+        return results[0] if single else results
+
+    def _classify(self, texts: list, labels: list, template: str, multi_label: bool, batch_size: int) -> list:
         for text in texts:
             if len(labels) == 0 or len(text) == 0:
                 raise ValueError("You must include at least one label and at least one sequence.")
@@ -747,19 +949,19 @@ class ZeroShotClassificationPipeline(Pipeline):
             )
         hypotheses = [template.format(label) for label in labels]
         pairs = [(text, hypothesis) for text in texts for hypothesis in hypotheses]
-        outputs = self._run(self._encode_pairs(pairs)) if pairs else []
+        outputs = self._run(self._encode_pairs(pairs), batch_size) if pairs else []
         n = len(labels)
         results = []
         for k, text in enumerate(texts):
             logits = np.stack([out["logits"] for out in outputs[k * n:(k + 1) * n]]).astype(np.float32, copy=False)
-            results.append(self._postprocess(text, labels, logits, bool(params.get("multi_label", False))))
-        return results[0] if single else results
+            results.append(self._postprocess(text, labels, logits, multi_label))
+        return results
 
     def _encode_pairs(self, pairs: list) -> list:
         """The pairs' encodings, truncated "only_first" at the model's limit; a pair whose hypothesis alone
         leaves no room ("too short") goes untruncated, as transformers does, one pair at a time."""
         try:
-            return self._encode(pairs, truncation="only_first").encodings
+            return self._encode(pairs, limit_strategy="only_first").encodings
         except ValueError as e:
             if "too short" not in str(e):
                 raise
