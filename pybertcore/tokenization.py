@@ -1,17 +1,26 @@
 """Tokenizers: text to the ``input_ids`` / ``token_type_ids`` / ``attention_mask`` the models take.
 
-A thin layer over the ``tokenizers`` package (the Rust tokenizer transformers itself uses), with
-transformers' call signature and padding/truncation rules, so ids are identical to
-``transformers.AutoTokenizer`` on the same files. A folder with ``tokenizer.json`` is loaded as is; a
-folder with only ``vocab.txt`` (+ ``tokenizer_config.json``) gets the BERT pipeline transformers builds:
-WordPiece, BertNormalizer (lower-casing, accent stripping, CJK splitting as configured), BertPreTokenizer,
-``[CLS] $A [SEP] $B:1 [SEP]:1`` and the WordPiece decoder. A folder with only a SentencePiece model
-(DeBERTa-v3's ``spm.model``, ALBERT's ``spiece.model``) gets the tokenizer transformers' class builds from
-it (pybertcore.tokenization_spm, the ``sentencepiece`` extra); other SentencePiece classes are refused by name.
+A thin layer over the ``tokenizers`` package (the Rust tokenizer transformers itself uses), with transformers
+5's call signature, padding/truncation rules, BatchEncoding and tokenizer API, so ids, masks, offsets and
+decoded text are identical to ``transformers.AutoTokenizer`` on the same files. The class is picked as
+transformers picks it (tokenizer_config.json's ``tokenizer_class``, else config.json's ``model_type``), and
+built as that class builds it:
 
-Left out: slow (pure Python) tokenizers, ``is_split_into_words``, overflowing tokens with a stride,
-``text_target``. ``return_tensors="np"`` gives numpy arrays, ``"pt"`` torch tensors (torch is imported only
-then, and its absence is an ImportError that says so), None lists.
+- from ``tokenizer.json``: BertTokenizer (also DistilBERT, ELECTRA, nomic_bert), MPNetTokenizer,
+  RobertaTokenizer, XLMRobertaTokenizer (also GTE), DebertaV2Tokenizer and AlbertTokenizer take the file's
+  vocabulary (and merges) and build their own normalizer, pre-tokenizer, decoder and template from
+  tokenizer_config.json and from_pretrained's keywords (``do_lower_case=False``, ``add_prefix_space``, ...),
+  as transformers 5 does; other classes (ModernBERT's PreTrainedTokenizerFast) run the file as it is;
+- from ``vocab.txt`` alone: BERT's WordPiece pipeline (BertNormalizer, BertPreTokenizer, ``[CLS] $A [SEP]``);
+- from a SentencePiece model alone (DeBERTa-v3's ``spm.model``, ALBERT's ``spiece.model``):
+  pybertcore.tokenization_spm (the ``sentencepiece`` extra); other SentencePiece classes are refused by name.
+
+Left out: slow (pure Python) tokenizers, chat templates, ``encode_plus``/``batch_encode_plus`` (transformers 5
+dropped them too). ``return_tensors="np"`` gives numpy arrays, ``"pt"`` torch tensors (torch is imported only
+then, and its absence is an ImportError that says so), None lists. Deliberately unlike transformers: a ragged
+batch with ``return_tensors="np"`` raises ValueError (transformers returns an object array the models cannot
+take), an empty batch gives empty arrays (transformers raises IndexError), and a keyword it does not know
+raises TypeError naming it (transformers ignores it silently, so ``truncate=True`` would not truncate).
 
 Files are untrusted: a file that cannot be read as what it claims to be (JSON, UTF-8, a tokenizer the
 ``tokenizers`` library accepts) raises OSError naming it, as transformers' "Can't load tokenizer" does; a
@@ -27,11 +36,13 @@ import logging
 import math
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, NamedTuple, Optional, Union
 
 import numpy as np
 
+from pybertcore import tokenization_spm as spm
 from pybertcore.frameworks import import_torch, is_torch_tensor, to_torch
 from pybertcore.hub import resolve_model_folder
 from pybertcore.recipes import reduce_tokenizer, tokenizer_recipe
@@ -48,10 +59,17 @@ SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
 VERY_LARGE_INTEGER = int(1e30)  # transformers' "no model_max_length" value
 LARGE_INTEGER = int(1e20)
 
-SPECIAL_TOKEN_NAMES = ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token", "eos_token")
+# transformers' SPECIAL_TOKENS_ATTRIBUTES, in its order (that of special_tokens_map and all_special_tokens).
+SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 
-# Tokenizer classes whose models take no token_type_ids (transformers' model_input_names).
-_NO_TOKEN_TYPE_CLASSES = ("Roberta", "XLMRoberta", "DistilBert", "Camembert", "Bart", "GPT2", "MPNet", "Longformer")
+# transformers 5's tokenizer classes (tokenizer_config.json's tokenizer_class, without "Fast") whose
+# model_input_names hold token_type_ids; a tokenizer.json of another class gives input_ids and attention_mask only.
+_TOKEN_TYPE_CLASSES = frozenset({
+    "BertTokenizer", "ElectraTokenizer", "SqueezeBertTokenizer", "LayoutLMTokenizer", "ConvBertTokenizer",
+    "MobileBertTokenizer", "DebertaTokenizer", "DebertaV2Tokenizer", "LayoutLMv2Tokenizer", "LxmertTokenizer",
+    "DPRQuestionEncoderTokenizer", "DPRContextEncoderTokenizer", "DPRReaderTokenizer", "CanineTokenizer",
+    "FNetTokenizer", "TapasTokenizer", "MarkupLMTokenizer",
+})
 
 
 def _token_str(value: Any, field: str = "special token") -> Optional[str]:
@@ -147,28 +165,71 @@ def check_return_tensors(tensor_type: Any) -> None:
         )
 
 
-class BatchEncoding(dict):
-    """What a tokenizer returns: a dict of ``input_ids``, ``token_type_ids``, ``attention_mask`` (lists or
-    numpy arrays) that also answers attribute access and keeps the ``tokenizers`` encodings for
-    ``tokens(i)`` / ``word_ids(i)``; pass it as ``model(**encoded)``."""
+class CharSpan(NamedTuple):
+    """transformers' character span: ``start`` and ``end`` (exclusive) in the original string."""
 
-    def __init__(self, data: Optional[dict] = None, encodings: Optional[list] = None, n_sequences: Optional[int] = None):
+    start: int
+    end: int
+
+
+class TokenSpan(NamedTuple):
+    """transformers' token span: ``start`` and ``end`` (exclusive) in the encoded sequence."""
+
+    start: int
+    end: int
+
+
+class BatchEncoding(dict):
+    """What a tokenizer returns: a dict of ``input_ids``, ``token_type_ids``, ``attention_mask`` (lists, numpy
+    arrays or torch tensors) that also answers attribute access (``.input_ids``), ``[i]`` (the i-th
+    ``tokenizers.Encoding``) and transformers' alignment methods (``tokens``, ``word_ids``, ``sequence_ids``,
+    ``char_to_token``, ``token_to_chars``, ``word_to_tokens``, ...); pass it as ``model(**encoded)``."""
+
+    def __init__(self, data: Optional[dict] = None, encoding: Any = None, tensor_type: Optional[str] = None,
+                 prepend_batch_axis: bool = False, n_sequences: Optional[int] = None):
         super().__init__(data or {})
-        self._encodings = encodings
+        if encoding is not None and not isinstance(encoding, (list, tuple)):
+            encoding = [encoding]
+        self._encodings = None if encoding is None else list(encoding)
+        if n_sequences is None and self._encodings:
+            n_sequences = self._encodings[0].n_sequences
         self._n_sequences = n_sequences
+        self.convert_to_tensors(tensor_type, prepend_batch_axis)
+
+    def __getitem__(self, item: Any) -> Any:
+        """A key's value; with an integer (or a slice), the batch item's ``tokenizers.Encoding`` (or items'); with
+        a slice and no encodings, every key's values sliced."""
+        if isinstance(item, str):
+            return dict.__getitem__(self, item)
+        if self._encodings is not None:
+            return self._encodings[item]
+        if isinstance(item, slice):
+            return {key: value[item] for key, value in self.items()}
+        raise KeyError(
+            "Invalid key. Only three types of key are available: "
+            "(1) string, (2) integers for backend Encoding, and (3) slices for data subsetting."
+        )
 
     def __getattr__(self, item: str) -> Any:
+        if item.startswith("__"):
+            raise AttributeError(item)
         try:
-            return self[item]
+            return dict.__getitem__(self, item)
         except KeyError:
             raise AttributeError(item) from None
 
     def __getstate__(self) -> dict:
-        return {"data": dict(self), "encodings": self._encodings}
+        return {"data": dict(self), "encodings": self._encodings, "n_sequences": self._n_sequences}
 
     def __setstate__(self, state: dict) -> None:
         self.update(state["data"])
         self._encodings = state["encodings"]
+        self._n_sequences = state.get("n_sequences")
+
+    @property
+    def data(self) -> "BatchEncoding":
+        """transformers' underlying dict: here the BatchEncoding itself, which is one."""
+        return self
 
     @property
     def encodings(self) -> Optional[list]:
@@ -178,21 +239,75 @@ class BatchEncoding(dict):
     def n_sequences(self) -> Optional[int]:
         return self._n_sequences
 
+    @property
+    def is_fast(self) -> bool:
+        return self._encodings is not None
+
+    def _encoding(self, method: str, batch_index: int) -> Any:
+        if not self._encodings:
+            raise ValueError(f"{method}() is not available: this BatchEncoding holds no tokenizers encodings")
+        return self._encodings[batch_index]
+
+    def _two_indices(self, method: str, first: int, second: Optional[int]) -> tuple[Any, int]:
+        """transformers' ``(index)`` for a batch of one, ``(batch_index, index)`` otherwise."""
+        batch_index, index = (0, first) if second is None else (first, second)
+        return self._encoding(method, batch_index), index
+
     def tokens(self, batch_index: int = 0) -> list[str]:
-        return self._encodings[batch_index].tokens
+        return self._encoding("tokens", batch_index).tokens
 
     def word_ids(self, batch_index: int = 0) -> list[Optional[int]]:
-        return self._encodings[batch_index].word_ids
+        return self._encoding("word_ids", batch_index).word_ids
 
     def sequence_ids(self, batch_index: int = 0) -> list[Optional[int]]:
-        return self._encodings[batch_index].sequence_ids
+        return self._encoding("sequence_ids", batch_index).sequence_ids
 
-    def to(self, device: Any) -> "BatchEncoding":
-        """For code written against transformers: arrays stay on the CPU."""
+    def token_to_sequence(self, batch_or_token_index: int, token_index: Optional[int] = None) -> Optional[int]:
+        encoding, index = self._two_indices("token_to_sequence", batch_or_token_index, token_index)
+        return encoding.token_to_sequence(index if index >= 0 else len(encoding.ids) + index)
+
+    def token_to_word(self, batch_or_token_index: int, token_index: Optional[int] = None) -> Optional[int]:
+        encoding, index = self._two_indices("token_to_word", batch_or_token_index, token_index)
+        return encoding.token_to_word(index if index >= 0 else len(encoding.ids) + index)
+
+    def word_to_tokens(self, batch_or_word_index: int, word_index: Optional[int] = None,
+                       sequence_index: int = 0) -> Optional[TokenSpan]:
+        encoding, index = self._two_indices("word_to_tokens", batch_or_word_index, word_index)
+        span = encoding.word_to_tokens(index, sequence_index)
+        return TokenSpan(*span) if span is not None else None
+
+    def token_to_chars(self, batch_or_token_index: int, token_index: Optional[int] = None) -> Optional[CharSpan]:
+        encoding, index = self._two_indices("token_to_chars", batch_or_token_index, token_index)
+        span = encoding.token_to_chars(index)
+        return CharSpan(*span) if span is not None else None
+
+    def char_to_token(self, batch_or_char_index: int, char_index: Optional[int] = None,
+                      sequence_index: int = 0) -> Optional[int]:
+        encoding, index = self._two_indices("char_to_token", batch_or_char_index, char_index)
+        return encoding.char_to_token(index, sequence_index)
+
+    def word_to_chars(self, batch_or_word_index: int, word_index: Optional[int] = None,
+                      sequence_index: int = 0) -> CharSpan:
+        encoding, index = self._two_indices("word_to_chars", batch_or_word_index, word_index)
+        return CharSpan(*encoding.word_to_chars(index, sequence_index))
+
+    def char_to_word(self, batch_or_char_index: int, char_index: Optional[int] = None,
+                     sequence_index: int = 0) -> Optional[int]:
+        encoding, index = self._two_indices("char_to_word", batch_or_char_index, char_index)
+        return encoding.char_to_word(index, sequence_index)
+
+    def to(self, device: Any, *, non_blocking: bool = False) -> "BatchEncoding":
+        """Moves torch tensors as transformers does (pybertcore's models run on the CPU); numpy arrays and lists
+        stay as they are."""
+        for key, value in list(self.items()):
+            if is_torch_tensor(value):
+                self[key] = value.to(device=device, non_blocking=non_blocking)
         return self
 
-    def convert_to_tensors(self, tensor_type: Optional[str] = None) -> "BatchEncoding":
-        """The lists as int64 arrays: numpy for "np", torch tensors for "pt" (sharing their memory)."""
+    def convert_to_tensors(self, tensor_type: Optional[str] = None,
+                           prepend_batch_axis: bool = False) -> "BatchEncoding":
+        """The lists as int64 arrays: numpy for "np", torch tensors for "pt" (sharing their memory);
+        ``prepend_batch_axis`` first wraps each value in a batch of one."""
         if tensor_type is None:
             return self
         check_return_tensors(tensor_type)
@@ -200,14 +315,12 @@ class BatchEncoding(dict):
             if isinstance(value, np.ndarray) or is_torch_tensor(value):
                 continue
             try:
-                arr = np.asarray(value, dtype=np.int64)
-            except ValueError:
+                arr = np.asarray([value] if prepend_batch_axis else value, dtype=np.int64)
+            except (ValueError, TypeError):
                 raise ValueError(
                     f"{key}: sequences have different lengths, so they cannot form one array; "
                     "use padding=True (or 'max_length') and truncation=True"
                 ) from None
-            if arr.ndim == 1 and key != "offset_mapping":
-                arr = arr[None, :]
             self[key] = arr
         if tensor_type == "pt":
             import_torch('return_tensors="pt"')
@@ -218,9 +331,10 @@ class BatchEncoding(dict):
 
 
 class PreTrainedTokenizerFast:
-    """A ``tokenizers.Tokenizer`` with transformers' tokenizer API (``__call__``, ``decode``, ...)."""
+    """A ``tokenizers.Tokenizer`` with transformers' tokenizer API (``__call__``, ``decode``, ...): transformers
+    5's ``TokenizersBackend``, which it also names ``PreTrainedTokenizerFast``."""
 
-    model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
+    model_input_names = ["input_ids", "attention_mask"]
     # The transformers class whose SentencePiece recipe (pybertcore.tokenization_spm) from_pretrained uses
     # on a folder without tokenizer.json; None: the folder's tokenizer_config.json / config.json say.
     _sentencepiece_class: Optional[str] = None
@@ -234,20 +348,29 @@ class PreTrainedTokenizerFast:
         self._warned_too_long = False
         # Padding and truncation are settings of the shared Rust tokenizer: one call at a time sets them.
         self._lock = threading.Lock()
-        # Padding and truncation are set per call, as transformers does; the file's defaults never apply.
+        # Padding and truncation are set per call, as transformers does; the file's settings only give defaults
+        # (pad_token, padding_side, truncation_side) and are written back by save_pretrained.
+        self._file_truncation = self._tokenizer.truncation
+        self._file_padding = self._tokenizer.padding
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
+        if self._file_truncation:
+            init_kwargs.setdefault("truncation_side", self._file_truncation.get("direction"))
+        if self._file_padding:
+            init_kwargs.setdefault("pad_token", self._file_padding.get("pad_token"))
+            init_kwargs.setdefault("padding_side", self._file_padding.get("direction"))
         self.init_kwargs = dict(init_kwargs)
         self.name_or_path = str(init_kwargs.pop("name_or_path", ""))
         self.model_max_length = _model_max_length(init_kwargs.get("model_max_length"))
         self.padding_side = _side("padding_side", init_kwargs.get("padding_side", type(self).padding_side))
         self.truncation_side = _side("truncation_side", init_kwargs.get("truncation_side", type(self).truncation_side))
         self.clean_up_tokenization_spaces = bool(init_kwargs.get("clean_up_tokenization_spaces", False))
+        self.split_special_tokens = bool(init_kwargs.get("split_special_tokens", False))
         names = init_kwargs.get("model_input_names")
-        if names is None:
-            cls_name = init_kwargs.get("tokenizer_class")
-            if isinstance(cls_name, str) and any(cls_name.startswith(prefix) for prefix in _NO_TOKEN_TYPE_CLASSES):
-                names = ["input_ids", "attention_mask"]
+        if names is None and type(self) is PreTrainedTokenizerFast:
+            # The file run as it is: the inputs of the class the folder names (TokenizersBackend's otherwise).
+            if _base_class_name(init_kwargs.get("tokenizer_class")) in _TOKEN_TYPE_CLASSES:
+                names = ["input_ids", "token_type_ids", "attention_mask"]
         if names is not None:
             if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
                 raise ValueError(f"model_input_names: expected a list of strings, found {describe(names)}")
@@ -255,17 +378,19 @@ class PreTrainedTokenizerFast:
         for name in SPECIAL_TOKEN_NAMES:
             setattr(self, name, _token_str(init_kwargs.get(name), name))
         # transformers 5's other special tokens: model-specific ones ("<name>_token" strings, or a dict of
-        # extra_special_tokens) and the extra_special_tokens list (transformers 4's additional_special_tokens).
+        # extra_special_tokens), named like the standard ones, and the extra_special_tokens list (transformers 4's
+        # additional_special_tokens).
         extra = init_kwargs.get("extra_special_tokens", init_kwargs.get("additional_special_tokens"))
-        specific = [v for k, v in init_kwargs.items()
-                    if k.endswith("_token") and k not in SPECIAL_TOKEN_NAMES and isinstance(v, str)]
+        specific = {k: v for k, v in init_kwargs.items()
+                    if k.endswith("_token") and k not in SPECIAL_TOKEN_NAMES and isinstance(v, str)}
         if isinstance(extra, dict):
-            specific += list(extra.values())
+            specific.update({str(k): _token_str(v, f"extra_special_tokens.{k}") for k, v in extra.items()})
             extra = None
         if extra is not None and not isinstance(extra, list):
             raise ValueError(f"extra_special_tokens: expected a list of tokens, found {describe(extra)}")
+        self._model_specific_tokens = {k: v for k, v in specific.items() if v is not None}
         self.extra_special_tokens = [
-            t for t in (_token_str(v, "extra_special_tokens") for v in specific + list(extra or [])) if t is not None
+            t for t in (_token_str(v, "extra_special_tokens") for v in extra or []) if t is not None
         ]
         # Special tokens written in the text ("[MASK]") must stay whole, as in transformers.
         added = {a.content for a in self._tokenizer.get_added_tokens_decoder().values()}
@@ -276,6 +401,24 @@ class PreTrainedTokenizerFast:
         ]
         if to_add:
             self._tokenizer.add_special_tokens(to_add)
+
+    def __getattr__(self, key: str) -> Any:
+        # A model-specific special token (image_token) and its id (image_token_id), as transformers 5 gives them.
+        specific = self.__dict__.get("_model_specific_tokens") or {}
+        if key in specific:
+            return specific[key]
+        if key.endswith("_id") and key[:-3] in specific:
+            return self.convert_tokens_to_ids(specific[key[:-3]])
+        raise AttributeError(f"{type(self).__name__} has no attribute {key}")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        # transformers takes a tokenizers.AddedToken for a named special token and keeps its text
+        if key in SPECIAL_TOKEN_NAMES and value is not None and not isinstance(value, str):
+            content = getattr(value, "content", None)
+            if not isinstance(content, str):
+                raise ValueError(f"Cannot set a non-string value as the {key}")
+            value = content
+        object.__setattr__(self, key, value)
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod
@@ -315,48 +458,41 @@ class PreTrainedTokenizerFast:
         if tokenizer_file.is_file():
             tokenizer_json = _read_json(tokenizer_file)
             _check_templates(tokenizer_json.get("post_processor"), tokenizer_file)
-            with _tokenizers_errors(tokenizer_file):
+            class_name = _json_class_name(cls, folder, init_kwargs)
+            target = _JSON_TARGETS.get(class_name, cls) if cls is PreTrainedTokenizerFast else cls
+            with errors_name_file(config_file), _tokenizers_errors(tokenizer_file):
+                rebuilt = _rebuild_from_json(class_name, tokenizer_json, folder, config, special_map, init_kwargs,
+                                             kwargs)
+                if rebuilt is not None:
+                    return target(rebuilt, **init_kwargs)
                 tokenizer = Tokenizer.from_str(json.dumps(tokenizer_json))
-            target = cls
-            source = tokenizer_file
-        else:
-            from pybertcore import tokenization_spm as spm
-
-            class_name = cls._sentencepiece_class or spm.folder_tokenizer_class(folder, init_kwargs)
-            recipe = spm.RECIPES.get(spm.recipe_name(class_name) or "")
-            if recipe is not None and (folder / recipe.file_name).is_file():
-                target = _SENTENCEPIECE_CLASSES[spm.recipe_name(class_name)] if cls is PreTrainedTokenizerFast else cls
-                source = folder / recipe.file_name
-                with _tokenizers_errors(source):  # its errors name the file they come from
-                    tokenizer, init_kwargs = spm.load_sentencepiece_tokenizer(
-                        folder, recipe, config, special_map, init_kwargs, kwargs
-                    )
-                with errors_name_file(config_file), _tokenizers_errors(source):
-                    return target(tokenizer, **init_kwargs)
-            if vocab_file.is_file():
-                target = BertTokenizerFast if cls is PreTrainedTokenizerFast else cls
-                with errors_name_file(config_file), _tokenizers_errors(vocab_file):
-                    return target._from_vocab(vocab_file, **init_kwargs)
-            model_file = spm.sentencepiece_file_in(folder)
-            if model_file is not None:
-                raise OSError(spm.unsupported_message(folder, model_file, class_name))
-            raise OSError(
-                f"{folder} has neither {TOKENIZER_FILE} nor {VOCAB_FILE}; pybertcore loads a tokenizer from one of them"
-            )
-        cls_name = init_kwargs.get("tokenizer_class")
-        if target is PreTrainedTokenizerFast and isinstance(cls_name, str):
-            base_name = cls_name[:-4] if cls_name.endswith("Fast") else cls_name
-            if base_name in _SENTENCEPIECE_CLASSES:
-                target = _SENTENCEPIECE_CLASSES[base_name]
-            elif cls_name.startswith("Bert"):
-                target = BertTokenizerFast
-        if target._sentencepiece_class is not None:
-            from pybertcore.tokenization_spm import exact_unigram_scores
-
-            with _tokenizers_errors(source):
-                exact_unigram_scores(tokenizer, tokenizer_json)
-        with errors_name_file(config_file), _tokenizers_errors(source):
-            return target(tokenizer, **init_kwargs)
+                if target._sentencepiece_class is not None:
+                    spm.exact_unigram_scores(tokenizer, tokenizer_json)
+                return target(tokenizer, **init_kwargs)
+        class_name = cls._sentencepiece_class or spm.folder_tokenizer_class(folder, init_kwargs)
+        recipe = spm.RECIPES.get(spm.recipe_name(class_name) or "")
+        if recipe is not None and (folder / recipe.file_name).is_file():
+            target = _SENTENCEPIECE_CLASSES[spm.recipe_name(class_name)] if cls is PreTrainedTokenizerFast else cls
+            source = folder / recipe.file_name
+            with _tokenizers_errors(source):  # its errors name the file they come from
+                tokenizer, init_kwargs = spm.load_sentencepiece_tokenizer(
+                    folder, recipe, config, special_map, init_kwargs, kwargs
+                )
+            with errors_name_file(config_file), _tokenizers_errors(source):
+                return target(tokenizer, **init_kwargs)
+        if vocab_file.is_file():
+            target = _JSON_TARGETS.get(_base_class_name(init_kwargs.get("tokenizer_class")), BertTokenizer) \
+                if cls is PreTrainedTokenizerFast else cls
+            if not issubclass(target, BertTokenizer):
+                target = BertTokenizer
+            with errors_name_file(config_file), _tokenizers_errors(vocab_file):
+                return target._from_vocab(vocab_file, **init_kwargs)
+        model_file = spm.sentencepiece_file_in(folder)
+        if model_file is not None:
+            raise OSError(spm.unsupported_message(folder, model_file, class_name))
+        raise OSError(
+            f"{folder} has neither {TOKENIZER_FILE} nor {VOCAB_FILE}; pybertcore loads a tokenizer from one of them"
+        )
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike], **kwargs: Any) -> tuple[str, ...]:
         """Writes ``tokenizer.json``, ``tokenizer_config.json``, ``special_tokens_map.json`` (and ``vocab.txt``
@@ -381,7 +517,16 @@ class PreTrainedTokenizerFast:
         path.write_text(json.dumps(special, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(str(path))
         path = folder / TOKENIZER_FILE
-        self._tokenizer.save(str(path))
+        with self._lock:  # the file keeps the padding and truncation it was loaded with, as in transformers
+            try:
+                if self._file_truncation:
+                    self._tokenizer.enable_truncation(**self._file_truncation)
+                if self._file_padding:
+                    self._tokenizer.enable_padding(**self._file_padding)
+                self._tokenizer.save(str(path))
+            finally:
+                self._tokenizer.no_truncation()
+                self._tokenizer.no_padding()
         written.append(str(path))
         if type(self._tokenizer.model).__name__ == "WordPiece":
             vocab = self._tokenizer.model.get_vocab() if hasattr(self._tokenizer.model, "get_vocab") else None
@@ -400,6 +545,17 @@ class PreTrainedTokenizerFast:
         return self._tokenizer
 
     @property
+    def decoder(self) -> Any:
+        return self._tokenizer.decoder
+
+    @property
+    def is_fast(self) -> bool:
+        return True
+
+    def __bool__(self) -> bool:
+        return True
+
+    @property
     def vocab_size(self) -> int:
         return self._tokenizer.get_vocab_size(with_added_tokens=False)
 
@@ -410,11 +566,37 @@ class PreTrainedTokenizerFast:
         return self._tokenizer.get_vocab(with_added_tokens=True)
 
     @property
+    def vocab(self) -> dict[str, int]:
+        return self.get_vocab()
+
+    @property
+    def added_tokens_decoder(self) -> dict[int, Any]:
+        """The added tokens (special ones included) by id, as ``tokenizers.AddedToken``."""
+        return self._tokenizer.get_added_tokens_decoder()
+
+    @property
+    def added_tokens_encoder(self) -> dict[str, int]:
+        return {token.content: index for index, token in sorted(self.added_tokens_decoder.items())}
+
+    def get_added_vocab(self) -> dict[str, int]:
+        return self.added_tokens_encoder
+
+    @property
+    def pad_token_type_id(self) -> int:
+        return 0
+
+    @property
+    def special_tokens_map(self) -> dict[str, str]:
+        """The named special tokens (bos, eos, unk, sep, pad, cls, mask, then model-specific ones such as
+        image_token), as transformers 5 lists them; extra_special_tokens are not named."""
+        named = {name: getattr(self, name) for name in SPECIAL_TOKEN_NAMES if getattr(self, name) is not None}
+        return {**named, **self.__dict__.get("_model_specific_tokens", {})}
+
+    @property
     def all_special_tokens(self) -> list[str]:
         out = []
-        for name in SPECIAL_TOKEN_NAMES:
-            token = getattr(self, name, None)
-            if token is not None and token not in out:
+        for token in self.special_tokens_map.values():
+            if token not in out:
                 out.append(token)
         for token in getattr(self, "extra_special_tokens", ()):
             if token not in out:
@@ -425,17 +607,81 @@ class PreTrainedTokenizerFast:
     def all_special_ids(self) -> list[int]:
         return [self.convert_tokens_to_ids(t) for t in self.all_special_tokens]
 
-    def _id_of(self, name: str) -> Optional[int]:
-        token = getattr(self, name, None)
-        return None if token is None else self._tokenizer.token_to_id(token)
+    @property
+    def extra_special_tokens_ids(self) -> list[int]:
+        return [self.convert_tokens_to_ids(t) for t in self.extra_special_tokens]
 
-    unk_token_id = property(lambda self: self._id_of("unk_token"))
-    sep_token_id = property(lambda self: self._id_of("sep_token"))
-    pad_token_id = property(lambda self: self._id_of("pad_token"))
-    cls_token_id = property(lambda self: self._id_of("cls_token"))
-    mask_token_id = property(lambda self: self._id_of("mask_token"))
-    bos_token_id = property(lambda self: self._id_of("bos_token"))
-    eos_token_id = property(lambda self: self._id_of("eos_token"))
+    def _id_of(self, name: str) -> Optional[int]:
+        """A named special token's id: as transformers, a token missing from the vocabulary gives unk's id."""
+        token = getattr(self, name, None)
+        if token is None:
+            return None
+        index = self._tokenizer.token_to_id(token)
+        if index is None and name != "unk_token":
+            return self._id_of("unk_token")
+        return index
+
+    def _set_id(self, name: str, value: Optional[int]) -> None:
+        setattr(self, name, None if value is None else self.convert_ids_to_tokens(int(value)))
+
+    unk_token_id = property(lambda self: self._id_of("unk_token"), lambda self, v: self._set_id("unk_token", v))
+    sep_token_id = property(lambda self: self._id_of("sep_token"), lambda self, v: self._set_id("sep_token", v))
+    pad_token_id = property(lambda self: self._id_of("pad_token"), lambda self, v: self._set_id("pad_token", v))
+    cls_token_id = property(lambda self: self._id_of("cls_token"), lambda self, v: self._set_id("cls_token", v))
+    mask_token_id = property(lambda self: self._id_of("mask_token"), lambda self, v: self._set_id("mask_token", v))
+    bos_token_id = property(lambda self: self._id_of("bos_token"), lambda self, v: self._set_id("bos_token", v))
+    eos_token_id = property(lambda self: self._id_of("eos_token"), lambda self, v: self._set_id("eos_token", v))
+
+    def add_tokens(self, new_tokens: Any, special_tokens: bool = False) -> int:
+        """Adds tokens to the vocabulary (those it lacks, after the last id); returns how many were added. The
+        model's embedding table does not grow with it: pybertcore runs inference only."""
+        from tokenizers import AddedToken
+
+        if not new_tokens:
+            return 0
+        if not isinstance(new_tokens, (list, tuple)):
+            new_tokens = [new_tokens]
+        for token in new_tokens:
+            if not isinstance(token, (str, AddedToken)):
+                raise TypeError(f"add_tokens: expected str or tokenizers.AddedToken, found {describe(token)}")
+        if special_tokens:
+            return self._tokenizer.add_special_tokens(list(new_tokens))
+        return self._tokenizer.add_tokens(list(new_tokens))
+
+    def add_special_tokens(self, special_tokens_dict: dict, replace_extra_special_tokens: bool = True) -> int:
+        """Sets named special tokens (``{"pad_token": "[PAD]"}``) and ``extra_special_tokens`` (transformers 4's
+        ``additional_special_tokens``), adding those the vocabulary lacks; returns how many were added."""
+        from tokenizers import AddedToken
+
+        if not special_tokens_dict:
+            return 0
+        special_tokens_dict = dict(special_tokens_dict)
+        if "additional_special_tokens" in special_tokens_dict and not special_tokens_dict.get("extra_special_tokens"):
+            special_tokens_dict["extra_special_tokens"] = special_tokens_dict.pop("additional_special_tokens")
+        allowed = set(SPECIAL_TOKEN_NAMES) | {"extra_special_tokens"}
+        to_add = []
+        for key, value in special_tokens_dict.items():
+            if key not in allowed:
+                raise ValueError(f"Key {key} is not a valid special token. Valid keys are: {sorted(allowed)}")
+            if key == "extra_special_tokens":
+                if not isinstance(value, (list, tuple)) or not all(isinstance(t, (str, AddedToken)) for t in value):
+                    raise ValueError(f"Tokens {value} for key {key} should all be str or AddedToken instances")
+                new = [AddedToken(t, normalized=False, special=True) if isinstance(t, str) else t for t in value
+                       if replace_extra_special_tokens or str(t) not in self.extra_special_tokens]
+                texts = [str(t) if isinstance(t, str) else t.content for t in new]
+                if replace_extra_special_tokens and new:
+                    self.extra_special_tokens = texts
+                else:
+                    self.extra_special_tokens = list(self.extra_special_tokens) + texts
+                to_add += new
+            else:
+                if not isinstance(value, (str, AddedToken)):
+                    raise ValueError(f"Token {value} for key {key} should be a str or an AddedToken instance")
+                if isinstance(value, str):
+                    value = AddedToken(value, normalized=False, special=True)
+                setattr(self, key, value.content)
+                to_add.append(value)
+        return self.add_tokens(to_add, special_tokens=True)
 
     def convert_tokens_to_ids(self, tokens: Union[str, Iterable[str]]) -> Union[int, list[int]]:
         if isinstance(tokens, str):
@@ -443,8 +689,8 @@ class PreTrainedTokenizerFast:
             return self.unk_token_id if tid is None else tid
         return [self.convert_tokens_to_ids(t) for t in tokens]
 
-    def convert_ids_to_tokens(self, ids: Any, skip_special_tokens: bool = False) -> Union[str, list[str]]:
-        if isinstance(ids, (int, np.integer)):
+    def convert_ids_to_tokens(self, ids: Any, skip_special_tokens: bool = False) -> Union[str, list[str], None]:
+        if isinstance(ids, (int, np.integer)) or (is_torch_tensor(ids) or isinstance(ids, np.ndarray)) and not ids.ndim:
             return self._tokenizer.id_to_token(int(ids))
         special = set(self.all_special_ids) if skip_special_tokens else set()
         return [self._tokenizer.id_to_token(int(i)) for i in _as_id_list(ids) if int(i) not in special]
@@ -452,9 +698,9 @@ class PreTrainedTokenizerFast:
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
         return self._tokenizer.decoder.decode(tokens) if self._tokenizer.decoder else " ".join(tokens)
 
-    def tokenize(self, text: str, pair: Optional[str] = None, add_special_tokens: bool = False, **kwargs: Any) -> list[str]:
-        with self._lock:
-            return self._tokenizer.encode(text, pair, add_special_tokens=add_special_tokens).tokens
+    def tokenize(self, text: str, pair: Optional[str] = None, add_special_tokens: bool = False,
+                 **kwargs: Any) -> list[str]:
+        return self(text, pair, add_special_tokens=add_special_tokens, **kwargs).tokens()
 
     def __reduce__(self) -> tuple:
         """The recipe (from_pretrained's source and arguments) and the settings; the Rust tokenizer's state
@@ -463,6 +709,30 @@ class PreTrainedTokenizerFast:
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return self._tokenizer.num_special_tokens_to_add(pair)
+
+    @property
+    def max_len_single_sentence(self) -> int:
+        return self.model_max_length - self.num_special_tokens_to_add(pair=False)
+
+    @property
+    def max_len_sentences_pair(self) -> int:
+        return self.model_max_length - self.num_special_tokens_to_add(pair=True)
+
+    def get_special_tokens_mask(self, token_ids_0: list[int], token_ids_1: Optional[list[int]] = None,
+                                already_has_special_tokens: bool = False) -> list[int]:
+        """1 for a special token of ids that already hold them, 0 for the others (transformers 5 computes only
+        that case for fast tokenizers)."""
+        if not already_has_special_tokens:
+            raise NotImplementedError(
+                f"{type(self).__name__} does not implement get_special_tokens_mask for non-formatted sequences"
+            )
+        if token_ids_1 is not None:
+            raise ValueError(
+                "You should not supply a second sequence if the provided sequence of ids is already formatted "
+                "with special tokens for the model."
+            )
+        special = set(self.all_special_ids)
+        return [1 if int(i) in special else 0 for i in token_ids_0]
 
     # ------------------------------------------------------------------ encoding
     def _strategies(self, padding: Any, truncation: Any, max_length: Optional[int]) -> tuple[str, str, Optional[int]]:
@@ -501,83 +771,137 @@ class PreTrainedTokenizerFast:
                 else:
                     max_length = self.model_max_length
         if pad != "do_not_pad" and self.pad_token_id is None:
-            raise ValueError("Asking to pad but the tokenizer has no padding token (pad_token)")
+            raise ValueError(
+                "Asking to pad but the tokenizer does not have a padding token (pad_token). Set one, e.g. "
+                "tokenizer.pad_token = tokenizer.eos_token"
+            )
         return pad, trunc, max_length
 
     def __call__(
         self,
-        text: Union[str, list[str], list[tuple[str, str]], None] = None,
-        text_pair: Union[str, list[str], None] = None,
+        text: Union[str, list[str], list[tuple[str, str]], list[list[str]], None] = None,
+        text_pair: Union[str, list[str], list[list[str]], None] = None,
+        text_target: Union[str, list[str], None] = None,
+        text_pair_target: Union[str, list[str], None] = None,
         add_special_tokens: bool = True,
         padding: Union[bool, str] = False,
         truncation: Union[bool, str, None] = None,
         max_length: Optional[int] = None,
         stride: int = 0,
+        is_split_into_words: bool = False,
         pad_to_multiple_of: Optional[int] = None,
         padding_side: Optional[str] = None,
         return_tensors: Optional[str] = None,
         return_token_type_ids: Optional[bool] = None,
         return_attention_mask: Optional[bool] = None,
+        return_overflowing_tokens: bool = False,
         return_special_tokens_mask: bool = False,
         return_offsets_mapping: bool = False,
         return_length: bool = False,
         verbose: bool = True,
+        tokenizer_kwargs: Optional[dict] = None,
         **kwargs: Any,
     ) -> BatchEncoding:
-        """Tokenizes a string, a list of strings, a list of (text, text_pair) pairs, or text + text_pair."""
-        if kwargs.pop("is_split_into_words", False):
-            raise NotImplementedError("is_split_into_words is not supported by pybertcore's tokenizer")
-        if kwargs.pop("return_overflowing_tokens", False):
-            raise NotImplementedError("return_overflowing_tokens is not supported by pybertcore's tokenizer")
-        if kwargs:
-            raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
-        if text is None:
-            raise ValueError("You need to specify `text` (a string, a list of strings or a list of pairs)")
+        """Tokenizes a string, a list of strings, a list of (text, text_pair) pairs, or text + text_pair (each a
+        list of words with ``is_split_into_words=True``); ``text_target`` is encoded alike into ``labels``."""
+        options = {
+            "add_special_tokens": add_special_tokens, "padding": padding, "truncation": truncation,
+            "max_length": max_length, "stride": stride, "is_split_into_words": is_split_into_words,
+            "pad_to_multiple_of": pad_to_multiple_of, "padding_side": padding_side, "return_tensors": return_tensors,
+            "return_token_type_ids": return_token_type_ids, "return_attention_mask": return_attention_mask,
+            "return_overflowing_tokens": return_overflowing_tokens,
+            "return_special_tokens_mask": return_special_tokens_mask,
+            "return_offsets_mapping": return_offsets_mapping, "return_length": return_length,
+            "split_special_tokens": kwargs.pop("split_special_tokens", self.split_special_tokens), "verbose": verbose,
+        }
+        max_target_length = kwargs.pop("max_target_length", None)
+        # transformers merges tokenizer_kwargs, then other keywords, over the named arguments
+        options.update(tokenizer_kwargs or {})
+        unknown = sorted(k for k in kwargs if k not in options)
+        if unknown:  # transformers ignores them silently: a typo (truncate=True) would then change nothing unseen
+            raise TypeError(f"{type(self).__name__}.__call__() got unexpected keyword argument(s): "
+                            f"{', '.join(unknown)}")
+        options.update(kwargs)
+        if text is None and text_target is None:
+            raise ValueError("You need to specify either `text` or `text_target`.")
+        if text is not None:
+            encoded = self._call_one(text, text_pair, **options)
+        if text_target is not None:
+            if max_target_length is not None:
+                options["max_length"] = max_target_length
+            target = self._call_one(text_target, text_pair_target, **options)
+            if text is None:
+                return target
+            encoded["labels"] = target["input_ids"]
+        return encoded
+
+    def _call_one(self, text: Any, text_pair: Any, add_special_tokens: bool = True, padding: Any = False,
+                  truncation: Any = None, max_length: Optional[int] = None, stride: int = 0,
+                  is_split_into_words: bool = False, pad_to_multiple_of: Optional[int] = None,
+                  padding_side: Optional[str] = None, return_tensors: Optional[str] = None,
+                  return_token_type_ids: Optional[bool] = None, return_attention_mask: Optional[bool] = None,
+                  return_overflowing_tokens: bool = False, return_special_tokens_mask: bool = False,
+                  return_offsets_mapping: bool = False, return_length: bool = False, verbose: bool = True,
+                  split_special_tokens: bool = False) -> BatchEncoding:
+        """One of text / text_target: the inputs checked and batched as transformers does, then encoded."""
         if return_tensors is not None:
             check_return_tensors(return_tensors)
-        batched = True
-        if isinstance(text, str):
-            if text_pair is not None and not isinstance(text_pair, str):
-                raise ValueError("text is a string, so text_pair must be a string too")
-            inputs = [text if text_pair is None else (text, text_pair)]
-            batched = False
-        else:
-            text = list(text)
-            if text_pair is not None:
-                if isinstance(text_pair, str) or len(text_pair) != len(text):
-                    raise ValueError(
-                        f"text is a batch of {len(text)}, so text_pair must be a list of as many strings"
-                    )
-                inputs = [(a, b) for a, b in zip(text, text_pair)]
-            else:
-                inputs = [tuple(t) if isinstance(t, (list, tuple)) else t for t in text]
-            for i, item in enumerate(inputs):
-                ok = isinstance(item, str) or (
-                    isinstance(item, tuple) and len(item) == 2 and all(isinstance(s, str) for s in item)
-                )
-                if not ok:
-                    raise ValueError(
-                        f"text[{i}] is {type(item).__name__}: expected a string or a (text, text_pair) pair of strings"
-                    )
-        pad, trunc, max_length = self._strategies(padding, truncation, max_length)
+        if padding_side is not None:
+            _side("padding_side", padding_side)
+        inputs, batched = _batch_inputs(text, text_pair, is_split_into_words)
+        pad, trunc, max_length_used = self._strategies(padding, truncation, max_length)
         if (
             trunc != "do_not_truncate" and pad != "do_not_pad" and pad_to_multiple_of is not None
-            and max_length is not None and max_length % pad_to_multiple_of != 0
+            and max_length_used is not None and max_length_used % pad_to_multiple_of != 0
         ):
             raise ValueError(
-                f"truncation length ({max_length}) is not a multiple of pad_to_multiple_of ({pad_to_multiple_of})"
+                "Truncation and padding are both activated but "
+                f"truncation length ({max_length_used}) is not a multiple of pad_to_multiple_of ({pad_to_multiple_of})."
             )
-        return self._encode(
-            inputs, batched, add_special_tokens, pad, trunc, max_length, stride, pad_to_multiple_of,
-            padding_side or self.padding_side, return_tensors, return_token_type_ids, return_attention_mask,
-            return_special_tokens_mask, return_offsets_mapping, return_length, verbose,
+        encodings = self._run_backend(
+            inputs, add_special_tokens, pad, trunc, max_length_used, stride, pad_to_multiple_of,
+            padding_side or self.padding_side, is_split_into_words, bool(split_special_tokens),
         )
+        if return_overflowing_tokens:
+            rows = [[e] + list(e.overflowing) for e in encodings]
+        else:
+            rows = [[e] for e in encodings]
+        flat = [e for row in rows for e in row]
+        if max_length_used is None and verbose:
+            self._warn_if_too_long(flat)
+        if return_token_type_ids is None:
+            return_token_type_ids = "token_type_ids" in self.model_input_names
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
+        data: dict[str, list] = {"input_ids": [e.ids for e in flat]}
+        if return_token_type_ids:
+            data["token_type_ids"] = [e.type_ids for e in flat]
+        if return_attention_mask:
+            data["attention_mask"] = [e.attention_mask for e in flat]
+        if return_special_tokens_mask:
+            data["special_tokens_mask"] = [e.special_tokens_mask for e in flat]
+        if return_offsets_mapping:
+            data["offset_mapping"] = [e.offsets for e in flat]
+        if return_length:
+            data["length"] = [len(e.ids) for e in flat]
+        if return_overflowing_tokens:
+            data["overflow_to_sample_mapping"] = [i for i, row in enumerate(rows) for _ in row]
+        if return_tensors is not None and not flat:  # an empty batch: (0, 0) arrays, not (0,)
+            data = {k: np.zeros((0, 0), dtype=np.int64) for k in data}
+        out = BatchEncoding(data, flat, tensor_type=return_tensors)
+        if not batched and return_tensors is None and not return_overflowing_tokens:
+            # A single input loses its batch axis, as in transformers: a value that is not a list of lists
+            # (return_length's [n]) stays as it is.
+            out = BatchEncoding(
+                {k: v[0] if v and isinstance(v[0], list) else v for k, v in out.items()}, flat
+            )
+        return out
 
-    def _encode(
-        self, inputs, batched, add_special_tokens, pad, trunc, max_length, stride, pad_to_multiple_of,
-        padding_side, return_tensors, return_token_type_ids, return_attention_mask,
-        return_special_tokens_mask, return_offsets_mapping, return_length, verbose=True,
-    ) -> BatchEncoding:
+    def _run_backend(self, inputs: list, add_special_tokens: bool, pad: str, trunc: str, max_length: Optional[int],
+                     stride: int, pad_to_multiple_of: Optional[int], padding_side: str, is_pretokenized: bool,
+                     split_special_tokens: bool) -> list:
+        """The ``tokenizers`` encodings of a batch, with this call's padding and truncation (settings of the
+        shared Rust tokenizer, so one call at a time sets them)."""
         tok = self._tokenizer
         cap_tokenizer_pool()  # before the tokenizers pool first runs: it is sized once
         with self._lock:
@@ -587,105 +911,170 @@ class PreTrainedTokenizerFast:
                 tok.no_truncation()
             if pad != "do_not_pad":
                 tok.enable_padding(
-                    direction=padding_side, pad_id=self.pad_token_id, pad_type_id=0, pad_token=self.pad_token,
-                    length=max_length if pad == "max_length" else None, pad_to_multiple_of=pad_to_multiple_of,
+                    direction=padding_side, pad_id=self.pad_token_id, pad_type_id=self.pad_token_type_id,
+                    pad_token=self.pad_token, length=max_length if pad == "max_length" else None,
+                    pad_to_multiple_of=pad_to_multiple_of,
                 )
             else:
                 tok.no_padding()
+            tok.encode_special_tokens = split_special_tokens
             try:
-                encodings = tok.encode_batch(inputs, add_special_tokens=add_special_tokens) if inputs else []
+                if not inputs:
+                    return []
+                return tok.encode_batch(inputs, add_special_tokens=add_special_tokens, is_pretokenized=is_pretokenized)
             except Exception as e:  # the Rust side raises a bare Exception, e.g. max_length below the special tokens
                 raise ValueError(f"tokenizer ({trunc}, max_length={max_length}): {e}") from None
             except BaseException as e:  # a panic: a tokenizer file the library loaded but cannot run
                 if not _is_panic(e):
                     raise
-                raise ValueError(f"tokenizer {self.name_or_path}: the tokenizers library failed: {str(e)[:300]}") from None
+                raise ValueError(
+                    f"tokenizer {self.name_or_path}: the tokenizers library failed: {str(e)[:300]}"
+                ) from None
             finally:
-                # Leave the shared tokenizer as loaded (no padding, no truncation) for tokenize/encode users.
+                # Leave the shared tokenizer as loaded (no padding, no truncation) for backend_tokenizer users.
                 tok.no_truncation()
                 tok.no_padding()
+                tok.encode_special_tokens = False
 
-        if trunc == "do_not_truncate" and verbose and not self._warned_too_long:
-            longest = max((len(e.ids) for e in encodings), default=0)
-            if longest > self.model_max_length:
-                self._warned_too_long = True
-                logger.warning(
-                    "Token indices sequence length is longer than the specified maximum sequence length for this "
-                    "model (%d > %d); the model will refuse it. Pass truncation=True to cut it.",
-                    longest, self.model_max_length,
-                )
-        if return_token_type_ids is None:
-            return_token_type_ids = "token_type_ids" in self.model_input_names
-        if return_attention_mask is None:
-            return_attention_mask = "attention_mask" in self.model_input_names
-        data: dict[str, list] = {"input_ids": [e.ids for e in encodings]}
-        if return_token_type_ids:
-            data["token_type_ids"] = [e.type_ids for e in encodings]
-        if return_attention_mask:
-            data["attention_mask"] = [e.attention_mask for e in encodings]
-        if return_special_tokens_mask:
-            data["special_tokens_mask"] = [e.special_tokens_mask for e in encodings]
-        if return_offsets_mapping:
-            data["offset_mapping"] = [e.offsets for e in encodings]
-        if return_length:
-            data["length"] = [len(e.ids) for e in encodings]
-        if not batched:
-            data = {k: v[0] for k, v in data.items()}
-        n_sequences = encodings[0].n_sequences if encodings else None
-        out = BatchEncoding(data, encodings=encodings, n_sequences=n_sequences)
-        if return_tensors is not None:
-            if batched and not encodings:
-                out = BatchEncoding({k: np.zeros((0, 0), dtype=np.int64) for k in data}, encodings=encodings)
-            out.convert_to_tensors(return_tensors)
-        return out
+    def _warn_if_too_long(self, encodings: list) -> None:
+        """transformers' warning, once per tokenizer, for a sequence longer than model_max_length when no
+        max_length applied."""
+        if self._warned_too_long or not self.model_max_length:
+            return
+        longest = max((len(e.ids) for e in encodings), default=0)
+        if longest > self.model_max_length:
+            self._warned_too_long = True
+            logger.warning(
+                "Token indices sequence length is longer than the specified maximum sequence length for this "
+                "model (%d > %d); the model will refuse it. Pass truncation=True to cut it.",
+                longest, self.model_max_length,
+            )
 
-    def encode(self, text: str, text_pair: Optional[str] = None, add_special_tokens: bool = True, **kwargs: Any) -> Any:
-        """The ``input_ids`` of one text (or pair), as a list (or a (1, T) array with return_tensors='np')."""
-        return self(text, text_pair, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
+    def encode(self, text: Any, text_pair: Any = None, add_special_tokens: bool = True, padding: Any = False,
+               truncation: Any = None, max_length: Optional[int] = None, stride: int = 0,
+               padding_side: Optional[str] = None, return_tensors: Optional[str] = None, **kwargs: Any) -> Any:
+        """The ``input_ids`` of one text (or pair), as a list (or a (1, T) array with return_tensors)."""
+        return self(text, text_pair, add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
+                    max_length=max_length, stride=stride, padding_side=padding_side, return_tensors=return_tensors,
+                    **kwargs)["input_ids"]
 
     def pad(self, encoded_inputs: Any, padding: Union[bool, str] = True, max_length: Optional[int] = None,
-            pad_to_multiple_of: Optional[int] = None, return_attention_mask: Optional[bool] = None,
-            return_tensors: Optional[str] = None) -> BatchEncoding:
-        """Pads a list of encodings (dicts of lists) or a dict of lists of lists to one length."""
-        if isinstance(encoded_inputs, (list, tuple)):
-            keys = list(encoded_inputs[0].keys()) if encoded_inputs else ["input_ids"]
-            encoded_inputs = {k: [list(e[k]) for e in encoded_inputs] for k in keys}
-        batch = {k: [list(np.asarray(s).tolist()) for s in v] for k, v in dict(encoded_inputs).items()}
-        ids = batch["input_ids"]
-        if padding == "max_length":
-            target = max_length if max_length is not None else self.model_max_length
-        elif padding in (True, "longest"):
-            target = max((len(s) for s in ids), default=0)
-        else:
-            target = None
-        if target is not None and pad_to_multiple_of:
-            target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
+            pad_to_multiple_of: Optional[int] = None, padding_side: Optional[str] = None,
+            return_attention_mask: Optional[bool] = None, return_tensors: Optional[str] = None,
+            verbose: bool = True) -> BatchEncoding:
+        """transformers' ``pad``: one encoding (a dict of lists) or a batch (a list of such dicts, or a dict of
+        lists of lists) padded to one length. input_ids, token_type_ids, attention_mask and special_tokens_mask
+        are padded; other keys (labels, offset_mapping) pass through. Arrays in give arrays out."""
+        if isinstance(encoded_inputs, (list, tuple)) and encoded_inputs and isinstance(encoded_inputs[0], Mapping):
+            encoded_inputs = {key: [example[key] for example in encoded_inputs] for key in encoded_inputs[0].keys()}
+        if not isinstance(encoded_inputs, Mapping):
+            raise ValueError(
+                "pad() takes an encoding (a dict of lists), a list of encodings or a dict of lists of lists, "
+                f"found {type(encoded_inputs).__name__}"
+            )
+        main = self.model_input_names[0]
+        if main not in encoded_inputs:
+            raise ValueError(
+                "You should supply an encoding or a list of encodings to this method "
+                f"that includes {main}, but you provided {list(encoded_inputs.keys())}"
+            )
+        encoded_inputs = dict(encoded_inputs)
+        required = encoded_inputs[main]
+        if required is None or len(required) == 0:
+            if return_attention_mask:
+                encoded_inputs["attention_mask"] = []
+            return BatchEncoding(encoded_inputs)
+        first = required[0]
+        if isinstance(first, (list, tuple)):
+            first = next((item[0] for item in required if len(item)), first)
+        if not isinstance(first, (int, list, tuple)):
+            if is_torch_tensor(first) or is_torch_tensor(required):
+                return_tensors = "pt" if return_tensors is None else return_tensors
+            elif isinstance(first, (np.ndarray, np.integer)):
+                return_tensors = "np" if return_tensors is None else return_tensors
+            else:
+                raise ValueError(f"type of {first} unknown: {type(first)}. Should be one of a python, numpy, or "
+                                 "pytorch object.")
+            encoded_inputs = {k: _to_python(v) for k, v in encoded_inputs.items()}
+        pad, _, max_length = self._strategies(padding, None, max_length)
+        required = encoded_inputs[main]
+        if required and not isinstance(required[0], (list, tuple)):
+            out = self._pad_one(dict(encoded_inputs), max_length, pad, pad_to_multiple_of, padding_side,
+                                return_attention_mask)
+            return BatchEncoding(out, tensor_type=return_tensors)
+        batch_size = len(required)
+        for key, value in encoded_inputs.items():
+            if len(value) != batch_size:
+                raise ValueError(f"pad(): {key} holds {len(value)} items, {main} {batch_size}")
+        if pad == "longest":
+            max_length = max(len(ids) for ids in required)
+            pad = "max_length"
+        batch: dict[str, list] = {}
+        for i in range(batch_size):
+            one = self._pad_one({k: v[i] for k, v in encoded_inputs.items()}, max_length, pad, pad_to_multiple_of,
+                                padding_side, return_attention_mask)
+            for key, value in one.items():
+                batch.setdefault(key, []).append(value)
+        return BatchEncoding(batch, tensor_type=return_tensors)
+
+    def _pad_one(self, encoded: dict, max_length: Optional[int], pad: str, pad_to_multiple_of: Optional[int],
+                 padding_side: Optional[str], return_attention_mask: Optional[bool]) -> dict:
+        """transformers' ``_pad`` of one encoding."""
         if return_attention_mask is None:
             return_attention_mask = "attention_mask" in self.model_input_names
-        if return_attention_mask and "attention_mask" not in batch:
-            batch["attention_mask"] = [[1] * len(s) for s in ids]
-        if target is not None:
-            fill = {"input_ids": self.pad_token_id, "token_type_ids": 0, "attention_mask": 0, "special_tokens_mask": 1}
-            for key, seqs in batch.items():
-                value = fill.get(key, 0)
-                for i, s in enumerate(seqs):
-                    extra = [value] * max(0, target - len(s))
-                    seqs[i] = s + extra if self.padding_side == "right" else extra + s
-        out = BatchEncoding(batch)
-        return out.convert_to_tensors(return_tensors) if return_tensors else out
+        main = self.model_input_names[0]
+        ids = list(encoded[main])
+        if pad == "longest":
+            max_length = len(ids)
+        if max_length is not None and pad_to_multiple_of is not None and max_length % pad_to_multiple_of != 0:
+            max_length = (max_length // pad_to_multiple_of + 1) * pad_to_multiple_of
+        if return_attention_mask and "attention_mask" not in encoded:
+            encoded["attention_mask"] = [1] * len(ids)
+        if pad != "do_not_pad" and max_length is not None and len(ids) != max_length:
+            n = max_length - len(ids)
+            side = _side("padding_side", padding_side if padding_side is not None else self.padding_side)
+            fills = {main: self.pad_token_id, "token_type_ids": self.pad_token_type_id, "special_tokens_mask": 1}
+            if return_attention_mask:
+                fills["attention_mask"] = 0
+            for key, value in fills.items():
+                if key in encoded:
+                    seq = list(encoded[key])
+                    encoded[key] = seq + [value] * n if side == "right" else [value] * n + seq
+        return encoded
 
     # ------------------------------------------------------------------ decoding
-    def decode(self, token_ids: Any, skip_special_tokens: bool = False,
-               clean_up_tokenization_spaces: Optional[bool] = None, **kwargs: Any) -> str:
-        if isinstance(token_ids, (int, np.integer)):
-            token_ids = [int(token_ids)]
+    def decode(self, token_ids: Any, skip_special_tokens: bool = False, **kwargs: Any) -> Union[str, list[str]]:
+        """The text of a sequence of ids (a list, an array, a tensor, an id, a BatchEncoding); a batch (a list of
+        lists, a 2-D array) gives a list of texts, as in transformers 5."""
+        clean = kwargs.pop("clean_up_tokenization_spaces", None)
+        token_ids = _to_python(token_ids)
+        if isinstance(token_ids, Mapping):
+            token_ids = _to_python(token_ids["input_ids"])
+        if isinstance(token_ids, (list, tuple)) and token_ids and isinstance(token_ids[0], (list, tuple)):
+            return [self._decode(seq, skip_special_tokens, clean) for seq in token_ids]
+        return self._decode(token_ids, skip_special_tokens, clean)
+
+    def _decode(self, token_ids: Any, skip_special_tokens: bool, clean_up_tokenization_spaces: Optional[bool]) -> str:
+        if isinstance(token_ids, int):
+            token_ids = [token_ids]
         text = self._tokenizer.decode(_as_id_list(token_ids), skip_special_tokens=skip_special_tokens)
-        clean = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces
+        clean = clean_up_tokenization_spaces
+        if clean is None:
+            clean = self.clean_up_tokenization_spaces
+        if clean and type(self._tokenizer.model).__name__ == "BPE" and not self.init_kwargs.get(
+                "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output"):
+            # transformers 5 skips the clean-up on BPE tokenizers: it would remove real spaces before punctuation
+            clean = False
         return self.clean_up_tokenization(text) if clean else text
 
     def batch_decode(self, sequences: Any, skip_special_tokens: bool = False,
                      clean_up_tokenization_spaces: Optional[bool] = None, **kwargs: Any) -> list[str]:
-        return [self.decode(s, skip_special_tokens, clean_up_tokenization_spaces) for s in sequences]
+        sequences = _to_python(sequences)
+        if len(sequences) == 0:
+            return []
+        result = self.decode(sequences, skip_special_tokens=skip_special_tokens,
+                             clean_up_tokenization_spaces=clean_up_tokenization_spaces)
+        return [result] if isinstance(result, str) else result
 
     @staticmethod
     def clean_up_tokenization(text: str) -> str:
@@ -696,10 +1085,13 @@ class PreTrainedTokenizerFast:
         )
 
     def __repr__(self) -> str:
+        added = "\n\t".join(f"{index}: {token!r}," for index, token in self.added_tokens_decoder.items())
+        added = f"\n\t{added}\n" if added else ""
         return (
-            f"{type(self).__name__}(name_or_path={self.name_or_path!r}, vocab_size={self.vocab_size}, "
-            f"model_max_length={self.model_max_length}, padding_side={self.padding_side!r}, "
-            f"special_tokens={self.all_special_tokens})"
+            f"{type(self).__name__}(name_or_path='{self.name_or_path}', vocab_size={self.vocab_size}, "
+            f"model_max_length={self.model_max_length}, padding_side='{self.padding_side}', "
+            f"truncation_side='{self.truncation_side}', special_tokens={self.special_tokens_map}, "
+            f"added_tokens_decoder={{{added}}})"
         )
 
 
@@ -722,6 +1114,78 @@ def model_takes_token_types(config: Any) -> bool:
     return int(getattr(config, "type_vocab_size", 0) or 0) > 0
 
 
+_TEXT_INPUT_ERROR = (
+    "text input must be of type `str` (single example), `list[str]` (batch or single pretokenized example) "
+    "or `list[list[str]]` (batch of pretokenized examples) or `list[tuple[list[str], list[str]]]` (batch of "
+    "pretokenized sequence pairs)."
+)
+
+
+def _is_text_input(t: Any) -> bool:
+    """transformers' ``_is_valid_text_input``: a string, or (nested up to three deep) lists whose first item is one."""
+    for _ in range(3):
+        if isinstance(t, str):
+            return True
+        if not isinstance(t, (list, tuple)):
+            return False
+        if len(t) == 0:
+            return True
+        t = t[0]
+    return isinstance(t, str)
+
+
+def _is_words(item: Any) -> bool:
+    return isinstance(item, (list, tuple)) and all(isinstance(w, str) for w in item)
+
+
+def _batch_inputs(text: Any, text_pair: Any, is_split_into_words: bool) -> tuple[list, bool]:
+    """(the inputs of ``encode_batch``, whether the call was batched), as transformers batches them: a single
+    text with an empty text_pair is a single text; a batch's items are texts, (text, text_pair) pairs or,
+    with is_split_into_words, lists of words and pairs of them."""
+    if not _is_text_input(text) or (text_pair is not None and not _is_text_input(text_pair)):
+        raise ValueError(_TEXT_INPUT_ERROR)
+    if is_split_into_words:
+        batched = isinstance(text, (list, tuple)) and bool(text) and isinstance(text[0], (list, tuple))
+    else:
+        batched = isinstance(text, (list, tuple))
+    if not batched:
+        return [(text, text_pair) if text_pair else text], False
+    if isinstance(text_pair, str):
+        raise TypeError(
+            "when tokenizing batches of text, `text_pair` must be a list or tuple with the same length as `text`."
+        )
+    if text_pair is not None and len(text) != len(text_pair):
+        raise ValueError(
+            f"batch length of `text`: {len(text)} does not match batch length of `text_pair`: {len(text_pair)}."
+        )
+    inputs = list(zip(text, text_pair)) if text_pair is not None else list(text)
+    one = _is_words if is_split_into_words else (lambda x: isinstance(x, str))
+    for i, item in enumerate(inputs):
+        if one(item):
+            continue
+        if isinstance(item, (list, tuple)) and len(item) == 2 and all(one(part) for part in item):
+            inputs[i] = tuple(item)
+            continue
+        what = "a list of words or a pair of them" if is_split_into_words else \
+            "a string or a (text, text_pair) pair of strings"
+        raise ValueError(f"text[{i}] is {type(item).__name__}: expected {what}")
+    return inputs, True
+
+
+def _to_python(value: Any) -> Any:
+    """numpy arrays, numpy integers and torch tensors (also inside lists) as Python lists and ints."""
+    if is_torch_tensor(value):
+        return value.detach().cpu().tolist()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (list, tuple)) and value and (
+            isinstance(value[0], (np.ndarray, np.integer)) or is_torch_tensor(value[0])):
+        return [_to_python(v) for v in value]
+    return value
+
+
 def _as_id_list(ids: Any) -> list[int]:
     if hasattr(ids, "detach") and hasattr(ids, "cpu"):
         ids = ids.detach().cpu()
@@ -733,11 +1197,14 @@ def _as_id_list(ids: Any) -> list[int]:
     return [int(i) for i in arr.tolist()]
 
 
-class BertTokenizerFast(PreTrainedTokenizerFast):
-    """BERT's WordPiece tokenizer; ``_from_vocab`` builds it as transformers' ``BertTokenizer`` does."""
+class BertTokenizer(PreTrainedTokenizerFast):
+    """BERT's WordPiece tokenizer (transformers 5's ``BertTokenizer``, which ``BertTokenizerFast`` names too);
+    ``_from_vocab`` builds it from ``vocab.txt`` as transformers does."""
+
+    model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
 
     @classmethod
-    def _from_vocab(cls, vocab_file: Union[str, os.PathLike], **init_kwargs: Any) -> "BertTokenizerFast":
+    def _from_vocab(cls, vocab_file: Union[str, os.PathLike], **init_kwargs: Any) -> "BertTokenizer":
         from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
         from tokenizers.models import WordPiece
 
@@ -775,10 +1242,10 @@ class BertTokenizerFast(PreTrainedTokenizerFast):
         return cls(tokenizer, **init_kwargs)
 
 
-BertTokenizer = BertTokenizerFast
+BertTokenizerFast = BertTokenizer
 
 
-class DebertaV2TokenizerFast(PreTrainedTokenizerFast):
+class DebertaV2Tokenizer(PreTrainedTokenizerFast):
     """DeBERTa-v2/v3's SentencePiece (Unigram) tokenizer. From a folder with only ``spm.model`` it is built as
     transformers' ``DebertaV2Tokenizer`` builds it (pybertcore.tokenization_spm; needs the sentencepiece extra)."""
 
@@ -786,7 +1253,7 @@ class DebertaV2TokenizerFast(PreTrainedTokenizerFast):
     _sentencepiece_class = "DebertaV2Tokenizer"
 
 
-class AlbertTokenizerFast(PreTrainedTokenizerFast):
+class AlbertTokenizer(PreTrainedTokenizerFast):
     """ALBERT's SentencePiece (Unigram) tokenizer. From a folder with only ``spiece.model`` it is built as
     transformers' ``AlbertTokenizer`` builds it (pybertcore.tokenization_spm; needs the sentencepiece extra).
     transformers 5 gives ALBERT no token_type_ids by default."""
@@ -795,17 +1262,216 @@ class AlbertTokenizerFast(PreTrainedTokenizerFast):
     _sentencepiece_class = "AlbertTokenizer"
 
 
-# transformers 5 names one class per tokenizer: DebertaV2Tokenizer is the fast one.
-DebertaV2Tokenizer = DebertaV2TokenizerFast
-AlbertTokenizer = AlbertTokenizerFast
+# transformers 5 names one class per tokenizer (the fast one) and keeps the Fast names as aliases.
+DebertaV2TokenizerFast = DebertaV2Tokenizer
+AlbertTokenizerFast = AlbertTokenizer
 
 # tokenizer_config.json's tokenizer_class (without "Fast") -> the class loading it.
-_SENTENCEPIECE_CLASSES = {"DebertaV2Tokenizer": DebertaV2TokenizerFast, "AlbertTokenizer": AlbertTokenizerFast}
+_SENTENCEPIECE_CLASSES = {"DebertaV2Tokenizer": DebertaV2Tokenizer, "AlbertTokenizer": AlbertTokenizer}
+
+
+class DistilBertTokenizer(BertTokenizer):
+    """DistilBERT's tokenizer: BERT's, without token_type_ids (the model has no token-type embedding)."""
+
+    model_input_names = ["input_ids", "attention_mask"]
+
+
+class RobertaTokenizer(PreTrainedTokenizerFast):
+    """RoBERTa's byte-level BPE tokenizer, rebuilt from tokenizer.json as transformers' class builds it."""
+
+    model_input_names = ["input_ids", "attention_mask"]
+
+
+class XLMRobertaTokenizer(PreTrainedTokenizerFast):
+    """XLM-RoBERTa's (and GTE's) SentencePiece Unigram tokenizer, rebuilt from tokenizer.json as transformers'
+    class builds it."""
+
+    model_input_names = ["input_ids", "attention_mask"]
+
+
+class MPNetTokenizer(PreTrainedTokenizerFast):
+    """MPNet's WordPiece tokenizer (``<s> A </s></s> B </s>``), rebuilt from tokenizer.json as transformers' class
+    builds it."""
+
+    model_input_names = ["input_ids", "attention_mask"]
+
+
+DistilBertTokenizerFast = DistilBertTokenizer
+RobertaTokenizerFast = RobertaTokenizer
+XLMRobertaTokenizerFast = XLMRobertaTokenizer
+MPNetTokenizerFast = MPNetTokenizer
+
+
+# ------------------------------------------------------------------ tokenizer.json, rebuilt as transformers 5 does
+# transformers 5's tokenizer classes (BertTokenizer, RobertaTokenizer, ...) do not run tokenizer.json as it is:
+# they take its vocabulary (and merges) and build the normalizer, pre-tokenizer, decoder and template
+# themselves, from tokenizer_config.json and from_pretrained's keywords (do_lower_case=False, add_prefix_space,
+# cls_token, ...); tokenizer.json's added tokens are added back in id order, then the special tokens. The same
+# steps here give the same ids, offsets and decoded text; a class not listed loads the file as it is, as
+# transformers' TokenizersBackend (PreTrainedTokenizerFast) does.
+
+
+def _base_class_name(name: Any) -> Optional[str]:
+    if not isinstance(name, str):
+        return None
+    return name[:-4] if name.endswith("Fast") else name
+
+
+def _json_class_name(cls: type, folder: Path, init_kwargs: dict) -> Optional[str]:
+    """The transformers class that builds the tokenizer: the one called (BertTokenizer.from_pretrained), else
+    tokenizer_config.json's tokenizer_class, else the class of config.json's model_type."""
+    if cls is not PreTrainedTokenizerFast:
+        return _TRANSFORMERS_NAMES.get(cls)
+    name = _base_class_name(init_kwargs.get("tokenizer_class"))
+    if name is None and (folder / "config.json").is_file():
+        try:  # the model's config is not the tokenizer's to judge: unreadable, it names no class
+            model_type = _read_json(folder / "config.json").get("model_type")
+        except OSError:
+            model_type = None
+        name = spm.TOKENIZER_CLASS_OF_MODEL_TYPE.get(model_type) if isinstance(model_type, str) else None
+    return name
+
+
+def _flag_or_none(kwargs: dict, name: str) -> Optional[bool]:
+    value = kwargs.setdefault(name, None)
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"{name}: expected true, false or null, found {describe(value)}")
+    return value
+
+
+def _build_wordpiece(tokenizer_json: dict, kwargs: dict, settings: dict, mpnet: bool = False) -> Any:
+    """transformers' ``BertTokenizer.__init__`` (or ``MPNetTokenizer``'s: <s>/</s> and RobertaProcessing, special
+    tokens that do not strip, a mask that takes the space before it) on tokenizer.json's vocabulary."""
+    from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordPiece
+
+    do_lower_case = spm._flag(kwargs, "do_lower_case", True)
+    tokenize_chinese_chars = spm._flag(kwargs, "tokenize_chinese_chars", True)
+    strip_accents = _flag_or_none(kwargs, "strip_accents")
+    named = settings["named"]
+    vocab = tokenizer_json["model"].get("vocab")
+    tokenizer = Tokenizer(WordPiece(vocab, unk_token=spm._content(named["unk_token"])))
+    tokenizer.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=tokenize_chinese_chars, strip_accents=strip_accents,
+        lowercase=do_lower_case,
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    if mpnet:
+        for name, value in named.items():
+            if isinstance(value, str) and name in SPECIAL_TOKEN_NAMES:
+                named[name] = AddedToken(value, lstrip=name == "mask_token", rstrip=False)
+    spm.add_tokens_as_transformers(tokenizer, settings)
+    cls_token, sep_token = spm._content(named["cls_token"]), spm._content(named["sep_token"])
+    cls_id, sep_id = tokenizer.token_to_id(cls_token), tokenizer.token_to_id(sep_token)
+    if mpnet:
+        tokenizer.post_processor = processors.RobertaProcessing(
+            (sep_token, 2 if sep_id is None else sep_id), (cls_token, 0 if cls_id is None else cls_id),
+            trim_offsets=True, add_prefix_space=False,
+        )
+    else:
+        tokenizer.post_processor = spm._template(cls_token, sep_token, 2 if cls_id is None else cls_id,
+                                                 3 if sep_id is None else sep_id)
+    return tokenizer
+
+
+def _build_byte_level_bpe(tokenizer_json: dict, kwargs: dict, settings: dict) -> Any:
+    """transformers' ``RobertaTokenizer.__init__`` on tokenizer.json's vocabulary and merges."""
+    from tokenizers import Tokenizer, decoders, pre_tokenizers, processors
+    from tokenizers.models import BPE
+
+    add_prefix_space = spm._flag(kwargs, "add_prefix_space", False)
+    trim_offsets = spm._flag(kwargs, "trim_offsets", True)
+    model = tokenizer_json["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model.get("merges") or []]
+    tokenizer = Tokenizer(BPE(vocab=model.get("vocab"), merges=merges, dropout=None, continuing_subword_prefix="",
+                              end_of_word_suffix="", fuse_unk=False))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space)
+    tokenizer.decoder = decoders.ByteLevel()
+    spm.add_tokens_as_transformers(tokenizer, settings)
+    named = settings["named"]
+    cls_token, sep_token = spm._content(named["cls_token"]), spm._content(named["sep_token"])
+    tokenizer.post_processor = processors.RobertaProcessing(
+        (sep_token, tokenizer.token_to_id(sep_token)), (cls_token, tokenizer.token_to_id(cls_token)),
+        trim_offsets=trim_offsets, add_prefix_space=add_prefix_space,
+    )
+    return tokenizer
+
+
+def _build_unigram(class_name: str) -> Any:
+    """The build of a SentencePiece (Unigram) class from tokenizer.json: pybertcore.tokenization_spm's, on the
+    file's vocabulary and charsmap. DebertaV2Tokenizer takes its unk_id argument (1 unless the config says)."""
+
+    def build(tokenizer_json: dict, kwargs: dict, settings: dict, path: Path) -> Any:
+        if class_name == "XLMRobertaTokenizer":
+            return spm.build_xlm_roberta(spm.model_from_tokenizer_json(tokenizer_json, path), kwargs, settings)
+        unk_id = kwargs.get("unk_id", 1) if class_name == "DebertaV2Tokenizer" else None
+        return spm.RECIPES[class_name].build(spm.model_from_tokenizer_json(tokenizer_json, path, unk_id), kwargs,
+                                             settings)
+
+    return build
+
+
+_ROBERTA_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
+                   "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
+# transformers class -> (the tokenizers model its __init__ builds, its special-token defaults, the build)
+_JSON_RECIPES: dict[str, tuple[str, dict, Any]] = {
+    "BertTokenizer": ("WordPiece", {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+                                    "cls_token": "[CLS]", "mask_token": "[MASK]"},
+                      lambda j, k, s, p: _build_wordpiece(j, k, s)),
+    "MPNetTokenizer": ("WordPiece", {**_ROBERTA_TOKENS, "unk_token": "[UNK]"},
+                       lambda j, k, s, p: _build_wordpiece(j, k, s, mpnet=True)),
+    "RobertaTokenizer": ("BPE", _ROBERTA_TOKENS, lambda j, k, s, p: _build_byte_level_bpe(j, k, s)),
+    "XLMRobertaTokenizer": ("Unigram", _ROBERTA_TOKENS, _build_unigram("XLMRobertaTokenizer")),
+}
+for _name in ("DebertaV2Tokenizer", "AlbertTokenizer"):
+    _JSON_RECIPES[_name] = ("Unigram", spm.RECIPES[_name].defaults, _build_unigram(_name))
+for _alias in ("DistilBertTokenizer", "ElectraTokenizer"):
+    _JSON_RECIPES[_alias] = _JSON_RECIPES["BertTokenizer"]
+
+# transformers class name -> the pybertcore class returned for it
+_JSON_TARGETS: dict[Optional[str], type] = {
+    "BertTokenizer": BertTokenizer, "ElectraTokenizer": BertTokenizer, "DistilBertTokenizer": DistilBertTokenizer,
+    "RobertaTokenizer": RobertaTokenizer, "XLMRobertaTokenizer": XLMRobertaTokenizer, "MPNetTokenizer": MPNetTokenizer,
+    "DebertaV2Tokenizer": DebertaV2Tokenizer, "AlbertTokenizer": AlbertTokenizer,
+}
+_TRANSFORMERS_NAMES = {cls: name for name, cls in _JSON_TARGETS.items() if name != "ElectraTokenizer"}
+
+
+def _rebuild_from_json(class_name: Optional[str], tokenizer_json: dict, folder: Path, config: dict,
+                       special_map: dict, init_kwargs: dict, kwargs: dict) -> Any:
+    """The Rust tokenizer transformers' class ``class_name`` builds from tokenizer.json, with the special tokens it
+    settled on written back to ``init_kwargs``; None for a class that loads the file as it is, or a file whose
+    model is not the one the class builds (transformers would misread its vocabulary)."""
+    from tokenizers import Tokenizer
+
+    recipe = _JSON_RECIPES.get(class_name or "")
+    if recipe is None:
+        return None
+    model_type, defaults, build = recipe
+    path = folder / TOKENIZER_FILE
+    parsed = Tokenizer.from_str(json.dumps(tokenizer_json))  # checks the file (errors name it) and its model type
+    if type(parsed.model).__name__ != model_type:
+        return None
+    settings = spm.special_token_settings(folder, config, special_map, kwargs, tokenizer_json.get("added_tokens"))
+    for name, default in defaults.items():
+        settings["named"].setdefault(name, default)
+    tokenizer = build(tokenizer_json, init_kwargs, settings, path)
+    if parsed.truncation:  # kept, as transformers keeps them, for save_pretrained (calls set their own)
+        tokenizer.enable_truncation(**parsed.truncation)
+    if parsed.padding:
+        tokenizer.enable_padding(**parsed.padding)
+    for name, value in settings["named"].items():
+        init_kwargs[name] = spm._content(value)
+    if settings["extra_special_tokens"] is not None:
+        init_kwargs.pop("additional_special_tokens", None)
+        init_kwargs["extra_special_tokens"] = [spm._content(t) for t in settings["extra_special_tokens"]]
+    return tokenizer
 
 
 class AutoTokenizer:
-    """``AutoTokenizer.from_pretrained(folder)``: the folder's ``tokenizer.json``, or BERT's WordPiece
-    pipeline built from its ``vocab.txt``."""
+    """``AutoTokenizer.from_pretrained(folder)``: the tokenizer class transformers would pick for the folder,
+    built from its ``tokenizer.json``, its ``vocab.txt`` or its SentencePiece model (see the module's notes)."""
 
     def __init__(self) -> None:
         raise OSError("AutoTokenizer is designed to be instantiated with AutoTokenizer.from_pretrained(path)")

@@ -15,7 +15,12 @@ JSON as transformers' ``backend_tokenizer`` (tests/test_sentencepiece_tokenizer.
   normalizer ``` `` ``` / ``''`` → ``"``, [NFKD + StripAccents unless keep_accents], [Lowercase if
   do_lower_case], Precompiled; WhitespaceSplit + Metaspace (prepend "always" / "never"); the same template.
 
-Other tokenizer classes with a SentencePiece model (XLM-RoBERTa's and CamemBERT's fairseq id shift, T5,
+The same builds serve tokenizer.json folders of these classes, whose vocabulary transformers 5 rebuilds the
+same way (pybertcore.tokenization), as does ``XLMRobertaTokenizer`` (XLM-RoBERTa, GTE): a Unigram model
+(unknown id 3, as transformers hard-codes), the charsmap alone as normalizer, WhitespaceSplit + Metaspace,
+``<s> A </s>`` / ``<s> A </s> </s> B </s>``.
+
+Other tokenizer classes with only a SentencePiece model (XLM-RoBERTa's and CamemBERT's fairseq id shift, T5,
 Llama's BPE ...) are refused by name: transformers gives each its own rules, which are not copied here.
 
 Reading the ModelProto needs the ``sentencepiece`` package (its ``sentencepiece_model_pb2``) and
@@ -40,6 +45,13 @@ SENTENCEPIECE_FILES = ("spm.model", "spiece.model", "sentencepiece.bpe.model", "
 
 # config.json model_type -> the tokenizer class transformers' AutoTokenizer picks (TOKENIZER_MAPPING_NAMES).
 TOKENIZER_CLASS_OF_MODEL_TYPE = {
+    "bert": "BertTokenizer",
+    "distilbert": "BertTokenizer",
+    "electra": "BertTokenizer",
+    "nomic_bert": "BertTokenizer",
+    "roberta": "RobertaTokenizer",
+    "mpnet": "MPNetTokenizer",
+    "gte": "XLMRobertaTokenizer",
     "deberta-v2": "DebertaV2Tokenizer",
     "albert": "AlbertTokenizer",
     "xlm-roberta": "XLMRobertaTokenizer",
@@ -124,15 +136,17 @@ def _added_token(value: Any, field: str, special: Optional[bool] = None) -> Any:
     raise ValueError(f"{field}: expected a string or an object with a string \"content\", found {describe(value)}")
 
 
-def special_token_settings(folder: Path, config: dict, special_map: dict, kwargs: dict) -> dict:
-    """transformers' ``_from_pretrained`` bookkeeping of special and added tokens, as it is for a folder without
-    tokenizer.json: returns the named special tokens (AddedToken or str), ``added_tokens_decoder``
-    ({id: AddedToken}) and ``extra_special_tokens`` (a list, or None when the files give none).
+def special_token_settings(folder: Path, config: dict, special_map: dict, kwargs: dict,
+                           json_added_tokens: Optional[list] = None) -> dict:
+    """transformers' ``_from_pretrained`` bookkeeping of special and added tokens: returns the named special
+    tokens (AddedToken or str), ``added_tokens_decoder`` ({id: AddedToken}) and ``extra_special_tokens`` (a
+    list, or None when the files give none).
 
     With ``added_tokens_decoder`` in tokenizer_config.json, that is the whole story; without it (older
-    folders), special_tokens_map.json overrides the named tokens and added_tokens.json lists added tokens
-    (a special_tokens_map.json "additional_special_tokens" is dropped: transformers' SentencePiece extractor
-    overwrites it with the model's control pieces). A bad value raises ValueError naming its file."""
+    folders), special_tokens_map.json overrides the named tokens, and added_tokens.json and tokenizer.json's
+    "added_tokens" (``json_added_tokens``, when the tokenizer is rebuilt from that file) list added tokens. A
+    special_tokens_map.json "additional_special_tokens" is dropped: transformers' SentencePiece extractor
+    overwrites it with the model's control pieces. A bad value raises ValueError naming its file."""
     named: dict[str, Any] = {}
     decoder: dict[int, Any] = {}
     with errors_name_file(folder / "tokenizer_config.json"):
@@ -181,6 +195,13 @@ def special_token_settings(folder: Path, config: dict, special_map: dict, kwargs
                     decoder[index] = _added_token(
                         {"content": token, "normalized": not is_special, "special": is_special}, token
                     )
+        with errors_name_file(folder / "tokenizer.json"):
+            for entry in json_added_tokens or []:
+                index = entry.get("id") if isinstance(entry, dict) else None
+                if isinstance(index, bool) or not isinstance(index, int):
+                    raise ValueError(f"added_tokens: an entry without an integer id: {describe(entry)}")
+                fields = {k: v for k, v in entry.items() if k != "id"}
+                decoder[index] = _added_token(fields, f"added_tokens[{index}]")
     for name in _SPECIAL_ATTRIBUTES:
         if name in kwargs and kwargs[name] is not None:
             named[name] = _checked_token(kwargs[name], name)
@@ -326,6 +347,57 @@ def build_albert(model: SentencePieceModel, kwargs: dict, settings: dict) -> Any
     )
     add_tokens_as_transformers(tokenizer, settings)
     return tokenizer
+
+
+def build_xlm_roberta(model: SentencePieceModel, kwargs: dict, settings: dict) -> Any:
+    """transformers' ``XLMRobertaTokenizer.__init__`` on a Unigram vocabulary (from tokenizer.json): unknown id 3
+    (hard-coded there), the charsmap alone as normalizer, WhitespaceSplit + Metaspace (prepend "always" with
+    add_prefix_space, else "never"), ``<s> A </s>`` / ``<s> A </s> </s> B </s>`` with type ids 0."""
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import Unigram
+
+    add_prefix_space = _flag(kwargs, "add_prefix_space", True)
+    tokenizer = Tokenizer(Unigram(model.vocab, unk_id=3, byte_fallback=False))
+    if model.precompiled_charsmap is not None:
+        tokenizer.normalizer = normalizers.Precompiled(model.precompiled_charsmap)
+    prepend_scheme = "always" if add_prefix_space else "never"
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=prepend_scheme)]
+    )
+    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme=prepend_scheme)
+    add_tokens_as_transformers(tokenizer, settings)
+    bos, eos = _content(settings["named"]["bos_token"]), _content(settings["named"]["eos_token"])
+    tokenizer.post_processor = processors.TemplateProcessing(  # pieces as a list: a token may hold spaces
+        single=[bos, "$A", eos], pair=[bos, "$A", eos, eos, "$B", eos],
+        special_tokens=[(bos, tokenizer.token_to_id(bos) or 0), (eos, tokenizer.token_to_id(eos) or 0)],
+    )
+    return tokenizer
+
+
+def model_from_tokenizer_json(tokenizer_json: dict, path: Path, unk_id: Any = None) -> SentencePieceModel:
+    """A Unigram tokenizer.json's vocabulary (scores as Python parses them) and precompiled charsmap, as
+    transformers' ``convert_to_native_format`` hands them to the class, with ``unk_id`` (the class's argument,
+    which it takes over the file's) or the file's; no control pieces (the file's added tokens say which
+    tokens are special)."""
+    import base64
+
+    model = tokenizer_json.get("model") or {}
+    vocab = [tuple(entry) for entry in model.get("vocab") or []]
+    if not vocab or not all(len(e) == 2 and isinstance(e[0], str) and isinstance(e[1], (int, float)) for e in vocab):
+        raise OSError(f"{path}: its Unigram model has no vocabulary of [piece, score] pairs")
+    normalizer = tokenizer_json.get("normalizer") or {}
+    steps = normalizer.get("normalizers") if normalizer.get("type") == "Sequence" else [normalizer]
+    charsmap = None
+    for step in steps if isinstance(steps, list) else []:
+        if isinstance(step, dict) and step.get("type") == "Precompiled" and step.get("precompiled_charsmap"):
+            charsmap = base64.b64decode(step["precompiled_charsmap"])
+            break
+    if unk_id is None:
+        unk_id = model.get("unk_id")
+    elif isinstance(unk_id, bool) or not isinstance(unk_id, int):
+        raise ValueError(f"unk_id: expected an integer, found {describe(unk_id)}")
+    return SentencePieceModel(path=path, vocab=vocab, unk_id=unk_id if isinstance(unk_id, int) else 0,
+                              control_pieces=[], precompiled_charsmap=charsmap)
 
 
 @dataclass(frozen=True)
