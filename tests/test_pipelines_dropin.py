@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 import pytest
-from test_pipelines import (CONTEXT, ID2LABEL_SEQ, ID2LABEL_TOK, QUESTION, TEXTS, _build, _reference_qa,
+from test_pipelines import (CONTEXT, ID2LABEL_SEQ, ID2LABEL_TOK, QUESTION, TEXTS, _both, _build, _reference_qa,
                             assert_same_result)
 
 from pybertcore import pipeline
@@ -38,20 +38,6 @@ def folders(tmp_path_factory, minilm_dir):
         "qa": _build(root / "qa", minilm_dir, "BertForQuestionAnswering"),
         "base": _build(root / "base", minilm_dir, "BertModel"),
     }
-
-
-_PIPES: dict = {}
-
-
-def _both(task, folder, **kwargs):
-    """(ours, transformers') pipelines for a folder, built once per module."""
-    import transformers
-
-    key = (task, str(folder), tuple(sorted(kwargs.items())))
-    if key not in _PIPES:
-        _PIPES[key] = (pipeline(task, model=str(folder), **kwargs),
-                       transformers.pipeline(task, model=str(folder), **kwargs))
-    return _PIPES[key]
 
 
 def _assert_same_features(ours, theirs):
