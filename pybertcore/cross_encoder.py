@@ -51,9 +51,10 @@ from pybertcore.sentence_utils import (
     reject_unknown,
     resolve_prompt,
     save_transformer_module,
+    TRANSFORMER_MODULE,
     TransformerHolder,
     warn_truncated,
-    write_json,
+    write_folder_description,
 )
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
 from pybertcore.untrusted import describe
@@ -493,8 +494,6 @@ class CrossEncoder(TransformerHolder):
         transformers saves them, ``modules.json`` with its one Transformer, and ``max_seq_length``, the
         activation and the prompts. ``model_name``, ``create_model_card`` and ``train_datasets`` only shape
         sentence-transformers' model card, which pybertcore does not write."""
-        import pybertcore
-
         if path is None:
             return
         if inspect.isroutine(self.activation_fn) or isinstance(self.activation_fn, functools.partial):
@@ -503,10 +502,7 @@ class CrossEncoder(TransformerHolder):
                            "`torch.nn.Module` instead, e.g. `torch.nn.Identity()` instead of `lambda x: x`.",
                            self.activation_fn)
         folder = save_transformer_module(path, self, "sequence-classification", safe_serialization)
-        write_json(folder / "modules.json", [{"idx": 0, "name": "0", "path": "",
-                                               "type": "sentence_transformers.base.modules.transformer.Transformer"}])
-        write_json(folder / "config_sentence_transformers.json", {
-            "model_type": "CrossEncoder", "__version__": {"pybertcore": pybertcore.__version__},
+        write_folder_description(folder, "CrossEncoder", [TRANSFORMER_MODULE], {
             "activation_fn": _activation_name(self.activation_fn),
             "prompts": self.prompts, "default_prompt_name": self.default_prompt_name})
 

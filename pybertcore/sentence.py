@@ -67,10 +67,12 @@ from pybertcore.sentence_utils import (
     resolve_prompt,
     similarity,
     similarity_name,
+    TRANSFORMER_MODULE,
     TransformerHolder,
     texts_of,
     warn_once,
     warn_truncated,
+    write_folder_description,
     write_json,
 )
 from pybertcore.untrusted import describe, errors_name_file, load_json
@@ -656,14 +658,12 @@ class SentenceEncoder(TransformerHolder):
         and Normalize modules, ``modules.json`` and ``config_sentence_transformers.json`` (prompts, default
         prompt, similarity function, truncate_dim). No model card is written (``model_name``,
         ``create_model_card`` and ``train_datasets`` are for it); Dense weights are always safetensors."""
-        import pybertcore
-
         folder = Path(path)
         self.model.save_pretrained(folder, safe_serialization=safe_serialization)
         self.tokenizer.save_pretrained(folder)
         write_json(folder / "sentence_bert_config.json",
                     {"max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case})
-        modules = [("", "sentence_transformers.base.modules.transformer.Transformer")]
+        modules = [TRANSFORMER_MODULE]
         pooling_folder = folder / "1_Pooling"
         pooling_folder.mkdir(exist_ok=True)
         modes = self.pooling_modes
@@ -687,14 +687,11 @@ class SentenceEncoder(TransformerHolder):
         if self.normalize:
             (folder / f"{len(modules)}_Normalize").mkdir(exist_ok=True)
             modules.append((f"{len(modules)}_Normalize", "sentence_transformers.base.modules.normalize.Normalize"))
-        write_json(folder / "modules.json", [{"idx": i, "name": str(i), "path": module_path, "type": kind}
-                                              for i, (module_path, kind) in enumerate(modules)])
-        config = {"model_type": "SentenceTransformer", "__version__": {"pybertcore": pybertcore.__version__},
-                  "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
-                  "similarity_fn_name": self.similarity_fn_name}
+        settings = {"prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
+                    "similarity_fn_name": self.similarity_fn_name}
         if self.truncate_dim is not None:
-            config["truncate_dim"] = self.truncate_dim
-        write_json(folder / "config_sentence_transformers.json", config)
+            settings["truncate_dim"] = self.truncate_dim
+        write_folder_description(folder, "SentenceTransformer", modules, settings)
 
     save_pretrained = save
 

@@ -160,6 +160,22 @@ def save_transformer_module(path: Union[str, os.PathLike], owner: Any, transform
     return folder
 
 
+# The module every saved folder starts with: the transformer, at the folder's root (save_transformer_module).
+TRANSFORMER_MODULE = ("", "sentence_transformers.base.modules.transformer.Transformer")
+
+
+def write_folder_description(folder: Path, model_type: str, modules: list, settings: dict) -> None:
+    """The two files that make a folder a sentence-transformers model: ``modules.json`` listing ``modules``
+    ((path inside the folder, module type) in order, TRANSFORMER_MODULE first) and
+    ``config_sentence_transformers.json`` with ``model_type``, the version that wrote it and ``settings``."""
+    import pybertcore
+
+    write_json(folder / "modules.json", [{"idx": i, "name": str(i), "path": module_path, "type": kind}
+                                         for i, (module_path, kind) in enumerate(modules)])
+    write_json(folder / "config_sentence_transformers.json",
+               {"model_type": model_type, "__version__": {"pybertcore": pybertcore.__version__}, **settings})
+
+
 def load_transformer(auto_class: Any, folder: Path, model_kwargs: dict, config_kwargs: dict) -> Any:
     """The folder's transformer as sentence-transformers loads it: ``config_kwargs`` go to the config loader,
     which keeps the keys that are fields of the config and drops the others (transformers' rule), then the

@@ -56,9 +56,11 @@ from pybertcore.sentence_utils import (
     resolve_prompt,
     save_transformer_module,
     similarity_name,
+    TRANSFORMER_MODULE,
     TransformerHolder,
     texts_of,
     warn_truncated,
+    write_folder_description,
     write_json,
 )
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
@@ -565,8 +567,6 @@ class SparseEncoder(TransformerHolder):
         transformers saves them, then SpladePooling with this model's pooling and activation, and the
         prompts, similarity function and ``max_active_dims``. ``model_name``, ``create_model_card`` and
         ``train_datasets`` only shape sentence-transformers' model card, which pybertcore does not write."""
-        import pybertcore
-
         if path is None:
             return
         folder = save_transformer_module(path, self, "fill-mask", safe_serialization)
@@ -574,17 +574,13 @@ class SparseEncoder(TransformerHolder):
         write_json(folder / "1_SpladePooling" / "config.json", {
             "pooling_strategy": self.pooling_strategy, "activation_function": self.activation_function,
             "embedding_dimension": self.get_embedding_dimension()})
-        module = "sentence_transformers.{}"
-        write_json(folder / "modules.json", [
-            {"idx": 0, "name": "0", "path": "", "type": module.format("base.modules.transformer.Transformer")},
-            {"idx": 1, "name": "1", "path": "1_SpladePooling",
-             "type": module.format("sparse_encoder.modules.splade_pooling.SpladePooling")}])
-        config = {"model_type": "SparseEncoder", "__version__": {"pybertcore": pybertcore.__version__},
-                  "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
-                  "similarity_fn_name": self._similarity_fn_name}
+        modules = [TRANSFORMER_MODULE,
+                   ("1_SpladePooling", "sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling")]
+        settings = {"prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
+                    "similarity_fn_name": self._similarity_fn_name}
         if self.max_active_dims is not None:
-            config["max_active_dims"] = self.max_active_dims
-        write_json(folder / "config_sentence_transformers.json", config)
+            settings["max_active_dims"] = self.max_active_dims
+        write_folder_description(folder, "SparseEncoder", modules, settings)
 
     save_pretrained = save
 
