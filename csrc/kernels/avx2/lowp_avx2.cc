@@ -3,8 +3,8 @@
 // bf16: weights bf16 in vdpbf16ps' pair layout, widened exactly (shift / mask) in the fp32 GEMM's
 // micro-tile and multiplied with fp32 activations in fp32 FMAs: fp32's speed with half its weight
 // memory (AVX2 has no bf16 arithmetic). int8: vpmaddubsw + vpmaddwd on u8 activations and pair-safe
-// s8 weights, exact int32 sums, 32 multiply-adds per three instructions against eight per FMA. Bodies: ../simd/gemm_bf16.h,
-// gemm_int8.h; formats: ../quantize.h.
+// s8 weights, exact int32 sums, 32 multiply-adds per three instructions against eight per FMA.
+// Bodies: ../simd/gemm_bf16.h, gemm_int8.h; formats: ../quantize.h.
 #include "kernels/simd/vec_avx2.h"
 // (the order matters: the bodies are written in the vocabulary the lines above and below define)
 #include "kernels/simd/vec_lowp_avx2.h"

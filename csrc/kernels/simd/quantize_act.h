@@ -115,9 +115,9 @@ inline void act_outliers_by_network(const float* a, int K, int* idx, float* lo_o
 // The same outliers and range from a short list of candidates: kFound, or kNaN for a row holding a
 // NaN, or kCrowded when the list would pass kCandidates (many values tied near the top, or fewer than
 // kO non-zeros), and the caller then takes the network. θ is a lane maximum (or a lane's second largest
-// value) that kO of those reach: kO distinct values are at least θ (lanes past a short row's end read 0, and θ = 0 bounds anything),
-// so θ ≤ T and every outlier is among the values with |a| ≥ θ, the candidates; everything below θ is
-// in the range. Ranking the candidates by the scalar code's order (|a| descending, then index) picks
+// value) that kO of those reach: kO distinct values are at least θ (lanes past a short row's end read
+// 0, and θ = 0 bounds anything), so θ ≤ T and every outlier is among the values with |a| ≥ θ, the
+// candidates; everything below θ is in the range. Ranking the candidates by the scalar code's order (|a| descending, then index) picks
 // its outliers in its order: the values left out of the list are all smaller than those it keeps.
 constexpr int kCandidates = 64;
 enum class Candidates { kFound, kNaN, kCrowded };
