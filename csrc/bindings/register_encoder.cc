@@ -91,7 +91,7 @@ const int64_t* optional_ids(const py::object& obj, const char* name, py::ssize_t
 
 // Everything a forward call allocates, checked against what the process can take before any of it is.
 void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, bool hidden_states, bool attentions,
-                            bool pool) {
+                            bool pool, bool first_token_only) {
   const EncoderConfig& c = enc.config();
   const py::ssize_t B = in.B, T = in.T;
   py::ssize_t rows = 0;  // packed rows: real tokens, plus position 0 where it is masked
@@ -107,7 +107,8 @@ void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, bo
   using pbc::product_bytes;
   const uint64_t H = c.H, L = c.L, NH = c.NH, b = B, t = T;
   std::vector<std::pair<std::string, uint64_t>> parts = {
-      {"last_hidden_state", product_bytes({b, t, H, 4})},
+      {first_token_only ? "first_hidden_state" : "last_hidden_state",
+       first_token_only ? product_bytes({b, H, 4}) : product_bytes({b, t, H, 4})},
       {"pooler_output", pool ? product_bytes({b, H, 4}) : 0},
       {"hidden_states", hidden_states ? product_bytes({L + 1, b, t, H, 4}) : 0},
       {"attentions", attentions ? product_bytes({L, b, NH, t, t, 4}) : 0},
@@ -122,7 +123,7 @@ void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, bo
 
 py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py::object& attention_mask,
                          const py::object& token_type_ids, const py::object& position_ids, bool output_hidden_states,
-                         bool output_attentions, bool pooled) {
+                         bool output_attentions, bool pooled, bool first_token_only) {
   if (input_ids.ndim() != 2) {
     throw std::invalid_argument("input_ids must be 2-D (batch, tokens), got shape " + shape_str(input_ids));
   }
@@ -142,14 +143,20 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
   in.token_type_ids = optional_ids(token_type_ids, "token_type_ids", B, T, keep);
   in.position_ids = optional_ids(position_ids, "position_ids", B, T, keep);
   const bool pool = pooled && enc.has_pooler();
-  require_forward_memory(enc, in, output_hidden_states, output_attentions, pool);
+  require_forward_memory(enc, in, output_hidden_states, output_attentions, pool, first_token_only);
 
   const py::ssize_t H = c.H, L = c.L, NH = c.NH;
-  FloatArray last({B, T, H});
   py::dict result;
   pbc::ForwardOutputs out;
-  out.last_hidden_state = last.mutable_data();
-  result["last_hidden_state"] = last;
+  if (first_token_only) {
+    FloatArray first({B, H});
+    out.first_hidden_state = first.mutable_data();
+    result["first_hidden_state"] = first;
+  } else {
+    FloatArray last({B, T, H});
+    out.last_hidden_state = last.mutable_data();
+    result["last_hidden_state"] = last;
+  }
   if (pool) {
     FloatArray p({B, H});
     out.pooler_output = p.mutable_data();
@@ -252,7 +259,10 @@ void register_encoder(py::module_& m) {
       .def("forward", &encoder_forward, py::arg("input_ids"), py::arg("attention_mask") = py::none(),
            py::arg("token_type_ids") = py::none(), py::arg("position_ids") = py::none(),
            py::arg("output_hidden_states") = false, py::arg("output_attentions") = false, py::arg("pooled") = true,
-           "run the encoder; returns a dict of float32 arrays (padded positions are zero)");
+           py::arg("first_token_only") = false,
+           "run the encoder; returns a dict of float32 arrays (padded positions are zero). first_token_only: "
+           "first_hidden_state (B, H), each sequence's position 0, in place of last_hidden_state; without "
+           "hidden states or attentions the last layer then computes nothing else (same values)");
 }
 
 }  // namespace pbc_py

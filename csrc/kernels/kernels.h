@@ -121,6 +121,11 @@ struct AttentionArgs {
   // A local window (ModernBERT's sliding layers): > 0 lets a query at slot i see only the keys at slots
   // j with |j − i| ≤ window (a query with none in reach gets ctx = 0); 0 lets it see every key.
   int window = 0;
+  // > 0: each sequence's first query_rows rows (from row_begin) are its only queries; its other ctx rows
+  // are left as they were. Its keys stay all of its rows. The encoder's last layer asks for row 0 alone
+  // when only position 0 is read after it (a classification head, CLS pooling). A row's context does
+  // not depend on which other rows are queries.
+  int query_rows = 0;
   // DeBERTa's disentangled attention, or null pos_key and pos_query: the score of query slot i and key
   // slot j gains, before scaling, the content→position term q_i · pos_key[c] (when pos_key is given)
   // and the position→content term k_j · pos_query[c] (when pos_query is), both per head (columns h·HS

@@ -103,8 +103,8 @@ const float* embeddings_forward(const Pass& p, float* x, float* x_packed, const 
   return x_packed;
 }
 
-void attention_block(const Pass& p, int l, float* x_mid, float* x_mid_packed, float* probs, const float* x,
-                     const float* x_packed, const LayerWeights& lw) {
+void attention_context(const Pass& p, int l, float* probs, const float* x, const float* x_packed,
+                       const LayerWeights& lw, int query_rows) {
   const EncoderConfig& c = p.c;
   const int H = c.H, HS = c.H / c.NH;
   // pre-LN: qkv reads LN(x) (in ctx, free until attention writes it), packed on the way
@@ -148,12 +148,17 @@ void attention_block(const Pass& p, int l, float* x_mid, float* x_mid_packed, fl
   at.ld_pos = H;
   at.pos_col = p.pos_col;
   at.window = c.layer_window.empty() ? 0 : c.layer_window[l];
+  at.query_rows = query_rows;
   at.scratch = p.a.attn_scratch;
   at.scratch_floats = p.attn_scratch_per_thread;
   at.threads = p.threads;
   // A bf16 model's attention runs its products in bf16 where the level has a kernel for it (AMX tiles).
   (lw.qkv.precision == Precision::kBFloat16 ? p.k.attention_bf16 : p.k.attention)(at);
+}
 
+void attention_output(const Pass& p, float* x_mid, float* x_mid_packed, const float* x, const LayerWeights& lw) {
+  const EncoderConfig& c = p.c;
+  const int H = c.H;
   // x_mid = ctx · Woᵀ + bo + x, normalised here when post-LN
   lw.attn_out.forward(x_mid, H, p.a.ctx, H, p.N, Activation::kIdentity, x, H);
   if (!c.norm_first) {
@@ -203,13 +208,19 @@ void final_norm_forward(const Pass& p, float* x) {
   p.k.layernorm(p.w.final_norm.args(x, nullptr, x, p.N, p.c.layer_norm_eps));
 }
 
-void pooler_forward(const Pass& p, float* pooled, const float* x) {
-  const int H = p.c.H, B = static_cast<int>(p.pk.spans.size());
-  for (int b = 0; b < B; ++b) {
-    std::memcpy(p.a.first + static_cast<size_t>(b) * H, x + static_cast<size_t>(p.pk.spans[b].row_begin) * H,
-                sizeof(float) * H);
+void gather_first_rows(float* first, const float* x, const TokenPacking& pk, int C) {
+  // first may be x itself: row b moves to b from row_begin ≥ b, and rows are visited in ascending
+  // order, so no row is overwritten before it is read.
+  for (size_t b = 0; b < pk.spans.size(); ++b) {
+    const float* src = x + static_cast<size_t>(pk.spans[b].row_begin) * C;
+    float* dst = first + b * C;
+    if (src != dst) std::memmove(dst, src, sizeof(float) * C);
   }
-  p.w.pooler.forward(pooled, H, p.a.first, H, B, Activation::kTanh);
+}
+
+void pooler_forward(const Pass& p, float* pooled, const float* first) {
+  const int H = p.c.H, B = static_cast<int>(p.pk.spans.size());
+  p.w.pooler.forward(pooled, H, first, H, B, Activation::kTanh);
 }
 
 }  // namespace pbc

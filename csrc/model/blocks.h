@@ -57,12 +57,20 @@ struct Pass {
 // written, else null (an x projected after the norm comes out of a GEMM, unpacked).
 const float* embeddings_forward(const Pass& p, float* x, float* x_packed, const ForwardInputs& in);
 
-// One layer's attention, l its index (rotary table and window): post-LN x_mid = LN(attn(x) + x), with
-// x_mid_packed receiving it for the FFN's first GEMM (or null); pre-LN x_mid = attn(LN(x)) + x. x_packed is
-// x packed for qkv (post-LN, from the previous block) or null. probs (B, NH, T, T) receives the
-// attention probabilities, or is null.
-void attention_block(const Pass& p, int l, float* x_mid, float* x_mid_packed, float* probs, const float* x,
-                     const float* x_packed, const LayerWeights& lw);
+// One layer's attention, l its index (rotary table and window), in two steps. attention_context:
+// a.ctx (N, H) = attn(x), or attn(LN(x)) pre-LN, for every row, or with query_rows > 0 for each
+// sequence's first query_rows rows only (the other ctx rows are left as they were). x_packed is x packed
+// for qkv (post-LN, from the previous block) or null. probs (B, NH, T, T) receives the attention
+// probabilities, or is null. attention_output: post-LN x_mid = LN(a.ctx · Woᵀ + bo + x), with
+// x_mid_packed receiving it for the FFN's first GEMM (or null); pre-LN x_mid = a.ctx · Woᵀ + bo + x.
+void attention_context(const Pass& p, int l, float* probs, const float* x, const float* x_packed,
+                       const LayerWeights& lw, int query_rows = 0);
+void attention_output(const Pass& p, float* x_mid, float* x_mid_packed, const float* x, const LayerWeights& lw);
+inline void attention_block(const Pass& p, int l, float* x_mid, float* x_mid_packed, float* probs, const float* x,
+                            const float* x_packed, const LayerWeights& lw) {
+  attention_context(p, l, probs, x, x_packed, lw);
+  attention_output(p, x_mid, x_mid_packed, x, lw);
+}
 
 // One layer's FFN: post-LN x = LN(ffn(x_mid) + x_mid), with x_packed receiving it for the next layer's
 // qkv (or null); pre-LN x = ffn(LN(x_mid)) + x_mid. ffn is act(·Wiᵀ + bi)·Woᵀ + bo, or gated
@@ -73,7 +81,11 @@ void ffn_block(const Pass& p, float* x, float* x_packed, const float* x_mid, con
 // x = final_norm(x), in place (pre-LN families).
 void final_norm_forward(const Pass& p, float* x);
 
-// pooled (B, H) = tanh(x[first row of each sequence] · Wpᵀ + bp), gathered through a.first.
-void pooler_forward(const Pass& p, float* pooled, const float* x);
+// first (B, C) = each sequence's first packed row of x (N, C), its position 0; first may be x itself
+// (the rows then move up in place).
+void gather_first_rows(float* first, const float* x, const TokenPacking& pk, int C);
+
+// pooled (B, H) = tanh(first · Wpᵀ + bp), first (B, H) each sequence's position 0 (gather_first_rows).
+void pooler_forward(const Pass& p, float* pooled, const float* first);
 
 }  // namespace pbc

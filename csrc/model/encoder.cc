@@ -292,6 +292,7 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     go.pooler_output = out.pooler_output ? out.pooler_output + b * H : nullptr;
     go.hidden_states = out.hidden_states ? out.hidden_states + b * T * H : nullptr;
     go.attentions = out.attentions ? out.attentions + b * NH * T * T : nullptr;
+    go.first_hidden_state = out.first_hidden_state ? out.first_hidden_state + b * H : nullptr;
     const TokenPacking part = groups.size() > 1 ? slice_packing(whole, g.begin, g.end) : TokenPacking();
     pass(gi, go, groups.size() > 1 ? part : whole, strides, ws.data(), lease.threads(), rel.col, rel.span);
   }
@@ -309,10 +310,26 @@ void Encoder::pass(const ForwardInputs& in, const ForwardOutputs& out, const Tok
   const float* x_packed = embeddings_forward(p, a.x, L > 0 ? handover_to(layer(0).qkv, a.packed) : nullptr, in);
   if (out.hidden_states) scatter_rows(out.hidden_states, a.x, pk, B, T, H);
 
+  // When nothing but position 0 is read after the last layer (a classification head, CLS pooling), that
+  // layer's attention computes the B position-0 queries alone, and its output projection and FFN run on
+  // those B rows instead of N (MiniLM-L6 on pairs of 50 tokens: about 14% of the work). Each row's
+  // arithmetic is the same as in the full layer, so are its bits.
+  const bool first_only = L > 0 && !out.last_hidden_state && !out.hidden_states && !out.attentions;
   for (int l = 0; l < L && !cancel_requested(); ++l) {
     const LayerWeights& lw = layer(l);
-    float* probs = out.attentions ? out.attentions + l * strides.layer_probs : nullptr;
     float* x_mid_packed = handover_to(lw.ffn_in, a.packed);
+    if (first_only && l + 1 == L) {
+      attention_context(p, l, nullptr, a.x, x_packed, lw, /*query_rows=*/1);
+      gather_first_rows(a.ctx, a.ctx, pk, H);  // in place: rows 0 .. B − 1 of ctx and x
+      gather_first_rows(a.x, a.x, pk, H);
+      Pass first = p;
+      first.N = B;
+      attention_output(first, a.x_mid, x_mid_packed, a.x, lw);
+      ffn_block(first, a.x, nullptr, a.x_mid, x_mid_packed, lw);
+      if (!weights_.final_norm.empty()) final_norm_forward(first, a.x);
+      break;
+    }
+    float* probs = out.attentions ? out.attentions + l * strides.layer_probs : nullptr;
     attention_block(p, l, a.x_mid, x_mid_packed, probs, a.x, x_packed, lw);
     float* next_packed = l + 1 < L ? handover_to(layer(l + 1).qkv, a.packed) : nullptr;
     ffn_block(p, a.x, next_packed, a.x_mid, x_mid_packed, lw);
@@ -324,7 +341,17 @@ void Encoder::pass(const ForwardInputs& in, const ForwardOutputs& out, const Tok
   if (L == 0 && !weights_.final_norm.empty()) final_norm_forward(p, a.x);
 
   if (out.last_hidden_state) scatter_rows(out.last_hidden_state, a.x, pk, B, T, H);
-  if (out.pooler_output) pooler_forward(p, out.pooler_output, a.x);
+  // position 0 of each sequence, (B, H): rows 0 .. B − 1 of x after a first-only pass
+  const float* first = a.x;
+  if (!first_only && (out.first_hidden_state || out.pooler_output)) {
+    float* rows = out.first_hidden_state ? out.first_hidden_state : a.first;
+    gather_first_rows(rows, a.x, pk, H);
+    first = rows;
+  }
+  if (first_only && out.first_hidden_state) {
+    std::memcpy(out.first_hidden_state, a.x, sizeof(float) * static_cast<size_t>(B) * H);
+  }
+  if (out.pooler_output) pooler_forward(p, out.pooler_output, first);
 }
 
 }  // namespace pbc

@@ -22,6 +22,9 @@ struct ForwardOutputs {
   float* pooler_output = nullptr;      // (B, H); needs a pooler
   float* hidden_states = nullptr;      // (L + 1, B, T, H): the embeddings' output, then each layer's
   float* attentions = nullptr;         // (L, B, NH, T, T)
+  // (B, H): each sequence's position 0 after the last layer (last_hidden_state[:, 0]). Asked for without
+  // last_hidden_state, hidden_states and attentions, the last layer computes nothing else.
+  float* first_hidden_state = nullptr;
 };
 
 }  // namespace pbc

@@ -264,6 +264,8 @@ class EncoderForTask(EncoderPreTrainedModel):
         kind = self._head_input()
         if kind == "pooled":
             return self._run_head(out["pooler_output"])
+        if "first_hidden_state" in out:  # position 0 alone, which _encode gives only where the head reads it
+            return self._run_head(out["first_hidden_state"])
         hidden = out["last_hidden_state"]  # (B, T, H)
         if kind == "first":
             return self._run_head(hidden[:, 0])
@@ -300,8 +302,10 @@ class EncoderForTask(EncoderPreTrainedModel):
             output_attentions, output_hidden_states, return_dict
         )
         inputs, shape = self._task_inputs(inputs)
+        kind = self._head_input()
+        reads_only = "position0" if kind in ("pooled", "first") else "first_real" if kind == "first_real" else None
         out, mask = self._encode(**inputs, output_attentions=output_attentions,
-                                 output_hidden_states=output_hidden_states)
+                                 output_hidden_states=output_hidden_states, reads_only=reads_only)
         result = self._task_output(self._head_logits(out, mask), out, shape, **targets)
         return result if return_dict else result.to_tuple()
 

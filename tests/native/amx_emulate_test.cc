@@ -231,8 +231,9 @@ __attribute__((target("amx-tile,amx-bf16,amx-int8"))) static void check_emulatio
 // attention_bf16 (amx/attention_amx.cc) against the scalar level's fp32 attention: sequences of `lengths`
 // tokens packed one after another, NH heads of HS, random q, k, v. bf16 products: within bf16's rounding
 // (relative error of the whole context ≤ 1e-2; measured ~3e-3); every thread's tiles released.
+// query_rows > 0: each sequence's first query_rows rows alone (the other ctx rows must stay as they were).
 static void test_attention_bf16(const Kernels& ref, const Kernels& amx, std::vector<int> lengths, int NH, int HS,
-                                int window) {
+                                int window, int query_rows = 0) {
   std::mt19937 rng(static_cast<unsigned>(NH * 131 + HS + window));
   const int H = NH * HS;
   std::vector<SequenceSpan> seqs;
@@ -266,6 +267,7 @@ static void test_attention_bf16(const Kernels& ref, const Kernels& amx, std::vec
     a.scale = 1.0f / sqrtf(static_cast<float>(HS));
     a.rel_span = T;
     a.window = window;
+    a.query_rows = query_rows;
     a.threads = 2;
     a.scratch_floats = k.attention_scratch_floats(T, HS, 0);
     std::vector<float> scratch(a.scratch_floats * a.threads);
@@ -279,9 +281,15 @@ static void test_attention_bf16(const Kernels& ref, const Kernels& amx, std::vec
   }
   const double rel = sqrt(num / (den > 0 ? den : 1));
   char what[128];
-  snprintf(what, sizeof(what), "attention_bf16 %zu sequences (longest %d), %d heads of %d, window %d", lengths.size(),
-           T, NH, HS, window);
-  check(rel <= 1e-2 && rel == rel, what, rel);
+  bool untouched = true;  // rows past each sequence's first query_rows: as filled
+  for (const SequenceSpan& sp : seqs) {
+    for (int r = sp.row_begin + query_rows; query_rows > 0 && r < sp.row_end; ++r) {
+      for (int c = 0; c < H; ++c) untouched = untouched && out[1][static_cast<size_t>(r) * H + c] == -7.0f;
+    }
+  }
+  snprintf(what, sizeof(what), "attention_bf16 %zu sequences (longest %d), %d heads of %d, window %d, query_rows %d",
+           lengths.size(), T, NH, HS, window, query_rows);
+  check(rel <= 1e-2 && rel == rel && untouched, what, rel);
 }
 
 int main() {
@@ -319,6 +327,8 @@ int main() {
   test_attention_bf16(ref, amx, {1, 37, 70}, 3, 64, 0);
   test_attention_bf16(ref, amx, {130, 5}, 2, 40, 0);
   test_attention_bf16(ref, amx, {90}, 2, 24, 11);
+  test_attention_bf16(ref, amx, {1, 37, 70}, 3, 64, 0, 1);
+  test_attention_bf16(ref, amx, {90}, 2, 24, 11, 33);
 #ifdef PBC_AMX_HW_CHECK
   const CpuFeatures& f = cpu_features();  // (asks Linux for the tile data permission)
   if (f.amx_tile && f.amx_bf16 && f.amx_int8 && f.os_amx && f.amx_permitted) {

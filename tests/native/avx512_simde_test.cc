@@ -145,9 +145,10 @@ static void test_packed_chain(const Kernels& k, int M, int K, int N1, int N2) {
 }
 
 // lengths[i] real tokens, query_only[i]: an extra first row that is a query only. R > 0 adds DeBERTa's
-// disentangled terms: both (R, H) position tables, read through a nondecreasing clamped map.
+// disentangled terms: both (R, H) position tables, read through a nondecreasing clamped map. query_rows > 0
+// computes each sequence's first query_rows rows alone (every other ctx row must stay as it was).
 static void test_attention(const Kernels& ref, const Kernels& k, std::vector<int> lengths, std::vector<int> query_only,
-                           int NH, int HS, int T, int R = 0) {
+                           int NH, int HS, int T, int R = 0, int query_rows = 0) {
   std::vector<SequenceSpan> spans;
   std::vector<int> slot;
   int row = 0;
@@ -186,6 +187,7 @@ static void test_attention(const Kernels& ref, const Kernels& k, std::vector<int
     a.ctx = ctx[i].data(); a.ld_ctx = H; a.probs = probs[i].data(); a.slot = slot.data(); a.qkv = qkv.data();
     a.ld_qkv = 3 * H; a.seqs = spans.data(); a.B = B; a.NH = NH; a.HS = HS; a.T = T; a.scale = 1.0f / sqrtf(HS);
     a.threads = lease.threads();
+    a.query_rows = query_rows;
     if (R > 0) {
       a.pos_key = pos_key.data(); a.pos_query = pos_query.data(); a.ld_pos = H; a.pos_col = pos_col.data();
       a.rel_span = T; a.scale = 1.0f / sqrtf(3.0f * HS);
@@ -198,7 +200,7 @@ static void test_attention(const Kernels& ref, const Kernels& k, std::vector<int
   for (size_t i = 0; i < ctx[0].size(); ++i) worst = fmax(worst, fabs(ctx[0][i] - ctx[1][i]));
   for (size_t i = 0; i < probs[0].size(); ++i) worst = fmax(worst, fabs(probs[0][i] - probs[1][i]));
   char what[96];
-  snprintf(what, sizeof(what), "attention B=%d NH=%d HS=%d T=%d R=%d", B, NH, HS, T, R);
+  snprintf(what, sizeof(what), "attention B=%d NH=%d HS=%d T=%d R=%d query_rows=%d", B, NH, HS, T, R, query_rows);
   check(worst <= (R > 0 ? 2e-5 : 2e-6), what, worst);
 }
 
@@ -307,10 +309,13 @@ int main() {
   test_attention(ref, k, {33, 1, 17}, {0, 0, 1}, 2, 16, 40);
   test_attention(ref, k, {70}, {0}, 4, 24, 70);
   test_attention(ref, k, {513}, {0}, 2, 64, 513);
+  test_attention(ref, k, {33, 1, 17}, {0, 0, 1}, 2, 16, 40, 0, 1);
+  test_attention(ref, k, {70, 2}, {1, 0}, 3, 24, 71, 0, 40);
   test_attention(ref, k, {40, 511}, {1, 1}, 2, 32, 513);
   test_attention(ref, k, {3, 0, 5}, {0, 1, 1}, 3, 9, 7, 6);
   test_attention(ref, k, {33, 1, 17}, {0, 0, 1}, 2, 16, 40, 64);
   test_attention(ref, k, {300}, {1}, 2, 64, 301, 512);
+  test_attention(ref, k, {33, 1, 17}, {0, 0, 1}, 2, 16, 40, 64, 1);
   // Low precision: the AVX-512 level's own (widening bf16, vpmaddubsw int8), then AVX512-BF16's and
   // AVX512-VNNI's, which dispatch.cc installs only when CPUID reports them.
   Kernels ref_lowp = ref, k_lowp = k;

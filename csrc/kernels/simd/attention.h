@@ -162,8 +162,10 @@ template <class Products>
 void attention_unit(const AttentionArgs& a, int s, int h, int qb_begin, int qb_end, float* scratch) {
   const SequenceSpan sp = a.seqs[s];
   const int HS = a.HS, ld = a.ld_qkv;
+  const int queries_end = a.query_rows > 0 && sp.row_end - sp.row_begin > a.query_rows ? sp.row_begin + a.query_rows
+                                                                                       : sp.row_end;
   const int row0 = sp.row_begin + qb_begin * kQB;
-  const int row1 = sp.row_begin + qb_end * kQB < sp.row_end ? sp.row_begin + qb_end * kQB : sp.row_end;
+  const int row1 = sp.row_begin + qb_end * kQB < queries_end ? sp.row_begin + qb_end * kQB : queries_end;
   if (row0 >= row1) return;
   const int nk = sp.row_end - sp.key_begin;
   if (nk == 0) {
@@ -332,7 +334,8 @@ void attention_task(void* ctx, long u, int worker) {
 
 // Every unit of the call through `task` (attention_task<Fp32Products>, or another level's).
 void parallel_attention(const AttentionArgs& a, void (*task)(void*, long, int)) {
-  const int qblocks = (a.T + kQB - 1) / kQB;
+  const int queries = a.query_rows > 0 && a.query_rows < a.T ? a.query_rows : a.T;
+  const int qblocks = (queries + kQB - 1) / kQB;
   const int threads = a.threads > 0 ? a.threads : 1;
   // Whole (sequence, head) units gather K and V once; split the query rows only when there are too
   // few units for the threads.
