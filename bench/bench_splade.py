@@ -4,7 +4,8 @@ bf16), in one run: a base-sized masked-LM at batch 64 × 256 tokens, peak memory
     PYTHONPATH=. python bench/bench_splade.py             # full run: bert-base sizes, V 30522, 64 × 256 tokens
     PYTHONPATH=. python bench/bench_splade.py --quick     # a smoke test (a tiny model, 4 × 32 tokens)
     options: --threads N (default: pybertcore's default)  --batch 64  --tokens 256  --repeats R
-             --engines pybertcore,st[,st-bf16,pybertcore-bf16]  --workdir DIR (the checkpoint, made once, reused)
+             --engines pybertcore,st[,st-bf16,pybertcore-bf16,pybertcore-int8]  --workdir DIR (the checkpoint, made once,
+             reused)
 
 Model: transformers' BertForMaskedLM(BertConfig()) (bert-base: 12 layers, H 768, V 30522) with random
 weights, saved once with the MiniLM tokenizer, loaded by both libraries as a plain masked-LM folder (SPLADE
@@ -18,8 +19,9 @@ times --repeats calls of ``encode(texts, batch_size=batch)``. Reported: texts/s 
 peak resident set during the calls (VmHWM), and the peak over the loaded model's resident set (what the
 calls themselves took: the (64, 256, 30522) float32 logits alone are 2 GiB); ratios against
 sentence-transformers fp32. Where clear_refs is not writable the peak includes the load (said in the
-table). The vectors of the two fp32 engines are compared (max abs difference). The machine may be shared:
-compare ratios from one run.
+table). The vectors of the two fp32 engines are compared (max abs difference), and each of our low-precision
+engines' against our fp32 ones (the smallest cosine over the texts, and how many of each text's 32 largest
+terms it shares). The machine may be shared: compare ratios from one run.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-ENGINES = ("pybertcore", "st", "st-bf16", "pybertcore-bf16")
+ENGINES = ("pybertcore", "st", "st-bf16", "pybertcore-bf16", "pybertcore-int8")
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 
 
@@ -87,7 +89,8 @@ def worker(engine: str, folder: str, threads: int, repeats: int, batch: int, tok
         import pybertcore
 
         pybertcore.set_num_threads(threads)
-        model = pybertcore.SparseEncoder(folder, dtype="bfloat16" if engine.endswith("bf16") else "float32")
+        dtype = {"bf16": "bfloat16", "int8": "int8"}.get(engine.rsplit("-", 1)[-1], "float32")
+        model = pybertcore.SparseEncoder(folder, dtype=dtype)
         dense = lambda e: e.toarray()  # noqa: E731
     else:
         import torch
@@ -182,6 +185,14 @@ def main() -> None:
         a, b = vectors["pybertcore"], vectors["st"]
         print(f"\nfp32 vectors: max abs difference {np.abs(a - b).max():.2e}; non-zero sets differ at "
               f"{int(((a != 0) != (b != 0)).sum())} of {a.size} entries")
+    for engine in ("pybertcore-bf16", "pybertcore-int8"):
+        if engine in vectors and "pybertcore" in vectors:
+            a, b = vectors["pybertcore"], vectors[engine]
+            cosine = (a * b).sum(axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-30)
+            top_a, top_b = np.argsort(-a, axis=1)[:, :32], np.argsort(-b, axis=1)[:, :32]
+            shared = [len(set(x) & set(y)) for x, y in zip(top_a.tolist(), top_b.tolist())]
+            print(f"{engine} vs our fp32: min cosine {cosine.min():.5f}; of each text's 32 largest terms, "
+                  f"{min(shared)} to {max(shared)} shared (mean {np.mean(shared):.1f})")
 
 
 if __name__ == "__main__":
