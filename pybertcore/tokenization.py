@@ -1339,18 +1339,21 @@ def _flag_or_none(kwargs: dict, name: str) -> Optional[bool]:
     return value
 
 
-def _build_wordpiece(tokenizer_json: dict, kwargs: dict, settings: dict, mpnet: bool = False) -> Any:
+def _build_wordpiece(parsed: Any, kwargs: dict, settings: dict, mpnet: bool = False) -> Any:
     """transformers' ``BertTokenizer.__init__`` (or ``MPNetTokenizer``'s: <s>/</s> and RobertaProcessing, special
-    tokens that do not strip, a mask that takes the space before it) on tokenizer.json's vocabulary."""
+    tokens that do not strip, a mask that takes the space before it) on tokenizer.json's vocabulary: the model of
+    ``parsed`` (the file as tokenizers reads it), set as transformers' ``WordPiece(vocab, unk_token=...)`` would
+    be, rather than rebuilt from the vocabulary's Python dict (a transient second copy: 4 MiB for BERT's)."""
     from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
-    from tokenizers.models import WordPiece
 
     do_lower_case = spm._flag(kwargs, "do_lower_case", True)
     tokenize_chinese_chars = spm._flag(kwargs, "tokenize_chinese_chars", True)
     strip_accents = _flag_or_none(kwargs, "strip_accents")
     named = settings["named"]
-    vocab = tokenizer_json["model"].get("vocab")
-    tokenizer = Tokenizer(WordPiece(vocab, unk_token=spm._content(named["unk_token"])))
+    model = parsed.model
+    model.unk_token = spm._content(named["unk_token"])
+    model.continuing_subword_prefix, model.max_input_chars_per_word = "##", 100  # WordPiece()'s defaults
+    tokenizer = Tokenizer(model)
     tokenizer.normalizer = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=tokenize_chinese_chars, strip_accents=strip_accents,
         lowercase=do_lower_case,
@@ -1402,7 +1405,7 @@ def _build_unigram(class_name: str) -> Any:
     """The build of a SentencePiece (Unigram) class from tokenizer.json: pybertcore.tokenization_spm's, on the
     file's vocabulary and charsmap. DebertaV2Tokenizer takes its unk_id argument (1 unless the config says)."""
 
-    def build(tokenizer_json: dict, kwargs: dict, settings: dict, path: Path) -> Any:
+    def build(tokenizer_json: dict, kwargs: dict, settings: dict, path: Path, parsed: Any) -> Any:
         if class_name == "XLMRobertaTokenizer":
             return spm.build_xlm_roberta(spm.model_from_tokenizer_json(tokenizer_json, path), kwargs, settings)
         unk_id = kwargs.get("unk_id", 1) if class_name == "DebertaV2Tokenizer" else None
@@ -1418,10 +1421,10 @@ _ROBERTA_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",
 _JSON_RECIPES: dict[str, tuple[str, dict, Any]] = {
     "BertTokenizer": ("WordPiece", {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
                                     "cls_token": "[CLS]", "mask_token": "[MASK]"},
-                      lambda j, k, s, p: _build_wordpiece(j, k, s)),
+                      lambda j, k, s, p, parsed: _build_wordpiece(parsed, k, s)),
     "MPNetTokenizer": ("WordPiece", {**_ROBERTA_TOKENS, "unk_token": "[UNK]"},
-                       lambda j, k, s, p: _build_wordpiece(j, k, s, mpnet=True)),
-    "RobertaTokenizer": ("BPE", _ROBERTA_TOKENS, lambda j, k, s, p: _build_byte_level_bpe(j, k, s)),
+                       lambda j, k, s, p, parsed: _build_wordpiece(parsed, k, s, mpnet=True)),
+    "RobertaTokenizer": ("BPE", _ROBERTA_TOKENS, lambda j, k, s, p, parsed: _build_byte_level_bpe(j, k, s)),
     "XLMRobertaTokenizer": ("Unigram", _ROBERTA_TOKENS, _build_unigram("XLMRobertaTokenizer")),
 }
 for _name in ("DebertaV2Tokenizer", "AlbertTokenizer"):
@@ -1450,13 +1453,13 @@ def _rebuild_from_json(class_name: Optional[str], tokenizer_json: dict, folder: 
         return None
     model_type, defaults, build = recipe
     path = folder / TOKENIZER_FILE
-    parsed = Tokenizer.from_str(json.dumps(tokenizer_json))  # checks the file (errors name it) and its model type
+    parsed = Tokenizer.from_file(str(path))  # checks the file (errors name it) and its model type
     if type(parsed.model).__name__ != model_type:
         return None
     settings = spm.special_token_settings(folder, config, special_map, kwargs, tokenizer_json.get("added_tokens"))
     for name, default in defaults.items():
         settings["named"].setdefault(name, default)
-    tokenizer = build(tokenizer_json, init_kwargs, settings, path)
+    tokenizer = build(tokenizer_json, init_kwargs, settings, path, parsed)
     if parsed.truncation:  # kept, as transformers keeps them, for save_pretrained (calls set their own)
         tokenizer.enable_truncation(**parsed.truncation)
     if parsed.padding:
