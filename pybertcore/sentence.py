@@ -553,17 +553,20 @@ class SentenceEncoder(TransformerHolder):
 
         tokens_out: list = [None] * len(texts)
         out = np.empty((len(texts), dim), dtype=np.float32)
-        # CLS pooling alone reads one state per text: the core's last layer then computes nothing else.
-        first_only = output_value == "sentence_embedding" and self.pooling_modes == ("cls",) and not skip
+        # CLS or mean pooling alone: the core gives the pooled states (for CLS its last layer computes nothing
+        # else), never the padded (B, T, H) ones.
+        reads_only = None
+        if output_value == "sentence_embedding" and not skip:
+            reads_only = {("cls",): "first_real", ("mean",): "mean"}.get(self.pooling_modes)
         if show_progress_bar is None:
             show_progress_bar = len(texts) > 8 * batch_size and stderr_is_terminal()
         bar = progress_bar(len(texts), show_progress_bar, "Encoding")
         try:
             for idx in length_sorted_batches([len(ids) for ids in ids_list], batch_size):
                 ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
-                if first_only:
+                if reads_only:
                     states, _ = self.model._encode(ids, mask, types, None, None, None, False, False,
-                                                   reads_only="first_real")
+                                                   reads_only=reads_only)
                     hidden = states.get("last_hidden_state")
                 else:
                     hidden = self.model(ids, attention_mask=mask, token_type_ids=types).last_hidden_state
@@ -576,7 +579,7 @@ class SentenceEncoder(TransformerHolder):
                         pool_mask = mask.copy()
                         pool_mask[:, :skip] = 0
                     if hidden is None:
-                        vectors = states["first_hidden_state"]
+                        vectors = states.get("mean_pooled", states.get("first_hidden_state"))
                     else:
                         vectors = pool_tokens(hidden, pool_mask, self.pooling_modes)
                     for layer in self.dense:

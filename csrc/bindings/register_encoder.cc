@@ -91,7 +91,7 @@ const int64_t* optional_ids(const py::object& obj, const char* name, py::ssize_t
 
 // Everything a forward call allocates, checked against what the process can take before any of it is.
 void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, bool hidden_states, bool attentions,
-                            bool pool, bool first_token_only) {
+                            bool pool, bool states_kept) {
   const EncoderConfig& c = enc.config();
   const py::ssize_t B = in.B, T = in.T;
   py::ssize_t rows = 0;  // packed rows: real tokens, plus position 0 where it is masked
@@ -107,8 +107,8 @@ void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, bo
   using pbc::product_bytes;
   const uint64_t H = c.H, L = c.L, NH = c.NH, b = B, t = T;
   std::vector<std::pair<std::string, uint64_t>> parts = {
-      {first_token_only ? "first_hidden_state" : "last_hidden_state",
-       first_token_only ? product_bytes({b, H, 4}) : product_bytes({b, t, H, 4})},
+      {"last_hidden_state", states_kept ? product_bytes({b, t, H, 4}) : 0},
+      {"first_hidden_state or mean_pooled", states_kept ? 0 : product_bytes({b, H, 4})},
       {"pooler_output", pool ? product_bytes({b, H, 4}) : 0},
       {"hidden_states", hidden_states ? product_bytes({L + 1, b, t, H, 4}) : 0},
       {"attentions", attentions ? product_bytes({L, b, NH, t, t, 4}) : 0},
@@ -123,7 +123,10 @@ void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, bo
 
 py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py::object& attention_mask,
                          const py::object& token_type_ids, const py::object& position_ids, bool output_hidden_states,
-                         bool output_attentions, bool pooled, bool first_token_only) {
+                         bool output_attentions, bool pooled, bool first_token_only, bool mean_pooled_only) {
+  if (first_token_only && mean_pooled_only) {
+    throw std::invalid_argument("first_token_only and mean_pooled_only exclude each other");
+  }
   if (input_ids.ndim() != 2) {
     throw std::invalid_argument("input_ids must be 2-D (batch, tokens), got shape " + shape_str(input_ids));
   }
@@ -143,7 +146,8 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
   in.token_type_ids = optional_ids(token_type_ids, "token_type_ids", B, T, keep);
   in.position_ids = optional_ids(position_ids, "position_ids", B, T, keep);
   const bool pool = pooled && enc.has_pooler();
-  require_forward_memory(enc, in, output_hidden_states, output_attentions, pool, first_token_only);
+  require_forward_memory(enc, in, output_hidden_states, output_attentions, pool,
+                         !first_token_only && !mean_pooled_only);
 
   const py::ssize_t H = c.H, L = c.L, NH = c.NH;
   py::dict result;
@@ -152,6 +156,10 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
     FloatArray first({B, H});
     out.first_hidden_state = first.mutable_data();
     result["first_hidden_state"] = first;
+  } else if (mean_pooled_only) {
+    FloatArray mean({B, H});
+    out.mean_pooled = mean.mutable_data();
+    result["mean_pooled"] = mean;
   } else {
     FloatArray last({B, T, H});
     out.last_hidden_state = last.mutable_data();
@@ -259,10 +267,12 @@ void register_encoder(py::module_& m) {
       .def("forward", &encoder_forward, py::arg("input_ids"), py::arg("attention_mask") = py::none(),
            py::arg("token_type_ids") = py::none(), py::arg("position_ids") = py::none(),
            py::arg("output_hidden_states") = false, py::arg("output_attentions") = false, py::arg("pooled") = true,
-           py::arg("first_token_only") = false,
+           py::arg("first_token_only") = false, py::arg("mean_pooled_only") = false,
            "run the encoder; returns a dict of float32 arrays (padded positions are zero). first_token_only: "
            "first_hidden_state (B, H), each sequence's position 0, in place of last_hidden_state; without "
-           "hidden states or attentions the last layer then computes nothing else (same values)");
+           "hidden states or attentions the last layer then computes nothing else (same values). "
+           "mean_pooled_only: mean_pooled (B, H), the mean of each sequence's real tokens, in place of "
+           "last_hidden_state (the padded states are never made)");
 }
 
 }  // namespace pbc_py

@@ -218,6 +218,38 @@ void gather_first_rows(float* first, const float* x, const TokenPacking& pk, int
   }
 }
 
+namespace {
+
+struct MeanRows {
+  float* mean;
+  const float* x;
+  const SequenceSpan* spans;
+  int C;
+};
+
+void mean_rows_of(void* ctx, long b, int /*worker*/) {
+  const MeanRows& m = *static_cast<const MeanRows*>(ctx);
+  const SequenceSpan sp = m.spans[b];
+  float* out = m.mean + static_cast<size_t>(b) * m.C;
+  const int n = sp.row_end - sp.key_begin;
+  for (int c0 = 0; c0 < m.C; c0 += 64) {  // 64 double sums at a time stay in registers and L1
+    const int width = m.C - c0 < 64 ? m.C - c0 : 64;
+    double sum[64] = {};
+    for (int r = sp.key_begin; r < sp.row_end; ++r) {
+      const float* row = m.x + static_cast<size_t>(r) * m.C + c0;
+      for (int c = 0; c < width; ++c) sum[c] += row[c];
+    }
+    for (int c = 0; c < width; ++c) out[c0 + c] = n > 0 ? static_cast<float>(sum[c] / n) : 0.0f;
+  }
+}
+
+}  // namespace
+
+void mean_real_rows(float* mean, const float* x, const TokenPacking& pk, int C) {
+  MeanRows job{mean, x, pk.spans.data(), C};
+  parallel_for(static_cast<long>(pk.spans.size()), mean_rows_of, &job);
+}
+
 void pooler_forward(const Pass& p, float* pooled, const float* first) {
   const int H = p.c.H, B = static_cast<int>(p.pk.spans.size());
   p.w.pooler.forward(pooled, H, first, H, B, Activation::kTanh);

@@ -85,6 +85,11 @@ void final_norm_forward(const Pass& p, float* x);
 // (the rows then move up in place).
 void gather_first_rows(float* first, const float* x, const TokenPacking& pk, int C);
 
+// mean (B, C) = the mean of each sequence's real rows of x (N, C), [key_begin, row_end) (a masked position 0
+// is a query row only), summed in double in row order; zeros for a sequence without real tokens. What
+// sentence-transformers' mean pooling reads, without the padded (B, T, C) states.
+void mean_real_rows(float* mean, const float* x, const TokenPacking& pk, int C);
+
 // pooled (B, H) = tanh(first · Wpᵀ + bp), first (B, H) each sequence's position 0 (gather_first_rows).
 void pooler_forward(const Pass& p, float* pooled, const float* first);
 

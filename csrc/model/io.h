@@ -25,6 +25,9 @@ struct ForwardOutputs {
   // (B, H): each sequence's position 0 after the last layer (last_hidden_state[:, 0]). Asked for without
   // last_hidden_state, hidden_states and attentions, the last layer computes nothing else.
   float* first_hidden_state = nullptr;
+  // (B, H): the mean of each sequence's real tokens (attention_mask 1) of the last hidden state, zeros
+  // where it has none: sentence-transformers' mean pooling, computed on the packed rows.
+  float* mean_pooled = nullptr;
 };
 
 }  // namespace pbc

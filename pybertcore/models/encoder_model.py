@@ -620,10 +620,11 @@ class EncoderPreTrainedModel(PreTrainedModel):
         """Runs the core; returns its outputs (hidden_states/attentions as tuples) and the (B, T) mask.
 
         ``reads_only``: what the caller reads of the last hidden state, when not all of it: ``"position0"``
-        (a pooler, ``[:, 0]``) or ``"first_real"`` (each sequence's first real token). When that is position
-        0 of every sequence and no hidden states or attentions are asked for, the outputs hold
-        ``first_hidden_state`` (B, H) in place of ``last_hidden_state`` and the core's last layer computes
-        nothing else (the same values: csrc/model/encoder.cc)."""
+        (a pooler, ``[:, 0]``), ``"first_real"`` (each sequence's first real token) or ``"mean"`` (the mean
+        of each sequence's real tokens). Unless hidden states or attentions are asked for, the outputs then
+        hold ``mean_pooled`` (B, H), or, where the token read is position 0 of every sequence,
+        ``first_hidden_state`` (B, H), in place of ``last_hidden_state``: the core makes no padded states, and
+        for position 0 its last layer computes nothing else (the same values: csrc/model/encoder.cc)."""
         if head_mask is not None:
             raise NotImplementedError("head_mask is not supported by pybertcore")
         if inputs_embeds is not None:
@@ -633,11 +634,12 @@ class EncoderPreTrainedModel(PreTrainedModel):
             types = None
         if positions is None and self.layout.position_ids is not None:
             positions = self.layout.position_ids(ids, self.dims)
-        if reads_only not in (None, "position0", "first_real"):
-            raise ValueError(f"reads_only: expected None, 'position0' or 'first_real', got {reads_only!r}")
-        first_token_only = (
-            reads_only is not None and not output_hidden_states and not output_attentions
-            and (reads_only == "position0" or mask is None or bool(mask[:, 0].all()))
+        if reads_only not in (None, "position0", "first_real", "mean"):
+            raise ValueError(f"reads_only: expected None, 'position0', 'first_real' or 'mean', got {reads_only!r}")
+        partial = reads_only is not None and not output_hidden_states and not output_attentions
+        mean_pooled_only = partial and reads_only == "mean"
+        first_token_only = partial and (
+            reads_only == "position0" or (reads_only == "first_real" and (mask is None or bool(mask[:, 0].all())))
         )
         out = self._encoder.forward(
             ids, mask, types, positions,
@@ -645,6 +647,7 @@ class EncoderPreTrainedModel(PreTrainedModel):
             output_attentions=output_attentions,
             pooled=self._with_pooler,
             first_token_only=first_token_only,
+            mean_pooled_only=mean_pooled_only,
         )
         out["hidden_states"] = tuple(out["hidden_states"]) if output_hidden_states else None
         out["attentions"] = tuple(out["attentions"]) if output_attentions else None

@@ -1,9 +1,14 @@
-"""Position 0 alone: when a caller reads nothing of the last layer but each sequence's position 0 (a
+"""Pooled states from the core, never the padded (B, T, H) ones.
+
+Position 0 alone: when a caller reads nothing of the last layer but each sequence's position 0 (a
 sequence-classification or multiple-choice head, a pooler, CLS pooling), that layer computes only those
 rows (csrc/model/encoder.cc). The values must be those of the full pass, bit for bit: on every family,
 kernel level and precision, over ragged and left-padded batches and calls longer than one pass of the
 core. transformers' own numbers for these heads are checked by test_heads.py and test_families.py,
 which now run through this path.
+
+The mean over real tokens (sentence-transformers' mean pooling) is summed on the packed rows in double:
+within 1e-6 of numpy's float32 mean of the padded states.
 """
 
 from __future__ import annotations
@@ -137,3 +142,28 @@ def test_sentence_encoder_cls_pooling(minilm_dir, tmp_path):
                            token_type_ids=enc["token_type_ids"]).last_hidden_state[:, 0]
     expected = states / np.linalg.norm(states, axis=1, keepdims=True)  # the folder's Normalize module
     np.testing.assert_allclose(ours, expected, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+@pytest.mark.parametrize("family", ["bert", "distilbert", "mpnet", "modernbert", "deberta-v2"])
+def test_mean_pooled_is_the_mean_of_real_tokens(tmp_path, isa, family, dtype):
+    from pybertcore.sentence import pool_tokens
+
+    make_transformers_model(family, "Model", tmp_path)
+    model = pybertcore.AutoModel.from_pretrained(tmp_path, dtype=dtype)
+    inputs = _batch(model, B=70, T=31, seed=2)  # two passes of the core
+    inputs["mask"][5] = 0  # no real token: zeros, as sentence-transformers' sum / clamp(count)
+    args = (inputs["ids"], inputs["mask"], inputs["types"], None)
+    full = model._encoder.forward(*args)
+    mean = model._encoder.forward(*args, mean_pooled_only=True)
+    assert "last_hidden_state" not in mean
+    expected = pool_tokens(full["last_hidden_state"], inputs["mask"], ("mean",))
+    np.testing.assert_allclose(mean["mean_pooled"], expected, atol=1e-6, rtol=0)
+    assert not mean["mean_pooled"][5].any()
+
+
+def test_one_pooled_state_at_a_time(tmp_path):
+    make_transformers_model("bert", "Model", tmp_path)
+    model = pybertcore.AutoModel.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="exclude each other"):
+        model._encoder.forward(np.ones((1, 3), dtype=np.int64), first_token_only=True, mean_pooled_only=True)
