@@ -23,7 +23,7 @@ struct ForwardOutputs {
   float* hidden_states = nullptr;      // (L + 1, B, T, H): the embeddings' output, then each layer's
   float* attentions = nullptr;         // (L, B, NH, T, T)
   // (B, H): each sequence's position 0 after the last layer (last_hidden_state[:, 0]). Asked for without
-  // last_hidden_state, hidden_states and attentions, the last layer computes nothing else.
+  // last_hidden_state, hidden_states, attentions and mean_pooled, the last layer computes nothing else.
   float* first_hidden_state = nullptr;
   // (B, H): the mean of each sequence's real tokens (attention_mask 1) of the last hidden state, zeros
   // where it has none: sentence-transformers' mean pooling, computed on the packed rows.
