@@ -354,6 +354,18 @@ class Pipeline:
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    def save_pretrained(self, save_directory: Union[str, os.PathLike], **kwargs: Any) -> None:
+        """The model and the tokenizer into one folder, as transformers' ``Pipeline.save_pretrained``:
+        ``pipeline(task, model=folder)`` of either library loads it back. ``kwargs`` go to both
+        ``save_pretrained`` calls (``safe_serialization``, ...). Unlike transformers, which logs an error and
+        writes nothing, a path naming a file raises."""
+        if os.path.isfile(save_directory):
+            raise OSError(f"save_pretrained: {save_directory} is a file, not a folder")
+        os.makedirs(save_directory, exist_ok=True)
+        self.model.save_pretrained(save_directory, **kwargs)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(save_directory, **kwargs)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(task={self.task!r}, model={type(self.model).__name__}, batch_size={self.batch_size})"
 

@@ -305,3 +305,30 @@ def test_unknown_keywords_still_name_the_argument(folders):
     ours, _ = _both("feature-extraction", folders["base"])
     with pytest.raises(TypeError, match="return_tensor\\b"):
         ours(TEXTS[0], return_tensor=True)
+
+
+# --- saving ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("task,key,inputs", [
+    ("text-classification", "seq", TEXTS),
+    ("fill-mask", "mlm", MASKED[:2]),
+    ("token-classification", "tok", TEXTS[:2]),
+])
+def test_save_pretrained_writes_a_folder_both_libraries_load(folders, tmp_path, task, key, inputs):
+    import transformers
+
+    ours, theirs = _both(task, folders[key])
+    ours.save_pretrained(tmp_path / "ours", safe_serialization=True)
+    expected = theirs(inputs)
+    assert_same_result(pipeline(task, model=str(tmp_path / "ours"))(inputs), expected)
+    assert_same_result(transformers.pipeline(task, model=str(tmp_path / "ours"))(inputs), expected)
+
+
+def test_save_pretrained_into_a_file_raises(folders, tmp_path):
+    ours, _ = _both("text-classification", folders["seq"])
+    target = tmp_path / "file"
+    target.write_text("not a folder")
+    with pytest.raises(OSError, match="is a file"):
+        ours.save_pretrained(target)
+    with pytest.raises(TypeError, match="unsupported"):
+        ours.save_pretrained(tmp_path / "out", push_to_hub=True)
