@@ -153,6 +153,7 @@ def test_mean_pooled_is_the_mean_of_real_tokens(tmp_path, isa, family, dtype):
     model = pybertcore.AutoModel.from_pretrained(tmp_path, dtype=dtype)
     inputs = _batch(model, B=70, T=31, seed=2)  # two passes of the core
     inputs["mask"][5] = 0  # no real token: zeros, as sentence-transformers' sum / clamp(count)
+    assert inputs["mask"].sum() > _core.Encoder.pass_rows
     args = (inputs["ids"], inputs["mask"], inputs["types"], None)
     full = model._encoder.forward(*args)
     mean = model._encoder.forward(*args, mean_pooled_only=True)
