@@ -141,6 +141,13 @@ struct AttentionArgs {
   int threads = 1;            // the team size; scratch holds this many slices
 };
 
+// The end of sequence sp's query rows under a.query_rows: the rows every level computes a context for.
+// static: each translation unit keeps its own copy, compiled with its own ISA flags (an inline one could be
+// merged at link time with the AVX-512 unit's copy).
+static inline int query_rows_end(const AttentionArgs& a, const SequenceSpan& sp) {
+  return a.query_rows > 0 && sp.row_end - sp.row_begin > a.query_rows ? sp.row_begin + a.query_rows : sp.row_end;
+}
+
 // out = LayerNorm(inp) · weight + bias over the last dimension; inp and out (N, C), may alias.
 // packed, when not null, receives out a second time in the level's packed layout of an (N, C) GEMM
 // operand (packed_a_floats(N, C) floats), for the next GEMM's GemmArgs::a_packed.

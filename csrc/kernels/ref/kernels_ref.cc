@@ -57,9 +57,8 @@ void attention_head_ref(const AttentionArgs& a, int s, int h, float* scores) {
   const SequenceSpan span = a.seqs[s];
   const int H = a.NH * a.HS;
   const int n_keys = span.row_end - span.key_begin;
-  const int row_end = a.query_rows > 0 && span.row_end - span.row_begin > a.query_rows ? span.row_begin + a.query_rows
-                                                                                      : span.row_end;
-  for (int r = span.row_begin; r < row_end; ++r) {
+  const int queries_end = query_rows_end(a, span);
+  for (int r = span.row_begin; r < queries_end; ++r) {
     float* ctx = a.ctx + static_cast<size_t>(r) * a.ld_ctx + h * a.HS;
     if (n_keys == 0) {
       for (int d = 0; d < a.HS; ++d) ctx[d] = 0.0f;

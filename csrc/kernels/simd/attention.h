@@ -162,8 +162,7 @@ template <class Products>
 void attention_unit(const AttentionArgs& a, int s, int h, int qb_begin, int qb_end, float* scratch) {
   const SequenceSpan sp = a.seqs[s];
   const int HS = a.HS, ld = a.ld_qkv;
-  const int queries_end = a.query_rows > 0 && sp.row_end - sp.row_begin > a.query_rows ? sp.row_begin + a.query_rows
-                                                                                       : sp.row_end;
+  const int queries_end = query_rows_end(a, sp);
   const int row0 = sp.row_begin + qb_begin * kQB;
   const int row1 = sp.row_begin + qb_end * kQB < queries_end ? sp.row_begin + qb_end * kQB : queries_end;
   if (row0 >= row1) return;
