@@ -9,6 +9,9 @@ which now run through this path.
 
 The mean over real tokens (sentence-transformers' mean pooling) is summed on the packed rows in double:
 within 1e-6 of numpy's float32 mean of the padded states.
+
+The packed rows themselves (token heads, SPLADE, every other pooling) are the padded states' computed
+rows, bit for bit.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def _batch(model, B: int, T: int, seed: int = 0) -> dict:
 def _both(model, inputs: dict) -> tuple[dict, dict]:
     args = (inputs["ids"], inputs["mask"], inputs["types"], None)
     full = model._encoder.forward(*args)
-    first = model._encoder.forward(*args, first_token_only=True)
+    first = model._encoder.forward(*args, last_state="position0")
     return full, first
 
 
@@ -76,7 +79,7 @@ def test_asking_for_more_runs_the_full_layer(tmp_path):
     inputs = _batch(model, B=5, T=12)
     args = (inputs["ids"], inputs["mask"], inputs["types"], None)
     full = model._encoder.forward(*args, output_hidden_states=True, output_attentions=True)
-    first = model._encoder.forward(*args, output_hidden_states=True, output_attentions=True, first_token_only=True)
+    first = model._encoder.forward(*args, output_hidden_states=True, output_attentions=True, last_state="position0")
     assert "last_hidden_state" not in first
     np.testing.assert_array_equal(first["first_hidden_state"], full["last_hidden_state"][:, 0])
     np.testing.assert_array_equal(first["hidden_states"], full["hidden_states"])
@@ -147,8 +150,6 @@ def test_sentence_encoder_cls_pooling(minilm_dir, tmp_path):
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
 @pytest.mark.parametrize("family", ["bert", "distilbert", "mpnet", "modernbert", "deberta-v2"])
 def test_mean_pooled_is_the_mean_of_real_tokens(tmp_path, isa, family, dtype):
-    from pybertcore.sentence import pool_tokens
-
     make_transformers_model(family, "Model", tmp_path)
     model = pybertcore.AutoModel.from_pretrained(tmp_path, dtype=dtype)
     inputs = _batch(model, B=70, T=31, seed=2)  # two passes of the core
@@ -156,15 +157,53 @@ def test_mean_pooled_is_the_mean_of_real_tokens(tmp_path, isa, family, dtype):
     assert inputs["mask"].sum() > _core.Encoder.pass_rows
     args = (inputs["ids"], inputs["mask"], inputs["types"], None)
     full = model._encoder.forward(*args)
-    mean = model._encoder.forward(*args, mean_pooled_only=True)
+    mean = model._encoder.forward(*args, last_state="mean")
     assert "last_hidden_state" not in mean
-    expected = pool_tokens(full["last_hidden_state"], inputs["mask"], ("mean",))
+    m = inputs["mask"].astype(np.float32)[:, :, None]
+    expected = (full["last_hidden_state"] * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
     np.testing.assert_allclose(mean["mean_pooled"], expected, atol=1e-6, rtol=0)
     assert not mean["mean_pooled"][5].any()
 
 
-def test_one_pooled_state_at_a_time(tmp_path):
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_packed_rows_are_the_computed_rows(tmp_path, isa, family, dtype):
+    from pybertcore.models.encoder_model import packed_index
+
+    make_transformers_model(family, "Model", tmp_path)
+    model = pybertcore.AutoModel.from_pretrained(tmp_path, dtype=dtype)
+    inputs = _batch(model, B=9, T=31)
+    inputs["mask"][4] = 0  # no real token: its position 0 alone is computed
+    args = (inputs["ids"], inputs["mask"], inputs["types"], None)
+    full = model._encoder.forward(*args)
+    packed = model._encoder.forward(*args, last_state="packed")
+    assert "last_hidden_state" not in packed
+    index = packed_index(inputs["mask"], inputs["ids"].shape)
+    H = model.config.hidden_size
+    np.testing.assert_array_equal(packed["packed_rows"], full["last_hidden_state"].reshape(-1, H)[index])
+    if "pooler_output" in full:
+        np.testing.assert_array_equal(packed["pooler_output"], full["pooler_output"])
+
+
+@pytest.mark.parametrize("family", ["bert", "modernbert"])
+def test_packed_rows_over_passes_and_without_a_mask(tmp_path, family):
+    make_transformers_model(family, "Model", tmp_path)
+    model = pybertcore.AutoModel.from_pretrained(tmp_path)
+    inputs = _batch(model, B=70, T=40, seed=3)  # ~1400 rows: groups of at most pass_rows
+    assert inputs["mask"].sum() > _core.Encoder.pass_rows
+    args = (inputs["ids"], inputs["mask"], inputs["types"], None)
+    full = model._encoder.forward(*args)["last_hidden_state"]
+    packed = model._encoder.forward(*args, last_state="packed")["packed_rows"]
+    computed = inputs["mask"] != 0
+    computed[:, 0] = True
+    np.testing.assert_array_equal(packed, full[computed])
+    ids = inputs["ids"][:3, :7]
+    np.testing.assert_array_equal(model._encoder.forward(ids, last_state="packed")["packed_rows"],
+                                  model._encoder.forward(ids)["last_hidden_state"].reshape(-1, full.shape[-1]))
+
+
+def test_an_unknown_last_state_raises(tmp_path):
     make_transformers_model("bert", "Model", tmp_path)
     model = pybertcore.AutoModel.from_pretrained(tmp_path)
-    with pytest.raises(ValueError, match="exclude each other"):
-        model._encoder.forward(np.ones((1, 3), dtype=np.int64), first_token_only=True, mean_pooled_only=True)
+    with pytest.raises(ValueError, match="last_state: expected .* got 'first'"):
+        model._encoder.forward(np.ones((1, 3), dtype=np.int64), last_state="first")

@@ -89,33 +89,51 @@ const int64_t* optional_ids(const py::object& obj, const char* name, py::ssize_t
   return a.data();
 }
 
-// Everything a forward call allocates, checked against what the process can take before any of it is.
-void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, bool hidden_states, bool attentions,
-                            bool pool, bool states_kept) {
-  const EncoderConfig& c = enc.config();
-  const py::ssize_t B = in.B, T = in.T;
-  py::ssize_t rows = 0;  // packed rows: real tokens, plus position 0 where it is masked
-  if (in.attention_mask) {
-    for (py::ssize_t b = 0; b < B; ++b) {
-      const int64_t* m = in.attention_mask + b * T;
-      rows += (m[0] == 0);
-      for (py::ssize_t t = 0; t < T; ++t) rows += (m[t] != 0);
-    }
-  } else {
-    rows = B * T;
+// What a forward call gives of the last hidden state (Encoder.forward's last_state).
+enum class LastState { kPadded, kPosition0, kMean, kPacked };
+
+LastState parse_last_state(const std::string& name) {
+  if (name == "padded") return LastState::kPadded;
+  if (name == "position0") return LastState::kPosition0;
+  if (name == "mean") return LastState::kMean;
+  if (name == "packed") return LastState::kPacked;
+  throw std::invalid_argument("last_state: expected 'padded', 'position0', 'mean' or 'packed', got '" + name + "'");
+}
+
+// The rows the core computes (model/packing.h): real tokens, plus position 0 where it is masked.
+py::ssize_t packed_row_count(const pbc::ForwardInputs& in) {
+  if (!in.attention_mask || in.T == 0) return static_cast<py::ssize_t>(in.B) * in.T;
+  py::ssize_t rows = 0;
+  for (py::ssize_t b = 0; b < in.B; ++b) {
+    const int64_t* m = in.attention_mask + b * in.T;
+    rows += (m[0] == 0);
+    for (py::ssize_t t = 0; t < in.T; ++t) rows += (m[t] != 0);
   }
+  return rows;
+}
+
+// Everything a forward call allocates, checked against what the process can take before any of it is.
+void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, py::ssize_t rows, bool hidden_states,
+                            bool attentions, bool pool, LastState last) {
+  const EncoderConfig& c = enc.config();
   using pbc::product_bytes;
-  const uint64_t H = c.H, L = c.L, NH = c.NH, b = B, t = T;
+  const uint64_t H = c.H, L = c.L, NH = c.NH, b = in.B, t = in.T, n = static_cast<uint64_t>(rows);
+  const char* last_name = last == LastState::kPadded      ? "last_hidden_state"
+                          : last == LastState::kPosition0 ? "first_hidden_state"
+                          : last == LastState::kMean      ? "mean_pooled"
+                                                          : "packed_rows";
+  const uint64_t last_bytes = last == LastState::kPadded   ? product_bytes({b, t, H, 4})
+                              : last == LastState::kPacked ? product_bytes({n, H, 4})
+                                                           : product_bytes({b, H, 4});
   std::vector<std::pair<std::string, uint64_t>> parts = {
-      {"last_hidden_state", states_kept ? product_bytes({b, t, H, 4}) : 0},
-      {"first_hidden_state or mean_pooled", states_kept ? 0 : product_bytes({b, H, 4})},
+      {last_name, last_bytes},
       {"pooler_output", pool ? product_bytes({b, H, 4}) : 0},
       {"hidden_states", hidden_states ? product_bytes({L + 1, b, t, H, 4}) : 0},
       {"attentions", attentions ? product_bytes({L, b, NH, t, t, 4}) : 0},
       {"workspace", enc.workspace_bytes(in.B, static_cast<int>(rows), in.T, pool, pbc::num_threads()) +
-                        product_bytes({static_cast<uint64_t>(rows), 8})},
+                        product_bytes({n, 8})},
   };
-  pbc::require_memory("a forward pass over input_ids of shape (" + std::to_string(B) + ", " + std::to_string(T) +
+  pbc::require_memory("a forward pass over input_ids of shape (" + std::to_string(in.B) + ", " + std::to_string(in.T) +
                           ")" + (attentions ? " with output_attentions" : "") +
                           (hidden_states ? " with output_hidden_states" : ""),
                       parts, "; pass fewer sequences or shorter ones at a time");
@@ -123,10 +141,8 @@ void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, bo
 
 py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py::object& attention_mask,
                          const py::object& token_type_ids, const py::object& position_ids, bool output_hidden_states,
-                         bool output_attentions, bool pooled, bool first_token_only, bool mean_pooled_only) {
-  if (first_token_only && mean_pooled_only) {
-    throw std::invalid_argument("first_token_only and mean_pooled_only exclude each other");
-  }
+                         bool output_attentions, bool pooled, const std::string& last_state) {
+  const LastState last = parse_last_state(last_state);
   if (input_ids.ndim() != 2) {
     throw std::invalid_argument("input_ids must be 2-D (batch, tokens), got shape " + shape_str(input_ids));
   }
@@ -146,24 +162,28 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
   in.token_type_ids = optional_ids(token_type_ids, "token_type_ids", B, T, keep);
   in.position_ids = optional_ids(position_ids, "position_ids", B, T, keep);
   const bool pool = pooled && enc.has_pooler();
-  require_forward_memory(enc, in, output_hidden_states, output_attentions, pool,
-                         !first_token_only && !mean_pooled_only);
+  const py::ssize_t rows = packed_row_count(in);
+  require_forward_memory(enc, in, rows, output_hidden_states, output_attentions, pool, last);
 
   const py::ssize_t H = c.H, L = c.L, NH = c.NH;
   py::dict result;
   pbc::ForwardOutputs out;
-  if (first_token_only) {
+  if (last == LastState::kPosition0) {
     FloatArray first({B, H});
     out.first_hidden_state = first.mutable_data();
     result["first_hidden_state"] = first;
-  } else if (mean_pooled_only) {
+  } else if (last == LastState::kMean) {
     FloatArray mean({B, H});
     out.mean_pooled = mean.mutable_data();
     result["mean_pooled"] = mean;
+  } else if (last == LastState::kPacked) {
+    FloatArray packed({rows, H});
+    out.packed_rows = packed.mutable_data();
+    result["packed_rows"] = packed;
   } else {
-    FloatArray last({B, T, H});
-    out.last_hidden_state = last.mutable_data();
-    result["last_hidden_state"] = last;
+    FloatArray states({B, T, H});
+    out.last_hidden_state = states.mutable_data();
+    result["last_hidden_state"] = states;
   }
   if (pool) {
     FloatArray p({B, H});
@@ -267,12 +287,14 @@ void register_encoder(py::module_& m) {
       .def("forward", &encoder_forward, py::arg("input_ids"), py::arg("attention_mask") = py::none(),
            py::arg("token_type_ids") = py::none(), py::arg("position_ids") = py::none(),
            py::arg("output_hidden_states") = false, py::arg("output_attentions") = false, py::arg("pooled") = true,
-           py::arg("first_token_only") = false, py::arg("mean_pooled_only") = false,
-           "run the encoder; returns a dict of float32 arrays (padded positions are zero). first_token_only: "
-           "first_hidden_state (B, H), each sequence's position 0, in place of last_hidden_state; without "
-           "hidden states or attentions the last layer then computes nothing else (same values). "
-           "mean_pooled_only: mean_pooled (B, H), the mean of each sequence's real tokens, in place of "
-           "last_hidden_state (the padded states are never made)");
+           py::arg("last_state") = "padded",
+           "run the encoder; returns a dict of float32 arrays. last_state, what is given of the last hidden "
+           "state: 'padded', last_hidden_state (B, T, H), padded positions zero; 'position0', "
+           "first_hidden_state (B, H), each sequence's position 0 (without hidden states or attentions the "
+           "last layer then computes nothing else: same values); 'mean', mean_pooled (B, H), the mean of "
+           "each sequence's real tokens; 'packed', packed_rows (N, H), the rows the core computes, sequence "
+           "after sequence in token order: the real tokens, preceded by position 0 where it is masked "
+           "(model/io.h). The last three never make the padded states");
 }
 
 }  // namespace pbc_py

@@ -294,6 +294,8 @@ void Encoder::forward(const ForwardInputs& in, const ForwardOutputs& out) const 
     go.attentions = out.attentions ? out.attentions + b * NH * T * T : nullptr;
     go.first_hidden_state = out.first_hidden_state ? out.first_hidden_state + b * H : nullptr;
     go.mean_pooled = out.mean_pooled ? out.mean_pooled + b * H : nullptr;
+    // the group's rows start where its first sequence's do in the whole call's packing
+    go.packed_rows = out.packed_rows ? out.packed_rows + static_cast<size_t>(whole.spans[b].row_begin) * H : nullptr;
     const TokenPacking part = groups.size() > 1 ? slice_packing(whole, g.begin, g.end) : TokenPacking();
     pass(gi, go, groups.size() > 1 ? part : whole, strides, ws.data(), lease.threads(), rel.col, rel.span);
   }
@@ -315,8 +317,8 @@ void Encoder::pass(const ForwardInputs& in, const ForwardOutputs& out, const Tok
   // layer's attention computes the B position-0 queries alone, and its output projection and FFN run on
   // those B rows instead of N (MiniLM-L6 on pairs of 53 tokens: 13% of the work). Each row's
   // arithmetic is the same as in the full layer, so are its bits.
-  const bool first_only =
-      L > 0 && !out.last_hidden_state && !out.hidden_states && !out.attentions && !out.mean_pooled;
+  const bool first_only = L > 0 && !out.last_hidden_state && !out.hidden_states && !out.attentions &&
+                          !out.mean_pooled && !out.packed_rows;
   for (int l = 0; l < L && !cancel_requested(); ++l) {
     const LayerWeights& lw = layer(l);
     float* x_mid_packed = handover_to(lw.ffn_in, a.packed);
@@ -344,6 +346,7 @@ void Encoder::pass(const ForwardInputs& in, const ForwardOutputs& out, const Tok
 
   if (out.last_hidden_state) scatter_rows(out.last_hidden_state, a.x, pk, B, T, H);
   if (out.mean_pooled) mean_real_rows(out.mean_pooled, a.x, pk, H);
+  if (out.packed_rows) std::memcpy(out.packed_rows, a.x, sizeof(float) * static_cast<size_t>(pk.rows()) * H);
   // position 0 of each sequence, (B, H): rows 0 .. B − 1 of x after a first-only pass
   const float* first = a.x;
   if (!first_only && (out.first_hidden_state || out.pooler_output)) {

@@ -23,11 +23,18 @@ struct ForwardOutputs {
   float* hidden_states = nullptr;      // (L + 1, B, T, H): the embeddings' output, then each layer's
   float* attentions = nullptr;         // (L, B, NH, T, T)
   // (B, H): each sequence's position 0 after the last layer (last_hidden_state[:, 0]). Asked for without
-  // last_hidden_state, hidden_states, attentions and mean_pooled, the last layer computes nothing else.
+  // last_hidden_state, hidden_states, attentions, mean_pooled and packed_rows, the last layer computes
+  // nothing else.
   float* first_hidden_state = nullptr;
   // (B, H): the mean of each sequence's real tokens (attention_mask 1) of the last hidden state, zeros
   // where it has none: sentence-transformers' mean pooling, computed on the packed rows.
   float* mean_pooled = nullptr;
+  // (N, H): the last hidden state of every row the core computes (model/packing.h), as it holds them:
+  // sequence after sequence, in token order, each sequence's real tokens (attention_mask non-zero)
+  // preceded by its position 0 where that is masked. N = Σ_b (real tokens of b, + 1 where b's position 0
+  // is masked); B·T without a mask. For a caller that reads the real tokens alone (a token head, SPLADE,
+  // any pooling) and would otherwise gather them back out of last_hidden_state's padding.
+  float* packed_rows = nullptr;
 };
 
 }  // namespace pbc

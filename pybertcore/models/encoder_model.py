@@ -41,6 +41,16 @@ from pybertcore.modeling_utils import (
 )
 
 
+def packed_index(mask: Optional[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """Where the core's packed rows sit in the flattened (B, T) batch (csrc/model/io.h): each sequence's
+    real tokens in order, preceded by its position 0 where that is masked."""
+    if mask is None:
+        return np.arange(shape[0] * shape[1])
+    computed = mask != 0
+    computed[:, 0] = True
+    return np.flatnonzero(computed)
+
+
 @dataclass(frozen=True)
 class EncoderDims:
     """The core's sizes for one config."""
@@ -620,11 +630,13 @@ class EncoderPreTrainedModel(PreTrainedModel):
         """Runs the core; returns its outputs (hidden_states/attentions as tuples) and the (B, T) mask.
 
         ``reads_only``: what the caller reads of the last hidden state, when not all of it: ``"position0"``
-        (a pooler, ``[:, 0]``), ``"first_real"`` (each sequence's first real token) or ``"mean"`` (the mean
-        of each sequence's real tokens). Unless hidden states or attentions are asked for, the outputs then
-        hold ``mean_pooled`` (B, H), or, where the token read is position 0 of every sequence,
-        ``first_hidden_state`` (B, H), in place of ``last_hidden_state``: the core makes no padded states, and
-        for position 0 its last layer computes nothing else (the same values: csrc/model/encoder.cc)."""
+        (a pooler, ``[:, 0]``), ``"first_real"`` (each sequence's first real token), ``"mean"`` (the mean
+        of each sequence's real tokens) or ``"packed"`` (the rows themselves, without padding). Unless hidden
+        states or attentions are asked for, the outputs then hold ``mean_pooled`` (B, H), or, where the token
+        read is position 0 of every sequence, ``first_hidden_state`` (B, H), in place of ``last_hidden_state``:
+        the core makes no padded states, and for position 0 its last layer computes nothing else (the same
+        values: csrc/model/encoder.cc). ``"packed"`` always gives ``packed_rows`` (N, H), the rows the core
+        computes, with ``packed_index`` (N), their flat indices into (B, T), and ``packed_shape`` (B, T)."""
         if head_mask is not None:
             raise NotImplementedError("head_mask is not supported by pybertcore")
         if inputs_embeds is not None:
@@ -634,21 +646,26 @@ class EncoderPreTrainedModel(PreTrainedModel):
             types = None
         if positions is None and self.layout.position_ids is not None:
             positions = self.layout.position_ids(ids, self.dims)
-        if reads_only not in (None, "position0", "first_real", "mean"):
-            raise ValueError(f"reads_only: expected None, 'position0', 'first_real' or 'mean', got {reads_only!r}")
-        partial = reads_only is not None and not output_hidden_states and not output_attentions
-        mean_pooled_only = partial and reads_only == "mean"
-        first_token_only = partial and (
-            reads_only == "position0" or (reads_only == "first_real" and (mask is None or bool(mask[:, 0].all())))
-        )
+        if reads_only not in (None, "position0", "first_real", "mean", "packed"):
+            raise ValueError(f"reads_only: expected None, 'position0', 'first_real', 'mean' or 'packed', got {reads_only!r}")
+        last_state = "padded"
+        if reads_only == "packed":
+            last_state = "packed"
+        elif reads_only is not None and not output_hidden_states and not output_attentions:
+            if reads_only == "mean":
+                last_state = "mean"
+            elif reads_only == "position0" or mask is None or bool(mask[:, 0].all()):
+                last_state = "position0"  # "first_real" is position 0 unless a sequence is left-padded
         out = self._encoder.forward(
             ids, mask, types, positions,
             output_hidden_states=output_hidden_states,
             output_attentions=output_attentions,
             pooled=self._with_pooler,
-            first_token_only=first_token_only,
-            mean_pooled_only=mean_pooled_only,
+            last_state=last_state,
         )
+        if last_state == "packed":
+            out["packed_index"] = packed_index(mask, ids.shape)
+            out["packed_shape"] = ids.shape
         out["hidden_states"] = tuple(out["hidden_states"]) if output_hidden_states else None
         out["attentions"] = tuple(out["attentions"]) if output_attentions else None
         return out, mask

@@ -264,9 +264,13 @@ class EncoderForTask(EncoderPreTrainedModel):
         kind = self._head_input()
         if kind == "pooled":
             return self._run_head(out["pooler_output"])
-        if "first_hidden_state" in out:  # position 0 alone, which _encode gives only where the head reads it
-            return self._run_head(out["first_hidden_state"])
-        hidden = out["last_hidden_state"]  # (B, T, H)
+        # what _encode gave in place of the padded states, where the head reads no more
+        for reduced in ("first_hidden_state", "mean_pooled"):
+            if reduced in out:
+                return self._run_head(out[reduced])
+        if kind == "tokens":
+            return self._token_logits(out["packed_rows"], out["packed_index"], out["packed_shape"])
+        hidden = out["last_hidden_state"]  # (B, T, H): hidden states or attentions were asked for
         if kind == "first":
             return self._run_head(hidden[:, 0])
         if kind == "first_real":  # the first real token: transformers' argmax of the mask
@@ -278,18 +282,20 @@ class EncoderForTask(EncoderPreTrainedModel):
             m = mask.astype(np.float32)
             pooled = (hidden * m[:, :, None]).sum(axis=1) / m.sum(axis=1, keepdims=True)
             return self._run_head(pooled.astype(np.float32))
-        B, T, H = hidden.shape
-        rows = hidden.reshape(B * T, H)
+        raise ValueError(f"{type(self).__name__}: unknown head input {kind!r}")
+
+    def _token_logits(self, rows: np.ndarray, index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """(B, T, out) logits of a token head from the core's packed rows (N, H) at flat places ``index``.
+        A place the core did not compute (a masked token) gets the head of the zero vector, which is what
+        ``last_hidden_state`` holds there; transformers computes a value from the padded token instead."""
+        B, T = shape
+        H = rows.shape[1]
         width = next(op[1].out_features for op in reversed(self._head_ops) if op[0] == "dense")
         # the head's rows and the (B, T, width) logits they are scattered into
-        check_allocation(2 * B * T * width * 4, f"{type(self).__name__}: logits of shape ({B}, {T}, {width})")
-        if mask is None:
-            return self._run_head(rows).reshape(B, T, -1)
-        # Real tokens, plus position 0 (the core computes it even when masked); the rest hold zeros.
-        computed = mask.astype(bool)
-        computed[:, 0] = True
-        index = np.flatnonzero(computed.reshape(-1))
-        head_rows = self._run_head(rows[index])
+        check_allocation((len(index) + B * T) * width * 4, f"{type(self).__name__}: logits of shape ({B}, {T}, {width})")
+        head_rows = self._run_head(rows)
+        if len(index) == B * T:
+            return head_rows.reshape(B, T, -1)
         logits = np.empty((B * T, head_rows.shape[1]), dtype=np.float32)
         logits[:] = self._run_head(np.zeros((1, H), dtype=np.float32))
         logits[index] = head_rows
@@ -303,7 +309,7 @@ class EncoderForTask(EncoderPreTrainedModel):
         )
         inputs, shape = self._task_inputs(inputs)
         kind = self._head_input()
-        reads_only = "position0" if kind in ("pooled", "first") else "first_real" if kind == "first_real" else None
+        reads_only = {"pooled": "position0", "first": "position0", "tokens": "packed"}.get(kind, kind)
         out, mask = self._encode(**inputs, output_attentions=output_attentions,
                                  output_hidden_states=output_hidden_states, reads_only=reads_only)
         result = self._task_output(self._head_logits(out, mask), out, shape, **targets)
