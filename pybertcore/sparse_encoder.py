@@ -400,10 +400,12 @@ class SparseEncoder(TransformerHolder):
         """(len(idx), V) SPLADE vectors of the sequences ``idx``: encoder, then the fused head on their
         packed real-token rows."""
         ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
-        out, _ = self.model._encode(ids, mask, types, None, None, None, False, False)
-        real = mask.astype(bool)
-        rows = np.ascontiguousarray(out["last_hidden_state"][real], dtype=np.float32)  # (N, H)
-        offsets = np.concatenate([[0], np.cumsum(real.sum(axis=1))]).astype(np.int32)
+        out, _ = self.model._encode(ids, mask, types, None, None, None, False, False, reads_only="packed")
+        rows = out["packed_rows"]  # (N, H): the real tokens, and a masked position 0 where a text has none
+        real = mask.reshape(-1)[out["packed_index"]] != 0
+        if not real.all():
+            rows = rows[real]
+        offsets = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int32)
         return self.head.forward(rows, offsets, self.pooling_strategy, self.activation_function)
 
     def encode(
