@@ -3,10 +3,10 @@
 ``SentenceEncoder(folder)`` (also ``SentenceTransformer``, ``SentenceEncoder.from_pretrained``) reads a
 sentence-transformers folder: ``modules.json`` (Transformer, Pooling, optional Dense with safetensors
 weights, Normalize), the pooling config (``1_Pooling/config.json``: cls / max / mean / mean_sqrt_len_tokens /
-lasttoken, concatenated in sentence-transformers' order, and ``include_prompt``), ``sentence_bert_config.json``
-(``max_seq_length``, ``do_lower_case``) and ``config_sentence_transformers.json`` (``prompts``,
-``default_prompt_name``, ``similarity_fn_name``, ``truncate_dim``). A plain checkpoint (no ``modules.json``)
-gets mean pooling and the model's own length limit.
+weightedmean / lasttoken, concatenated in sentence-transformers' order, and ``include_prompt``),
+``sentence_bert_config.json`` (``max_seq_length``, ``do_lower_case``) and ``config_sentence_transformers.json``
+(``prompts``, ``default_prompt_name``, ``similarity_fn_name``, ``truncate_dim``). A plain checkpoint (no
+``modules.json``) gets mean pooling and the model's own length limit.
 
 ``encode`` prepends the resolved prompt, tokenizes everything once, sorts the texts by token count so each
 batch carries little padding, runs the batches, restores the original order, then cuts to ``truncate_dim``,
@@ -21,9 +21,12 @@ ValueError) naming the weights file; module paths must stay inside the model fol
 embeddings. A multi-process pool (``start_multi_process_pool``, ``encode(pool=...)``, a list of CPU devices)
 is taken and encodes in this process: the core already spreads one call over every core.
 
-Numerics: the encoder matches transformers within 1e-4; pooling is float32 numpy, so embeddings agree
+Pooling runs on the packed rows (no padded (B, T, H) states): mean or CLS alone in the core, the other
+modes, and any mode with the prompt left out, in numpy over each text's rows (``pool_packed``).
+
+Numerics: the encoder matches transformers within 1e-4; pooling sums in double, so embeddings agree
 with sentence-transformers to a cosine of 1 - 1e-6 or better; quantized codes are equal wherever the float
-inputs round to the same bucket. Left out: weightedmean pooling, ``output_value=None``, Router modules,
+inputs round to the same bucket. Left out: ``output_value=None``, Router modules,
 training (``fit`` and ``evaluate`` raise NotImplementedError), model cards. Deliberately unlike
 sentence-transformers (no torch unless asked): ``similarity`` of numpy arrays and token embeddings are numpy;
 ``encode([])`` is (0, D) float32, not sentence-transformers' (0,) float64.
@@ -134,44 +137,53 @@ def pooling_modes_from_config(config: dict) -> tuple[str, ...]:
     for mode in modes:
         if mode not in POOLING_ORDER:
             raise ValueError(f"pooling mode {describe(mode)} is unknown; known modes: {', '.join(POOLING_ORDER)}")
-        if mode == "weightedmean":
-            raise NotImplementedError("weightedmean pooling is not supported by pybertcore's SentenceEncoder")
     return modes
 
 
-def _by_sequences(reduce: Any, hidden: np.ndarray, mask_f: np.ndarray) -> np.ndarray:
-    """``reduce(hidden, mask_f)`` (an (n, T, H) → (n, H) reduction over T) a few sequences at a time, so its
-    (n, T, H) temporaries stay near 4 MiB instead of the batch's size. The same operations on each row in
-    the same order: the result is bit for bit that of one call."""
-    B, T, H = hidden.shape
-    step = max(1, (4 << 20) // max(1, T * H * 4))
-    if B <= step:
-        return reduce(hidden, mask_f)
-    return np.concatenate([reduce(hidden[i:i + step], mask_f[i:i + step]) for i in range(0, B, step)])
+def pool_packed(rows: np.ndarray, index: np.ndarray, mask: np.ndarray, modes: Iterable[str],
+                skip: int = 0) -> np.ndarray:
+    """Sentence vectors (B, len(modes) · H), as sentence-transformers' Pooling makes them from the padded
+    states, here from the core's packed rows: ``rows`` (N, H) at flat places ``index`` of the (B, T) batch
+    whose attention mask is ``mask`` (every sequence's position 0 among them, csrc/model/io.h). ``skip``:
+    the prompt's tokens, left out of pooling (``include_prompt: false``) after any left padding.
 
-
-def pool_tokens(hidden: np.ndarray, mask: np.ndarray, modes: Iterable[str]) -> np.ndarray:
-    """Sentence vectors (B, len(modes) * H) from token states ``hidden`` (B, T, H) and ``mask`` (B, T)."""
-    mask_f = mask.astype(np.float32)[:, :, None]
-    out = []
-    for mode in modes:
-        if mode == "cls":
-            first = mask.argmax(axis=1)
-            out.append(hidden[np.arange(hidden.shape[0]), first])
-        elif mode == "max":
-            out.append(_by_sequences(lambda h, m: np.where(m > 0, h, -np.inf).max(axis=1), hidden, mask_f)
-                       .astype(np.float32))
-        elif mode in ("mean", "mean_sqrt_len_tokens"):
-            summed = _by_sequences(lambda h, m: (h * m).sum(axis=1, dtype=np.float32), hidden, mask_f)
-            count = np.maximum(mask_f.sum(axis=1), 1e-9)
-            out.append(summed / (count if mode == "mean" else np.sqrt(count)))
-        elif mode == "lasttoken":
-            T = mask.shape[1]
-            last = T - 1 - mask[:, ::-1].argmax(axis=1)
-            out.append(hidden[np.arange(hidden.shape[0]), last] * mask_f[np.arange(hidden.shape[0]), last])
-        else:
-            raise ValueError(f"pooling mode {mode!r} is not supported")
-    return np.concatenate(out, axis=-1).astype(np.float32, copy=False)
+    Sums run in float64 over a few sequences at a time, so the temporaries stay near 4 MiB whatever the batch;
+    each sequence's vector depends on its own rows alone."""
+    B, T = mask.shape
+    N, H = rows.shape
+    seq, pos = np.divmod(index, T)
+    starts = np.flatnonzero(np.r_[True, seq[1:] != seq[:-1]])  # (B): position 0 is each sequence's first row
+    first_real = mask.argmax(axis=1)  # sentence-transformers' pad length
+    pooled = (mask.reshape(-1)[index] != 0) & (pos >= first_real[seq] + skip)
+    ends = np.r_[starts[1:], N]
+    out = np.empty((B, len(modes) * H), dtype=np.float32)
+    step = max(1, (4 << 20) // max(1, H * 4 * max(1, N // max(B, 1))))
+    for b0 in range(0, B, step):
+        b1 = min(B, b0 + step)
+        r0, r1 = starts[b0], ends[b1 - 1]
+        x, keep, at = rows[r0:r1], pooled[r0:r1], starts[b0:b1] - r0
+        count = np.add.reduceat(keep.astype(np.float64), at)[:, None]
+        for j, mode in enumerate(modes):
+            if mode == "cls":  # the first pooled token, else position 0 (the argmax of an all-zero mask)
+                first = np.minimum.reduceat(np.where(keep, np.arange(r1 - r0), r1 - r0), at)
+                vec = x[np.where(first < r1 - r0, first, at)]
+            elif mode == "max":  # -inf where nothing is pooled, as masked_fill(-inf).max
+                vec = np.maximum.reduceat(np.where(keep[:, None], x, np.float32(-np.inf)), at)
+            elif mode in ("mean", "mean_sqrt_len_tokens"):
+                total = np.add.reduceat(x * keep[:, None], at, dtype=np.float64)
+                count_c = np.maximum(count, 1e-9)
+                vec = total / (count_c if mode == "mean" else np.sqrt(count_c))
+            elif mode == "weightedmean":  # weights 1, 2, ... from the first real token, as sentence-transformers
+                w = np.where(keep, pos[r0:r1] + 1 - first_real[seq[r0:r1]], 0).astype(np.float32)
+                total = np.add.reduceat(x * w[:, None], at, dtype=np.float64)
+                vec = total / np.maximum(np.add.reduceat(w.astype(np.float64), at), 1e-9)[:, None]
+            elif mode == "lasttoken":  # the last pooled token, else zeros
+                last = np.maximum.reduceat(np.where(keep, np.arange(r1 - r0), -1), at)
+                vec = np.where((last >= 0)[:, None], x[np.maximum(last, 0)], np.float32(0))
+            else:
+                raise ValueError(f"pooling mode {mode!r} is not supported")
+            out[b0:b1, j * H:(j + 1) * H] = vec
+    return out
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -553,35 +565,31 @@ class SentenceEncoder(TransformerHolder):
 
         tokens_out: list = [None] * len(texts)
         out = np.empty((len(texts), dim), dtype=np.float32)
-        # CLS or mean pooling alone: the core gives the pooled states (for CLS its last layer computes nothing
-        # else), never the padded (B, T, H) ones.
-        reads_only = None
+        # The core gives the pooled states for CLS or mean pooling alone (for CLS its last layer computes
+        # nothing else), and the packed rows for the rest: never the padded (B, T, H) states.
+        reads_only = "packed"
         if output_value == "sentence_embedding" and not skip:
-            reads_only = {("cls",): "first_real", ("mean",): "mean"}.get(self.pooling_modes)
+            # right-padded: a sequence's first real token is its position 0
+            reads_only = {("cls",): "position0", ("mean",): "mean"}.get(self.pooling_modes, "packed")
         if show_progress_bar is None:
             show_progress_bar = len(texts) > 8 * batch_size and stderr_is_terminal()
         bar = progress_bar(len(texts), show_progress_bar, "Encoding")
         try:
             for idx in length_sorted_batches([len(ids) for ids in ids_list], batch_size):
                 ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
-                if reads_only:
-                    states, _ = self.model._encode(ids, mask, types, None, None, None, False, False,
-                                                   reads_only=reads_only)
-                    hidden = states.get("last_hidden_state")
-                else:
-                    hidden = self.model(ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+                states, _ = self.model._encode(ids, mask, types, None, None, None, False, False, reads_only=reads_only)
                 if output_value == "token_embeddings":
-                    for row, i in enumerate(idx):
-                        tokens_out[i] = np.array(hidden[row, :len(ids_list[i])])
+                    # each text's rows: its real tokens (position 0 alone for a text without any), as
+                    # sentence-transformers' states up to the last real token
+                    bounds = np.searchsorted(states["packed_index"] // ids.shape[1], np.arange(1, len(idx)))
+                    for i, rows in zip(idx, np.split(states["packed_rows"], bounds)):
+                        tokens_out[i] = rows.copy()
                 else:
-                    pool_mask = mask
-                    if skip:
-                        pool_mask = mask.copy()
-                        pool_mask[:, :skip] = 0
-                    if hidden is None:
-                        vectors = states.get("mean_pooled", states.get("first_hidden_state"))
+                    if reads_only == "packed":
+                        vectors = pool_packed(states["packed_rows"], states["packed_index"], mask,
+                                              self.pooling_modes, skip)
                     else:
-                        vectors = pool_tokens(hidden, pool_mask, self.pooling_modes)
+                        vectors = states.get("mean_pooled", states.get("first_hidden_state"))
                     for layer in self.dense:
                         vectors = layer(vectors)
                     if self.normalize:

@@ -110,9 +110,11 @@ def test_without_normalize_module(minilm_dir, tmp_path):
 @pytest.mark.parametrize(
     "pooling",
     [{"pooling_mode_cls_token": True}, {"pooling_mode_max_tokens": True},
-     {"pooling_mode_mean_sqrt_len_tokens": True},
-     {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": True}],
-    ids=["cls", "max", "mean_sqrt_len", "cls+mean+max"],
+     {"pooling_mode_mean_sqrt_len_tokens": True}, {"pooling_mode_weightedmean_tokens": True},
+     {"pooling_mode_lasttoken": True},
+     {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": True},
+     {"pooling_mode": ["lasttoken", "weightedmean", "mean_sqrt_len_tokens"]}],
+    ids=["cls", "max", "mean_sqrt_len", "weightedmean", "lasttoken", "cls+mean+max", "three-modes-list"],
 )
 def test_pooling_modes(minilm_dir, tmp_path, pooling):
     folder = variant(minilm_dir, tmp_path, modules=MODULES_NO_NORMALIZE, pooling=pooling)

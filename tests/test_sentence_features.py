@@ -46,11 +46,12 @@ def prompt_folder(minilm_dir, tmp_path_factory):
 
 
 @pytest.mark.parametrize("include_prompt", [True, False])
-@pytest.mark.parametrize("pooling", ["mean", "cls", "max"])
+@pytest.mark.parametrize("pooling", ["mean", "cls", "max", "weightedmean", "lasttoken"])
 def test_prompts_as_sentence_transformers(minilm_dir, tmp_path, include_prompt, pooling):
     """prompt_name, prompt, encode_query/encode_document; with include_prompt false the prompt's tokens
     (CLS included, as sentence-transformers counts them) are left out of pooling."""
-    keys = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token", "max": "pooling_mode_max_tokens"}
+    keys = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token", "max": "pooling_mode_max_tokens",
+            "weightedmean": "pooling_mode_weightedmean_tokens", "lasttoken": "pooling_mode_lasttoken"}
     folder = with_st_config(minilm_dir, tmp_path, {"prompts": PROMPTS},
                             pooling={keys[pooling]: True, "include_prompt": include_prompt})
     ours, theirs = SentenceEncoder(folder), st_model(folder)
