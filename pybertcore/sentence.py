@@ -68,6 +68,7 @@ from pybertcore.sentence_utils import (
     read_model_config,
     reject_unknown,
     resolve_prompt,
+    save_transformer_module,
     similarity,
     similarity_name,
     TRANSFORMER_MODULE,
@@ -679,11 +680,7 @@ class SentenceEncoder(TransformerHolder):
         and Normalize modules, ``modules.json`` and ``config_sentence_transformers.json`` (prompts, default
         prompt, similarity function, truncate_dim). No model card is written (``model_name``,
         ``create_model_card`` and ``train_datasets`` are for it); Dense weights are always safetensors."""
-        folder = Path(path)
-        self.model.save_pretrained(folder, safe_serialization=safe_serialization)
-        self.tokenizer.save_pretrained(folder)
-        write_json(folder / "sentence_bert_config.json",
-                    {"max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case})
+        folder = save_transformer_module(path, self, "feature-extraction", safe_serialization)
         modules = [TRANSFORMER_MODULE]
         pooling_folder = folder / "1_Pooling"
         pooling_folder.mkdir(exist_ok=True)

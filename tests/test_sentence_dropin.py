@@ -192,6 +192,10 @@ def test_save_loads_back_in_sentence_transformers(minilm_dir, tmp_path, case):
     modules = json.loads((tmp_path / "saved" / "modules.json").read_text())
     expected_types = ["Transformer", "Pooling"] + (["Dense"] if case == "dense" else []) + ["Normalize"]
     assert [m["type"].rsplit(".", 1)[-1] for m in modules] == expected_types
+    # the transformer module as sentence-transformers 6 writes it: its task, and the length limit on the tokenizer
+    assert json.loads((tmp_path / "saved" / "sentence_bert_config.json").read_text())["transformer_task"] == \
+        "feature-extraction"
+    assert json.loads((tmp_path / "saved" / "tokenizer_config.json").read_text())["model_max_length"] == 64
 
 
 def test_deprecated_and_module_calls(minilm_dir, ours, theirs, caplog):
