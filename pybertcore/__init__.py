@@ -163,11 +163,11 @@ from pybertcore.cross_encoder import CrossEncoder
 from pybertcore.sentence import SentenceEncoder, SentenceTransformer
 from pybertcore.sentence_utils import quantize_embeddings
 from pybertcore.sparse_encoder import SparseEncoder
+from pybertcore.batch_encoding import BatchEncoding
 from pybertcore.tokenization import (
     AlbertTokenizer,
     AlbertTokenizerFast,
     AutoTokenizer,
-    BatchEncoding,
     BertTokenizer,
     BertTokenizerFast,
     DebertaV2Tokenizer,

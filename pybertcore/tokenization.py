@@ -15,6 +15,9 @@ built as that class builds it:
 - from a SentencePiece model alone (DeBERTa-v3's ``spm.model``, ALBERT's ``spiece.model``):
   pybertcore.tokenization_spm (the ``sentencepiece`` extra); other SentencePiece classes are refused by name.
 
+The rebuilds from tokenizer.json live in pybertcore.tokenization_json, the returned BatchEncoding in
+pybertcore.batch_encoding; this module picks the class, reads the files and holds the tokenizer API.
+
 Left out: slow (pure Python) tokenizers, chat templates, ``encode_plus``/``batch_encode_plus`` (transformers 5
 dropped them too). ``return_tensors="np"`` gives numpy arrays, ``"pt"`` torch tensors (torch is imported only
 then, and its absence is an ImportError that says so), None lists. Deliberately unlike transformers: a ragged
@@ -38,15 +41,17 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 import numpy as np
 
 from pybertcore import tokenization_spm as spm
-from pybertcore.frameworks import import_torch, is_torch_tensor, to_torch
+from pybertcore.batch_encoding import BatchEncoding, check_return_tensors
+from pybertcore.frameworks import is_torch_tensor
 from pybertcore.hub import resolve_model_folder
 from pybertcore.recipes import reduce_tokenizer, tokenizer_recipe
 from pybertcore.thread_budget import cap_tokenizer_pool
+from pybertcore.tokenization_json import rebuild_from_json
 from pybertcore.untrusted import describe, errors_name_file, load_json
 
 logger = logging.getLogger("pybertcore")
@@ -60,7 +65,7 @@ VERY_LARGE_INTEGER = int(1e30)  # transformers' "no model_max_length" value
 LARGE_INTEGER = int(1e20)
 
 # transformers' SPECIAL_TOKENS_ATTRIBUTES, in its order (that of special_tokens_map and all_special_tokens).
-SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+SPECIAL_TOKEN_NAMES = spm.SPECIAL_ATTRIBUTES
 
 # transformers 5's tokenizer classes (tokenizer_config.json's tokenizer_class, without "Fast") whose
 # model_input_names hold token_type_ids; a tokenizer.json of another class gives input_ids and attention_mask only.
@@ -155,179 +160,6 @@ def _side(field: str, value: Any) -> str:
     if value not in ("left", "right"):
         raise ValueError(f"{field}: expected 'left' or 'right', found {describe(value)}")
     return value
-
-
-def check_return_tensors(tensor_type: Any) -> None:
-    """transformers' names for the frameworks pybertcore returns: "np" (numpy) and "pt" (torch)."""
-    if tensor_type not in ("np", "pt"):
-        raise ValueError(
-            f"return_tensors={tensor_type!r} is not supported by pybertcore; use 'pt' (torch), 'np' (numpy) or None"
-        )
-
-
-class CharSpan(NamedTuple):
-    """transformers' character span: ``start`` and ``end`` (exclusive) in the original string."""
-
-    start: int
-    end: int
-
-
-class TokenSpan(NamedTuple):
-    """transformers' token span: ``start`` and ``end`` (exclusive) in the encoded sequence."""
-
-    start: int
-    end: int
-
-
-class BatchEncoding(dict):
-    """What a tokenizer returns: a dict of ``input_ids``, ``token_type_ids``, ``attention_mask`` (lists, numpy
-    arrays or torch tensors) that also answers attribute access (``.input_ids``), ``[i]`` (the i-th
-    ``tokenizers.Encoding``) and transformers' alignment methods (``tokens``, ``word_ids``, ``sequence_ids``,
-    ``char_to_token``, ``token_to_chars``, ``word_to_tokens``, ...); pass it as ``model(**encoded)``."""
-
-    def __init__(self, data: Optional[dict] = None, encoding: Any = None, tensor_type: Optional[str] = None,
-                 prepend_batch_axis: bool = False, n_sequences: Optional[int] = None):
-        super().__init__(data or {})
-        if encoding is not None and not isinstance(encoding, (list, tuple)):
-            encoding = [encoding]
-        self._encodings = None if encoding is None else list(encoding)
-        if n_sequences is None and self._encodings:
-            n_sequences = self._encodings[0].n_sequences
-        self._n_sequences = n_sequences
-        self.convert_to_tensors(tensor_type, prepend_batch_axis)
-
-    def __getitem__(self, item: Any) -> Any:
-        """A key's value; with an integer (or a slice), the batch item's ``tokenizers.Encoding`` (or items'); with
-        a slice and no encodings, every key's values sliced."""
-        if isinstance(item, str):
-            return dict.__getitem__(self, item)
-        if self._encodings is not None:
-            return self._encodings[item]
-        if isinstance(item, slice):
-            return {key: value[item] for key, value in self.items()}
-        raise KeyError(
-            "Invalid key. Only three types of key are available: "
-            "(1) string, (2) integers for backend Encoding, and (3) slices for data subsetting."
-        )
-
-    def __getattr__(self, item: str) -> Any:
-        if item.startswith("__"):
-            raise AttributeError(item)
-        try:
-            return dict.__getitem__(self, item)
-        except KeyError:
-            raise AttributeError(item) from None
-
-    def __getstate__(self) -> dict:
-        return {"data": dict(self), "encodings": self._encodings, "n_sequences": self._n_sequences}
-
-    def __setstate__(self, state: dict) -> None:
-        self.update(state["data"])
-        self._encodings = state["encodings"]
-        self._n_sequences = state.get("n_sequences")
-
-    @property
-    def data(self) -> "BatchEncoding":
-        """transformers' underlying dict: here the BatchEncoding itself, which is one."""
-        return self
-
-    @property
-    def encodings(self) -> Optional[list]:
-        return self._encodings
-
-    @property
-    def n_sequences(self) -> Optional[int]:
-        return self._n_sequences
-
-    @property
-    def is_fast(self) -> bool:
-        return self._encodings is not None
-
-    def _encoding(self, method: str, batch_index: int) -> Any:
-        if not self._encodings:
-            raise ValueError(f"{method}() is not available: this BatchEncoding holds no tokenizers encodings")
-        return self._encodings[batch_index]
-
-    def _two_indices(self, method: str, first: int, second: Optional[int]) -> tuple[Any, int]:
-        """transformers' ``(index)`` for a batch of one, ``(batch_index, index)`` otherwise."""
-        batch_index, index = (0, first) if second is None else (first, second)
-        return self._encoding(method, batch_index), index
-
-    def tokens(self, batch_index: int = 0) -> list[str]:
-        return self._encoding("tokens", batch_index).tokens
-
-    def word_ids(self, batch_index: int = 0) -> list[Optional[int]]:
-        return self._encoding("word_ids", batch_index).word_ids
-
-    def sequence_ids(self, batch_index: int = 0) -> list[Optional[int]]:
-        return self._encoding("sequence_ids", batch_index).sequence_ids
-
-    def token_to_sequence(self, batch_or_token_index: int, token_index: Optional[int] = None) -> Optional[int]:
-        encoding, index = self._two_indices("token_to_sequence", batch_or_token_index, token_index)
-        return encoding.token_to_sequence(index if index >= 0 else len(encoding.ids) + index)
-
-    def token_to_word(self, batch_or_token_index: int, token_index: Optional[int] = None) -> Optional[int]:
-        encoding, index = self._two_indices("token_to_word", batch_or_token_index, token_index)
-        return encoding.token_to_word(index if index >= 0 else len(encoding.ids) + index)
-
-    def word_to_tokens(self, batch_or_word_index: int, word_index: Optional[int] = None,
-                       sequence_index: int = 0) -> Optional[TokenSpan]:
-        encoding, index = self._two_indices("word_to_tokens", batch_or_word_index, word_index)
-        span = encoding.word_to_tokens(index, sequence_index)
-        return TokenSpan(*span) if span is not None else None
-
-    def token_to_chars(self, batch_or_token_index: int, token_index: Optional[int] = None) -> Optional[CharSpan]:
-        encoding, index = self._two_indices("token_to_chars", batch_or_token_index, token_index)
-        span = encoding.token_to_chars(index)
-        return CharSpan(*span) if span is not None else None
-
-    def char_to_token(self, batch_or_char_index: int, char_index: Optional[int] = None,
-                      sequence_index: int = 0) -> Optional[int]:
-        encoding, index = self._two_indices("char_to_token", batch_or_char_index, char_index)
-        return encoding.char_to_token(index, sequence_index)
-
-    def word_to_chars(self, batch_or_word_index: int, word_index: Optional[int] = None,
-                      sequence_index: int = 0) -> CharSpan:
-        encoding, index = self._two_indices("word_to_chars", batch_or_word_index, word_index)
-        return CharSpan(*encoding.word_to_chars(index, sequence_index))
-
-    def char_to_word(self, batch_or_char_index: int, char_index: Optional[int] = None,
-                     sequence_index: int = 0) -> Optional[int]:
-        encoding, index = self._two_indices("char_to_word", batch_or_char_index, char_index)
-        return encoding.char_to_word(index, sequence_index)
-
-    def to(self, device: Any, *, non_blocking: bool = False) -> "BatchEncoding":
-        """Moves torch tensors as transformers does (pybertcore's models run on the CPU); numpy arrays and lists
-        stay as they are."""
-        for key, value in list(self.items()):
-            if is_torch_tensor(value):
-                self[key] = value.to(device=device, non_blocking=non_blocking)
-        return self
-
-    def convert_to_tensors(self, tensor_type: Optional[str] = None,
-                           prepend_batch_axis: bool = False) -> "BatchEncoding":
-        """The lists as int64 arrays: numpy for "np", torch tensors for "pt" (sharing their memory);
-        ``prepend_batch_axis`` first wraps each value in a batch of one."""
-        if tensor_type is None:
-            return self
-        check_return_tensors(tensor_type)
-        for key, value in list(self.items()):
-            if isinstance(value, np.ndarray) or is_torch_tensor(value):
-                continue
-            try:
-                arr = np.asarray([value] if prepend_batch_axis else value, dtype=np.int64)
-            except (ValueError, TypeError):
-                raise ValueError(
-                    f"{key}: sequences have different lengths, so they cannot form one array; "
-                    "use padding=True (or 'max_length') and truncation=True"
-                ) from None
-            self[key] = arr
-        if tensor_type == "pt":
-            import_torch('return_tensors="pt"')
-            for key, value in list(self.items()):
-                if isinstance(value, np.ndarray):
-                    self[key] = to_torch(value)
-        return self
 
 
 class PreTrainedTokenizerFast:
@@ -461,8 +293,8 @@ class PreTrainedTokenizerFast:
             class_name = _json_class_name(cls, folder, init_kwargs)
             target = _JSON_TARGETS.get(class_name, cls) if cls is PreTrainedTokenizerFast else cls
             with errors_name_file(config_file), _tokenizers_errors(tokenizer_file):
-                rebuilt = _rebuild_from_json(class_name, tokenizer_json, folder, config, special_map, init_kwargs,
-                                             kwargs)
+                rebuilt = rebuild_from_json(class_name, tokenizer_json, tokenizer_file, config, special_map,
+                                            init_kwargs, kwargs)
                 if rebuilt is not None:
                     return target(rebuilt, **init_kwargs)
                 tokenizer = Tokenizer.from_str(json.dumps(tokenizer_json))
@@ -1309,6 +1141,7 @@ MPNetTokenizerFast = MPNetTokenizer
 # cls_token, ...); tokenizer.json's added tokens are added back in id order, then the special tokens. The same
 # steps here give the same ids, offsets and decoded text; a class not listed loads the file as it is, as
 # transformers' TokenizersBackend (PreTrainedTokenizerFast) does.
+# The builds themselves: pybertcore/tokenization_json.py; here, which class builds and which is returned.
 
 
 def _base_class_name(name: Any) -> Optional[str]:
@@ -1332,106 +1165,6 @@ def _json_class_name(cls: type, folder: Path, init_kwargs: dict) -> Optional[str
     return name
 
 
-def _flag_or_none(kwargs: dict, name: str) -> Optional[bool]:
-    value = kwargs.setdefault(name, None)
-    if value is not None and not isinstance(value, bool):
-        raise ValueError(f"{name}: expected true, false or null, found {describe(value)}")
-    return value
-
-
-def _build_wordpiece(parsed: Any, kwargs: dict, settings: dict, mpnet: bool = False) -> Any:
-    """transformers' ``BertTokenizer.__init__`` (or ``MPNetTokenizer``'s: <s>/</s> and RobertaProcessing, special
-    tokens that do not strip, a mask that takes the space before it) on tokenizer.json's vocabulary: the model of
-    ``parsed`` (the file as tokenizers reads it), set as transformers' ``WordPiece(vocab, unk_token=...)`` would
-    be, rather than rebuilt from the vocabulary's Python dict (a transient second copy: 4 MiB for BERT's)."""
-    from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
-
-    do_lower_case = spm._flag(kwargs, "do_lower_case", True)
-    tokenize_chinese_chars = spm._flag(kwargs, "tokenize_chinese_chars", True)
-    strip_accents = _flag_or_none(kwargs, "strip_accents")
-    named = settings["named"]
-    model = parsed.model
-    model.unk_token = spm._content(named["unk_token"])
-    model.continuing_subword_prefix, model.max_input_chars_per_word = "##", 100  # WordPiece()'s defaults
-    tokenizer = Tokenizer(model)
-    tokenizer.normalizer = normalizers.BertNormalizer(
-        clean_text=True, handle_chinese_chars=tokenize_chinese_chars, strip_accents=strip_accents,
-        lowercase=do_lower_case,
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = decoders.WordPiece(prefix="##")
-    if mpnet:
-        for name, value in named.items():
-            if isinstance(value, str) and name in SPECIAL_TOKEN_NAMES:
-                named[name] = AddedToken(value, lstrip=name == "mask_token", rstrip=False)
-    spm.add_tokens_as_transformers(tokenizer, settings)
-    cls_token, sep_token = spm._content(named["cls_token"]), spm._content(named["sep_token"])
-    cls_id, sep_id = tokenizer.token_to_id(cls_token), tokenizer.token_to_id(sep_token)
-    if mpnet:
-        tokenizer.post_processor = processors.RobertaProcessing(
-            (sep_token, 2 if sep_id is None else sep_id), (cls_token, 0 if cls_id is None else cls_id),
-            trim_offsets=True, add_prefix_space=False,
-        )
-    else:
-        tokenizer.post_processor = spm._template(cls_token, sep_token, 2 if cls_id is None else cls_id,
-                                                 3 if sep_id is None else sep_id)
-    return tokenizer
-
-
-def _build_byte_level_bpe(tokenizer_json: dict, kwargs: dict, settings: dict) -> Any:
-    """transformers' ``RobertaTokenizer.__init__`` on tokenizer.json's vocabulary and merges."""
-    from tokenizers import Tokenizer, decoders, pre_tokenizers, processors
-    from tokenizers.models import BPE
-
-    add_prefix_space = spm._flag(kwargs, "add_prefix_space", False)
-    trim_offsets = spm._flag(kwargs, "trim_offsets", True)
-    model = tokenizer_json["model"]
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model.get("merges") or []]
-    tokenizer = Tokenizer(BPE(vocab=model.get("vocab"), merges=merges, dropout=None, continuing_subword_prefix="",
-                              end_of_word_suffix="", fuse_unk=False))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space)
-    tokenizer.decoder = decoders.ByteLevel()
-    spm.add_tokens_as_transformers(tokenizer, settings)
-    named = settings["named"]
-    cls_token, sep_token = spm._content(named["cls_token"]), spm._content(named["sep_token"])
-    tokenizer.post_processor = processors.RobertaProcessing(
-        (sep_token, tokenizer.token_to_id(sep_token)), (cls_token, tokenizer.token_to_id(cls_token)),
-        trim_offsets=trim_offsets, add_prefix_space=add_prefix_space,
-    )
-    return tokenizer
-
-
-def _build_unigram(class_name: str) -> Any:
-    """The build of a SentencePiece (Unigram) class from tokenizer.json: pybertcore.tokenization_spm's, on the
-    file's vocabulary and charsmap. DebertaV2Tokenizer takes its unk_id argument (1 unless the config says)."""
-
-    def build(tokenizer_json: dict, kwargs: dict, settings: dict, path: Path, parsed: Any) -> Any:
-        if class_name == "XLMRobertaTokenizer":
-            return spm.build_xlm_roberta(spm.model_from_tokenizer_json(tokenizer_json, path), kwargs, settings)
-        unk_id = kwargs.get("unk_id", 1) if class_name == "DebertaV2Tokenizer" else None
-        return spm.RECIPES[class_name].build(spm.model_from_tokenizer_json(tokenizer_json, path, unk_id), kwargs,
-                                             settings)
-
-    return build
-
-
-_ROBERTA_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
-                   "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
-# transformers class -> (the tokenizers model its __init__ builds, its special-token defaults, the build)
-_JSON_RECIPES: dict[str, tuple[str, dict, Any]] = {
-    "BertTokenizer": ("WordPiece", {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
-                                    "cls_token": "[CLS]", "mask_token": "[MASK]"},
-                      lambda j, k, s, p, parsed: _build_wordpiece(parsed, k, s)),
-    "MPNetTokenizer": ("WordPiece", {**_ROBERTA_TOKENS, "unk_token": "[UNK]"},
-                       lambda j, k, s, p, parsed: _build_wordpiece(parsed, k, s, mpnet=True)),
-    "RobertaTokenizer": ("BPE", _ROBERTA_TOKENS, lambda j, k, s, p, parsed: _build_byte_level_bpe(j, k, s)),
-    "XLMRobertaTokenizer": ("Unigram", _ROBERTA_TOKENS, _build_unigram("XLMRobertaTokenizer")),
-}
-for _name in ("DebertaV2Tokenizer", "AlbertTokenizer"):
-    _JSON_RECIPES[_name] = ("Unigram", spm.RECIPES[_name].defaults, _build_unigram(_name))
-for _alias in ("DistilBertTokenizer", "ElectraTokenizer"):
-    _JSON_RECIPES[_alias] = _JSON_RECIPES["BertTokenizer"]
-
 # transformers class name -> the pybertcore class returned for it
 _JSON_TARGETS: dict[Optional[str], type] = {
     "BertTokenizer": BertTokenizer, "ElectraTokenizer": BertTokenizer, "DistilBertTokenizer": DistilBertTokenizer,
@@ -1439,37 +1172,6 @@ _JSON_TARGETS: dict[Optional[str], type] = {
     "DebertaV2Tokenizer": DebertaV2Tokenizer, "AlbertTokenizer": AlbertTokenizer,
 }
 _TRANSFORMERS_NAMES = {cls: name for name, cls in _JSON_TARGETS.items() if name != "ElectraTokenizer"}
-
-
-def _rebuild_from_json(class_name: Optional[str], tokenizer_json: dict, folder: Path, config: dict,
-                       special_map: dict, init_kwargs: dict, kwargs: dict) -> Any:
-    """The Rust tokenizer transformers' class ``class_name`` builds from tokenizer.json, with the special tokens it
-    settled on written back to ``init_kwargs``; None for a class that loads the file as it is, or a file whose
-    model is not the one the class builds (transformers would misread its vocabulary)."""
-    from tokenizers import Tokenizer
-
-    recipe = _JSON_RECIPES.get(class_name or "")
-    if recipe is None:
-        return None
-    model_type, defaults, build = recipe
-    path = folder / TOKENIZER_FILE
-    parsed = Tokenizer.from_file(str(path))  # checks the file (errors name it) and its model type
-    if type(parsed.model).__name__ != model_type:
-        return None
-    settings = spm.special_token_settings(folder, config, special_map, kwargs, tokenizer_json.get("added_tokens"))
-    for name, default in defaults.items():
-        settings["named"].setdefault(name, default)
-    tokenizer = build(tokenizer_json, init_kwargs, settings, path, parsed)
-    if parsed.truncation:  # kept, as transformers keeps them, for save_pretrained (calls set their own)
-        tokenizer.enable_truncation(**parsed.truncation)
-    if parsed.padding:
-        tokenizer.enable_padding(**parsed.padding)
-    for name, value in settings["named"].items():
-        init_kwargs[name] = spm._content(value)
-    if settings["extra_special_tokens"] is not None:
-        init_kwargs.pop("additional_special_tokens", None)
-        init_kwargs["extra_special_tokens"] = [spm._content(t) for t in settings["extra_special_tokens"]]
-    return tokenizer
 
 
 class AutoTokenizer:

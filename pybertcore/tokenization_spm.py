@@ -62,7 +62,7 @@ TOKENIZER_CLASS_OF_MODEL_TYPE = {
 }
 
 # transformers' PreTrainedTokenizerBase.SPECIAL_TOKENS_ATTRIBUTES, in its order (the order tokens are added).
-_SPECIAL_ATTRIBUTES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+SPECIAL_ATTRIBUTES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 
 # SentencePiece's ModelProto.SentencePiece.Type: CONTROL pieces become special added tokens.
 _CONTROL = 3
@@ -150,14 +150,14 @@ def special_token_settings(folder: Path, config: dict, special_map: dict, kwargs
     named: dict[str, Any] = {}
     decoder: dict[int, Any] = {}
     with errors_name_file(folder / "tokenizer_config.json"):
-        for name in _SPECIAL_ATTRIBUTES:
+        for name in SPECIAL_ATTRIBUTES:
             if config.get(name) is not None:
                 named[name] = _checked_token(config[name], name)
         extra = config.get("extra_special_tokens") or config.get("additional_special_tokens")
         # transformers 5's model-specific special tokens: "<name>_token" strings and a dict of extra ones,
         # added after the standard ones (the extractor's control pieces are then the extra list).
         for name, value in config.items():
-            if name.endswith("_token") and name not in _SPECIAL_ATTRIBUTES and isinstance(value, str):
+            if name.endswith("_token") and name not in SPECIAL_ATTRIBUTES and isinstance(value, str):
                 named[name] = value
         if isinstance(extra, dict):
             for name, value in extra.items():
@@ -178,7 +178,7 @@ def special_token_settings(folder: Path, config: dict, special_map: dict, kwargs
             for name, value in special_map.items():
                 if name in kwargs and kwargs[name]:
                     continue  # the caller's keyword wins
-                if name in _SPECIAL_ATTRIBUTES:
+                if name in SPECIAL_ATTRIBUTES:
                     named[name] = _checked_token(value, name)
                 elif name == "extra_special_tokens" and isinstance(value, list):
                     extra = list(extra or []) + [t for t in value if t not in (extra or [])]
@@ -202,7 +202,7 @@ def special_token_settings(folder: Path, config: dict, special_map: dict, kwargs
                     raise ValueError(f"added_tokens: an entry without an integer id: {describe(entry)}")
                 fields = {k: v for k, v in entry.items() if k != "id"}
                 decoder[index] = _added_token(fields, f"added_tokens[{index}]")
-    for name in _SPECIAL_ATTRIBUTES:
+    for name in SPECIAL_ATTRIBUTES:
         if name in kwargs and kwargs[name] is not None:
             named[name] = _checked_token(kwargs[name], name)
     if "extra_special_tokens" in kwargs or "additional_special_tokens" in kwargs:
@@ -241,8 +241,8 @@ def add_tokens_as_transformers(tokenizer: Any, settings: dict) -> None:
     seen = {token.content for token in tokens}
     named = settings["named"]
     named_texts = {_content(v) for v in named.values()}
-    in_order = [named[n] for n in _SPECIAL_ATTRIBUTES if n in named] + [
-        v for n, v in named.items() if n not in _SPECIAL_ATTRIBUTES]  # then the model-specific ones
+    in_order = [named[n] for n in SPECIAL_ATTRIBUTES if n in named] + [
+        v for n, v in named.items() if n not in SPECIAL_ATTRIBUTES]  # then the model-specific ones
     for value in in_order + list(settings["extra_special_tokens"] or []):
         if _content(value) is None:
             raise ValueError(f"extra_special_tokens: expected strings or AddedToken objects, found {describe(value)}")
