@@ -144,6 +144,23 @@ def test_original_order_and_batch_independence(minilm_encoder):
     np.testing.assert_allclose(one_by_one, base, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("pooling", [None, {"pooling_mode": ["cls", "max", "mean", "mean_sqrt_len_tokens",
+                                                              "weightedmean", "lasttoken"]}], ids=["mean", "all-modes"])
+def test_batch_independence_bit_for_bit(minilm_dir, tmp_path, pooling):
+    """A text's vector and token states are the same bits whatever else is in its batch: the core's rows do not
+    depend on the batch, and pooling reduces each text's own rows in order."""
+    folder = minilm_dir if pooling is None else variant(minilm_dir, tmp_path, pooling=pooling)
+    encoder = SentenceEncoder.from_pretrained(folder)
+    texts = TEXTS[:6]
+    together = encoder.encode(texts, batch_size=32)
+    np.testing.assert_array_equal(np.stack([encoder.encode(t) for t in texts]), together)
+    np.testing.assert_array_equal(encoder.encode(texts, batch_size=4, prompt="query: "),
+                                  np.stack([encoder.encode(t, prompt="query: ") for t in texts]))
+    tokens = encoder.encode(texts, output_value="token_embeddings", batch_size=4)
+    for text, rows in zip(texts, tokens):
+        np.testing.assert_array_equal(encoder.encode(text, output_value="token_embeddings"), rows)
+
+
 def test_shapes(minilm_encoder):
     assert minilm_encoder.encode("Hello!").shape == (384,)
     assert minilm_encoder.encode(["Hello!"]).shape == (1, 384)
