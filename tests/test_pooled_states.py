@@ -104,11 +104,13 @@ def test_sequence_heads_read_position_0_alone(tmp_path, family):
         np.testing.assert_array_equal(fast, full)
 
 
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
 @pytest.mark.parametrize("left_padded", [False, True])
-def test_modernbert_classifier_pooling_cls(tmp_path, left_padded):
+def test_modernbert_classifier_pooling(tmp_path, left_padded, pooling):
     """ModernBERT's "cls" pooling reads each sequence's first real token: position 0 alone when every
-    sequence starts there, the full pass when one is left-padded."""
-    make_transformers_model("modernbert", "ForSequenceClassification", tmp_path, classifier_pooling="cls")
+    sequence starts there, the packed rows when one is left-padded; "mean" pooling the core's mean. Asking
+    for hidden states (the full last layer) gives the same logits, bit for bit."""
+    make_transformers_model("modernbert", "ForSequenceClassification", tmp_path, classifier_pooling=pooling)
     model = pybertcore.AutoModelForSequenceClassification.from_pretrained(tmp_path)
     inputs = _batch(model, B=5, T=11)
     mask = inputs["mask"]

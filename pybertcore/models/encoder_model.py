@@ -51,6 +51,14 @@ def packed_index(mask: Optional[np.ndarray], shape: tuple[int, int]) -> np.ndarr
     return np.flatnonzero(computed)
 
 
+def first_real_rows(mask: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """(B) the packed row of each sequence's first real token (transformers' argmax of the mask: position 0
+    where a sequence has none), from the packed rows' flat places ``index``."""
+    B, T = mask.shape
+    first = np.argmax(mask != 0, axis=1) + np.arange(B) * T  # flat place of each sequence's first real token
+    return np.searchsorted(index, first)
+
+
 @dataclass(frozen=True)
 class EncoderDims:
     """The core's sizes for one config."""
@@ -629,14 +637,15 @@ class EncoderPreTrainedModel(PreTrainedModel):
     ) -> tuple[dict[str, Any], Optional[np.ndarray]]:
         """Runs the core; returns its outputs (hidden_states/attentions as tuples) and the (B, T) mask.
 
-        ``reads_only``: what the caller reads of the last hidden state, when not all of it: ``"position0"``
-        (a pooler, ``[:, 0]``), ``"first_real"`` (each sequence's first real token), ``"mean"`` (the mean
-        of each sequence's real tokens) or ``"packed"`` (the rows themselves, without padding). Unless hidden
-        states or attentions are asked for, the outputs then hold ``mean_pooled`` (B, H), or, where the token
-        read is position 0 of every sequence, ``first_hidden_state`` (B, H), in place of ``last_hidden_state``:
-        the core makes no padded states, and for position 0 its last layer computes nothing else (the same
-        values: csrc/model/encoder.cc). ``"packed"`` always gives ``packed_rows`` (N, H), the rows the core
-        computes, with ``packed_index`` (N), their flat indices into (B, T), and ``packed_shape`` (B, T)."""
+        ``reads_only``: what the caller reads of the last hidden state, when not all of it; the core then makes
+        no padded (B, T, H) states, and the outputs hold in place of ``last_hidden_state``:
+          - ``"position0"`` (a pooler, ``[:, 0]``) or ``"first_real"`` (each sequence's first real token, as
+            transformers' argmax of the mask): ``first_hidden_state`` (B, H). Where that is position 0 of
+            every sequence and no hidden states or attentions are asked for, the last layer computes nothing
+            else (the same values: csrc/model/encoder.cc);
+          - ``"mean"``: ``mean_pooled`` (B, H), the mean of each sequence's real tokens;
+          - ``"packed"``: ``packed_rows`` (N, H), the rows the core computes, with ``packed_index`` (N), their
+            flat indices into (B, T), and ``packed_shape`` (B, T)."""
         if head_mask is not None:
             raise NotImplementedError("head_mask is not supported by pybertcore")
         if inputs_embeds is not None:
@@ -648,14 +657,9 @@ class EncoderPreTrainedModel(PreTrainedModel):
             positions = self.layout.position_ids(ids, self.dims)
         if reads_only not in (None, "position0", "first_real", "mean", "packed"):
             raise ValueError(f"reads_only: expected None, 'position0', 'first_real', 'mean' or 'packed', got {reads_only!r}")
-        last_state = "padded"
-        if reads_only == "packed":
-            last_state = "packed"
-        elif reads_only is not None and not output_hidden_states and not output_attentions:
-            if reads_only == "mean":
-                last_state = "mean"
-            elif reads_only == "position0" or mask is None or bool(mask[:, 0].all()):
-                last_state = "position0"  # "first_real" is position 0 unless a sequence is left-padded
+        last_state = {None: "padded", "position0": "position0", "mean": "mean", "packed": "packed"}.get(reads_only)
+        if reads_only == "first_real":  # position 0 unless a sequence is left-padded: then from the packed rows
+            last_state = "position0" if mask is None or bool(mask[:, 0].all()) else "packed"
         out = self._encoder.forward(
             ids, mask, types, positions,
             output_hidden_states=output_hidden_states,
@@ -664,8 +668,11 @@ class EncoderPreTrainedModel(PreTrainedModel):
             last_state=last_state,
         )
         if last_state == "packed":
-            out["packed_index"] = packed_index(mask, ids.shape)
-            out["packed_shape"] = ids.shape
+            index = packed_index(mask, ids.shape)
+            if reads_only == "first_real":
+                out["first_hidden_state"] = out.pop("packed_rows")[first_real_rows(mask, index)]
+            else:
+                out["packed_index"], out["packed_shape"] = index, ids.shape
         out["hidden_states"] = tuple(out["hidden_states"]) if output_hidden_states else None
         out["attentions"] = tuple(out["attentions"]) if output_attentions else None
         return out, mask

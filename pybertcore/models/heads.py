@@ -259,30 +259,14 @@ class EncoderForTask(EncoderPreTrainedModel):
             kind = self.head_spec.cls_input if getattr(self.config, kind[len("config:"):]) == "cls" else "mean"
         return kind
 
-    def _head_logits(self, out: dict[str, Any], mask: Optional[np.ndarray]) -> np.ndarray:
-        """(B, out) for sequence heads, (B, T, out) for token heads."""
+    def _head_logits(self, out: dict[str, Any]) -> np.ndarray:
+        """(B, out) for sequence heads, (B, T, out) for token heads, from what _encode gave for the head's input."""
         kind = self._head_input()
         if kind == "pooled":
             return self._run_head(out["pooler_output"])
-        # what _encode gave in place of the padded states, where the head reads no more
-        for reduced in ("first_hidden_state", "mean_pooled"):
-            if reduced in out:
-                return self._run_head(out[reduced])
         if kind == "tokens":
             return self._token_logits(out["packed_rows"], out["packed_index"], out["packed_shape"])
-        hidden = out["last_hidden_state"]  # (B, T, H): hidden states or attentions were asked for
-        if kind == "first":
-            return self._run_head(hidden[:, 0])
-        if kind == "first_real":  # the first real token: transformers' argmax of the mask
-            first = np.zeros(hidden.shape[0], dtype=np.int64) if mask is None else np.argmax(mask, axis=1)
-            return self._run_head(hidden[np.arange(hidden.shape[0]), first])
-        if kind == "mean":  # over real tokens, as transformers: Σ h·mask / Σ mask
-            if mask is None:
-                return self._run_head(hidden.mean(axis=1, dtype=np.float32))
-            m = mask.astype(np.float32)
-            pooled = (hidden * m[:, :, None]).sum(axis=1) / m.sum(axis=1, keepdims=True)
-            return self._run_head(pooled.astype(np.float32))
-        raise ValueError(f"{type(self).__name__}: unknown head input {kind!r}")
+        return self._run_head(out["mean_pooled"] if kind == "mean" else out["first_hidden_state"])
 
     def _token_logits(self, rows: np.ndarray, index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """(B, T, out) logits of a token head from the core's packed rows (N, H) at flat places ``index``.
@@ -310,9 +294,9 @@ class EncoderForTask(EncoderPreTrainedModel):
         inputs, shape = self._task_inputs(inputs)
         kind = self._head_input()
         reads_only = {"pooled": "position0", "first": "position0", "tokens": "packed"}.get(kind, kind)
-        out, mask = self._encode(**inputs, output_attentions=output_attentions,
-                                 output_hidden_states=output_hidden_states, reads_only=reads_only)
-        result = self._task_output(self._head_logits(out, mask), out, shape, **targets)
+        out, _ = self._encode(**inputs, output_attentions=output_attentions,
+                              output_hidden_states=output_hidden_states, reads_only=reads_only)
+        result = self._task_output(self._head_logits(out), out, shape, **targets)
         return result if return_dict else result.to_tuple()
 
     def _task_inputs(self, inputs: dict) -> tuple[dict, tuple]:
