@@ -656,7 +656,8 @@ class EncoderPreTrainedModel(PreTrainedModel):
         if positions is None and self.layout.position_ids is not None:
             positions = self.layout.position_ids(ids, self.dims)
         if reads_only not in (None, "position0", "first_real", "mean", "packed"):
-            raise ValueError(f"reads_only: expected None, 'position0', 'first_real', 'mean' or 'packed', got {reads_only!r}")
+            raise ValueError("reads_only: expected None, 'position0', 'first_real', 'mean' or 'packed', "
+                             f"got {reads_only!r}")
         last_state = {None: "padded", "position0": "position0", "mean": "mean", "packed": "packed"}.get(reads_only)
         if reads_only == "first_real":  # position 0 unless a sequence is left-padded: then from the packed rows
             last_state = "position0" if mask is None or bool(mask[:, 0].all()) else "packed"

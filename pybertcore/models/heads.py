@@ -276,7 +276,8 @@ class EncoderForTask(EncoderPreTrainedModel):
         H = rows.shape[1]
         width = next(op[1].out_features for op in reversed(self._head_ops) if op[0] == "dense")
         # the head's rows and the (B, T, width) logits they are scattered into
-        check_allocation((len(index) + B * T) * width * 4, f"{type(self).__name__}: logits of shape ({B}, {T}, {width})")
+        check_allocation((len(index) + B * T) * width * 4,
+                         f"{type(self).__name__}: logits of shape ({B}, {T}, {width})")
         head_rows = self._run_head(rows)
         if len(index) == B * T:
             return head_rows.reshape(B, T, -1)
