@@ -580,11 +580,13 @@ class SentenceEncoder(TransformerHolder):
                 ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
                 states, _ = self.model._encode(ids, mask, types, None, None, None, False, False, reads_only=reads_only)
                 if output_value == "token_embeddings":
-                    # each text's rows: its real tokens (position 0 alone for a text without any), as
-                    # sentence-transformers' states up to the last real token
-                    bounds = np.searchsorted(states["packed_index"] // ids.shape[1], np.arange(1, len(idx)))
-                    for i, rows in zip(idx, np.split(states["packed_rows"], bounds)):
-                        tokens_out[i] = rows.copy()
+                    # each text's real tokens, as sentence-transformers' token_emb[attention_mask.bool()] (the
+                    # core also computes position 0 of a text without any: left out here)
+                    index = states["packed_index"]
+                    real = mask.reshape(-1)[index] != 0
+                    bounds = np.searchsorted(index // ids.shape[1], np.arange(1, len(idx)))
+                    for i, rows, keep in zip(idx, np.split(states["packed_rows"], bounds), np.split(real, bounds)):
+                        tokens_out[i] = rows[keep]
                 else:
                     if reads_only == "packed":
                         vectors = pool_packed(states["packed_rows"], states["packed_index"], mask,
