@@ -557,7 +557,7 @@ def report(results, roof_gf, threads, engines, checks, memory, paths):
     roofline = max(roof_gf.get(("pybertcore", threads), 0), roof_gf.get(("torch", threads), 0))
     peers = [e for e in engines if (not e.startswith("pybertcore") or "@" in e) and ours_for(e, engines)]
     print()
-    print(f"GEMM 4096x768 · 768x3072 (GFLOP/s): " + "; ".join(
+    print("GEMM 4096x768 · 768x3072 (GFLOP/s): " + "; ".join(
         f"{e} {nt} thread{'s' if nt > 1 else ''} {gf:.1f}" for (e, nt), gf in sorted(roof_gf.items())))
     for nt in sorted({1, threads}):
         if ("pybertcore", nt) in roof_gf and ("torch", nt) in roof_gf:

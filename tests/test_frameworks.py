@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import CHILD_CWD, child_env
-from family_models import AUTO_FOR_HEAD, FAMILIES, HEADS, make_transformers_model, ragged_inputs
+from family_models import AUTO_FOR_HEAD, HEADS, make_transformers_model, ragged_inputs
 
 import pybertcore
 

@@ -15,7 +15,6 @@ from family_models import (
     AUTO_FOR_HEAD,
     FAMILIES,
     HEAD_PAIRS,
-    HEADS,
     choice_inputs,
     make_transformers_model,
     max_abs_on_mask,

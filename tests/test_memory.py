@@ -21,7 +21,6 @@ from conftest import CHILD_CWD, child_env
 from family_models import make_transformers_model, ragged_inputs
 
 import pybertcore
-from pybertcore import _core
 from pybertcore.checkpoints import load_safetensors, save_safetensors
 
 
@@ -277,7 +276,6 @@ def test_token_head_logits_that_cannot_fit_are_refused_by_shape():
 
 def _memory_cgroup_child_folder(name: str):
     """A new cgroup (v1 or v2) under this process's own memory group, or None where we may not make one."""
-    import os
     from pathlib import Path
 
     for line in Path("/proc/self/cgroup").read_text().splitlines():

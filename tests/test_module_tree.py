@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from family_models import AUTO_FOR_HEAD, CLASS_PAIRS, FAMILIES, HEADS, make_transformers_model, ragged_inputs
+from family_models import AUTO_FOR_HEAD, CLASS_PAIRS, HEADS, make_transformers_model, ragged_inputs
 
 import pybertcore
 
