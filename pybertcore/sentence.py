@@ -48,6 +48,7 @@ import numpy as np
 from pybertcore.checkpoints import CheckpointError, load_safetensors, save_safetensors
 from pybertcore.frameworks import import_torch
 from pybertcore.hub import resolve_model_folder
+from pybertcore.models.encoder_model import packed_sequences
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
 from pybertcore.sentence_utils import (
     ALLOWED_PRECISIONS,
@@ -153,9 +154,9 @@ def pool_packed(rows: np.ndarray, index: np.ndarray, mask: np.ndarray, modes: It
     B, T = mask.shape
     N, H = rows.shape
     seq, pos = np.divmod(index, T)
-    starts = np.flatnonzero(np.r_[True, seq[1:] != seq[:-1]])  # (B): position 0 is each sequence's first row
+    starts, real = packed_sequences(mask, index)
     first_real = mask.argmax(axis=1)  # sentence-transformers' pad length
-    pooled = (mask.reshape(-1)[index] != 0) & (pos >= first_real[seq] + skip)
+    pooled = real & (pos >= first_real[seq] + skip)
     ends = np.r_[starts[1:], N]
     out = np.empty((B, len(modes) * H), dtype=np.float32)
     step = max(1, (4 << 20) // max(1, H * 4 * max(1, N // max(B, 1))))
@@ -582,10 +583,9 @@ class SentenceEncoder(TransformerHolder):
                 if output_value == "token_embeddings":
                     # each text's real tokens, as sentence-transformers' token_emb[attention_mask.bool()] (the
                     # core also computes position 0 of a text without any: left out here)
-                    index = states["packed_index"]
-                    real = mask.reshape(-1)[index] != 0
-                    bounds = np.searchsorted(index // ids.shape[1], np.arange(1, len(idx)))
-                    for i, rows, keep in zip(idx, np.split(states["packed_rows"], bounds), np.split(real, bounds)):
+                    starts, real = packed_sequences(mask, states["packed_index"])
+                    pieces = zip(np.split(states["packed_rows"], starts[1:]), np.split(real, starts[1:]))
+                    for i, (rows, keep) in zip(idx, pieces):
                         tokens_out[i] = rows[keep]
                 else:
                     if reads_only == "packed":

@@ -36,6 +36,7 @@ import numpy as np
 from pybertcore import _core
 from pybertcore.frameworks import any_torch, import_torch, is_torch_tensor, to_torch
 from pybertcore.hub import resolve_model_folder
+from pybertcore.models.encoder_model import packed_sequences
 from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config, progress_bar, stderr_is_terminal
 from pybertcore.sentence_utils import (
     NO_INPUTS,
@@ -402,7 +403,7 @@ class SparseEncoder(TransformerHolder):
         ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
         out, _ = self.model._encode(ids, mask, types, None, None, None, False, False, reads_only="packed")
         rows = out["packed_rows"]  # (N, H): the real tokens, and a masked position 0 where a text has none
-        real = mask.reshape(-1)[out["packed_index"]] != 0
+        _, real = packed_sequences(mask, out["packed_index"])
         if not real.all():
             rows = rows[real]
         offsets = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int32)

@@ -51,6 +51,14 @@ def packed_index(mask: Optional[np.ndarray], shape: tuple[int, int]) -> np.ndarr
     return np.flatnonzero(computed)
 
 
+def packed_sequences(mask: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How the packed rows at flat places ``index`` (packed_index) divide: ``starts`` (B), each sequence's
+    first row (its position 0, always computed), and ``real`` (N), whether a row is a real token (a masked
+    position 0 is not)."""
+    B, T = mask.shape
+    return np.searchsorted(index, np.arange(B) * T), mask.reshape(-1)[index] != 0
+
+
 def first_real_rows(mask: np.ndarray, index: np.ndarray) -> np.ndarray:
     """(B) the packed row of each sequence's first real token (transformers' argmax of the mask: position 0
     where a sequence has none), from the packed rows' flat places ``index``."""
