@@ -1,26 +1,29 @@
 """SparseEncoder: sentence-transformers' SPLADE API (``encode``, ``encode_query``, ``encode_document``,
 ``decode``, ``similarity``) on pybertcore's masked-LM encoders, without torch.
 
-``SparseEncoder(folder)`` reads a SPLADE folder saved by sentence-transformers (``modules.json``: a
-Transformer / MLMTransformer on a ``*ForMaskedLM`` checkpoint, then SpladePooling with its
-``pooling_strategy`` max or sum and ``activation_function`` relu or log1p_relu) or a plain masked-LM
-checkpoint (SPLADE max pooling, as sentence-transformers makes it). The MLM head, the log1p(ReLU) and the
-pooling run fused in the core (``_core.SpladeHead``, csrc/model/splade.h) over row tiles of the
-vocabulary: the (tokens, vocabulary) logits are never stored, so a call holds O(tokens × tile + batch ×
-vocabulary) floats beyond the encoder's activations.
+``SparseEncoder(folder)`` reads a folder saved by sentence-transformers (sparse_routes.py loads it):
+- a SPLADE model (``modules.json``: a Transformer / MLMTransformer on a ``*ForMaskedLM`` checkpoint, then
+  SpladePooling with its ``pooling_strategy`` max or sum and ``activation_function`` relu or log1p_relu), or
+  a plain masked-LM checkpoint (SPLADE max pooling, as sentence-transformers makes it);
+- an inference-free SPLADE model: a Router whose query route is a SparseStaticEmbedding (a fixed weight per
+  token of the query) and whose document route is SPLADE; ``encode_query`` / ``encode_document`` / ``task=``
+  pick the route as sentence-transformers' Router does.
+The MLM head, the log1p(ReLU) and the pooling run fused in the core (``_core.SpladeHead``,
+csrc/model/splade.h) over row tiles of the vocabulary: the (tokens, vocabulary) logits are never stored, so a
+call holds O(tokens × tile + batch × vocabulary) floats beyond the encoder's activations.
 
 Outputs: ``scipy.sparse`` when scipy is installed (a ``csr_array`` (N, V); one text gives a 1-D
 ``coo_array`` (V,)), else ``SparseEmbeddings`` (indices and values per row); ``convert_to_tensor=True``
 gives torch sparse COO tensors as sentence-transformers does, ``convert_to_sparse_tensor=False`` dense
 arrays. ``decode`` and ``similarity`` take any of these.
 
-``save`` writes sentence-transformers 6's folder layout (Transformer + SpladePooling), which both libraries
-load to the same vectors. Unknown ``encode`` keywords raise ValueError, as there; multi-process pools run
-in this process.
+``save`` writes sentence-transformers 6's folder layout (Transformer + SpladePooling, or the Router's), which
+both libraries load to the same vectors. Unknown ``encode`` keywords raise ValueError, as there;
+multi-process pools run in this process.
 
-Numerics: vectors match sentence-transformers within 1e-3 (the encoder within 1e-4, the head's float32
-GEMMs and log1p) with the same non-zero set wherever a logit is not within rounding of zero. Left out:
-SparseAutoEncoder (CSR) and SparseStaticEmbedding models, Router, ``splade_pooling_chunk_size`` (the fused
+Numerics: SPLADE vectors match sentence-transformers within 1e-3 (the encoder within 1e-4, the head's float32
+GEMMs and log1p) with the same non-zero set wherever a logit is not within rounding of zero; static vectors
+are its weights, exactly. Left out: SparseAutoEncoder (CSR) models, ``splade_pooling_chunk_size`` (the fused
 head already bounds memory by its tiles).
 """
 
@@ -29,15 +32,15 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 
-from pybertcore import _core
 from pybertcore.frameworks import any_torch, import_torch, is_torch_tensor, to_torch
 from pybertcore.hub import resolve_model_folder
-from pybertcore.models.encoder_model import packed_sequences
-from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config, progress_bar, stderr_is_terminal
+from pybertcore.modeling_utils import CpuDevice
+from pybertcore.sentence import progress_bar, stderr_is_terminal
 from pybertcore.sentence_utils import (
     NO_INPUTS,
     SIMILARITY_FN_NAMES,
@@ -47,38 +50,31 @@ from pybertcore.sentence_utils import (
     check_encode_extras,
     folder_of_modules,
     inputs_argument,
-    length_sorted_batches,
     load_transformer,
     loading_arguments,
     merge_prompts,
-    padded_batch,
     read_model_config,
     reject_unknown,
     resolve_prompt,
-    save_transformer_module,
     similarity_name,
     TRANSFORMER_MODULE,
     TransformerHolder,
     texts_of,
-    warn_truncated,
     write_folder_description,
-    write_json,
 )
-from pybertcore.tokenization import model_takes_token_types, model_token_limit
+from pybertcore.sparse_routes import (
+    DEFAULT_TILE_ROWS,
+    ROUTER_TYPE,
+    SPLADE_POOLING_TYPE,
+    STATIC_TYPE,
+    SpladeRoute,
+    load_routes,
+)
 from pybertcore.untrusted import describe
 
 logger = logging.getLogger("pybertcore")
 
 _DEFAULT_PROMPTS = {"query": None, "document": None}
-SPLADE_POOLING_MODES = ("max", "sum")
-SPLADE_ACTIVATIONS = ("relu", "log1p_relu")
-# Vocabulary rows per decoder tile: the head's scratch is tokens × this many floats.
-DEFAULT_TILE_ROWS = 512
-# Tokens the encoder and the head take in one core call: a larger batch runs as several calls (a
-# sequence's vector does not depend on its neighbours, bit for bit), so a call's activations stay near
-# 4096 × (7H + I) floats (bert-base: about 140 MiB) whatever the batch size: at batch 64 × 256 the
-# (tokens, vocab) logits alone would be 2 GiB.
-TOKENS_PER_CALL = 4096
 
 
 @dataclass
@@ -105,17 +101,6 @@ def _scipy_sparse() -> Any:
     except ImportError:
         return None
     return sparse
-
-
-def _splade_pooling_config(path: Any) -> tuple[str, str]:
-    config = _read_json(path)
-    strategy = config.get("pooling_strategy", "max")
-    activation = config.get("activation_function", "relu")
-    if strategy not in SPLADE_POOLING_MODES:
-        raise ValueError(f"{path}: pooling_strategy: expected 'max' or 'sum', found {describe(strategy)}")
-    if activation not in SPLADE_ACTIVATIONS:
-        raise ValueError(f"{path}: activation_function: expected 'relu' or 'log1p_relu', found {describe(activation)}")
-    return strategy, activation
 
 
 def _as_dense_rows(embeddings: Any, name: str) -> tuple[Any, bool]:
@@ -193,17 +178,6 @@ def sparse_similarity(name: str, a: Any, b: Any, pairwise: bool = False) -> Any:
     return to_torch(out) if any_torch((a, b)) else out
 
 
-def _token_chunks(idx: np.ndarray, ids_list: list, budget: int) -> Iterator[np.ndarray]:
-    """``idx`` (longest first) in consecutive pieces of at most ``budget`` padded tokens (at least one
-    sequence each)."""
-    start = 0
-    while start < len(idx):
-        longest = len(ids_list[idx[start]])  # the piece's padded length: sorted, so its first sequence's
-        end = start + max(1, budget // max(longest, 1))
-        yield idx[start:end]
-        start = end
-
-
 class SparseEncoder(TransformerHolder):
     """Texts to sparse lexical vectors (SPLADE), as ``sentence_transformers.SparseEncoder`` computes them.
 
@@ -263,41 +237,20 @@ class SparseEncoder(TransformerHolder):
             folder = folder_of_modules(self, modules, "SparseEncoder", model_name_or_path)
         else:
             folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
-        transformer_folder, strategy, activation = folder, "max", "relu"
-        max_seq_length, do_lower_case = None, False
-        modules_file = folder / "modules.json"
-        if modules_file.is_file():
-            found_pooling = False
-            for kind, module_path in _module_entries(modules_file):
-                path = folder / module_path
-                if kind in ("Transformer", "MLMTransformer"):
-                    transformer_folder = path
-                elif kind == "SpladePooling":
-                    strategy, activation = _splade_pooling_config(path / "config.json")
-                    found_pooling = True
-                else:
-                    raise NotImplementedError(f"{modules_file}: module type {describe(kind)} is not supported by "
-                                              "pybertcore's SparseEncoder (supported: Transformer/MLMTransformer "
-                                              "+ SpladePooling)")
-            if not found_pooling:
-                raise NotImplementedError(f"{modules_file}: no SpladePooling module; pybertcore's SparseEncoder "
-                                          "runs SPLADE models only")
-            sbert = transformer_folder / "sentence_bert_config.json"
-            if sbert.is_file():
-                task = _read_json(sbert).get("transformer_task", "fill-mask")
-                if task != "fill-mask":
-                    raise NotImplementedError(f"{sbert}: transformer_task {describe(task)}: a SPLADE model needs "
-                                              "'fill-mask'")
-                max_seq_length, do_lower_case = _sentence_bert_config(sbert)
         saved = read_model_config(folder / "config_sentence_transformers.json")
         model_kwargs = {**dict(model_kwargs or {}), **kwargs}
-        self.model = load_transformer(AutoModelForMaskedLM, transformer_folder, model_kwargs, dict(config_kwargs or {}))
-        self.tokenizer = AutoTokenizer.from_pretrained(transformer_folder, **tokenizer_kwargs)
-        self.head = self._fused_head(tile_rows)
-        self.pooling_strategy, self.activation_function = strategy, activation
-        limit = model_token_limit(self.model.config, self.tokenizer)
-        self.max_seq_length = limit if max_seq_length is None else min(int(max_seq_length), limit)
-        self.do_lower_case = bool(do_lower_case)
+        config_kwargs = dict(config_kwargs or {})
+
+        def load_tokenizer(module_folder: Path) -> Any:
+            return AutoTokenizer.from_pretrained(module_folder, **tokenizer_kwargs)
+
+        def make_splade(module_folder: Path, strategy: str, activation: str, max_seq_length: Optional[int],
+                        do_lower_case: bool) -> SpladeRoute:
+            model = load_transformer(AutoModelForMaskedLM, module_folder, model_kwargs, config_kwargs)
+            return SpladeRoute(model, load_tokenizer(module_folder), strategy, activation, max_seq_length,
+                               do_lower_case, tile_rows)
+
+        self.routes = load_routes(folder, make_splade, load_tokenizer)
         self.prompts, self.default_prompt_name = merge_prompts(
             _DEFAULT_PROMPTS, prompts, saved.get("prompts", {}), default_prompt_name, saved.get("default_prompt_name"))
         self._similarity_fn_name = similarity_name(similarity_fn_name)
@@ -306,19 +259,6 @@ class SparseEncoder(TransformerHolder):
         self.max_active_dims = self._check_max_active_dims(
             max_active_dims if max_active_dims is not None else saved.get("max_active_dims"))
         self.model_card_data = model_card_data
-
-    def _fused_head(self, tile_rows: int) -> Any:
-        """The model's MLM head (transform, LayerNorm, decoder) packed into the core's fused SPLADE head."""
-        ops = self.model._head_ops
-        kinds = [op[0] for op in ops]
-        if kinds != ["dense", "norm", "dense"] or ops[2][2] != _core.Activation.identity:
-            raise NotImplementedError(f"{type(self.model).__name__}: an MLM head of steps {kinds} is not supported by "
-                                      "pybertcore's SparseEncoder (expected dense + activation, LayerNorm, decoder)")
-        (_, transform, act), (_, norm_w, norm_b), (_, decoder, _) = ops
-        dtype = getattr(self.model, "dtype", "float32")
-        return _core.SpladeHead(transform.weight(), transform.bias(), act, norm_w, norm_b, float(self.model.dims.eps),
-                                decoder.weight(), decoder.bias(), tile_rows=tile_rows,
-                                dtype=dtype if dtype in ("float32", "bfloat16", "int8") else "float32")
 
     @staticmethod
     def _check_max_active_dims(value: Any) -> Optional[int]:
@@ -335,13 +275,55 @@ class SparseEncoder(TransformerHolder):
 
     # --- what the model is --------------------------------------------------------------------------
     def get_embedding_dimension(self) -> int:
-        """The vocabulary size: one dimension per token."""
-        return int(self.head.vocab_size)
+        """The vocabulary size: one dimension per token (a Router's first route's, as sentence-transformers)."""
+        return self.routes.first.dimension
 
     get_sentence_embedding_dimension = get_embedding_dimension
 
     def get_max_seq_length(self) -> int:
         return self.max_seq_length
+
+    @property
+    def max_seq_length(self) -> int:
+        """Tokens kept per text: the routes' largest limit (one route: its limit); setting it sets every route's."""
+        return max(route.max_seq_length for route in self._distinct_routes())
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        for route in self._distinct_routes():
+            route.max_seq_length = value
+
+    def _distinct_routes(self) -> list:
+        return list({id(route): route for route in self.routes.routes.values()}.values())
+
+    @property
+    def tokenizer(self) -> Any:
+        """The first route's tokenizer (sentence-transformers' Router gives the same); ``decode`` reads tokens
+        with it."""
+        return self.routes.first.tokenizer
+
+    @property
+    def model(self) -> Any:
+        """The masked LM of the SPLADE route (a Router's default route, else its first SPLADE route); None when
+        every route is static."""
+        splade = self.routes.splade()
+        return splade.model if splade is not None else None
+
+    @property
+    def device(self) -> Any:
+        return CpuDevice()
+
+    def _splade_setting(self, name: str) -> Any:
+        splade = self.routes.splade()
+        return getattr(splade, name) if splade is not None else None
+
+    head = property(lambda self: self._splade_setting("head"), doc="The SPLADE route's fused core head.")
+    pooling_strategy = property(lambda self: self._splade_setting("pooling_strategy"),
+                                doc="The SPLADE route's SpladePooling strategy: 'max' or 'sum'.")
+    activation_function = property(lambda self: self._splade_setting("activation_function"),
+                                   doc="The SPLADE route's activation: 'relu' or 'log1p_relu'.")
+    do_lower_case = property(lambda self: self._splade_setting("do_lower_case"),
+                             doc="Whether the SPLADE route lowercases texts first.")
 
     @property
     def similarity_fn_name(self) -> str:
@@ -371,20 +353,14 @@ class SparseEncoder(TransformerHolder):
         kwargs.setdefault("task", "document")
         return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
 
-    def _rows(self, texts: list[str], batch_size: int, show_progress_bar: Optional[bool],
+    def _rows(self, route: Any, texts: list[str], batch_size: int, show_progress_bar: Optional[bool],
               max_active_dims: Optional[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(input indices, their (b, V) dense vectors) batch by batch, longest texts first."""
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length, verbose=False)
-        ids_list = encoded["input_ids"]
-        types_list = encoded.get("token_type_ids") if model_takes_token_types(self.model.config) else None
-        warn_truncated(encoded, len(texts), self.max_seq_length)
+        """(input indices, their (b, V) dense vectors) batch by batch, from ``route``."""
         if show_progress_bar is None:
             show_progress_bar = len(texts) > 8 * batch_size and stderr_is_terminal()
         bar = progress_bar(len(texts), show_progress_bar, "Encoding")
         try:
-            for idx in length_sorted_batches([len(ids) for ids in ids_list], batch_size):
-                vectors = np.concatenate([self._vectors(part, ids_list, types_list)
-                                          for part in _token_chunks(idx, ids_list, TOKENS_PER_CALL)])
+            for idx, vectors in route.batches(texts, batch_size):
                 if max_active_dims is not None and max_active_dims < vectors.shape[1]:
                     keep = np.argpartition(-np.abs(vectors), max_active_dims - 1, axis=1)[:, :max_active_dims]
                     selected = np.zeros_like(vectors)
@@ -396,18 +372,6 @@ class SparseEncoder(TransformerHolder):
         finally:
             if bar is not None:
                 bar.close()
-
-    def _vectors(self, idx: np.ndarray, ids_list: list, types_list: Optional[list]) -> np.ndarray:
-        """(len(idx), V) SPLADE vectors of the sequences ``idx``: encoder, then the fused head on their
-        packed real-token rows."""
-        ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
-        out, _ = self.model._encode(ids, mask, types, None, None, None, False, False, reads_only="packed")
-        rows = out["packed_rows"]  # (N, H): the real tokens, and a masked position 0 where a text has none
-        _, real = packed_sequences(mask, out["packed_index"])
-        if not real.all():
-            rows = rows[real]
-        offsets = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int32)
-        return self.head.forward(rows, offsets, self.pooling_strategy, self.activation_function)
 
     def encode(
         self,
@@ -441,22 +405,21 @@ class SparseEncoder(TransformerHolder):
         check_encode_extras(type(self).__name__, kwargs)
         check_cpu_devices(device)
         batch_size = check_batch_size(batch_size)
-        if task not in (None, "query", "document"):
+        if not self.routes.router and task not in (None, "query", "document"):
             raise ValueError(f"task must be 'query', 'document' or None, got {describe(task)}")
+        route = self.routes.resolve(task)
         max_active_dims = self._check_max_active_dims(
             max_active_dims if max_active_dims is not None else self.max_active_dims)
         prompt = resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
         texts, single = texts_of(inputs)
         if prompt:
             texts = [prompt + t for t in texts]
-        if self.do_lower_case:
-            texts = [t.lower() for t in texts]
-        V = self.get_embedding_dimension()
+        V = route.dimension
         torch = import_torch("convert_to_tensor=True") if convert_to_tensor else None
 
         if not convert_to_sparse_tensor:  # dense (N, V)
             dense = np.zeros((len(texts), V), dtype=np.float32)
-            for idx, vectors in self._rows(texts, batch_size, show_progress_bar, max_active_dims) if texts else ():
+            for idx, vectors in self._rows(route, texts, batch_size, show_progress_bar, max_active_dims) if texts else ():
                 dense[idx] = vectors
             if convert_to_tensor:
                 result = torch.from_numpy(dense)
@@ -468,7 +431,7 @@ class SparseEncoder(TransformerHolder):
 
         indices: list = [None] * len(texts)
         values: list = [None] * len(texts)
-        for idx, vectors in self._rows(texts, batch_size, show_progress_bar, max_active_dims) if texts else ():
+        for idx, vectors in self._rows(route, texts, batch_size, show_progress_bar, max_active_dims) if texts else ():
             for row, i in enumerate(idx):
                 nz = np.flatnonzero(vectors[row])
                 indices[i], values[i] = nz, vectors[row, nz]
@@ -567,18 +530,25 @@ class SparseEncoder(TransformerHolder):
     def save(self, path: Union[str, os.PathLike], model_name: Optional[str] = None, create_model_card: bool = True,
              train_datasets: Optional[list] = None, safe_serialization: bool = True) -> None:
         """Writes a folder sentence-transformers' SparseEncoder loads (and ours): the masked LM and tokenizer as
-        transformers saves them, then SpladePooling with this model's pooling and activation, and the
-        prompts, similarity function and ``max_active_dims``. ``model_name``, ``create_model_card`` and
-        ``train_datasets`` only shape sentence-transformers' model card, which pybertcore does not write."""
+        transformers saves them, then SpladePooling with this model's pooling and activation (a Router: its
+        routes' modules in sentence-transformers 6's Router layout, a SparseStaticEmbedding as its tokenizer,
+        weights and config), and the prompts, similarity function and ``max_active_dims``. ``model_name``,
+        ``create_model_card`` and ``train_datasets`` only shape sentence-transformers' model card, which
+        pybertcore does not write."""
         if path is None:
             return
-        folder = save_transformer_module(path, self, "fill-mask", safe_serialization)
-        (folder / "1_SpladePooling").mkdir(exist_ok=True)
-        write_json(folder / "1_SpladePooling" / "config.json", {
-            "pooling_strategy": self.pooling_strategy, "activation_function": self.activation_function,
-            "embedding_dimension": self.get_embedding_dimension()})
-        modules = [TRANSFORMER_MODULE,
-                   ("1_SpladePooling", "sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling")]
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        route = self.routes.first
+        if self.routes.router:
+            self.routes.save_router(folder, safe_serialization)
+            modules = [("", ROUTER_TYPE)]
+        elif isinstance(route, SpladeRoute):
+            route.save_modules(folder, folder / "1_SpladePooling", safe_serialization)
+            modules = [TRANSFORMER_MODULE, ("1_SpladePooling", SPLADE_POOLING_TYPE)]
+        else:
+            route.save_module(folder, safe_serialization)
+            modules = [("", STATIC_TYPE)]
         settings = {"prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
                     "similarity_fn_name": self._similarity_fn_name}
         if self.max_active_dims is not None:
@@ -591,6 +561,14 @@ class SparseEncoder(TransformerHolder):
         return self.encode(inputs, **kwargs)
 
     def __repr__(self) -> str:
-        return (f"SparseEncoder(model={type(self.model).__name__}, max_seq_length={self.max_seq_length}, "
-                f"pooling_strategy={self.pooling_strategy!r}, activation_function={self.activation_function!r}, "
-                f"vocab={self.get_embedding_dimension()}, tile_rows={self.head.tile_rows})")
+        def describe_route(route: Any) -> str:
+            if isinstance(route, SpladeRoute):
+                return (f"SPLADE(model={type(route.model).__name__}, max_seq_length={route.max_seq_length}, "
+                        f"pooling_strategy={route.pooling_strategy!r}, activation_function="
+                        f"{route.activation_function!r}, vocab={route.dimension}, tile_rows={route.head.tile_rows})")
+            return f"SparseStaticEmbedding(dim={route.dimension}, tokenizer={type(route.tokenizer).__name__})"
+
+        if not self.routes.router:
+            return f"SparseEncoder({describe_route(self.routes.first)})"
+        routes = ", ".join(f"{name}={describe_route(route)}" for name, route in self.routes.routes.items())
+        return f"SparseEncoder(Router({routes}, default_route={self.routes.default_route!r}))"

@@ -20,6 +20,7 @@ import pytest
 
 from pybertcore import SparseEncoder, _core
 from pybertcore import sparse_encoder as sparse_module
+from pybertcore import sparse_routes
 from test_sentence import TEXTS
 
 TEXTS_REAL = TEXTS[:6] + [
@@ -206,7 +207,7 @@ def test_tiles_batches_and_threads_change_nothing(splade_folders, monkeypatch):
     encoder = SparseEncoder(folder)
     one_by_one = np.stack([encoder.encode(t).toarray() for t in TEXTS_REAL])
     np.testing.assert_array_equal(one_by_one, base)
-    monkeypatch.setattr(sparse_module, "TOKENS_PER_CALL", 20)  # a batch split into many core calls
+    monkeypatch.setattr(sparse_routes, "TOKENS_PER_CALL", 20)  # a batch split into many core calls
     np.testing.assert_array_equal(encoder.encode(TEXTS_REAL).toarray(), base)
     monkeypatch.undo()
     import pybertcore

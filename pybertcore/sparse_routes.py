@@ -1,0 +1,420 @@
+"""What a SparseEncoder runs on a text: its routes, read from a sentence-transformers folder, and saved back.
+
+A route turns texts into (N, V) vectors over a vocabulary. Two kinds exist:
+
+- ``SpladeRoute``: a masked LM (Transformer / MLMTransformer) followed by SpladePooling. The MLM head, the
+  ReLU or log1p(ReLU) and the max or sum pooling run fused in the core (``_core.SpladeHead``) over row tiles
+  of the vocabulary, so the (tokens, V) logits are never stored.
+- ``StaticRoute``: sentence-transformers' SparseStaticEmbedding, the query side of "inference-free" SPLADE
+  models: each token of the text (tokenized without special tokens) gets a fixed weight (e.g. an IDF), and
+  a token that occurs several times counts once.
+
+A folder with one SPLADE pipeline has one route. A folder whose only module is a ``Router`` (or its old
+name ``Asym``) has several, each a list of module folders in ``router_config.json`` (older folders:
+``config.json``), and picks one per call from the ``task`` ("query", "document") as sentence-transformers'
+Router resolves it for text: ``route_mappings`` on (task, "text"), (task, None), (None, "text"),
+(None, None); then a route named after the task; then ``default_route``. Modules shared by two routes are
+loaded once.
+
+Files are untrusted: a config of the wrong shape raises ValueError naming the file and the field, module
+ids must name folders inside the model folder, weights are read with pybertcore's own readers (never
+``pickle.load``). Left out: SparseAutoEncoder (CSR) modules, and a SparseStaticEmbedding whose weights come
+from an IDF JSON file named in its config (``path``, which sentence-transformers may fetch from the Hub):
+both raise NotImplementedError naming the module.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+
+from pybertcore import _core
+from pybertcore.checkpoints import CheckpointError, save_safetensors
+from pybertcore.checkpoints.sharding import find_weights_file, load_weights_file
+from pybertcore.models.encoder_model import packed_sequences
+from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config
+from pybertcore.sentence_utils import (
+    length_sorted_batches,
+    padded_batch,
+    save_transformer_module,
+    warn_truncated,
+    write_json,
+)
+from pybertcore.tokenization import model_takes_token_types, model_token_limit
+from pybertcore.untrusted import describe
+
+SPLADE_POOLING_MODES = ("max", "sum")
+SPLADE_ACTIVATIONS = ("relu", "log1p_relu")
+# Vocabulary rows per decoder tile: the head's scratch is tokens × this many floats.
+DEFAULT_TILE_ROWS = 512
+# Tokens the encoder and the head take in one core call: a larger batch runs as several calls (a
+# sequence's vector does not depend on its neighbours, bit for bit), so a call's activations stay near
+# 4096 × (7H + I) floats (bert-base: about 140 MiB) whatever the batch size: at batch 64 × 256 the
+# (tokens, vocab) logits alone would be 2 GiB.
+TOKENS_PER_CALL = 4096
+
+# Module types by class name (sentence-transformers 5 and 6 keep them in different packages).
+_TRANSFORMER_TYPES = ("Transformer", "MLMTransformer")
+_ROUTER_TYPES = ("Router", "Asym")
+ROUTER_TYPE = "sentence_transformers.base.modules.router.Router"
+SPLADE_POOLING_TYPE = "sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling"
+STATIC_TYPE = "sentence_transformers.sparse_encoder.modules.sparse_static_embedding.SparseStaticEmbedding"
+TRANSFORMER_TYPE = "sentence_transformers.base.modules.transformer.Transformer"
+
+
+def splade_pooling_config(path: Path) -> tuple[str, str]:
+    """(pooling_strategy, activation_function) of a SpladePooling config.json."""
+    config = _read_json(path)
+    strategy = config.get("pooling_strategy", "max")
+    activation = config.get("activation_function", "relu")
+    if strategy not in SPLADE_POOLING_MODES:
+        raise ValueError(f"{path}: pooling_strategy: expected 'max' or 'sum', found {describe(strategy)}")
+    if activation not in SPLADE_ACTIVATIONS:
+        raise ValueError(f"{path}: activation_function: expected 'relu' or 'log1p_relu', found {describe(activation)}")
+    return strategy, activation
+
+
+def _token_chunks(idx: np.ndarray, ids_list: list, budget: int) -> Iterator[np.ndarray]:
+    """``idx`` (longest first) in consecutive pieces of at most ``budget`` padded tokens (at least one
+    sequence each)."""
+    start = 0
+    while start < len(idx):
+        longest = len(ids_list[idx[start]])  # the piece's padded length: sorted, so its first sequence's
+        end = start + max(1, budget // max(longest, 1))
+        yield idx[start:end]
+        start = end
+
+
+class SpladeRoute:
+    """A masked LM and its fused SPLADE head: texts to (N, V) vectors, a few thousand tokens per core call."""
+
+    def __init__(self, model: Any, tokenizer: Any, pooling_strategy: str, activation_function: str,
+                 max_seq_length: Optional[int], do_lower_case: bool, tile_rows: int) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        self.head = self._fused_head(tile_rows)
+        self.pooling_strategy, self.activation_function = pooling_strategy, activation_function
+        limit = model_token_limit(model.config, tokenizer)
+        self.max_seq_length = limit if max_seq_length is None else min(int(max_seq_length), limit)
+        self.do_lower_case = bool(do_lower_case)
+
+    def _fused_head(self, tile_rows: int) -> Any:
+        """The model's MLM head (transform, LayerNorm, decoder) packed into the core's fused SPLADE head."""
+        ops = self.model._head_ops
+        kinds = [op[0] for op in ops]
+        if kinds != ["dense", "norm", "dense"] or ops[2][2] != _core.Activation.identity:
+            raise NotImplementedError(f"{type(self.model).__name__}: an MLM head of steps {kinds} is not supported by "
+                                      "pybertcore's SparseEncoder (expected dense + activation, LayerNorm, decoder)")
+        (_, transform, act), (_, norm_w, norm_b), (_, decoder, _) = ops
+        dtype = getattr(self.model, "dtype", "float32")
+        return _core.SpladeHead(transform.weight(), transform.bias(), act, norm_w, norm_b, float(self.model.dims.eps),
+                                decoder.weight(), decoder.bias(), tile_rows=tile_rows,
+                                dtype=dtype if dtype in ("float32", "bfloat16", "int8") else "float32")
+
+    @property
+    def dimension(self) -> int:
+        return int(self.head.vocab_size)
+
+    def batches(self, texts: list[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(input indices, their (b, V) vectors) batch by batch, longest texts first."""
+        if self.do_lower_case:
+            texts = [t.lower() for t in texts]
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length, verbose=False)
+        ids_list = encoded["input_ids"]
+        types_list = encoded.get("token_type_ids") if model_takes_token_types(self.model.config) else None
+        warn_truncated(encoded, len(texts), self.max_seq_length)
+        for idx in length_sorted_batches([len(ids) for ids in ids_list], batch_size):
+            yield idx, np.concatenate([self._vectors(part, ids_list, types_list)
+                                       for part in _token_chunks(idx, ids_list, TOKENS_PER_CALL)])
+
+    def _vectors(self, idx: np.ndarray, ids_list: list, types_list: Optional[list]) -> np.ndarray:
+        """(len(idx), V) SPLADE vectors of the sequences ``idx``: encoder, then the fused head on their
+        packed real-token rows."""
+        ids, mask, types = padded_batch(idx, ids_list, types_list, self.tokenizer.pad_token_id)
+        out, _ = self.model._encode(ids, mask, types, None, None, None, False, False, reads_only="packed")
+        rows = out["packed_rows"]  # (N, H): the real tokens, and a masked position 0 where a text has none
+        _, real = packed_sequences(mask, out["packed_index"])
+        if not real.all():
+            rows = rows[real]
+        offsets = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int32)
+        return self.head.forward(rows, offsets, self.pooling_strategy, self.activation_function)
+
+    def save_modules(self, folder: Path, pooling_folder: Path, safe_serialization: bool) -> None:
+        """The Transformer module into ``folder`` and SpladePooling into ``pooling_folder``."""
+        save_transformer_module(folder, self, "fill-mask", safe_serialization)
+        pooling_folder.mkdir(parents=True, exist_ok=True)
+        write_json(pooling_folder / "config.json", {
+            "pooling_strategy": self.pooling_strategy, "activation_function": self.activation_function,
+            "embedding_dimension": self.dimension})
+
+
+class StaticRoute:
+    """sentence-transformers' SparseStaticEmbedding: a text's vector holds ``weight[t]`` at every token t
+    it contains (tokenized without special tokens, cut at the tokenizer's ``model_max_length``)."""
+
+    def __init__(self, tokenizer: Any, weight: np.ndarray, frozen: bool = False) -> None:
+        self.tokenizer, self.weight, self.frozen = tokenizer, weight, bool(frozen)
+        # sentence-transformers reports the tokenizer's limit here, and setting max_seq_length changes only
+        # this number: its SparseStaticEmbedding tokenizes with truncation at model_max_length regardless.
+        self.max_seq_length = int(tokenizer.model_max_length)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.weight.shape[0])
+
+    def batches(self, texts: list[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        encoded = self.tokenizer(texts, truncation=True, add_special_tokens=False, verbose=False)
+        ids_list = encoded["input_ids"]
+        V = self.dimension
+        for start in range(0, len(texts), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(texts)))
+            vectors = np.zeros((len(idx), V), dtype=np.float32)
+            for row, i in enumerate(idx):
+                present = np.unique(np.asarray(ids_list[i], dtype=np.int64))
+                if present.size and (present[0] < 0 or present[-1] >= V):
+                    bad = present[(present < 0) | (present >= V)][0]
+                    raise ValueError(f"inputs[{i}]: token id {bad} is outside this SparseStaticEmbedding's "
+                                     f"{V} weights (the tokenizer and the weights disagree)")
+                vectors[row, present] = self.weight[present]
+            yield idx, vectors
+
+    def save_module(self, folder: Path, safe_serialization: bool) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save_pretrained(folder)
+        if safe_serialization:
+            save_safetensors({"weight": self.weight}, folder / "model.safetensors")
+        else:
+            from pybertcore.checkpoints.torch_bin_writer import save_torch_bin
+
+            save_torch_bin({"weight": self.weight}, folder / "pytorch_model.bin")
+        write_json(folder / "config.json", {"frozen": self.frozen})
+
+
+def load_static_route(folder: Path, load_tokenizer: Callable[[Path], Any]) -> StaticRoute:
+    """A SparseStaticEmbedding module folder: config.json, the tokenizer, and a 1-D ``weight`` tensor."""
+    config_file = folder / "config.json"
+    config = _read_json(config_file) if config_file.is_file() else {}
+    if "path" in config:
+        raise NotImplementedError(f"{config_file}: a SparseStaticEmbedding whose weights come from a JSON file "
+                                  f"({describe(config['path'])}) is not supported by pybertcore; save the model "
+                                  "with sentence-transformers to store them as model.safetensors")
+    frozen = config.get("frozen", False)
+    if not isinstance(frozen, bool):
+        raise ValueError(f"{config_file}: frozen: expected true or false, found {describe(frozen)}")
+    tokenizer = load_tokenizer(folder)
+    weights_file = find_weights_file(folder, ("model.safetensors", "pytorch_model.bin"))
+    if weights_file is None:
+        # sentence-transformers starts from all ones when it finds no weights
+        weight = np.ones(len(tokenizer.get_vocab()), dtype=np.float32)
+    else:
+        state = load_weights_file(weights_file)
+        weight = state.get("weight")
+        if weight is None or weight.ndim != 1 or not np.issubdtype(weight.dtype, np.floating) or weight.size == 0:
+            raise CheckpointError(f"{weights_file}: a SparseStaticEmbedding needs 'weight', a non-empty 1-D float "
+                                  f"tensor; found {describe(weight) if weight is None else (weight.dtype, weight.shape)}")
+        weight = np.array(weight, dtype=np.float32)  # a copy: the file's pages are not kept mapped
+    return StaticRoute(tokenizer, weight, frozen)
+
+
+class Routes:
+    """A SparseEncoder's routes by name and the rule that picks one for a call's ``task``. Without a Router
+    there is one route, named "", which every task takes."""
+
+    def __init__(self, routes: dict, default_route: Optional[str] = None, allow_empty_key: bool = True,
+                 route_mappings: Optional[dict] = None, router: bool = False) -> None:
+        self.routes, self.router = routes, router
+        self.route_mappings = dict(route_mappings or {})
+        if allow_empty_key and default_route is None:
+            default_route = next(iter(routes))
+        self.default_route, self.allow_empty_key = default_route, allow_empty_key
+
+    @property
+    def first(self) -> Any:
+        return next(iter(self.routes.values()))
+
+    def resolve(self, task: Optional[str]) -> Any:
+        """The route a call with ``task`` takes, for text (sentence-transformers' Router's rule)."""
+        if not self.router:
+            return self.first
+        for key in ((task, "text"), (task, None), (None, "text"), (None, None)):
+            if key in self.route_mappings:
+                return self.routes[self.route_mappings[key]]
+        if task and task in self.routes:
+            return self.routes[task]
+        if "text" in self.routes:
+            return self.routes["text"]
+        if task is not None:
+            raise ValueError(f"No route found for task type {task!r}. Available routes: {self.describe()}")
+        if self.default_route is None:
+            raise ValueError(f"Could not determine route for task=None, modality='text'. Available routes: "
+                             f"{self.describe()}. Consider specifying the `task` parameter in `model.encode`, or "
+                             "setting a default route in the `Router`.")
+        return self.routes[self.default_route]
+
+    def describe(self) -> str:
+        """The routes a task can take, worded as sentence-transformers' Router words them in its errors."""
+        def modality_name(modality: Any) -> str:
+            return "+".join(modality) if isinstance(modality, tuple) else modality
+
+        names = [f"task={name!r}" for name in self.routes]
+        for task, modality in self.route_mappings:
+            if modality is None:
+                names.append(f"task={task!r}")
+            elif task is None:
+                names.append(f"modality={modality_name(modality)!r}")
+            else:
+                names.append(f"(task={task!r}, modality={modality_name(modality)!r})")
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    def splade(self) -> Optional[SpladeRoute]:
+        """The SPLADE route whose model stands for the encoder (``model``, ``transformers_model``): the default
+        route's if it is SPLADE, else the first SPLADE route; None for static routes only."""
+        candidates = [self.routes.get(self.default_route)] + list(self.routes.values())
+        return next((r for r in candidates if isinstance(r, SpladeRoute)), None)
+
+    # --- saving --------------------------------------------------------------------------------------
+    def save_router(self, folder: Path, safe_serialization: bool) -> None:
+        """sentence-transformers 6's Router layout: a folder ``{route}_{i}_{Class}`` per module (a module two
+        routes share is written once) and router_config.json listing them."""
+        types, structure, written = {}, {}, {}
+        for name, route in self.routes.items():
+            if id(route) in written:
+                structure[name] = written[id(route)]
+                continue
+            if isinstance(route, SpladeRoute):
+                ids = [f"{name}_0_Transformer", f"{name}_1_SpladePooling"]
+                route.save_modules(folder / ids[0], folder / ids[1], safe_serialization)
+                types.update({ids[0]: TRANSFORMER_TYPE, ids[1]: SPLADE_POOLING_TYPE})
+            else:
+                ids = [f"{name}_0_SparseStaticEmbedding"]
+                route.save_module(folder / ids[0], safe_serialization)
+                types[ids[0]] = STATIC_TYPE
+            structure[name] = written[id(route)] = ids
+        parameters = {"default_route": self.default_route, "allow_empty_key": self.allow_empty_key,
+                      "route_mappings": {str(key): value for key, value in self.route_mappings.items()}}
+        (folder / "router_config.json").write_text(
+            json.dumps({"types": types, "structure": structure, "parameters": parameters}, indent=4) + "\n",
+            encoding="utf-8")
+
+
+# --- loading -------------------------------------------------------------------------------------------
+def _transformer_settings(folder: Path) -> tuple[Optional[int], bool]:
+    """(max_seq_length, do_lower_case) of a Transformer module folder that must be a fill-mask one."""
+    sbert = folder / "sentence_bert_config.json"
+    if not sbert.is_file():
+        return None, False
+    task = _read_json(sbert).get("transformer_task", "fill-mask")
+    if task != "fill-mask":
+        raise NotImplementedError(f"{sbert}: transformer_task {describe(task)}: a SPLADE model needs 'fill-mask'")
+    return _sentence_bert_config(sbert)
+
+
+def _route_of(modules: list[tuple[str, Path]], where: str, make_splade: Callable, load_tokenizer: Callable) -> Any:
+    """One route from its modules, (type name, folder) in order: Transformer + SpladePooling, or
+    SparseStaticEmbedding alone."""
+    kinds = [kind for kind, _ in modules]
+    if kinds == ["SparseStaticEmbedding"]:
+        return load_static_route(modules[0][1], load_tokenizer)
+    if len(kinds) == 2 and kinds[0] in _TRANSFORMER_TYPES and kinds[1] == "SpladePooling":
+        strategy, activation = splade_pooling_config(modules[1][1] / "config.json")
+        return make_splade(modules[0][1], strategy, activation, *_transformer_settings(modules[0][1]))
+    if "SpladePooling" not in kinds and all(k in _TRANSFORMER_TYPES or k in ("Pooling", "Normalize", "Dense")
+                                            for k in kinds):
+        raise NotImplementedError(f"{where}: no SpladePooling module; pybertcore's SparseEncoder runs SPLADE "
+                                  "models only")
+    raise NotImplementedError(f"{where}: modules {kinds} are not supported by pybertcore's SparseEncoder "
+                              "(supported: Transformer/MLMTransformer + SpladePooling, SparseStaticEmbedding, "
+                              "and a Router of these)")
+
+
+def _inside(folder: Path, name: Any, where: str) -> Path:
+    if not isinstance(name, str) or not name or os.path.isabs(name) or ".." in Path(name).parts or "\0" in name:
+        raise ValueError(f"{where}: expected a module folder inside the model folder, found {describe(name)}")
+    return folder / name
+
+
+def _route_mappings(value: Any, config_file: Path, routes: dict) -> dict:
+    """router_config.json's route_mappings ({"('query', None)": "query", ...}) with tuple keys."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{config_file}: parameters.route_mappings: expected an object, found {describe(value)}")
+    mappings = {}
+    for key, target in value.items():
+        try:
+            parsed = ast.literal_eval(key)  # literals only: "(None, 'text')"
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            parsed = None
+        if not (isinstance(parsed, tuple) and len(parsed) == 2
+                and all(p is None or isinstance(p, str) or (isinstance(p, tuple) and all(isinstance(s, str) for s in p))
+                        for p in parsed)):
+            raise ValueError(f"{config_file}: parameters.route_mappings: key {describe(key)} is not a "
+                             "(task, modality) pair")
+        if target not in routes:
+            raise ValueError(f"{config_file}: parameters.route_mappings: {key} maps to {describe(target)}, which is "
+                             f"not a route ({', '.join(routes)})")
+        task, modality = parsed
+        mappings[task, tuple(sorted(modality)) if isinstance(modality, tuple) else modality] = target
+    return mappings
+
+
+def load_router(folder: Path, make_splade: Callable, load_tokenizer: Callable) -> Routes:
+    """A Router module folder: router_config.json (or an old Asym's config.json) and its module folders."""
+    config_file = folder / "router_config.json"
+    if not config_file.is_file():
+        config_file = folder / "config.json"
+    config = _read_json(config_file)
+    types, structure = config.get("types"), config.get("structure")
+    parameters = config.get("parameters", {})
+    for field, value in (("types", types), ("structure", structure), ("parameters", parameters)):
+        if not isinstance(value, dict) or (field != "parameters" and not value):
+            raise ValueError(f"{config_file}: {field}: expected a non-empty object, found {describe(value)}")
+    modules = {}
+    for module_id, kind in types.items():
+        if not isinstance(kind, str):
+            raise ValueError(f"{config_file}: types.{module_id}: expected a module type, found {describe(kind)}")
+        modules[module_id] = (kind.rsplit(".", 1)[-1], _inside(folder, module_id, f"{config_file}: types"))
+    loaded: dict = {}  # the module ids of each route → its route, so routes sharing modules share them
+    routes = {}
+    for name, ids in structure.items():
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i in modules for i in ids):
+            raise ValueError(f"{config_file}: structure.{name}: expected a list of module ids from 'types', found "
+                             f"{describe(ids)}")
+        if tuple(ids) not in loaded:
+            loaded[tuple(ids)] = _route_of([modules[i] for i in ids], f"{config_file}: route {name!r}", make_splade,
+                                           load_tokenizer)
+        routes[name] = loaded[tuple(ids)]
+    default_route = parameters.get("default_route")
+    allow_empty_key = parameters.get("allow_empty_key", True)
+    if default_route is not None and default_route not in routes:
+        raise ValueError(f"{config_file}: parameters.default_route: {describe(default_route)} is not a route "
+                         f"({', '.join(routes)})")
+    if not isinstance(allow_empty_key, bool):
+        raise ValueError(f"{config_file}: parameters.allow_empty_key: expected true or false, found "
+                         f"{describe(allow_empty_key)}")
+    return Routes(routes, default_route, allow_empty_key, _route_mappings(parameters.get("route_mappings"),
+                                                                          config_file, routes), router=True)
+
+
+def load_routes(folder: Path, make_splade: Callable, load_tokenizer: Callable) -> Routes:
+    """The routes of a SparseEncoder folder: a Router's, one SPLADE pipeline's, or (no modules.json) a plain
+    masked-LM checkpoint's with SPLADE max pooling and ReLU, as sentence-transformers makes one.
+
+    ``make_splade(transformer_folder, strategy, activation, max_seq_length, do_lower_case)`` builds a
+    SpladeRoute and ``load_tokenizer(folder)`` a tokenizer: the caller's loading arguments live in them."""
+    modules_file = folder / "modules.json"
+    if not modules_file.is_file():
+        return Routes({"": make_splade(folder, "max", "relu", None, False)})
+    entries = _module_entries(modules_file)
+    kinds = [kind for kind, _ in entries]
+    if any(kind in _ROUTER_TYPES for kind in kinds):
+        if len(entries) != 1:
+            raise NotImplementedError(f"{modules_file}: modules {kinds}: pybertcore's SparseEncoder runs a Router "
+                                      "only as the model's one module")
+        return load_router(folder / entries[0][1], make_splade, load_tokenizer)
+    return Routes({"": _route_of([(kind, folder / path) for kind, path in entries], str(modules_file), make_splade,
+                                 load_tokenizer)})
