@@ -93,7 +93,7 @@ class _EmbedActor:
         if isinstance(model, SentenceEncoder):
             self.encoder = model
             if dtype is not None:
-                self.encoder.model.to(dtype)
+                self.encoder.to(dtype)
         else:
             self.encoder = SentenceEncoder.from_pretrained(model, model_kwargs={"dtype": dtype} if dtype else None)
         self.column, self.output_column = column, output_column

@@ -6,7 +6,8 @@ weights, Normalize), the pooling config (``1_Pooling/config.json``: cls / max / 
 weightedmean / lasttoken, concatenated in sentence-transformers' order, and ``include_prompt``),
 ``sentence_bert_config.json`` (``max_seq_length``, ``do_lower_case``) and ``config_sentence_transformers.json``
 (``prompts``, ``default_prompt_name``, ``similarity_fn_name``, ``truncate_dim``). A plain checkpoint (no
-``modules.json``) gets mean pooling and the model's own length limit.
+``modules.json``) gets mean pooling and the model's own length limit. A StaticEmbedding model (a token
+table averaged per text, then optional Dense / Normalize: sentence_static.py) runs without a transformer.
 
 ``encode`` prepends the resolved prompt, tokenizes everything once, sorts the texts by token count so each
 batch carries little padding, runs the batches, restores the original order, then cuts to ``truncate_dim``,
@@ -26,8 +27,10 @@ modes, and any mode with the prompt left out, in numpy over each text's rows (``
 
 Numerics: the encoder matches transformers within 1e-4; pooling sums in double, so embeddings agree
 with sentence-transformers to a cosine of 1 - 1e-6 or better; quantized codes are equal wherever the float
-inputs round to the same bucket. Left out: ``output_value=None``, Router modules,
-training (``fit`` and ``evaluate`` raise NotImplementedError), model cards. Deliberately unlike
+inputs round to the same bucket. Dense layers run on the core's GEMM, so a text's vector is the same bits
+alone and in any batch (numpy's matmul is not: BLAS sums one row in another order than many). Left out:
+``output_value=None``, Router modules, training (``fit`` and ``evaluate`` raise NotImplementedError), model
+cards. Deliberately unlike
 sentence-transformers (no torch unless asked): ``similarity`` of numpy arrays and token embeddings are numpy;
 ``encode([])`` is (0, D) float32, not sentence-transformers' (0,) float64.
 """
@@ -37,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import math
 import os
 import sys
 import warnings
@@ -45,9 +49,11 @@ from typing import Any, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
+from pybertcore import _core
 from pybertcore.checkpoints import CheckpointError, load_safetensors, save_safetensors
 from pybertcore.frameworks import import_torch
 from pybertcore.hub import resolve_model_folder
+from pybertcore.sentence_static import STATIC_EMBEDDING_TYPE, StaticEmbedding, check_static_modules
 from pybertcore.models.encoder_model import packed_sequences
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
 from pybertcore.sentence_utils import (
@@ -228,9 +234,14 @@ class _Dense:
                                  None if self.bias is bias else self.bias))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        y = x @ self.weight.T
-        if self.bias is not None:
-            y = y + self.bias
+        # The core's Dense, not numpy's matmul: BLAS picks a different summation order for one row than for
+        # many, so a text's vector would depend on its batch. Packed again when a new weight or bias is set.
+        packed_from = getattr(self, "_packed_from", (None, None))
+        if packed_from[0] is not self.weight or packed_from[1] is not self.bias:
+            self._packed = _core.Dense(np.ascontiguousarray(self.weight, dtype=np.float32),
+                                       None if self.bias is None else np.ascontiguousarray(self.bias, dtype=np.float32))
+            self._packed_from = (self.weight, self.bias)
+        y = self._packed.forward(np.ascontiguousarray(x, dtype=np.float32))
         return self.activation(y).astype(np.float32, copy=False)
 
 
@@ -325,12 +336,18 @@ class SentenceEncoder(TransformerHolder):
         transformer_folder, pooling, dense, dense_files, normalize = folder, ("mean",), [], [], False
         include_prompt = True
         max_seq_length, do_lower_case = None, False
+        static = None
         modules_file = folder / "modules.json"
         if modules_file.is_file():
             pooling = None
-            for kind, module_path in _module_entries(modules_file):
+            entries = _module_entries(modules_file)
+            if any(kind == "StaticEmbedding" for kind, _ in entries):
+                check_static_modules([kind for kind, _ in entries], modules_file)
+            for kind, module_path in entries:
                 path = folder / module_path
-                if kind == "Transformer":
+                if kind == "StaticEmbedding":
+                    static = StaticEmbedding.load(path)
+                elif kind == "Transformer":
                     transformer_folder = path
                 elif kind == "Pooling":
                     with errors_name_file(path / "config.json"):
@@ -348,18 +365,27 @@ class SentenceEncoder(TransformerHolder):
                 else:
                     raise NotImplementedError(
                         f"{modules_file}: module type {describe(kind)} is not supported by pybertcore "
-                        "(supported: Transformer, Pooling, Dense, Normalize)"
+                        "(supported: Transformer, Pooling, Dense, Normalize, StaticEmbedding)"
                     )
             if pooling is None:
-                pooling = ("mean",)
+                pooling = () if static is not None else ("mean",)
             for name in ("sentence_bert_config.json", "sentence_distilbert_config.json"):
                 if (transformer_folder / name).is_file():
                     max_seq_length, do_lower_case = _sentence_bert_config(transformer_folder / name)
                     break
         saved = read_model_config(folder / "config_sentence_transformers.json")
-        model = load_transformer(AutoModel, transformer_folder, model_kwargs, dict(config_kwargs or {}))
-        tokenizer = AutoTokenizer.from_pretrained(transformer_folder, **dict(tokenizer_kwargs or {}))
-        width = int(model.config.hidden_size) * len(pooling)
+        if static is None:
+            model = load_transformer(AutoModel, transformer_folder, model_kwargs, dict(config_kwargs or {}))
+            tokenizer = AutoTokenizer.from_pretrained(transformer_folder, **dict(tokenizer_kwargs or {}))
+            width = int(model.config.hidden_size) * len(pooling)
+        else:  # no transformer: the table gives the vectors
+            model, tokenizer, width = None, static.tokenizer, static.dimension
+            if model_kwargs or config_kwargs or tokenizer_kwargs:
+                # sentence-transformers passes these to Transformer modules only, so it ignores them here too
+                logger.warning("model_kwargs, config_kwargs and tokenizer_kwargs change nothing for a StaticEmbedding "
+                               "model (it runs its table in float32 and its tokenizer.json as it is); ignored: %s",
+                               ", ".join(sorted({**model_kwargs, **dict(config_kwargs or {}),
+                                                 **dict(tokenizer_kwargs or {})})))
         for layer, weights_file in zip(dense, dense_files):
             if layer.weight.shape[1] != width:
                 raise CheckpointError(f"{weights_file}: linear.weight takes {layer.weight.shape[1]} features, "
@@ -368,10 +394,14 @@ class SentenceEncoder(TransformerHolder):
 
         self.model = model
         self.tokenizer = tokenizer
+        self.static = static
         self.pooling_modes = tuple(pooling)
         self.include_prompt = include_prompt
-        limit = model_token_limit(model.config, tokenizer)
-        self.max_seq_length = limit if max_seq_length is None else min(int(max_seq_length), limit)
+        if static is not None:
+            self.max_seq_length = math.inf  # sentence-transformers': the tokenizer.json's own truncation applies
+        else:
+            limit = model_token_limit(model.config, tokenizer)
+            self.max_seq_length = limit if max_seq_length is None else min(int(max_seq_length), limit)
         self.do_lower_case = bool(do_lower_case)
         self.dense = dense
         self.normalize = normalize
@@ -403,6 +433,8 @@ class SentenceEncoder(TransformerHolder):
     def _untruncated_dimension(self) -> int:
         if self.dense:
             return int(self.dense[-1].weight.shape[0])
+        if self.static is not None:
+            return self.static.dimension
         return int(self.model.config.hidden_size) * len(self.pooling_modes)
 
     def get_max_seq_length(self) -> int:
@@ -482,6 +514,10 @@ class SentenceEncoder(TransformerHolder):
         texts, _ = texts_of([inputs] if isinstance(inputs, str) else inputs)
         if prompt:
             texts = [prompt + t for t in texts]
+        if self.static is not None:  # sentence-transformers' StaticEmbedding: flat ids and each text's offset
+            ids = self.static.token_ids(texts)
+            return {"input_ids": np.array([t for row in ids for t in row], dtype=np.int64),
+                    "offsets": np.cumsum([0] + [len(row) for row in ids[:-1]]).astype(np.int64)}
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
         return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
@@ -551,10 +587,47 @@ class SentenceEncoder(TransformerHolder):
             return import_torch("convert_to_tensor=True").from_numpy(empty) if convert_to_tensor else empty
         if prompt:
             texts = [prompt + t for t in texts]
+        if self.static is not None:
+            if output_value == "token_embeddings":
+                raise ValueError("output_value='token_embeddings': a StaticEmbedding model has no token embeddings "
+                                 "(it averages a table's rows)")
+            out = self._finish(self.static.embed(texts), dim, normalize_embeddings)
+        else:
+            out, tokens_out = self._run_transformer(texts, prompt, batch_size, show_progress_bar, output_value, dim,
+                                                    normalize_embeddings)
+        if output_value == "token_embeddings":
+            if precision != "float32":
+                tokens_out = quantize_embeddings(tokens_out, precision=precision)
+            return tokens_out[0] if single else tokens_out
+        if precision != "float32":
+            out = quantize_embeddings(out, precision=precision)
+        if convert_to_tensor:
+            result = import_torch("convert_to_tensor=True").from_numpy(out)
+        elif convert_to_numpy:
+            result = out
+        else:
+            result = list(import_torch("convert_to_numpy=False").from_numpy(out))
+        return result[0] if single else result
+
+    def _finish(self, vectors: np.ndarray, dim: int, normalize_embeddings: bool) -> np.ndarray:
+        """The modules after pooling (Dense, Normalize), then the cut to ``dim`` and the call's normalisation."""
+        for layer in self.dense:
+            vectors = layer(vectors)
+        if self.normalize:
+            vectors = normalize_rows(vectors)
+        vectors = vectors[:, :dim]
+        if normalize_embeddings:
+            vectors = normalize_rows(vectors)
+        return vectors
+
+    def _run_transformer(self, texts: list[str], prompt: Optional[str], batch_size: int,
+                         show_progress_bar: Optional[bool], output_value: str, dim: int,
+                         normalize_embeddings: bool) -> tuple[np.ndarray, list]:
+        """(N, dim) sentence vectors (``output_value="sentence_embedding"``) or each text's token states,
+        from the transformer and pooling, in batches of similar length."""
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
         skip = self._prompt_length(prompt) if prompt and not self.include_prompt else 0
-
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length, verbose=False)
         ids_list = encoded["input_ids"]
         types_list = encoded.get("token_type_ids") if model_takes_token_types(self.model.config) else None
@@ -588,32 +661,13 @@ class SentenceEncoder(TransformerHolder):
                                               self.pooling_modes, skip)
                     else:
                         vectors = states.get("mean_pooled", states.get("first_hidden_state"))
-                    for layer in self.dense:
-                        vectors = layer(vectors)
-                    if self.normalize:
-                        vectors = normalize_rows(vectors)
-                    vectors = vectors[:, :dim]
-                    if normalize_embeddings:
-                        vectors = normalize_rows(vectors)
-                    out[idx] = vectors
+                    out[idx] = self._finish(vectors, dim, normalize_embeddings)
                 if bar is not None:
                     bar.update(len(idx))
         finally:
             if bar is not None:
                 bar.close()
-        if output_value == "token_embeddings":
-            if precision != "float32":
-                tokens_out = quantize_embeddings(tokens_out, precision=precision)
-            return tokens_out[0] if single else tokens_out
-        if precision != "float32":
-            out = quantize_embeddings(out, precision=precision)
-        if convert_to_tensor:
-            result = import_torch("convert_to_tensor=True").from_numpy(out)
-        elif convert_to_numpy:
-            result = out
-        else:
-            result = list(import_torch("convert_to_numpy=False").from_numpy(out))
-        return result[0] if single else result
+        return out, tokens_out
 
     def encode_iter(self, sentences: Iterable[str], batch_size: int = 32, chunk_size: int = 1024,
                     **kwargs: Any) -> Iterator[np.ndarray]:
@@ -659,8 +713,14 @@ class SentenceEncoder(TransformerHolder):
     # --- the torch module's calls that have a meaning here (device: TransformerHolder's) ----------------------
     def to(self, *args: Any, **kwargs: Any) -> "SentenceEncoder":
         """``model.to("cpu")`` does nothing, ``model.to("bfloat16")`` / ``to(torch.bfloat16)`` changes the
-        encoder's compute precision (``PreTrainedModel.to``); other devices raise."""
-        self.model.to(*args, **kwargs)
+        encoder's compute precision (``PreTrainedModel.to``); other devices raise. A StaticEmbedding model has
+        no encoder: it takes the CPU only."""
+        if self.static is None:
+            self.model.to(*args, **kwargs)
+            return self
+        for value in (*args, *kwargs.values()):
+            if value is not None and not str(value).startswith("cpu"):
+                raise NotImplementedError(f"to({value!r}): a StaticEmbedding model runs on the CPU, in float32")
         return self
 
     def cpu(self) -> "SentenceEncoder":
@@ -674,20 +734,25 @@ class SentenceEncoder(TransformerHolder):
              train_datasets: Optional[list] = None, safe_serialization: bool = True) -> None:
         """Writes a sentence-transformers folder that sentence-transformers and pybertcore load back to the same
         embeddings: the encoder and tokenizer at the root, ``sentence_bert_config.json``, the Pooling, Dense
-        and Normalize modules, ``modules.json`` and ``config_sentence_transformers.json`` (prompts, default
+        and Normalize modules (a StaticEmbedding model: its table and tokenizer.json, then Dense and Normalize), ``modules.json`` and ``config_sentence_transformers.json`` (prompts, default
         prompt, similarity function, truncate_dim). No model card is written (``model_name``,
         ``create_model_card`` and ``train_datasets`` are for it); Dense weights are always safetensors."""
-        folder = save_transformer_module(path, self, "feature-extraction", safe_serialization)
-        modules = [TRANSFORMER_MODULE]
-        pooling_folder = folder / "1_Pooling"
-        pooling_folder.mkdir(exist_ok=True)
-        modes = self.pooling_modes
-        write_json(pooling_folder / "config.json", {
-            "embedding_dimension": int(self.model.config.hidden_size),
-            "pooling_mode": modes[0] if len(modes) == 1 else list(modes),
-            "include_prompt": self.include_prompt,
-        })
-        modules.append(("1_Pooling", "sentence_transformers.sentence_transformer.modules.pooling.Pooling"))
+        if self.static is not None:  # the table and tokenizer.json at the root, as sentence-transformers
+            folder = Path(path)
+            self.static.save(folder, safe_serialization)
+            modules = [("", STATIC_EMBEDDING_TYPE)]
+        else:
+            folder = save_transformer_module(path, self, "feature-extraction", safe_serialization)
+            modules = [TRANSFORMER_MODULE]
+            pooling_folder = folder / "1_Pooling"
+            pooling_folder.mkdir(exist_ok=True)
+            modes = self.pooling_modes
+            write_json(pooling_folder / "config.json", {
+                "embedding_dimension": int(self.model.config.hidden_size),
+                "pooling_mode": modes[0] if len(modes) == 1 else list(modes),
+                "include_prompt": self.include_prompt,
+            })
+            modules.append(("1_Pooling", "sentence_transformers.sentence_transformer.modules.pooling.Pooling"))
         for layer in self.dense:
             dense_folder = folder / f"{len(modules)}_Dense"
             dense_folder.mkdir(exist_ok=True)
@@ -723,8 +788,9 @@ class SentenceEncoder(TransformerHolder):
         return self.encode(sentences, **kwargs)
 
     def __repr__(self) -> str:
+        first = repr(self.static) if self.static is not None else type(self.model).__name__
         return (
-            f"SentenceEncoder(model={type(self.model).__name__}, max_seq_length={self.max_seq_length}, "
+            f"SentenceEncoder(model={first}, max_seq_length={self.max_seq_length}, "
             f"pooling={self.pooling_modes}, include_prompt={self.include_prompt}, dense={len(self.dense)}, "
             f"normalize={self.normalize}, dim={self.get_sentence_embedding_dimension()})"
         )

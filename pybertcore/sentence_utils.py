@@ -130,8 +130,11 @@ class TransformerHolder:
 
     @property
     def device(self) -> Any:
-        """The CPU: "cpu" with torch.device's ``type`` (``PreTrainedModel.device``; torch takes it as a device)."""
-        return self.model.device
+        """The CPU: "cpu" with torch.device's ``type`` (``PreTrainedModel.device``; torch takes it as a device),
+        also for a model without a transformer."""
+        from pybertcore.modeling_utils import CpuDevice
+
+        return CpuDevice()
 
     start_multi_process_pool = staticmethod(start_multi_process_pool)
     stop_multi_process_pool = staticmethod(stop_multi_process_pool)

@@ -39,7 +39,6 @@ import numpy as np
 
 from pybertcore.frameworks import any_torch, import_torch, is_torch_tensor, to_torch
 from pybertcore.hub import resolve_model_folder
-from pybertcore.modeling_utils import CpuDevice
 from pybertcore.sentence import progress_bar, stderr_is_terminal
 from pybertcore.sentence_utils import (
     NO_INPUTS,
@@ -308,10 +307,6 @@ class SparseEncoder(TransformerHolder):
         every route is static."""
         splade = self.routes.splade()
         return splade.model if splade is not None else None
-
-    @property
-    def device(self) -> Any:
-        return CpuDevice()
 
     def _splade_setting(self, name: str) -> Any:
         splade = self.routes.splade()
