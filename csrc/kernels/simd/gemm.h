@@ -61,6 +61,8 @@ __attribute__((always_inline)) inline void tile_product(int kc, const float* a, 
 // The fp32 weight operand: panels of kNR columns packed at load (pack.h), K rows of kNR floats each.
 struct Fp32Panels {
   using Elem = float;
+  static constexpr bool kWidens = false;  // see Bf16PairPanels (simd/gemm_bf16.h)
+  static void widen(float*, const Elem*, int) {}
   static const Elem* base(const GemmArgs& g) { return g.b_packed; }
   static size_t rows(int K) { return static_cast<size_t>(K); }  // a panel is rows(K) · kNR elements
   // acc0/acc1 (MR × kNR) = A tile (packed: (k, i) at [k·MR + i]) · the panel's K block at b.
@@ -189,6 +191,7 @@ constexpr int kMaxRuns = 256;
 struct GemmPlan {
   const GemmArgs* g;
   int panels, mc, mblocks;
+  float* wide;            // per-worker kKC·kNR floats for widened B slices (Panels::kWidens), or null
   int run_start[kMaxRuns + 1];  // panel runs: run j is panels [run_start[j], run_start[j + 1])
   const float* a_packed;  // all of A packed (ABlocks layout), or null: each unit packs its own block
   float* a_scratch;       // where this call packs all of A up front (a_packed points here), or null
@@ -215,10 +218,14 @@ void pack_a_unit(void* ctx, long u, int /*worker*/) {
   pack_a_tiles(dst, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc, t0, t1);
 }
 
+// A block of at least this many rows runs a panel's K slice widened once to fp32 (Panels::kWidens): the
+// widening is then shared by three or more row tiles instead of repeated in each tile's inner loop.
+constexpr int kWidenMinRows = 2 * kMR + 1;
+
 // One unit: A block ib (mc rows) × panel run jb, all of K; `own` holds this worker's A block when
-// A is not packed up front.
+// A is not packed up front, `wide` (or null) its kKC·kNR floats for widened B slices.
 template <class Panels>
-inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
+inline void gemm_unit_with(const GemmPlan& pl, long u, float* own, float* wide) {
   using Elem = typename Panels::Elem;
   const GemmArgs& g = *pl.g;
   const int M = g.M, N = g.N, K = g.K;
@@ -254,8 +261,16 @@ inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
         const int c0 = n0 / kKC * kKC;  // the next GEMM's K block holding this panel
         pc = PackedC{g.c_packed + static_cast<size_t>(pl.m_pad) * c0, ABlocks::kc_at(c0, N), n0 - c0};
       }
-      block_kernel<Panels>(g, kc, apack, bp, m0, rows, n0, cols, accumulate, last, pc.block ? &pc : nullptr,
-                           reinterpret_cast<const char*>(next), lines);
+      const char* pf = reinterpret_cast<const char*>(next);
+      if (Panels::kWidens && wide && rows >= kWidenMinRows) {
+        // The same FMAs in the same order as the widening tile: the same bits, whichever path runs.
+        Panels::widen(wide, bp, kc);
+        block_kernel<Fp32Panels>(g, kc, apack, wide, m0, rows, n0, cols, accumulate, last, pc.block ? &pc : nullptr,
+                                 pf, lines);
+      } else {
+        block_kernel<Panels>(g, kc, apack, bp, m0, rows, n0, cols, accumulate, last, pc.block ? &pc : nullptr, pf,
+                             lines);
+      }
     }
   }
 }
@@ -265,14 +280,15 @@ inline void gemm_unit_with(const GemmPlan& pl, long u, float* own) {
 template <class Panels>
 __attribute__((noinline)) void gemm_unit_stack(const GemmPlan& pl, long u) {
   alignas(64) float own[kMCMax * kKC];
-  gemm_unit_with<Panels>(pl, u, own);
+  gemm_unit_with<Panels>(pl, u, own, nullptr);
 }
 
 template <class Panels>
 void gemm_unit(void* ctx, long u, int worker) {
   const GemmPlan& pl = *static_cast<const GemmPlan*>(ctx);
+  float* wide = pl.wide ? pl.wide + static_cast<size_t>(worker) * kKC * kNR : nullptr;
   if (pl.a_packed || pl.own) {
-    gemm_unit_with<Panels>(pl, u, pl.own ? pl.own + static_cast<size_t>(worker) * kMCMax * kKC : nullptr);
+    gemm_unit_with<Panels>(pl, u, pl.own ? pl.own + static_cast<size_t>(worker) * kMCMax * kKC : nullptr, wide);
   } else {
     gemm_unit_stack<Panels>(pl, u);
   }
@@ -318,17 +334,29 @@ void gemm_nest(const GemmArgs& g) {
   pl.a_packed = g.a_packed;
   pl.a_scratch = nullptr;
   pl.own = nullptr;
+  pl.wide = nullptr;
   pl.m_pad = ab.m_pad;
   pl.groups = (RowTiles(pl.mc).count() + 7) / 8;
+  // One scratch holds what this call packs (all of A, or each worker's A block) followed by the
+  // workers' widened B slices; each part starts on a 64-byte line (lengths are multiples of 16 floats).
+  const size_t wide_floats = Panels::kWidens && ab.mc >= kWidenMinRows ? static_cast<size_t>(threads) * kKC * kNR : 0;
   if (!pl.a_packed && runs > 1 && g.K > 0) {
-    pl.a_scratch = thread_scratch(static_cast<size_t>(pl.m_pad) * g.K);
+    const size_t a_floats = (static_cast<size_t>(pl.m_pad) * g.K + 15) / 16 * 16;
+    pl.a_scratch = thread_scratch(a_floats + wide_floats);
     if (pl.a_scratch) {
       const int kblocks = (g.K + kKC - 1) / kKC;
       parallel_for(static_cast<long>(kblocks) * pl.mblocks * pl.groups, pack_a_unit, &pl);
       pl.a_packed = pl.a_scratch;
+      if (wide_floats) pl.wide = pl.a_scratch + a_floats;
     }
+  } else if (pl.a_packed && wide_floats) {
+    pl.wide = thread_scratch(wide_floats);
   }
-  if (!pl.a_packed) pl.own = thread_scratch(static_cast<size_t>(threads) * kMCMax * kKC);
+  if (!pl.a_packed) {
+    const size_t own_floats = static_cast<size_t>(threads) * kMCMax * kKC;
+    pl.own = thread_scratch(own_floats + wide_floats);
+    if (pl.own && wide_floats) pl.wide = pl.own + own_floats;
+  }
   parallel_for(units, gemm_unit<Panels>, &pl);
 }
 

@@ -13,7 +13,10 @@
 //     tiles, A packing and packed handovers as fp32 layers (Kernels::bf16_takes_fp32_packed); the same
 //     results as an fp32 layer holding the bf16-rounded weights. Its own nest (4-row tiles on AVX2,
 //     A packed element by element, no handovers) ran at 0.82–0.97 of fp32's GFLOP/s on a Zen 3;
-//     through the fp32 nest, level with it.
+//     through the fp32 nest, 0.87–0.94 at M = 1024 (the widening's shifts and masks, repeated in every
+//     row tile, take issue slots from the FMAs). An A block of three or more row tiles therefore has
+//     each K slice of a panel widened once into the worker's scratch (kKC·kNR floats, in L1) and runs
+//     the fp32 tile on it; fewer rows, where the weights' memory traffic dominates, widen in the tile.
 //   * PBC_LOWP_BF16_DOT (AVX512-BF16): A rounded to bf16 (round to nearest even) and packed in pairs
 //     too; vdpbf16ps accumulates the pair products in fp32. This is what "a bf16 matmul" means on that
 //     hardware; its error against the widening levels is A's rounding (relative 2⁻⁹ per element).
@@ -79,6 +82,26 @@ struct Bf16PairPanels {
   using Elem = uint16_t;
   static const Elem* base(const GemmArgs& g) { return static_cast<const uint16_t*>(g.b_lowp); }
   static size_t rows(int K) { return static_cast<size_t>(even_up(K)); }
+  // dst (kc rows of kNR floats: Fp32Panels' layout) ← the panel's K block at b, widened exactly. The
+  // loop nest runs a block of many row tiles on this copy with the fp32 tile: in product() below the
+  // shifts and masks of the widening share the FMA ports, in every row tile (1 thread, Zen 3, M = 1024:
+  // 66% of the FMA peak against fp32's 75%).
+  static constexpr bool kWidens = true;
+  static void widen(float* dst, const Elem* b, int kc) {
+    for (int kk = 0; kk < kc / 2; ++kk) {
+      const VI b0 = vi_load(b), b1 = vi_load(b + 2 * kW);
+      v_store(dst, v_bf16_even(b0));
+      v_store(dst + kW, v_bf16_even(b1));
+      v_store(dst + kNR, v_bf16_odd(b0));
+      v_store(dst + kNR + kW, v_bf16_odd(b1));
+      dst += 2 * kNR;
+      b += 4 * kW;
+    }
+    if (kc & 1) {
+      v_store(dst, v_bf16_even(vi_load(b)));
+      v_store(dst + kW, v_bf16_even(vi_load(b + 2 * kW)));
+    }
+  }
   // acc0/acc1 (MR × kNRb) = A tile (fp32, packed: (k, i) at [k·MR + i]) · the panel's K block at b,
   // pair row by pair row: the even k's widened weights, then the odd k's. An odd kc (the last K block
   // of an odd K) ends with its even half alone: A's tile has no column kc to pair with the padding.
