@@ -170,8 +170,6 @@ def test_mean_pooled_is_the_mean_of_real_tokens(tmp_path, isa, family, dtype):
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_packed_rows_are_the_computed_rows(tmp_path, isa, family, dtype):
-    from pybertcore.models.encoder_model import packed_index
-
     make_transformers_model(family, "Model", tmp_path)
     model = pybertcore.AutoModel.from_pretrained(tmp_path, dtype=dtype)
     inputs = _batch(model, B=9, T=31)
@@ -180,7 +178,10 @@ def test_packed_rows_are_the_computed_rows(tmp_path, isa, family, dtype):
     full = model._encoder.forward(*args)
     packed = model._encoder.forward(*args, last_state="packed")
     assert "last_hidden_state" not in packed
-    index = packed_index(inputs["mask"], inputs["ids"].shape)
+    computed = inputs["mask"] != 0  # the rule: real tokens, and position 0 where it is masked
+    computed[:, 0] = True
+    index = np.flatnonzero(computed)
+    np.testing.assert_array_equal(packed["packed_index"], index)
     H = model.config.hidden_size
     np.testing.assert_array_equal(packed["packed_rows"], full["last_hidden_state"].reshape(-1, H)[index])
     if "pooler_output" in full:
@@ -195,13 +196,16 @@ def test_packed_rows_over_passes_and_without_a_mask(tmp_path, family):
     assert inputs["mask"].sum() > _core.Encoder.pass_rows
     args = (inputs["ids"], inputs["mask"], inputs["types"], None)
     full = model._encoder.forward(*args)["last_hidden_state"]
-    packed = model._encoder.forward(*args, last_state="packed")["packed_rows"]
+    packed = model._encoder.forward(*args, last_state="packed")
     computed = inputs["mask"] != 0
     computed[:, 0] = True
-    np.testing.assert_array_equal(packed, full[computed])
+    np.testing.assert_array_equal(packed["packed_rows"], full[computed])
+    np.testing.assert_array_equal(packed["packed_index"], np.flatnonzero(computed))
     ids = inputs["ids"][:3, :7]
-    np.testing.assert_array_equal(model._encoder.forward(ids, last_state="packed")["packed_rows"],
+    no_mask = model._encoder.forward(ids, last_state="packed")
+    np.testing.assert_array_equal(no_mask["packed_rows"],
                                   model._encoder.forward(ids)["last_hidden_state"].reshape(-1, full.shape[-1]))
+    np.testing.assert_array_equal(no_mask["packed_index"], np.arange(ids.size))
 
 
 def test_an_unknown_last_state_raises(tmp_path):

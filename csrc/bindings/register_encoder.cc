@@ -14,6 +14,7 @@
 #include "bindings/register.h"
 #include "model/builder.h"
 #include "model/encoder.h"
+#include "model/packing.h"
 #include "model/readback.h"
 #include "runtime/cancel.h"
 #include "runtime/memory.h"
@@ -100,18 +101,6 @@ LastState parse_last_state(const std::string& name) {
   throw std::invalid_argument("last_state: expected 'padded', 'position0', 'mean' or 'packed', got '" + name + "'");
 }
 
-// The rows the core computes (model/packing.h): real tokens, plus position 0 where it is masked.
-py::ssize_t packed_row_count(const pbc::ForwardInputs& in) {
-  if (!in.attention_mask || in.T == 0) return static_cast<py::ssize_t>(in.B) * in.T;
-  py::ssize_t rows = 0;
-  for (py::ssize_t b = 0; b < in.B; ++b) {
-    const int64_t* m = in.attention_mask + b * in.T;
-    rows += (m[0] == 0);
-    for (py::ssize_t t = 0; t < in.T; ++t) rows += (m[t] != 0);
-  }
-  return rows;
-}
-
 // Everything a forward call allocates, checked against what the process can take before any of it is.
 void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, py::ssize_t rows, bool hidden_states,
                             bool attentions, bool pool, LastState last) {
@@ -123,7 +112,7 @@ void require_forward_memory(const Encoder& enc, const pbc::ForwardInputs& in, py
                           : last == LastState::kMean      ? "mean_pooled"
                                                           : "packed_rows";
   const uint64_t last_bytes = last == LastState::kPadded   ? product_bytes({b, t, H, 4})
-                              : last == LastState::kPacked ? product_bytes({n, H, 4})
+                              : last == LastState::kPacked ? product_bytes({n, H, 4}) + product_bytes({n, 8})
                                                            : product_bytes({b, H, 4});
   std::vector<std::pair<std::string, uint64_t>> parts = {
       {last_name, last_bytes},
@@ -162,7 +151,10 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
   in.token_type_ids = optional_ids(token_type_ids, "token_type_ids", B, T, keep);
   in.position_ids = optional_ids(position_ids, "position_ids", B, T, keep);
   const bool pool = pooled && enc.has_pooler();
-  const py::ssize_t rows = packed_row_count(in);
+  // The rows the core computes, by its own rule (pack_tokens: real tokens, plus position 0 where it is
+  // masked), which sizes the packed output. No tokens: no rows (the forward pass then raises).
+  const pbc::TokenPacking packing = T > 0 ? pbc::pack_tokens(in) : pbc::TokenPacking();
+  const py::ssize_t rows = packing.rows();
   require_forward_memory(enc, in, rows, output_hidden_states, output_attentions, pool, last);
 
   const py::ssize_t H = c.H, L = c.L, NH = c.NH;
@@ -180,6 +172,10 @@ py::dict encoder_forward(const Encoder& enc, const IdArray& input_ids, const py:
     FloatArray packed({rows, H});
     out.packed_rows = packed.mutable_data();
     result["packed_rows"] = packed;
+    IdArray index({rows});  // each row's flat place in (B, T)
+    int64_t* place = index.mutable_data();
+    for (py::ssize_t r = 0; r < rows; ++r) place[r] = static_cast<int64_t>(packing.batch[r]) * T + packing.slot[r];
+    result["packed_index"] = index;
   } else {
     FloatArray states({B, T, H});
     out.last_hidden_state = states.mutable_data();

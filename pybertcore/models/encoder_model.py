@@ -41,20 +41,10 @@ from pybertcore.modeling_utils import (
 )
 
 
-def packed_index(mask: Optional[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-    """Where the core's packed rows sit in the flattened (B, T) batch (csrc/model/io.h): each sequence's
-    real tokens in order, preceded by its position 0 where that is masked."""
-    if mask is None:
-        return np.arange(shape[0] * shape[1])
-    computed = mask != 0
-    computed[:, 0] = True
-    return np.flatnonzero(computed)
-
-
 def packed_sequences(mask: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """How the packed rows at flat places ``index`` (packed_index) divide: ``starts`` (B), each sequence's
-    first row (its position 0, always computed), and ``real`` (N), whether a row is a real token (a masked
-    position 0 is not)."""
+    """How the packed rows at flat places ``index`` (the core's ``packed_index``) divide: ``starts`` (B),
+    each sequence's first row (its position 0, always computed), and ``real`` (N), whether a row is a real
+    token (a masked position 0 is not)."""
     B, T = mask.shape
     return np.searchsorted(index, np.arange(B) * T), mask.reshape(-1)[index] != 0
 
@@ -677,11 +667,11 @@ class EncoderPreTrainedModel(PreTrainedModel):
             last_state=last_state,
         )
         if last_state == "packed":
-            index = packed_index(mask, ids.shape)
             if reads_only == "first_real":
+                index = out.pop("packed_index")
                 out["first_hidden_state"] = out.pop("packed_rows")[first_real_rows(mask, index)]
             else:
-                out["packed_index"], out["packed_shape"] = index, ids.shape
+                out["packed_shape"] = ids.shape
         out["hidden_states"] = tuple(out["hidden_states"]) if output_hidden_states else None
         out["attentions"] = tuple(out["attentions"]) if output_attentions else None
         return out, mask
