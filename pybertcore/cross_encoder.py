@@ -38,6 +38,7 @@ from pybertcore.frameworks import import_torch
 from pybertcore.hub import resolve_model_folder
 from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config, progress_bar, stderr_is_terminal
 from pybertcore.sentence_utils import (
+    as_requested,
     as_top_k,
     check_batch_size,
     check_cpu_devices,
@@ -438,13 +439,7 @@ class CrossEncoder(TransformerHolder):
         finally:
             if bar is not None:
                 bar.close()
-        if convert_to_tensor:
-            result = import_torch("convert_to_tensor=True").from_numpy(scores)
-        elif convert_to_numpy:
-            result = scores
-        else:
-            result = list(import_torch("convert_to_numpy=False").from_numpy(scores))
-        return result[0] if single else result
+        return as_requested(scores, convert_to_tensor, convert_to_numpy, single)
 
     def rank(
         self,

@@ -57,6 +57,7 @@ from pybertcore.sentence_static import STATIC_EMBEDDING_TYPE, StaticEmbedding, c
 from pybertcore.models.encoder_model import packed_sequences
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
 from pybertcore.sentence_utils import (
+    as_requested,
     ALLOWED_PRECISIONS,
     NO_INPUTS,
     SIMILARITY_FN_NAMES,
@@ -601,13 +602,7 @@ class SentenceEncoder(TransformerHolder):
             return tokens_out[0] if single else tokens_out
         if precision != "float32":
             out = quantize_embeddings(out, precision=precision)
-        if convert_to_tensor:
-            result = import_torch("convert_to_tensor=True").from_numpy(out)
-        elif convert_to_numpy:
-            result = out
-        else:
-            result = list(import_torch("convert_to_numpy=False").from_numpy(out))
-        return result[0] if single else result
+        return as_requested(out, convert_to_tensor, convert_to_numpy, single)
 
     def _finish(self, vectors: np.ndarray, dim: int, normalize_embeddings: bool) -> np.ndarray:
         """The modules after pooling (Dense, Normalize), then the cut to ``dim`` and the call's normalisation."""

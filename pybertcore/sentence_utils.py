@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
 
-from pybertcore.frameworks import any_torch, is_torch_tensor, to_torch
+from pybertcore.frameworks import any_torch, import_torch, is_torch_tensor, to_torch
 from pybertcore.untrusted import describe, load_json
 
 logger = logging.getLogger("pybertcore")
@@ -429,6 +429,19 @@ def padded_batch(idx: np.ndarray, ids_list: list, types_list: Optional[list], pa
         if types is not None:
             types[row, :n] = types_list[i]
     return ids, mask, types
+
+
+def as_requested(values: np.ndarray, convert_to_tensor: bool, convert_to_numpy: bool, single: bool) -> Any:
+    """``encode``/``predict`` results as sentence-transformers returns them: one torch tensor
+    (``convert_to_tensor``), the numpy array (``convert_to_numpy``), else a list of torch tensors; the
+    first alone for a single input."""
+    if convert_to_tensor:
+        result = import_torch("convert_to_tensor=True").from_numpy(values)
+    elif convert_to_numpy:
+        result = values
+    else:
+        result = list(import_torch("convert_to_numpy=False").from_numpy(values))
+    return result[0] if single else result
 
 
 def check_batch_size(batch_size: Any) -> int:
