@@ -163,6 +163,8 @@ from pybertcore.cross_encoder import CrossEncoder
 from pybertcore.sentence import SentenceEncoder, SentenceTransformer
 from pybertcore.sentence_utils import quantize_embeddings
 from pybertcore.sparse_encoder import SparseEncoder
+from pybertcore import util
+from pybertcore.util import SimilarityFunction
 from pybertcore.batch_encoding import BatchEncoding
 from pybertcore.tokenization import (
     AlbertTokenizer,
@@ -242,6 +244,8 @@ def get_num_threads() -> int:
 
 
 __all__ = [
+    "SimilarityFunction",
+    "util",
     "AlbertConfig",
     "AlbertForMaskedLM",
     "AlbertForMultipleChoice",
