@@ -336,6 +336,11 @@ class CrossEncoder(TransformerHolder):
     def config(self) -> Any:
         return self.model.config
 
+    is_singular_input = staticmethod(_is_single_pair)
+
+    def get_max_seq_length(self) -> int:
+        return self.max_seq_length
+
     @property
     def max_length(self) -> int:
         """The old name of ``max_seq_length``, deprecated as in sentence-transformers."""

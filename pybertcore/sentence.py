@@ -281,6 +281,8 @@ class SentenceEncoder(TransformerHolder):
         >>> q = model.encode_query(["how do I bake bread"], precision="int8")
     """
 
+    SUPPORTED_SIMILARITY_FN_NAMES = SIMILARITY_FN_NAMES
+
     def __init__(
         self,
         model_name_or_path: Optional[Union[str, os.PathLike]] = None,

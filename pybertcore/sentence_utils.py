@@ -139,6 +139,22 @@ class TransformerHolder:
     start_multi_process_pool = staticmethod(start_multi_process_pool)
     stop_multi_process_pool = staticmethod(stop_multi_process_pool)
 
+    # sentence-transformers 6's questions about inputs (its models also take images and messages)
+    @property
+    def modalities(self) -> list[str]:
+        return ["text"]
+
+    def supports(self, modality: Any) -> bool:
+        return modality == "text"
+
+    @staticmethod
+    def is_singular_input(inputs: Any) -> bool:
+        return isinstance(inputs, str)
+
+    def get_model_kwargs(self) -> list[str]:
+        """The extra keywords ``encode`` / ``predict`` take for this model (a Router's ``task``): none here."""
+        return []
+
 
 def write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")

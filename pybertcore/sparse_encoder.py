@@ -185,6 +185,8 @@ class SparseEncoder(TransformerHolder):
         >>> model.decode(q[0], top_k=5)
     """
 
+    SUPPORTED_SIMILARITY_FN_NAMES = SIMILARITY_FN_NAMES
+
     def __init__(
         self,
         model_name_or_path: Optional[Union[str, os.PathLike]] = None,
@@ -281,6 +283,10 @@ class SparseEncoder(TransformerHolder):
 
     def get_max_seq_length(self) -> int:
         return self.max_seq_length
+
+    def get_model_kwargs(self) -> list[str]:
+        """``["task"]`` for a Router model (encode's ``task`` picks its route), else none."""
+        return ["task"] if self.routes.router else []
 
     @property
     def max_seq_length(self) -> int:

@@ -138,3 +138,22 @@ def test_model_takes_the_enum(minilm_dir):
     assert model.similarity_fn_name == "dot"
     e = model.encode(TEXTS[:3])
     np.testing.assert_allclose(model.similarity(e, e), util.dot_score(e, e), atol=1e-6)
+
+
+def test_models_answer_sentence_transformers_questions(minilm_dir, tmp_path):
+    """The small introspection calls of sentence-transformers 6 (modalities, supports, is_singular_input,
+    get_model_kwargs, SUPPORTED_SIMILARITY_FN_NAMES, get_max_seq_length), as it answers them."""
+    from pybertcore import CrossEncoder, SentenceTransformer
+    from sentence_transformers import CrossEncoder as RefCross, SentenceTransformer as Reference
+    from test_cross_encoder import make_checkpoint
+
+    pairs = {"ours": SentenceTransformer(minilm_dir), "theirs": Reference(str(minilm_dir), device="cpu")}
+    for model in pairs.values():
+        assert model.modalities == ["text"] and model.supports("text") and not model.supports("image")
+        assert model.is_singular_input("a") and not model.is_singular_input(["a"])
+        assert model.get_model_kwargs() == []
+        assert tuple(model.SUPPORTED_SIMILARITY_FN_NAMES) == ("cosine", "dot", "euclidean", "manhattan")
+    folder = make_checkpoint(tmp_path, minilm_dir, 1)
+    for model in (CrossEncoder(folder), RefCross(str(folder), device="cpu")):
+        assert model.is_singular_input(("q", "d")) and not model.is_singular_input([("q", "d")])
+        assert model.get_max_seq_length() == model.max_seq_length
