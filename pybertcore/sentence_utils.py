@@ -76,11 +76,14 @@ def texts_of(inputs: Any) -> tuple[list, bool]:
     return texts, False
 
 
-def check_encode_extras(owner: str, kwargs: dict) -> None:
+def check_encode_extras(owner: str, kwargs: dict, model_kwargs: tuple = ()) -> None:
     """sentence-transformers 6 hands encode's extra keywords to its modules and raises ValueError naming those
-    no module takes. ``task`` it takes from every model: only a Router module reads it, and pybertcore loads
-    none, so it changes nothing. ``processing_kwargs`` (tokenizer settings for one call) is not supported."""
+    no module takes. ``task`` it takes from every model (only a Router reads it); ``model_kwargs`` are the
+    others this model takes (get_model_kwargs), read by the caller. ``processing_kwargs`` (tokenizer
+    settings for one call) is not supported."""
     kwargs.pop("task", None)
+    for name in model_kwargs:
+        kwargs.pop(name, None)
     if kwargs.pop("processing_kwargs", None):
         raise NotImplementedError("encode(processing_kwargs=...) is not supported by pybertcore; set the model's "
                                   "max_seq_length instead")

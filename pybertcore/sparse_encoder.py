@@ -285,8 +285,8 @@ class SparseEncoder(TransformerHolder):
         return self.max_seq_length
 
     def get_model_kwargs(self) -> list[str]:
-        """``["task"]`` for a Router model (encode's ``task`` picks its route), else none."""
-        return ["task"] if self.routes.router else []
+        """``["modality", "task"]`` for a Router model (they pick its route; every route here is text), else none."""
+        return ["modality", "task"] if self.routes.router else []
 
     @property
     def max_seq_length(self) -> int:
@@ -395,15 +395,18 @@ class SparseEncoder(TransformerHolder):
         sparse by default (``SparseEmbeddings`` without scipy), torch sparse COO with
         ``convert_to_tensor=True``, dense with ``convert_to_sparse_tensor=False``, a list of rows with
         ``convert_to_tensor=False``. ``max_active_dims`` keeps each vector's largest weights only.
-        ``task`` ("query"/"document") is taken and changes nothing (there is no Router), as in
-        sentence-transformers for models without one. ``sentences`` is the old name of ``inputs``. ``device``
+        ``task`` ("query"/"document") picks a Router model's route (``modality`` may only be "text"), and
+        changes nothing for a model without one, as in sentence-transformers. ``sentences`` is the old name of ``inputs``. ``device``
         may be the CPU or a list of CPUs and ``pool`` one from ``start_multi_process_pool``: either way the
         texts are encoded here, in this process, whose core already uses every core (``chunk_size``
         therefore changes nothing). Other keywords raise ValueError naming them, as in sentence-transformers,
         but ``processing_kwargs`` (its per-call tokenizer settings) NotImplementedError.
         """
         inputs = inputs_argument("encode()", inputs, kwargs)
-        check_encode_extras(type(self).__name__, kwargs)
+        modality = kwargs.get("modality")
+        check_encode_extras(type(self).__name__, kwargs, tuple(self.get_model_kwargs()))
+        if modality not in (None, "text"):  # a Router's route may be chosen by modality: ours are all text
+            raise ValueError(f"modality {describe(modality)}: pybertcore's SparseEncoder encodes text only")
         check_cpu_devices(device)
         batch_size = check_batch_size(batch_size)
         if not self.routes.router and task not in (None, "query", "document"):

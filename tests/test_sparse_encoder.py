@@ -285,6 +285,8 @@ def test_inputs_keyword_and_extra_arguments_as_sentence_transformers(splade_fold
             model.encode(TEXTS_REAL, normalize_embeddings=True)
         with pytest.raises(ValueError, match="normalize_embeddings"):
             model.encode_query(TEXTS_REAL, normalize_embeddings=True)
+        with pytest.raises(ValueError, match="modality"):  # a Router's keyword: not this model's
+            model.encode(TEXTS_REAL, modality="text")
     with pytest.raises(NotImplementedError, match="processing_kwargs"):
         ours.encode(TEXTS_REAL, processing_kwargs={"text": {"max_length": 8}})
 
