@@ -27,18 +27,20 @@ from pybertcore.checkpoints.sharding import find_weights_file, load_weights_file
 STATIC_EMBEDDING_TYPE = "sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding"
 
 
-def _float_table(state: dict, name: str, weights_file: Path, ndim: int) -> np.ndarray:
+def _float_table(state: dict, name: str, weights_file: Path, ndim: int, integers: bool = False) -> np.ndarray:
+    """``state[name]``: a non-empty ``ndim``-D float tensor (or integer, where model2vec quantizes its rows)."""
     value = state.get(name)
-    if value is None or value.ndim != ndim or not np.issubdtype(value.dtype, np.floating) or value.size == 0:
+    kinds = (np.floating, np.integer) if integers else (np.floating,)
+    if value is None or value.ndim != ndim or not any(np.issubdtype(value.dtype, k) for k in kinds) or value.size == 0:
         found = "nothing" if value is None else f"{value.dtype} of shape {value.shape}"
-        raise CheckpointError(f"{weights_file}: StaticEmbedding needs {name!r}, a non-empty {ndim}-D float tensor; "
-                              f"found {found}")
+        raise CheckpointError(f"{weights_file}: StaticEmbedding needs {name!r}, a non-empty {ndim}-D "
+                              f"{'numeric' if integers else 'float'} tensor; found {found}")
     return value
 
 
 def _fold_model2vec(state: dict, weights_file: Path) -> np.ndarray:
     """model2vec's tables as one row per token id: ``embeddings[mapping[t]] * weights[t]``."""
-    table = _float_table(state, "embeddings", weights_file, 2)
+    table = _float_table(state, "embeddings", weights_file, 2, integers=True)  # model2vec may store int8 rows
     mapping, weights = state.get("mapping"), state.get("weights")
     if mapping is not None:
         if mapping.ndim != 1 or not np.issubdtype(mapping.dtype, np.integer):

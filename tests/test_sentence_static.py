@@ -114,6 +114,12 @@ def test_model2vec_tables(static_folders, tmp_path):
                       "weights": rng.uniform(0.1, 2, vocab).astype(np.float32)}, folder / "model.safetensors")
     np.testing.assert_allclose(SentenceTransformer(folder).encode(TEXTS_STATIC),
                                reference(folder).encode(TEXTS_STATIC), atol=1e-6, rtol=0)
+    # int8 rows (model2vec's quantize_to="int8") with their per-token weights
+    codes = rng.integers(-127, 128, (500, DIM)).astype(np.int8)
+    save_safetensors({"embeddings": codes, "mapping": rng.integers(0, 500, vocab).astype(np.int64),
+                      "weights": rng.uniform(0.001, 0.01, vocab).astype(np.float32)}, folder / "model.safetensors")
+    np.testing.assert_allclose(SentenceTransformer(folder).encode(TEXTS_STATIC),
+                               reference(folder).encode(TEXTS_STATIC), atol=1e-6, rtol=0)
     save_safetensors({"embeddings": rows[:1], "mapping": np.full(vocab, 7, np.int64)}, folder / "model.safetensors")
     with pytest.raises(CheckpointError, match="'mapping' names rows outside 'embeddings'"):
         SentenceTransformer(folder)
