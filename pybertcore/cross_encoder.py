@@ -35,7 +35,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 
 from pybertcore.frameworks import import_torch
-from pybertcore.hub import resolve_model_folder
+from pybertcore.hub import resolve_sentence_folder
 from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config, progress_bar, stderr_is_terminal
 from pybertcore.sentence_utils import (
     as_requested,
@@ -205,6 +205,8 @@ class CrossEncoder(TransformerHolder):
         >>> model.rank("query", ["passage one", "passage two"], top_k=1, return_documents=True)
     """
 
+    default_huggingface_organization: Optional[str] = "cross-encoder"  # of a bare model name
+
     @_takes_legacy_arguments
     def __init__(
         self,
@@ -266,7 +268,7 @@ class CrossEncoder(TransformerHolder):
         if modules is not None:  # sentence-transformers' torch modules: saved by it, then loaded like any folder
             folder = folder_of_modules(self, modules, "CrossEncoder", model_name_or_path)
         else:
-            folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
+            folder = resolve_sentence_folder(model_name_or_path, self.default_huggingface_organization, **hub)
         transformer_folder, max_seq_length, do_lower_case = folder, None, False
         modules_file = folder / "modules.json"
         if modules_file.is_file():

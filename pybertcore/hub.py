@@ -12,6 +12,12 @@ tag or a full commit hash (default ``main``). A complete snapshot (config.json p
 safetensors over .bin) is used as is; otherwise, unless ``local_files_only=True`` or ``HF_HUB_OFFLINE``
 is set, the files are downloaded with huggingface_hub (the ``pybertcore[hub]`` extra, imported only
 then). The cache lookup itself needs no huggingface_hub.
+
+sentence-transformers models (``resolve_sentence_folder``) are looked up as sentence-transformers does it:
+a bare name gets the class's organisation (``"all-MiniLM-L6-v2"`` is ``sentence-transformers/all-MiniLM-L6-v2``)
+unless it is one of transformers' legacy names; a snapshot with ``modules.json`` (or, for a plain checkpoint,
+``config.json``) is used; a download fetches the whole repository but other frameworks' files (ONNX,
+OpenVINO, TensorFlow, Flax, ...) and ``.bin`` weights where a folder has safetensors ones.
 """
 
 from __future__ import annotations
@@ -193,11 +199,12 @@ def resolve_config_file(name_or_path: str | os.PathLike, **hub_kwargs) -> Path:
     return config
 
 
-def _not_found_message(name: str, revision: Optional[str], looked: list[str], why: str) -> str:
+def _not_found_message(name: str, revision: Optional[str], looked: list[str], why: str,
+                       complete: str = "config.json plus model.safetensors or pytorch_model.bin") -> str:
     at = f" at revision {revision!r}" if revision else ""
     return (
-        f"{name!r} is not a local folder, and no complete copy of it{at} (config.json plus model.safetensors or "
-        f"pytorch_model.bin) is in the Hugging Face cache; looked in {', '.join(looked)}; {why}. To get it: run "
+        f"{name!r} is not a local folder, and no complete copy of it{at} ({complete}) is in the Hugging Face "
+        f"cache; looked in {', '.join(looked)}; {why}. To get it: run "
         f"`hf download {name}` (huggingface_hub's CLI) where the network is reachable, or call from_pretrained "
         "online with huggingface_hub installed (pip install 'pybertcore[hub]'), or pass the path of a folder "
         "holding config.json and model.safetensors. Set HF_HUB_CACHE, HF_HOME or cache_dir= if the cache is elsewhere."
@@ -259,3 +266,88 @@ def _download(
             raise OSError(_not_found_message(name, revision, looked, f"the download failed ({e})")) from None
         raise
     return config.parent
+
+
+# --- sentence-transformers models -------------------------------------------------------------------------
+SENTENCE_MODULES_NAME = "modules.json"
+# Files a sentence-transformers download leaves out: other frameworks' and runtimes' copies of the weights.
+_OTHER_FORMATS = re.compile(
+    r"(^|/)(onnx|openvino|coreml|tf|flax)/|\.(onnx|onnx_data|h5|msgpack|ot|tflite|mlmodel|gguf)$"
+    r"|(^|/)(tf_model|flax_model|rust_model|model\.onnx)[^/]*$|(^|/)\.")
+
+
+def sentence_repo_id(name: str, organization: Optional[str]) -> str:
+    """sentence-transformers' reading of a bare model name: under the class's organisation
+    (``sentence-transformers``, ``cross-encoder``, ``sparse-encoder``), unless it is a legacy transformers name."""
+    if organization and "/" not in name and name not in LEGACY_MODEL_IDS and name.lower() not in LEGACY_MODEL_IDS:
+        return f"{organization}/{name}"
+    return name
+
+
+def sentence_files_to_fetch(files: list[str]) -> list[str]:
+    """The repository files a sentence-transformers model needs: all but other formats' (_OTHER_FORMATS), and
+    no ``pytorch_model*.bin`` in a folder that has safetensors weights."""
+    keep = [f for f in files if not _OTHER_FORMATS.search(f)]
+    safetensors_dirs = {os.path.dirname(f) for f in keep
+                        if os.path.basename(f).startswith("model") and ".safetensors" in os.path.basename(f)}
+    return [f for f in keep if not (os.path.basename(f).startswith("pytorch_model")
+                                    and os.path.dirname(f) in safetensors_dirs)]
+
+
+def resolve_sentence_folder(
+    name_or_path: str | os.PathLike,
+    organization: Optional[str],
+    cache_dir: Optional[str | os.PathLike] = None,
+    revision: Optional[str] = None,
+    local_files_only: bool = False,
+    token: object = None,
+) -> Path:
+    """The folder of a sentence-transformers model (SentenceTransformer, CrossEncoder, SparseEncoder): a local
+    folder, else a hub id read as sentence-transformers reads it (module docstring), from the cache, else
+    downloaded when allowed. A file is NotADirectoryError; what cannot be found is an OSError naming where it
+    was looked for and how to get it."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    name = os.fspath(name_or_path)
+    if path.is_file():
+        raise NotADirectoryError(f"{name} is a file, not a directory: pass a model folder or a Hugging Face Hub "
+                                 "model id")
+    if not is_repo_id(name):
+        raise OSError(f"{name!r} is not a local folder (no such directory) and not a Hugging Face Hub model id")
+    name = sentence_repo_id(name, organization)
+    cache = hub_cache_dir(cache_dir)
+    offline = local_files_only or is_offline()
+    looked = []
+    for repo_id in candidate_repo_ids(name):
+        looked.append(str(cache / repo_folder_name(repo_id)))
+        snapshot = cached_snapshot(repo_id, cache, revision)
+        if snapshot is None:
+            continue
+        if (snapshot / SENTENCE_MODULES_NAME).is_file():
+            return snapshot
+        # A plain checkpoint: used as it is offline; online the repository is asked for the rest (a
+        # snapshot that transformers filled holds no modules.json even where the model has one).
+        if offline and (snapshot / CONFIG_NAME).is_file():
+            return snapshot
+    complete = "modules.json or config.json"
+    if offline:
+        why = "downloads are off (" + ("local_files_only=True" if local_files_only else "HF_HUB_OFFLINE is set") + ")"
+        raise OSError(_not_found_message(name, revision, looked, why, complete))
+    try:
+        import huggingface_hub
+    except ImportError:
+        raise OSError(_not_found_message(name, revision, looked, "downloading needs huggingface_hub, which is not "
+                                         "installed (pip install 'pybertcore[hub]')", complete)) from None
+    try:
+        files = sentence_files_to_fetch(list(huggingface_hub.list_repo_files(name, revision=revision, token=token)))
+        fetched = [Path(huggingface_hub.hf_hub_download(name, f, revision=revision, cache_dir=str(cache), token=token))
+                   for f in files]
+    except OSError as e:
+        if type(e).__name__ in ("RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError"):
+            raise OSError(f"{name!r}: {e}") from None
+        raise OSError(_not_found_message(name, revision, looked, f"the download failed ({e})", complete)) from None
+    if not fetched:
+        raise OSError(f"{name!r}: the repository holds no files pybertcore can load")
+    # the snapshot folder: a fetched file's path less the file's own path within the repository
+    return fetched[0].parents[len(Path(files[0]).parts) - 1]

@@ -52,7 +52,7 @@ import numpy as np
 from pybertcore import _core
 from pybertcore.checkpoints import CheckpointError, load_safetensors, save_safetensors
 from pybertcore.frameworks import import_torch
-from pybertcore.hub import resolve_model_folder
+from pybertcore.hub import resolve_sentence_folder
 from pybertcore.sentence_static import STATIC_EMBEDDING_TYPE, StaticEmbedding, check_static_modules
 from pybertcore.models.encoder_model import packed_sequences
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
@@ -282,6 +282,7 @@ class SentenceEncoder(TransformerHolder):
     """
 
     SUPPORTED_SIMILARITY_FN_NAMES = SIMILARITY_FN_NAMES
+    default_huggingface_organization: Optional[str] = "sentence-transformers"  # of a bare model name
 
     def __init__(
         self,
@@ -335,7 +336,7 @@ class SentenceEncoder(TransformerHolder):
         if modules is not None:  # sentence-transformers' torch modules: saved by it, then loaded like any folder
             folder = folder_of_modules(self, modules, "SentenceTransformer", model_name_or_path)
         else:
-            folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
+            folder = resolve_sentence_folder(model_name_or_path, self.default_huggingface_organization, **hub)
         transformer_folder, pooling, dense, dense_files, normalize = folder, ("mean",), [], [], False
         include_prompt = True
         max_seq_length, do_lower_case = None, False

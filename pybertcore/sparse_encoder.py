@@ -38,7 +38,7 @@ from typing import Any, Iterator, Optional, Union
 import numpy as np
 
 from pybertcore.frameworks import any_torch, import_torch, is_torch_tensor, to_torch
-from pybertcore.hub import resolve_model_folder
+from pybertcore.hub import resolve_sentence_folder
 from pybertcore.sentence import progress_bar, stderr_is_terminal
 from pybertcore.sentence_utils import (
     NO_INPUTS,
@@ -186,6 +186,7 @@ class SparseEncoder(TransformerHolder):
     """
 
     SUPPORTED_SIMILARITY_FN_NAMES = SIMILARITY_FN_NAMES
+    default_huggingface_organization: Optional[str] = "sparse-encoder"  # of a bare model name
 
     def __init__(
         self,
@@ -237,7 +238,7 @@ class SparseEncoder(TransformerHolder):
         if modules is not None:  # sentence-transformers' torch modules: saved by it, then loaded like any folder
             folder = folder_of_modules(self, modules, "SparseEncoder", model_name_or_path)
         else:
-            folder = resolve_model_folder(model_name_or_path, need_weights=False, **hub)
+            folder = resolve_sentence_folder(model_name_or_path, self.default_huggingface_organization, **hub)
         saved = read_model_config(folder / "config_sentence_transformers.json")
         model_kwargs = {**dict(model_kwargs or {}), **kwargs}
         config_kwargs = dict(config_kwargs or {})
