@@ -318,7 +318,7 @@ def resolve_sentence_folder(
     name = sentence_repo_id(name, organization)
     cache = hub_cache_dir(cache_dir)
     offline = local_files_only or is_offline()
-    looked = []
+    looked, plain = [], None
     for repo_id in candidate_repo_ids(name):
         looked.append(str(cache / repo_folder_name(repo_id)))
         snapshot = cached_snapshot(repo_id, cache, revision)
@@ -326,10 +326,12 @@ def resolve_sentence_folder(
             continue
         if (snapshot / SENTENCE_MODULES_NAME).is_file():
             return snapshot
-        # A plain checkpoint: used as it is offline; online the repository is asked for the rest (a
+        # A plain checkpoint: used as it is offline; online the repository is asked for the rest first (a
         # snapshot that transformers filled holds no modules.json even where the model has one).
-        if offline and (snapshot / CONFIG_NAME).is_file():
-            return snapshot
+        if plain is None and (snapshot / CONFIG_NAME).is_file():
+            plain = snapshot
+    if offline and plain is not None:
+        return plain
     complete = "modules.json or config.json"
     if offline:
         why = "downloads are off (" + ("local_files_only=True" if local_files_only else "HF_HUB_OFFLINE is set") + ")"
@@ -346,6 +348,8 @@ def resolve_sentence_folder(
     except OSError as e:
         if type(e).__name__ in ("RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError"):
             raise OSError(f"{name!r}: {e}") from None
+        if plain is not None:  # the hub is out of reach: the cached checkpoint, as huggingface_hub falls back
+            return plain
         raise OSError(_not_found_message(name, revision, looked, f"the download failed ({e})", complete)) from None
     if not fetched:
         raise OSError(f"{name!r}: the repository holds no files pybertcore can load")

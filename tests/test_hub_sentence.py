@@ -153,3 +153,18 @@ def test_download_fetches_the_whole_model_but_other_formats(tmp_path, minilm_dir
             assert not {"onnx/model.onnx", "pytorch_model.bin"} & fetched
             log.unlink()
     assert not log.exists()
+    # a plain checkpoint in the cache (transformers filled it: no modules.json) while the hub cannot be reached
+    # (not flagged offline): the cached checkpoint is used, as huggingface_hub falls back to its cache
+    repo = tmp_path / "home" / "hub" / "models--cross-encoder--tiny"
+    (repo / "snapshots" / COMMIT).mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(minilm_dir / name, repo / "snapshots" / COMMIT / name)
+    unreachable = _FAKE_HUB + "\ndef list_repo_files(*args, **kwargs):\n    raise OSError('network is unreachable')\n"
+    (fake / "__init__.py").write_text(unreachable)
+    code = "import pybertcore; print(pybertcore.hub.resolve_sentence_folder('tiny', 'cross-encoder'))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=CHILD_CWD, capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == str(repo / "snapshots" / COMMIT)
