@@ -30,6 +30,12 @@ from typing import Optional
 from pybertcore.checkpoints import WEIGHTS_FILE_NAMES, find_weights_file, shard_files
 
 CONFIG_NAME = "config.json"  # a model folder's config, next to its weights
+# A tokenizer's files, all fetched when a download is for a tokenizer; a snapshot serves one when it holds
+# one of the vocabularies (the first four).
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spm.model", "spiece.model", "tokenizer_config.json",
+                   "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt",
+                   "sentencepiece.bpe.model")
+_TOKENIZER_VOCABULARIES = TOKENIZER_FILES[:4]
 
 # Bare names the hub redirects to an organisation's repository. A cache may hold either spelling
 # (the folder is named after the id used to download), so both are looked for.
@@ -120,9 +126,13 @@ def cached_snapshot(repo_id: str, cache: Path, revision: Optional[str] = None) -
     return snapshot if snapshot.is_dir() else None
 
 
-def folder_is_complete(folder: Path, need_weights: bool, weights_names: tuple[str, ...] = WEIGHTS_FILE_NAMES) -> bool:
-    """config.json, and (when asked) a weights file whose shards, if any, are all present."""
+def folder_is_complete(folder: Path, need_weights: bool, weights_names: tuple[str, ...] = WEIGHTS_FILE_NAMES,
+                       tokenizer: bool = False) -> bool:
+    """config.json, (for a tokenizer) a vocabulary, and (when asked) a weights file whose shards, if any, are all
+    present."""
     if not (folder / CONFIG_NAME).is_file():
+        return False
+    if tokenizer and not any((folder / name).is_file() for name in _TOKENIZER_VOCABULARIES):
         return False
     if not need_weights:
         return True
@@ -149,11 +159,14 @@ def resolve_model_folder(
     subfolder: str = "",
     proxies: object = None,
     weights_names: tuple[str, ...] = WEIGHTS_FILE_NAMES,
+    tokenizer: bool = False,
 ) -> Path:
     """The folder holding the model's files, or an OSError that names what was looked for, where, and how to get it.
 
     ``need_weights``: a snapshot counts only if it also holds one of ``weights_names`` (best first; a
     shard index with all its shards); a download fetches the first of them the repository has.
+    ``tokenizer``: a snapshot counts only with a tokenizer vocabulary; a download fetches every
+    TOKENIZER_FILES the repository has.
     """
     path = Path(name_or_path).expanduser()
     if path.is_dir():
@@ -177,14 +190,16 @@ def resolve_model_folder(
         snapshot = cached_snapshot(repo_id, cache, revision)
         if snapshot is not None:
             folder = snapshot / subfolder if subfolder else snapshot
-            if folder_is_complete(folder, need_weights, weights_names):
+            if folder_is_complete(folder, need_weights, weights_names, tokenizer):
                 return folder
 
     reason = "local_files_only=True" if local_files_only else "HF_HUB_OFFLINE is set" if is_offline() else None
     if reason is None:
         return _download(name, need_weights, cache_dir, revision, token, force_download, subfolder, proxies, looked,
-                         weights_names)
-    raise OSError(_not_found_message(name, revision, looked, f"downloads are off ({reason})"))
+                         weights_names, tokenizer)
+    complete = "config.json plus tokenizer.json, vocab.txt or a SentencePiece model" if tokenizer else \
+        "config.json plus model.safetensors or pytorch_model.bin" if need_weights else "config.json"
+    raise OSError(_not_found_message(name, revision, looked, f"downloads are off ({reason})", complete))
 
 
 def resolve_config_file(name_or_path: str | os.PathLike, **hub_kwargs) -> Path:
@@ -222,8 +237,10 @@ def _download(
     proxies: object,
     looked: list[str],
     weights_names: tuple[str, ...],
+    tokenizer: bool = False,
 ) -> Path:
-    """Fetches config.json and the preferred weights (safetensors, else .bin; shards too) into the cache."""
+    """Fetches config.json, the preferred weights (safetensors, else .bin; shards too) and, for a tokenizer, the
+    tokenizer files the repository has, into the cache."""
     try:
         import huggingface_hub
     except ImportError:
@@ -259,6 +276,12 @@ def _download(
                 break
             else:
                 raise OSError(f"{name} has none of {', '.join(weights_names)}; pybertcore cannot load it")
+        if tokenizer:
+            for filename in TOKENIZER_FILES:
+                try:
+                    fetch(filename)
+                except EntryNotFoundError:
+                    continue
     except OSError as e:
         if type(e).__name__ in ("RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError"):
             raise OSError(f"{name!r}: {e}") from None

@@ -268,7 +268,7 @@ class PreTrainedTokenizerFast:
 
         hub_kwargs = {k: kwargs.pop(k) for k in ("cache_dir", "revision", "local_files_only", "token") if k in kwargs}
         kwargs.pop("use_fast", None)
-        folder = resolve_model_folder(pretrained_model_name_or_path, need_weights=False, **hub_kwargs)
+        folder = resolve_model_folder(pretrained_model_name_or_path, need_weights=False, tokenizer=True, **hub_kwargs)
         config_file, special_file = folder / TOKENIZER_CONFIG_FILE, folder / SPECIAL_TOKENS_MAP_FILE
         config = _read_json(config_file)
         special_map = _read_json(special_file)

@@ -310,3 +310,34 @@ def test_damaged_cache_refs_are_refused(tmp_path):
     (repo / "refs" / "main").write_text("0" * 40 + "\n")
     (repo / "snapshots" / ("0" * 40)).mkdir()
     assert cached_snapshot("org/model", tmp_path) == repo / "snapshots" / ("0" * 40)
+
+
+def test_tokenizer_download_fetches_its_files(tmp_path, models, minilm_dir):
+    """A snapshot the model's download made (config and weights) does not serve a tokenizer: its files are
+    fetched, those the repository has, and the next load is served offline."""
+    remote = tmp_path / "remote" / "org" / "tok"
+    remote.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(models[0] / name, remote)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(minilm_dir / name, remote)
+    fake = tmp_path / "fake" / "huggingface_hub"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(_FAKE_HUB)
+    (fake / "errors.py").write_text("class EntryNotFoundError(Exception):\n    pass\n")
+    log = tmp_path / "calls.log"
+    env = {"FAKE_HUB_REMOTE": str(tmp_path / "remote"), "FAKE_HUB_LOG": str(log), "HF_HOME": str(tmp_path / "home"),
+           "PYTHONPATH": str(tmp_path / "fake")}
+    model = "import pybertcore; pybertcore.BertModel.from_pretrained('org/tok'); print('ok')"
+    proc = _run(model, env)
+    assert proc.returncode == 0, proc.stderr
+    assert "vocab.txt" not in log.read_text().split()
+    tokenize = "import pybertcore; print(pybertcore.AutoTokenizer.from_pretrained('org/tok')('Hello world')['input_ids'])"
+    for offline in (False, True):
+        proc = _run(tokenize, {**env, **({"HF_HUB_OFFLINE": "1"} if offline else {})})
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == [101, 7592, 2088, 102]
+        if not offline:
+            assert {"tokenizer.json", "vocab.txt", "tokenizer_config.json"} <= set(log.read_text().split())
+            log.unlink()
+    assert not log.exists()
