@@ -53,6 +53,7 @@ from pybertcore import _core
 from pybertcore.checkpoints import CheckpointError, load_safetensors, save_safetensors
 from pybertcore.frameworks import import_torch
 from pybertcore.hub import resolve_sentence_folder
+from pybertcore.sentence_modules import module_list
 from pybertcore.sentence_static import STATIC_EMBEDDING_TYPE, StaticEmbedding, check_static_modules
 from pybertcore.models.encoder_model import packed_sequences
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
@@ -227,6 +228,21 @@ class _Dense:
             if array is not None:
                 array.flags.writeable = False  # changes come as new arrays, which pickling can tell apart
         self._loaded = (self.weight, self.bias)
+
+    @property
+    def in_features(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def out_features(self) -> int:
+        return int(self.weight.shape[0])
+
+    def get_embedding_dimension(self) -> int:
+        return self.out_features
+
+    def __repr__(self) -> str:
+        return (f"Dense({{'in_features': {self.in_features}, 'out_features': {self.out_features}, "
+                f"'bias': {self.bias is not None}, 'activation_function': '{self.activation_function}'}})")
 
     def __reduce__(self) -> tuple:
         """Its folder (pybertcore.recipes), and the weight or bias only if a new one was assigned since."""
@@ -471,6 +487,23 @@ class SentenceEncoder(TransformerHolder):
                       FutureWarning, stacklevel=3)
         with self.truncate_embeddings(truncate_dim):
             yield
+
+    # --- sentence-transformers' module list (views: sentence_modules.py) ----------------------------------
+    def __getitem__(self, index: Any) -> Any:
+        """``model[0]`` (Transformer or StaticEmbedding), ``model[1]`` (Pooling), then Dense and Normalize."""
+        return module_list(self)[index]
+
+    def __len__(self) -> int:
+        return len(module_list(self))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(module_list(self))
+
+    def _first_module(self) -> Any:
+        return self[0]
+
+    def _last_module(self) -> Any:
+        return self[-1]
 
     def set_pooling_include_prompt(self, include_prompt: bool) -> None:
         """Whether pooling counts the prompt's tokens (the Pooling config's ``include_prompt``)."""

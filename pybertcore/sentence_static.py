@@ -16,6 +16,7 @@ EmbeddingBag (which sums in float32); a text without tokens gets zeros, as there
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,17 @@ class StaticEmbedding:
     @property
     def dimension(self) -> int:
         return int(self.table.shape[1])
+
+    # sentence-transformers' StaticEmbedding module's names (model[0] of a static model)
+    embedding_dim = dimension
+    max_seq_length = math.inf  # the tokenizer.json's own truncation applies
+
+    @property
+    def num_embeddings(self) -> int:
+        return int(self.table.shape[0])
+
+    def get_embedding_dimension(self) -> int:
+        return self.dimension
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)

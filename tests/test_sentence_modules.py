@@ -1,0 +1,50 @@
+"""A SentenceTransformer indexed as a module list (model[0].auto_model, model[1].pooling_mode, len(model), Dense,
+Normalize, a StaticEmbedding's model[0]) against sentence-transformers on the same folders; writes through a
+view (max_seq_length, include_prompt) change what encode does, as there."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pybertcore import SentenceTransformer
+from test_sentence import TEXTS
+
+
+def reference(folder, **kwargs):
+    from sentence_transformers import SentenceTransformer as Reference
+
+    return Reference(str(folder), device="cpu", **kwargs)
+
+
+def test_module_list_of_a_transformer_model(minilm_dir):
+    ours, theirs = SentenceTransformer(minilm_dir), reference(minilm_dir)
+    assert len(ours) == len(theirs) == 3
+    assert [type(m).__name__.replace("Module", "") for m in ours] == [type(m).__name__ for m in theirs]
+    assert type(ours[0].auto_model).__name__ == type(theirs[0].auto_model).__name__ == "BertModel"
+    assert ours[0].auto_model is ours.model and ours._first_module() is not None
+    assert ours[0].max_seq_length == theirs[0].max_seq_length == 256
+    assert ours[0].get_word_embedding_dimension() == theirs[0].get_embedding_dimension() == 384
+    assert ours[1].pooling_mode == theirs[1].pooling_mode == "mean"
+    assert ours[1].get_sentence_embedding_dimension() == theirs[1].get_embedding_dimension() == 384
+    assert repr(ours[-1]) == repr(ours._last_module()) == "Normalize()"
+    assert repr(ours[0]).startswith("Transformer({'max_seq_length': 256, 'do_lower_case': False")
+    # writes go through to the encoder, as they go to sentence-transformers' modules
+    for model in (ours, theirs):
+        model[0].max_seq_length = 5
+        model[1].include_prompt = False
+    assert ours.max_seq_length == 5 and not ours.include_prompt
+    np.testing.assert_allclose(ours.encode(TEXTS[:4], prompt="query: "), theirs.encode(TEXTS[:4], prompt="query: "),
+                               atol=1e-5)
+
+
+def test_dense_and_static_modules(minilm_dir, tmp_path):
+    from test_sentence_static import make_static
+
+    folder = make_static(tmp_path / "static", minilm_dir, ("Dense", "Normalize"))
+    ours, theirs = SentenceTransformer(folder), reference(folder)
+    assert len(ours) == len(theirs) == 3
+    assert ours[0].get_embedding_dimension() == theirs[0].get_embedding_dimension() == 48
+    assert ours[0].num_embeddings == theirs[0].num_embeddings and ours[0].max_seq_length == theirs[0].max_seq_length
+    assert (ours[1].in_features, ours[1].out_features) == (theirs[1].in_features, theirs[1].out_features) == (48, 16)
+    assert repr(ours[1]).startswith("Dense({'in_features': 48, 'out_features': 16, 'bias': True")
+    np.testing.assert_allclose(ours[1].weight, theirs[1].linear.weight.detach().numpy())
