@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CHILD_CWD, PACKAGE_PARENT
+from test_hub import _run
 
 from pybertcore import CrossEncoder, SentenceTransformer, SparseEncoder
 from pybertcore.hub import sentence_files_to_fetch, sentence_repo_id
@@ -125,9 +125,6 @@ def hf_hub_download(repo_id, filename, subfolder=None, revision=None, cache_dir=
 
 
 def test_download_fetches_the_whole_model_but_other_formats(tmp_path, minilm_dir):
-    import subprocess
-    import sys
-
     remote = tmp_path / "remote" / "sentence-transformers" / "all-MiniLM-L6-v2"
     shutil.copytree(minilm_dir, remote)
     (remote / "onnx").mkdir(exist_ok=True)
@@ -138,12 +135,11 @@ def test_download_fetches_the_whole_model_but_other_formats(tmp_path, minilm_dir
     (fake / "__init__.py").write_text(_FAKE_HUB)
     log = tmp_path / "calls.log"
     env = {"FAKE_HUB_REMOTE": str(tmp_path / "remote"), "FAKE_HUB_LOG": str(log), "HF_HOME": str(tmp_path / "home"),
-           "PYTHONPATH": f"{tmp_path / 'fake'}:{PACKAGE_PARENT}", "PATH": "/usr/bin:/bin"}
+           "PYTHONPATH": str(tmp_path / "fake")}
     code = ("import json, pybertcore; m = pybertcore.SentenceTransformer('all-MiniLM-L6-v2'); "
             f"print(json.dumps(m.encode({TEXTS!r}).tolist()))")
     for offline in (False, True):  # the second run is served by the cache, offline
-        proc = subprocess.run([sys.executable, "-c", code], cwd=CHILD_CWD, capture_output=True, text=True,
-                              env={**env, **({"HF_HUB_OFFLINE": "1"} if offline else {})}, timeout=300)
+        proc = _run(code, {**env, **({"HF_HUB_OFFLINE": "1"} if offline else {})})
         assert proc.returncode == 0, proc.stderr[-2000:]
         np.testing.assert_array_equal(np.array(json.loads(proc.stdout), dtype=np.float32),
                                       SentenceTransformer(minilm_dir).encode(TEXTS))
@@ -164,7 +160,6 @@ def test_download_fetches_the_whole_model_but_other_formats(tmp_path, minilm_dir
     unreachable = _FAKE_HUB + "\ndef list_repo_files(*args, **kwargs):\n    raise OSError('network is unreachable')\n"
     (fake / "__init__.py").write_text(unreachable)
     code = "import pybertcore; print(pybertcore.hub.resolve_sentence_folder('tiny', 'cross-encoder'))"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=CHILD_CWD, capture_output=True, text=True, env=env,
-                          timeout=300)
+    proc = _run(code, env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == str(repo / "snapshots" / COMMIT)
