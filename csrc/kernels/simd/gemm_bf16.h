@@ -13,10 +13,12 @@
 //     tiles, A packing and packed handovers as fp32 layers (Kernels::bf16_takes_fp32_packed); the same
 //     results as an fp32 layer holding the bf16-rounded weights. Its own nest (4-row tiles on AVX2,
 //     A packed element by element, no handovers) ran at 0.82–0.97 of fp32's GFLOP/s on a Zen 3;
-//     through the fp32 nest, 0.87–0.94 at M = 1024 (the widening's shifts and masks, repeated in every
-//     row tile, take issue slots from the FMAs). An A block of three or more row tiles therefore has
-//     each K slice of a panel widened once into the worker's scratch (kKC·kNR floats, in L1) and runs
-//     the fp32 tile on it; fewer rows, where the weights' memory traffic dominates, widen in the tile.
+//     through the fp32 nest, 0.90–0.98 at M = 1024 on one thread (the widening's shifts and masks,
+//     repeated in every row tile, take issue slots from the FMAs). An A block of three or more row tiles
+//     therefore has each K slice of a panel widened once into the worker's scratch (kKC·kNR floats, in
+//     L1) and runs the fp32 tile on it: 1.00–1.03 of fp32 there (Dense alone, alternated runs; on two
+//     threads and at M ≤ 128 the difference was within the noise). Fewer rows, where the weights' memory
+//     traffic dominates, widen in the tile.
 //   * PBC_LOWP_BF16_DOT (AVX512-BF16): A rounded to bf16 (round to nearest even) and packed in pairs
 //     too; vdpbf16ps accumulates the pair products in fp32. This is what "a bf16 matmul" means on that
 //     hardware; its error against the widening levels is A's rounding (relative 2⁻⁹ per element).
@@ -83,9 +85,8 @@ struct Bf16PairPanels {
   static const Elem* base(const GemmArgs& g) { return static_cast<const uint16_t*>(g.b_lowp); }
   static size_t rows(int K) { return static_cast<size_t>(even_up(K)); }
   // dst (kc rows of kNR floats: Fp32Panels' layout) ← the panel's K block at b, widened exactly. The
-  // loop nest runs a block of many row tiles on this copy with the fp32 tile: in product() below the
-  // shifts and masks of the widening share the FMA ports, in every row tile (1 thread, Zen 3, M = 1024:
-  // 66% of the FMA peak against fp32's 75%).
+  // loop nest runs a block of many row tiles on this copy with the fp32 tile, rather than product()
+  // below, whose shifts and masks share the FMA ports in every row tile (header).
   static constexpr bool kWidens = true;
   static void widen(float* dst, const Elem* b, int kc) {
     for (int kk = 0; kk < kc / 2; ++kk) {
