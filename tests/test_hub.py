@@ -230,19 +230,23 @@ def test_sharded_snapshot_needs_every_shard(tmp_path, models):
 
 
 _FAKE_HUB = '''
-"""A stand-in for huggingface_hub: "downloads" from the folder $FAKE_HUB_REMOTE/<repo_id>/ into the cache."""
+"""A stand-in for huggingface_hub: lists and "downloads" $FAKE_HUB_REMOTE/<repo_id>/ into the cache."""
 import os, shutil
 from pathlib import Path
 from huggingface_hub.errors import EntryNotFoundError
 
-CALLS = []
+def _remote(repo_id):
+    return Path(os.environ["FAKE_HUB_REMOTE"]) / repo_id
+
+def list_repo_files(repo_id, revision=None, token=None, **kwargs):
+    root = _remote(repo_id)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 def hf_hub_download(repo_id, filename, subfolder=None, revision=None, cache_dir=None, token=None,
                     force_download=False, **kwargs):
-    CALLS.append(filename)
     with open(os.environ["FAKE_HUB_LOG"], "a") as log:
         log.write(filename + "\\n")
-    source = Path(os.environ["FAKE_HUB_REMOTE"]) / repo_id / filename
+    source = _remote(repo_id) / filename
     if not source.is_file():
         raise EntryNotFoundError(f"{filename} not in {repo_id}")
     repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
@@ -254,6 +258,18 @@ def hf_hub_download(repo_id, filename, subfolder=None, revision=None, cache_dir=
     shutil.copy(source, target)
     return str(target)
 '''
+
+
+def stand_in_hub(tmp_path: Path, extra: str = "") -> tuple[dict, Path]:
+    """A stand-in huggingface_hub serving the folders under tmp_path/remote (``extra``: source appended to
+    the module): the environment that puts it first on the path, and the log of the files it hands out."""
+    fake = tmp_path / "fake" / "huggingface_hub"
+    fake.mkdir(parents=True, exist_ok=True)
+    (fake / "__init__.py").write_text(_FAKE_HUB + extra)
+    (fake / "errors.py").write_text("class EntryNotFoundError(Exception):\n    pass\n")
+    log = tmp_path / "calls.log"
+    return {"FAKE_HUB_REMOTE": str(tmp_path / "remote"), "FAKE_HUB_LOG": str(log), "HF_HOME": str(tmp_path / "home"),
+            "PYTHONPATH": str(tmp_path / "fake")}, log
 
 
 def test_download_prefers_safetensors_then_bin_shards(tmp_path, models):
@@ -272,13 +288,7 @@ def test_download_prefers_safetensors_then_bin_shards(tmp_path, models):
         torch.save({k: sd[k].contiguous() for k in keys}, remote / filename)
     (remote / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": split.metadata,
                                                                       "weight_map": split.tensor_to_filename}))
-    fake = tmp_path / "fake" / "huggingface_hub"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(_FAKE_HUB)
-    (fake / "errors.py").write_text("class EntryNotFoundError(Exception):\n    pass\n")
-    log = tmp_path / "calls.log"
-    env = {"FAKE_HUB_REMOTE": str(tmp_path / "remote"), "FAKE_HUB_LOG": str(log), "HF_HOME": str(tmp_path / "home"),
-           "PYTHONPATH": str(tmp_path / "fake")}
+    env, log = stand_in_hub(tmp_path)
     code = "import pybertcore; print(pybertcore.BertModel.from_pretrained('org/binonly')([[5, 6, 7, 8]]).pooler_output.tolist())"
     proc = _run(code, env)
     assert proc.returncode == 0, proc.stderr
@@ -321,13 +331,7 @@ def test_tokenizer_download_fetches_its_files(tmp_path, models, minilm_dir):
         shutil.copy(models[0] / name, remote)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(minilm_dir / name, remote)
-    fake = tmp_path / "fake" / "huggingface_hub"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(_FAKE_HUB)
-    (fake / "errors.py").write_text("class EntryNotFoundError(Exception):\n    pass\n")
-    log = tmp_path / "calls.log"
-    env = {"FAKE_HUB_REMOTE": str(tmp_path / "remote"), "FAKE_HUB_LOG": str(log), "HF_HOME": str(tmp_path / "home"),
-           "PYTHONPATH": str(tmp_path / "fake")}
+    env, log = stand_in_hub(tmp_path)
     model = "import pybertcore; pybertcore.BertModel.from_pretrained('org/tok'); print('ok')"
     proc = _run(model, env)
     assert proc.returncode == 0, proc.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_hub import _run
+from test_hub import _run, stand_in_hub
 
 from pybertcore import CrossEncoder, SentenceTransformer, SparseEncoder
 from pybertcore.hub import sentence_files_to_fetch, sentence_repo_id
@@ -98,30 +98,6 @@ def test_cross_encoder_by_bare_name(tmp_path, minilm_dir):
                                   CrossEncoder(folder).predict(pairs))
 
 
-_FAKE_HUB = '''
-"""A stand-in for huggingface_hub: lists and "downloads" $FAKE_HUB_REMOTE/<repo_id>/ into the cache."""
-import os, shutil
-from pathlib import Path
-
-def _remote(repo_id):
-    return Path(os.environ["FAKE_HUB_REMOTE"]) / repo_id
-
-def list_repo_files(repo_id, revision=None, token=None, **kwargs):
-    root = _remote(repo_id)
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-
-def hf_hub_download(repo_id, filename, subfolder=None, revision=None, cache_dir=None, token=None, **kwargs):
-    with open(os.environ["FAKE_HUB_LOG"], "a") as log:
-        log.write(filename + "\\n")
-    repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
-    commit = "e" * 40
-    (repo / "refs").mkdir(parents=True, exist_ok=True)
-    (repo / "refs" / (revision or "main")).write_text(commit)
-    target = repo / "snapshots" / commit / filename
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(_remote(repo_id) / filename, target)
-    return str(target)
-'''
 
 
 def test_download_fetches_the_whole_model_but_other_formats(tmp_path, minilm_dir):
@@ -130,12 +106,7 @@ def test_download_fetches_the_whole_model_but_other_formats(tmp_path, minilm_dir
     (remote / "onnx").mkdir(exist_ok=True)
     (remote / "onnx" / "model.onnx").write_bytes(b"not fetched")
     (remote / "pytorch_model.bin").write_bytes(b"not fetched either: model.safetensors is here")
-    fake = tmp_path / "fake" / "huggingface_hub"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(_FAKE_HUB)
-    log = tmp_path / "calls.log"
-    env = {"FAKE_HUB_REMOTE": str(tmp_path / "remote"), "FAKE_HUB_LOG": str(log), "HF_HOME": str(tmp_path / "home"),
-           "PYTHONPATH": str(tmp_path / "fake")}
+    env, log = stand_in_hub(tmp_path)
     code = ("import json, pybertcore; m = pybertcore.SentenceTransformer('all-MiniLM-L6-v2'); "
             f"print(json.dumps(m.encode({TEXTS!r}).tolist()))")
     for offline in (False, True):  # the second run is served by the cache, offline
@@ -157,8 +128,7 @@ def test_download_fetches_the_whole_model_but_other_formats(tmp_path, minilm_dir
     (repo / "refs" / "main").write_text(COMMIT)
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
         shutil.copy(minilm_dir / name, repo / "snapshots" / COMMIT / name)
-    unreachable = _FAKE_HUB + "\ndef list_repo_files(*args, **kwargs):\n    raise OSError('network is unreachable')\n"
-    (fake / "__init__.py").write_text(unreachable)
+    env, _ = stand_in_hub(tmp_path, "\ndef list_repo_files(*args, **kwargs):\n    raise OSError('network is unreachable')\n")
     code = "import pybertcore; print(pybertcore.hub.resolve_sentence_folder('tiny', 'cross-encoder'))"
     proc = _run(code, env)
     assert proc.returncode == 0, proc.stderr[-2000:]
