@@ -293,9 +293,10 @@ def _download(
 
 # --- sentence-transformers models -------------------------------------------------------------------------
 SENTENCE_MODULES_NAME = "modules.json"
-# Files a sentence-transformers download leaves out: other frameworks' and runtimes' copies of the weights.
+# Files a sentence-transformers download leaves out: other frameworks' and runtimes' copies of the weights,
+# training checkpoints (.pt, .pth, .ckpt: never read here) and dot files.
 _OTHER_FORMATS = re.compile(
-    r"(^|/)(onnx|openvino|coreml|tf|flax)/|\.(onnx|onnx_data|h5|msgpack|ot|tflite|mlmodel|gguf)$"
+    r"(^|/)(onnx|openvino|coreml|tf|flax)/|\.(onnx|onnx_data|h5|msgpack|ot|tflite|mlmodel|gguf|pt|pth|ckpt)$"
     r"|(^|/)(tf_model|flax_model|rust_model|model\.onnx)[^/]*$|(^|/)\.")
 
 
@@ -368,7 +369,7 @@ def resolve_sentence_folder(
         files = sentence_files_to_fetch(list(huggingface_hub.list_repo_files(name, revision=revision, token=token)))
         fetched = [Path(huggingface_hub.hf_hub_download(name, f, revision=revision, cache_dir=str(cache), token=token))
                    for f in files]
-    except OSError as e:
+    except Exception as e:  # requests' errors are OSErrors, httpx's (huggingface_hub 1.x) are not
         if type(e).__name__ in ("RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError"):
             raise OSError(f"{name!r}: {e}") from None
         if plain is not None:  # the hub is out of reach: the cached checkpoint, as huggingface_hub falls back
