@@ -207,16 +207,14 @@ def load_static_route(folder: Path, load_tokenizer: Callable[[Path], Any]) -> St
         raise ValueError(f"{config_file}: frozen: expected true or false, found {describe(frozen)}")
     tokenizer = load_tokenizer(folder)
     weights_file = find_weights_file(folder, ("model.safetensors", "pytorch_model.bin"))
-    if weights_file is None:
-        # sentence-transformers starts from all ones when it finds no weights
-        weight = np.ones(len(tokenizer.get_vocab()), dtype=np.float32)
-    else:
-        state = load_weights_file(weights_file)
-        weight = state.get("weight")
-        if weight is None or weight.ndim != 1 or not np.issubdtype(weight.dtype, np.floating) or weight.size == 0:
-            raise CheckpointError(f"{weights_file}: a SparseStaticEmbedding needs 'weight', a non-empty 1-D float "
-                                  f"tensor; found {describe(weight) if weight is None else (weight.dtype, weight.shape)}")
-        weight = np.array(weight, dtype=np.float32)  # a copy: the file's pages are not kept mapped
+    if weights_file is None:  # sentence-transformers raises too
+        raise OSError(f"{folder}: a SparseStaticEmbedding module needs model.safetensors or pytorch_model.bin")
+    state = load_weights_file(weights_file)
+    weight = state.get("weight")
+    if weight is None or weight.ndim != 1 or not np.issubdtype(weight.dtype, np.floating) or weight.size == 0:
+        raise CheckpointError(f"{weights_file}: a SparseStaticEmbedding needs 'weight', a non-empty 1-D float "
+                              f"tensor; found {describe(weight) if weight is None else (weight.dtype, weight.shape)}")
+    weight = np.array(weight, dtype=np.float32)  # a copy: the file's pages are not kept mapped
     return StaticRoute(tokenizer, weight, frozen)
 
 

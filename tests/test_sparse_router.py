@@ -239,6 +239,8 @@ def _edit_router_config(change):
     ("no-weight-tensor", lambda f: save_safetensors({"other": np.ones(3, np.float32)},
                                                     f / "query_0_SparseStaticEmbedding" / "model.safetensors"),
      CheckpointError, "'weight'"),
+    ("no-weights-file", lambda f: (f / "query_0_SparseStaticEmbedding" / "model.safetensors").unlink(),
+     OSError, "needs model.safetensors or pytorch_model.bin"),
     ("truncated-weights", lambda f: (f / "query_0_SparseStaticEmbedding" / "model.safetensors").write_bytes(b"\x10\0"),
      CheckpointError, "model.safetensors"),
     ("router-and-more", lambda f: (f / "modules.json").write_text(json.dumps(
