@@ -119,6 +119,18 @@ class SpladeRoute:
     def dimension(self) -> int:
         return int(self.head.vocab_size)
 
+    # Pickled as the model (its recipe, pybertcore.recipes) and the settings; the core's head is packed again
+    # from the model on the other side (Ray ships encoders this way).
+    def __getstate__(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if k != "head"}
+        state["tile_rows"] = int(self.head.tile_rows)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        tile_rows = state.pop("tile_rows")
+        self.__dict__.update(state)
+        self.head = self._fused_head(tile_rows)
+
     def batches(self, texts: list[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(input indices, their (b, V) vectors) batch by batch, longest texts first."""
         if self.do_lower_case:

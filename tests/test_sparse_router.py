@@ -260,3 +260,17 @@ def test_weights_shorter_than_the_vocabulary(router_folder, tmp_path):
     assert encoder.get_embedding_dimension() == 1000  # the first route's width, as sentence-transformers
     with pytest.raises(ValueError, match=r"inputs\[0\]: token id \d+ is outside this SparseStaticEmbedding's 1000"):
         encoder.encode_query(["weather in new york"])
+
+
+def test_pickles_with_its_routes(router_folder):
+    """A SparseEncoder pickles (Ray ships encoders so): the fused head is packed again from the model on the
+    other side; the same bits for both routes, plain SPLADE models too."""
+    import pickle
+
+    for folder in (router_folder, router_folder.parent / "mlm"):
+        encoder = SparseEncoder(folder, tile_rows=100)
+        back = pickle.loads(pickle.dumps(encoder))
+        assert back.head.tile_rows == 100
+        for method in ("encode_query", "encode_document"):
+            np.testing.assert_array_equal(getattr(back, method)(TEXTS).toarray(),
+                                          getattr(encoder, method)(TEXTS).toarray())
