@@ -463,10 +463,15 @@ def as_requested(values: np.ndarray, convert_to_tensor: bool, convert_to_numpy: 
     return result[0] if single else result
 
 
+def check_positive_int(value: Any, name: str) -> int:
+    """``value`` as an int, or ValueError naming ``name`` (bools are not integers here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {describe(value)}")
+    return int(value)
+
+
 def check_batch_size(batch_size: Any) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {describe(batch_size)}")
-    return int(batch_size)
+    return check_positive_int(batch_size, "batch_size")
 
 
 def check_cpu(device: Any) -> None:

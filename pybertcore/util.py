@@ -22,8 +22,13 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from pybertcore.frameworks import is_torch_tensor, to_torch
-from pybertcore.sentence_utils import _as_float_matrix, quantize_embeddings, similarity
-from pybertcore.untrusted import describe
+from pybertcore.sentence_utils import (
+    _as_float_matrix,
+    _normalize,
+    check_positive_int,
+    quantize_embeddings,
+    similarity,
+)
 
 __all__ = [
     "SimilarityFunction", "community_detection", "cos_sim", "dot_score", "euclidean_sim", "information_retrieval",
@@ -116,8 +121,7 @@ class SimilarityFunction(Enum):
 
 def normalize_embeddings(embeddings: Any) -> Any:
     """Each row scaled to unit L2 norm (a zero row stays zero); torch in → torch out."""
-    x = _as_float_matrix(embeddings, "embeddings")
-    out = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    out = _normalize(_as_float_matrix(embeddings, "embeddings"))
     out = out.reshape(np.shape(embeddings)) if np.ndim(embeddings) == 1 else out
     return to_torch(out) if is_torch_tensor(embeddings) else out
 
@@ -147,12 +151,6 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(values, order, axis=1), np.take_along_axis(idx, order, axis=1)
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {describe(value)}")
-    return int(value)
-
-
 def _rows(x: Any, start: int, end: int) -> Any:
     if is_torch_tensor(x) and x.is_sparse:
         return x.to_dense()[start:end]
@@ -175,9 +173,9 @@ def semantic_search(query_embeddings: Any, corpus_embeddings: Any, query_chunk_s
     """For each query, the ``top_k`` corpus entries by ``score_function`` (cosine by default), best first:
     ``[[{"corpus_id": int, "score": float}, ...], ...]``, scanning the corpus ``corpus_chunk_size`` rows
     and the queries ``query_chunk_size`` rows at a time (memory: one (query chunk, corpus chunk) matrix)."""
-    query_chunk_size = _positive_int(query_chunk_size, "query_chunk_size")
-    corpus_chunk_size = _positive_int(corpus_chunk_size, "corpus_chunk_size")
-    top_k = _positive_int(top_k, "top_k")
+    query_chunk_size = check_positive_int(query_chunk_size, "query_chunk_size")
+    corpus_chunk_size = check_positive_int(corpus_chunk_size, "corpus_chunk_size")
+    top_k = check_positive_int(top_k, "top_k")
     if not _is_sparse(query_embeddings) and np.ndim(query_embeddings) == 1:
         query_embeddings = np.asarray(query_embeddings)[None, :] if not is_torch_tensor(query_embeddings) \
             else query_embeddings[None, :]
@@ -208,9 +206,9 @@ def paraphrase_mining_embeddings(embeddings: Any, query_chunk_size: int = 5000, 
                                  score_function: Callable[[Any, Any], Any] = cos_sim) -> list[list]:
     """The ``max_pairs`` most similar pairs among the embeddings, each text against its ``top_k`` nearest
     others: ``[[score, i, j], ...]`` with i < j, best first (``score_function`` assumed symmetric)."""
-    query_chunk_size = _positive_int(query_chunk_size, "query_chunk_size")
-    corpus_chunk_size = _positive_int(corpus_chunk_size, "corpus_chunk_size")
-    max_pairs, top_k = _positive_int(max_pairs, "max_pairs"), _positive_int(top_k, "top_k")
+    query_chunk_size = check_positive_int(query_chunk_size, "query_chunk_size")
+    corpus_chunk_size = check_positive_int(corpus_chunk_size, "corpus_chunk_size")
+    max_pairs, top_k = check_positive_int(max_pairs, "max_pairs"), check_positive_int(top_k, "top_k")
     n = _row_count(embeddings, "embeddings")
     pairs: list = []  # min-heap of (score, i, j), at most max_pairs
     queued: set = set()
@@ -262,14 +260,14 @@ def community_detection(embeddings: Any, threshold: float = 0.75, min_community_
                         batch_size: int = 1024, show_progress_bar: bool = False) -> list[list[int]]:
     """Groups of at least ``min_community_size`` embeddings whose cosine similarity to a central one is at least
     ``threshold``, largest first, each starting with its centre; an embedding joins one group at most."""
-    batch_size = _positive_int(batch_size, "batch_size")
-    min_community_size = _positive_int(min_community_size, "min_community_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    min_community_size = check_positive_int(min_community_size, "min_community_size")
     if _row_count(embeddings, "embeddings") == 0:
         return []
     x = _as_float_matrix(embeddings, "embeddings")
     if len(x) < min_community_size:
         return []
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    x = _normalize(x)
     found = []
     sort_max_size = min(max(2 * min_community_size, 50), len(x))
     starts = range(0, len(x), batch_size)
