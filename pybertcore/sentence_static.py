@@ -22,26 +22,38 @@ from typing import Any
 
 import numpy as np
 
-from pybertcore.checkpoints import CheckpointError, save_safetensors
-from pybertcore.checkpoints.sharding import find_weights_file, load_weights_file
+from pybertcore.checkpoints import CheckpointError
+from pybertcore.checkpoints.sharding import find_weights_file, load_weights_file, save_weights
 
 STATIC_EMBEDDING_TYPE = "sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding"
 
 
-def _float_table(state: dict, name: str, weights_file: Path, ndim: int, integers: bool = False) -> np.ndarray:
-    """``state[name]``: a non-empty ``ndim``-D float tensor (or integer, where model2vec quantizes its rows)."""
+def module_tensors(folder: Path, module: str) -> tuple[dict, Path]:
+    """The tensors of a sentence-transformers module folder (model.safetensors, else pytorch_model.bin, read
+    without pickle) and their file; OSError naming the module when it has neither (as sentence-transformers)."""
+    weights_file = find_weights_file(folder, ("model.safetensors", "pytorch_model.bin"))
+    if weights_file is None:
+        raise OSError(f"{folder}: a {module} module needs model.safetensors or pytorch_model.bin")
+    return load_weights_file(weights_file), weights_file
+
+
+def float_tensor(state: dict, name: str, weights_file: Path, ndim: int, module: str,
+                 integers: bool = False) -> np.ndarray:
+    """``state[name]``: a non-empty ``ndim``-D float tensor (or integer, where model2vec quantizes its rows),
+    else CheckpointError naming the file, the module and the tensor."""
     value = state.get(name)
     kinds = (np.floating, np.integer) if integers else (np.floating,)
     if value is None or value.ndim != ndim or not any(np.issubdtype(value.dtype, k) for k in kinds) or value.size == 0:
         found = "nothing" if value is None else f"{value.dtype} of shape {value.shape}"
-        raise CheckpointError(f"{weights_file}: StaticEmbedding needs {name!r}, a non-empty {ndim}-D "
+        raise CheckpointError(f"{weights_file}: a {module} module needs {name!r}, a non-empty {ndim}-D "
                               f"{'numeric' if integers else 'float'} tensor; found {found}")
     return value
 
 
 def _fold_model2vec(state: dict, weights_file: Path) -> np.ndarray:
     """model2vec's tables as one row per token id: ``embeddings[mapping[t]] * weights[t]``."""
-    table = _float_table(state, "embeddings", weights_file, 2, integers=True)  # model2vec may store int8 rows
+    # model2vec may store int8 rows
+    table = float_tensor(state, "embeddings", weights_file, 2, "StaticEmbedding", integers=True)
     mapping, weights = state.get("mapping"), state.get("weights")
     if mapping is not None:
         if mapping.ndim != 1 or not np.issubdtype(mapping.dtype, np.integer):
@@ -51,7 +63,7 @@ def _fold_model2vec(state: dict, weights_file: Path) -> np.ndarray:
             raise CheckpointError(f"{weights_file}: 'mapping' names rows outside 'embeddings' ({table.shape[0]} rows)")
         table = table[mapping]
     if weights is not None:
-        weights = _float_table(state, "weights", weights_file, 1)
+        weights = float_tensor(state, "weights", weights_file, 1, "StaticEmbedding")
         if weights.shape[0] != table.shape[0]:
             raise CheckpointError(f"{weights_file}: 'weights' has {weights.shape[0]} entries for {table.shape[0]} "
                                   "token rows")
@@ -78,12 +90,9 @@ class StaticEmbedding:
             tokenizer = Tokenizer.from_file(str(tokenizer_file))
         except Exception as e:  # the tokenizers package raises its own Exception type for a bad file
             raise OSError(f"{tokenizer_file} is not a tokenizer the tokenizers package reads: {e}") from None
-        weights_file = find_weights_file(folder, ("model.safetensors", "pytorch_model.bin"))
-        if weights_file is None:
-            raise OSError(f"{folder}: a StaticEmbedding module needs model.safetensors or pytorch_model.bin")
-        state = load_weights_file(weights_file)
+        state, weights_file = module_tensors(folder, "StaticEmbedding")
         if "embedding.weight" in state:
-            table = _float_table(state, "embedding.weight", weights_file, 2)
+            table = float_tensor(state, "embedding.weight", weights_file, 2, "StaticEmbedding")
         else:
             table = _fold_model2vec(state, weights_file)
         return cls(tokenizer, np.array(table, dtype=np.float32))  # a copy: the file is not kept mapped
@@ -123,12 +132,7 @@ class StaticEmbedding:
 
     def save(self, folder: Path, safe_serialization: bool) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        if safe_serialization:
-            save_safetensors({"embedding.weight": self.table}, folder / "model.safetensors")
-        else:
-            from pybertcore.checkpoints.torch_bin_writer import save_torch_bin
-
-            save_torch_bin({"embedding.weight": self.table}, folder / "pytorch_model.bin")
+        save_weights({"embedding.weight": self.table}, folder, safe_serialization)
         self.tokenizer.save(str(folder / "tokenizer.json"))
 
     def __repr__(self) -> str:

@@ -34,10 +34,10 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 from pybertcore import _core
-from pybertcore.checkpoints import CheckpointError, save_safetensors
-from pybertcore.checkpoints.sharding import find_weights_file, load_weights_file
+from pybertcore.checkpoints.sharding import save_weights
 from pybertcore.models.encoder_model import packed_sequences
 from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config
+from pybertcore.sentence_static import float_tensor, module_tensors
 from pybertcore.sentence_utils import (
     length_sorted_batches,
     padded_batch,
@@ -197,12 +197,7 @@ class StaticRoute:
     def save_module(self, folder: Path, safe_serialization: bool) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.tokenizer.save_pretrained(folder)
-        if safe_serialization:
-            save_safetensors({"weight": self.weight}, folder / "model.safetensors")
-        else:
-            from pybertcore.checkpoints.torch_bin_writer import save_torch_bin
-
-            save_torch_bin({"weight": self.weight}, folder / "pytorch_model.bin")
+        save_weights({"weight": self.weight}, folder, safe_serialization)
         write_json(folder / "config.json", {"frozen": self.frozen})
 
 
@@ -218,14 +213,8 @@ def load_static_route(folder: Path, load_tokenizer: Callable[[Path], Any]) -> St
     if not isinstance(frozen, bool):
         raise ValueError(f"{config_file}: frozen: expected true or false, found {describe(frozen)}")
     tokenizer = load_tokenizer(folder)
-    weights_file = find_weights_file(folder, ("model.safetensors", "pytorch_model.bin"))
-    if weights_file is None:  # sentence-transformers raises too
-        raise OSError(f"{folder}: a SparseStaticEmbedding module needs model.safetensors or pytorch_model.bin")
-    state = load_weights_file(weights_file)
-    weight = state.get("weight")
-    if weight is None or weight.ndim != 1 or not np.issubdtype(weight.dtype, np.floating) or weight.size == 0:
-        raise CheckpointError(f"{weights_file}: a SparseStaticEmbedding needs 'weight', a non-empty 1-D float "
-                              f"tensor; found {describe(weight) if weight is None else (weight.dtype, weight.shape)}")
+    state, weights_file = module_tensors(folder, "SparseStaticEmbedding")
+    weight = float_tensor(state, "weight", weights_file, 1, "SparseStaticEmbedding")
     weight = np.array(weight, dtype=np.float32)  # a copy: the file's pages are not kept mapped
     return StaticRoute(tokenizer, weight, frozen)
 
