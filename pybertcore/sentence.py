@@ -117,6 +117,11 @@ def _read_json(path: Path, kind: type = dict) -> Any:
     return data
 
 
+def stays_inside(path: Any) -> bool:
+    """Whether ``path`` (from a module file) is a relative path that cannot leave the model folder."""
+    return isinstance(path, str) and not os.path.isabs(path) and ".." not in Path(path).parts and "\0" not in path
+
+
 def _module_entries(modules_file: Path) -> list[tuple[str, str]]:
     """modules.json as (type name without its package, path) in ``idx`` order; paths stay in the folder."""
     entries = []
@@ -126,7 +131,7 @@ def _module_entries(modules_file: Path) -> list[tuple[str, str]]:
         idx, path, kind = module.get("idx", 0), module.get("path", ""), module.get("type", "")
         if isinstance(idx, bool) or not isinstance(idx, int):
             raise ValueError(f"{modules_file}: module {position}: idx: expected an integer, found {describe(idx)}")
-        if not isinstance(path, str) or os.path.isabs(path) or ".." in Path(path).parts or "\0" in path:
+        if not stays_inside(path):
             raise ValueError(f"{modules_file}: module {position}: path: expected a folder inside the model folder, "
                              f"found {describe(path)}")
         if not isinstance(kind, str):

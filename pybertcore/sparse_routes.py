@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -36,7 +35,7 @@ import numpy as np
 from pybertcore import _core
 from pybertcore.checkpoints.sharding import save_weights
 from pybertcore.models.encoder_model import packed_sequences
-from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config
+from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config, stays_inside
 from pybertcore.sentence_static import float_tensor, module_tensors
 from pybertcore.sentence_utils import (
     length_sorted_batches,
@@ -331,7 +330,7 @@ def _route_of(modules: list[tuple[str, Path]], where: str, make_splade: Callable
 
 
 def _inside(folder: Path, name: Any, where: str) -> Path:
-    if not isinstance(name, str) or not name or os.path.isabs(name) or ".." in Path(name).parts or "\0" in name:
+    if not name or not stays_inside(name):
         raise ValueError(f"{where}: expected a module folder inside the model folder, found {describe(name)}")
     return folder / name
 
