@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from pybertcore.checkpoints import WEIGHTS_FILE_NAMES, find_weights_file, shard_files
 
@@ -193,7 +193,7 @@ def resolve_model_folder(
             if folder_is_complete(folder, need_weights, weights_names, tokenizer):
                 return folder
 
-    reason = "local_files_only=True" if local_files_only else "HF_HUB_OFFLINE is set" if is_offline() else None
+    reason = _downloads_off(local_files_only)
     if reason is None:
         return _download(name, need_weights, cache_dir, revision, token, force_download, subfolder, proxies, looked,
                          weights_names, tokenizer)
@@ -212,6 +212,22 @@ def resolve_config_file(name_or_path: str | os.PathLike, **hub_kwargs) -> Path:
     if not config.is_file():
         raise OSError(f"{folder} has no {CONFIG_NAME}; a model folder needs one (save_pretrained writes it)")
     return config
+
+
+def _downloads_off(local_files_only: bool) -> Optional[str]:
+    """Why nothing may be downloaded (``local_files_only``, ``HF_HUB_OFFLINE``), or None."""
+    return "local_files_only=True" if local_files_only else "HF_HUB_OFFLINE is set" if is_offline() else None
+
+
+def _hub_client(name: str, revision: Optional[str], looked: list[str],
+                complete: str = "config.json plus model.safetensors or pytorch_model.bin") -> Any:
+    """huggingface_hub, imported only to download; an OSError saying how to get it when it is missing."""
+    try:
+        import huggingface_hub
+    except ImportError:
+        raise OSError(_not_found_message(name, revision, looked, "downloading needs huggingface_hub, which is not "
+                                         "installed (pip install 'pybertcore[hub]')", complete)) from None
+    return huggingface_hub
 
 
 def _not_found_message(name: str, revision: Optional[str], looked: list[str], why: str,
@@ -241,13 +257,7 @@ def _download(
 ) -> Path:
     """Fetches config.json, the preferred weights (safetensors, else .bin; shards too) and, for a tokenizer, the
     tokenizer files the repository has, into the cache."""
-    try:
-        import huggingface_hub
-    except ImportError:
-        raise OSError(_not_found_message(
-            name, revision, looked, "downloading needs huggingface_hub, which is not installed "
-            "(pip install 'pybertcore[hub]')"
-        )) from None
+    huggingface_hub = _hub_client(name, revision, looked)
     try:
         from huggingface_hub.errors import EntryNotFoundError
     except ImportError:  # huggingface_hub < 0.23
@@ -341,8 +351,8 @@ def resolve_sentence_folder(
         raise OSError(f"{name!r} is not a local folder (no such directory) and not a Hugging Face Hub model id")
     name = sentence_repo_id(name, organization)
     cache = hub_cache_dir(cache_dir)
-    offline = local_files_only or is_offline()
     looked, plain = [], None
+    reason = _downloads_off(local_files_only)
     for repo_id in candidate_repo_ids(name):
         looked.append(str(cache / repo_folder_name(repo_id)))
         snapshot = cached_snapshot(repo_id, cache, revision)
@@ -354,17 +364,12 @@ def resolve_sentence_folder(
         # snapshot that transformers filled holds no modules.json even where the model has one).
         if plain is None and (snapshot / CONFIG_NAME).is_file():
             plain = snapshot
-    if offline and plain is not None:
+    if reason is not None and plain is not None:
         return plain
     complete = "modules.json or config.json"
-    if offline:
-        why = "downloads are off (" + ("local_files_only=True" if local_files_only else "HF_HUB_OFFLINE is set") + ")"
-        raise OSError(_not_found_message(name, revision, looked, why, complete))
-    try:
-        import huggingface_hub
-    except ImportError:
-        raise OSError(_not_found_message(name, revision, looked, "downloading needs huggingface_hub, which is not "
-                                         "installed (pip install 'pybertcore[hub]')", complete)) from None
+    if reason is not None:
+        raise OSError(_not_found_message(name, revision, looked, f"downloads are off ({reason})", complete))
+    huggingface_hub = _hub_client(name, revision, looked, complete)
     try:
         files = sentence_files_to_fetch(list(huggingface_hub.list_repo_files(name, revision=revision, token=token)))
         fetched = [Path(huggingface_hub.hf_hub_download(name, f, revision=revision, cache_dir=str(cache), token=token))
