@@ -54,6 +54,7 @@ from pybertcore.sentence_utils import (
     save_transformer_module,
     TRANSFORMER_MODULE,
     TransformerHolder,
+    warn_once,
     warn_truncated,
     write_folder_description,
 )
@@ -334,10 +335,6 @@ class CrossEncoder(TransformerHolder):
     def num_labels(self) -> int:
         return int(self.model.config.num_labels)
 
-    @property
-    def config(self) -> Any:
-        return self.model.config
-
     is_singular_input = staticmethod(_is_single_pair)
 
     def get_max_seq_length(self) -> int:
@@ -362,6 +359,38 @@ class CrossEncoder(TransformerHolder):
         warnings.warn("The `default_activation_function` property was renamed and is now deprecated. Please use "
                       "`activation_fn` instead.", DeprecationWarning, stacklevel=2)
         return self.activation_fn
+
+    def _model_inputs(self, pairs: list, prompt: Optional[str]) -> list:
+        """What the tokenizer gets for ``pairs``: the prompt before each first text, lowercased if the model
+        says so; pairs as tuples (single texts stay strings)."""
+        pairs = [[t] if isinstance(t, str) else list(t) for t in pairs]
+        if prompt:
+            pairs = [[prompt + p[0], *p[1:]] for p in pairs]
+        if self.do_lower_case:
+            pairs = [[t.lower() for t in p] for p in pairs]
+        return [tuple(p) if len(p) == 2 else p[0] for p in pairs]
+
+    def tokenize(self, texts: Any, **kwargs: Any) -> Any:
+        """``preprocess``'s old name, with sentence-transformers' deprecation warning."""
+        warn_once("The `tokenize` method is deprecated, please use `preprocess` instead.")
+        return self.preprocess(texts, **kwargs)
+
+    def preprocess(self, inputs: Any, prompt: Optional[str] = None) -> Any:
+        """The token ids, attention mask (and token types) ``predict`` runs for ``inputs`` (a list of (text, text)
+        pairs, or of single texts), right-padded to the longest and cut at ``max_seq_length``, as int64 numpy arrays
+        (sentence-transformers gives torch tensors of the same values; ``predict`` itself does not pad, it
+        batches by length)."""
+        if isinstance(inputs, str):  # a list of two texts is two texts here, as in sentence-transformers
+            inputs = [inputs]
+        items = [t.tolist() if isinstance(t, np.ndarray) else t for t in inputs]
+        for i, item in enumerate(items):
+            if not (isinstance(item, str) or (isinstance(item, (list, tuple)) and len(item) == 2
+                                              and all(isinstance(t, str) for t in item))):
+                raise ValueError(f"inputs[{i}] is {describe(item)}: expected a text or a pair of two texts")
+        if len({isinstance(item, str) for item in items}) > 1:
+            raise ValueError("inputs mixes single texts and pairs: give one kind")
+        return self.tokenizer(self._model_inputs(items, prompt), padding=True, truncation=True,
+                              max_length=self.max_seq_length, return_tensors="np", verbose=False)
 
     def predict(
         self,
@@ -413,12 +442,7 @@ class CrossEncoder(TransformerHolder):
             if convert_to_tensor:
                 return import_torch("convert_to_tensor=True").tensor([])
             return np.array([]) if convert_to_numpy else []
-        if prompt:
-            pairs = [[prompt + a, b] for a, b in pairs]
-        if self.do_lower_case:
-            pairs = [[a.lower(), b.lower()] for a, b in pairs]
-
-        encoded = self.tokenizer([tuple(p) for p in pairs], truncation=True, max_length=self.max_seq_length,
+        encoded = self.tokenizer(self._model_inputs(pairs, prompt), truncation=True, max_length=self.max_seq_length,
                                  verbose=False)
         ids_list = encoded["input_ids"]
         types_list = encoded.get("token_type_ids") if model_takes_token_types(self.model.config) else None

@@ -746,25 +746,6 @@ class SentenceEncoder(TransformerHolder):
         raise NotImplementedError("evaluate(): pybertcore has no evaluators; run sentence-transformers' evaluator "
                                   "on embeddings from encode(), or on the model loaded in sentence-transformers")
 
-    # --- the torch module's calls that have a meaning here (device: TransformerHolder's) ----------------------
-    def to(self, *args: Any, **kwargs: Any) -> "SentenceEncoder":
-        """``model.to("cpu")`` does nothing, ``model.to("bfloat16")`` / ``to(torch.bfloat16)`` changes the
-        encoder's compute precision (``PreTrainedModel.to``); other devices raise. A StaticEmbedding model has
-        no encoder: it takes the CPU only."""
-        if self.static is None:
-            self.model.to(*args, **kwargs)
-            return self
-        for value in (*args, *kwargs.values()):
-            if value is not None and not str(value).startswith("cpu"):
-                raise NotImplementedError(f"to({value!r}): a StaticEmbedding model runs on the CPU, in float32")
-        return self
-
-    def cpu(self) -> "SentenceEncoder":
-        return self
-
-    def eval(self) -> "SentenceEncoder":
-        return self
-
     # --- saving -------------------------------------------------------------------------------------------
     def save(self, path: Union[str, os.PathLike], model_name: Optional[str] = None, create_model_card: bool = True,
              train_datasets: Optional[list] = None, safe_serialization: bool = True) -> None:

@@ -158,6 +158,70 @@ class TransformerHolder:
         """The extra keywords ``encode`` / ``predict`` take for this model (a Router's ``task``): none here."""
         return []
 
+    # --- the torch module's calls that mean something without torch (PreTrainedModel's, for every
+    # transformer the model runs) ---------------------------------------------------------------------------
+    training = False
+
+    def _transformers(self) -> list:
+        """The transformers this model runs: none for a StaticEmbedding model, several for a Router's routes."""
+        return [] if self.model is None else [self.model]
+
+    def _precision_changed(self) -> None:
+        """Runs after ``to`` changed the transformers' compute precision (a SparseEncoder repacks its heads)."""
+
+    def to(self, *args: Any, **kwargs: Any) -> Any:
+        """``model.to("cpu")`` does nothing; ``model.to("bfloat16")`` / ``to(torch.bfloat16)`` /
+        ``to(dtype="int8")`` changes every transformer's compute precision (``PreTrainedModel.to``); other
+        devices raise. A model without a transformer (StaticEmbedding) takes the CPU only."""
+        models = self._transformers()
+        if not models:
+            for value in (*args, *kwargs.values()):
+                if value is not None and not str(value).startswith("cpu"):
+                    raise NotImplementedError(f"to({value!r}): a StaticEmbedding model runs on the CPU, in float32")
+            return self
+        for model in models:
+            model.to(*args, **kwargs)
+        self._precision_changed()
+        return self
+
+    def float(self) -> Any:
+        return self.to("float32")
+
+    def bfloat16(self) -> Any:
+        return self.to("bfloat16")
+
+    def half(self) -> Any:
+        raise NotImplementedError("half(): pybertcore computes in float32, bfloat16 or int8; use model.bfloat16() or "
+                                  "model.to('bfloat16')")
+
+    def cpu(self) -> Any:
+        return self
+
+    def eval(self) -> Any:
+        return self
+
+    def train(self, mode: bool = True) -> Any:
+        if mode:
+            raise NotImplementedError(f"{type(self).__name__}.train(): pybertcore runs inference only; train with "
+                                      "sentence-transformers")
+        return self
+
+    @property
+    def dtype(self) -> str:
+        """The transformer's compute precision ("float32", "bfloat16" or "int8"; ``PreTrainedModel.dtype``)."""
+        models = self._transformers()
+        return models[0].dtype if models else "float32"
+
+    @property
+    def config(self) -> Any:
+        """The transformer's config (sentence-transformers' ``model.config``); None without a transformer."""
+        return None if self.model is None else self.model.config
+
+    @property
+    def processor(self) -> Any:
+        """The tokenizer: sentence-transformers 6's name for what prepares a text model's inputs."""
+        return self.tokenizer
+
 
 def write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -315,6 +315,15 @@ class SparseEncoder(TransformerHolder):
         splade = self.routes.splade()
         return splade.model if splade is not None else None
 
+    def _transformers(self) -> list:
+        return [route.model for route in self._distinct_routes() if isinstance(route, SpladeRoute)]
+
+    def _precision_changed(self) -> None:
+        """A SPLADE head is packed for its model's precision: packed again after ``to``."""
+        for route in self._distinct_routes():
+            if isinstance(route, SpladeRoute):
+                route.follow_model_precision()
+
     def _splade_setting(self, name: str) -> Any:
         splade = self.routes.splade()
         return getattr(splade, name) if splade is not None else None

@@ -110,6 +110,7 @@ class SpladeRoute:
                                       "pybertcore's SparseEncoder (expected dense + activation, LayerNorm, decoder)")
         (_, transform, act), (_, norm_w, norm_b), (_, decoder, _) = ops
         dtype = getattr(self.model, "dtype", "float32")
+        self.head_dtype = dtype  # what the decoder was packed for: ``follow_model_precision`` compares it
         return _core.SpladeHead(transform.weight(), transform.bias(), act, norm_w, norm_b, float(self.model.dims.eps),
                                 decoder.weight(), decoder.bias(), tile_rows=tile_rows,
                                 dtype=dtype if dtype in ("float32", "bfloat16", "int8") else "float32")
@@ -117,6 +118,11 @@ class SpladeRoute:
     @property
     def dimension(self) -> int:
         return int(self.head.vocab_size)
+
+    def follow_model_precision(self) -> None:
+        """Packs the head again when the model's compute precision changed (``SparseEncoder.to``)."""
+        if self.head_dtype != getattr(self.model, "dtype", "float32"):
+            self.head = self._fused_head(int(self.head.tile_rows))
 
     # Pickled as the model (its recipe, pybertcore.recipes) and the settings; the core's head is packed again
     # from the model on the other side (Ray ships encoders this way).
