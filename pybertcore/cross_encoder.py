@@ -36,7 +36,8 @@ import numpy as np
 
 from pybertcore.frameworks import import_torch
 from pybertcore.hub import resolve_sentence_folder
-from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config, progress_bar, stderr_is_terminal
+from pybertcore.module_files import module_entries, read_json
+from pybertcore.sentence import _sentence_bert_config, progress_bar, stderr_is_terminal
 from pybertcore.sentence_utils import (
     as_requested,
     as_top_k,
@@ -273,14 +274,14 @@ class CrossEncoder(TransformerHolder):
         transformer_folder, max_seq_length, do_lower_case = folder, None, False
         modules_file = folder / "modules.json"
         if modules_file.is_file():
-            for kind, module_path in _module_entries(modules_file):
+            for kind, module_path in module_entries(modules_file):
                 if kind != "Transformer":
                     raise NotImplementedError(f"{modules_file}: module type {describe(kind)} is not supported by "
                                               "pybertcore's CrossEncoder (supported: one Transformer)")
                 transformer_folder = folder / module_path
             sbert = transformer_folder / "sentence_bert_config.json"
             if sbert.is_file():
-                task = _read_json(sbert).get("transformer_task", "sequence-classification")
+                task = read_json(sbert).get("transformer_task", "sequence-classification")
                 if task != "sequence-classification":
                     raise NotImplementedError(f"{sbert}: transformer_task {describe(task)} is not supported by "
                                               "pybertcore's CrossEncoder (supported: sequence-classification)")

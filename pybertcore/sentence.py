@@ -53,6 +53,7 @@ from pybertcore import _core
 from pybertcore.checkpoints import CheckpointError, load_safetensors, save_safetensors
 from pybertcore.frameworks import import_torch
 from pybertcore.hub import resolve_sentence_folder
+from pybertcore.module_files import module_entries, read_json
 from pybertcore.sentence_modules import module_list
 from pybertcore.sentence_static import STATIC_EMBEDDING_TYPE, StaticEmbedding, check_static_modules
 from pybertcore.models.encoder_model import packed_sequences
@@ -88,7 +89,7 @@ from pybertcore.sentence_utils import (
     write_folder_description,
     write_json,
 )
-from pybertcore.untrusted import describe, errors_name_file, load_json
+from pybertcore.untrusted import describe, errors_name_file
 
 logger = logging.getLogger("pybertcore")
 
@@ -107,37 +108,6 @@ _ACTIVATIONS = {
     "torch.nn.Tanh": np.tanh,
     "torch.nn.Identity": lambda x: x,
 }
-
-
-def _read_json(path: Path, kind: type = dict) -> Any:
-    """A module file's JSON value, which must be a ``kind`` (an object, or modules.json's list)."""
-    data = load_json(path, lambda reason: OSError(f"{path} is {reason}"))
-    if not isinstance(data, kind):
-        raise OSError(f"{path} must hold a JSON {'object' if kind is dict else 'array'}, found {describe(data)}")
-    return data
-
-
-def stays_inside(path: Any) -> bool:
-    """Whether ``path`` (from a module file) is a relative path that cannot leave the model folder."""
-    return isinstance(path, str) and not os.path.isabs(path) and ".." not in Path(path).parts and "\0" not in path
-
-
-def _module_entries(modules_file: Path) -> list[tuple[str, str]]:
-    """modules.json as (type name without its package, path) in ``idx`` order; paths stay in the folder."""
-    entries = []
-    for position, module in enumerate(_read_json(modules_file, list)):
-        if not isinstance(module, dict):
-            raise ValueError(f"{modules_file}: module {position} is {describe(module)}, expected an object")
-        idx, path, kind = module.get("idx", 0), module.get("path", ""), module.get("type", "")
-        if isinstance(idx, bool) or not isinstance(idx, int):
-            raise ValueError(f"{modules_file}: module {position}: idx: expected an integer, found {describe(idx)}")
-        if not stays_inside(path):
-            raise ValueError(f"{modules_file}: module {position}: path: expected a folder inside the model folder, "
-                             f"found {describe(path)}")
-        if not isinstance(kind, str):
-            raise ValueError(f"{modules_file}: module {position}: type: expected a string, found {describe(kind)}")
-        entries.append((idx, kind.rsplit(".", 1)[-1], path))
-    return [(kind, path) for _, kind, path in sorted(entries, key=lambda e: e[0])]
 
 
 def pooling_modes_from_config(config: dict) -> tuple[str, ...]:
@@ -207,7 +177,7 @@ class _Dense:
 
     def __init__(self, folder: Path) -> None:
         config_file = folder / "config.json"
-        config = _read_json(config_file)
+        config = read_json(config_file)
         name = config.get("activation_function", "torch.nn.modules.activation.Tanh")
         if not isinstance(name, str):
             raise ValueError(f"{config_file}: activation_function: expected a string, found {describe(name)}")
@@ -278,7 +248,7 @@ def _rebuild_dense(folder: Path, weight: Optional[np.ndarray], bias: Optional[np
 
 def _sentence_bert_config(path: Path) -> tuple[Optional[int], bool]:
     """(max_seq_length, do_lower_case) from sentence_bert_config.json."""
-    config = _read_json(path)
+    config = read_json(path)
     max_seq_length, do_lower_case = config.get("max_seq_length"), config.get("do_lower_case", False)
     if max_seq_length is not None and (isinstance(max_seq_length, bool) or not isinstance(max_seq_length, int)
                                        or max_seq_length < 1):
@@ -365,7 +335,7 @@ class SentenceEncoder(TransformerHolder):
         modules_file = folder / "modules.json"
         if modules_file.is_file():
             pooling = None
-            entries = _module_entries(modules_file)
+            entries = module_entries(modules_file)
             if any(kind == "StaticEmbedding" for kind, _ in entries):
                 check_static_modules([kind for kind, _ in entries], modules_file)
             for kind, module_path in entries:
@@ -376,7 +346,7 @@ class SentenceEncoder(TransformerHolder):
                     transformer_folder = path
                 elif kind == "Pooling":
                     with errors_name_file(path / "config.json"):
-                        pooling_config = _read_json(path / "config.json")
+                        pooling_config = read_json(path / "config.json")
                         pooling = pooling_modes_from_config(pooling_config)
                         include_prompt = pooling_config.get("include_prompt", True)
                         if not isinstance(include_prompt, bool):

@@ -61,13 +61,14 @@ from pybertcore.sentence_utils import (
     texts_of,
     write_folder_description,
 )
+from pybertcore.module_files import ROUTER_TYPE
 from pybertcore.sparse_routes import (
     DEFAULT_TILE_ROWS,
-    ROUTER_TYPE,
     SPLADE_POOLING_TYPE,
     STATIC_TYPE,
     SpladeRoute,
     load_routes,
+    save_route,
 )
 from pybertcore.untrusted import describe
 
@@ -292,15 +293,12 @@ class SparseEncoder(TransformerHolder):
     @property
     def max_seq_length(self) -> int:
         """Tokens kept per text: the routes' largest limit (one route: its limit); setting it sets every route's."""
-        return max(route.max_seq_length for route in self._distinct_routes())
+        return max(route.max_seq_length for route in self.routes.distinct())
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
-        for route in self._distinct_routes():
+        for route in self.routes.distinct():
             route.max_seq_length = value
-
-    def _distinct_routes(self) -> list:
-        return list({id(route): route for route in self.routes.routes.values()}.values())
 
     @property
     def tokenizer(self) -> Any:
@@ -312,20 +310,25 @@ class SparseEncoder(TransformerHolder):
     def model(self) -> Any:
         """The masked LM of the SPLADE route (a Router's default route, else its first SPLADE route); None when
         every route is static."""
-        splade = self.routes.splade()
+        splade = self._splade_route()
         return splade.model if splade is not None else None
 
+    def _splade_route(self) -> Optional[SpladeRoute]:
+        """The SPLADE route whose model stands for the encoder (``model``, ``transformers_model``): the default
+        route's if it is SPLADE, else the first SPLADE route; None for static routes only."""
+        return self.routes.preferred(lambda route: isinstance(route, SpladeRoute))
+
     def _transformers(self) -> list:
-        return [route.model for route in self._distinct_routes() if isinstance(route, SpladeRoute)]
+        return [route.model for route in self.routes.distinct() if isinstance(route, SpladeRoute)]
 
     def _precision_changed(self) -> None:
         """A SPLADE head is packed for its model's precision: packed again after ``to``."""
-        for route in self._distinct_routes():
+        for route in self.routes.distinct():
             if isinstance(route, SpladeRoute):
                 route.follow_model_precision()
 
     def _splade_setting(self, name: str) -> Any:
-        splade = self.routes.splade()
+        splade = self._splade_route()
         return getattr(splade, name) if splade is not None else None
 
     head = property(lambda self: self._splade_setting("head"), doc="The SPLADE route's fused core head.")
@@ -555,7 +558,7 @@ class SparseEncoder(TransformerHolder):
         folder.mkdir(parents=True, exist_ok=True)
         route = self.routes.first
         if self.routes.router:
-            self.routes.save_router(folder, safe_serialization)
+            self.routes.save_router(folder, lambda route, name: save_route(route, name, folder, safe_serialization))
             modules = [("", ROUTER_TYPE)]
         elif isinstance(route, SpladeRoute):
             route.save_modules(folder, folder / "1_SpladePooling", safe_serialization)

@@ -11,10 +11,8 @@ A route turns texts into (N, V) vectors over a vocabulary. Two kinds exist:
 
 A folder with one SPLADE pipeline has one route. A folder whose only module is a ``Router`` (or its old
 name ``Asym``) has several, each a list of module folders in ``router_config.json`` (older folders:
-``config.json``), and picks one per call from the ``task`` ("query", "document") as sentence-transformers'
-Router resolves it for text: ``route_mappings`` on (task, "text"), (task, None), (None, "text"),
-(None, None); then a route named after the task; then ``default_route``. Modules shared by two routes are
-loaded once.
+``config.json``), and picks one per call from the ``task`` ("query", "document") by sentence-transformers'
+rule (module_files.py reads the Router and holds the rule). Modules shared by two routes are loaded once.
 
 Files are untrusted: a config of the wrong shape raises ValueError naming the file and the field, module
 ids must name folders inside the model folder, weights are read with pybertcore's own readers (never
@@ -25,8 +23,6 @@ both raise NotImplementedError naming the module.
 
 from __future__ import annotations
 
-import ast
-import json
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -35,7 +31,9 @@ import numpy as np
 from pybertcore import _core
 from pybertcore.checkpoints.sharding import save_weights
 from pybertcore.models.encoder_model import packed_sequences
-from pybertcore.sentence import _module_entries, _read_json, _sentence_bert_config, stays_inside
+from pybertcore.module_files import ROUTER_TYPES, Routes, module_entries, read_json
+from pybertcore.module_files import load_router as read_router
+from pybertcore.sentence import _sentence_bert_config
 from pybertcore.sentence_static import float_tensor, module_tensors
 from pybertcore.sentence_utils import (
     length_sorted_batches,
@@ -59,8 +57,6 @@ TOKENS_PER_CALL = 4096
 
 # Module types by class name (sentence-transformers 5 and 6 keep them in different packages).
 _TRANSFORMER_TYPES = ("Transformer", "MLMTransformer")
-_ROUTER_TYPES = ("Router", "Asym")
-ROUTER_TYPE = "sentence_transformers.base.modules.router.Router"
 SPLADE_POOLING_TYPE = "sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling"
 STATIC_TYPE = "sentence_transformers.sparse_encoder.modules.sparse_static_embedding.SparseStaticEmbedding"
 TRANSFORMER_TYPE = "sentence_transformers.base.modules.transformer.Transformer"
@@ -68,7 +64,7 @@ TRANSFORMER_TYPE = "sentence_transformers.base.modules.transformer.Transformer"
 
 def splade_pooling_config(path: Path) -> tuple[str, str]:
     """(pooling_strategy, activation_function) of a SpladePooling config.json."""
-    config = _read_json(path)
+    config = read_json(path)
     strategy = config.get("pooling_strategy", "max")
     activation = config.get("activation_function", "relu")
     if strategy not in SPLADE_POOLING_MODES:
@@ -206,10 +202,21 @@ class StaticRoute:
         write_json(folder / "config.json", {"frozen": self.frozen})
 
 
+def save_route(route: Any, name: str, folder: Path, safe_serialization: bool) -> list[tuple[str, str]]:
+    """A route's module folders in a Router folder, as sentence-transformers 6 names them: (id, type) each."""
+    if isinstance(route, SpladeRoute):
+        ids = [f"{name}_0_Transformer", f"{name}_1_SpladePooling"]
+        route.save_modules(folder / ids[0], folder / ids[1], safe_serialization)
+        return [(ids[0], TRANSFORMER_TYPE), (ids[1], SPLADE_POOLING_TYPE)]
+    module_id = f"{name}_0_SparseStaticEmbedding"
+    route.save_module(folder / module_id, safe_serialization)
+    return [(module_id, STATIC_TYPE)]
+
+
 def load_static_route(folder: Path, load_tokenizer: Callable[[Path], Any]) -> StaticRoute:
     """A SparseStaticEmbedding module folder: config.json, the tokenizer, and a 1-D ``weight`` tensor."""
     config_file = folder / "config.json"
-    config = _read_json(config_file) if config_file.is_file() else {}
+    config = read_json(config_file) if config_file.is_file() else {}
     if "path" in config:
         raise NotImplementedError(f"{config_file}: a SparseStaticEmbedding whose weights come from a JSON file "
                                   f"({describe(config['path'])}) is not supported by pybertcore; save the model "
@@ -224,94 +231,13 @@ def load_static_route(folder: Path, load_tokenizer: Callable[[Path], Any]) -> St
     return StaticRoute(tokenizer, weight, frozen)
 
 
-class Routes:
-    """A SparseEncoder's routes by name and the rule that picks one for a call's ``task``. Without a Router
-    there is one route, named "", which every task takes."""
-
-    def __init__(self, routes: dict, default_route: Optional[str] = None, allow_empty_key: bool = True,
-                 route_mappings: Optional[dict] = None, router: bool = False) -> None:
-        self.routes, self.router = routes, router
-        self.route_mappings = dict(route_mappings or {})
-        if allow_empty_key and default_route is None:
-            default_route = next(iter(routes))
-        self.default_route, self.allow_empty_key = default_route, allow_empty_key
-
-    @property
-    def first(self) -> Any:
-        return next(iter(self.routes.values()))
-
-    def resolve(self, task: Optional[str]) -> Any:
-        """The route a call with ``task`` takes, for text (sentence-transformers' Router's rule)."""
-        if not self.router:
-            return self.first
-        for key in ((task, "text"), (task, None), (None, "text"), (None, None)):
-            if key in self.route_mappings:
-                return self.routes[self.route_mappings[key]]
-        if task and task in self.routes:
-            return self.routes[task]
-        if "text" in self.routes:
-            return self.routes["text"]
-        if task is not None:
-            raise ValueError(f"No route found for task type {task!r}. Available routes: {self.describe()}")
-        if self.default_route is None:
-            raise ValueError(f"Could not determine route for task=None, modality='text'. Available routes: "
-                             f"{self.describe()}. Consider specifying the `task` parameter in `model.encode`, or "
-                             "setting a default route in the `Router`.")
-        return self.routes[self.default_route]
-
-    def describe(self) -> str:
-        """The routes a task can take, worded as sentence-transformers' Router words them in its errors."""
-        def modality_name(modality: Any) -> str:
-            return "+".join(modality) if isinstance(modality, tuple) else modality
-
-        names = [f"task={name!r}" for name in self.routes]
-        for task, modality in self.route_mappings:
-            if modality is None:
-                names.append(f"task={task!r}")
-            elif task is None:
-                names.append(f"modality={modality_name(modality)!r}")
-            else:
-                names.append(f"(task={task!r}, modality={modality_name(modality)!r})")
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-    def splade(self) -> Optional[SpladeRoute]:
-        """The SPLADE route whose model stands for the encoder (``model``, ``transformers_model``): the default
-        route's if it is SPLADE, else the first SPLADE route; None for static routes only."""
-        candidates = [self.routes.get(self.default_route)] + list(self.routes.values())
-        return next((r for r in candidates if isinstance(r, SpladeRoute)), None)
-
-    # --- saving --------------------------------------------------------------------------------------
-    def save_router(self, folder: Path, safe_serialization: bool) -> None:
-        """sentence-transformers 6's Router layout: a folder ``{route}_{i}_{Class}`` per module (a module two
-        routes share is written once) and router_config.json listing them."""
-        types, structure, written = {}, {}, {}
-        for name, route in self.routes.items():
-            if id(route) in written:
-                structure[name] = written[id(route)]
-                continue
-            if isinstance(route, SpladeRoute):
-                ids = [f"{name}_0_Transformer", f"{name}_1_SpladePooling"]
-                route.save_modules(folder / ids[0], folder / ids[1], safe_serialization)
-                types.update({ids[0]: TRANSFORMER_TYPE, ids[1]: SPLADE_POOLING_TYPE})
-            else:
-                ids = [f"{name}_0_SparseStaticEmbedding"]
-                route.save_module(folder / ids[0], safe_serialization)
-                types[ids[0]] = STATIC_TYPE
-            structure[name] = written[id(route)] = ids
-        parameters = {"default_route": self.default_route, "allow_empty_key": self.allow_empty_key,
-                      "route_mappings": {str(key): value for key, value in self.route_mappings.items()}}
-        (folder / "router_config.json").write_text(
-            json.dumps({"types": types, "structure": structure, "parameters": parameters}, indent=4) + "\n",
-            encoding="utf-8")
-
-
 # --- loading -------------------------------------------------------------------------------------------
 def _transformer_settings(folder: Path) -> tuple[Optional[int], bool]:
     """(max_seq_length, do_lower_case) of a Transformer module folder that must be a fill-mask one."""
     sbert = folder / "sentence_bert_config.json"
     if not sbert.is_file():
         return None, False
-    task = _read_json(sbert).get("transformer_task", "fill-mask")
+    task = read_json(sbert).get("transformer_task", "fill-mask")
     if task != "fill-mask":
         raise NotImplementedError(f"{sbert}: transformer_task {describe(task)}: a SPLADE model needs 'fill-mask'")
     return _sentence_bert_config(sbert)
@@ -335,73 +261,9 @@ def _route_of(modules: list[tuple[str, Path]], where: str, make_splade: Callable
                               "and a Router of these)")
 
 
-def _inside(folder: Path, name: Any, where: str) -> Path:
-    if not name or not stays_inside(name):
-        raise ValueError(f"{where}: expected a module folder inside the model folder, found {describe(name)}")
-    return folder / name
-
-
-def _route_mappings(value: Any, config_file: Path, routes: dict) -> dict:
-    """router_config.json's route_mappings ({"('query', None)": "query", ...}) with tuple keys."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError(f"{config_file}: parameters.route_mappings: expected an object, found {describe(value)}")
-    mappings = {}
-    for key, target in value.items():
-        try:
-            parsed = ast.literal_eval(key)  # literals only: "(None, 'text')"
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            parsed = None
-        if not (isinstance(parsed, tuple) and len(parsed) == 2
-                and all(p is None or isinstance(p, str) or (isinstance(p, tuple) and all(isinstance(s, str) for s in p))
-                        for p in parsed)):
-            raise ValueError(f"{config_file}: parameters.route_mappings: key {describe(key)} is not a "
-                             "(task, modality) pair")
-        if target not in routes:
-            raise ValueError(f"{config_file}: parameters.route_mappings: {key} maps to {describe(target)}, which is "
-                             f"not a route ({', '.join(routes)})")
-        task, modality = parsed
-        mappings[task, tuple(sorted(modality)) if isinstance(modality, tuple) else modality] = target
-    return mappings
-
-
 def load_router(folder: Path, make_splade: Callable, load_tokenizer: Callable) -> Routes:
-    """A Router module folder: router_config.json (or an old Asym's config.json) and its module folders."""
-    config_file = folder / "router_config.json"
-    if not config_file.is_file():
-        config_file = folder / "config.json"
-    config = _read_json(config_file)
-    types, structure = config.get("types"), config.get("structure")
-    parameters = config.get("parameters", {})
-    for field, value in (("types", types), ("structure", structure), ("parameters", parameters)):
-        if not isinstance(value, dict) or (field != "parameters" and not value):
-            raise ValueError(f"{config_file}: {field}: expected a non-empty object, found {describe(value)}")
-    modules = {}
-    for module_id, kind in types.items():
-        if not isinstance(kind, str):
-            raise ValueError(f"{config_file}: types.{module_id}: expected a module type, found {describe(kind)}")
-        modules[module_id] = (kind.rsplit(".", 1)[-1], _inside(folder, module_id, f"{config_file}: types"))
-    loaded: dict = {}  # the module ids of each route → its route, so routes sharing modules share them
-    routes = {}
-    for name, ids in structure.items():
-        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i in modules for i in ids):
-            raise ValueError(f"{config_file}: structure.{name}: expected a list of module ids from 'types', found "
-                             f"{describe(ids)}")
-        if tuple(ids) not in loaded:
-            loaded[tuple(ids)] = _route_of([modules[i] for i in ids], f"{config_file}: route {name!r}", make_splade,
-                                           load_tokenizer)
-        routes[name] = loaded[tuple(ids)]
-    default_route = parameters.get("default_route")
-    allow_empty_key = parameters.get("allow_empty_key", True)
-    if default_route is not None and default_route not in routes:
-        raise ValueError(f"{config_file}: parameters.default_route: {describe(default_route)} is not a route "
-                         f"({', '.join(routes)})")
-    if not isinstance(allow_empty_key, bool):
-        raise ValueError(f"{config_file}: parameters.allow_empty_key: expected true or false, found "
-                         f"{describe(allow_empty_key)}")
-    return Routes(routes, default_route, allow_empty_key, _route_mappings(parameters.get("route_mappings"),
-                                                                          config_file, routes), router=True)
+    """A Router module folder whose routes are SPLADE and SparseStaticEmbedding pipelines."""
+    return read_router(folder, lambda modules, where: _route_of(modules, where, make_splade, load_tokenizer))
 
 
 def load_routes(folder: Path, make_splade: Callable, load_tokenizer: Callable) -> Routes:
@@ -413,9 +275,9 @@ def load_routes(folder: Path, make_splade: Callable, load_tokenizer: Callable) -
     modules_file = folder / "modules.json"
     if not modules_file.is_file():
         return Routes({"": make_splade(folder, "max", "relu", None, False)})
-    entries = _module_entries(modules_file)
+    entries = module_entries(modules_file)
     kinds = [kind for kind, _ in entries]
-    if any(kind in _ROUTER_TYPES for kind in kinds):
+    if any(kind in ROUTER_TYPES for kind in kinds):
         if len(entries) != 1:
             raise NotImplementedError(f"{modules_file}: modules {kinds}: pybertcore's SparseEncoder runs a Router "
                                       "only as the model's one module")
