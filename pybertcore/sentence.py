@@ -8,6 +8,10 @@ weightedmean / lasttoken, concatenated in sentence-transformers' order, and ``in
 (``prompts``, ``default_prompt_name``, ``similarity_fn_name``, ``truncate_dim``). A plain checkpoint (no
 ``modules.json``) gets mean pooling and the model's own length limit. A StaticEmbedding model (a token
 table averaged per text, then optional Dense / Normalize: sentence_static.py) runs without a transformer.
+An asymmetric model (a ``Router`` first, then optional Dense / Normalize) holds one such pipeline per route,
+each a SentenceEncoder of its own, and encodes each call on the route its ``task`` picks (``encode_query``:
+"query", ``encode_document``: "document"; the rule: module_files.py); prompts, truncate_dim and precision
+stay the model's.
 
 ``encode`` prepends the resolved prompt, tokenizes everything once, sorts the texts by token count so each
 batch carries little padding, runs the batches, restores the original order, then cuts to ``truncate_dim``,
@@ -29,7 +33,7 @@ Numerics: the encoder matches transformers within 1e-4; pooling sums in double, 
 with sentence-transformers to a cosine of 1 - 1e-6 or better; quantized codes are equal wherever the float
 inputs round to the same bucket. Dense layers run on the core's GEMM, so a text's vector is the same bits
 alone and in any batch (numpy's matmul is not: BLAS sums one row in another order than many). Left out:
-``output_value=None``, Router modules, training (``fit`` and ``evaluate`` raise NotImplementedError), model
+``output_value=None``, training (``fit`` and ``evaluate`` raise NotImplementedError), model
 cards. Deliberately unlike
 sentence-transformers (no torch unless asked): ``similarity`` of numpy arrays and token embeddings are numpy;
 ``encode([])`` is (0, D) float32, not sentence-transformers' (0,) float64.
@@ -45,7 +49,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -53,7 +57,7 @@ from pybertcore import _core
 from pybertcore.checkpoints import CheckpointError, load_safetensors, save_safetensors
 from pybertcore.frameworks import import_torch
 from pybertcore.hub import resolve_sentence_folder
-from pybertcore.module_files import module_entries, read_json
+from pybertcore.module_files import ROUTER_TYPE, ROUTER_TYPES, load_router, module_entries, read_json
 from pybertcore.sentence_modules import module_list
 from pybertcore.sentence_static import STATIC_EMBEDDING_TYPE, StaticEmbedding, check_static_modules
 from pybertcore.models.encoder_model import packed_sequences
@@ -258,6 +262,24 @@ def _sentence_bert_config(path: Path) -> tuple[Optional[int], bool]:
     return max_seq_length, do_lower_case
 
 
+def _check_dense_inputs(dense: list, weights_files: list, widths: list) -> None:
+    """Each Dense layer must take the width the module before it gives (``widths``: the first layer's input,
+    one value per route that feeds it)."""
+    for layer, weights_file in zip(dense, weights_files):
+        if any(layer.weight.shape[1] != width for width in widths):
+            raise CheckpointError(f"{weights_file}: linear.weight takes {layer.weight.shape[1]} features, "
+                                  f"the module before it gives {' or '.join(map(str, widths))}")
+        widths = [layer.weight.shape[0]]
+
+
+def _module_place(route_name: Optional[str]) -> Callable[[int, str], str]:
+    """Where module ``i`` of class ``name`` is saved: a model's first module at the root and the others in
+    ``{i}_{name}``; a Router route's in ``{route}_{i}_{name}``."""
+    if route_name is None:
+        return lambda i, name: "" if i == 0 else f"{i}_{name}"
+    return lambda i, name: f"{route_name}_{i}_{name}"
+
+
 # The prompts every SentenceTransformer has (empty unless the folder or the caller sets them).
 _DEFAULT_PROMPTS = {"query": None, "document": None}
 
@@ -314,9 +336,6 @@ class SentenceEncoder(TransformerHolder):
         torch modules) are saved by sentence-transformers into a temporary folder, which is then loaded;
         anything else unknown raises TypeError, by name.
         """
-        from pybertcore.models.auto import AutoModel
-        from pybertcore.tokenization import AutoTokenizer
-
         reject_unknown("SentenceEncoder()", {k: v for k, v in kwargs.items() if k not in ("dtype", "torch_dtype")})
         if model_name_or_path is None and modules is None:
             raise ValueError("SentenceEncoder needs model_name_or_path (or modules): a folder or a Hub model id")
@@ -328,78 +347,19 @@ class SentenceEncoder(TransformerHolder):
             folder = folder_of_modules(self, modules, "SentenceTransformer", model_name_or_path)
         else:
             folder = resolve_sentence_folder(model_name_or_path, self.default_huggingface_organization, **hub)
-        transformer_folder, pooling, dense, dense_files, normalize = folder, ("mean",), [], [], False
-        include_prompt = True
-        max_seq_length, do_lower_case = None, False
-        static = None
+        loading = (model_kwargs, dict(config_kwargs or {}), dict(tokenizer_kwargs or {}))
         modules_file = folder / "modules.json"
-        if modules_file.is_file():
-            pooling = None
-            entries = module_entries(modules_file)
-            if any(kind == "StaticEmbedding" for kind, _ in entries):
-                check_static_modules([kind for kind, _ in entries], modules_file)
-            for kind, module_path in entries:
-                path = folder / module_path
-                if kind == "StaticEmbedding":
-                    static = StaticEmbedding.load(path)
-                elif kind == "Transformer":
-                    transformer_folder = path
-                elif kind == "Pooling":
-                    with errors_name_file(path / "config.json"):
-                        pooling_config = read_json(path / "config.json")
-                        pooling = pooling_modes_from_config(pooling_config)
-                        include_prompt = pooling_config.get("include_prompt", True)
-                        if not isinstance(include_prompt, bool):
-                            raise ValueError("include_prompt: expected true or false, found "
-                                             f"{describe(include_prompt)}")
-                elif kind == "Dense":
-                    dense.append(_Dense(path))
-                    dense_files.append(path / "model.safetensors")
-                elif kind == "Normalize":
-                    normalize = True
-                else:
-                    raise NotImplementedError(
-                        f"{modules_file}: module type {describe(kind)} is not supported by pybertcore "
-                        "(supported: Transformer, Pooling, Dense, Normalize, StaticEmbedding)"
-                    )
-            if pooling is None:
-                pooling = () if static is not None else ("mean",)
-            for name in ("sentence_bert_config.json", "sentence_distilbert_config.json"):
-                if (transformer_folder / name).is_file():
-                    max_seq_length, do_lower_case = _sentence_bert_config(transformer_folder / name)
-                    break
-        saved = read_model_config(folder / "config_sentence_transformers.json")
-        if static is None:
-            model = load_transformer(AutoModel, transformer_folder, model_kwargs, dict(config_kwargs or {}))
-            tokenizer = AutoTokenizer.from_pretrained(transformer_folder, **dict(tokenizer_kwargs or {}))
-            width = int(model.config.hidden_size) * len(pooling)
-        else:  # no transformer: the table gives the vectors
-            model, tokenizer, width = None, static.tokenizer, static.dimension
-            if model_kwargs or config_kwargs or tokenizer_kwargs:
-                # sentence-transformers passes these to Transformer modules only, so it ignores them here too
-                logger.warning("model_kwargs, config_kwargs and tokenizer_kwargs change nothing for a StaticEmbedding "
-                               "model (it runs its table in float32 and its tokenizer.json as it is); ignored: %s",
-                               ", ".join(sorted({**model_kwargs, **dict(config_kwargs or {}),
-                                                 **dict(tokenizer_kwargs or {})})))
-        for layer, weights_file in zip(dense, dense_files):
-            if layer.weight.shape[1] != width:
-                raise CheckpointError(f"{weights_file}: linear.weight takes {layer.weight.shape[1]} features, "
-                                      f"the module before it gives {width}")
-            width = layer.weight.shape[0]
-
-        self.model = model
-        self.tokenizer = tokenizer
-        self.static = static
-        self.pooling_modes = tuple(pooling)
-        self.include_prompt = include_prompt
-        if static is not None:
-            self.max_seq_length = math.inf  # sentence-transformers': the tokenizer.json's own truncation applies
+        self.routes = None
+        if not modules_file.is_file():  # a plain checkpoint: mean pooling, as sentence-transformers makes it
+            self._load_modules([("Transformer", folder)], str(folder), loading, settings_file=False)
         else:
-            limit = model_token_limit(model.config, tokenizer)
-            self.max_seq_length = limit if max_seq_length is None else min(int(max_seq_length), limit)
-        self.do_lower_case = bool(do_lower_case)
-        self.dense = dense
-        self.normalize = normalize
+            entries = [(kind, folder / path) for kind, path in module_entries(modules_file)]
+            kinds = [kind for kind, _ in entries]
+            if any(kind in ROUTER_TYPES for kind in kinds):
+                self._load_router(entries, modules_file, loading)
+            else:
+                self._load_modules(entries, str(modules_file), loading)
+        saved = read_model_config(folder / "config_sentence_transformers.json")
         self.prompts, self.default_prompt_name = merge_prompts(
             _DEFAULT_PROMPTS, prompts, saved.get("prompts", {}), default_prompt_name, saved.get("default_prompt_name"))
         self._similarity_fn_name = similarity_name(similarity_fn_name)
@@ -407,10 +367,112 @@ class SentenceEncoder(TransformerHolder):
             self._similarity_fn_name = saved["similarity_fn_name"]
         self.truncate_dim = check_truncate_dim(truncate_dim if truncate_dim is not None else saved.get("truncate_dim"))
         self.model_card_data = model_card_data
-        self._prompt_lengths: dict[str, int] = {}
         if self.default_prompt_name:
             warn_once(f"Default prompt name is set to '{self.default_prompt_name}'. This prompt applies unless "
                       "overridden by `prompt`, `prompt_name`, or a method-specific prompt, including an empty prompt.")
+
+    def _load_modules(self, entries: list[tuple[str, Path]], where: str, loading: tuple,
+                      settings_file: bool = True) -> None:
+        """One pipeline from its modules ((class name, folder) in order): a Transformer and Pooling (mean when
+        there is none), or a StaticEmbedding, then Dense and Normalize. ``loading``: (model_kwargs,
+        config_kwargs, tokenizer_kwargs); ``settings_file``: whether the Transformer's sentence_bert_config.json
+        counts (not for a plain checkpoint, as in sentence-transformers)."""
+        from pybertcore.models.auto import AutoModel
+        from pybertcore.tokenization import AutoTokenizer
+
+        model_kwargs, config_kwargs, tokenizer_kwargs = loading
+        transformer_folder, pooling, dense, dense_files, normalize = None, None, [], [], False
+        include_prompt, max_seq_length, do_lower_case, static = True, None, False, None
+        kinds = [kind for kind, _ in entries]
+        if "StaticEmbedding" in kinds:
+            check_static_modules(kinds, where)
+        for kind, path in entries:
+            if kind == "StaticEmbedding":
+                static = StaticEmbedding.load(path)
+            elif kind == "Transformer":
+                transformer_folder = path
+            elif kind == "Pooling":
+                with errors_name_file(path / "config.json"):
+                    pooling_config = read_json(path / "config.json")
+                    pooling = pooling_modes_from_config(pooling_config)
+                    include_prompt = pooling_config.get("include_prompt", True)
+                    if not isinstance(include_prompt, bool):
+                        raise ValueError(f"include_prompt: expected true or false, found {describe(include_prompt)}")
+            elif kind == "Dense":
+                dense.append(_Dense(path))
+                dense_files.append(path / "model.safetensors")
+            elif kind == "Normalize":
+                normalize = True
+            else:
+                raise NotImplementedError(
+                    f"{where}: module type {describe(kind)} is not supported by pybertcore "
+                    "(supported: Transformer, Pooling, Dense, Normalize, StaticEmbedding, and a Router of these)"
+                )
+        if static is None and transformer_folder is None:
+            raise NotImplementedError(f"{where}: modules {kinds}: no Transformer or StaticEmbedding module to start "
+                                      "from")
+        if pooling is None:
+            pooling = () if static is not None else ("mean",)
+        if static is None:
+            for name in ("sentence_bert_config.json", "sentence_distilbert_config.json") if settings_file else ():
+                if (transformer_folder / name).is_file():
+                    max_seq_length, do_lower_case = _sentence_bert_config(transformer_folder / name)
+                    break
+            model = load_transformer(AutoModel, transformer_folder, model_kwargs, config_kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(transformer_folder, **tokenizer_kwargs)
+            width = int(model.config.hidden_size) * len(pooling)
+        else:  # no transformer: the table gives the vectors
+            model, tokenizer, width = None, static.tokenizer, static.dimension
+            if any(loading):
+                # sentence-transformers passes these to Transformer modules only, so it ignores them here too
+                logger.warning("model_kwargs, config_kwargs and tokenizer_kwargs change nothing for a StaticEmbedding "
+                               "model (it runs its table in float32 and its tokenizer.json as it is); ignored: %s",
+                               ", ".join(sorted({**model_kwargs, **config_kwargs, **tokenizer_kwargs})))
+        _check_dense_inputs(dense, dense_files, [width])
+        self.model = model
+        self.tokenizer = tokenizer
+        self.static = static
+        self.pooling_modes = tuple(pooling)
+        self.include_prompt = include_prompt
+        if static is not None:
+            self._max_seq_length = math.inf  # sentence-transformers': the tokenizer.json's own truncation applies
+        else:
+            limit = model_token_limit(model.config, tokenizer)
+            self._max_seq_length = limit if max_seq_length is None else min(int(max_seq_length), limit)
+        self.do_lower_case = bool(do_lower_case)
+        self.dense = dense
+        self.normalize = normalize
+        self._prompt_lengths: dict[str, int] = {}
+
+    def _load_router(self, entries: list[tuple[str, Path]], modules_file: Path, loading: tuple) -> None:
+        """A Router (first) and the Dense / Normalize modules after it. Each route is a pipeline of its own (a
+        SentenceEncoder without prompts or settings: ``_load_modules``); the default route's transformer stands
+        for the model (``model``, ``config``), the first route's tokenizer for its tokenizer, as
+        sentence-transformers' Router answers them."""
+        kinds = [kind for kind, _ in entries]
+        if kinds[0] not in ROUTER_TYPES or any(kind not in ("Dense", "Normalize") for kind in kinds[1:]):
+            raise NotImplementedError(f"{modules_file}: modules {kinds}: pybertcore runs a Router as the first module, "
+                                      "followed only by Dense and Normalize modules")
+
+        def route_of(modules: list[tuple[str, Path]], where: str) -> "SentenceEncoder":
+            route = type(self).__new__(type(self))
+            route.routes = None
+            route._load_modules(modules, where, loading)
+            # a route is a whole pipeline, without the model's settings (those apply around it)
+            route.prompts, route.default_prompt_name, route._similarity_fn_name = {}, None, None
+            route.truncate_dim, route.model_card_data = None, None
+            return route
+
+        self.routes = load_router(entries[0][1], route_of)
+        self.dense = [_Dense(path) for kind, path in entries[1:] if kind == "Dense"]
+        self.normalize = "Normalize" in kinds[1:]
+        _check_dense_inputs(self.dense, [path / "model.safetensors" for kind, path in entries[1:] if kind == "Dense"],
+                            sorted({route._untruncated_dimension() for route in self.routes.distinct()}))
+        with_model = self.routes.preferred(lambda route: route.model is not None)
+        self.model = None if with_model is None else with_model.model
+        self.tokenizer = self.routes.first.tokenizer
+        self.static, self.pooling_modes, self.include_prompt, self.do_lower_case = None, (), True, False
+        self._prompt_lengths = {}
 
     @classmethod
     def from_pretrained(cls, model_name_or_path: Union[str, os.PathLike], **kwargs: Any) -> "SentenceEncoder":
@@ -425,15 +487,44 @@ class SentenceEncoder(TransformerHolder):
 
     get_embedding_dimension = get_sentence_embedding_dimension
 
-    def _untruncated_dimension(self) -> int:
+    def _untruncated_dimension(self, route: Optional["SentenceEncoder"] = None) -> int:
+        """The last module's width; behind a Router, that of ``route`` (else the first route, as
+        sentence-transformers' Router answers it) unless Dense layers follow the Router."""
         if self.dense:
             return int(self.dense[-1].weight.shape[0])
+        if self.routes is not None:
+            return (route or self.routes.first)._untruncated_dimension()
         if self.static is not None:
             return self.static.dimension
         return int(self.model.config.hidden_size) * len(self.pooling_modes)
 
     def get_max_seq_length(self) -> int:
         return self.max_seq_length
+
+    @property
+    def max_seq_length(self) -> Any:
+        """Inputs longer than this many tokens are cut; behind a Router, the largest of the routes' (setting it
+        sets every route's), as sentence-transformers' Router."""
+        if self.routes is not None:
+            return max(route.max_seq_length for route in self.routes.distinct())
+        return self._max_seq_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: Any) -> None:
+        if self.routes is not None:
+            for route in self.routes.distinct():
+                route.max_seq_length = value
+        else:
+            self._max_seq_length = value
+
+    def get_model_kwargs(self) -> list[str]:
+        """``["modality", "task"]`` for a Router model (they pick its route; every route here is text), else none."""
+        return ["modality", "task"] if self.routes is not None else []
+
+    def _transformers(self) -> list:
+        if self.routes is not None:
+            return [route.model for route in self.routes.distinct() if route.model is not None]
+        return [] if self.model is None else [self.model]
 
     @property
     def similarity_fn_name(self) -> str:
@@ -481,8 +572,11 @@ class SentenceEncoder(TransformerHolder):
         return self[-1]
 
     def set_pooling_include_prompt(self, include_prompt: bool) -> None:
-        """Whether pooling counts the prompt's tokens (the Pooling config's ``include_prompt``)."""
+        """Whether pooling counts the prompt's tokens (the Pooling config's ``include_prompt``; behind a
+        Router, every route's)."""
         self.include_prompt = bool(include_prompt)
+        for route in self.routes.distinct() if self.routes is not None else ():
+            route.set_pooling_include_prompt(include_prompt)
 
     # --- encoding -----------------------------------------------------------------------------------
     def _prompt_length(self, prompt: str) -> int:
@@ -499,19 +593,22 @@ class SentenceEncoder(TransformerHolder):
 
     def encode_query(self, inputs: Any = NO_INPUTS, prompt_name: Optional[str] = None,
                      prompt: Optional[str] = None, *args: Any, **kwargs: Any) -> Any:
-        """``encode`` with the "query" prompt unless a prompt is given (``args``: encode's, from batch_size on)."""
+        """``encode`` with the "query" prompt unless a prompt is given, and ``task="query"`` (a Router's query
+        route) unless a task is given (``args``: encode's, from batch_size on)."""
         inputs = inputs_argument("encode_query()", inputs, kwargs)
         if prompt_name is None and prompt is None and "query" in self.prompts:
             prompt_name = "query"
+        kwargs.setdefault("task", "query")
         return self.encode(inputs, prompt_name, prompt, *args, **kwargs)
 
     def encode_document(self, inputs: Any = NO_INPUTS, prompt_name: Optional[str] = None,
                         prompt: Optional[str] = None, *args: Any, **kwargs: Any) -> Any:
-        """``encode`` with the first of the "document", "passage", "corpus" prompts unless a prompt is given
-        (``args``: encode's, from batch_size on)."""
+        """``encode`` with the first of the "document", "passage", "corpus" prompts unless a prompt is given, and
+        ``task="document"`` unless a task is given (``args``: encode's, from batch_size on)."""
         inputs = inputs_argument("encode_document()", inputs, kwargs)
         if prompt_name is None and prompt is None:
             prompt_name = next((n for n in ("document", "passage", "corpus") if n in self.prompts), None)
+        kwargs.setdefault("task", "document")
         return self.encode(inputs, prompt_name, prompt, *args, **kwargs)
 
     def tokenize(self, texts: Union[str, list[str]], **kwargs: Any) -> Any:
@@ -519,10 +616,13 @@ class SentenceEncoder(TransformerHolder):
         warn_once("The `tokenize` method is deprecated, please use `preprocess` instead.")
         return self.preprocess(texts, **kwargs)
 
-    def preprocess(self, inputs: Union[str, list[str]], prompt: Optional[str] = None) -> Any:
+    def preprocess(self, inputs: Union[str, list[str]], prompt: Optional[str] = None,
+                   task: Optional[str] = None) -> Any:
         """The token ids, attention mask (and token types) ``encode`` runs for ``inputs``, right-padded to the
         longest and cut at ``max_seq_length``, as int64 numpy arrays (sentence-transformers gives torch
         tensors of the same values; ``encode`` itself does not pad, it batches by length)."""
+        if self.routes is not None:  # the route ``task`` takes prepares them
+            return self.routes.resolve(task).preprocess(inputs, prompt)
         texts, _ = texts_of([inputs] if isinstance(inputs, str) else inputs)
         if prompt:
             texts = [prompt + t for t in texts]
@@ -565,11 +665,16 @@ class SentenceEncoder(TransformerHolder):
         ``inputs`` is a string or a list of strings (``sentences=``, its name before sentence-transformers 6,
         still works). ``device`` may be the CPU or a list of CPUs, and ``pool`` one from
         ``start_multi_process_pool``: either way the texts are encoded here, in this process, whose core
-        already uses every core (``chunk_size`` therefore changes nothing). ``task`` is taken and changes
-        nothing (no Router modules); other unknown keywords raise ValueError naming them.
+        already uses every core (``chunk_size`` therefore changes nothing). ``task`` ("query", "document", ...)
+        picks a Router model's route (``modality`` may only be "text") and changes nothing for a model without
+        one, as in sentence-transformers; other unknown keywords raise ValueError naming them.
         """
         inputs = inputs_argument("encode()", inputs, kwargs)
-        check_encode_extras(type(self).__name__, kwargs)
+        task, modality = kwargs.get("task"), kwargs.get("modality")
+        check_encode_extras(type(self).__name__, kwargs, tuple(self.get_model_kwargs()))
+        if modality not in (None, "text"):  # a Router's route may be chosen by modality: ours are all text
+            raise ValueError(f"modality {describe(modality)}: pybertcore's SentenceTransformer encodes text only")
+        route = self.routes.resolve(task) if self.routes is not None else self
         check_cpu_devices(device)
         if precision is None:  # sentence-transformers reads None as no quantization
             precision = "float32"
@@ -590,7 +695,7 @@ class SentenceEncoder(TransformerHolder):
             convert_to_tensor = convert_to_numpy = False
 
         texts, single = texts_of(inputs)
-        full_dim = self._untruncated_dimension()
+        full_dim = self._untruncated_dimension(route)
         dim = full_dim if truncate_dim is None else min(full_dim, truncate_dim)
         if not texts:
             empty = np.zeros((0, dim), dtype=np.float32)
@@ -599,14 +704,17 @@ class SentenceEncoder(TransformerHolder):
             return import_torch("convert_to_tensor=True").from_numpy(empty) if convert_to_tensor else empty
         if prompt:
             texts = [prompt + t for t in texts]
-        if self.static is not None:
+        def finish(vectors: np.ndarray) -> np.ndarray:
+            return self._finish(route, vectors, dim, normalize_embeddings)
+
+        if route.static is not None:
             if output_value == "token_embeddings":
                 raise ValueError("output_value='token_embeddings': a StaticEmbedding model has no token embeddings "
                                  "(it averages a table's rows)")
-            out = self._finish(self.static.embed(texts), dim, normalize_embeddings)
+            out = finish(route.static.embed(texts))
         else:
-            out, tokens_out = self._run_transformer(texts, prompt, batch_size, show_progress_bar, output_value, dim,
-                                                    normalize_embeddings)
+            out, tokens_out = route._run_transformer(texts, prompt, batch_size, show_progress_bar, output_value, dim,
+                                                     finish)
         if output_value == "token_embeddings":
             if precision != "float32":
                 tokens_out = quantize_embeddings(tokens_out, precision=precision)
@@ -615,12 +723,15 @@ class SentenceEncoder(TransformerHolder):
             out = quantize_embeddings(out, precision=precision)
         return as_requested(out, convert_to_tensor, convert_to_numpy, single)
 
-    def _finish(self, vectors: np.ndarray, dim: int, normalize_embeddings: bool) -> np.ndarray:
-        """The modules after pooling (Dense, Normalize), then the cut to ``dim`` and the call's normalisation."""
-        for layer in self.dense:
-            vectors = layer(vectors)
-        if self.normalize:
-            vectors = normalize_rows(vectors)
+    def _finish(self, route: "SentenceEncoder", vectors: np.ndarray, dim: int,
+                normalize_embeddings: bool) -> np.ndarray:
+        """The modules after pooling (Dense, Normalize): ``route``'s, then, behind a Router, the model's own
+        after it; then the cut to ``dim`` and the call's normalisation."""
+        for owner in (route,) if route is self else (route, self):
+            for layer in owner.dense:
+                vectors = layer(vectors)
+            if owner.normalize:
+                vectors = normalize_rows(vectors)
         vectors = vectors[:, :dim]
         if normalize_embeddings:
             vectors = normalize_rows(vectors)
@@ -628,9 +739,9 @@ class SentenceEncoder(TransformerHolder):
 
     def _run_transformer(self, texts: list[str], prompt: Optional[str], batch_size: int,
                          show_progress_bar: Optional[bool], output_value: str, dim: int,
-                         normalize_embeddings: bool) -> tuple[np.ndarray, list]:
-        """(N, dim) sentence vectors (``output_value="sentence_embedding"``) or each text's token states,
-        from the transformer and pooling, in batches of similar length."""
+                         finish: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, list]:
+        """(N, dim) sentence vectors (``output_value="sentence_embedding"``: pooled, then ``finish``ed) or each
+        text's token states, from the transformer and pooling, in batches of similar length."""
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
         skip = self._prompt_length(prompt) if prompt and not self.include_prompt else 0
@@ -667,7 +778,7 @@ class SentenceEncoder(TransformerHolder):
                                               self.pooling_modes, skip)
                     else:
                         vectors = states.get("mean_pooled", states.get("first_hidden_state"))
-                    out[idx] = self._finish(vectors, dim, normalize_embeddings)
+                    out[idx] = finish(vectors)
                 if bar is not None:
                     bar.update(len(idx))
         finally:
@@ -688,7 +799,8 @@ class SentenceEncoder(TransformerHolder):
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         # encode_iter is pybertcore's own: a misspelt keyword is a TypeError here, by Python's convention,
         # where encode raises sentence-transformers' ValueError.
-        encode_keywords = set(inspect.signature(self.encode).parameters) | {"task", "processing_kwargs"}
+        encode_keywords = (set(inspect.signature(self.encode).parameters) | {"task", "processing_kwargs"}
+                           | set(self.get_model_kwargs()))
         reject_unknown("encode_iter()", {k: v for k, v in kwargs.items() if k not in encode_keywords})
         kwargs["show_progress_bar"] = False
         chunk: list = []
@@ -721,27 +833,50 @@ class SentenceEncoder(TransformerHolder):
              train_datasets: Optional[list] = None, safe_serialization: bool = True) -> None:
         """Writes a sentence-transformers folder that sentence-transformers and pybertcore load back to the same
         embeddings: the encoder and tokenizer at the root, ``sentence_bert_config.json``, the Pooling, Dense
-        and Normalize modules (a StaticEmbedding model: its table and tokenizer.json, then Dense and Normalize), ``modules.json`` and ``config_sentence_transformers.json`` (prompts, default
+        and Normalize modules (a StaticEmbedding model: its table and tokenizer.json, then Dense and
+        Normalize; a Router model: each route's modules in the Router's layout, router_config.json, then the
+        modules after it), ``modules.json`` and ``config_sentence_transformers.json`` (prompts, default
         prompt, similarity function, truncate_dim). No model card is written (``model_name``,
         ``create_model_card`` and ``train_datasets`` are for it); Dense weights are always safetensors."""
-        if self.static is not None:  # the table and tokenizer.json at the root, as sentence-transformers
-            folder = Path(path)
-            self.static.save(folder, safe_serialization)
-            modules = [("", STATIC_EMBEDDING_TYPE)]
+        folder = Path(path)
+        if self.routes is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.routes.save_router(folder, lambda route, name: route._save_modules(folder, name, safe_serialization))
+            modules = self._save_after(folder, None, [("", ROUTER_TYPE)])
         else:
-            folder = save_transformer_module(path, self, "feature-extraction", safe_serialization)
-            modules = [TRANSFORMER_MODULE]
-            pooling_folder = folder / "1_Pooling"
-            pooling_folder.mkdir(exist_ok=True)
-            modes = self.pooling_modes
-            write_json(pooling_folder / "config.json", {
-                "embedding_dimension": int(self.model.config.hidden_size),
-                "pooling_mode": modes[0] if len(modes) == 1 else list(modes),
-                "include_prompt": self.include_prompt,
-            })
-            modules.append(("1_Pooling", "sentence_transformers.sentence_transformer.modules.pooling.Pooling"))
+            modules = self._save_modules(folder, None, safe_serialization)
+        settings = {"prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
+                    "similarity_fn_name": self.similarity_fn_name}
+        if self.truncate_dim is not None:
+            settings["truncate_dim"] = self.truncate_dim
+        write_folder_description(folder, "SentenceTransformer", modules, settings)
+
+    def _save_modules(self, folder: Path, route_name: Optional[str], safe_serialization: bool) -> list:
+        """This pipeline's module folders, and their (path, type) in order. A model's first module goes to the
+        folder's root and the others to ``{i}_{Class}``; a route's (``route_name``) to ``{route}_{i}_{Class}``,
+        as sentence-transformers' Router writes them."""
+        place = _module_place(route_name)
+        if self.static is not None:  # the table and tokenizer.json, as sentence-transformers
+            self.static.save(folder / place(0, "StaticEmbedding"), safe_serialization)
+            return self._save_after(folder, route_name, [(place(0, "StaticEmbedding"), STATIC_EMBEDDING_TYPE)])
+        save_transformer_module(folder / place(0, "Transformer"), self, "feature-extraction", safe_serialization)
+        pooling_folder = folder / place(1, "Pooling")
+        pooling_folder.mkdir(exist_ok=True)
+        modes = self.pooling_modes
+        write_json(pooling_folder / "config.json", {
+            "embedding_dimension": int(self.model.config.hidden_size),
+            "pooling_mode": modes[0] if len(modes) == 1 else list(modes),
+            "include_prompt": self.include_prompt,
+        })
+        modules = [(place(0, "Transformer"), TRANSFORMER_MODULE[1]),
+                   (pooling_folder.name, "sentence_transformers.sentence_transformer.modules.pooling.Pooling")]
+        return self._save_after(folder, route_name, modules)
+
+    def _save_after(self, folder: Path, route_name: Optional[str], modules: list) -> list:
+        """``modules`` and this pipeline's Dense and Normalize modules after them, written."""
+        place = _module_place(route_name)
         for layer in self.dense:
-            dense_folder = folder / f"{len(modules)}_Dense"
+            dense_folder = folder / place(len(modules), "Dense")
             dense_folder.mkdir(exist_ok=True)
             write_json(dense_folder / "config.json", {
                 "in_features": int(layer.weight.shape[1]), "out_features": int(layer.weight.shape[0]),
@@ -752,13 +887,9 @@ class SentenceEncoder(TransformerHolder):
             save_safetensors(tensors, dense_folder / "model.safetensors")
             modules.append((dense_folder.name, "sentence_transformers.base.modules.dense.Dense"))
         if self.normalize:
-            (folder / f"{len(modules)}_Normalize").mkdir(exist_ok=True)
-            modules.append((f"{len(modules)}_Normalize", "sentence_transformers.base.modules.normalize.Normalize"))
-        settings = {"prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
-                    "similarity_fn_name": self.similarity_fn_name}
-        if self.truncate_dim is not None:
-            settings["truncate_dim"] = self.truncate_dim
-        write_folder_description(folder, "SentenceTransformer", modules, settings)
+            (folder / place(len(modules), "Normalize")).mkdir(exist_ok=True)
+            modules.append((place(len(modules), "Normalize"), "sentence_transformers.base.modules.normalize.Normalize"))
+        return modules
 
     save_pretrained = save
 
@@ -775,6 +906,10 @@ class SentenceEncoder(TransformerHolder):
         return self.encode(sentences, **kwargs)
 
     def __repr__(self) -> str:
+        if self.routes is not None:
+            routes = ", ".join(f"{name}={route!r}" for name, route in self.routes.routes.items())
+            return (f"SentenceEncoder(Router({routes}, default_route={self.routes.default_route!r}), "
+                    f"dense={len(self.dense)}, normalize={self.normalize})")
         first = repr(self.static) if self.static is not None else type(self.model).__name__
         return (
             f"SentenceEncoder(model={first}, max_seq_length={self.max_seq_length}, "

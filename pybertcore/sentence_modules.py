@@ -102,9 +102,49 @@ class NormalizeModule:
         return "Normalize()"
 
 
+class RouterModule:
+    """``model[0]`` of a Router model: sentence-transformers' Router, its routes as module lists."""
+
+    def __init__(self, owner: Any) -> None:
+        self._owner = owner
+
+    @property
+    def sub_modules(self) -> dict:
+        return {name: module_list(route) for name, route in self._owner.routes.routes.items()}
+
+    @property
+    def default_route(self) -> Any:
+        return self._owner.routes.default_route
+
+    @property
+    def route_mappings(self) -> dict:
+        return dict(self._owner.routes.route_mappings)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._owner.tokenizer
+
+    @property
+    def max_seq_length(self) -> Any:
+        return self._owner.max_seq_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: Any) -> None:
+        self._owner.max_seq_length = value
+
+    def get_embedding_dimension(self) -> int:
+        return self._owner.routes.first._untruncated_dimension()
+
+    def __repr__(self) -> str:
+        routes = ", ".join(f"{name}: {module_list(route)}" for name, route in self._owner.routes.routes.items())
+        return f"Router({{{routes}}}, default_route={self.default_route!r})"
+
+
 def module_list(owner: Any) -> list:
     """The encoder's modules in sentence-transformers' order."""
-    if owner.static is not None:
+    if owner.routes is not None:
+        modules = [RouterModule(owner)]
+    elif owner.static is not None:
         modules = [owner.static]
     else:
         modules = [TransformerModule(owner), PoolingModule(owner)]
