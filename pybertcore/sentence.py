@@ -454,16 +454,7 @@ class SentenceEncoder(TransformerHolder):
             raise NotImplementedError(f"{modules_file}: modules {kinds}: pybertcore runs a Router as the first module, "
                                       "followed only by Dense and Normalize modules")
 
-        def route_of(modules: list[tuple[str, Path]], where: str) -> "SentenceEncoder":
-            route = type(self).__new__(type(self))
-            route.routes = None
-            route._load_modules(modules, where, loading)
-            # a route is a whole pipeline, without the model's settings (those apply around it)
-            route.prompts, route.default_prompt_name, route._similarity_fn_name = {}, None, None
-            route.truncate_dim, route.model_card_data = None, None
-            return route
-
-        self.routes = load_router(entries[0][1], route_of)
+        self.routes = load_router(entries[0][1], lambda modules, where: self._pipeline(modules, where, loading))
         self.dense = [_Dense(path) for kind, path in entries[1:] if kind == "Dense"]
         self.normalize = "Normalize" in kinds[1:]
         _check_dense_inputs(self.dense, [path / "model.safetensors" for kind, path in entries[1:] if kind == "Dense"],
@@ -473,6 +464,17 @@ class SentenceEncoder(TransformerHolder):
         self.tokenizer = self.routes.first.tokenizer
         self.static, self.pooling_modes, self.include_prompt, self.do_lower_case = None, (), True, False
         self._prompt_lengths = {}
+
+    @classmethod
+    def _pipeline(cls, modules: list[tuple[str, Path]], where: str, loading: tuple) -> "SentenceEncoder":
+        """A model of ``modules`` alone ((class name, folder) in order; ``_load_modules``), without prompts or
+        settings: a Router's route, or what a CSR SparseEncoder makes sparse (those apply around it)."""
+        pipeline = cls.__new__(cls)
+        pipeline.routes = None
+        pipeline._load_modules(modules, where, loading)
+        pipeline.prompts, pipeline.default_prompt_name, pipeline._similarity_fn_name = {}, None, None
+        pipeline.truncate_dim, pipeline.model_card_data = None, None
+        return pipeline
 
     @classmethod
     def from_pretrained(cls, model_name_or_path: Union[str, os.PathLike], **kwargs: Any) -> "SentenceEncoder":

@@ -7,7 +7,9 @@
   a plain masked-LM checkpoint (SPLADE max pooling, as sentence-transformers makes it);
 - an inference-free SPLADE model: a Router whose query route is a SparseStaticEmbedding (a fixed weight per
   token of the query) and whose document route is SPLADE; ``encode_query`` / ``encode_document`` / ``task=``
-  pick the route as sentence-transformers' Router does.
+  pick the route as sentence-transformers' Router does;
+- a CSR model: a dense SentenceTransformer pipeline (Transformer, Pooling, optional Dense / Normalize) whose
+  vectors a SparseAutoEncoder makes sparse (its top-k latents; sparse_csr.py), alone or as a Router's route.
 The MLM head, the log1p(ReLU) and the pooling run fused in the core (``_core.SpladeHead``,
 csrc/model/splade.h) over row tiles of the vocabulary: the (tokens, vocabulary) logits are never stored, so a
 call holds O(tokens × tile + batch × vocabulary) floats beyond the encoder's activations.
@@ -17,14 +19,16 @@ Outputs: ``scipy.sparse`` when scipy is installed (a ``csr_array`` (N, V); one t
 gives torch sparse COO tensors as sentence-transformers does, ``convert_to_sparse_tensor=False`` dense
 arrays. ``decode`` and ``similarity`` take any of these.
 
-``save`` writes sentence-transformers 6's folder layout (Transformer + SpladePooling, or the Router's), which
+``save`` writes sentence-transformers 6's folder layout (Transformer + SpladePooling, the CSR modules, or the
+Router's), which
 both libraries load to the same vectors. Unknown ``encode`` keywords raise ValueError, as there;
 multi-process pools run in this process.
 
 Numerics: SPLADE vectors match sentence-transformers within 1e-3 (the encoder within 1e-4, the head's float32
 GEMMs and log1p) with the same non-zero set wherever a logit is not within rounding of zero; static vectors
-are its weights, exactly. Left out: SparseAutoEncoder (CSR) models, ``splade_pooling_chunk_size`` (the fused
-head already bounds memory by its tiles).
+are its weights, exactly; CSR vectors match within 1e-5. Left out: ``splade_pooling_chunk_size`` (the fused
+head already bounds memory by its tiles); a CSR model whose Pooling leaves the prompt out (``include_prompt``
+false) pools it in, as the route gets the prompted text.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import numpy as np
 
 from pybertcore.frameworks import any_torch, import_torch, is_torch_tensor, to_torch
 from pybertcore.hub import resolve_sentence_folder
-from pybertcore.sentence import progress_bar, stderr_is_terminal
+from pybertcore.sentence import SentenceEncoder, progress_bar, stderr_is_terminal
 from pybertcore.sentence_utils import (
     NO_INPUTS,
     SIMILARITY_FN_NAMES,
@@ -62,11 +66,13 @@ from pybertcore.sentence_utils import (
     write_folder_description,
 )
 from pybertcore.module_files import ROUTER_TYPE
+from pybertcore.sparse_csr import CsrRoute
 from pybertcore.sparse_routes import (
     DEFAULT_TILE_ROWS,
     SPLADE_POOLING_TYPE,
     STATIC_TYPE,
     SpladeRoute,
+    StaticRoute,
     load_routes,
     save_route,
 )
@@ -253,7 +259,10 @@ class SparseEncoder(TransformerHolder):
             return SpladeRoute(model, load_tokenizer(module_folder), strategy, activation, max_seq_length,
                                do_lower_case, tile_rows)
 
-        self.routes = load_routes(folder, make_splade, load_tokenizer)
+        def make_pipeline(modules: list, where: str) -> Any:
+            return SentenceEncoder._pipeline(modules, where, (model_kwargs, config_kwargs, dict(tokenizer_kwargs)))
+
+        self.routes = load_routes(folder, make_splade, load_tokenizer, make_pipeline)
         self.prompts, self.default_prompt_name = merge_prompts(
             _DEFAULT_PROMPTS, prompts, saved.get("prompts", {}), default_prompt_name, saved.get("default_prompt_name"))
         self._similarity_fn_name = similarity_name(similarity_fn_name)
@@ -308,18 +317,17 @@ class SparseEncoder(TransformerHolder):
 
     @property
     def model(self) -> Any:
-        """The masked LM of the SPLADE route (a Router's default route, else its first SPLADE route); None when
-        every route is static."""
-        splade = self._splade_route()
-        return splade.model if splade is not None else None
+        """The transformer of the default route (the masked LM of a SPLADE route, the encoder of a CSR route),
+        else of the first route with one; None when every route is static."""
+        route = self.routes.preferred(lambda route: not isinstance(route, StaticRoute))
+        return route.model if route is not None else None
 
     def _splade_route(self) -> Optional[SpladeRoute]:
-        """The SPLADE route whose model stands for the encoder (``model``, ``transformers_model``): the default
-        route's if it is SPLADE, else the first SPLADE route; None for static routes only."""
+        """The SPLADE route: the default route if it is SPLADE, else the first SPLADE route; None if none is."""
         return self.routes.preferred(lambda route: isinstance(route, SpladeRoute))
 
     def _transformers(self) -> list:
-        return [route.model for route in self.routes.distinct() if isinstance(route, SpladeRoute)]
+        return [route.model for route in self.routes.distinct() if not isinstance(route, StaticRoute)]
 
     def _precision_changed(self) -> None:
         """A SPLADE head is packed for its model's precision: packed again after ``to``."""
@@ -374,7 +382,7 @@ class SparseEncoder(TransformerHolder):
             show_progress_bar = len(texts) > 8 * batch_size and stderr_is_terminal()
         bar = progress_bar(len(texts), show_progress_bar, "Encoding")
         try:
-            for idx, vectors in route.batches(texts, batch_size):
+            for idx, vectors in route.batches(texts, batch_size, max_active_dims):
                 if max_active_dims is not None and max_active_dims < vectors.shape[1]:
                     keep = np.argpartition(-np.abs(vectors), max_active_dims - 1, axis=1)[:, :max_active_dims]
                     selected = np.zeros_like(vectors)
@@ -560,6 +568,8 @@ class SparseEncoder(TransformerHolder):
         if self.routes.router:
             self.routes.save_router(folder, lambda route, name: save_route(route, name, folder, safe_serialization))
             modules = [("", ROUTER_TYPE)]
+        elif isinstance(route, CsrRoute):
+            modules = route.save_modules(folder, None, safe_serialization)
         elif isinstance(route, SpladeRoute):
             route.save_modules(folder, folder / "1_SpladePooling", safe_serialization)
             modules = [TRANSFORMER_MODULE, ("1_SpladePooling", SPLADE_POOLING_TYPE)]
@@ -583,6 +593,8 @@ class SparseEncoder(TransformerHolder):
                 return (f"SPLADE(model={type(route.model).__name__}, max_seq_length={route.max_seq_length}, "
                         f"pooling_strategy={route.pooling_strategy!r}, activation_function="
                         f"{route.activation_function!r}, vocab={route.dimension}, tile_rows={route.head.tile_rows})")
+            if isinstance(route, CsrRoute):
+                return repr(route)
             return f"SparseStaticEmbedding(dim={route.dimension}, tokenizer={type(route.tokenizer).__name__})"
 
         if not self.routes.router:

@@ -1,6 +1,6 @@
 """What a SparseEncoder runs on a text: its routes, read from a sentence-transformers folder, and saved back.
 
-A route turns texts into (N, V) vectors over a vocabulary. Two kinds exist:
+A route turns texts into (N, V) vectors over a vocabulary (or a CSR autoencoder's latents). Three kinds exist:
 
 - ``SpladeRoute``: a masked LM (Transformer / MLMTransformer) followed by SpladePooling. The MLM head, the
   ReLU or log1p(ReLU) and the max or sum pooling run fused in the core (``_core.SpladeHead``) over row tiles
@@ -8,6 +8,7 @@ A route turns texts into (N, V) vectors over a vocabulary. Two kinds exist:
 - ``StaticRoute``: sentence-transformers' SparseStaticEmbedding, the query side of "inference-free" SPLADE
   models: each token of the text (tokenized without special tokens) gets a fixed weight (e.g. an IDF), and
   a token that occurs several times counts once.
+- ``CsrRoute`` (sparse_csr.py): a dense sentence pipeline whose vectors a SparseAutoEncoder makes sparse.
 
 A folder with one SPLADE pipeline has one route. A folder whose only module is a ``Router`` (or its old
 name ``Asym``) has several, each a list of module folders in ``router_config.json`` (older folders:
@@ -16,9 +17,8 @@ rule (module_files.py reads the Router and holds the rule). Modules shared by tw
 
 Files are untrusted: a config of the wrong shape raises ValueError naming the file and the field, module
 ids must name folders inside the model folder, weights are read with pybertcore's own readers (never
-``pickle.load``). Left out: SparseAutoEncoder (CSR) modules, and a SparseStaticEmbedding whose weights come
-from an IDF JSON file named in its config (``path``, which sentence-transformers may fetch from the Hub):
-both raise NotImplementedError naming the module.
+``pickle.load``). Left out: a SparseStaticEmbedding whose weights come from an IDF JSON file named in its
+config (``path``, which sentence-transformers may fetch from the Hub): NotImplementedError naming the module.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from pybertcore.module_files import ROUTER_TYPES, Routes, module_entries, read_j
 from pybertcore.module_files import load_router as read_router
 from pybertcore.sentence import _sentence_bert_config
 from pybertcore.sentence_static import float_tensor, module_tensors
+from pybertcore.sparse_csr import CsrRoute
 from pybertcore.sentence_utils import (
     length_sorted_batches,
     padded_batch,
@@ -132,8 +133,10 @@ class SpladeRoute:
         self.__dict__.update(state)
         self.head = self._fused_head(tile_rows)
 
-    def batches(self, texts: list[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(input indices, their (b, V) vectors) batch by batch, longest texts first."""
+    def batches(self, texts: list[str], batch_size: int,
+                max_active_dims: Optional[int] = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(input indices, their (b, V) vectors) batch by batch, longest texts first (``max_active_dims`` is
+        applied by the encoder afterwards)."""
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length, verbose=False)
@@ -179,7 +182,8 @@ class StaticRoute:
     def dimension(self) -> int:
         return int(self.weight.shape[0])
 
-    def batches(self, texts: list[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches(self, texts: list[str], batch_size: int,
+                max_active_dims: Optional[int] = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         encoded = self.tokenizer(texts, truncation=True, add_special_tokens=False, verbose=False)
         ids_list = encoded["input_ids"]
         V = self.dimension
@@ -204,6 +208,8 @@ class StaticRoute:
 
 def save_route(route: Any, name: str, folder: Path, safe_serialization: bool) -> list[tuple[str, str]]:
     """A route's module folders in a Router folder, as sentence-transformers 6 names them: (id, type) each."""
+    if isinstance(route, CsrRoute):
+        return route.save_modules(folder, name, safe_serialization)
     if isinstance(route, SpladeRoute):
         ids = [f"{name}_0_Transformer", f"{name}_1_SpladePooling"]
         route.save_modules(folder / ids[0], folder / ids[1], safe_serialization)
@@ -243,35 +249,45 @@ def _transformer_settings(folder: Path) -> tuple[Optional[int], bool]:
     return _sentence_bert_config(sbert)
 
 
-def _route_of(modules: list[tuple[str, Path]], where: str, make_splade: Callable, load_tokenizer: Callable) -> Any:
-    """One route from its modules, (type name, folder) in order: Transformer + SpladePooling, or
-    SparseStaticEmbedding alone."""
+def _route_of(modules: list[tuple[str, Path]], where: str, make_splade: Callable, load_tokenizer: Callable,
+              make_pipeline: Callable) -> Any:
+    """One route from its modules, (type name, folder) in order: Transformer + SpladePooling,
+    SparseStaticEmbedding alone, or a dense pipeline (Transformer + Pooling, Dense, Normalize) +
+    SparseAutoEncoder (CSR)."""
     kinds = [kind for kind, _ in modules]
     if kinds == ["SparseStaticEmbedding"]:
         return load_static_route(modules[0][1], load_tokenizer)
+    if len(kinds) >= 2 and kinds[-1] == "SparseAutoEncoder" and kinds[0] in _TRANSFORMER_TYPES:
+        if "Pooling" not in kinds:
+            raise ValueError(f"{where}: modules {kinds}: a SparseAutoEncoder takes a sentence embedding, and no "
+                             "Pooling module makes one")
+        return CsrRoute(make_pipeline([("Transformer", path) if kind in _TRANSFORMER_TYPES else (kind, path)
+                                       for kind, path in modules[:-1]], where), modules[-1][1])
     if len(kinds) == 2 and kinds[0] in _TRANSFORMER_TYPES and kinds[1] == "SpladePooling":
         strategy, activation = splade_pooling_config(modules[1][1] / "config.json")
         return make_splade(modules[0][1], strategy, activation, *_transformer_settings(modules[0][1]))
     if "SpladePooling" not in kinds and all(k in _TRANSFORMER_TYPES or k in ("Pooling", "Normalize", "Dense")
                                             for k in kinds):
-        raise NotImplementedError(f"{where}: no SpladePooling module; pybertcore's SparseEncoder runs SPLADE "
-                                  "models only")
+        raise NotImplementedError(f"{where}: no SpladePooling or SparseAutoEncoder module; pybertcore's "
+                                  "SparseEncoder runs SPLADE and CSR models")
     raise NotImplementedError(f"{where}: modules {kinds} are not supported by pybertcore's SparseEncoder "
                               "(supported: Transformer/MLMTransformer + SpladePooling, SparseStaticEmbedding, "
-                              "and a Router of these)")
+                              "Transformer + Pooling (+ Dense, Normalize) + SparseAutoEncoder, and a Router of these)")
 
 
-def load_router(folder: Path, make_splade: Callable, load_tokenizer: Callable) -> Routes:
-    """A Router module folder whose routes are SPLADE and SparseStaticEmbedding pipelines."""
-    return read_router(folder, lambda modules, where: _route_of(modules, where, make_splade, load_tokenizer))
+def load_router(folder: Path, make_splade: Callable, load_tokenizer: Callable, make_pipeline: Callable) -> Routes:
+    """A Router module folder whose routes are SPLADE, SparseStaticEmbedding and CSR pipelines."""
+    return read_router(folder, lambda modules, where: _route_of(modules, where, make_splade, load_tokenizer,
+                                                                make_pipeline))
 
 
-def load_routes(folder: Path, make_splade: Callable, load_tokenizer: Callable) -> Routes:
+def load_routes(folder: Path, make_splade: Callable, load_tokenizer: Callable, make_pipeline: Callable) -> Routes:
     """The routes of a SparseEncoder folder: a Router's, one SPLADE pipeline's, or (no modules.json) a plain
     masked-LM checkpoint's with SPLADE max pooling and ReLU, as sentence-transformers makes one.
 
     ``make_splade(transformer_folder, strategy, activation, max_seq_length, do_lower_case)`` builds a
-    SpladeRoute and ``load_tokenizer(folder)`` a tokenizer: the caller's loading arguments live in them."""
+    SpladeRoute, ``load_tokenizer(folder)`` a tokenizer and ``make_pipeline(modules, where)`` a dense
+    SentenceEncoder pipeline: the caller's loading arguments live in them."""
     modules_file = folder / "modules.json"
     if not modules_file.is_file():
         return Routes({"": make_splade(folder, "max", "relu", None, False)})
@@ -281,6 +297,6 @@ def load_routes(folder: Path, make_splade: Callable, load_tokenizer: Callable) -
         if len(entries) != 1:
             raise NotImplementedError(f"{modules_file}: modules {kinds}: pybertcore's SparseEncoder runs a Router "
                                       "only as the model's one module")
-        return load_router(folder / entries[0][1], make_splade, load_tokenizer)
+        return load_router(folder / entries[0][1], make_splade, load_tokenizer, make_pipeline)
     return Routes({"": _route_of([(kind, folder / path) for kind, path in entries], str(modules_file), make_splade,
-                                 load_tokenizer)})
+                                 load_tokenizer, make_pipeline)})
