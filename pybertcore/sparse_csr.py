@@ -111,14 +111,15 @@ class CsrRoute:
     def max_seq_length(self, value: Any) -> None:
         self.pipeline.max_seq_length = value
 
-    def batches(self, texts: list[str], batch_size: int,
-                max_active_dims: Optional[int] = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches(self, texts: list[str], batch_size: int, max_active_dims: Optional[int] = None,
+                prompt: Optional[str] = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(input indices, their (b, hidden_dim) vectors), a chunk of texts at a time in input order; the
-        pipeline sorts each chunk by length into batches of ``batch_size``."""
+        pipeline puts ``prompt`` before each text (and leaves it out of pooling if its Pooling says so) and
+        sorts each chunk by length into batches of ``batch_size``."""
         k = min(max_active_dims if max_active_dims is not None else self.k, self.hidden_dim)
         for start in range(0, len(texts), _TEXTS_PER_CHUNK):
             chunk = texts[start:start + _TEXTS_PER_CHUNK]
-            dense = self.pipeline.encode(chunk, batch_size=batch_size, show_progress_bar=False)
+            dense = self.pipeline.encode(chunk, prompt=prompt, batch_size=batch_size, show_progress_bar=False)
             yield np.arange(start, start + len(chunk)), self.codes(dense, k)
 
     def codes(self, x: np.ndarray, k: int) -> np.ndarray:

@@ -27,8 +27,7 @@ multi-process pools run in this process.
 Numerics: SPLADE vectors match sentence-transformers within 1e-3 (the encoder within 1e-4, the head's float32
 GEMMs and log1p) with the same non-zero set wherever a logit is not within rounding of zero; static vectors
 are its weights, exactly; CSR vectors match within 1e-5. Left out: ``splade_pooling_chunk_size`` (the fused
-head already bounds memory by its tiles); a CSR model whose Pooling leaves the prompt out (``include_prompt``
-false) pools it in, as the route gets the prompted text.
+head already bounds memory by its tiles: the property is kept and changes nothing).
 """
 
 from __future__ import annotations
@@ -63,6 +62,7 @@ from pybertcore.sentence_utils import (
     TRANSFORMER_MODULE,
     TransformerHolder,
     texts_of,
+    warn_once,
     write_folder_description,
 )
 from pybertcore.module_files import ROUTER_TYPE
@@ -375,14 +375,15 @@ class SparseEncoder(TransformerHolder):
         kwargs.setdefault("task", "document")
         return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
 
-    def _rows(self, route: Any, texts: list[str], batch_size: int, show_progress_bar: Optional[bool],
-              max_active_dims: Optional[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(input indices, their (b, V) dense vectors) batch by batch, from ``route``."""
+    def _rows(self, route: Any, texts: list[str], prompt: Optional[str], batch_size: int,
+              show_progress_bar: Optional[bool], max_active_dims: Optional[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(input indices, their (b, V) dense vectors) batch by batch, from ``route`` (which puts the prompt
+        before each text)."""
         if show_progress_bar is None:
             show_progress_bar = len(texts) > 8 * batch_size and stderr_is_terminal()
         bar = progress_bar(len(texts), show_progress_bar, "Encoding")
         try:
-            for idx, vectors in route.batches(texts, batch_size, max_active_dims):
+            for idx, vectors in route.batches(texts, batch_size, max_active_dims, prompt):
                 if max_active_dims is not None and max_active_dims < vectors.shape[1]:
                     keep = np.argpartition(-np.abs(vectors), max_active_dims - 1, axis=1)[:, :max_active_dims]
                     selected = np.zeros_like(vectors)
@@ -437,14 +438,13 @@ class SparseEncoder(TransformerHolder):
             max_active_dims if max_active_dims is not None else self.max_active_dims)
         prompt = resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
         texts, single = texts_of(inputs)
-        if prompt:
-            texts = [prompt + t for t in texts]
         V = route.dimension
         torch = import_torch("convert_to_tensor=True") if convert_to_tensor else None
 
         if not convert_to_sparse_tensor:  # dense (N, V)
             dense = np.zeros((len(texts), V), dtype=np.float32)
-            for idx, vectors in self._rows(route, texts, batch_size, show_progress_bar, max_active_dims) if texts else ():
+            for idx, vectors in self._rows(route, texts, prompt, batch_size, show_progress_bar,
+                                           max_active_dims) if texts else ():
                 dense[idx] = vectors
             if convert_to_tensor:
                 result = torch.from_numpy(dense)
@@ -456,7 +456,8 @@ class SparseEncoder(TransformerHolder):
 
         indices: list = [None] * len(texts)
         values: list = [None] * len(texts)
-        for idx, vectors in self._rows(route, texts, batch_size, show_progress_bar, max_active_dims) if texts else ():
+        for idx, vectors in self._rows(route, texts, prompt, batch_size, show_progress_bar,
+                                       max_active_dims) if texts else ():
             for row, i in enumerate(idx):
                 nz = np.flatnonzero(vectors[row])
                 indices[i], values[i] = nz, vectors[row, nz]
@@ -481,6 +482,52 @@ class SparseEncoder(TransformerHolder):
         data = np.concatenate(values) if values else np.zeros(0, np.float32)
         cols = np.concatenate(indices) if indices else np.zeros(0, np.int64)
         return sparse.csr_array((data.astype(np.float32), cols, indptr), shape=(len(texts), V))
+
+    def tokenize(self, texts: Union[str, list[str]], **kwargs: Any) -> Any:
+        """``preprocess``'s old name, with sentence-transformers' deprecation warning."""
+        warn_once("The `tokenize` method is deprecated, please use `preprocess` instead.")
+        return self.preprocess(texts, **kwargs)
+
+    def preprocess(self, inputs: Union[str, list[str]], prompt: Optional[str] = None,
+                   task: Optional[str] = None) -> Any:
+        """The token ids and attention mask (and token types) the route ``task`` takes runs for ``inputs``,
+        right-padded to the longest and cut at its length limit, as int64 numpy arrays (sentence-transformers
+        gives torch tensors of the same values); a SparseStaticEmbedding route's have no special tokens."""
+        route = self.routes.resolve(task)
+        if isinstance(route, CsrRoute):
+            return route.pipeline.preprocess(inputs, prompt)
+        texts, _ = texts_of([inputs] if isinstance(inputs, str) else inputs)
+        if prompt:
+            texts = [prompt + t for t in texts]
+        if isinstance(route, StaticRoute):
+            return route.tokenizer(texts, padding=True, truncation=True, add_special_tokens=False,
+                                   return_tensors="np", verbose=False)
+        if route.do_lower_case:
+            texts = [t.lower() for t in texts]
+        return route.tokenizer(texts, padding=True, truncation=True, max_length=route.max_seq_length,
+                               return_tensors="np", verbose=False)
+
+    def set_pooling_include_prompt(self, include_prompt: bool) -> None:
+        """Whether a CSR model's Pooling counts the prompt's tokens (SPLADE pooling always does)."""
+        for route in self.routes.distinct():
+            if isinstance(route, CsrRoute):
+                route.pipeline.set_pooling_include_prompt(include_prompt)
+
+    @property
+    def splade_pooling_chunk_size(self) -> Optional[int]:
+        """sentence-transformers' memory bound for SpladePooling (tokens per chunk). Kept as set and changes
+        nothing: the fused head already holds one tile of the vocabulary's logits at a time."""
+        return getattr(self, "_splade_pooling_chunk_size", None)
+
+    @splade_pooling_chunk_size.setter
+    def splade_pooling_chunk_size(self, value: Optional[int]) -> None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"splade_pooling_chunk_size must be a positive integer or None, got {describe(value)}")
+        self._splade_pooling_chunk_size = value
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("evaluate(): pybertcore has no evaluators; run sentence-transformers' evaluator "
+                                  "on embeddings from encode(), or on the model loaded in sentence-transformers")
 
     def decode(self, embeddings: Any, top_k: Optional[int] = None) -> list:
         """(token, weight) pairs of each vector's non-zero entries, by descending weight (``top_k``: the

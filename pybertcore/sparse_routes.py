@@ -133,10 +133,12 @@ class SpladeRoute:
         self.__dict__.update(state)
         self.head = self._fused_head(tile_rows)
 
-    def batches(self, texts: list[str], batch_size: int,
-                max_active_dims: Optional[int] = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(input indices, their (b, V) vectors) batch by batch, longest texts first (``max_active_dims`` is
-        applied by the encoder afterwards)."""
+    def batches(self, texts: list[str], batch_size: int, max_active_dims: Optional[int] = None,
+                prompt: Optional[str] = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(input indices, their (b, V) vectors) of ``prompt`` + each text, batch by batch, longest texts first
+        (``max_active_dims`` is applied by the encoder afterwards)."""
+        if prompt:
+            texts = [prompt + t for t in texts]
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length, verbose=False)
@@ -182,8 +184,10 @@ class StaticRoute:
     def dimension(self) -> int:
         return int(self.weight.shape[0])
 
-    def batches(self, texts: list[str], batch_size: int,
-                max_active_dims: Optional[int] = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches(self, texts: list[str], batch_size: int, max_active_dims: Optional[int] = None,
+                prompt: Optional[str] = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if prompt:
+            texts = [prompt + t for t in texts]
         encoded = self.tokenizer(texts, truncation=True, add_special_tokens=False, verbose=False)
         ids_list = encoded["input_ids"]
         V = self.dimension

@@ -151,3 +151,18 @@ def test_hostile_autoencoder_folders(csr_folders, tmp_path):
     (no_pooling / "modules.json").write_text(json.dumps([entries[0], entries[2]]))
     with pytest.raises(ValueError, match="no Pooling module"):
         SparseEncoder(no_pooling)
+
+
+def test_prompt_left_out_of_pooling_and_preprocess(csr_folders):
+    folder = csr_folders[False]
+    ours, theirs = SparseEncoder(folder), reference(folder)
+    for model in (ours, theirs):
+        model.set_pooling_include_prompt(False)
+    with_prompt = ours.encode(TEXTS_REAL, prompt="query: ").toarray()
+    assert_same_vectors(with_prompt, theirs.encode(TEXTS_REAL, prompt="query: "))
+    ours.set_pooling_include_prompt(True)
+    assert np.abs(ours.encode(TEXTS_REAL, prompt="query: ").toarray() - with_prompt).max() > 1e-3
+    mine, reference_features = ours.preprocess(TEXTS_REAL, prompt="query: "), theirs.preprocess(TEXTS_REAL,
+                                                                                               prompt="query: ")
+    for name in ("input_ids", "attention_mask"):
+        np.testing.assert_array_equal(mine[name], reference_features[name].numpy())

@@ -114,6 +114,22 @@ def test_router_attributes_decode_and_limits(router_folder):
     assert_same_vectors(ours.encode_document(TEXTS).toarray(), to_dense(theirs.encode_document(TEXTS)))
 
 
+def test_preprocess_per_route_and_pooling_settings(router_folder):
+    ours, theirs = SparseEncoder(router_folder), reference(router_folder)
+    for task in ("query", "document"):  # the static route's ids carry no special tokens
+        mine, reference_features = ours.preprocess(TEXTS, prompt="q: ", task=task), theirs.preprocess(
+            TEXTS, prompt="q: ", task=task)
+        for name in ("input_ids", "attention_mask"):
+            np.testing.assert_array_equal(mine[name], reference_features[name].numpy())
+    assert ours.splade_pooling_chunk_size is None
+    ours.splade_pooling_chunk_size = 64  # kept; the fused head already bounds memory
+    assert ours.splade_pooling_chunk_size == 64
+    with pytest.raises(ValueError, match="splade_pooling_chunk_size"):
+        ours.splade_pooling_chunk_size = 0
+    with pytest.raises(NotImplementedError, match="evaluate"):
+        ours.evaluate()
+
+
 def test_prompts_output_formats_and_max_active_dims(router_folder):
     prompts = {"query": "query: ", "document": "passage: "}
     ours, theirs = SparseEncoder(router_folder, prompts=prompts), reference(router_folder, prompts=prompts)
