@@ -33,10 +33,10 @@ Numerics: the encoder matches transformers within 1e-4; pooling sums in double, 
 with sentence-transformers to a cosine of 1 - 1e-6 or better; quantized codes are equal wherever the float
 inputs round to the same bucket. Dense layers run on the core's GEMM, so a text's vector is the same bits
 alone and in any batch (numpy's matmul is not: BLAS sums one row in another order than many). Left out:
-``output_value=None``, training (``fit`` and ``evaluate`` raise NotImplementedError), model
-cards. Deliberately unlike
-sentence-transformers (no torch unless asked): ``similarity`` of numpy arrays and token embeddings are numpy;
-``encode([])`` is (0, D) float32, not sentence-transformers' (0,) float64.
+training (``fit`` and ``evaluate`` raise NotImplementedError), model cards. Deliberately unlike
+sentence-transformers (no torch unless asked): ``similarity`` of numpy arrays, token embeddings and the
+features ``output_value=None`` gives are numpy; ``encode([])`` is (0, D) float32, not sentence-transformers'
+(0,) float64.
 """
 
 from __future__ import annotations
@@ -661,7 +661,8 @@ class SentenceEncoder(TransformerHolder):
         prepended, and its tokens left out of pooling when the Pooling config says ``include_prompt:
         false``; vectors are cut to ``truncate_dim`` (the call's, else the model's) after the modules, then
         normalised if ``normalize_embeddings``; ``precision`` quantizes them over the whole call as
-        ``quantize_embeddings``. ``output_value="token_embeddings"`` gives each text's (tokens, H) states.
+        ``quantize_embeddings``. ``output_value="token_embeddings"`` gives each text's (tokens, H) states,
+        ``output_value=None`` a dict of every feature per text (``_every_output``).
         ``convert_to_tensor`` gives one torch tensor, ``convert_to_numpy=False`` a list of them.
 
         ``inputs`` is a string or a list of strings (``sentences=``, its name before sentence-transformers 6,
@@ -680,10 +681,9 @@ class SentenceEncoder(TransformerHolder):
         check_cpu_devices(device)
         if precision is None:  # sentence-transformers reads None as no quantization
             precision = "float32"
-        if output_value not in ("sentence_embedding", "token_embeddings"):
-            none = " (None, every module's output, is not supported by pybertcore)" if output_value is None else ""
-            raise ValueError("output_value must be 'sentence_embedding' or 'token_embeddings', got "
-                             f"{describe(output_value)}{none}")
+        if output_value not in ("sentence_embedding", "token_embeddings", None):
+            raise ValueError("output_value must be 'sentence_embedding', 'token_embeddings' or None, got "
+                             f"{describe(output_value)}")
         if precision not in ALLOWED_PRECISIONS:
             raise ValueError(f"Precision {precision!r} is not supported, must be one of {ALLOWED_PRECISIONS}")
         check_batch_size(batch_size)
@@ -704,8 +704,19 @@ class SentenceEncoder(TransformerHolder):
             if output_value == "token_embeddings" or not (convert_to_numpy or convert_to_tensor):
                 return []
             return import_torch("convert_to_tensor=True").from_numpy(empty) if convert_to_tensor else empty
+        if output_value is None:  # every feature of each text's padded batch
+            if precision != "float32":
+                raise ValueError(f"precision={precision!r} quantizes sentence embeddings: it needs "
+                                 "output_value='sentence_embedding'")
+            if route.static is not None:
+                raise ValueError("output_value=None: a StaticEmbedding model has no token features "
+                                 "(it averages a table's rows)")
+            # as sentence-transformers: truncated, and normalised only by the model's own Normalize module
+            rows = route._every_output(texts, prompt, batch_size, lambda v: self._finish(route, v, dim, False))
+            return rows[0] if single else rows
         if prompt:
             texts = [prompt + t for t in texts]
+
         def finish(vectors: np.ndarray) -> np.ndarray:
             return self._finish(route, vectors, dim, normalize_embeddings)
 
@@ -787,6 +798,41 @@ class SentenceEncoder(TransformerHolder):
             if bar is not None:
                 bar.close()
         return out, tokens_out
+
+    def _every_output(self, texts: list[str], prompt: Optional[str], batch_size: int,
+                      finish: Callable[[np.ndarray], np.ndarray]) -> list[dict]:
+        """``output_value=None``: for each text a dict of its batch's features, as sentence-transformers gives
+        them: ``input_ids``, ``attention_mask`` (and ``token_type_ids``) of the padded batch, ``modality``,
+        ``prompt_length`` with a prompt, ``token_embeddings`` (T, H) and ``sentence_embedding`` (pooled, then
+        ``finish``ed). The texts are batched as sentence-transformers batches them (longest in characters
+        first, ``batch_size`` at a time), so each text's arrays have the same padded length as there; the core
+        computes no padded position, whose token embeddings are zeros here (sentence-transformers gives the
+        transformer's outputs there)."""
+        skip = self._prompt_length(prompt) if prompt and not self.include_prompt else 0
+        order = np.argsort([-len(text) for text in texts])  # sentence-transformers' order, its ties included
+        rows: list = [None] * len(texts)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            features = self.preprocess([texts[i] for i in idx], prompt)
+            mask = features["attention_mask"]
+            types = features.get("token_type_ids") if model_takes_token_types(self.model.config) else None
+            states, _ = self.model._encode(features["input_ids"], mask, types, None, None, None, False, False,
+                                           reads_only="packed")
+            B, T = mask.shape
+            tokens = np.zeros((B * T, states["packed_rows"].shape[1]), dtype=np.float32)
+            tokens[states["packed_index"]] = states["packed_rows"]
+            tokens = tokens.reshape(B, T, -1)
+            tokens[mask == 0] = 0  # a text without tokens: its computed position 0 is padding
+            vectors = finish(pool_packed(states["packed_rows"], states["packed_index"], mask, self.pooling_modes,
+                                         skip))
+            for row, i in enumerate(idx):
+                item = {name: np.asarray(value)[row] for name, value in features.items()}
+                item["modality"] = "text"
+                if prompt:
+                    item["prompt_length"] = self._prompt_length(prompt)
+                item["token_embeddings"], item["sentence_embedding"] = tokens[row], vectors[row]
+                rows[i] = item
+        return rows
 
     def encode_iter(self, sentences: Iterable[str], batch_size: int = 32, chunk_size: int = 1024,
                     **kwargs: Any) -> Iterator[np.ndarray]:

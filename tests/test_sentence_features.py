@@ -163,6 +163,35 @@ def test_token_embeddings(minilm_dir, minilm_encoder):
             assert (a == b).mean() >= 0.99
 
 
+@pytest.mark.parametrize("include_prompt", [True, False])
+def test_every_output_as_sentence_transformers(minilm_dir, tmp_path, include_prompt):
+    """output_value=None: per text, every feature of its padded batch, batched as sentence-transformers batches
+    (so the same padded lengths); token embeddings within 1e-4 on real tokens (padding holds zeros here)."""
+    folder = with_st_config(minilm_dir, tmp_path, pooling={"pooling_mode_mean_tokens": True,
+                                                           "include_prompt": include_prompt})
+    ours, theirs = SentenceEncoder(folder), st_model(folder)
+    texts = MANY + ["", "x"]
+    for kwargs in ({}, {"prompt": "query: ", "truncate_dim": 10, "batch_size": 4, "normalize_embeddings": True}):
+        mine, reference = ours.encode(texts, output_value=None, **kwargs), theirs.encode(texts, output_value=None,
+                                                                                       **kwargs)
+        assert len(mine) == len(reference) == len(texts)
+        for a, b in zip(mine, reference):
+            assert set(a) == set(b)
+            assert a["modality"] == b["modality"] and a.get("prompt_length") == b.get("prompt_length")
+            for name in ("input_ids", "attention_mask", "token_type_ids"):
+                np.testing.assert_array_equal(a[name], b[name].numpy())
+            real = a["attention_mask"].astype(bool)
+            assert a["token_embeddings"].shape == tuple(b["token_embeddings"].shape)
+            np.testing.assert_allclose(a["token_embeddings"][real], b["token_embeddings"].numpy()[real], atol=1e-4)
+            assert (a["token_embeddings"][~real] == 0).all()
+            np.testing.assert_allclose(a["sentence_embedding"], b["sentence_embedding"].numpy(), atol=1e-5)
+    one = ours.encode("Hello!", output_value=None)
+    assert one["token_embeddings"].shape == (4, 384) and one["sentence_embedding"].shape == (384,)
+    assert ours.encode([], output_value=None) == []
+    with pytest.raises(ValueError, match="precision='int8'"):
+        ours.encode(texts, output_value=None, precision="int8")
+
+
 def test_convert_to_tensor(minilm_dir, minilm_encoder):
     import torch
 

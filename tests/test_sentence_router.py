@@ -98,6 +98,13 @@ def test_prompts_truncation_precision_and_token_embeddings(router_folder):
         np.testing.assert_allclose(mine, reference_rows.numpy(), atol=1e-5)
     with pytest.raises(ValueError, match="no token embeddings"):
         ours.encode_query(TEXTS, output_value="token_embeddings")
+    every = ours.encode_document(TEXTS[:3], output_value=None)
+    for mine, reference_features in zip(every, theirs.encode_document(TEXTS[:3], output_value=None)):
+        np.testing.assert_array_equal(mine["input_ids"], reference_features["input_ids"].numpy())
+        np.testing.assert_allclose(mine["sentence_embedding"], reference_features["sentence_embedding"].numpy(),
+                                   atol=1e-5)
+    with pytest.raises(ValueError, match="no token features"):
+        ours.encode_query(TEXTS, output_value=None)
     # the length limit set on the model is every route's (sentence-transformers' Router sets it so, but fails
     # on a StaticEmbedding route, whose limit is read-only there: its transformer route is set directly)
     ours.max_seq_length = theirs[0].sub_modules["document"][0].max_seq_length = 6
