@@ -54,12 +54,12 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Union
 import numpy as np
 
 from pybertcore import _core
-from pybertcore.checkpoints import CheckpointError, load_safetensors, save_safetensors
+from pybertcore.checkpoints import CheckpointError, save_safetensors
 from pybertcore.frameworks import import_torch
 from pybertcore.hub import resolve_sentence_folder
 from pybertcore.module_files import ROUTER_TYPE, ROUTER_TYPES, load_router, module_entries, read_json
 from pybertcore.sentence_modules import module_list
-from pybertcore.sentence_static import STATIC_EMBEDDING_TYPE, StaticEmbedding, check_static_modules
+from pybertcore.sentence_static import STATIC_EMBEDDING_TYPE, StaticEmbedding, check_static_modules, module_tensors
 from pybertcore.models.encoder_model import packed_sequences
 from pybertcore.tokenization import model_takes_token_types, model_token_limit
 from pybertcore.sentence_utils import (
@@ -177,7 +177,8 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
 
 
 class _Dense:
-    """sentence-transformers' Dense module: activation(x @ W.T + b), weights from model.safetensors."""
+    """sentence-transformers' Dense module: activation(x @ W.T + b), weights from model.safetensors or
+    pytorch_model.bin (older models, e.g. distiluse's, have only the latter)."""
 
     def __init__(self, folder: Path) -> None:
         config_file = folder / "config.json"
@@ -189,10 +190,7 @@ class _Dense:
             raise NotImplementedError(f"{folder}: Dense activation {describe(name)} is not supported by pybertcore")
         self.activation = _ACTIVATIONS[name]
         self.activation_function = name  # written back by SentenceEncoder.save
-        weights_file = folder / "model.safetensors"
-        if not weights_file.is_file():
-            raise OSError(f"{folder}: Dense module needs model.safetensors (pytorch_model.bin needs torch)")
-        tensors = load_safetensors(weights_file)
+        tensors, weights_file = module_tensors(folder, "Dense")  # safetensors, else .bin (read without pickle)
         weight, bias = tensors.get("linear.weight"), tensors.get("linear.bias")
         if weight is None or weight.ndim != 2 or not np.issubdtype(weight.dtype, np.floating):
             raise CheckpointError(f"{weights_file}: a Dense module needs linear.weight, a 2-D float tensor; "
@@ -200,7 +198,7 @@ class _Dense:
         if bias is not None and (bias.shape != weight.shape[:1] or not np.issubdtype(bias.dtype, np.floating)):
             raise CheckpointError(f"{weights_file}: linear.bias has shape {bias.shape} ({bias.dtype}); "
                                   f"expected ({weight.shape[0]},) floats for linear.weight of shape {weight.shape}")
-        self.folder = folder
+        self.folder, self.weights_file = folder, weights_file
         self.weight = np.ascontiguousarray(weight, dtype=np.float32)
         self.bias = None if bias is None else bias.astype(np.float32)
         for array in (self.weight, self.bias):
@@ -262,12 +260,12 @@ def _sentence_bert_config(path: Path) -> tuple[Optional[int], bool]:
     return max_seq_length, do_lower_case
 
 
-def _check_dense_inputs(dense: list, weights_files: list, widths: list) -> None:
+def _check_dense_inputs(dense: list, widths: list) -> None:
     """Each Dense layer must take the width the module before it gives (``widths``: the first layer's input,
     one value per route that feeds it)."""
-    for layer, weights_file in zip(dense, weights_files):
+    for layer in dense:
         if any(layer.weight.shape[1] != width for width in widths):
-            raise CheckpointError(f"{weights_file}: linear.weight takes {layer.weight.shape[1]} features, "
+            raise CheckpointError(f"{layer.weights_file}: linear.weight takes {layer.weight.shape[1]} features, "
                                   f"the module before it gives {' or '.join(map(str, widths))}")
         widths = [layer.weight.shape[0]]
 
@@ -381,7 +379,7 @@ class SentenceEncoder(TransformerHolder):
         from pybertcore.tokenization import AutoTokenizer
 
         model_kwargs, config_kwargs, tokenizer_kwargs = loading
-        transformer_folder, pooling, dense, dense_files, normalize = None, None, [], [], False
+        transformer_folder, pooling, dense, normalize = None, None, [], False
         include_prompt, max_seq_length, do_lower_case, static = True, None, False, None
         kinds = [kind for kind, _ in entries]
         if "StaticEmbedding" in kinds:
@@ -400,7 +398,6 @@ class SentenceEncoder(TransformerHolder):
                         raise ValueError(f"include_prompt: expected true or false, found {describe(include_prompt)}")
             elif kind == "Dense":
                 dense.append(_Dense(path))
-                dense_files.append(path / "model.safetensors")
             elif kind == "Normalize":
                 normalize = True
             else:
@@ -428,7 +425,7 @@ class SentenceEncoder(TransformerHolder):
                 logger.warning("model_kwargs, config_kwargs and tokenizer_kwargs change nothing for a StaticEmbedding "
                                "model (it runs its table in float32 and its tokenizer.json as it is); ignored: %s",
                                ", ".join(sorted({**model_kwargs, **config_kwargs, **tokenizer_kwargs})))
-        _check_dense_inputs(dense, dense_files, [width])
+        _check_dense_inputs(dense, [width])
         self.model = model
         self.tokenizer = tokenizer
         self.static = static
@@ -457,8 +454,7 @@ class SentenceEncoder(TransformerHolder):
         self.routes = load_router(entries[0][1], lambda modules, where: self._pipeline(modules, where, loading))
         self.dense = [_Dense(path) for kind, path in entries[1:] if kind == "Dense"]
         self.normalize = "Normalize" in kinds[1:]
-        _check_dense_inputs(self.dense, [path / "model.safetensors" for kind, path in entries[1:] if kind == "Dense"],
-                            sorted({route._untruncated_dimension() for route in self.routes.distinct()}))
+        _check_dense_inputs(self.dense, sorted({route._untruncated_dimension() for route in self.routes.distinct()}))
         with_model = self.routes.preferred(lambda route: route.model is not None)
         self.model = None if with_model is None else with_model.model
         self.tokenizer = self.routes.first.tokenizer

@@ -48,3 +48,16 @@ def test_dense_and_static_modules(minilm_dir, tmp_path):
     assert (ours[1].in_features, ours[1].out_features) == (theirs[1].in_features, theirs[1].out_features) == (48, 16)
     assert repr(ours[1]).startswith("Dense({'in_features': 48, 'out_features': 16, 'bias': True")
     np.testing.assert_allclose(ours[1].weight, theirs[1].linear.weight.detach().numpy())
+
+
+def test_dense_weights_in_pytorch_model_bin(minilm_dir, tmp_path):
+    """Older sentence-transformers models (distiluse's, LaBSE's) keep Dense weights in pytorch_model.bin only:
+    read without torch or pickle."""
+    from test_sentence_static import make_static
+
+    reference(make_static(tmp_path / "static", minilm_dir, ("Dense", "Normalize"))).save(
+        str(tmp_path / "bin"), safe_serialization=False)
+    assert (tmp_path / "bin" / "1_Dense" / "pytorch_model.bin").is_file()
+    assert not (tmp_path / "bin" / "1_Dense" / "model.safetensors").exists()
+    ours, theirs = SentenceTransformer(tmp_path / "bin"), reference(tmp_path / "bin")
+    np.testing.assert_allclose(ours.encode(TEXTS), theirs.encode(TEXTS), atol=1e-6)
