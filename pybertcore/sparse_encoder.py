@@ -376,7 +376,8 @@ class SparseEncoder(TransformerHolder):
         return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
 
     def _rows(self, route: Any, texts: list[str], prompt: Optional[str], batch_size: int,
-              show_progress_bar: Optional[bool], max_active_dims: Optional[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+              show_progress_bar: Optional[bool],
+              max_active_dims: Optional[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(input indices, their (b, V) dense vectors) batch by batch, from ``route`` (which puts the prompt
         before each text)."""
         if show_progress_bar is None:
@@ -418,11 +419,12 @@ class SparseEncoder(TransformerHolder):
         ``convert_to_tensor=True``, dense with ``convert_to_sparse_tensor=False``, a list of rows with
         ``convert_to_tensor=False``. ``max_active_dims`` keeps each vector's largest weights only.
         ``task`` ("query"/"document") picks a Router model's route (``modality`` may only be "text"), and
-        changes nothing for a model without one, as in sentence-transformers. ``sentences`` is the old name of ``inputs``. ``device``
-        may be the CPU or a list of CPUs and ``pool`` one from ``start_multi_process_pool``: either way the
-        texts are encoded here, in this process, whose core already uses every core (``chunk_size``
-        therefore changes nothing). Other keywords raise ValueError naming them, as in sentence-transformers,
-        but ``processing_kwargs`` (its per-call tokenizer settings) NotImplementedError.
+        changes nothing for a model without one, as in sentence-transformers. ``sentences`` is the old name of
+        ``inputs``. ``device`` may be the CPU or a list of CPUs and ``pool`` one from
+        ``start_multi_process_pool``: either way the texts are encoded here, in this process, whose core already
+        uses every core (``chunk_size`` therefore changes nothing). Other keywords raise ValueError naming
+        them, as in sentence-transformers, but ``processing_kwargs`` (its per-call tokenizer settings)
+        NotImplementedError.
         """
         inputs = inputs_argument("encode()", inputs, kwargs)
         modality = kwargs.get("modality")
