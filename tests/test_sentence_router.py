@@ -160,45 +160,41 @@ def test_pickle_and_precision_changes(router_folder):
     np.testing.assert_array_equal(ours.encode_query(QUERIES[1:2]), ours.encode_query(QUERIES)[1:2])
 
 
-def test_hostile_router_folders(router_folder, tmp_path):
-    def broken(change):
-        folder = tmp_path / f"broken{len(list(tmp_path.iterdir()))}"
-        shutil.copytree(router_folder, folder)
-        change(folder)
-        return folder
-
-    def edit_json(path, edit):
+def _edit(file_name, edit):
+    """A change to one JSON file of the router folder."""
+    def change(folder):
+        path = folder / file_name
         value = json.loads(path.read_text())
         edit(value)
         path.write_text(json.dumps(value))
+    return change
 
-    pooling_after = broken(lambda f: edit_json(f / "modules.json", lambda m: m.__setitem__(1, dict(
-        m[1], type="sentence_transformers.sentence_transformer.modules.pooling.Pooling"))))
-    with pytest.raises(NotImplementedError, match="Router as the first module"):
-        SentenceTransformer(pooling_after)
-    unknown = broken(lambda f: edit_json(f / "router_config.json", lambda c: c["types"].__setitem__(
-        "query_1_Dense", "somewhere.Unknown")))
-    with pytest.raises(NotImplementedError, match="Unknown"):
-        SentenceTransformer(unknown)
-    no_input = broken(lambda f: edit_json(f / "router_config.json", lambda c: c["structure"].__setitem__(
-        "query", ["document_1_Pooling"])))
-    with pytest.raises(NotImplementedError, match="no Transformer or StaticEmbedding"):
-        SentenceTransformer(no_input)
-    outside = broken(lambda f: edit_json(f / "router_config.json", lambda c: c["types"].__setitem__(
-        "../escape", "sentence_transformers.base.modules.normalize.Normalize")))
-    with pytest.raises(ValueError, match="inside the model folder"):
-        SentenceTransformer(outside)
-    bad_default = broken(lambda f: edit_json(f / "router_config.json", lambda c: c["parameters"].__setitem__(
-        "default_route", "elsewhere")))
-    with pytest.raises(ValueError, match="default_route"):
-        SentenceTransformer(bad_default)
-    bad_mapping = broken(lambda f: edit_json(f / "router_config.json", lambda c: c["parameters"].__setitem__(
-        "route_mappings", {"__import__('os')": "query"})))
-    with pytest.raises(ValueError, match="route_mappings"):
-        SentenceTransformer(bad_mapping)
-    not_json = broken(lambda f: (f / "router_config.json").write_text("{"))
-    with pytest.raises(OSError, match="router_config.json"):
-        SentenceTransformer(not_json)
+
+@pytest.mark.parametrize("change, error, match", [
+    (_edit("modules.json", lambda m: m.__setitem__(1, dict(
+        m[1], type="sentence_transformers.sentence_transformer.modules.pooling.Pooling"))),
+     NotImplementedError, "Router as the first module"),
+    (_edit("router_config.json", lambda c: c["types"].__setitem__("query_1_Dense", "somewhere.Unknown")),
+     NotImplementedError, "Unknown"),
+    (_edit("router_config.json", lambda c: c["structure"].__setitem__("query", ["document_1_Pooling"])),
+     NotImplementedError, "no Transformer or StaticEmbedding"),
+    (_edit("router_config.json", lambda c: c["types"].__setitem__(
+        "../escape", "sentence_transformers.base.modules.normalize.Normalize")),
+     ValueError, "inside the model folder"),
+    (_edit("router_config.json", lambda c: c["parameters"].__setitem__("default_route", "elsewhere")),
+     ValueError, "default_route"),
+    (_edit("router_config.json", lambda c: c["parameters"].__setitem__("route_mappings",
+                                                                         {"__import__('os')": "query"})),
+     ValueError, "route_mappings"),
+    (lambda folder: (folder / "router_config.json").write_text("{"), OSError, "router_config.json"),
+], ids=["pooling-after-router", "unknown-module", "no-input-module", "escaping-module", "bad-default",
+        "bad-mapping", "not-json"])
+def test_hostile_router_folders(router_folder, tmp_path, change, error, match):
+    folder = tmp_path / "broken"
+    shutil.copytree(router_folder, folder)
+    change(folder)
+    with pytest.raises(error, match=match):
+        SentenceTransformer(folder)
 
 
 def test_dense_after_the_router_must_fit_every_route(minilm_dir, tmp_path):
