@@ -175,8 +175,10 @@ class TransformerHolder:
         devices raise. A model without a transformer (StaticEmbedding) takes the CPU only."""
         models = self._transformers()
         if not models:
+            from pybertcore.modeling_utils import _dtype_name
+
             for value in (*args, *kwargs.values()):
-                if value is not None and not str(value).startswith("cpu"):
+                if value is not None and not str(value).startswith("cpu") and _dtype_name(value) != "float32":
                     raise NotImplementedError(f"to({value!r}): a StaticEmbedding model runs on the CPU, in float32")
             return self
         for model in models:

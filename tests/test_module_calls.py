@@ -86,6 +86,7 @@ def test_config_and_dtype_as_sentence_transformers(folders):
     assert sparse.config is sparse.model.config
     static = SentenceTransformer(folders["static"])
     assert static.config is None and static.dtype == "float32"
+    assert static.float() is static and static.to(dtype="float32") is static  # what it already is
     with pytest.raises(NotImplementedError, match="StaticEmbedding"):
         static.bfloat16()
 
