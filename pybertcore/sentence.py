@@ -106,11 +106,24 @@ _LEGACY_POOLING_KEYS = {
     "pooling_mode_weightedmean_tokens": "weightedmean",
     "pooling_mode_lasttoken": "lasttoken",
 }
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0, -x))  # no overflow for large |x|
+
+
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+# A Dense module's activation by torch class name (sentence-transformers saves "torch.nn.modules.activation.Tanh";
+# older folders "torch.nn.Tanh"): the core's fused activation, then one in numpy. Tanh stays numpy's, as it
+# always was here; GELU (exact, torch's default) and SiLU are the core's, as the encoder computes them.
 _ACTIVATIONS = {
-    "torch.nn.modules.activation.Tanh": np.tanh,
-    "torch.nn.modules.linear.Identity": lambda x: x,
-    "torch.nn.Tanh": np.tanh,
-    "torch.nn.Identity": lambda x: x,
+    "Tanh": (None, np.tanh),
+    "Identity": (None, _identity),
+    "ReLU": (None, lambda x: np.maximum(x, 0)),
+    "Sigmoid": (None, _sigmoid),
+    "GELU": ("gelu_erf", _identity),
+    "SiLU": ("silu", _identity),
 }
 
 
@@ -186,9 +199,12 @@ class _Dense:
         name = config.get("activation_function", "torch.nn.modules.activation.Tanh")
         if not isinstance(name, str):
             raise ValueError(f"{config_file}: activation_function: expected a string, found {describe(name)}")
-        if name not in _ACTIVATIONS:
-            raise NotImplementedError(f"{folder}: Dense activation {describe(name)} is not supported by pybertcore")
-        self.activation = _ACTIVATIONS[name]
+        class_name = name.rsplit(".", 1)[-1]
+        if not name.startswith("torch.nn.") or class_name not in _ACTIVATIONS:
+            raise NotImplementedError(f"{folder}: Dense activation {describe(name)} is not supported by pybertcore "
+                                      f"(supported: torch.nn's {', '.join(_ACTIVATIONS)})")
+        fused, self.activation = _ACTIVATIONS[class_name]
+        self.fused_activation = _core.Activation.identity if fused is None else getattr(_core.Activation, fused)
         self.activation_function = name  # written back by SentenceEncoder.save
         tensors, weights_file = module_tensors(folder, "Dense")  # safetensors, else .bin (read without pickle)
         weight, bias = tensors.get("linear.weight"), tensors.get("linear.bias")
@@ -235,7 +251,7 @@ class _Dense:
             self._packed = _core.Dense(np.ascontiguousarray(self.weight, dtype=np.float32),
                                        None if self.bias is None else np.ascontiguousarray(self.bias, dtype=np.float32))
             self._packed_from = (self.weight, self.bias)
-        y = self._packed.forward(np.ascontiguousarray(x, dtype=np.float32))
+        y = self._packed.forward(np.ascontiguousarray(x, dtype=np.float32), activation=self.fused_activation)
         return self.activation(y).astype(np.float32, copy=False)
 
 

@@ -5,9 +5,11 @@ view (max_seq_length, include_prompt) change what encode does, as there."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pybertcore import SentenceTransformer
 from test_sentence import TEXTS
+from test_sentence_static import make_static
 
 
 def reference(folder, **kwargs):
@@ -38,8 +40,6 @@ def test_module_list_of_a_transformer_model(minilm_dir):
 
 
 def test_dense_and_static_modules(minilm_dir, tmp_path):
-    from test_sentence_static import make_static
-
     folder = make_static(tmp_path / "static", minilm_dir, ("Dense", "Normalize"))
     ours, theirs = SentenceTransformer(folder), reference(folder)
     assert len(ours) == len(theirs) == 3
@@ -53,11 +53,36 @@ def test_dense_and_static_modules(minilm_dir, tmp_path):
 def test_dense_weights_in_pytorch_model_bin(minilm_dir, tmp_path):
     """Older sentence-transformers models (distiluse's, LaBSE's) keep Dense weights in pytorch_model.bin only:
     read without torch or pickle."""
-    from test_sentence_static import make_static
-
     reference(make_static(tmp_path / "static", minilm_dir, ("Dense", "Normalize"))).save(
         str(tmp_path / "bin"), safe_serialization=False)
     assert (tmp_path / "bin" / "1_Dense" / "pytorch_model.bin").is_file()
     assert not (tmp_path / "bin" / "1_Dense" / "model.safetensors").exists()
     ours, theirs = SentenceTransformer(tmp_path / "bin"), reference(tmp_path / "bin")
     np.testing.assert_allclose(ours.encode(TEXTS), theirs.encode(TEXTS), atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["ReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Identity"])
+def test_dense_activations_as_sentence_transformers(minilm_dir, tmp_path, activation):
+    import torch
+    from sentence_transformers import SentenceTransformer as Reference
+    from sentence_transformers.base.modules import Dense
+
+    torch.manual_seed(0)
+    static = reference(make_static(tmp_path / "static", minilm_dir))
+    Reference(modules=[static[0], Dense(48, 32, activation_function=getattr(torch.nn, activation)())],
+              device="cpu").save(str(tmp_path / "model"))
+    ours, theirs = SentenceTransformer(tmp_path / "model"), reference(tmp_path / "model")
+    # float32 products summed in another order: ~1e-6 apart before any squashing activation
+    np.testing.assert_allclose(ours.encode(TEXTS), theirs.encode(TEXTS), atol=1e-5)
+    assert ours[1].activation_function == theirs[1].get_config_dict()["activation_function"]
+
+
+def test_unsupported_dense_activation_is_named(minilm_dir, tmp_path):
+    import json
+
+    folder = make_static(tmp_path / "static", minilm_dir, ("Dense",))
+    config = json.loads((folder / "1_Dense" / "config.json").read_text())
+    (folder / "1_Dense" / "config.json").write_text(json.dumps(
+        dict(config, activation_function="torch.nn.modules.activation.ELU")))
+    with pytest.raises(NotImplementedError, match="ELU.*supported: torch.nn's Tanh"):
+        SentenceTransformer(folder)
