@@ -199,6 +199,9 @@ class TransformerHolder:
     def cpu(self) -> Any:
         return self
 
+    def cuda(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("cuda(): pybertcore runs on the CPU only")
+
     def eval(self) -> Any:
         return self
 

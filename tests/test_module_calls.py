@@ -69,6 +69,8 @@ def test_device_and_mode_calls(folders, kind):
         model.half()
     with pytest.raises(NotImplementedError, match="cuda"):
         model.to("cuda")
+    with pytest.raises(NotImplementedError, match="CPU only"):
+        model.cuda()
     np.testing.assert_array_equal(run(model), before)
     assert model.processor is model.tokenizer
 
