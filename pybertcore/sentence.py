@@ -286,7 +286,7 @@ def _check_dense_inputs(dense: list, widths: list) -> None:
         widths = [layer.weight.shape[0]]
 
 
-def _module_place(route_name: Optional[str]) -> Callable[[int, str], str]:
+def module_place(route_name: Optional[str]) -> Callable[[int, str], str]:
     """Where module ``i`` of class ``name`` is saved: a model's first module at the root and the others in
     ``{i}_{name}``; a Router route's in ``{route}_{i}_{name}``."""
     if route_name is None:
@@ -820,7 +820,8 @@ class SentenceEncoder(TransformerHolder):
         first, ``batch_size`` at a time), so each text's arrays have the same padded length as there; the core
         computes no padded position, whose token embeddings are zeros here (sentence-transformers gives the
         transformer's outputs there)."""
-        skip = self._prompt_length(prompt) if prompt and not self.include_prompt else 0
+        prompt_length = self._prompt_length(prompt) if prompt else 0
+        skip = prompt_length if not self.include_prompt else 0
         order = np.argsort([-len(text) for text in texts])  # sentence-transformers' order, its ties included
         rows: list = [None] * len(texts)
         for start in range(0, len(texts), batch_size):
@@ -841,7 +842,7 @@ class SentenceEncoder(TransformerHolder):
                 item = {name: np.asarray(value)[row] for name, value in features.items()}
                 item["modality"] = "text"
                 if prompt:
-                    item["prompt_length"] = self._prompt_length(prompt)
+                    item["prompt_length"] = prompt_length
                 item["token_embeddings"], item["sentence_embedding"] = tokens[row], vectors[row]
                 rows[i] = item
         return rows
@@ -915,7 +916,7 @@ class SentenceEncoder(TransformerHolder):
         """This pipeline's module folders, and their (path, type) in order. A model's first module goes to the
         folder's root and the others to ``{i}_{Class}``; a route's (``route_name``) to ``{route}_{i}_{Class}``,
         as sentence-transformers' Router writes them."""
-        place = _module_place(route_name)
+        place = module_place(route_name)
         if self.static is not None:  # the table and tokenizer.json, as sentence-transformers
             self.static.save(folder / place(0, "StaticEmbedding"), safe_serialization)
             return self._save_after(folder, route_name, [(place(0, "StaticEmbedding"), STATIC_EMBEDDING_TYPE)])
@@ -934,7 +935,7 @@ class SentenceEncoder(TransformerHolder):
 
     def _save_after(self, folder: Path, route_name: Optional[str], modules: list) -> list:
         """``modules`` and this pipeline's Dense and Normalize modules after them, written."""
-        place = _module_place(route_name)
+        place = module_place(route_name)
         for layer in self.dense:
             dense_folder = folder / place(len(modules), "Dense")
             dense_folder.mkdir(exist_ok=True)

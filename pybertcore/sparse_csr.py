@@ -27,6 +27,7 @@ from pybertcore import _core
 from pybertcore.checkpoints import CheckpointError
 from pybertcore.checkpoints.sharding import save_weights
 from pybertcore.module_files import read_json
+from pybertcore.sentence import module_place
 from pybertcore.sentence_static import float_tensor, module_tensors
 from pybertcore.sentence_utils import write_json
 from pybertcore.untrusted import describe
@@ -139,8 +140,7 @@ class CsrRoute:
     def save_modules(self, folder: Path, route_name: Optional[str], safe_serialization: bool) -> list:
         """The pipeline's modules, then the SparseAutoEncoder's folder; their (path, type) in order."""
         modules = self.pipeline._save_modules(folder, route_name, safe_serialization)
-        name = f"{len(modules)}_SparseAutoEncoder" if route_name is None else \
-            f"{route_name}_{len(modules)}_SparseAutoEncoder"
+        name = module_place(route_name)(len(modules), "SparseAutoEncoder")
         (folder / name).mkdir(parents=True, exist_ok=True)
         write_json(folder / name / "config.json", {
             "input_dim": self.input_dim, "hidden_dim": self.hidden_dim, "k": self.k, "k_aux": self.k_aux,
