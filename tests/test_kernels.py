@@ -115,6 +115,29 @@ def test_gemm_column_runs_on_any_team(isa, threads, M):
         pybertcore.set_num_threads(before)
     assert (np.abs(got - ref) <= 2e-5 * scale).all()
 
+
+@pytest.mark.parametrize("isa", SUPPORTED_ISAS)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "int8"])
+def test_gemm_without_scratch_gives_the_same_bits(isa, dtype):
+    # When no per-thread scratch can be had (out of memory) each GEMM falls back: the A block on the
+    # stack, fewer rows at a time, or a heap buffer. The results must be the same bits. M = 1 packs all
+    # of A up front (the columns are split), M = 150 and 301 pack per unit; K = 1600 spans several
+    # K blocks of every level; the epilogue reads C's partial sums and a residual.
+    rng = np.random.default_rng(11)
+    for M, N, K in [(1, 70, 1600), (150, 700, 800), (301, 40, 1600)]:
+        x = rng.standard_normal((M, K), dtype=np.float32)
+        w = rng.standard_normal((N, K), dtype=np.float32) * 0.05
+        res = rng.standard_normal((M, N), dtype=np.float32)
+        d = _core.Dense(w, rng.standard_normal(N, dtype=np.float32), isa=isa, dtype=dtype)
+        want = d.forward(x, A.gelu_erf, residual=res)
+        before = _core.testing.refuse_thread_scratch(True)
+        try:
+            got = d.forward(x, A.gelu_erf, residual=res)
+        finally:
+            _core.testing.refuse_thread_scratch(before)
+        np.testing.assert_array_equal(got, want, err_msg=f"M={M} N={N} K={K}")
+
+
 @pytest.mark.parametrize("isa", SUPPORTED_ISAS)
 @pytest.mark.parametrize("M,threads", [(1, 2), (5, 2), (128, 2), (300, 3), (700, 1)])
 def test_packed_handover_matches_plain_chain(isa, M, threads):

@@ -16,6 +16,7 @@
 #include "model/dense.h"
 #include "runtime/aligned.h"
 #include "runtime/cpu.h"
+#include "runtime/parallel.h"
 #include "runtime/threads.h"
 
 namespace pbc_py {
@@ -275,6 +276,9 @@ void register_testing(py::module_& m) {
         py::arg("rel_bias") = py::none(), py::arg("window") = 0, py::arg("pos_key") = py::none(),
         py::arg("pos_query") = py::none(), py::arg("pos_col") = py::none(), py::arg("bf16") = false,
         "the attention kernel alone (bf16: the level's attention_bf16, a bf16 model's): returns (ctx, probs or None)");
+  m.def("refuse_thread_scratch", &pbc::set_thread_scratch_refused, py::arg("refused"),
+        "while True, the core's per-thread scratch allocations fail as when out of memory (their fallbacks "
+        "run); returns the previous setting");
   m.def("bf16_round", &bf16_round, py::arg("x"), "x rounded to bfloat16 (nearest even), as float32");
   m.def("quantize_activations", &quantize_activations, py::arg("x"), py::arg("isa") = py::none(),
         "the int8 GEMM's per-row 8-bit quantization of a (rows, K) float32 array, as level `isa` computes it "

@@ -181,9 +181,13 @@ struct Scratch {
   ~Scratch() { aligned_release(p); }
 };
 thread_local Scratch t_scratch;
+std::atomic<bool> g_scratch_refused{false};
 }  // namespace
 
+bool set_thread_scratch_refused(bool refused) { return g_scratch_refused.exchange(refused); }
+
 float* thread_scratch(size_t floats) {
+  if (g_scratch_refused.load(std::memory_order_relaxed)) return nullptr;
   if (floats <= t_scratch.n) return t_scratch.p;
   const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
   void* p = aligned_allocate(bytes);

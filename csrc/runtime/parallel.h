@@ -31,6 +31,9 @@ void parallel_for_limited(long units, int max_threads, ParallelFn fn, void* ctx)
 // later calls on that thread (it grows, never shrinks; freed when the thread exits). Valid until this
 // thread calls thread_scratch again. Returns null when the allocation fails (callers fall back).
 float* thread_scratch(size_t floats);
+// For tests: while set (any thread), thread_scratch returns null as when out of memory, so that the
+// callers' fallbacks run. Returns the previous setting.
+bool set_thread_scratch_refused(bool refused);
 
 // Threads a parallel_for started now on this thread may use: the claim of the innermost ThreadLease
 // on this thread (runtime/threads.h), or num_threads() outside any lease.

@@ -23,8 +23,9 @@
 //     too; vdpbf16ps accumulates the pair products in fp32. This is what "a bf16 matmul" means on that
 //     hardware; its error against the widening levels is A's rounding (relative 2⁻⁹ per element).
 //     Its own loop nest, shaped as simd/gemm.h's: units of (A block of ≤ kMCMax rows) × (run of panels); per K block
-//     of kKC the A block is packed, each B slice stays in L1 across the row tiles; partial sums of
-//     earlier K blocks go through C, the epilogue runs on the last block. When several runs of panels
+//     of kKCb (four times kKC, below) the A block is packed, each B slice is reused from L2 across the
+//     row tiles while the next one is prefetched; partial sums of earlier K blocks go through C, the
+//     epilogue runs on the last block. When several runs of panels
 //     share an A block (small M: the units split N, 4 per thread), all of A is packed once up front,
 //     in parallel, into the calling thread's scratch: packed per unit, a 1×128 bert-base GEMM
 //     converted its A to bf16 8 times on 2 threads. Otherwise each unit packs its A block per K block
@@ -147,6 +148,14 @@ struct Bf16PairPanels {
 void gemm_bf16_simd(const GemmArgs& g) { gemm_nest<Bf16PairPanels>(g); }
 
 #else
+// K blocks of this GEMM: four times the fp32 nest's kKC. A C tile's partial sums make a round trip
+// through memory per K block, and vdpbf16ps finishes a block in half the time fp32 FMAs take; a K block
+// of 768 (bert-base's whole K) no longer fits its B slice (48 KB) in L1, but the slice streams from L2
+// well. On a Zen 4, one thread, 4096 rows at bert-base's shapes: 161–183 GFLOP/s with blocks of 192,
+// 175–194 with 768 (bf16 peak 234); two threads, when both cores were free: 300–350 against 360–400.
+// The blocking sets the order of the sums (a block's sum joins C): it is a constant, never chosen per
+// call, so that a row's result does not depend on M or on the path taken.
+constexpr int kKCb = 768;
 // ap (tiles of kMRBf16 rows; pair kk of row i at [kk·kMRBf16 + i], two bf16 in 32 bits) ← A rows
 // [0, rows) × columns [0, kc), rounded to bf16; odd kc and rows past `rows` padded with zeros.
 inline void bf16_pack_a(float* ap_f, const float* a, int lda, int rows, int kc) {
@@ -179,8 +188,17 @@ inline void bf16_pack_a(float* ap_f, const float* a, int lda, int rows, int kc) 
 inline size_t bf16_a_tile_floats(int kc) { return static_cast<size_t>(kMRBf16) * ((kc + 1) / 2); }
 
 // C[m0 : m0+rows, n0 : n0+cols] (+)= Ap (kMRBf16 rows, `pairs` pairs) · Bp (pairs × kNRb, bf16 pairs).
+// Also prefetches pf_lines cache lines from pf into L2, and the C and residual rows the store will read
+// (as simd/gemm.h's micro_kernel, for the same reasons).
 inline void bf16_micro_kernel(const GemmArgs& g, int pairs, const float* ap, const uint16_t* bp, int m0, int rows,
-                              int n0, int cols, bool accumulate, bool last) {
+                              int n0, int cols, bool accumulate, bool last, const char* pf, int pf_lines) {
+  for (int l = 0; l < pf_lines; ++l) __builtin_prefetch(pf + l * 64, 0, 2);
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < kNRb; j += 64 / sizeof(float)) {
+      if (accumulate) __builtin_prefetch(g.c + static_cast<size_t>(m0 + i) * g.ldc + n0 + j, 1, 3);
+      if (last && g.residual) __builtin_prefetch(g.residual + static_cast<size_t>(m0 + i) * g.ldr + n0 + j, 0, 3);
+    }
+  }
   VF acc0[kMRBf16], acc1[kMRBf16];
 #pragma GCC unroll 16
   for (int i = 0; i < kMRBf16; ++i) acc0[i] = acc1[i] = v_zero();
@@ -203,7 +221,7 @@ inline void bf16_micro_kernel(const GemmArgs& g, int pairs, const float* ap, con
 struct Bf16Plan {
   const GemmArgs* g;
   int panels, mc, mblocks, nb, kblocks;
-  float* own;  // per-worker A block buffers, bf16_a_tile_floats(kKC) · kMCMax / kMRBf16 floats each
+  float* own;  // per-worker A block buffers, bf16_a_tile_floats(kKCb) · kMCMax / kMRBf16 floats each
   size_t own_floats;
   float* a_all;  // or all of A packed up front: block (ib, K block kb) at (ib · kblocks + kb) · own_floats
 };
@@ -212,54 +230,74 @@ struct Bf16Plan {
 void bf16_pack_a_unit(void* ctx, long u, int /*worker*/) {
   const Bf16Plan& pl = *static_cast<const Bf16Plan*>(ctx);
   const GemmArgs& g = *pl.g;
-  const int ib = static_cast<int>(u / pl.kblocks), k0 = static_cast<int>(u % pl.kblocks) * kKC;
+  const int ib = static_cast<int>(u / pl.kblocks), k0 = static_cast<int>(u % pl.kblocks) * kKCb;
   const int m0 = ib * pl.mc, rows = g.M - m0 < pl.mc ? g.M - m0 : pl.mc;
-  const int kc = g.K - k0 < kKC ? g.K - k0 : kKC;
+  const int kc = g.K - k0 < kKCb ? g.K - k0 : kKCb;
   bf16_pack_a(pl.a_all + static_cast<size_t>(u) * pl.own_floats, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda,
               rows, kc);
 }
 
-inline void bf16_unit_with(const Bf16Plan& pl, long u, float* own) {
+// Rows [m0, m0 + rows) of unit u (A block ib, panel run jb) × the run's panels, all of K. `own` holds
+// the rows' packed A block when A is not packed up front (pl.a_all, whose blocks start at the unit's).
+inline void bf16_rows(const Bf16Plan& pl, long u, int m0, int rows, float* own) {
   const GemmArgs& g = *pl.g;
-  const int M = g.M, N = g.N, K = g.K, Kp = even_up(K);
+  const int N = g.N, K = g.K, Kp = even_up(K);
   const uint16_t* B = static_cast<const uint16_t*>(g.b_lowp);
   const int jb = static_cast<int>(u / pl.mblocks), ib = static_cast<int>(u % pl.mblocks);
-  const int m0 = ib * pl.mc, rows = M - m0 < pl.mc ? M - m0 : pl.mc;
   const int p0 = jb * pl.nb, p1 = p0 + pl.nb < pl.panels ? p0 + pl.nb : pl.panels;
-  for (int k0 = 0; k0 < K || k0 == 0; k0 += kKC) {
-    const int kc = K - k0 < kKC ? K - k0 : kKC, pairs = (kc + 1) / 2;
-    const bool accumulate = k0 > 0, last = k0 + kKC >= K;
+  for (int k0 = 0; k0 < K || k0 == 0; k0 += kKCb) {
+    const int kc = K - k0 < kKCb ? K - k0 : kKCb, pairs = (kc + 1) / 2;
+    const bool accumulate = k0 > 0, last = k0 + kKCb >= K;
     const float* ap = own;
     if (pl.a_all) {
-      ap = pl.a_all + (static_cast<size_t>(ib) * pl.kblocks + k0 / kKC) * pl.own_floats;
+      ap = pl.a_all + (static_cast<size_t>(ib) * pl.kblocks + k0 / kKCb) * pl.own_floats;
     } else {
       bf16_pack_a(own, g.a + static_cast<size_t>(m0) * g.lda + k0, g.lda, rows, kc);
     }
     const size_t tile = bf16_a_tile_floats(kc);
+    const int tiles = (rows + kMRBf16 - 1) / kMRBf16;
     for (int p = p0; p < p1; ++p) {
       const uint16_t* bp = B + static_cast<size_t>(p) * kNRb * Kp + static_cast<size_t>(k0) * kNRb;
       const int n0 = p * kNRb, cols = N - n0 < kNRb ? N - n0 : kNRb;
-      for (int i = 0; i < rows; i += kMRBf16) {
-        bf16_micro_kernel(g, pairs, ap + static_cast<size_t>(i / kMRBf16) * tile, bp, m0 + i,
-                          rows - i < kMRBf16 ? rows - i : kMRBf16, n0, cols, accumulate, last);
+      // The B slice needed next (the next panel, or the first panel's next K block) into L2, a share
+      // per row tile, as simd/gemm.h does: slices lie Kp·kNRb apart and the hardware prefetcher
+      // restarts at each.
+      const uint16_t* next = p + 1 < p1       ? bp + static_cast<size_t>(kNRb) * Kp
+                             : k0 + kKCb < K ? B + (static_cast<size_t>(p0) * Kp + k0 + kKCb) * kNRb
+                                             : nullptr;
+      const int next_kc = p + 1 < p1 ? kc : (K - k0 - kKCb < kKCb ? K - k0 - kKCb : kKCb);
+      const int lines = next ? static_cast<int>(static_cast<size_t>(even_up(next_kc)) * kNRb * 2 / 64) : 0;
+      const char* pf = reinterpret_cast<const char*>(next);
+      for (int t = 0; t < tiles; ++t) {
+        const int i = t * kMRBf16, l0 = lines * t / tiles, l1 = lines * (t + 1) / tiles;
+        bf16_micro_kernel(g, pairs, ap + static_cast<size_t>(t) * tile, bp, m0 + i,
+                          rows - i < kMRBf16 ? rows - i : kMRBf16, n0, cols, accumulate, last, pf + l0 * 64, l1 - l0);
       }
     }
   }
 }
 
-__attribute__((noinline)) void bf16_unit_stack(const Bf16Plan& pl, long u) {
-  alignas(64) float own[(kMCMax + kMRBf16) * kKC];
-  bf16_unit_with(pl, u, own);
+// The last resort when no heap scratch could be had: the unit's rows two tiles at a time, their A
+// block on the stack (36 KB). Row tiles are independent, so the results are the same bits.
+__attribute__((noinline)) void bf16_unit_stack(const Bf16Plan& pl, long u, int m0, int rows) {
+  constexpr int kStackRows = 2 * kMRBf16;
+  alignas(64) float own[kStackRows / kMRBf16 * (kMRBf16 * kKCb / 2)];
+  static_assert(sizeof(own) / sizeof(float) >= (kStackRows / kMRBf16) * kMRBf16 * ((kKCb + 1) / 2), "A tiles fit");
+  for (int i = 0; i < rows; i += kStackRows) {
+    bf16_rows(pl, u, m0 + i, rows - i < kStackRows ? rows - i : kStackRows, own);
+  }
 }
 
 void bf16_unit(void* ctx, long u, int worker) {
   const Bf16Plan& pl = *static_cast<const Bf16Plan*>(ctx);
+  const int ib = static_cast<int>(u % pl.mblocks);
+  const int m0 = ib * pl.mc, rows = pl.g->M - m0 < pl.mc ? pl.g->M - m0 : pl.mc;
   if (pl.a_all) {
-    bf16_unit_with(pl, u, nullptr);
+    bf16_rows(pl, u, m0, rows, nullptr);
   } else if (pl.own) {
-    bf16_unit_with(pl, u, pl.own + static_cast<size_t>(worker) * pl.own_floats);
+    bf16_rows(pl, u, m0, rows, pl.own + static_cast<size_t>(worker) * pl.own_floats);
   } else {
-    bf16_unit_stack(pl, u);
+    bf16_unit_stack(pl, u, m0, rows);
   }
 }
 
@@ -278,9 +316,9 @@ void gemm_bf16_simd(const GemmArgs& g) {
   while (nb > 1 && static_cast<long>(pl.mblocks) * ((pl.panels + nb - 1) / nb) < 4L * threads) nb = (nb + 1) / 2;
   pl.nb = nb;
   const long units = static_cast<long>(pl.mblocks) * ((pl.panels + nb - 1) / nb);
-  // A block of mc rows (whole tiles), one K block: (mc / kMRBf16) tiles of bf16_a_tile_floats(kKC).
-  pl.own_floats = (static_cast<size_t>(pl.mc / kMRBf16) * bf16_a_tile_floats(kKC) + 15) / 16 * 16;
-  pl.kblocks = (g.K + kKC - 1) / kKC;
+  // A block of mc rows (whole tiles), one K block: (mc / kMRBf16) tiles of bf16_a_tile_floats(kKCb).
+  pl.own_floats = (static_cast<size_t>(pl.mc / kMRBf16) * bf16_a_tile_floats(kKCb) + 15) / 16 * 16;
+  pl.kblocks = (g.K + kKCb - 1) / kKCb;
   pl.own = pl.a_all = nullptr;
   if ((pl.panels + nb - 1) / nb > 1 && g.K > 0) {
     pl.a_all = thread_scratch(static_cast<size_t>(pl.mblocks) * pl.kblocks * pl.own_floats);
