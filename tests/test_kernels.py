@@ -289,7 +289,7 @@ def test_attention(isa, lengths, query_only, NH, HS, T):
 
 
 def _attention_bf16_np(qkv, spans, NH, T, scale, slots, window=0, rel_bias=None):
-    """What the AMX level's attention_bf16 computes, in float64: scores of bf16(q)·bf16(k)ᵀ (scaled, the
+    """What attention_bf16 computes where its products run in bf16 (AVX512-BF16, AMX), in float64: scores of bf16(q)·bf16(k)ᵀ (scaled, the
     bias added after scaling), the softmax's exponentials e in full precision, context
     Σ bf16(e)·bf16(v) / Σ e over the keys within the window."""
     def bf16(x):
@@ -333,8 +333,9 @@ ATTENTION_BF16_CASES = [
 @pytest.mark.parametrize("isa", SUPPORTED_ISAS)
 @pytest.mark.parametrize("lengths,query_only,NH,HS,T,window,biased", ATTENTION_BF16_CASES)
 def test_attention_bf16(isa, lengths, query_only, NH, HS, T, window, biased):
-    """A bf16 model's attention: the fp32 kernel itself below AMX; on AMX its products on bf16 tiles, within
-    float32 rounding of the same products in float64, and batch = single bit for bit."""
+    """A bf16 model's attention: the fp32 kernel itself where the CPU has no bf16 arithmetic; on AVX512-BF16
+    (vdpbf16ps) and AMX (tiles) its products in bf16, within float32 rounding of the same products in
+    float64, and batch = single bit for bit."""
     rng = np.random.default_rng(sum(lengths) + NH * HS + window)
     spans, slots = _spans(lengths, query_only)
     N = int(spans[-1, 2])
@@ -344,7 +345,7 @@ def test_attention_bf16(isa, lengths, query_only, NH, HS, T, window, biased):
     kwargs = dict(slots=slots, isa=isa, rel_bias=bias, window=window)
     ctx, probs = _core.testing.attention(qkv, spans, NH, T, scale, output_probs=True, bf16=True, **kwargs)
     fp32, fp32_probs = _core.testing.attention(qkv, spans, NH, T, scale, output_probs=True, **kwargs)
-    if isa != "amx":
+    if _core.lowp_info(isa)["bf16_attention"] is None:
         assert np.array_equal(ctx, fp32) and np.array_equal(probs, fp32_probs)
         return
     ref = _attention_bf16_np(qkv, spans, NH, T, scale, slots, window, bias)

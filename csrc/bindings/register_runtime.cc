@@ -37,6 +37,8 @@ py::dict lowp_info(const py::object& isa) {
   d["int8_kernel"] = k.int8_kernel;
   d["bf16_rounds_activations"] = k.bf16_rounds_activations;
   d["bf16_takes_fp32_packed"] = k.bf16_takes_fp32_packed;  // bf16 runs in the fp32 GEMM's loop nest
+  // a bf16 model's attention products in bf16 (which kernel), or None: the fp32 attention
+  d["bf16_attention"] = k.bf16_attention ? py::object(py::str(k.bf16_attention)) : py::object(py::none());
   d["avx512_bf16"] = f.avx512_bf16;
   d["avx512_vnni"] = f.avx512_vnni;
   d["amx_tile"] = f.amx_tile;

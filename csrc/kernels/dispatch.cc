@@ -74,6 +74,7 @@ struct Tables {
     for (int i = 4; i < kIsaLevels; ++i) level[i] = level[3];
     if (best < Isa::kAvx512Bf16) return;
     fill_lowp_avx512bf16(&level[4]);
+    fill_attention_avx512bf16(&level[4]);
     level[5] = level[4];
 #ifdef PBC_HAVE_AMX_KERNELS
     if (best < Isa::kAmx) return;

@@ -176,10 +176,11 @@ struct Kernels {
   // Floats of an (M, K) operand in this level's packed layout (GemmArgs::a_packed, c_packed).
   size_t (*packed_a_floats)(int M, int K) = nullptr;
   void (*attention)(const AttentionArgs& args) = nullptr;
-  // The attention of models whose linear layers run in bf16: `attention` itself on every level but
-  // AMX's, whose products run in bf16 on tiles (amx/attention_amx.cc). Its scratch is
-  // attention_scratch_floats too.
+  // The attention of models whose linear layers run in bf16: `attention` itself, except where the CPU
+  // has bf16 arithmetic: its two products then run in bf16 (avx512/attention_avx512bf16.cc on
+  // vdpbf16ps, amx/attention_amx.cc on tiles). Its scratch is attention_scratch_floats too.
   void (*attention_bf16)(const AttentionArgs& args) = nullptr;
+  const char* bf16_attention = nullptr;  // which bf16 products attention_bf16 runs, or null: it is `attention`
   // Floats of per-thread attention scratch for sequences of up to T tokens, head size HS, with
   // disentangled position tables of pos_rows rows (0: none).
   size_t (*attention_scratch_floats)(int T, int HS, int pos_rows) = nullptr;
@@ -220,6 +221,7 @@ void fill_lowp_avx512(Kernels* k);
 void fill_lowp_avx512bf16(Kernels* k);  // gemm_bf16 on vdpbf16ps, when the CPU has AVX512_BF16
 void fill_lowp_avx512vnni(Kernels* k);  // gemm_int8 on vpdpbusd, when the CPU has AVX512_VNNI
 void fill_lowp_amx(Kernels* k);  // gemm_bf16 on tdpbf16ps, gemm_int8 on tdpbusd (amx/lowp_amx.cc)
+void fill_attention_avx512bf16(Kernels* k);  // attention_bf16's products on vdpbf16ps
 void fill_attention_amx(Kernels* k);  // attention_bf16's products on tdpbf16ps (amx/attention_amx.cc)
 // For tests, where the amx level runs: configures this thread's tiles and zeroes one, then releases
 // them, reporting amx_tile_state_in_use() (runtime/cpu.h) in between and after (true, false on AMX

@@ -32,6 +32,8 @@ static std::vector<float> randn(size_t n, std::mt19937& rng, float s = 1.0f) {
   return v;
 }
 
+#include "attention_bf16_check.h"
+
 // Compares two GEMM outputs c0 (the reference) and c1 of A (M, K) · W (N, K)ᵀ: each element may differ
 // by tol times the size of its dot product (1 + Σ|a·w|). Returns whether all do; *worst gets the
 // largest absolute difference.
@@ -333,6 +335,17 @@ int main() {
       test_lowp(ref_lowp, k_vnni, true, s[0], s[1], s[2], static_cast<Activation>(act), act == 1);
     }
   }
+  // AVX512-BF16's attention products (a bf16 model's attention_bf16): odd head sizes (a lone last d),
+  // head sizes off the 32-column panels, key counts off 32 and odd, several query blocks, windows.
+  Kernels k_bf16_attention = k;
+  fill_attention_avx512bf16(&k_bf16_attention);
+  test_attention_bf16(ref, k_bf16_attention, {1, 37, 70}, 3, 64, 0);
+  test_attention_bf16(ref, k_bf16_attention, {130, 5}, 2, 40, 0);
+  test_attention_bf16(ref, k_bf16_attention, {3, 33, 1}, 2, 9, 0);
+  test_attention_bf16(ref, k_bf16_attention, {90}, 2, 24, 11);
+  test_attention_bf16(ref, k_bf16_attention, {1, 37, 70}, 3, 64, 0, 1);
+  test_attention_bf16(ref, k_bf16_attention, {90}, 2, 24, 11, 33);
+  test_attention_bf16(ref, k_bf16_attention, {513, 31}, 2, 64, 0);
   const int qk[] = {1, 3, 4, 5, 15, 16, 17, 33, 100, 768};
   for (int K : qk) test_quantize_act(ref_lowp, k_lowp, K);
   printf("%s: %d failure(s)\n", failures ? "FAILED" : "PASSED", failures);

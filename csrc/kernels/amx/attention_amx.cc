@@ -45,23 +45,6 @@ inline void bf16_row(uint16_t* dst, const float* src, int n, int npad) {
   for (; i < npad; ++i) dst[i] = 0;
 }
 
-// One B-tile row: dword c = (bf16(even[c]), bf16(odd[c])), the pair of the summed dimension's values
-// 2r and 2r + 1 for output column c, each rounded as bf16_from_float (as bf16_pairs16 rounds).
-inline void bf16_interleave_row(uint32_t* dst, VF even, VF odd) {
-#ifdef PBC_SIMDE_AVX512
-  alignas(64) float e[16], o[16];
-  v_store(e, even);
-  v_store(o, odd);
-  for (int c = 0; c < 16; ++c) {
-    dst[c] = static_cast<uint32_t>(bf16_from_float(e[c])) | (static_cast<uint32_t>(bf16_from_float(o[c])) << 16);
-  }
-#else
-  const __m512i lo = bf16_round_lanes(_mm512_castps_si512(even));
-  const __m512i hi = bf16_round_lanes(_mm512_castps_si512(odd));
-  _mm512_storeu_si512(dst, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-#endif
-}
-
 // out (row tiles × col tiles of 16 × 16 fp32, row stride ldo floats) = Σ_s A_s · B_s: A's row tile i,
 // step s at a + i·16·a_stride + s·64 bytes (row stride a_stride bytes); B's column tile c, step s at
 // b + c·b_col_stride + s·kTileBytes. Blocks of up to 2 × 2 C tiles: each A and B tile load feeds two
@@ -256,6 +239,7 @@ size_t attention_scratch_floats_amx(int T, int HS, int pos_rows) {
 void fill_attention_amx(Kernels* k) {
   k->attention_bf16 = attention_bf16_amx;
   k->attention_scratch_floats = attention_scratch_floats_amx;
+  k->bf16_attention = "amx (tdpbf16ps)";
 }
 
 }  // namespace pbc

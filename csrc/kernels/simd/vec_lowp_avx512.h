@@ -121,6 +121,24 @@ inline void bf16_pairs16(uint32_t* dst, const float* src) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtepi32_epi16(v));
 #endif
 }
+
+// dst[c] (c < 16) = (bf16(even[c]), bf16(odd[c])): 16 lanes of a pair row of a bf16 product's B operand
+// (the summed dimension's values 2r and 2r + 1 for 16 output columns), each rounded as bf16_from_float
+// (as bf16_pairs16 rounds). The attention products' K and V layouts (AMX tiles, vdpbf16ps panels).
+inline void bf16_interleave_row(uint32_t* dst, VF even, VF odd) {
+#ifdef PBC_SIMDE_AVX512
+  alignas(64) float e[16], o[16];
+  _mm512_store_ps(e, even);
+  _mm512_store_ps(o, odd);
+  for (int c = 0; c < 16; ++c) {
+    dst[c] = static_cast<uint32_t>(bf16_from_float(e[c])) | (static_cast<uint32_t>(bf16_from_float(o[c])) << 16);
+  }
+#else
+  const __m512i lo = bf16_round_lanes(_mm512_castps_si512(even));
+  const __m512i hi = bf16_round_lanes(_mm512_castps_si512(odd));
+  _mm512_storeu_si512(dst, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+#endif
+}
 #endif
 
 }  // namespace
