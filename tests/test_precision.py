@@ -102,7 +102,7 @@ def test_formats():
     assert (ov[0, 4:] == 0).all()
 
 
-@pytest.mark.parametrize("M,N,K", SHAPES)
+@pytest.mark.parametrize("M,N,K", SHAPES + [(300, 40, 1025), (5, 70, 1600)])  # past AVX512-BF16's K block of 768
 def test_gemm_bf16(isa, M, N, K):
     x, w, b, r = _problem(M, N, K)
     info = _core.lowp_info(isa)
