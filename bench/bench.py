@@ -16,7 +16,9 @@ Low-precision engines (--lowp selects them all; each is also a name for --engine
     openvino / openvino-bf16            OpenVINO on the fp32 ONNX export, INFERENCE_PRECISION_HINT f32 / bf16,
                                         PERFORMANCE_HINT LATENCY, one stream
 Ratios pair each peer with our engine of the same precision (torch-bf16 with pybertcore-bf16, the int8
-peers with pybertcore-int8, fp32 peers with pybertcore).
+peers with pybertcore-int8, fp32 peers with pybertcore); with pybertcore in the run, each of our low
+precisions also against our fp32 (ours-bf16/ours), and our int8 against OpenVINO's bf16. --lowp runs
+pybertcore and openvino (fp32) beside the low-precision engines.
 An engine name may end in @DIR: that engine imports pybertcore from DIR instead (another checkout with
 its extension built in place), and counts as a peer. `--engines pybertcore,pybertcore@../base,onnxruntime`
 times a change against a baseline build and ONNX Runtime in one run. A pybertcore engine may also end in
@@ -286,8 +288,19 @@ def ours_for(engine: str, engines: list[str]):
     return None
 
 
-LOWP_ENGINES = ["pybertcore-bf16", "torch-bf16", "openvino-bf16", "pybertcore-int8", "onnxruntime-int8",
-                "ctranslate2-int8"]
+LOWP_ENGINES = ["pybertcore", "openvino", "pybertcore-bf16", "torch-bf16", "openvino-bf16", "pybertcore-int8",
+                "onnxruntime-int8", "ctranslate2-int8"]
+
+
+def ratio_pairs(engines: list[str]) -> list[tuple[str, str]]:
+    """(ours, other) for each ratio column: every peer against our engine of its precision, then each of
+    our low precisions against our fp32, and our int8 against OpenVINO's bf16 (issue 21's targets)."""
+    peers = [e for e in engines if (not e.startswith("pybertcore") or "@" in e) and ours_for(e, engines)]
+    pairs = [(ours_for(p, engines), p) for p in peers]
+    pairs += [(e, "pybertcore") for e in ("pybertcore-bf16", "pybertcore-int8") if e in engines and "pybertcore" in engines]
+    if "pybertcore-int8" in engines and "openvino-bf16" in engines:
+        pairs.append(("pybertcore-int8", "openvino-bf16"))
+    return pairs
 
 
 def accuracy(paths: dict, engines: list[str]) -> list[dict]:
@@ -452,7 +465,7 @@ def main() -> None:
     ap.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "pybertcore-bench"))
     ap.add_argument("--only", default="", help="comma-separated model names to run (bert-base, minilm)")
     ap.add_argument("--configs", default="", help="comma-separated configurations, e.g. bert-base:1x128,minilm:1x128")
-    ap.add_argument("--lowp", action="store_true", help="engines: " + ",".join(LOWP_ENGINES) + " (issue 6)")
+    ap.add_argument("--lowp", action="store_true", help="engines: " + ",".join(LOWP_ENGINES) + " (issues 6, 21)")
     ap.add_argument("--accuracy", action="store_true",
                     help="also: MiniLM accuracy of each low-precision engine against our fp32 (bundled sentences)")
     args = ap.parse_args()
@@ -555,7 +568,7 @@ def report(results, roof_gf, threads, engines, checks, memory, paths):
     import numpy as np
 
     roofline = max(roof_gf.get(("pybertcore", threads), 0), roof_gf.get(("torch", threads), 0))
-    peers = [e for e in engines if (not e.startswith("pybertcore") or "@" in e) and ours_for(e, engines)]
+    pairs = ratio_pairs(engines)
     print()
     print("GEMM 4096x768 · 768x3072 (GFLOP/s): " + "; ".join(
         f"{e} {nt} thread{'s' if nt > 1 else ''} {gf:.1f}" for (e, nt), gf in sorted(roof_gf.items())))
@@ -564,7 +577,7 @@ def report(results, roof_gf, threads, engines, checks, memory, paths):
             print(f"  ours / PyTorch at {nt} thread(s): {roof_gf[('pybertcore', nt)] / roof_gf[('torch', nt)]:.2f}")
     print(f"roofline ({threads} threads, best big GEMM): {roofline:.1f} GFLOP/s")
     print()
-    head = ["config", "unit"] + engines + [f"{ours_for(p, engines)}/{p}".replace("pybertcore", "ours") for p in peers] + [
+    head = ["config", "unit"] + engines + [f"{o}/{p}".replace("pybertcore", "ours") for o, p in pairs] + [
         "GFLOP/s ours", "% roofline"]
     rows = []
     for (model, B, T), med in results.items():
@@ -575,8 +588,7 @@ def report(results, roof_gf, threads, engines, checks, memory, paths):
         for e in engines:
             vals.append(f"{med[e] * 1e3:.1f}" if latency else f"{B / med[e]:.2f}")
         ratios = []
-        for p in peers:
-            o = ours_for(p, engines)
+        for o, p in pairs:
             # latency: our time / theirs (lower is better); throughput: our seq/s / theirs (higher is better)
             ratios.append(f"{med[o] / med[p]:.2f}" if latency else f"{med[p] / med[o]:.2f}")
         ours = med.get("pybertcore") or next((med[e] for e in engines if e.startswith("pybertcore")), None)
