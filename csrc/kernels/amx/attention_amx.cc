@@ -219,19 +219,10 @@ void amx_attention_task(void* ctx, long u, int worker) {
   tile_release();
 }
 
-void attention_bf16_amx(const AttentionArgs& a) {
-  if (a.pos_key != nullptr || a.pos_query != nullptr) {  // DeBERTa's disentangled terms: fp32 throughout
-    attention_simd(a);
-    return;
-  }
-  parallel_attention(a, amx_attention_task);
-}
+void attention_bf16_amx(const AttentionArgs& a) { attention_bf16_with(a, amx_attention_task); }
 
-// Either attention of this level may run on the scratch: the larger of the two.
 size_t attention_scratch_floats_amx(int T, int HS, int pos_rows) {
-  const size_t fp32 = attention_scratch_floats_simd(T, HS, pos_rows);
-  const size_t bf16 = AmxAttentionLayout(T, HS).total;
-  return fp32 > bf16 ? fp32 : bf16;
+  return attention_scratch_floats_either(AmxAttentionLayout(T, HS).total, T, HS, pos_rows);
 }
 
 }  // namespace

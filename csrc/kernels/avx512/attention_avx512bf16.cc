@@ -68,34 +68,17 @@ struct Bf16DotProducts {
     ea = scratch + lay.ea;
     inv = scratch + lay.inv;
     ldsc = lay.ldsc;
-    const int HS = a.HS, H = a.NH * a.HS, ld = a.ld_qkv, pairs = lay.hs_even / 2;
+    const int HS = a.HS, H = a.NH * a.HS, ld = a.ld_qkv;
     const float* k_rows = a.qkv + static_cast<size_t>(sp.key_begin) * ld + H + h * HS;
     const float* v_rows = k_rows + H;
-    // K panel p, pair row r, lane j: (bf16(K[32p + j][2r]), bf16(K[32p + j][2r + 1])), zeros past nk and HS.
-    // While a panel's keys are packed, the next panel's rows are fetched (prefetch_head_rows).
+    // K panel p, pair row r, lane j: (bf16(K[32p + j][2r]), bf16(K[32p + j][2r + 1])), zeros past nk and HS:
+    // the A packing with tiles of kNRb keys. While a panel's keys are packed, the next panel's rows are
+    // fetched (prefetch_head_rows).
     for (int p = 0; p < lay.kpanels; ++p) {
       const int j0 = p * kNRb, next0 = j0 + kNRb < nk ? j0 + kNRb : nk, next1 = j0 + 2 * kNRb < nk ? j0 + 2 * kNRb : nk;
       prefetch_head_rows(a, h, sp.key_begin + next0, sp.key_begin + next1, row0, row1);
-      uint32_t* panel = reinterpret_cast<uint32_t*>(kp) + static_cast<size_t>(p) * kNRb * pairs;
-      for (int j = 0; j < kNRb; ++j) {
-        const float* src = j0 + j < nk ? k_rows + static_cast<size_t>(j0 + j) * ld : nullptr;
-        int r = 0;
-        if (src) {
-          for (; 2 * r + 16 <= HS; r += 8) {
-            uint32_t p8[8];
-            bf16_pairs16(p8, src + 2 * r);
-            for (int x = 0; x < 8; ++x) panel[(r + x) * kNRb + j] = p8[x];
-          }
-        }
-        for (; r < pairs; ++r) {
-          uint32_t lo = 0, hi = 0;
-          if (src) {
-            lo = bf16_from_float(src[2 * r]);
-            if (2 * r + 1 < HS) hi = bf16_from_float(src[2 * r + 1]);
-          }
-          panel[r * kNRb + j] = lo | (hi << 16);
-        }
-      }
+      bf16_pack_a<kNRb>(kp + static_cast<size_t>(p) * kNRb * lay.hs_even, k_rows + static_cast<size_t>(j0) * ld, ld,
+                        nk - j0 < kNRb ? nk - j0 : kNRb, HS);
     }
     // V panel t, pair row r, lane c: (bf16(V[2r][32t + c]), bf16(V[2r + 1][32t + c])), zeros past nk and HS.
     for (int t = 0; t < lay.vpanels; ++t) {
@@ -149,19 +132,10 @@ struct Bf16DotProducts {
   }
 };
 
-void attention_bf16_avx512bf16(const AttentionArgs& a) {
-  if (a.pos_key != nullptr || a.pos_query != nullptr) {  // DeBERTa's disentangled terms: fp32 throughout
-    attention_simd(a);
-    return;
-  }
-  parallel_attention(a, attention_task<Bf16DotProducts>);
-}
+void attention_bf16_avx512bf16(const AttentionArgs& a) { attention_bf16_with(a, attention_task<Bf16DotProducts>); }
 
-// Either attention of this level may run on the scratch: the larger of the two.
 size_t attention_scratch_floats_avx512bf16(int T, int HS, int pos_rows) {
-  const size_t fp32 = attention_scratch_floats_simd(T, HS, pos_rows);
-  const size_t bf16 = Bf16AttentionLayout(T, HS).total;
-  return fp32 > bf16 ? fp32 : bf16;
+  return attention_scratch_floats_either(Bf16AttentionLayout(T, HS).total, T, HS, pos_rows);
 }
 
 }  // namespace

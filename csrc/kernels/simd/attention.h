@@ -348,5 +348,22 @@ void parallel_attention(const AttentionArgs& a, void (*task)(void*, long, int)) 
 
 void attention_simd(const AttentionArgs& a) { parallel_attention(a, attention_task<Fp32Products>); }
 
+// A bf16 model's attention on a level with bf16 products: every unit through `task`, except DeBERTa's
+// disentangled terms, which keep the fp32 attention whole.
+inline void attention_bf16_with(const AttentionArgs& a, ParallelFn task) {
+  if (a.pos_key != nullptr || a.pos_query != nullptr) {
+    attention_simd(a);
+    return;
+  }
+  parallel_attention(a, task);
+}
+
+// The per-thread scratch of such a level, where either attention may run: the larger of the fp32
+// attention's and the bf16 products' (bf16_floats for T tokens).
+inline size_t attention_scratch_floats_either(size_t bf16_floats, int T, int HS, int pos_rows) {
+  const size_t fp32 = attention_scratch_floats_simd(T, HS, pos_rows);
+  return fp32 > bf16_floats ? fp32 : bf16_floats;
+}
+
 }  // namespace
 }  // namespace pbc

@@ -156,22 +156,24 @@ void gemm_bf16_simd(const GemmArgs& g) { gemm_nest<Bf16PairPanels>(g); }
 // The blocking sets the order of the sums (a block's sum joins C): it is a constant, never chosen per
 // call, so that a row's result does not depend on M or on the path taken.
 constexpr int kKCb = 768;
-// ap (tiles of kMRBf16 rows; pair kk of row i at [kk·kMRBf16 + i], two bf16 in 32 bits) ← A rows
-// [0, rows) × columns [0, kc), rounded to bf16; odd kc and rows past `rows` padded with zeros.
-inline void bf16_pack_a(float* ap_f, const float* a, int lda, int rows, int kc) {
-  uint32_t* ap = reinterpret_cast<uint32_t*>(ap_f);
-  const int pairs = (kc + 1) / 2, tiles = (rows + kMRBf16 - 1) / kMRBf16;
+// ap (tiles of kRows rows; pair kk of row i at [kk·kRows + i], two bf16 in 32 bits) ← A rows
+// [0, rows) × columns [0, kc), rounded to bf16; odd kc and rows past `rows` padded with zeros. With
+// kRows = kNRb this is also a B panel of pairs (attention's keys: avx512/attention_avx512bf16.cc).
+template <int kRows = kMRBf16>
+inline void bf16_pack_a(void* ap_v, const float* a, int lda, int rows, int kc) {
+  uint32_t* ap = static_cast<uint32_t*>(ap_v);
+  const int pairs = (kc + 1) / 2, tiles = (rows + kRows - 1) / kRows;
   for (int t = 0; t < tiles; ++t) {
-    uint32_t* dst = ap + static_cast<size_t>(t) * kMRBf16 * pairs;
-    for (int i = 0; i < kMRBf16; ++i) {
-      const int r = t * kMRBf16 + i;
+    uint32_t* dst = ap + static_cast<size_t>(t) * kRows * pairs;
+    for (int i = 0; i < kRows; ++i) {
+      const int r = t * kRows + i;
       const float* src = a + static_cast<size_t>(r) * lda;
       int kk = 0;
       if (r < rows) {  // 8 pairs at a time (bf16_pairs16, the same rounding), then one by one
         for (; 2 * kk + 16 <= kc; kk += 8) {
           uint32_t p8[8];
           bf16_pairs16(p8, src + 2 * kk);
-          for (int j = 0; j < 8; ++j) dst[(kk + j) * kMRBf16 + i] = p8[j];
+          for (int j = 0; j < 8; ++j) dst[(kk + j) * kRows + i] = p8[j];
         }
       }
       for (; kk < pairs; ++kk) {
@@ -180,7 +182,7 @@ inline void bf16_pack_a(float* ap_f, const float* a, int lda, int rows, int kc) 
           lo = bf16_from_float(src[2 * kk]);
           if (2 * kk + 1 < kc) hi = bf16_from_float(src[2 * kk + 1]);
         }
-        dst[kk * kMRBf16 + i] = lo | (hi << 16);
+        dst[kk * kRows + i] = lo | (hi << 16);
       }
     }
   }
