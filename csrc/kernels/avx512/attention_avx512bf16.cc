@@ -24,7 +24,8 @@ namespace {
 
 static_assert(kNRb == kNR, "a key panel of the scores is a key block of attention.h (j0 is a multiple of kNR)");
 
-// The scratch of one unit, in floats, in this order (nk keys, head size HS); every part 64-byte aligned.
+// The scratch of one unit, in floats, in this order (nk keys, head size HS); each part starts a whole
+// number of cache lines past the scratch.
 struct Bf16AttentionLayout {
   int hs_even, nk_even, kpanels, vpanels, ldsc;
   size_t kp, vp, sc, qa, ea, inv, total;

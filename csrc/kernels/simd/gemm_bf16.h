@@ -151,8 +151,9 @@ void gemm_bf16_simd(const GemmArgs& g) { gemm_nest<Bf16PairPanels>(g); }
 // K blocks of this GEMM: four times the fp32 nest's kKC. A C tile's partial sums make a round trip
 // through memory per K block, and vdpbf16ps finishes a block in half the time fp32 FMAs take; a K block
 // of 768 (bert-base's whole K) no longer fits its B slice (48 KB) in L1, but the slice streams from L2
-// well. On a Zen 4, one thread, 4096 rows at bert-base's shapes: 161–183 GFLOP/s with blocks of 192,
-// 175–194 with 768 (bf16 peak 234); two threads, when both cores were free: 300–350 against 360–400.
+// well. On a Zen 4, one thread, 4096 rows at bert-base's shapes: 162–179 GFLOP/s with blocks of 192,
+// 177–192 with 768 (bf16 peak 234; bench/README.md); two threads, when both cores were free: 300–350
+// against 360–400.
 // The blocking sets the order of the sums (a block's sum joins C): it is a constant, never chosen per
 // call, so that a row's result does not depend on M or on the path taken.
 constexpr int kKCb = 768;
