@@ -17,8 +17,9 @@ rule (module_files.py reads the Router and holds the rule). Modules shared by tw
 
 Files are untrusted: a config of the wrong shape raises ValueError naming the file and the field, module
 ids must name folders inside the model folder, weights are read with pybertcore's own readers (never
-``pickle.load``). Left out: a SparseStaticEmbedding whose weights come from an IDF JSON file named in its
-config (``path``, which sentence-transformers may fetch from the Hub): NotImplementedError naming the module.
+``pickle.load``). A SparseStaticEmbedding whose config names an IDF JSON file (``path``) takes its weights
+from it as sentence-transformers does (``idf_json_file``, ``idf_weights``); a Hub repository's ``idf.json`` is
+read from the local Hugging Face cache only.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
-from pybertcore import _core
+from pybertcore import _core, hub
 from pybertcore.checkpoints.sharding import save_weights
 from pybertcore.models.encoder_model import packed_sequences
 from pybertcore.module_files import ROUTER_TYPES, Routes, module_entries, read_json
@@ -223,18 +224,60 @@ def save_route(route: Any, name: str, folder: Path, safe_serialization: bool) ->
     return [(module_id, STATIC_TYPE)]
 
 
+def idf_json_file(path: Any, folder: Path, config_file: Path) -> Optional[Path]:
+    """The IDF file a SparseStaticEmbedding's config names in ``path``, found where sentence-transformers looks:
+    a file that exists (a relative path from the working directory, as there, or from the module folder), else
+    ``idf.json`` of the Hub repository ``path`` names, here in the local Hugging Face cache only. None when
+    ``path`` does not end in .json: sentence-transformers then ignores it and loads the folder's weights."""
+    if not isinstance(path, str):
+        raise ValueError(f"{config_file}: path: expected a string, found {describe(path)}")
+    if not path.endswith(".json"):
+        return None
+    for candidate in (Path(path), folder / path):
+        if "\0" not in path and candidate.is_file():
+            return candidate
+    if hub.is_repo_id(path):
+        snapshot = hub.cached_snapshot(path, hub.hub_cache_dir())
+        if snapshot is not None and (snapshot / "idf.json").is_file():
+            return snapshot / "idf.json"
+    raise OSError(f"{config_file}: path {describe(path)}: no such IDF file (looked from the working directory, "
+                  f"from {folder}, and for a Hub repository's idf.json in {hub.hub_cache_dir()}; pybertcore does not "
+                  "download it)")
+
+
+def idf_weights(idf_file: Path, tokenizer: Any) -> np.ndarray:
+    """sentence-transformers' SparseStaticEmbedding.from_json: zeros over the tokenizer's whole vocabulary (its
+    added tokens too), then each listed token's weight at its id, in file order (a token the vocabulary lacks
+    sets the unknown token's, as there)."""
+    idf = read_json(idf_file)
+    for token, value in idf.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise ValueError(f"{idf_file}: the weight of {describe(token)} must be a finite number, found "
+                             f"{describe(value)}")
+    weight = np.zeros(len(tokenizer.get_vocab()), dtype=np.float32)
+    for token_id, value in zip(tokenizer.convert_tokens_to_ids(list(idf)), idf.values()):
+        if token_id is None or not 0 <= token_id < weight.shape[0]:
+            raise ValueError(f"{idf_file}: token id {describe(token_id)} is outside the tokenizer's "
+                             f"{weight.shape[0]} tokens")
+        weight[token_id] = value
+    return weight
+
+
 def load_static_route(folder: Path, load_tokenizer: Callable[[Path], Any]) -> StaticRoute:
-    """A SparseStaticEmbedding module folder: config.json, the tokenizer, and a 1-D ``weight`` tensor."""
+    """A SparseStaticEmbedding module folder: config.json, the tokenizer, and a 1-D ``weight`` tensor, or the IDF
+    JSON file the config names."""
     config_file = folder / "config.json"
     config = read_json(config_file) if config_file.is_file() else {}
-    if "path" in config:
-        raise NotImplementedError(f"{config_file}: a SparseStaticEmbedding whose weights come from a JSON file "
-                                  f"({describe(config['path'])}) is not supported by pybertcore; save the model "
-                                  "with sentence-transformers to store them as model.safetensors")
+    unknown = sorted(set(config) - {"frozen", "path"})
+    if unknown:  # sentence-transformers passes them to the constructor, which refuses them
+        raise ValueError(f"{config_file}: unknown SparseStaticEmbedding settings {', '.join(map(describe, unknown))}")
     frozen = config.get("frozen", False)
     if not isinstance(frozen, bool):
         raise ValueError(f"{config_file}: frozen: expected true or false, found {describe(frozen)}")
     tokenizer = load_tokenizer(folder)
+    idf_file = idf_json_file(config["path"], folder, config_file) if "path" in config else None
+    if idf_file is not None:
+        return StaticRoute(tokenizer, idf_weights(idf_file, tokenizer), frozen)
     state, weights_file = module_tensors(folder, "SparseStaticEmbedding")
     weight = float_tensor(state, "weight", weights_file, 1, "SparseStaticEmbedding")
     weight = np.array(weight, dtype=np.float32)  # a copy: the file's pages are not kept mapped

@@ -250,8 +250,12 @@ def _edit_router_config(change):
     ("autoencoder", _edit_router_config(lambda c: c["types"].update(
         {"query_0_SparseStaticEmbedding": "sentence_transformers.sparse_encoder.modules.SparseAutoEncoder"})),
      NotImplementedError, "SparseAutoEncoder"),
-    ("json-weights", lambda f: (f / "query_0_SparseStaticEmbedding" / "config.json").write_text('{"path": "idf.json"}'),
-     NotImplementedError, "JSON file"),
+    ("missing-idf-json", lambda f: (f / "query_0_SparseStaticEmbedding" / "config.json").write_text('{"path": "nope.json"}'),
+     OSError, "no such IDF file"),
+    ("idf-path-not-a-string", lambda f: (f / "query_0_SparseStaticEmbedding" / "config.json").write_text('{"path": 3}'),
+     ValueError, "path: expected a string"),
+    ("unknown-static-setting", lambda f: (f / "query_0_SparseStaticEmbedding" / "config.json").write_text('{"idf": 1}'),
+     ValueError, "unknown SparseStaticEmbedding settings 'idf'"),
     ("no-weight-tensor", lambda f: save_safetensors({"other": np.ones(3, np.float32)},
                                                     f / "query_0_SparseStaticEmbedding" / "model.safetensors"),
      CheckpointError, "'weight'"),
@@ -267,6 +271,46 @@ def _edit_router_config(change):
 def test_bad_router_folders_raise_naming_the_problem(router_folder, tmp_path, name, edit, error, match):
     with pytest.raises(error, match=match):
         SparseEncoder(_broken_copy(router_folder, tmp_path, name, edit))
+
+
+def test_static_weights_from_an_idf_json_file(router_folder, tmp_path):
+    """A SparseStaticEmbedding whose config names an IDF JSON file (``path``): its weights come from the file as
+    sentence-transformers' from_json makes them (zeros over the whole vocabulary, each token's weight at its id,
+    a token the vocabulary lacks setting the unknown token's); saved, the weights go to model.safetensors."""
+    folder = _broken_copy(router_folder, tmp_path, "idf", lambda f: None)
+    module = folder / "query_0_SparseStaticEmbedding"
+    vocab = SparseEncoder(router_folder).tokenizer.get_vocab()
+    rng = np.random.default_rng(0)
+    idf = {token: float(rng.uniform(0.5, 9.0)) for token in sorted(vocab)[1000:9000]}
+    idf["not-a-token-at-all"] = 4.25  # becomes [UNK]'s weight, as convert_tokens_to_ids maps it
+    (module / "idf.json").write_text(json.dumps(idf))
+    (module / "model.safetensors").unlink()
+    (module / "config.json").write_text(json.dumps({"frozen": True, "path": str(module / "idf.json")}))
+    ours, theirs = SparseEncoder(folder), reference(folder)
+    queries = ours.encode_query(TEXTS).toarray()
+    np.testing.assert_array_equal(queries, to_dense(theirs.encode_query(TEXTS)))
+    assert (queries != 0).any() and ours.get_embedding_dimension() == len(vocab)
+    # a path relative to the module folder (sentence-transformers reads relative paths from the working
+    # directory only): the same weights
+    (module / "config.json").write_text(json.dumps({"frozen": True, "path": "idf.json"}))
+    np.testing.assert_array_equal(SparseEncoder(folder).encode_query(TEXTS).toarray(), queries)
+    # saved: model.safetensors and {"frozen": true}, which sentence-transformers loads to the same vectors
+    ours.save(str(tmp_path / "saved"))
+    saved = tmp_path / "saved" / "query_0_SparseStaticEmbedding"
+    assert (saved / "model.safetensors").is_file() and json.loads((saved / "config.json").read_text()) == {"frozen": True}
+    np.testing.assert_array_equal(to_dense(reference(tmp_path / "saved").encode_query(TEXTS)), queries)
+    # a path not ending in .json is ignored, as there: the folder's own weights (none here) are wanted
+    (module / "config.json").write_text(json.dumps({"path": "idf.txt"}))
+    with pytest.raises(OSError, match="needs model.safetensors or pytorch_model.bin"):
+        SparseEncoder(folder)
+    # hostile IDF files: a weight that is not a number, a file that is not an object
+    (module / "config.json").write_text(json.dumps({"path": "idf.json"}))
+    (module / "idf.json").write_text(json.dumps({"hello": "nan"}))
+    with pytest.raises(ValueError, match="the weight of 'hello' must be a finite number"):
+        SparseEncoder(folder)
+    (module / "idf.json").write_text("[1, 2]")
+    with pytest.raises(OSError, match="must hold a JSON object"):
+        SparseEncoder(folder)
 
 
 def test_weights_shorter_than_the_vocabulary(router_folder, tmp_path):
